@@ -1,0 +1,333 @@
+//! The `extern "C"` exports: status codes, `(ptr, len)` buffers, handle ids
+//! with a paired close. No logic of their own: each control request is
+//! decoded here and handed to the core. See docs/ABI.md.
+
+use crate::error::{Error, Kind, Result};
+use crate::handles::{self, Handle};
+use crate::info::ObjKind;
+use crate::{doctor, info, load, object, pins};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const ABI_VERSION: u32 = 1;
+
+const OK: i32 = 0;
+const FAILED: i32 = 1;
+const TOO_BIG: i32 = 2;
+const BAD_REQUEST: i32 = -1;
+
+/// Replies that did not fit the caller's buffer, by token.
+static PARKED: Mutex<Option<HashMap<u32, (i32, Vec<u8>)>>> = Mutex::new(None);
+static NEXT_TOKEN: AtomicU32 = AtomicU32::new(1);
+
+#[derive(Deserialize)]
+struct Req {
+    op: String,
+    #[serde(flatten)]
+    params: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PathParam {
+    path: PathBuf,
+}
+
+fn params<T: for<'de> Deserialize<'de>>(op: &str, v: Value) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| Error::invalid(op, format!("Invalid parameters for \"{op}\": {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| Error::internal(format!("Cannot encode the reply: {e}")))
+}
+
+/// Runs one control request.
+pub fn dispatch(op: &str, p: Value) -> Result<Value> {
+    match op {
+        "version" => Ok(json!({ "version": env!("CARGO_PKG_VERSION"), "abi": ABI_VERSION, "aya": "0.14.0" })),
+        "inspect" => {
+            let PathParam { path } = params(op, p)?;
+            to_json(&object::parse_file(&path)?.spec)
+        }
+        "load" => {
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct P {
+                path: PathBuf,
+                pin_dir: PathBuf,
+                pin_by_name_root: Option<PathBuf>,
+            }
+            let P { path, pin_dir, pin_by_name_root } = params(op, p)?;
+            to_json(&load::load(&load::LoadOptions { path, pin_dir, pin_by_name_root })?)
+        }
+        "ls" => {
+            #[derive(Deserialize)]
+            struct P {
+                path: Option<PathBuf>,
+                depth: Option<u32>,
+            }
+            let P { path, depth } = params(op, p)?;
+            let path = path.unwrap_or_else(|| PathBuf::from(crate::mounts::DEFAULT_BPFFS));
+            if depth == Some(0) {
+                return Err(Error::invalid(op, "The depth must be at least 1"));
+            }
+            to_json(&pins::ls(&path, depth)?)
+        }
+        "show" => {
+            let PathParam { path } = params(op, p)?;
+            to_json(&pins::show(&path)?)
+        }
+        "unpin" => {
+            #[derive(Deserialize)]
+            struct P {
+                path: PathBuf,
+                #[serde(default)]
+                recursive: bool,
+            }
+            let P { path, recursive } = params(op, p)?;
+            to_json(&pins::unpin(&path, recursive)?)
+        }
+        "open" => {
+            #[derive(Deserialize)]
+            struct P {
+                path: PathBuf,
+                kind: Option<String>,
+            }
+            let P { path, kind } = params(op, p)?;
+            let want = match kind.as_deref() {
+                None => None,
+                Some(k) => Some(ObjKind::parse(k).ok_or_else(|| {
+                    Error::invalid(op, format!("Unknown object kind \"{k}\": use prog, map or link"))
+                })?),
+            };
+            let (fd, kind) = pins::open(&path, want)?;
+            let mut i = info::info_of_kind(std::os::fd::AsFd::as_fd(&fd), kind)?;
+            i.path = Some(path.display().to_string());
+            let handle = handles::insert(Handle { fd, kind, path: Some(path) });
+            let mut v = to_json(&i)?;
+            v["handle"] = json!(handle);
+            Ok(v)
+        }
+        "handle_info" => {
+            #[derive(Deserialize)]
+            struct P {
+                handle: u32,
+            }
+            let P { handle } = params(op, p)?;
+            handles::with(handle, |fd, kind, path| {
+                let mut i = info::info_of_kind(fd, kind)?;
+                i.path = path.map(|p| p.display().to_string());
+                to_json(&i)
+            })
+        }
+        "doctor" => {
+            #[derive(Deserialize)]
+            struct P {
+                #[serde(default)]
+                fix: bool,
+            }
+            let P { fix } = params(op, p)?;
+            to_json(&doctor::doctor(fix)?)
+        }
+        "mount_bpffs" => {
+            let PathParam { path } = params(op, p)?;
+            doctor::mount_bpffs(&path)?;
+            Ok(json!({}))
+        }
+        "umount" => {
+            let PathParam { path } = params(op, p)?;
+            doctor::umount_bpffs(Path::new(&path))?;
+            Ok(json!({}))
+        }
+        _ => Err(Error::invalid(op, format!("Unknown operation \"{op}\""))),
+    }
+}
+
+/// Decodes, runs and encodes one request: (status, reply bytes).
+fn call(req: &[u8]) -> (i32, Vec<u8>) {
+    let req: Req = match serde_json::from_slice(req) {
+        Ok(r) => r,
+        Err(e) => {
+            let e = Error::invalid("call", format!("The request is not valid JSON: {e}"));
+            return (BAD_REQUEST, serde_json::to_vec(&e).unwrap_or_default());
+        }
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| dispatch(&req.op, req.params)))
+        .unwrap_or_else(|panic| Err(panic_error(&panic)));
+    match result.and_then(|v| serde_json::to_vec(&v).map_err(|e| Error::internal(e.to_string()))) {
+        Ok(bytes) => (OK, bytes),
+        Err(e) => (FAILED, serde_json::to_vec(&e).unwrap_or_default()),
+    }
+}
+
+fn panic_error(panic: &Box<dyn std::any::Any + Send>) -> Error {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    Error::new(Kind::Internal, "internal", format!("Internal error in the bpfx core: {what}"))
+        .with_hint("this is a bug in bpfx: please report it with the command that caused it")
+}
+
+/// Copies `bytes` out, or parks them under a token when they do not fit.
+///
+/// # Safety
+/// `out` must be valid for `out_cap` bytes and `meta` for two `u64`.
+unsafe fn deliver(status: i32, bytes: Vec<u8>, out: *mut u8, out_cap: usize, meta: *mut u64) -> i32 {
+    // SAFETY: the caller guarantees `meta` points at two writable u64.
+    unsafe {
+        meta.write_unaligned(bytes.len() as u64);
+        meta.add(1).write_unaligned(0);
+    }
+    if bytes.len() <= out_cap {
+        // SAFETY: `out` is valid for `out_cap` >= `bytes.len()` bytes.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len()) };
+        return status;
+    }
+    let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+    PARKED.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(HashMap::new).insert(token, (status, bytes));
+    // SAFETY: as above.
+    unsafe { meta.add(1).write_unaligned(u64::from(token)) };
+    TOO_BIG
+}
+
+/// The ABI version of this library.
+#[unsafe(no_mangle)]
+pub extern "C" fn bpfx_abi_version() -> u32 {
+    ABI_VERSION
+}
+
+/// Runs one JSON control request. See docs/ABI.md.
+///
+/// # Safety
+/// `req` must be valid for `req_len` bytes, `out` for `out_cap` bytes, and
+/// `meta` for two `u64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bpfx_call(req: *const u8, req_len: usize, out: *mut u8, out_cap: usize, meta: *mut u64) -> i32 {
+    if req.is_null() || meta.is_null() || (out.is_null() && out_cap > 0) {
+        return BAD_REQUEST;
+    }
+    catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the caller guarantees `req` is valid for `req_len` bytes.
+        let req = unsafe { std::slice::from_raw_parts(req, req_len) };
+        let (status, bytes) = call(req);
+        // SAFETY: forwarded from this function's contract.
+        unsafe { deliver(status, bytes, out, out_cap, meta) }
+    }))
+    .unwrap_or(BAD_REQUEST)
+}
+
+/// Collects a parked reply. Returns its status, or -1 for an unknown token
+/// or a buffer too small (the reply stays parked then).
+///
+/// # Safety
+/// `out` must be valid for `out_cap` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bpfx_fetch(token: u32, out: *mut u8, out_cap: usize) -> i32 {
+    catch_unwind(AssertUnwindSafe(|| {
+        let mut guard = PARKED.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(parked) = guard.as_mut() else { return BAD_REQUEST };
+        match parked.get(&token) {
+            Some((_, bytes)) if bytes.len() <= out_cap && !out.is_null() => {
+                let (status, bytes) = parked.remove(&token).expect("present");
+                // SAFETY: `out` is valid for `out_cap` >= `bytes.len()` bytes.
+                unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len()) };
+                status
+            }
+            _ => BAD_REQUEST,
+        }
+    }))
+    .unwrap_or(BAD_REQUEST)
+}
+
+/// Closes a handle: 0 when closed, -1 when there was no such handle.
+#[unsafe(no_mangle)]
+pub extern "C" fn bpfx_close(handle: u32) -> i32 {
+    catch_unwind(|| if handles::close(handle) { 0 } else { -1 }).unwrap_or(-1)
+}
+
+/// How many handles are open.
+#[unsafe(no_mangle)]
+pub extern "C" fn bpfx_open_handles() -> u32 {
+    catch_unwind(|| handles::count() as u32).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(req: &str, cap: usize) -> (i32, Vec<u8>, [u64; 2]) {
+        let mut out = vec![0u8; cap];
+        let mut meta = [0u64; 2];
+        // SAFETY: buffers sized as declared.
+        let st = unsafe { bpfx_call(req.as_ptr(), req.len(), out.as_mut_ptr(), cap, meta.as_mut_ptr()) };
+        out.truncate((meta[0] as usize).min(cap));
+        (st, out, meta)
+    }
+
+    #[test]
+    fn version_round_trips() {
+        let (st, out, _) = run(r#"{"op":"version"}"#, 4096);
+        assert_eq!(st, OK);
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["abi"], 1);
+    }
+
+    #[test]
+    fn unknown_op_and_bad_json_are_errors() {
+        let (st, out, _) = run(r#"{"op":"frobnicate"}"#, 4096);
+        assert_eq!(st, FAILED);
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["kind"], "invalid");
+        assert_eq!(v["message"], "Unknown operation \"frobnicate\"");
+        let (st, _, _) = run("{", 4096);
+        assert_eq!(st, BAD_REQUEST);
+    }
+
+    #[test]
+    fn a_reply_too_big_is_parked_and_fetched_once() {
+        let (st, _, meta) = run(r#"{"op":"version"}"#, 4);
+        assert_eq!(st, TOO_BIG);
+        let len = meta[0] as usize;
+        let token = meta[1] as u32;
+        assert!(len > 4 && token != 0);
+        let mut small = vec![0u8; 4];
+        // SAFETY: buffer sized as declared.
+        assert_eq!(unsafe { bpfx_fetch(token, small.as_mut_ptr(), small.len()) }, BAD_REQUEST);
+        let mut buf = vec![0u8; len];
+        // SAFETY: buffer sized as declared.
+        assert_eq!(unsafe { bpfx_fetch(token, buf.as_mut_ptr(), len) }, OK);
+        assert!(serde_json::from_slice::<Value>(&buf).is_ok());
+        // SAFETY: buffer sized as declared.
+        assert_eq!(unsafe { bpfx_fetch(token, buf.as_mut_ptr(), len) }, BAD_REQUEST, "fetched once");
+    }
+
+    #[test]
+    fn errors_carry_kind_op_errno_and_path() {
+        let _g = crate::sys::fake::install(|c| match c {
+            crate::sys::Call::Bpf { cmd: crate::sys::BpfCmd::ObjGet, .. } => crate::sys::fake::errno(libc::ENOENT),
+            crate::sys::Call::Statfs { .. } => Some(Ok(crate::mounts::BPF_FS_MAGIC)),
+            _ => None,
+        });
+        let (st, out, _) = run(r#"{"op":"show","path":"/sys/fs/bpf/gone"}"#, 4096);
+        assert_eq!(st, FAILED);
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["kind"], "not-found");
+        assert_eq!(v["op"], "BPF_OBJ_GET");
+        assert_eq!(v["errno"], libc::ENOENT);
+        assert_eq!(v["path"], "/sys/fs/bpf/gone");
+    }
+
+    #[test]
+    fn a_panic_becomes_an_internal_error() {
+        let e = panic_error(&(Box::new("boom") as Box<dyn std::any::Any + Send>));
+        assert_eq!(e.kind, Kind::Internal);
+        assert!(e.message.contains("boom"));
+    }
+}

@@ -1,0 +1,145 @@
+//! A small reader of raw BTF: enough to find a type by name and list an
+//! enum's members, which aya's `Btf` does not expose.
+
+use crate::error::{Error, Kind, Result};
+
+pub const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+
+const KIND_ENUM: u32 = 6;
+const KIND_FUNC: u32 = 12;
+const KIND_ENUM64: u32 = 19;
+
+pub struct RawBtf {
+    data: Vec<u8>,
+    types: usize,
+    types_end: usize,
+    strs: usize,
+    strs_end: usize,
+}
+
+struct Ty {
+    id: u32,
+    name_off: u32,
+    kind: u32,
+    vlen: usize,
+    /// Offset of the kind-specific data after the common header.
+    extra: usize,
+}
+
+fn u32_at(d: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(d.get(off..off + 4)?.try_into().ok()?))
+}
+
+impl RawBtf {
+    pub fn parse(data: Vec<u8>) -> Result<Self> {
+        let bad = || Error::new(Kind::Invalid, "parse", "The BTF data is malformed");
+        if data.get(0..2) != Some(&[0x9f, 0xeb]) {
+            return Err(bad());
+        }
+        let hdr_len = u32_at(&data, 4).ok_or_else(bad)? as usize;
+        let type_off = u32_at(&data, 8).ok_or_else(bad)? as usize;
+        let type_len = u32_at(&data, 12).ok_or_else(bad)? as usize;
+        let str_off = u32_at(&data, 16).ok_or_else(bad)? as usize;
+        let str_len = u32_at(&data, 20).ok_or_else(bad)? as usize;
+        let types = hdr_len + type_off;
+        let strs = hdr_len + str_off;
+        if types + type_len > data.len() || strs + str_len > data.len() {
+            return Err(bad());
+        }
+        Ok(RawBtf { types, types_end: types + type_len, strs, strs_end: strs + str_len, data })
+    }
+
+    pub fn vmlinux() -> Result<Self> {
+        let data = std::fs::read(VMLINUX).map_err(|e| Error::io(format!("Cannot read kernel BTF \"{VMLINUX}\""), "open", &e))?;
+        Self::parse(data)
+    }
+
+    fn str_at(&self, off: u32) -> &str {
+        let start = self.strs + off as usize;
+        if start >= self.strs_end {
+            return "";
+        }
+        let end = self.data[start..self.strs_end].iter().position(|&b| b == 0).map_or(self.strs_end, |p| start + p);
+        std::str::from_utf8(&self.data[start..end]).unwrap_or("")
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Ty> + '_ {
+        let mut off = self.types;
+        let mut id = 0u32;
+        std::iter::from_fn(move || {
+            if off + 12 > self.types_end {
+                return None;
+            }
+            id += 1;
+            let name_off = u32_at(&self.data, off)?;
+            let info = u32_at(&self.data, off + 4)?;
+            let kind = (info >> 24) & 0x1f;
+            let vlen = (info & 0xffff) as usize;
+            let extra = off + 12;
+            let size = match kind {
+                1 | 14 | 17 => 4,              // int, var, decl_tag
+                3 => 12,                       // array
+                4 | 5 => vlen * 12,            // struct, union
+                6 | 13 => vlen * 8,            // enum, func_proto
+                15 | 19 => vlen * 12,          // datasec, enum64
+                _ => 0,
+            };
+            off = extra + size;
+            Some(Ty { id, name_off, kind, vlen, extra })
+        })
+    }
+
+    /// The id of the first type of `kind` named `name`.
+    fn find(&self, name: &str, kind: u32) -> Option<Ty> {
+        self.iter().find(|t| t.kind == kind && self.str_at(t.name_off) == name)
+    }
+
+    /// The id of function `name`, if the kernel has it.
+    pub fn func_id(&self, name: &str) -> Option<u32> {
+        self.find(name, KIND_FUNC).map(|t| t.id)
+    }
+
+    /// The member names of enum `name` (plain or 64-bit).
+    pub fn enum_members(&self, name: &str) -> Option<Vec<String>> {
+        let t = self.find(name, KIND_ENUM).or_else(|| self.find(name, KIND_ENUM64))?;
+        let stride = if t.kind == KIND_ENUM { 8 } else { 12 };
+        Some(
+            (0..t.vlen)
+                .filter_map(|i| u32_at(&self.data, t.extra + i * stride))
+                .map(|off| self.str_at(off).to_string())
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A BTF blob with one enum `e { A, B }` and one func `f`.
+    fn blob() -> Vec<u8> {
+        let strs = b"\0e\0A\0B\0f\0".to_vec();
+        let mut types = Vec::new();
+        let mut put = |v: u32| types.extend_from_slice(&v.to_le_bytes());
+        put(1); put((6 << 24) | 2); put(4); // enum e, 2 members, size 4
+        put(3); put(0); // A = 0
+        put(5); put(1); // B = 1
+        put(7); put(12 << 24); put(0); // func f
+        let mut d = vec![0x9f, 0xeb, 1, 0];
+        for v in [24u32, 0, types.len() as u32, types.len() as u32, strs.len() as u32] {
+            d.extend_from_slice(&v.to_le_bytes());
+        }
+        d.extend_from_slice(&types);
+        d.extend_from_slice(&strs);
+        d
+    }
+
+    #[test]
+    fn finds_enum_members_and_funcs() {
+        let b = RawBtf::parse(blob()).unwrap();
+        assert_eq!(b.enum_members("e").unwrap(), vec!["A", "B"]);
+        assert_eq!(b.func_id("f"), Some(2));
+        assert_eq!(b.func_id("g"), None);
+        assert!(RawBtf::parse(vec![1, 2, 3]).is_err());
+    }
+}

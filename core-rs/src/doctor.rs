@@ -1,0 +1,260 @@
+//! `bpfx doctor`: what this host offers bpfx, each failed check with what to
+//! do about it. Probes are real: they load and attach tiny programs.
+
+use crate::btf::{RawBtf, VMLINUX};
+use crate::error::{Error, Kind, Result, q};
+use crate::mounts::{self, DEFAULT_BPFFS};
+use crate::sys::{self, IterParams};
+use serde::Serialize;
+use std::ffi::CString;
+use std::os::fd::AsFd;
+use std::path::Path;
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DoctorReport {
+    pub ok: bool,
+    pub kernel: String,
+    pub checks: Vec<Check>,
+    pub bpffs: Vec<String>,
+    pub cgroup2: Option<String>,
+    /// What `--fix` did.
+    pub fixed: Vec<String>,
+}
+
+fn check(name: &str, ok: bool, detail: impl Into<String>, fix: Option<&str>) -> Check {
+    Check { name: name.into(), ok, detail: detail.into(), fix: if ok { None } else { fix.map(String::from) } }
+}
+
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_BPF: u32 = 39;
+
+fn capabilities() -> (bool, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    let uid0 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().nth(1).map(|e| e == "0"))
+        .unwrap_or(false);
+    (uid0, eff)
+}
+
+/// Mounts bpffs at `path` (an existing directory).
+pub fn mount_bpffs(path: &Path) -> Result<()> {
+    if !path.is_dir() {
+        return Err(Error::new(Kind::NotFound, "mount", format!("Cannot mount bpffs at {}: no such directory", q(path))).with_path(path));
+    }
+    sys::mount_fs("bpf", path, "mode=0700").map_err(|e| Error::sys(format!("Cannot mount bpffs at {}", q(path)), e).with_path(path))
+}
+
+/// Unmounts the bpffs mounted at `path`; refuses any other filesystem.
+pub fn umount_bpffs(path: &Path) -> Result<()> {
+    if !mounts::mountpoints("bpf")?.iter().any(|m| Path::new(m) == path) {
+        return Err(Error::new(Kind::NotBpffs, "umount2", format!("Cannot unmount {}: no bpffs is mounted there", q(path)))
+            .with_path(path));
+    }
+    sys::umount(path, false).map_err(|e| Error::sys(format!("Cannot unmount {}", q(path)), e).with_path(path))
+}
+
+const INSNS_RETURN_0: [u64; 2] = [0xb7, 0x95]; // r0 = 0; exit
+const PROG_TYPE_TRACING: u32 = 26;
+const ATTACH_TRACE_ITER: u32 = 28;
+
+/// Loads an empty iterator program for `target` and makes a link with the
+/// parameters that target takes. Returns (loads, link made) or the error.
+fn probe_iter(btf: &RawBtf, target: &str, cgroup2: Option<&str>) -> (std::result::Result<(), String>, std::result::Result<(), String>) {
+    let Some(id) = btf.func_id(&format!("bpf_iter_{target}")) else {
+        return (Err(format!("the kernel has no \"{target}\" iterator")), Err("no target".into()));
+    };
+    let license = CString::new("GPL").expect("no NUL");
+    let prog = match sys::bpf_prog_load(&sys::ProgLoad {
+        prog_type: PROG_TYPE_TRACING,
+        insns: &INSNS_RETURN_0,
+        license: &license,
+        expected_attach_type: ATTACH_TRACE_ITER,
+        attach_btf_id: id,
+    }) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let m = format!("loading failed: {}", crate::error::describe_errno(e.errno()));
+            return (Err(m.clone()), Err(m));
+        }
+    };
+    let link = match target {
+        "task" => sys::bpf_link_create_iter(prog.as_fd(), IterParams::Task { tid: 0, pid: std::process::id(), pid_fd: 0 })
+            .map(drop)
+            .map_err(|e| format!("a link with a pid failed: {}", crate::error::describe_errno(e.errno()))),
+        "cgroup" => match cgroup2.map(std::fs::File::open) {
+            Some(Ok(f)) => {
+                use std::os::fd::AsRawFd;
+                sys::bpf_link_create_iter(prog.as_fd(), IterParams::Cgroup { order: 1, cgroup_fd: f.as_raw_fd(), cgroup_id: 0 })
+                    .map(drop)
+                    .map_err(|e| format!("a link with a cgroup failed: {}", crate::error::describe_errno(e.errno())))
+            }
+            _ => Err("no cgroup2 mount to probe with".into()),
+        },
+        "bpf_map_elem" => match sys::bpf_map_create(1, 4, 8, 1) {
+            Ok(map) => {
+                use std::os::fd::AsRawFd;
+                sys::bpf_link_create_iter(prog.as_fd(), IterParams::Map { map_fd: map.as_raw_fd() })
+                    .map(drop)
+                    .map_err(|e| format!("a link with a map failed: {}", crate::error::describe_errno(e.errno())))
+            }
+            Err(e) => Err(format!("creating a map failed: {}", crate::error::describe_errno(e.errno()))),
+        },
+        _ => Ok(()),
+    };
+    (Ok(()), link)
+}
+
+const FAN_REPORT_DFID_NAME: u32 = 0x400 | 0x800;
+const FAN_CLOEXEC: u32 = 0x1;
+const FAN_MARK_ADD: u32 = 0x1;
+const FAN_MARK_FILESYSTEM: u32 = 0x100;
+const FAN_DIR_EVENTS: u64 = 0x100 | 0x200 | 0x4000_0000; // create, delete, ondir
+
+fn probe_fanotify(path: &str, filesystem: bool) -> std::result::Result<(), String> {
+    let fd = sys::fanotify_init(FAN_REPORT_DFID_NAME | FAN_CLOEXEC, libc::O_RDONLY as u32)
+        .map_err(|e| format!("fanotify_init: {}", crate::error::describe_errno(e.errno())))?;
+    let flags = FAN_MARK_ADD | if filesystem { FAN_MARK_FILESYSTEM } else { 0 };
+    sys::fanotify_mark(fd.as_fd(), flags, FAN_DIR_EVENTS, Path::new(path))
+        .map_err(|e| crate::error::describe_errno(e.errno()))
+}
+
+/// Runs every check; with `fix`, mounts bpffs at /sys/fs/bpf when missing.
+pub fn doctor(fix: bool) -> Result<DoctorReport> {
+    let mut checks = Vec::new();
+    let mut fixed = Vec::new();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
+    checks.push(check("kernel", !kernel.is_empty(), format!("Linux {kernel}"), None));
+
+    let (uid0, eff) = capabilities();
+    let has = |c: u32| eff & (1 << c) != 0;
+    let privileged = (uid0 && has(CAP_SYS_ADMIN)) || (has(CAP_BPF) && has(CAP_SYS_ADMIN));
+    checks.push(check(
+        "privileges",
+        privileged,
+        format!(
+            "{}; CAP_BPF {}, CAP_SYS_ADMIN {}",
+            if uid0 { "root" } else { "not root" },
+            if has(CAP_BPF) { "yes" } else { "no" },
+            if has(CAP_SYS_ADMIN) { "yes" } else { "no" }
+        ),
+        Some("run as root (sudo bpfx ...), or grant CAP_BPF and CAP_SYS_ADMIN"),
+    ));
+
+    let mut default_ok = mounts::is_bpffs(Path::new(DEFAULT_BPFFS));
+    if !default_ok && fix {
+        mount_bpffs(Path::new(DEFAULT_BPFFS))?;
+        fixed.push(format!("mounted bpffs at {DEFAULT_BPFFS}"));
+        default_ok = true;
+    }
+    let bpffs = mounts::mountpoints("bpf")?;
+    checks.push(check(
+        "bpffs",
+        default_ok,
+        if default_ok {
+            format!("mounted at {DEFAULT_BPFFS}{}", if bpffs.len() > 1 { format!(" (and {} more)", bpffs.len() - 1) } else { String::new() })
+        } else if bpffs.is_empty() {
+            "not mounted".into()
+        } else {
+            format!("not at {DEFAULT_BPFFS}, but at {}", bpffs.join(", "))
+        },
+        Some("run `bpfx doctor --fix` to mount bpffs at /sys/fs/bpf"),
+    ));
+
+    let cgroup2 = mounts::cgroup2()?;
+    checks.push(check(
+        "cgroup2",
+        cgroup2.is_some(),
+        cgroup2.as_ref().map_or("not mounted".into(), |m| format!("mounted at {m}")),
+        Some("mount cgroup2 (mount -t cgroup2 none /sys/fs/cgroup/unified)"),
+    ));
+
+    let btf = RawBtf::vmlinux();
+    checks.push(check(
+        "btf",
+        btf.is_ok(),
+        match &btf {
+            Ok(_) => format!("{VMLINUX} present"),
+            Err(e) => e.message.clone(),
+        },
+        Some("use a kernel built with CONFIG_DEBUG_INFO_BTF=y"),
+    ));
+
+    if let Ok(btf) = &btf {
+        for target in ["task", "cgroup", "bpf_map_elem"] {
+            let (loads, link) = probe_iter(btf, target, cgroup2.as_deref());
+            let fix = if privileged { "use a kernel with BPF iterators (5.8+; cgroup since 6.1)" } else { "run as root" };
+            checks.push(check(
+                &format!("iterator {target}"),
+                loads.is_ok(),
+                loads.clone().map_or_else(|e| e, |()| "an iterator program loads".into()),
+                Some(fix),
+            ));
+            if loads.is_ok() {
+                checks.push(check(
+                    &format!("iterator {target} parameters"),
+                    link.is_ok(),
+                    link.map_or_else(|e| e, |()| "a link with parameters is made".into()),
+                    Some(fix),
+                ));
+            }
+        }
+        let links = btf.enum_members("bpf_link_type").unwrap_or_default();
+        let names: Vec<String> = links
+            .iter()
+            .filter(|n| !n.starts_with("MAX_") && *n != "BPF_LINK_TYPE_UNSPEC")
+            .map(|n| n.trim_start_matches("BPF_LINK_TYPE_").to_lowercase())
+            .collect();
+        checks.push(check(
+            "link types",
+            names.iter().any(|n| n == "iter"),
+            if names.is_empty() { "the kernel's BTF has no bpf_link_type".into() } else { names.join(", ") },
+            Some("use a kernel with BPF links (5.7+)"),
+        ));
+    }
+
+    if let Some(b) = bpffs.first() {
+        let inode = probe_fanotify(b, false);
+        let fs = probe_fanotify(b, true);
+        checks.push(check(
+            "fanotify bpffs",
+            inode.is_ok(),
+            match (&inode, &fs) {
+                (Ok(()), Ok(())) => "inode and filesystem marks work".to_string(),
+                (Ok(()), Err(e)) => format!("inode marks work; filesystem marks refused ({e}), so bpfx marks each directory"),
+                (Err(e), _) => format!("inode marks refused: {e}"),
+            },
+            Some(if privileged { "use a kernel with fanotify FID reporting (5.9+)" } else { "run as root" }),
+        ));
+    }
+    if let Some(cg) = &cgroup2 {
+        let fs = probe_fanotify(cg, true);
+        let inode = probe_fanotify(cg, false);
+        checks.push(check(
+            "fanotify cgroupfs",
+            fs.is_ok() || inode.is_ok(),
+            match (&fs, &inode) {
+                (Ok(()), _) => "filesystem marks work".to_string(),
+                (Err(e), Ok(())) => format!("inode marks work; filesystem marks refused ({e})"),
+                (Err(e), Err(_)) => format!("marks refused: {e}"),
+            },
+            Some(if privileged { "use a kernel with fanotify FID reporting (5.9+)" } else { "run as root" }),
+        ));
+    }
+    Ok(DoctorReport { ok: checks.iter().all(|c| c.ok), kernel, checks, bpffs, cgroup2, fixed })
+}

@@ -1,0 +1,172 @@
+//! The core's one error type. Every error names the verb, the object and the
+//! cause; `kind` is what callers test for, and the ABI sends all of it as JSON.
+
+use crate::sys::SysError;
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    NotFound,
+    Exists,
+    Permission,
+    NotBpffs,
+    WrongKind,
+    Verifier,
+    Elf,
+    Incompatible,
+    NotSupported,
+    Invalid,
+    Busy,
+    Os,
+    Internal,
+}
+
+/// An error on its way to the caller.
+#[derive(Debug, Clone, Serialize)]
+pub struct Error {
+    pub kind: Kind,
+    /// The syscall or verb that failed (`BPF_OBJ_PIN`, `parse`, ...).
+    pub op: String,
+    /// The positive errno, or 0.
+    pub errno: i32,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feature: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A short, lowercase description of an errno, as `strerror` would give.
+pub fn describe_errno(errno: i32) -> String {
+    let s = std::io::Error::from_raw_os_error(errno).to_string();
+    // "No such file or directory (os error 2)" -> "no such file or directory"
+    let s = s.split(" (os error").next().unwrap_or(&s).to_string();
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_lowercase().collect::<String>() + c.as_str(),
+        None => s,
+    }
+}
+
+/// The kind an errno maps to.
+pub fn kind_of_errno(errno: i32) -> Kind {
+    match errno {
+        libc::ENOENT => Kind::NotFound,
+        libc::EEXIST => Kind::Exists,
+        libc::EPERM | libc::EACCES => Kind::Permission,
+        libc::EOPNOTSUPP | libc::ENOSYS => Kind::NotSupported,
+        libc::EBUSY => Kind::Busy,
+        libc::EINVAL | libc::E2BIG => Kind::Invalid,
+        _ => Kind::Os,
+    }
+}
+
+const PRIVILEGE_HINT: &str =
+    "run as root, or with CAP_BPF and CAP_SYS_ADMIN (check with `bpfx doctor`)";
+
+impl Error {
+    pub fn new(kind: Kind, op: impl Into<String>, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            op: op.into(),
+            errno: 0,
+            message: message.into(),
+            path: None,
+            log: None,
+            feature: None,
+            hint: None,
+        }
+    }
+
+    pub fn invalid(op: &str, message: impl Into<String>) -> Self {
+        Error::new(Kind::Invalid, op, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::new(Kind::Internal, "internal", message)
+    }
+
+    /// An error from a syscall, while doing `what` (a sentence start such as
+    /// `Cannot open pin "/x"`).
+    pub fn sys(what: impl Into<String>, err: SysError) -> Self {
+        Error::from_errno(what, err.op, err.errno())
+    }
+
+    /// An error from an errno, while doing `what`.
+    pub fn from_errno(what: impl Into<String>, op: &str, errno: i32) -> Self {
+        let kind = kind_of_errno(errno);
+        let mut e = Error::new(kind, op, format!("{}: {}", what.into(), describe_errno(errno)));
+        e.errno = errno;
+        if kind == Kind::Permission {
+            e.hint = Some(PRIVILEGE_HINT.into());
+        }
+        e
+    }
+
+    /// An error from `std::io`, while doing `what`.
+    pub fn io(what: impl Into<String>, op: &str, err: &std::io::Error) -> Self {
+        match err.raw_os_error() {
+            Some(errno) => Error::from_errno(what, op, errno),
+            None => Error::new(Kind::Os, op, format!("{}: {}", what.into(), err)),
+        }
+    }
+
+    pub fn with_path(mut self, path: &Path) -> Self {
+        self.path = Some(path.display().to_string());
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_kind(mut self, kind: Kind) -> Self {
+        self.kind = kind;
+        self
+    }
+}
+
+/// Quotes a path for a message: `"/sys/fs/bpf/x"`.
+pub fn q(path: &Path) -> String {
+    format!("{:?}", path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_errno_is_lowercase_without_os_error_suffix() {
+        assert_eq!(describe_errno(libc::ENOENT), "no such file or directory");
+        assert_eq!(describe_errno(libc::EPERM), "operation not permitted");
+    }
+
+    #[test]
+    fn from_errno_maps_kinds_and_adds_privilege_hint() {
+        let e = Error::from_errno("Cannot open pin \"/x\"", "BPF_OBJ_GET", libc::EPERM);
+        assert_eq!(e.kind, Kind::Permission);
+        assert_eq!(e.errno, libc::EPERM);
+        assert_eq!(e.message, "Cannot open pin \"/x\": operation not permitted");
+        assert!(e.hint.as_deref().unwrap().contains("CAP_BPF"));
+        assert_eq!(Error::from_errno("x", "op", libc::EEXIST).kind, Kind::Exists);
+        assert_eq!(Error::from_errno("x", "op", libc::ENOENT).kind, Kind::NotFound);
+        assert_eq!(Error::from_errno("x", "op", libc::EIO).kind, Kind::Os);
+    }
+}

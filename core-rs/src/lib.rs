@@ -1,0 +1,17 @@
+//! bpfx's core: the kernel work behind the TypeScript API.
+//!
+//! Layers, each using only those below it: `sys` (raw syscalls), the core
+//! modules (one per concept), and `abi` (the `extern "C"` exports).
+
+pub mod abi;
+pub mod btf;
+pub mod doctor;
+pub mod error;
+pub mod handles;
+pub mod info;
+pub mod load;
+pub mod mounts;
+pub mod names;
+pub mod object;
+pub mod pins;
+pub mod sys;

@@ -1,0 +1,505 @@
+//! Loading an object and pinning all of it, or none of it.
+//!
+//! Layout (the same for every object): each program at `<pin dir>/<name>`,
+//! each map at `<pin dir>/maps/<name>`, and each `LIBBPF_PIN_BY_NAME` map at
+//! `<pin-by-name root>/<name>` (default `/sys/fs/bpf`, as libbpf), reused when
+//! a compatible map is pinned there already. bpffs refuses `.` in names, so
+//! each `.` in a program or map name becomes `_` (`.rodata` is pinned as
+//! `_rodata`) and the report lists every such rename. Directories the user
+//! names are never renamed: a `.` there is refused.
+
+use crate::error::{Error, Kind, Result, q};
+use crate::info::ObjKind;
+use crate::mounts::{self, BPF_FS_MAGIC};
+use crate::object::{self, MapSpec, ObjectSpec};
+use crate::{pins, sys};
+use aya::programs::{Program, ProgramError};
+use aya::{Btf, EbpfLoader};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+pub struct LoadOptions {
+    pub path: PathBuf,
+    pub pin_dir: PathBuf,
+    pub pin_by_name_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PinnedProgram {
+    pub name: String,
+    pub path: String,
+    pub id: u32,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub tag: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PinnedMap {
+    pub name: String,
+    pub path: String,
+    pub id: u32,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub pinning: &'static str,
+    /// A by-name map that was pinned already and is now shared.
+    pub reused: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Renamed {
+    pub from: String,
+    pub to: String,
+    pub why: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadReport {
+    pub object: String,
+    pub pin_dir: String,
+    pub programs: Vec<PinnedProgram>,
+    pub maps: Vec<PinnedMap>,
+    pub renamed: Vec<Renamed>,
+}
+
+/// What this load made, removed again unless the load completes.
+#[derive(Default)]
+struct Undo {
+    files: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+    done: bool,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        for f in self.files.iter().rev() {
+            let _ = std::fs::remove_file(f);
+        }
+        for d in self.dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+/// The name bpffs can take for `name`: each `.` becomes `_`.
+pub fn bpffs_name(name: &str) -> String {
+    name.replace('.', "_")
+}
+
+/// The planned pin path of each program and map.
+struct Plan {
+    programs: BTreeMap<String, PathBuf>,
+    maps: BTreeMap<String, PathBuf>,
+    by_name: BTreeMap<String, PathBuf>,
+    renamed: Vec<Renamed>,
+    new_dirs: Vec<PathBuf>,
+}
+
+fn plan(spec: &ObjectSpec, pin_dir: &Path, by_name_root: &Path) -> Result<Plan> {
+    let mut renamed = Vec::new();
+    let mut taken: HashSet<PathBuf> = HashSet::new();
+    let mut place = |what: &str, name: &str, dir: &Path| -> Result<PathBuf> {
+        let fixed = bpffs_name(name);
+        let path = dir.join(&fixed);
+        if fixed != name {
+            renamed.push(Renamed {
+                from: name.to_string(),
+                to: path.display().to_string(),
+                why: "bpffs refuses '.' in names: each '.' became '_'".into(),
+            });
+        }
+        if !taken.insert(path.clone()) {
+            return Err(Error::new(
+                Kind::Exists,
+                "plan",
+                format!("Cannot pin {what} \"{name}\" at {}: another program or map of the object is pinned there", q(&path)),
+            )
+            .with_path(&path));
+        }
+        Ok(path)
+    };
+    let maps_dir = pin_dir.join("maps");
+    let mut maps = BTreeMap::new();
+    let mut by_name = BTreeMap::new();
+    for m in &spec.maps {
+        if m.pinning == "by-name" {
+            if m.name.contains('.') {
+                return Err(Error::invalid(
+                    "plan",
+                    format!("Cannot pin map \"{}\" by name: bpffs refuses '.' in names", m.name),
+                ));
+            }
+            by_name.insert(m.name.clone(), by_name_root.join(&m.name));
+        } else {
+            maps.insert(m.name.clone(), place("map", &m.name, &maps_dir)?);
+        }
+    }
+    let mut programs = BTreeMap::new();
+    for p in &spec.programs {
+        let path = place("program", &p.name, pin_dir)?;
+        if !maps.is_empty() && path == maps_dir {
+            return Err(Error::new(
+                Kind::Exists,
+                "plan",
+                format!("Cannot pin program \"{}\" at {}: bpfx keeps the object's maps there", p.name, q(&path)),
+            ));
+        }
+        programs.insert(p.name.clone(), path);
+    }
+    let new_dirs = missing_dirs(pin_dir)?;
+    Ok(Plan { programs, maps, by_name, renamed, new_dirs })
+}
+
+/// The directories of `pin_dir` that must be made, outermost first. The
+/// deepest existing one must be a directory on bpffs, and no new name may
+/// hold a `.`.
+fn missing_dirs(pin_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut missing = Vec::new();
+    let mut cur = pin_dir.to_path_buf();
+    while std::fs::symlink_metadata(&cur).is_err() {
+        missing.push(cur.clone());
+        match cur.parent() {
+            Some(p) => cur = p.to_path_buf(),
+            None => break,
+        }
+    }
+    mounts::require_bpffs_dir(&cur, "pin")?;
+    missing.reverse();
+    for d in &missing {
+        let name = d.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.contains('.') {
+            return Err(Error::invalid("mkdir", format!("Cannot make pin directory {}: bpffs refuses '.' in names", q(d)))
+                .with_path(d)
+                .with_hint("choose a directory name without '.'"));
+        }
+    }
+    Ok(missing)
+}
+
+fn in_use(what: &str, name: &str, path: &Path) -> Error {
+    Error::new(Kind::Exists, "BPF_OBJ_PIN", format!("Cannot pin {what} \"{name}\" at {}: the name is already in use", q(path)))
+        .with_path(path)
+        .with_hint(format!("unpin it first (`bpfx unpin {}`) or choose another --pin directory", path.display()))
+}
+
+/// Refuses a by-name pin whose map differs from the object's definition.
+fn check_compatible(spec: &MapSpec, path: &Path) -> Result<()> {
+    let (fd, _) = pins::open(path, Some(ObjKind::Map)).map_err(|e| {
+        if e.kind == Kind::WrongKind {
+            Error::new(Kind::Incompatible, "BPF_OBJ_GET", format!("Cannot reuse {} for map \"{}\": {}", q(path), spec.name, e.message))
+        } else {
+            e
+        }
+    })?;
+    let info = crate::info::info_of_kind(fd.as_fd(), ObjKind::Map)?;
+    let crate::info::Detail::Map(m) = &info.detail else { unreachable!("a map has map info") };
+    let fields: [(&str, u32, u32); 5] = [
+        ("type", info.type_num, spec.type_id),
+        ("key size", m.key_size, spec.key_size),
+        ("value size", m.value_size, spec.value_size),
+        ("max entries", m.max_entries, spec.max_entries),
+        ("flags", m.flags, spec.flags),
+    ];
+    for (field, pinned, wanted) in fields {
+        // Some maps take max_entries from the kernel (0 in the object).
+        if field == "max entries" && wanted == 0 {
+            continue;
+        }
+        if pinned != wanted {
+            let show = |v: u32| if field == "type" { crate::names::map_type(v) } else { v.to_string() };
+            return Err(Error::new(
+                Kind::Incompatible,
+                "BPF_OBJ_GET",
+                format!(
+                    "Cannot reuse map \"{}\" pinned at {}: its {field} is {}, the object's is {}",
+                    spec.name,
+                    q(path),
+                    show(pinned),
+                    show(wanted)
+                ),
+            )
+            .with_path(path)
+            .with_hint("unpin the old map, or pin this object's by-name maps elsewhere with --pin-by-name-root"));
+        }
+    }
+    Ok(())
+}
+
+/// Turns an aya error into ours, keeping the verifier log and the errno.
+fn aya_error(what: String, err: &(dyn std::error::Error + 'static)) -> Error {
+    let mut chain = vec![err.to_string()];
+    let mut errno = None;
+    let mut op = "load".to_string();
+    let mut log = None;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(ProgramError::LoadError { io_error, verifier_log }) = e.downcast_ref::<ProgramError>() {
+            errno = io_error.raw_os_error();
+            op = "BPF_PROG_LOAD".into();
+            log = Some(format!("{verifier_log:?}"));
+            chain = vec![format!("the verifier refused it: {}", crate::error::describe_errno(errno.unwrap_or(0)))];
+            break;
+        }
+        if let Some(s) = e.downcast_ref::<aya::sys::SyscallError>() {
+            op = s.call.to_string();
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            errno = errno.or(io.raw_os_error());
+        }
+        cur = e.source();
+        if let Some(next) = cur {
+            let s = next.to_string();
+            if !chain.last().is_some_and(|l| l.contains(&s)) {
+                chain.push(s);
+            }
+        }
+    }
+    let message = format!("{what}: {}", chain.join(": "));
+    let kind = if log.is_some() {
+        Kind::Verifier
+    } else {
+        errno.map_or(Kind::Os, crate::error::kind_of_errno)
+    };
+    let mut e = Error::new(kind, op, message);
+    e.errno = errno.unwrap_or(0);
+    e.log = log;
+    if kind == Kind::Permission {
+        e.hint = Some("run as root, or with CAP_BPF and CAP_SYS_ADMIN (check with `bpfx doctor`)".into());
+    }
+    e
+}
+
+fn need<'a>(target: &'a Option<String>, name: &str, section: &str) -> Result<&'a str> {
+    target.as_deref().ok_or_else(|| {
+        Error::invalid("load", format!("Cannot load program \"{name}\": section \"{section}\" names no attach point"))
+    })
+}
+
+fn btf_needed<'a>(btf: Option<&'a Btf>, name: &str) -> Result<&'a Btf> {
+    btf.ok_or_else(|| {
+        Error::new(Kind::NotSupported, "load", format!("Cannot load program \"{name}\": the kernel has no BTF at /sys/kernel/btf/vmlinux"))
+    })
+}
+
+/// Loads one program, giving it the attach point its section names.
+fn load_program(prog: &mut Program, name: &str, section: &str, btf: Option<&Btf>) -> Result<()> {
+    let target = object::attach_to(section);
+    let what = || format!("Cannot load program \"{name}\" (section \"{section}\")");
+    let r = match prog {
+        Program::KProbe(p) => p.load(),
+        Program::UProbe(p) => p.load(),
+        Program::TracePoint(p) => p.load(),
+        Program::SocketFilter(p) => p.load(),
+        Program::ReusePortSocketFilter(p) => p.load(),
+        Program::Xdp(p) => p.load(),
+        Program::SkMsg(p) => p.load(),
+        Program::SkSkb(p) => p.load(),
+        Program::CgroupSockAddr(p) => p.load(),
+        Program::SockOps(p) => p.load(),
+        Program::SchedClassifier(p) => p.load(),
+        Program::CgroupSkb(p) => p.load(),
+        Program::CgroupSysctl(p) => p.load(),
+        Program::CgroupSockopt(p) => p.load(),
+        Program::LircMode2(p) => p.load(),
+        Program::PerfEvent(p) => p.load(),
+        Program::RawTracePoint(p) => p.load(),
+        Program::FlowDissector(p) => p.load(),
+        Program::SkLookup(p) => p.load(),
+        Program::SkReuseport(p) => p.load(),
+        Program::CgroupSock(p) => p.load(),
+        Program::CgroupDevice(p) => p.load(),
+        Program::Lsm(p) => p.load(need(&target, name, section)?, btf_needed(btf, name)?),
+        Program::LsmCgroup(p) => p.load(need(&target, name, section)?, btf_needed(btf, name)?),
+        Program::BtfTracePoint(p) => p.load(need(&target, name, section)?, btf_needed(btf, name)?),
+        Program::FEntry(p) => p.load(need(&target, name, section)?, btf_needed(btf, name)?),
+        Program::FExit(p) => p.load(need(&target, name, section)?, btf_needed(btf, name)?),
+        Program::Iter(p) => p.load(need(&target, name, section)?, btf_needed(btf, name)?),
+        Program::Extension(_) => {
+            let mut e = Error::new(
+                Kind::NotSupported,
+                "load",
+                format!("{}: freplace programs need a target program, which `bpfx load` cannot name yet", what()),
+            );
+            e.feature = Some("freplace".into());
+            return Err(e);
+        }
+    };
+    r.map_err(|e| aya_error(what(), &e))
+}
+
+fn pin_error(what: &str, name: &str, path: &Path, e: &(dyn std::error::Error + 'static)) -> Error {
+    let err = aya_error(format!("Cannot pin {what} \"{name}\" at {}", q(path)), e).with_path(path);
+    if err.errno == libc::EEXIST {
+        return in_use(what, name, path);
+    }
+    if err.op == "load" {
+        Error { op: "BPF_OBJ_PIN".into(), ..err }
+    } else {
+        err
+    }
+}
+
+/// Loads every program of the object at `opts.path` and pins everything, or
+/// pins nothing and says why.
+pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
+    let parsed = object::parse_file(&opts.path)?;
+    let spec = &parsed.spec;
+    let pin_dir = mounts::absolute(&opts.pin_dir);
+    let by_name_root = mounts::absolute(opts.pin_by_name_root.as_deref().unwrap_or(Path::new(mounts::DEFAULT_BPFFS)));
+    let plan = plan(spec, &pin_dir, &by_name_root)?;
+
+    for (name, path) in &plan.programs {
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(in_use("program", name, path));
+        }
+    }
+    for (name, path) in &plan.maps {
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(in_use("map", name, path));
+        }
+    }
+    let mut reused = HashSet::new();
+    if !plan.by_name.is_empty() {
+        match sys::fs_magic(&by_name_root) {
+            Ok(m) if m == BPF_FS_MAGIC => {}
+            _ => {
+                return Err(Error::new(
+                    Kind::NotBpffs,
+                    "statfs",
+                    format!(
+                        "Cannot pin the object's by-name maps at {}: the directory is not on bpffs",
+                        q(&by_name_root)
+                    ),
+                )
+                .with_path(&by_name_root)
+                .with_hint(mounts::not_bpffs_hint(&by_name_root) + ", or pass --pin-by-name-root DIR"));
+            }
+        }
+        for (name, path) in &plan.by_name {
+            if std::fs::symlink_metadata(path).is_ok() {
+                let m = spec.maps.iter().find(|m| &m.name == name).expect("planned from the spec");
+                check_compatible(m, path)?;
+                reused.insert(name.clone());
+            }
+        }
+    }
+
+    let mut undo = Undo::default();
+    for (name, path) in &plan.by_name {
+        if !reused.contains(name) {
+            undo.files.push(path.clone()); // aya pins it during the load
+        }
+    }
+
+    let btf = Btf::from_sys_fs().ok();
+    let mut loader = EbpfLoader::new();
+    loader.btf(btf.as_ref()).default_map_pin_directory(&by_name_root);
+    let what = format!("Cannot load {}", q(&opts.path));
+    let mut ebpf = loader.load(&parsed.data).map_err(|e| aya_error(what, &e))?;
+
+    let sections: BTreeMap<&str, &str> =
+        spec.programs.iter().map(|p| (p.name.as_str(), p.section.as_str())).collect();
+    for (name, prog) in ebpf.programs_mut() {
+        load_program(prog, name, sections.get(name).copied().unwrap_or(""), btf.as_ref())?;
+    }
+
+    for d in &plan.new_dirs {
+        std::fs::create_dir(d)
+            .map_err(|e| Error::io(format!("Cannot make pin directory {}", q(d)), "mkdir", &e).with_path(d))?;
+        undo.dirs.push(d.clone());
+    }
+    if !plan.maps.is_empty() {
+        let d = pin_dir.join("maps");
+        match std::fs::create_dir(&d) {
+            Ok(()) => undo.dirs.push(d),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => {}
+            Err(e) => return Err(Error::io(format!("Cannot make pin directory {}", q(&d)), "mkdir", &e).with_path(&d)),
+        }
+    }
+
+    for (name, prog) in ebpf.programs_mut() {
+        let path = &plan.programs[name];
+        prog.pin(path).map_err(|e| pin_error("program", name, path, &e))?;
+        undo.files.push(path.clone());
+    }
+    for (name, map) in ebpf.maps() {
+        let Some(path) = plan.maps.get(name) else { continue };
+        map.pin(path).map_err(|e| pin_error("map", name, path, &e))?;
+        undo.files.push(path.clone());
+    }
+
+    let mut programs = Vec::new();
+    for (name, path) in &plan.programs {
+        let i = pins::show(path)?;
+        let tag = match &i.detail {
+            crate::info::Detail::Prog(p) => p.tag.clone(),
+            _ => String::new(),
+        };
+        programs.push(PinnedProgram { name: name.clone(), path: path.display().to_string(), id: i.id, type_name: i.type_name, tag });
+    }
+    let mut maps = Vec::new();
+    for (name, path, pinning) in plan
+        .maps
+        .iter()
+        .map(|(n, p)| (n, p, "none"))
+        .chain(plan.by_name.iter().map(|(n, p)| (n, p, "by-name")))
+    {
+        let i = pins::show(path)?;
+        maps.push(PinnedMap {
+            name: name.clone(),
+            path: path.display().to_string(),
+            id: i.id,
+            type_name: i.type_name,
+            pinning,
+            reused: reused.contains(name),
+        });
+    }
+    undo.done = true;
+    Ok(LoadReport {
+        object: opts.path.display().to_string(),
+        pin_dir: pin_dir.display().to_string(),
+        programs,
+        maps,
+        renamed: plan.renamed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bpffs_name_replaces_dots() {
+        assert_eq!(bpffs_name(".rodata"), "_rodata");
+        assert_eq!(bpffs_name("a.b.c"), "a_b_c");
+        assert_eq!(bpffs_name("plain"), "plain");
+    }
+
+    #[test]
+    fn undo_removes_what_it_recorded_unless_done() {
+        let dir = std::env::temp_dir().join(format!("bpfx-undo-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let f = dir.join("f");
+        std::fs::write(&f, b"x").unwrap();
+        {
+            let mut u = Undo::default();
+            u.files.push(f.clone());
+            u.dirs.push(dir.clone());
+        }
+        assert!(!dir.exists(), "a dropped Undo removes its files and dirs");
+        std::fs::create_dir(&dir).unwrap();
+        {
+            let mut u = Undo::default();
+            u.dirs.push(dir.clone());
+            u.done = true;
+        }
+        assert!(dir.exists(), "a finished load keeps everything");
+        std::fs::remove_dir(&dir).unwrap();
+    }
+}

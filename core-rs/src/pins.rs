@@ -1,0 +1,292 @@
+//! Pins in bpffs, whoever made them: open, show, list and unpin.
+
+use crate::error::{Error, Kind, Result, q};
+use crate::info::{self, ObjKind, ObjectInfo};
+use crate::mounts::{self, BPF_FS_MAGIC};
+use crate::sys;
+use serde::Serialize;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+
+/// Opens the object pinned at `path` and tells its kind. With `want`, an
+/// object of another kind is refused.
+pub fn open(path: &Path, want: Option<ObjKind>) -> Result<(OwnedFd, ObjKind)> {
+    let fd = sys::bpf_obj_get(path).map_err(|e| open_error(path, e))?;
+    let kind = info::kind_of(fd.as_fd()).ok_or_else(|| {
+        Error::new(Kind::WrongKind, "BPF_OBJ_GET", format!("Cannot open pin {}: not a BPF program, map or link", q(path)))
+            .with_path(path)
+    })?;
+    if let Some(want) = want
+        && want != kind
+    {
+        return Err(Error::new(
+            Kind::WrongKind,
+            "BPF_OBJ_GET",
+            format!("Cannot open pin {} as {}: it is {}", q(path), want.noun(), kind.noun()),
+        )
+        .with_path(path));
+    }
+    Ok((fd, kind))
+}
+
+fn open_error(path: &Path, e: sys::SysError) -> Error {
+    let what = format!("Cannot open pin {}", q(path));
+    // Say why in bpfx's words where the errno alone would mislead.
+    if e.errno() != libc::ENOENT
+        && let Ok(m) = sys::fs_magic(path)
+        && m != BPF_FS_MAGIC
+    {
+        return Error::new(Kind::NotBpffs, e.op, format!("{what}: the path is not on bpffs"))
+            .with_path(path)
+            .with_hint(mounts::not_bpffs_hint(path));
+    }
+    if e.errno() == libc::EPERM && path.is_dir() {
+        return Error::new(Kind::Invalid, e.op, format!("{what}: it is a directory, not a pin")).with_path(path);
+    }
+    let err = Error::sys(what, e).with_path(path);
+    if err.kind == Kind::NotFound && !mounts::is_bpffs(Path::new(mounts::DEFAULT_BPFFS)) && path.starts_with(mounts::DEFAULT_BPFFS) {
+        return err.with_hint(mounts::not_bpffs_hint(path));
+    }
+    err
+}
+
+/// The kernel's information on the object pinned at `path`.
+pub fn show(path: &Path) -> Result<ObjectInfo> {
+    let (fd, kind) = open(path, None)?;
+    let mut i = info::info_of_kind(fd.as_fd(), kind)?;
+    i.path = Some(path.display().to_string());
+    Ok(i)
+}
+
+/// One listed pin.
+#[derive(Debug, Clone, Serialize)]
+pub struct PinEntry {
+    pub path: String,
+    /// `prog`, `map`, `link`, or `unknown` when it could not be opened.
+    pub kind: String,
+    pub id: u32,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Every pin below `root` (or `root` itself when it is a pin), depth-first in
+/// name order. `depth` 1 lists only the directory's own entries.
+pub fn ls(root: &Path, depth: Option<u32>) -> Result<Vec<PinEntry>> {
+    let meta = std::fs::symlink_metadata(root)
+        .map_err(|e| Error::io(format!("Cannot list {}", q(root)), "stat", &e).with_path(root))?;
+    match sys::fs_magic(root) {
+        Ok(m) if m == BPF_FS_MAGIC => {}
+        Ok(_) => {
+            return Err(Error::new(Kind::NotBpffs, "statfs", format!("Cannot list {}: the path is not on bpffs", q(root)))
+                .with_path(root)
+                .with_hint(mounts::not_bpffs_hint(root)));
+        }
+        Err(e) => return Err(Error::sys(format!("Cannot list {}", q(root)), e).with_path(root)),
+    }
+    let mut out = Vec::new();
+    if meta.is_dir() {
+        walk(root, meta.dev(), depth, 1, &mut out)?;
+    } else {
+        out.push(entry(root));
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, dev: u64, depth: Option<u32>, level: u32, out: &mut Vec<PinEntry>) -> Result<()> {
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(format!("Cannot list {}", q(dir)), "readdir", &e).with_path(dir))?;
+    let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    names.sort();
+    for p in names {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue }; // removed meanwhile
+        if meta.file_type().is_symlink() || meta.dev() != dev {
+            continue; // never follow links, never cross into another mount
+        }
+        if meta.is_dir() {
+            if depth.is_none_or(|d| level < d) {
+                walk(&p, dev, depth, level + 1, out)?;
+            }
+        } else {
+            out.push(entry(&p));
+        }
+    }
+    Ok(())
+}
+
+fn entry(p: &Path) -> PinEntry {
+    let path = p.display().to_string();
+    match show(p) {
+        Ok(i) => PinEntry {
+            path,
+            kind: serde_json::to_value(i.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            id: i.id,
+            name: i.name,
+            type_name: i.type_name,
+            error: None,
+        },
+        Err(e) => PinEntry {
+            path,
+            kind: "unknown".into(),
+            id: 0,
+            name: String::new(),
+            type_name: String::new(),
+            error: Some(e.message),
+        },
+    }
+}
+
+/// What `unpin` did.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct UnpinReport {
+    /// Removed paths, deepest first.
+    pub removed: Vec<String>,
+    /// Paths the kernel keeps (the preloaded `maps.debug` and `progs.debug`),
+    /// and mount roots, which are emptied but not removed.
+    pub kept: Vec<String>,
+}
+
+/// Removes the pin at `path`; a directory only with `recursive`. Refuses any
+/// path that is not on bpffs. Never follows symlinks or crosses mounts.
+pub fn unpin(path: &Path, recursive: bool) -> Result<UnpinReport> {
+    let what = || format!("Cannot unpin {}", q(path));
+    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io(what(), "stat", &e).with_path(path))?;
+    // statfs follows a final symlink, so check the parent for a link.
+    let on = if meta.file_type().is_symlink() { path.parent().unwrap_or(path) } else { path };
+    match sys::fs_magic(on) {
+        Ok(m) if m == BPF_FS_MAGIC => {}
+        Ok(_) => {
+            return Err(Error::new(Kind::NotBpffs, "statfs", format!("{}: the path is not on bpffs", what()))
+                .with_path(path)
+                .with_hint("bpfx only removes pins in bpffs; remove other files with rm"));
+        }
+        Err(e) => return Err(Error::sys(what(), e).with_path(path)),
+    }
+    let mut report = UnpinReport::default();
+    if meta.is_dir() {
+        if !recursive {
+            return Err(Error::new(Kind::Invalid, "unlink", format!("{}: it is a directory", what()))
+                .with_path(path)
+                .with_hint("pass --recursive to remove the directory and every pin below it"));
+        }
+        remove_tree(path, meta.dev(), &mut report)?;
+    } else {
+        std::fs::remove_file(path).map_err(|e| Error::io(what(), "unlink", &e).with_path(path))?;
+        report.removed.push(path.display().to_string());
+    }
+    Ok(report)
+}
+
+fn is_mount_root(dir: &Path, dev: u64) -> bool {
+    match dir.parent() {
+        Some(parent) => std::fs::metadata(parent).map(|m| m.dev() != dev).unwrap_or(true),
+        None => true,
+    }
+}
+
+fn remove_tree(dir: &Path, dev: u64, report: &mut UnpinReport) -> Result<()> {
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(format!("Cannot unpin {}", q(dir)), "readdir", &e).with_path(dir))?;
+    let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    names.sort();
+    for p in names {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+        if meta.dev() != dev {
+            report.kept.push(p.display().to_string());
+            continue;
+        }
+        if meta.is_dir() {
+            remove_tree(&p, dev, report)?;
+        } else {
+            match std::fs::remove_file(&p) {
+                Ok(()) => report.removed.push(p.display().to_string()),
+                // The kernel's preloaded iterators cannot be removed.
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) && is_preload(&p) => {
+                    report.kept.push(p.display().to_string())
+                }
+                Err(e) => {
+                    return Err(Error::io(format!("Cannot unpin {}", q(&p)), "unlink", &e).with_path(&p));
+                }
+            }
+        }
+    }
+    if is_mount_root(dir, dev) || report.kept.iter().any(|k| Path::new(k).starts_with(dir)) {
+        report.kept.push(dir.display().to_string());
+    } else {
+        std::fs::remove_dir(dir)
+            .map_err(|e| Error::io(format!("Cannot unpin {}", q(dir)), "rmdir", &e).with_path(dir))?;
+        report.removed.push(dir.display().to_string());
+    }
+    Ok(())
+}
+
+/// Whether `p` is one of the files every bpffs mount gets with `CONFIG_BPF_PRELOAD`.
+pub fn is_preload(p: &Path) -> bool {
+    matches!(p.file_name().and_then(|n| n.to_str()), Some("maps.debug" | "progs.debug"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::{BpfCmd, Call, fake};
+
+    #[test]
+    fn open_maps_enoent_to_not_found_with_path() {
+        let _g = fake::install(|c| match c {
+            Call::Bpf { cmd: BpfCmd::ObjGet, .. } => fake::errno(libc::ENOENT),
+            Call::Statfs { .. } => Some(Ok(BPF_FS_MAGIC)),
+            _ => None,
+        });
+        let e = open(Path::new("/sys/fs/bpf/nope"), None).unwrap_err();
+        assert_eq!(e.kind, Kind::NotFound);
+        assert_eq!(e.op, "BPF_OBJ_GET");
+        assert_eq!(e.errno, libc::ENOENT);
+        assert_eq!(e.message, "Cannot open pin \"/sys/fs/bpf/nope\": no such file or directory");
+        assert_eq!(e.path.as_deref(), Some("/sys/fs/bpf/nope"));
+    }
+
+    #[test]
+    fn open_outside_bpffs_says_so() {
+        let _g = fake::install(|c| match c {
+            Call::Bpf { cmd: BpfCmd::ObjGet, .. } => fake::errno(libc::EINVAL),
+            Call::Statfs { .. } => Some(Ok(0xef53)), // ext4
+            _ => None,
+        });
+        let e = open(Path::new("/etc/passwd"), None).unwrap_err();
+        assert_eq!(e.kind, Kind::NotBpffs);
+        assert_eq!(e.message, "Cannot open pin \"/etc/passwd\": the path is not on bpffs");
+    }
+
+    #[test]
+    fn open_without_privileges_hints_at_capabilities() {
+        let _g = fake::install(|c| match c {
+            Call::Bpf { cmd: BpfCmd::ObjGet, .. } => fake::errno(libc::EPERM),
+            Call::Statfs { .. } => Some(Ok(BPF_FS_MAGIC)),
+            _ => None,
+        });
+        let e = open(Path::new("/sys/fs/bpf/x"), None).unwrap_err();
+        assert_eq!(e.kind, Kind::Permission);
+        assert!(e.hint.unwrap().contains("CAP_BPF"));
+    }
+
+    #[test]
+    fn unpin_refuses_paths_off_bpffs() {
+        let _g = fake::install(|c| match c {
+            Call::Statfs { .. } => Some(Ok(0x01021994)),
+            _ => None,
+        });
+        let dir = std::env::temp_dir();
+        let e = unpin(&dir, true).unwrap_err();
+        assert_eq!(e.kind, Kind::NotBpffs);
+        assert!(dir.exists(), "nothing was removed");
+    }
+
+    #[test]
+    fn preload_names() {
+        assert!(is_preload(Path::new("/sys/fs/bpf/maps.debug")));
+        assert!(!is_preload(Path::new("/sys/fs/bpf/maps")));
+    }
+}

@@ -217,7 +217,7 @@ pub fn doctor(fix: bool) -> Result<DoctorReport> {
         let links = btf.enum_members("bpf_link_type").unwrap_or_default();
         let names: Vec<String> = links
             .iter()
-            .filter(|n| !n.starts_with("MAX_") && *n != "BPF_LINK_TYPE_UNSPEC")
+            .filter(|n| !n.to_uppercase().contains("MAX_BPF_LINK_TYPE") && *n != "BPF_LINK_TYPE_UNSPEC")
             .map(|n| n.trim_start_matches("BPF_LINK_TYPE_").to_lowercase())
             .collect();
         checks.push(check(
@@ -240,6 +240,14 @@ pub fn doctor(fix: bool) -> Result<DoctorReport> {
                 (Err(e), _) => format!("inode marks refused: {e}"),
             },
             Some(if privileged { "use a kernel with fanotify FID reporting (5.9+)" } else { "run as root" }),
+        ));
+    }
+    if bpffs.is_empty() {
+        checks.push(check(
+            "fanotify bpffs",
+            false,
+            "not probed: no bpffs is mounted",
+            Some("run `bpfx doctor --fix` to mount bpffs, then check again"),
         ));
     }
     if let Some(cg) = &cgroup2 {

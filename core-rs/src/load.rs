@@ -169,7 +169,16 @@ fn missing_dirs(pin_dir: &Path) -> Result<Vec<PathBuf>> {
             None => break,
         }
     }
-    mounts::require_bpffs_dir(&cur, "pin")?;
+    mounts::require_bpffs_dir(&cur, "pin").map_err(|e| {
+        if e.kind == Kind::NotBpffs && cur != pin_dir {
+            Error {
+                message: format!("Cannot pin at {}: {} is not on bpffs", q(pin_dir), q(&cur)),
+                ..e
+            }
+        } else {
+            e
+        }
+    })?;
     missing.reverse();
     for d in &missing {
         let name = d.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -264,7 +273,7 @@ fn aya_error(what: String, err: &(dyn std::error::Error + 'static)) -> Error {
     let kind = if log.is_some() {
         Kind::Verifier
     } else {
-        errno.map_or(Kind::Os, crate::error::kind_of_errno)
+        errno.map_or(Kind::Invalid, crate::error::kind_of_errno)
     };
     let mut e = Error::new(kind, op, message);
     e.errno = errno.unwrap_or(0);

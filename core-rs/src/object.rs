@@ -65,7 +65,14 @@ fn section_kind(s: &ProgramSection) -> (&'static str, Option<String>) {
         S::KProbe | S::KRetProbe | S::UProbe { .. } | S::URetProbe { .. } => ("kprobe", None),
         S::TracePoint => ("tracepoint", None),
         S::SocketFilter => ("socket_filter", None),
-        S::Xdp { attach_type, .. } => ("xdp", Some(lower(attach_type))),
+        S::Xdp { attach_type, .. } => {
+            let a = match lower(attach_type).as_str() {
+                "cpumap" => "xdp_cpumap",
+                "devmap" => "xdp_devmap",
+                _ => "xdp",
+            };
+            ("xdp", Some(a.into()))
+        }
         S::SkMsg => ("sk_msg", Some("sk_msg_verdict".into())),
         S::SkSkbStream { kind } => ("sk_skb", Some(lower(kind))),
         S::SockOps => ("sock_ops", Some("cgroup_sock_ops".into())),

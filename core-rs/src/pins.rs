@@ -41,7 +41,7 @@ fn open_error(path: &Path, e: sys::SysError) -> Error {
             .with_path(path)
             .with_hint(mounts::not_bpffs_hint(path));
     }
-    if e.errno() == libc::EPERM && path.is_dir() {
+    if path.is_dir() {
         return Error::new(Kind::Invalid, e.op, format!("{what}: it is a directory, not a pin")).with_path(path);
     }
     let err = Error::sys(what, e).with_path(path);
@@ -91,7 +91,7 @@ pub fn ls(root: &Path, depth: Option<u32>) -> Result<Vec<PinEntry>> {
     if meta.is_dir() {
         walk(root, meta.dev(), depth, 1, &mut out)?;
     } else {
-        out.push(entry(root));
+        out.extend(entry(root));
     }
     Ok(out)
 }
@@ -110,16 +110,19 @@ fn walk(dir: &Path, dev: u64, depth: Option<u32>, level: u32, out: &mut Vec<PinE
             if depth.is_none_or(|d| level < d) {
                 walk(&p, dev, depth, level + 1, out)?;
             }
-        } else {
-            out.push(entry(&p));
+        } else if let Some(e) = entry(&p) {
+            out.push(e);
         }
     }
     Ok(())
 }
 
-fn entry(p: &Path) -> PinEntry {
+/// The entry for one file; `None` for bpffs's preloaded `maps.debug` and
+/// `progs.debug`, which are kernel files rather than pins.
+fn entry(p: &Path) -> Option<PinEntry> {
     let path = p.display().to_string();
-    match show(p) {
+    Some(match show(p) {
+        Err(e) if e.kind == Kind::NotFound && is_preload(p) => return None,
         Ok(i) => PinEntry {
             path,
             kind: serde_json::to_value(i.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
@@ -136,7 +139,7 @@ fn entry(p: &Path) -> PinEntry {
             type_name: String::new(),
             error: Some(e.message),
         },
-    }
+    })
 }
 
 /// What `unpin` did.

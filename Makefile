@@ -1,0 +1,128 @@
+# bpfx build. `make` builds the core, dist/ and the examples; `make help` lists targets.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+PREFIX ?= /usr/local
+CARGO ?= cargo
+CLANG ?= clang
+BPFTOOL ?= bpftool
+DENO ?= node_modules/.bin/deno
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+
+# The ABI version the core exports (docs/ABI.md).
+ABI := 1
+# The host target triple, e.g. x86_64-unknown-linux-gnu.
+TRIPLE := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+# The core's version, from [package] in core-rs/Cargo.toml.
+VERSION := $(shell sed -n '/^\[package\]/,/^\[/s/^version[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' core-rs/Cargo.toml 2>/dev/null | head -n1)
+# Debian's multiarch include directory (asm/ headers); lazy, gcc may come with deps.
+MULTIARCH = $(shell gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
+
+CORE_SO := target/release/libbpfx_core.so
+CORE_SRCS := $(shell find core-rs -type f -not -path '*/target/*' 2>/dev/null) Cargo.toml $(wildcard Cargo.lock)
+DIST_SO := dist/libbpfx_core-$(TRIPLE).so
+MANIFEST := dist/manifest.json
+
+BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86
+BPF_INCLUDES = -I build -I /usr/include/$(MULTIARCH)
+EXAMPLE_SRCS := $(wildcard examples/*.bpf.c)
+EXAMPLE_OBJS := $(patsubst examples/%.bpf.c,build/examples/%.bpf.o,$(EXAMPLE_SRCS))
+
+.PHONY: all deps core dist examples loadcheck install uninstall check test demo bench clean help
+
+all: core dist examples
+
+help:
+	@echo 'make [all]      deps, the core (release), dist/ (library + manifest.json), the examples'
+	@echo 'make examples   build/examples/*.bpf.o from examples/*.bpf.c (and build/vmlinux.h)'
+	@echo 'make loadcheck  load the examples with bpftool into a private bpffs (needs root)'
+	@echo 'make check      deno fmt/lint/check, cargo fmt/clippy'
+	@echo 'make test       all, then scripts/test.sh (cargo test + deno test)'
+	@echo 'make demo       all, then scripts/demo.sh (needs root)'
+	@echo 'make bench      bench/run.sh'
+	@echo 'make install    symlink $$(PREFIX)/bin/bpfx to ./bpfx (PREFIX=$(PREFIX))'
+	@echo 'make uninstall  remove that symlink'
+	@echo 'make clean      remove build/, dist/ and cargo target/'
+
+# Installs what is missing (Debian packages, node_modules); quiet and fast when
+# nothing is. Order-only below, so it never makes anything out of date.
+deps:
+	@scripts/deps.sh
+
+# --- the core -------------------------------------------------------------
+core: $(CORE_SO)
+
+# Cargo tracks the sources itself; touch so make sees the .so as new even
+# when cargo had nothing to relink.
+$(CORE_SO): $(CORE_SRCS) | deps
+	$(CARGO) build --release -p bpfx-core
+	@touch $@
+
+dist: $(DIST_SO) $(MANIFEST)
+
+$(DIST_SO): $(CORE_SO)
+	@test -n "$(TRIPLE)" || { echo 'make: cannot tell the host triple: is rustc on PATH?' >&2; exit 1; }
+	@mkdir -p $(@D)
+	cp -f $< $@.tmp && mv -f $@.tmp $@
+
+$(MANIFEST): $(DIST_SO) core-rs/Cargo.toml
+	@test -n "$(VERSION)" || { echo 'make: no version in [package] of core-rs/Cargo.toml' >&2; exit 1; }
+	@set -e; sum=$$(sha256sum $(DIST_SO) | cut -d' ' -f1); \
+	printf '{"name":"bpfx","version":"%s","abi":%s,"libraries":{"%s":{"file":"%s","sha256":"%s"}}}\n' \
+		'$(VERSION)' '$(ABI)' '$(TRIPLE)' '$(notdir $(DIST_SO))' "$$sum" > $@.tmp; \
+	mv -f $@.tmp $@; echo "wrote $@ ($(VERSION), $(TRIPLE), sha256 $$sum)"
+
+# --- BPF examples ---------------------------------------------------------
+examples: $(EXAMPLE_OBJS)
+
+# Generated from the running kernel's BTF; never committed.
+build/vmlinux.h: | deps
+	@mkdir -p $(@D)
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv -f $@.tmp $@
+
+build/examples/%.bpf.o: examples/%.bpf.c build/vmlinux.h | deps
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+
+-include $(EXAMPLE_OBJS:.o=.d)
+
+# Loads each example with bpftool/libbpf (not bpfx) into a private bpffs.
+loadcheck: $(EXAMPLE_OBJS)
+	scripts/loadcheck.sh $^
+
+# --- install --------------------------------------------------------------
+# The launcher follows its symlink back to the repo, so install is a symlink.
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	ln -sfn $(CURDIR)/bpfx $(DESTDIR)$(PREFIX)/bin/bpfx
+
+uninstall:
+	@if [ -L $(DESTDIR)$(PREFIX)/bin/bpfx ]; then \
+		echo "rm -f $(DESTDIR)$(PREFIX)/bin/bpfx"; rm -f $(DESTDIR)$(PREFIX)/bin/bpfx; \
+	elif [ -e $(DESTDIR)$(PREFIX)/bin/bpfx ]; then \
+		echo "make: $(DESTDIR)$(PREFIX)/bin/bpfx is not a symlink; left alone" >&2; exit 1; \
+	fi
+
+# --- gates ----------------------------------------------------------------
+check: | deps
+	$(DENO) fmt --check
+	$(DENO) lint
+	$(DENO) check mod.ts cli.ts $(wildcard tests)
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+test: all
+	scripts/test.sh
+
+demo: all
+	scripts/demo.sh
+
+bench: all
+	@if [ -f bench/run.sh ]; then bash bench/run.sh; \
+	else echo 'make bench: bench/run.sh does not exist yet' >&2; fi
+
+clean:
+	rm -rf build dist
+	$(CARGO) clean

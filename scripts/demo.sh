@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The bpfx workflow, end to end, in a private bpffs that this script mounts
+# and always removes: inspect an object, load and pin it, list, show, unpin,
+# and check that the host is left as it was. Needs root. Run `make demo`.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BPFX=${BPFX:-$ROOT/bpfx}
+OBJ=${OBJ:-build/examples/hello.bpf.o}
+# Names from examples/hello.bpf.c.
+PROG=count_exec
+MAP=exec_counts
+BYNAME_MAP=hello_total
+
+cd "$ROOT"
+
+[[ $(id -u) -eq 0 ]] || { echo "demo: needs root (it mounts a bpffs and loads BPF programs)" >&2; exit 1; }
+[[ -x $BPFX ]] || { echo "demo: no bpfx launcher at $BPFX" >&2; exit 1; }
+[[ -f $OBJ ]] || { echo "demo: $OBJ is missing: run make" >&2; exit 1; }
+
+# bpffs refuses names with a dot: the template is dot-free (mktemp's X are alphanumeric).
+B=$(mktemp -d /tmp/bpfxdemo-XXXXXXXX)
+
+mounted_at() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	set +e
+	# Unmounting drops every pin left in the private bpffs with it.
+	while mounted_at "$B"; do umount "$B" || break; done
+	[[ -d $B ]] && rmdir "$B"
+	echo
+	if mounted_at "$B" || [[ -e $B ]]; then
+		echo "demo: host NOT restored: $B is still mounted or present" >&2
+		rc=1
+	else
+		echo "demo: host is as it was: no mount at $B in /proc/self/mountinfo, the directory is gone"
+	fi
+	if ((rc == 0)); then echo "demo: ok"; else echo "demo: FAILED (status $rc)" >&2; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# step CMD...: echoes CMD, readably, then runs it.
+step() {
+	local shown=("$@")
+	[[ ${shown[0]} == "$BPFX" ]] && shown[0]=bpfx
+	echo
+	echo "\$ ${shown[*]}"
+	"$@"
+}
+
+step mount -t bpf bpf "$B"
+step "$BPFX" inspect "$OBJ"
+step "$BPFX" load "$OBJ" --pin "$B/hello" --pin-by-name-root "$B"
+step "$BPFX" ls "$B"
+step "$BPFX" show "$B/hello/$PROG"
+step "$BPFX" show "$B/hello/maps/$MAP"
+step "$BPFX" show "$B/$BYNAME_MAP"
+step "$BPFX" unpin "$B/hello" --recursive
+step "$BPFX" unpin "$B/$BYNAME_MAP"
+step "$BPFX" ls "$B"
+# Only the kernel's own maps.debug/progs.debug (CONFIG_BPF_PRELOAD) may remain.
+left=$(find "$B" -mindepth 1 ! -name '*.debug')
+if [[ -n $left ]]; then
+	echo "demo: pins left behind in $B:" >&2
+	echo "$left" >&2
+	exit 1
+fi
+echo "(nothing left in $B but the kernel's own *.debug files)"
+step umount "$B"

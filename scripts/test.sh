@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Runs every test of bpfx: `cargo test -p bpfx-core`, then the Deno tests in
+# tests/ (with the kernel required). Shows their output and ends with exactly
+# one line `tests: N passed, M failed` summing both. Exits non-zero when a
+# test failed, a runner failed, or no test ran at all.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+DENO=${DENO:-node_modules/.bin/deno}
+export NO_COLOR=1 CARGO_TERM_COLOR=never
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+passed=0
+failed=0
+
+# runner NAME CMD...: runs CMD with its output shown and kept in $log.
+# Sets $rc to the exit status.
+run() {
+	local name=$1
+	shift
+	echo "== $name: $*"
+	"$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+}
+
+strip() { sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$log"; }
+
+# A runner that failed without reporting a failed test (build error, crash)
+# counts as one failed test, so the summary never hides it.
+account() {
+	local name=$1 p=$2 f=$3
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if ((rc != 0 && f == 0)); then
+		echo "== $name exited with status $rc without a failed test: counted as 1 failed"
+		failed=$((failed + 1))
+	fi
+}
+
+# cargo: one `test result: ok. N passed; M failed; ...` line per test binary.
+run "cargo test" cargo test -p bpfx-core
+read -r p f < <(strip | awk '
+	/^test result:/ {
+		for (i = 1; i <= NF; i++) {
+			if ($(i+1) ~ /^passed;?$/) p += $i
+			if ($(i+1) ~ /^failed;?$/) f += $i
+		}
+	}
+	END { print p + 0, f + 0 }')
+account "cargo test" "$p" "$f"
+
+# deno: `ok | N passed | M failed (..)` or `FAILED | N passed (k steps) | M failed ...`.
+if [[ -d tests ]]; then
+	run "deno test" env BPFX_REQUIRE_KERNEL=1 "$DENO" test -A tests/
+	read -r p f < <(strip | awk '
+		/^(ok|FAILED) \| [0-9]+ passed/ {
+			n = split($0, part, "|")
+			for (i = 2; i <= n; i++) {
+				if (part[i] ~ /^ *[0-9]+ passed/) { split(part[i], w, " "); p += w[1] }
+				if (part[i] ~ /^ *[0-9]+ failed/) { split(part[i], w, " "); f += w[1] }
+			}
+		}
+		END { print p + 0, f + 0 }')
+	account "deno test" "$p" "$f"
+else
+	echo "== deno test: no tests/ directory, skipped"
+fi
+
+status=0
+((failed > 0)) && status=1
+if ((passed + failed == 0)); then
+	echo "== no test ran"
+	status=1
+fi
+echo "tests: $passed passed, $failed failed"
+exit "$status"

@@ -49,6 +49,16 @@ impl RawBtf {
         Ok(RawBtf { types, types_end: types + type_len, strs, strs_end: strs + str_len, data })
     }
 
+    /// The running kernel's BTF, read once per process.
+    pub fn kernel() -> Result<&'static RawBtf> {
+        static CELL: std::sync::OnceLock<RawBtf> = std::sync::OnceLock::new();
+        if let Some(b) = CELL.get() {
+            return Ok(b);
+        }
+        let b = Self::vmlinux()?;
+        Ok(CELL.get_or_init(|| b))
+    }
+
     pub fn vmlinux() -> Result<Self> {
         let data = std::fs::read(VMLINUX).map_err(|e| Error::io(format!("Cannot read kernel BTF \"{VMLINUX}\""), "open", &e))?;
         Self::parse(data)
@@ -99,6 +109,11 @@ impl RawBtf {
         self.find(name, KIND_FUNC).map(|t| t.id)
     }
 
+    /// The name of type `id`, if it exists.
+    pub fn name_of(&self, id: u32) -> Option<&str> {
+        self.iter().find(|t| t.id == id).map(|t| self.str_at(t.name_off))
+    }
+
     /// The member names of enum `name` (plain or 64-bit).
     pub fn enum_members(&self, name: &str) -> Option<Vec<String>> {
         let t = self.find(name, KIND_ENUM).or_else(|| self.find(name, KIND_ENUM64))?;
@@ -140,6 +155,9 @@ mod tests {
         assert_eq!(b.enum_members("e").unwrap(), vec!["A", "B"]);
         assert_eq!(b.func_id("f"), Some(2));
         assert_eq!(b.func_id("g"), None);
+        assert_eq!(b.name_of(2), Some("f"));
+        assert_eq!(b.name_of(1), Some("e"));
+        assert_eq!(b.name_of(9), None);
         assert!(RawBtf::parse(vec![1, 2, 3]).is_err());
     }
 }

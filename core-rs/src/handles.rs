@@ -1,17 +1,26 @@
 //! Open objects held for the TypeScript side, by opaque id. Each handle owns
 //! its fd; `close` drops it. The count lets tests check nothing leaks.
+//!
+//! A handle holds either a BPF object (program, map, link) or a reader of a
+//! view. Readers are shared (`Arc`), so a blocking read runs without the
+//! table's lock, and a `close` during a read takes effect when it returns.
 
 use crate::error::{Error, Kind, Result};
 use crate::info::ObjKind;
 use std::collections::HashMap;
-use std::os::fd::{BorrowedFd, OwnedFd, AsFd};
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub enum Held {
+    Obj { fd: OwnedFd, kind: ObjKind },
+    Reader(Arc<File>),
+}
 
 pub struct Handle {
-    pub fd: OwnedFd,
-    pub kind: ObjKind,
+    pub held: Held,
     pub path: Option<PathBuf>,
 }
 
@@ -41,13 +50,28 @@ pub fn count() -> usize {
     table().as_ref().map_or(0, HashMap::len)
 }
 
-/// Runs `f` on handle `id`'s fd, kind and path.
+fn not_open(id: u32) -> Error {
+    Error::new(Kind::Invalid, "handle", format!("Handle {id} is not open: it was closed or never existed"))
+}
+
+/// Runs `f` on object handle `id`'s fd, kind and path.
 pub fn with<T>(id: u32, f: impl FnOnce(BorrowedFd<'_>, ObjKind, Option<&PathBuf>) -> Result<T>) -> Result<T> {
     let guard = table();
-    let h = guard.as_ref().and_then(|t| t.get(&id)).ok_or_else(|| {
-        Error::new(Kind::Invalid, "handle", format!("Handle {id} is not open: it was closed or never existed"))
-    })?;
-    f(h.fd.as_fd(), h.kind, h.path.as_ref())
+    let h = guard.as_ref().and_then(|t| t.get(&id)).ok_or_else(|| not_open(id))?;
+    match &h.held {
+        Held::Obj { fd, kind } => f(fd.as_fd(), *kind, h.path.as_ref()),
+        Held::Reader(_) => Err(Error::new(Kind::WrongKind, "handle", format!("Handle {id} is a view reader, not a BPF object"))),
+    }
+}
+
+/// The reader behind handle `id`, shared, and its path.
+pub fn reader(id: u32) -> Result<(Arc<File>, Option<PathBuf>)> {
+    let guard = table();
+    let h = guard.as_ref().and_then(|t| t.get(&id)).ok_or_else(|| not_open(id))?;
+    match &h.held {
+        Held::Reader(f) => Ok((Arc::clone(f), h.path.clone())),
+        Held::Obj { .. } => Err(Error::new(Kind::WrongKind, "handle", format!("Handle {id} is a BPF object, not a view reader"))),
+    }
 }
 
 #[cfg(test)]
@@ -56,15 +80,23 @@ mod tests {
 
     #[test]
     fn insert_count_close_twice() {
-        let before = count();
-        let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
-        let id = insert(Handle { fd, kind: ObjKind::Map, path: None });
+        let fd: OwnedFd = File::open("/dev/null").unwrap().into();
+        let id = insert(Handle { held: Held::Obj { fd, kind: ObjKind::Map }, path: None });
         assert_ne!(id, 0);
-        assert_eq!(count(), before + 1);
         assert!(with(id, |_, k, _| Ok(k == ObjKind::Map)).unwrap());
+        assert_eq!(reader(id).err().unwrap().kind, Kind::WrongKind);
         assert!(close(id));
         assert!(!close(id), "closing twice is harmless and reports false");
-        assert_eq!(count(), before);
         assert_eq!(with(id, |_, _, _| Ok(())).unwrap_err().kind, Kind::Invalid);
+    }
+
+    #[test]
+    fn a_reader_outlives_close_while_in_use() {
+        let id = insert(Handle { held: Held::Reader(Arc::new(File::open("/dev/null").unwrap())), path: None });
+        let (f, _) = reader(id).unwrap();
+        assert!(close(id));
+        use std::io::Read as _;
+        let mut buf = [0u8; 4];
+        assert_eq!((&*f).read(&mut buf).unwrap(), 0, "the shared file is still readable");
     }
 }

@@ -5,13 +5,16 @@
 
 pub mod abi;
 pub mod btf;
+pub mod cgroups;
 pub mod doctor;
 pub mod error;
 pub mod handles;
 pub mod info;
 pub mod load;
+pub mod mirror;
 pub mod mounts;
 pub mod names;
 pub mod object;
 pub mod pins;
 pub mod sys;
+pub mod views;

@@ -241,7 +241,7 @@ fn check_compatible(spec: &MapSpec, path: &Path) -> Result<()> {
 }
 
 /// Turns an aya error into ours, keeping the verifier log and the errno.
-fn aya_error(what: String, err: &(dyn std::error::Error + 'static)) -> Error {
+pub fn aya_error(what: String, err: &(dyn std::error::Error + 'static)) -> Error {
     let mut chain = vec![err.to_string()];
     let mut errno = None;
     let mut op = "load".to_string();

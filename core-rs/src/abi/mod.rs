@@ -5,7 +5,7 @@
 use crate::error::{Error, Kind, Result};
 use crate::handles::{self, Handle};
 use crate::info::ObjKind;
-use crate::{doctor, info, load, object, pins};
+use crate::{doctor, info, load, mirror, object, pins, views};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -108,7 +108,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
             let (fd, kind) = pins::open(&path, want)?;
             let mut i = info::info_of_kind(std::os::fd::AsFd::as_fd(&fd), kind)?;
             i.path = Some(path.display().to_string());
-            let handle = handles::insert(Handle { fd, kind, path: Some(path) });
+            let handle = handles::insert(Handle { held: handles::Held::Obj { fd, kind }, path: Some(path) });
             let mut v = to_json(&i)?;
             v["handle"] = json!(handle);
             Ok(v)
@@ -124,6 +124,50 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 i.path = path.map(|p| p.display().to_string());
                 to_json(&i)
             })
+        }
+        "view_create" => {
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct P {
+                prog: String,
+                pin: PathBuf,
+                #[serde(default)]
+                params: views::ViewParams,
+                pin_by_name_root: Option<PathBuf>,
+            }
+            let P { prog, pin, params: vp, pin_by_name_root } = params(op, p)?;
+            to_json(&views::create(&prog, &pin, &vp, pin_by_name_root.as_deref())?)
+        }
+        "view_open" => {
+            let PathParam { path } = params(op, p)?;
+            let file = views::open_reader(&path)?;
+            let handle = handles::insert(Handle { held: handles::Held::Reader(std::sync::Arc::new(file)), path: Some(path) });
+            Ok(json!({ "handle": handle }))
+        }
+        "attach" => {
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct P {
+                prog: String,
+                cgroup_root: String,
+                pin_root: PathBuf,
+                expose_root: PathBuf,
+                name: String,
+                pin_by_name_root: Option<PathBuf>,
+            }
+            let P { prog, cgroup_root, pin_root, expose_root, name, pin_by_name_root } = params(op, p)?;
+            to_json(&mirror::attach(&mirror::AttachOptions { prog, cgroup_root, pin_root, expose_root, name, pin_by_name_root })?)
+        }
+        "detach" => {
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct P {
+                pin_root: PathBuf,
+                expose_root: PathBuf,
+                name: Option<String>,
+            }
+            let P { pin_root, expose_root, name } = params(op, p)?;
+            to_json(&mirror::detach(&pin_root, &expose_root, name.as_deref())?)
         }
         "doctor" => {
             #[derive(Deserialize)]
@@ -250,6 +294,66 @@ pub unsafe extern "C" fn bpfx_fetch(token: u32, out: *mut u8, out_cap: usize) ->
 #[unsafe(no_mangle)]
 pub extern "C" fn bpfx_close(handle: u32) -> i32 {
     catch_unwind(|| if handles::close(handle) { 0 } else { -1 }).unwrap_or(-1)
+}
+
+/// Reads up to `cap` bytes from reader handle `handle` into `buf`: the
+/// data lane of views. Returns the count (0 at the end), or -1 with a JSON
+/// error and a NUL written into `err` (cut to `err_cap`). May block: bind it
+/// `nonblocking`.
+///
+/// # Safety
+/// `buf` must be valid for `cap` bytes and `err` for `err_cap` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bpfx_read(handle: u32, buf: *mut u8, cap: usize, err: *mut u8, err_cap: usize) -> i64 {
+    let fail = |e: Error| {
+        let mut bytes = serde_json::to_vec(&e).unwrap_or_default();
+        bytes.truncate(err_cap.saturating_sub(1));
+        bytes.push(0);
+        if !err.is_null() && err_cap > 0 {
+            // SAFETY: `err` is valid for `err_cap` >= `bytes.len()` bytes.
+            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), err, bytes.len()) };
+        }
+        -1
+    };
+    if buf.is_null() && cap > 0 {
+        return fail(Error::invalid("read", "The read buffer is null"));
+    }
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let (file, path) = handles::reader(handle)?;
+        // SAFETY: `buf` is valid for `cap` bytes and only this call writes it.
+        let slice = unsafe { std::slice::from_raw_parts_mut(buf, cap) };
+        use std::io::Read as _;
+        loop {
+            match (&*file).read(slice) {
+                Ok(n) => return Ok(n as i64),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(views::read_error(path.as_deref(), e.raw_os_error().unwrap_or(libc::EIO))),
+            }
+        }
+    }));
+    match r {
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => fail(e),
+        Err(p) => fail(panic_error(&p)),
+    }
+}
+
+/// Writes the progress of the running bulk operation (attach, detach) to
+/// `out[0]` (done) and `out[1]` (total).
+///
+/// # Safety
+/// `out` must be valid for two `u64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bpfx_progress(out: *mut u64) {
+    if out.is_null() {
+        return;
+    }
+    use std::sync::atomic::Ordering;
+    // SAFETY: the caller guarantees two writable u64.
+    unsafe {
+        out.write_unaligned(mirror::PROGRESS[0].load(Ordering::Relaxed));
+        out.add(1).write_unaligned(mirror::PROGRESS[1].load(Ordering::Relaxed));
+    }
 }
 
 /// How many handles are open.

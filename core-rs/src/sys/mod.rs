@@ -19,6 +19,7 @@ pub mod fake;
 pub enum BpfCmd {
     MapCreate = 0,
     ProgLoad = 5,
+    ObjPin = 6,
     ObjGet = 7,
     ObjGetInfoByFd = 15,
     LinkCreate = 28,
@@ -30,6 +31,7 @@ impl BpfCmd {
         match self {
             Self::MapCreate => "BPF_MAP_CREATE",
             Self::ProgLoad => "BPF_PROG_LOAD",
+            Self::ObjPin => "BPF_OBJ_PIN",
             Self::ObjGet => "BPF_OBJ_GET",
             Self::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
             Self::LinkCreate => "BPF_LINK_CREATE",
@@ -162,6 +164,16 @@ pub fn bpf_obj_get(path: &Path) -> SysResult<OwnedFd> {
     put_u64(&mut attr, 0, cpath.as_ptr() as u64);
     let fd = syscall(Call::Bpf { cmd: BpfCmd::ObjGet, attr: &mut attr })?;
     Ok(fd_result(fd))
+}
+
+/// `BPF_OBJ_PIN`: pins the object behind `fd` at `path`.
+pub fn bpf_obj_pin(fd: BorrowedFd<'_>, path: &Path) -> SysResult<()> {
+    let cpath = cpath(path, BpfCmd::ObjPin.name())?;
+    let mut attr = [0u8; ATTR_SIZE];
+    put_u64(&mut attr, 0, cpath.as_ptr() as u64);
+    put_u32(&mut attr, 8, fd.as_raw_fd() as u32);
+    syscall(Call::Bpf { cmd: BpfCmd::ObjPin, attr: &mut attr })?;
+    Ok(())
 }
 
 /// `BPF_OBJ_GET_INFO_BY_FD` into `info`; returns how many bytes the kernel wrote.

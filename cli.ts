@@ -1,0 +1,300 @@
+/**
+ * The `bpfx` command line: a thin layer of commander commands over `mod.ts`.
+ *
+ * {@linkcode main} runs it in-process and returns the exit code: 0 on
+ * success, 1 on a runtime failure (or a failed `doctor` check), 2 on a usage
+ * error. Each command's module is imported only when the command runs, so
+ * `--help` and usage errors never load the core library.
+ *
+ * @example Running it
+ * ```sh
+ * deno run --allow-ffi --allow-env=BPFX_LIB cli.ts ls /sys/fs/bpf --json
+ * ```
+ *
+ * @module
+ */
+
+import {
+  Argument,
+  Command,
+  type CommanderError,
+  InvalidArgumentError,
+} from "./cli/_commander.ts";
+import { denoIo, fail, type Io, printJson } from "./cli/output.ts";
+import { VERSION } from "./src/version.ts";
+
+export type { Io } from "./cli/output.ts";
+
+/** Options for {@linkcode main}. */
+export interface MainOptions {
+  /** Where to write; the process's stdout and stderr by default. */
+  io?: Io;
+}
+
+const SHELLS = ["bash", "zsh", "fish"] as const;
+const JSON_HELP = "print JSON instead of text";
+
+/** Commander codes that are not errors. */
+const DONE = new Set(["commander.helpDisplayed", "commander.version"]);
+
+/** A commander error together with the command it happened in. */
+class UsageError extends Error {
+  constructor(
+    readonly command: Command<unknown[]>,
+    readonly error: CommanderError,
+  ) {
+    super(error.message);
+  }
+}
+
+/** The exit code of the command that ran. */
+interface Run {
+  code: number;
+}
+
+function parseDepth(value: string): number {
+  const depth = Number(value);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(depth) || depth < 1) {
+    throw new InvalidArgumentError("Expected a positive integer.");
+  }
+  return depth;
+}
+
+/** Runs a command's body; a failure is reported and gives exit code 1. */
+async function act(
+  io: Io,
+  run: Run,
+  json: boolean | undefined,
+  body: () => Promise<number>,
+): Promise<void> {
+  try {
+    run.code = await body();
+  } catch (error) {
+    const { isBpfError } = await import("./mod.ts");
+    run.code = fail(io, error, json === true, isBpfError);
+  }
+}
+
+/**
+ * Builds the commander program. `completions` is false for the copy given to
+ * the completion generator, which adds its own `completions` and `complete`.
+ */
+function program(io: Io, run: Run, completions = true): Command {
+  const bpfx = new Command("bpfx")
+    .description(
+      "Script Linux BPF pin workflows: load, list, show and remove pins on bpffs.",
+    )
+    .version(VERSION, "-V, --version", "print the version")
+    .helpOption("-h, --help", "print help")
+    .helpCommand("help [command]", "print help for a command")
+    .configureOutput({
+      writeOut: (text) => io.out(text),
+      writeErr: (text) => io.err(text),
+      // main() prints usage errors itself, after the command's help.
+      outputError: () => {},
+      getOutHelpWidth: () => io.columns ?? 80,
+      getErrHelpWidth: () => io.columns ?? 80,
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
+    })
+    .addHelpText(
+      "after",
+      `
+Examples:
+  bpfx doctor
+  bpfx inspect prog.o
+  bpfx load prog.o --pin /sys/fs/bpf/prog
+  bpfx ls /sys/fs/bpf/prog --json
+  bpfx unpin -r /sys/fs/bpf/prog`,
+    );
+
+  bpfx.command("doctor")
+    .description("check that this machine can run bpfx")
+    .addHelpText("after", "\nExits with status 1 when a check fails.")
+    .option("--fix", "repair what can be repaired safely (needs root)")
+    .option("--json", JSON_HELP)
+    .action((flags) =>
+      act(io, run, flags.json, async () => {
+        const { doctorCommand } = await import("./cli/doctor.ts");
+        return doctorCommand(io, flags);
+      })
+    );
+
+  bpfx.command("inspect")
+    .description("list the programs and maps of a BPF ELF object")
+    .addHelpText("after", "\nNeeds no privileges: nothing is loaded.")
+    .argument("<obj>", "BPF ELF object file")
+    .option("--json", JSON_HELP)
+    .action((obj, flags) =>
+      act(io, run, flags.json, async () => {
+        const { inspectCommand } = await import("./cli/objects.ts");
+        return inspectCommand(io, obj, flags);
+      })
+    );
+
+  bpfx.command("load")
+    .description("load a BPF ELF object and pin it")
+    .addHelpText(
+      "after",
+      `
+Programs are pinned at DIR/<name> and maps at DIR/maps/<name>; maps the
+object pins by name go under --pin-by-name-root, where a compatible map
+already pinned is reused. A failed load removes every pin it made.`,
+    )
+    .argument("<obj>", "BPF ELF object file")
+    .requiredOption(
+      "--pin <dir>",
+      "bpffs directory to pin the programs and maps in",
+    )
+    .option(
+      "--pin-by-name-root <dir>",
+      "where maps pinned by name go (default: /sys/fs/bpf)",
+    )
+    .option("--json", JSON_HELP)
+    .action((obj, flags) =>
+      act(io, run, flags.json, async () => {
+        const { loadCommand } = await import("./cli/objects.ts");
+        return loadCommand(io, obj, flags);
+      })
+    );
+
+  bpfx.command("ls")
+    .description("list the pins under a bpffs directory")
+    .argument("[dir]", "bpffs directory", "/sys/fs/bpf")
+    .option(
+      "--depth <n>",
+      "how deep to walk (1: only DIR's own entries; default: no limit)",
+      parseDepth,
+    )
+    .option("--json", JSON_HELP)
+    .action((dir, flags) =>
+      act(io, run, flags.json, async () => {
+        const { lsCommand } = await import("./cli/pins.ts");
+        return lsCommand(io, dir, flags);
+      })
+    );
+
+  bpfx.command("show")
+    .description("describe the program, map or link at a pin")
+    .argument("<pin>", "pin path")
+    .option("--json", JSON_HELP)
+    .action((pin, flags) =>
+      act(io, run, flags.json, async () => {
+        const { showCommand } = await import("./cli/pins.ts");
+        return showCommand(io, pin, flags);
+      })
+    );
+
+  bpfx.command("unpin")
+    .description("remove a pin, or with -r a directory of pins")
+    .argument("<pin>", "pin path or directory")
+    .option("-r, --recursive", "remove a directory and every pin under it")
+    .option("--json", JSON_HELP)
+    .action((pin, flags) =>
+      act(io, run, flags.json, async () => {
+        const { unpinCommand } = await import("./cli/pins.ts");
+        return unpinCommand(io, pin, flags);
+      })
+    );
+
+  if (completions) {
+    bpfx.command("completions")
+      .description("print a shell completion script")
+      .addArgument(new Argument("<shell>", "shell").choices(SHELLS))
+      .option("--json", "print {shell, script} as JSON")
+      .addHelpText(
+        "after",
+        `
+Examples:
+  source <(bpfx completions bash)
+  bpfx completions zsh > "\${fpath[1]}/_bpfx"
+  bpfx completions fish > ~/.config/fish/completions/bpfx.fish`,
+      )
+      .action((shell, flags) =>
+        act(io, run, flags.json, async () => {
+          const { completionsCommand } = await import("./cli/completions.ts");
+          return completionsCommand(io, shell, {
+            program: program(io, run, false),
+            json: flags.json === true,
+          });
+        })
+      );
+
+    bpfx.command("complete", { hidden: true })
+      .description(
+        "print completion candidates (called by the completion scripts)",
+      )
+      .argument(
+        "[words...]",
+        "the words after `bpfx`, the last one being completed",
+      )
+      .allowUnknownOption()
+      .action((words) =>
+        act(io, run, false, async () => {
+          const { completeCommand } = await import("./cli/completions.ts");
+          return completeCommand(io, words, program(io, run, false));
+        })
+      );
+  }
+
+  // Each command reports its own usage errors, so main() can print its help.
+  const commands: Command<unknown[]>[] = [bpfx];
+  for (const command of commands) {
+    command.exitOverride((error) => {
+      throw new UsageError(command, error);
+    });
+    commands.push(...command.commands);
+  }
+  return bpfx;
+}
+
+/**
+ * Runs the bpfx command line with `args` (without the program name) and
+ * returns the exit code: 0 success, 1 runtime failure, 2 usage error.
+ * Never exits the process.
+ */
+export async function main(
+  args: string[],
+  options: MainOptions = {},
+): Promise<number> {
+  const io = options.io ?? denoIo();
+  const run: Run = { code: 0 };
+  try {
+    await program(io, run).parseAsync(args, { from: "user" });
+    return run.code;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    const { command, error: cause } = error;
+    if (DONE.has(cause.code)) return 0;
+    // `bpfx help CMD` (exit code 0), or `bpfx` alone (1): commander has
+    // printed the help already.
+    if (cause.code === "commander.help") {
+      if (cause.exitCode === 0) return 0;
+      io.err("\nerror: missing command\n");
+      return 2;
+    }
+    io.err(`${command.helpInformation({ error: true })}\n${cause.message}\n`);
+    if (args.includes("--json")) {
+      printJson(io, {
+        error: {
+          kind: "invalid",
+          op: "usage",
+          errno: 0,
+          message: cause.message.replace(/^error: /, ""),
+          path: null,
+          log: null,
+          feature: null,
+          hint: `see \`${
+            command.name() === "bpfx" ? "" : "bpfx "
+          }${command.name()} --help\``,
+          causes: [],
+        },
+      });
+    }
+    return 2;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,131 @@
+/**
+ * Shell completions, generated from the command definitions by
+ * `@bomb.sh/tab`: `bpfx completions bash|zsh|fish` prints the script, and the
+ * script calls back `bpfx complete -- <words>` for the candidates.
+ *
+ * @module
+ */
+
+import type { Command, PlainCommand } from "./_commander.ts";
+import { type RootCommand, tab } from "./_tab.ts";
+import { type Io, printJson } from "./output.ts";
+
+/** The shells `bpfx completions` writes scripts for. */
+export const SHELLS = ["bash", "zsh", "fish"] as const;
+
+/** One of {@linkcode SHELLS}. */
+export type Shell = typeof SHELLS[number];
+
+/** The name the scripts complete and call back. */
+const NAME = "bpfx";
+
+/** tab's directive for "no file completion" and "default". */
+const NO_FILE_COMP = 4;
+const DEFAULT = 0;
+
+/**
+ * Builds tab's model of the CLI from `program`, a copy of the commander
+ * program made without the `completions` and `complete` commands (the tab
+ * adapter adds its own).
+ */
+function model(program: Command): RootCommand {
+  // extra-typings' Command is commander's, with stricter types.
+  const root = tab(program as unknown as PlainCommand, {
+    completionCommandName: "completions",
+  });
+  const completions = root.commands.get("completions");
+  if (completions) {
+    completions.description = "print a shell completion script";
+    completions.option("json", "print {shell, script} as JSON");
+  }
+  const shells = completions?.arguments.get("shell");
+  if (shells) {
+    shells.handler = (complete) => {
+      for (const shell of SHELLS) complete(shell, `${shell} completion script`);
+    };
+  }
+  return root;
+}
+
+/** Runs `body` with `console.log` collected into the returned text. */
+function collect(body: () => void): string {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...data: unknown[]) => {
+    lines.push(data.map(String).join(" "));
+  };
+  try {
+    body();
+  } finally {
+    console.log = log;
+  }
+  return lines.map((line) => line + "\n").join("");
+}
+
+/**
+ * Two changes to tab's bash script: work without the bash-completion package
+ * (it calls that package's `_get_comp_words_by_ref`), and fall back on file
+ * names when there are no candidates (paths are the usual arguments; a
+ * directive with NoFileComp still turns that off).
+ */
+function patchBash(script: string): string {
+  const words = `_get_comp_words_by_ref -n "=:" cur prev words cword`;
+  return script
+    .replace(
+      words,
+      `if declare -F _get_comp_words_by_ref >/dev/null; then
+        ${words}
+    else
+        cur=\${COMP_WORDS[COMP_CWORD]}
+        prev=\${COMP_WORDS[COMP_CWORD-1]}
+        words=("\${COMP_WORDS[@]}")
+        cword=\$COMP_CWORD
+    fi`,
+    )
+    .replace(
+      `complete -F __${NAME}_complete ${NAME}`,
+      `complete -o default -F __${NAME}_complete ${NAME}`,
+    );
+}
+
+/** What `bpfx completions` works from. */
+export interface CompletionsInput {
+  /** The commander program, made without `completions` and `complete`. */
+  program: Command;
+  /** Print `{shell, script}` as JSON. */
+  json: boolean;
+}
+
+/** `bpfx completions SHELL`: prints the completion script. */
+export function completionsCommand(
+  io: Io,
+  shell: Shell,
+  input: CompletionsInput,
+): number {
+  let script = collect(() => model(input.program).setup(NAME, NAME, shell));
+  if (shell === "bash") script = patchBash(script);
+  if (input.json) printJson(io, { shell, script });
+  else io.out(script);
+  return 0;
+}
+
+/** `bpfx complete -- WORDS`: the candidates for the last word. */
+export function completeCommand(
+  io: Io,
+  words: string[],
+  program: Command,
+): number {
+  const text = collect(() => model(program).parse([...words]));
+  const lines = text.split("\n").filter((line) => line !== "");
+  const last = lines.at(-1) ?? `:${NO_FILE_COMP}`;
+  const candidates = lines.slice(0, -1);
+  const current = words.at(-1) ?? "";
+  // tab always forbids file completion; where it has nothing to offer for an
+  // argument (OBJ, PIN, DIR), let the shell complete file names instead.
+  const directive = candidates.length === 0 && !current.startsWith("-") &&
+      last === `:${NO_FILE_COMP}`
+    ? `:${DEFAULT}`
+    : last;
+  io.out([...candidates, directive].map((line) => line + "\n").join(""));
+  return 0;
+}

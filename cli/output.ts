@@ -1,0 +1,191 @@
+/**
+ * Output of the CLI: where text goes ({@linkcode Io}), plain aligned tables,
+ * JSON, and how failures are reported.
+ *
+ * This module imports nothing, so that `--help` and usage errors stay cheap;
+ * the error family is passed in by the callers that have loaded the API.
+ *
+ * @module
+ */
+
+/** Where the CLI writes, so that tests can run it in-process. */
+export interface Io {
+  /** Writes to standard output. */
+  out(text: string): void;
+  /** Writes to standard error. */
+  err(text: string): void;
+  /** Whether standard output is a terminal. */
+  readonly isTerminal: boolean;
+  /** The terminal's width for help text, when writing to a terminal. */
+  readonly columns: number | undefined;
+}
+
+const encoder = new TextEncoder();
+
+function writeAll(file: typeof Deno.stdout, text: string): void {
+  const bytes = encoder.encode(text);
+  let done = 0;
+  try {
+    while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
+  } catch (error) {
+    // The reader went away (`bpfx ls | head`): stop writing quietly.
+    if (error instanceof Deno.errors.BrokenPipe) return;
+    throw error;
+  }
+}
+
+/** The process's own standard output and error. */
+export function denoIo(): Io {
+  return {
+    out: (text) => writeAll(Deno.stdout, text),
+    err: (text) => writeAll(Deno.stderr, text),
+    get isTerminal() {
+      return Deno.stdout.isTerminal();
+    },
+    get columns() {
+      if (!Deno.stdout.isTerminal() && !Deno.stderr.isTerminal()) {
+        return undefined;
+      }
+      try {
+        return Deno.consoleSize().columns;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+/** How a table column is aligned. */
+export type Align = "left" | "right";
+
+/** A column of {@linkcode table}. */
+export interface Column {
+  /** The header, printed as is. */
+  header: string;
+  /** Alignment; left by default. */
+  align?: Align;
+}
+
+/**
+ * Formats rows as a plain table: a header line, columns separated by two
+ * spaces, no trailing spaces. An empty `rows` gives only the header.
+ */
+export function table(
+  columns: readonly Column[],
+  rows: readonly string[][],
+): string {
+  const widths = columns.map((c, i) =>
+    Math.max(c.header.length, ...rows.map((r) => (r[i] ?? "").length))
+  );
+  const line = (cells: readonly string[]) =>
+    columns.map((c, i) => {
+      const cell = cells[i] ?? "";
+      const width = widths[i] ?? 0;
+      if (c.align === "right") return cell.padStart(width);
+      return i === columns.length - 1 ? cell : cell.padEnd(width);
+    }).join("  ").trimEnd() + "\n";
+  return line(columns.map((c) => c.header)) + rows.map(line).join("");
+}
+
+/** Formats `[label, value]` pairs as two aligned columns, no header. */
+export function pairs(entries: readonly (readonly [string, string])[]): string {
+  const width = Math.max(0, ...entries.map(([k]) => k.length));
+  return entries.map(([k, v]) => `${k.padEnd(width)}  ${v}`.trimEnd() + "\n")
+    .join("");
+}
+
+/** Writes `value` as indented JSON and a newline to standard output. */
+export function printJson(io: Io, value: unknown): void {
+  io.out(JSON.stringify(value, null, 2) + "\n");
+}
+
+/** The fields of a bpfx error the CLI prints (see `BpfErrorFields`). */
+export interface ErrorFields {
+  readonly kind: string;
+  readonly op: string;
+  readonly errno: number;
+  readonly path?: string;
+  readonly hint?: string;
+  readonly log?: string;
+  readonly feature?: string;
+}
+
+/** Recognises errors of the bpfx family; the API's `isBpfError`. */
+export type ErrorGuard = (error: unknown) => error is Error & ErrorFields;
+
+const LOG_TAIL = 40;
+
+function causes(error: unknown): string[] {
+  const out: string[] = [];
+  let cause = error instanceof Error ? error.cause : undefined;
+  for (let depth = 0; cause !== undefined && depth < 8; depth++) {
+    out.push(cause instanceof Error ? cause.message : String(cause));
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return out;
+}
+
+/** The `{"error": {...}}` document printed by `--json` on failure. */
+export function errorDocument(error: unknown, isBpfError: ErrorGuard): {
+  error: Record<string, unknown>;
+} {
+  const chain = causes(error);
+  if (isBpfError(error)) {
+    return {
+      error: {
+        kind: error.kind,
+        op: error.op,
+        errno: error.errno,
+        message: error.message,
+        path: error.path ?? null,
+        log: error.log ?? null,
+        feature: error.feature ?? null,
+        hint: error.hint ?? null,
+        causes: chain,
+      },
+    };
+  }
+  return {
+    error: {
+      kind: "internal",
+      op: "bpfx",
+      errno: 0,
+      message: error instanceof Error ? error.message : String(error),
+      path: null,
+      log: null,
+      feature: null,
+      hint: null,
+      causes: chain,
+    },
+  };
+}
+
+/**
+ * Reports a runtime failure: `error: <message>`, the cause chain, the tail of
+ * a verifier log and the hint to standard error (no stack trace), and with
+ * `json` the error document to standard output too. Returns the exit code, 1.
+ */
+export function fail(
+  io: Io,
+  error: unknown,
+  json: boolean,
+  isBpfError: ErrorGuard,
+): number {
+  if (json) printJson(io, errorDocument(error, isBpfError));
+  const message = error instanceof Error ? error.message : String(error);
+  let text = `error: ${message}\n`;
+  for (const cause of causes(error)) text += `  caused by: ${cause}\n`;
+  if (isBpfError(error)) {
+    if (error.log) {
+      const lines = error.log.trimEnd().split("\n");
+      const shown = lines.slice(-LOG_TAIL);
+      text += lines.length > shown.length
+        ? `  verifier log (last ${shown.length} of ${lines.length} lines; --json has all):\n`
+        : "  verifier log:\n";
+      text += shown.map((l) => `    ${l}\n`).join("");
+    }
+    if (error.hint) text += `  hint: ${error.hint}\n`;
+  }
+  io.err(text);
+  return 1;
+}

@@ -1,0 +1,111 @@
+/**
+ * Script Linux BPF pin workflows from Deno: inspect BPF ELF objects, load and
+ * pin them on bpffs, list, describe, open and remove pins.
+ *
+ * The calls are synchronous (they cross into the Rust core through a
+ * synchronous FFI call) and throw one family of errors: {@linkcode BpfError}
+ * and its subclasses, plus {@linkcode BpfNotFoundError} and
+ * {@linkcode BpfAlreadyExistsError}, which are also `Deno.errors.NotFound`
+ * and `Deno.errors.AlreadyExists`.
+ *
+ * Permissions: `--allow-ffi` always, and `--allow-env=BPFX_LIB` to honour the
+ * `BPFX_LIB` override. Imported over https, the first run also downloads the
+ * core into Deno's cache, which needs `--allow-net`, `--allow-read`,
+ * `--allow-write` and `--allow-env`. Most calls need root or CAP_BPF on a
+ * kernel with bpffs; {@linkcode inspect} and {@linkcode doctor} need neither.
+ *
+ * @example Load an object, look at what it pinned, and clean up
+ * ```ts ignore
+ * // sudo deno run --allow-ffi --allow-env=BPFX_LIB example.ts
+ * import { inspect, load, ls, openProgram, unpin } from "./mod.ts";
+ *
+ * const object = "/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o";
+ * for (const p of inspect(object).programs) {
+ *   console.log(`${p.name}: ${p.type}, ${p.instructions} instructions`);
+ * }
+ *
+ * const dir = "/sys/fs/bpf/example";
+ * const report = load(object, { pinDir: dir });
+ * try {
+ *   for (const pin of ls(dir)) console.log(pin.kind, pin.id, pin.path);
+ *   const first = report.programs[0];
+ *   if (first) {
+ *     using prog = openProgram(first.path);
+ *     console.log(prog.name, prog.info().tag);
+ *   }
+ * } finally {
+ *   unpin(dir, { recursive: true });
+ *   // Maps pinned by name went to /sys/fs/bpf (the default pinByNameRoot).
+ *   for (const map of report.maps) {
+ *     if (map.pinning === "by-name" && !map.reused) unpin(map.path);
+ *   }
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type AnyBpfError,
+  BpfAlreadyExistsError,
+  BpfError,
+  type BpfErrorFields,
+  type BpfErrorInit,
+  BpfNotFoundError,
+  type CoreErrorObject,
+  type ErrorKind,
+  isBpfError,
+  NotSupportedError,
+  VerifierError,
+} from "./src/errors.ts";
+export {
+  inspect,
+  load,
+  type LoadedMap,
+  type LoadedProgram,
+  type LoadOptions,
+  type LoadReport,
+  type MapSpec,
+  type ObjectSpec,
+  type Pinning,
+  type ProgramSpec,
+  type Renamed,
+} from "./src/objects.ts";
+export {
+  DEFAULT_BPFFS,
+  type JsonValue,
+  type LinkInfo,
+  ls,
+  type LsOptions,
+  type MapInfo,
+  type ObjectInfo,
+  type ObjectInfoBase,
+  type ObjectKind,
+  type PinEntry,
+  type ProgramInfo,
+  show,
+  unpin,
+  type UnpinOptions,
+  type UnpinReport,
+} from "./src/pins.ts";
+export {
+  BpfMap,
+  BpfObject,
+  Link,
+  openHandles,
+  openLink,
+  openMap,
+  type OpenOptions,
+  openPin,
+  openProgram,
+  Program,
+} from "./src/handles.ts";
+export {
+  doctor,
+  type DoctorCheck,
+  type DoctorOptions,
+  type DoctorReport,
+} from "./src/doctor.ts";
+export { mountBpffs, unmount } from "./src/mounts.ts";
+export { VERSION, version, type VersionInfo } from "./src/version.ts";
+export { type LibraryLocation, libraryLocation } from "./src/ffi.ts";

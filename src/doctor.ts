@@ -1,0 +1,57 @@
+/**
+ * Checks that this machine can run bpfx: kernel, bpffs, cgroup2, BTF and
+ * privileges ({@linkcode doctor}).
+ *
+ * @module
+ */
+
+import { call } from "./_call.ts";
+
+/** One check made by {@linkcode doctor}. */
+export interface DoctorCheck {
+  /** What was checked. */
+  readonly name: string;
+  /** Whether it passed. */
+  readonly ok: boolean;
+  /** What was found. */
+  readonly detail: string;
+  /** What to do when it failed, if something can be done. */
+  readonly fix: string | null;
+}
+
+/** What {@linkcode doctor} found. */
+export interface DoctorReport {
+  /** Whether every check passed. */
+  readonly ok: boolean;
+  /** The running kernel's release. */
+  readonly kernel: string;
+  /** The checks, in order. */
+  readonly checks: readonly DoctorCheck[];
+  /** The bpffs mount points. */
+  readonly bpffs: readonly string[];
+  /** The cgroup2 mount point, if any. */
+  readonly cgroup2: string | null;
+  /** What `fix` did. */
+  readonly fixed: readonly string[];
+}
+
+/** Options for {@linkcode doctor}. */
+export interface DoctorOptions {
+  /**
+   * Repair what can be repaired safely (such as mounting bpffs at
+   * `/sys/fs/bpf`) before reporting.
+   */
+  fix?: boolean;
+}
+
+/**
+ * Checks the kernel, bpffs, cgroup2, BTF and privileges that bpfx needs, and
+ * says how to fix each failed check. Never throws for a failed check: read
+ * `ok`.
+ *
+ * Needs `--allow-ffi`. Runs unprivileged, but some checks fail without root
+ * or CAP_BPF; `fix` needs root (CAP_SYS_ADMIN to mount).
+ */
+export function doctor(options: DoctorOptions = {}): DoctorReport {
+  return call<DoctorReport>("doctor", { fix: options.fix ?? false });
+}

@@ -1,0 +1,453 @@
+/**
+ * The binding of the bpfx core library (`libbpfx_core.so`): its one symbol
+ * table and how the library file is found. Nothing else calls `Deno.dlopen`.
+ *
+ * The library is opened on first use, from the first of:
+ *
+ * 1. the file named by the `BPFX_LIB` environment variable, if set;
+ * 2. when this module is a local file: `dist/libbpfx_core-<target>.so` beside
+ *    it (built by `make`);
+ * 3. when this module was imported over http(s): the per-user cache
+ *    `<cache>/bpfx/<version>/<sha256>/libbpfx_core.so`, where `<cache>` is
+ *    `$DENO_DIR`, else `$XDG_CACHE_HOME/deno`, else `~/.cache/deno`. On a
+ *    miss, `dist/manifest.json` beside the module names the file to fetch and
+ *    its sha256; the download is checked, written to a temporary file and
+ *    renamed into place. This step runs when the module is imported (the API
+ *    is synchronous), and any failure is thrown on first use.
+ *
+ * @module
+ */
+
+import {
+  type AnyBpfError,
+  BpfError,
+  BpfNotFoundError,
+  NotSupportedError,
+} from "./errors.ts";
+
+/** The ABI version this module speaks (docs/ABI.md). */
+export const ABI_VERSION = 1;
+
+/** The symbol table of `libbpfx_core.so`, ABI version 1 (docs/ABI.md). */
+export const symbols = {
+  /** `uint32_t bpfx_abi_version(void)` */
+  bpfx_abi_version: {
+    parameters: [],
+    result: "u32", // uint32_t
+  },
+  /** `int32_t bpfx_call(...)`: the control lane, JSON in and JSON out. */
+  bpfx_call: {
+    parameters: [
+      "buffer", // const uint8_t *req
+      "usize", // size_t req_len
+      "buffer", // uint8_t *out
+      "usize", // size_t out_cap
+      "buffer", // uint64_t *out_meta: [reply length, token]
+    ],
+    result: "i32", // int32_t: 0 ok, 1 error, 2 fetch by token, -1 bad request
+  },
+  /** `int32_t bpfx_fetch(...)`: collects a reply that did not fit. */
+  bpfx_fetch: {
+    parameters: [
+      "u32", // uint32_t token
+      "buffer", // uint8_t *out
+      "usize", // size_t out_cap
+    ],
+    result: "i32", // int32_t: 0 ok, 1 error, -1 unknown token or too small
+  },
+  /** `int32_t bpfx_close(uint32_t handle)` */
+  bpfx_close: {
+    parameters: [
+      "u32", // uint32_t handle
+    ],
+    result: "i32", // int32_t: 0 closed, -1 no such handle
+  },
+  /** `uint32_t bpfx_open_handles(void)` */
+  bpfx_open_handles: {
+    parameters: [],
+    result: "u32", // uint32_t
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The bound symbols of the core library. */
+export type CoreSymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
+
+/** Where the core library was found, and by which rule. */
+export interface LibraryLocation {
+  /** The library file on disk. */
+  path: string;
+  /** The rule that chose it. */
+  source: "BPFX_LIB" | "dist" | "cache";
+}
+
+/** `dist/manifest.json`, as written by the Makefile. */
+interface Manifest {
+  name: string;
+  version: string;
+  abi: number;
+  libraries: Record<string, { file: string; sha256: string }>;
+}
+
+const MODULE_URL = new URL(import.meta.url);
+const REMOTE = MODULE_URL.protocol === "http:" ||
+  MODULE_URL.protocol === "https:";
+const TARGET = Deno.build.target;
+
+let library: Deno.DynamicLibrary<typeof symbols> | undefined;
+let location: LibraryLocation | undefined;
+let remoteResult: LibraryLocation | AnyBpfError | undefined;
+
+/** The core's symbols, opening the library on first use. */
+export function core(): CoreSymbols {
+  return (library ??= open()).symbols;
+}
+
+/** Where the core library was found; `undefined` until it is opened. */
+export function libraryLocation(): LibraryLocation | undefined {
+  return location;
+}
+
+/** Reads an environment variable; one we may not read counts as unset. */
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) return undefined;
+    throw error;
+  }
+}
+
+function locate(): LibraryLocation {
+  const override = env("BPFX_LIB");
+  if (override !== undefined && override !== "") {
+    return { path: override, source: "BPFX_LIB" };
+  }
+  if (MODULE_URL.protocol === "file:") {
+    const url = new URL(`../dist/libbpfx_core-${TARGET}.so`, MODULE_URL);
+    return { path: decodeURIComponent(url.pathname), source: "dist" };
+  }
+  if (remoteResult === undefined) {
+    throw new BpfError(
+      `Cannot load the bpfx core for "${MODULE_URL.href}": the download has not finished`,
+      {
+        kind: "internal",
+        op: "dlopen",
+        hint: "await the module's import before calling it",
+      },
+    );
+  }
+  if (remoteResult instanceof Error) throw remoteResult;
+  return remoteResult;
+}
+
+function isMissing(path: string, cause: unknown): boolean {
+  try {
+    Deno.statSync(path);
+    return false;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return true;
+    // Without read permission, fall back on what dlopen said.
+    return cause instanceof Error &&
+      cause.message.includes("No such file or directory");
+  }
+}
+
+function open(): Deno.DynamicLibrary<typeof symbols> {
+  const where = locate();
+  let lib: Deno.DynamicLibrary<typeof symbols>;
+  try {
+    lib = Deno.dlopen(where.path, symbols);
+  } catch (cause) {
+    throw openError(where, cause);
+  }
+  const abi = lib.symbols.bpfx_abi_version();
+  if (abi !== ABI_VERSION) {
+    lib.close();
+    throw new BpfError(
+      `Cannot use the bpfx core "${where.path}": it speaks ABI ${abi}, this module needs ABI ${ABI_VERSION}`,
+      {
+        kind: "incompatible",
+        op: "bpfx_abi_version",
+        path: where.path,
+        hint: where.source === "BPFX_LIB"
+          ? "point BPFX_LIB at a library built from the same bpfx version"
+          : "rebuild the library with `make`",
+      },
+    );
+  }
+  location = where;
+  return lib;
+}
+
+function openError(where: LibraryLocation, cause: unknown): AnyBpfError {
+  const text = cause instanceof Error ? cause.message : String(cause);
+  if (isMissing(where.path, cause)) {
+    // The message says it all; Deno's own adds nothing.
+    const named = where.source === "BPFX_LIB" ? " named by BPFX_LIB" : "";
+    const root = decodeURIComponent(new URL("..", MODULE_URL).pathname)
+      .replace(/\/$/, "");
+    return new BpfNotFoundError(
+      `Cannot open the bpfx core "${where.path}"${named}: no such file`,
+      {
+        kind: "not-found",
+        op: "dlopen",
+        errno: 2,
+        path: where.path,
+        hint: where.source === "BPFX_LIB"
+          ? "unset BPFX_LIB or point it at libbpfx_core.so"
+          : `run \`make\` in "${root}" to build it, or set BPFX_LIB`,
+      },
+    );
+  }
+  if (text.startsWith("Failed to register symbol")) {
+    return new BpfError(
+      `Cannot open the bpfx core "${where.path}": a symbol of ABI ${ABI_VERSION} is missing`,
+      {
+        kind: "incompatible",
+        op: "dlopen",
+        path: where.path,
+        hint: "rebuild the library with `make`",
+        cause,
+      },
+    );
+  }
+  // dlerror() says "<path>: <reason>"; keep the reason.
+  const at = text.lastIndexOf(`${where.path}: `);
+  const reason = at === -1 ? "" : text.slice(at + where.path.length + 2);
+  return new BpfError(
+    `Cannot open the bpfx core "${where.path}"${reason ? `: ${reason}` : ""}`,
+    {
+      kind: "os",
+      op: "dlopen",
+      path: where.path,
+      ...(reason ? {} : { cause }),
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Remote modules: fetch, check and cache the library.
+
+function cacheRoot(): string {
+  const denoDir = env("DENO_DIR");
+  if (denoDir) return denoDir;
+  const xdg = env("XDG_CACHE_HOME");
+  if (xdg) return `${xdg}/deno`;
+  const home = env("HOME");
+  if (home) return `${home}/.cache/deno`;
+  throw new BpfError(
+    "Cannot find a cache directory for the bpfx core: none of DENO_DIR, XDG_CACHE_HOME and HOME is set",
+    {
+      kind: "invalid",
+      op: "cache",
+      hint: "set DENO_DIR or BPFX_LIB (and allow reading it with --allow-env)",
+    },
+  );
+}
+
+async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+async function download(url: URL): Promise<Uint8Array<ArrayBuffer>> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (cause) {
+    throw new BpfError(`Cannot fetch "${url.href}"`, {
+      kind: "os",
+      op: "fetch",
+      path: url.href,
+      cause,
+    });
+  }
+  if (response.status === 404 || response.status === 410) {
+    await response.body?.cancel();
+    throw new BpfNotFoundError(
+      `Cannot fetch "${url.href}": HTTP ${response.status}`,
+      {
+        kind: "not-found",
+        op: "fetch",
+        path: url.href,
+        hint:
+          "the module's host serves no prebuilt core there; build one with `make` and set BPFX_LIB",
+      },
+    );
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new BpfError(`Cannot fetch "${url.href}": HTTP ${response.status}`, {
+      kind: "os",
+      op: "fetch",
+      path: url.href,
+    });
+  }
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+function parseManifest(url: URL, bytes: Uint8Array): Manifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (cause) {
+    throw new BpfError(`Cannot read the manifest "${url.href}": not JSON`, {
+      kind: "invalid",
+      op: "parse",
+      path: url.href,
+      cause,
+    });
+  }
+  const m = value as Partial<Manifest> | null;
+  if (
+    m === null || typeof m !== "object" || m.name !== "bpfx" ||
+    typeof m.version !== "string" || !/^[0-9A-Za-z.+-]+$/.test(m.version) ||
+    typeof m.abi !== "number" || typeof m.libraries !== "object" ||
+    m.libraries === null
+  ) {
+    throw new BpfError(
+      `Cannot read the manifest "${url.href}": it is not a bpfx manifest`,
+      { kind: "invalid", op: "parse", path: url.href },
+    );
+  }
+  return m as Manifest;
+}
+
+function libraryEntry(
+  url: URL,
+  manifest: Manifest,
+): { file: string; sha256: string } {
+  if (manifest.abi !== ABI_VERSION) {
+    throw new BpfError(
+      `Cannot use the bpfx core listed in "${url.href}": it speaks ABI ${manifest.abi}, this module needs ABI ${ABI_VERSION}`,
+      { kind: "incompatible", op: "manifest", path: url.href },
+    );
+  }
+  const entry = manifest.libraries[TARGET];
+  if (entry === undefined) {
+    throw new NotSupportedError(
+      `Cannot find a bpfx core for "${TARGET}" in "${url.href}"`,
+      {
+        kind: "not-supported",
+        op: "manifest",
+        path: url.href,
+        feature: TARGET,
+        hint: "build the core with `make` and set BPFX_LIB",
+      },
+    );
+  }
+  if (
+    typeof entry.file !== "string" || !/^[A-Za-z0-9._-]+$/.test(entry.file) ||
+    typeof entry.sha256 !== "string" || !/^[0-9a-fA-F]{64}$/.test(entry.sha256)
+  ) {
+    throw new BpfError(
+      `Cannot read the manifest "${url.href}": bad entry for "${TARGET}"`,
+      { kind: "invalid", op: "parse", path: url.href },
+    );
+  }
+  return { file: entry.file, sha256: entry.sha256.toLowerCase() };
+}
+
+/** Writes `bytes` to `path` by a temporary file in the same directory. */
+async function writeAtomic(
+  path: string,
+  bytes: Uint8Array,
+  mode: number,
+): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  await Deno.mkdir(dir, { recursive: true });
+  const temp = await Deno.makeTempFile({
+    dir,
+    prefix: ".bpfx-",
+    suffix: ".tmp",
+  });
+  try {
+    const file = await Deno.open(temp, { write: true });
+    try {
+      let done = 0;
+      while (done < bytes.length) {
+        done += await file.write(bytes.subarray(done));
+      }
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.chmod(temp, mode);
+    await Deno.rename(temp, path);
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+}
+
+async function fetchLibrary(): Promise<LibraryLocation> {
+  const manifestUrl = new URL("../dist/manifest.json", MODULE_URL);
+  const root = `${cacheRoot()}/bpfx`;
+  // The manifest last fetched from this URL, so later runs need no network.
+  const key = await sha256Hex(new TextEncoder().encode(manifestUrl.href));
+  const manifestCopy = `${root}/manifests/${key}.json`;
+  let manifestBytes: Uint8Array | undefined;
+  try {
+    manifestBytes = await Deno.readFile(manifestCopy);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (manifestBytes !== undefined) {
+    const manifest = parseManifest(manifestUrl, manifestBytes);
+    const entry = libraryEntry(manifestUrl, manifest);
+    const path = `${root}/${manifest.version}/${entry.sha256}/libbpfx_core.so`;
+    if (exists(path)) return { path, source: "cache" };
+  }
+  const fresh = await download(manifestUrl);
+  const manifest = parseManifest(manifestUrl, fresh);
+  const entry = libraryEntry(manifestUrl, manifest);
+  const path = `${root}/${manifest.version}/${entry.sha256}/libbpfx_core.so`;
+  if (!exists(path)) {
+    const libUrl = new URL(entry.file, manifestUrl);
+    const bytes = await download(libUrl);
+    const actual = await sha256Hex(bytes);
+    if (actual !== entry.sha256) {
+      throw new BpfError(
+        `Cannot use "${libUrl.href}": its sha256 is ${actual}, the manifest says ${entry.sha256}`,
+        {
+          kind: "invalid",
+          op: "sha256",
+          path: libUrl.href,
+          hint: "the download or the manifest is corrupt; nothing was cached",
+        },
+      );
+    }
+    await writeAtomic(path, bytes, 0o755);
+  }
+  await writeAtomic(manifestCopy, fresh, 0o644);
+  return { path, source: "cache" };
+}
+
+function toBpfError(error: unknown): AnyBpfError {
+  if (
+    error instanceof BpfError || error instanceof BpfNotFoundError
+  ) return error;
+  return new BpfError(
+    `Cannot fetch the bpfx core for "${MODULE_URL.href}"`,
+    {
+      kind: error instanceof Deno.errors.NotCapable ? "permission" : "os",
+      op: "fetch",
+      hint:
+        "a module imported by URL needs --allow-net, --allow-read, --allow-write and --allow-env the first time, or BPFX_LIB",
+      cause: error,
+    },
+  );
+}
+
+if (REMOTE && !env("BPFX_LIB")) {
+  remoteResult = await fetchLibrary().catch(toBpfError);
+}

@@ -1,0 +1,167 @@
+/**
+ * BPF ELF objects: what an object file describes ({@linkcode inspect}, no
+ * privileges) and loading it into the kernel with its pins
+ * ({@linkcode load}).
+ *
+ * @module
+ */
+
+import { call } from "./_call.ts";
+
+/** How a map of an object is pinned: not at all, or by name under a root. */
+export type Pinning = "none" | "by-name";
+
+/** A program as the ELF object describes it. */
+export interface ProgramSpec {
+  /** The function name. */
+  readonly name: string;
+  /** The ELF section, such as `xdp` or `tc/ingress`. */
+  readonly section: string;
+  /** The program type, such as `xdp` or `sched_cls`. */
+  readonly type: string;
+  /** The expected attach type, if the section names one. */
+  readonly attachType: string | null;
+  /** The attach target named by the section, such as a kernel function. */
+  readonly attachTo: string | null;
+  /** The number of instructions. */
+  readonly instructions: number;
+}
+
+/** A map as the ELF object describes it. */
+export interface MapSpec {
+  /** The map name. */
+  readonly name: string;
+  /** The ELF section, such as `.maps` or `.bss`. */
+  readonly section: string;
+  /** The map type, such as `hash` or `array`. */
+  readonly type: string;
+  /** The numeric map type (`enum bpf_map_type`). */
+  readonly typeId: number;
+  /** The key size in bytes. */
+  readonly keySize: number;
+  /** The value size in bytes. */
+  readonly valueSize: number;
+  /** The maximum number of entries. */
+  readonly maxEntries: number;
+  /** The map flags (`BPF_F_*`). */
+  readonly flags: number;
+  /** How the object asks for the map to be pinned. */
+  readonly pinning: Pinning;
+}
+
+/** What an ELF object file describes, read without privileges. */
+export interface ObjectSpec {
+  /** The object file. */
+  readonly path: string;
+  /** The license the object declares. */
+  readonly license: string;
+  /** The kernel version the object declares, if any. */
+  readonly kernelVersion: number | null;
+  /** Whether the object has BTF. */
+  readonly btf: boolean;
+  /** Whether the object has BTF.ext (line info, CO-RE relocations). */
+  readonly btfExt: boolean;
+  /** Its programs. */
+  readonly programs: readonly ProgramSpec[];
+  /** Its maps. */
+  readonly maps: readonly MapSpec[];
+}
+
+/** A program loaded and pinned by {@linkcode load}. */
+export interface LoadedProgram {
+  /** The function name. */
+  readonly name: string;
+  /** Where the program was pinned. */
+  readonly path: string;
+  /** The kernel's program id. */
+  readonly id: number;
+  /** The program type. */
+  readonly type: string;
+  /** The program tag (hex). */
+  readonly tag: string;
+}
+
+/** A map created (or reused) and pinned by {@linkcode load}. */
+export interface LoadedMap {
+  /** The map name. */
+  readonly name: string;
+  /** Where the map is pinned. */
+  readonly path: string;
+  /** The kernel's map id. */
+  readonly id: number;
+  /** The map type. */
+  readonly type: string;
+  /** How the object asked for the map to be pinned. */
+  readonly pinning: Pinning;
+  /** Whether an existing pinned map was reused rather than created. */
+  readonly reused: boolean;
+}
+
+/** A pin placed somewhere other than its plain name, and why. */
+export interface Renamed {
+  /** The name the object asked for. */
+  readonly from: string;
+  /** The name used. */
+  readonly to: string;
+  /** Why it changed. */
+  readonly why: string;
+}
+
+/** What {@linkcode load} did. */
+export interface LoadReport {
+  /** The object file. */
+  readonly object: string;
+  /** The directory the programs and maps were pinned in. */
+  readonly pinDir: string;
+  /** The programs loaded and pinned. */
+  readonly programs: readonly LoadedProgram[];
+  /** The maps created or reused, and pinned. */
+  readonly maps: readonly LoadedMap[];
+  /** The names that were changed. */
+  readonly renamed: readonly Renamed[];
+}
+
+/** Options for {@linkcode load}. */
+export interface LoadOptions {
+  /** The bpffs directory to pin the object's programs and maps in. */
+  pinDir: string;
+  /** Where maps pinned by name live; the core's default is `/sys/fs/bpf`. */
+  pinByNameRoot?: string;
+}
+
+/**
+ * Reads what the BPF ELF object at `path` describes: its programs, maps,
+ * license and BTF. Makes no bpf(2) call and needs no privileges.
+ *
+ * Needs `--allow-ffi` (the core reads the file itself).
+ *
+ * @example Listing the programs of an object
+ * ```ts ignore
+ * import { inspect } from "./mod.ts";
+ * for (const p of inspect("xdp_pass.o").programs) console.log(p.name, p.type);
+ * ```
+ */
+export function inspect(path: string): ObjectSpec {
+  return call<ObjectSpec>("inspect", { path });
+}
+
+/**
+ * Loads every program of the BPF ELF object at `path` and pins the programs
+ * and their maps under `options.pinDir`, which must be on a bpffs. Maps the
+ * object pins by name go under `options.pinByNameRoot` (default
+ * `/sys/fs/bpf`), and a compatible map already pinned there is reused. When
+ * a step fails, every pin of the load is removed again.
+ *
+ * Needs `--allow-ffi`, and root or CAP_BPF (plus CAP_NET_ADMIN or
+ * CAP_PERFMON for some program types) on a kernel with bpffs.
+ *
+ * @throws {VerifierError} when the verifier refuses a program.
+ * @throws {BpfAlreadyExistsError} when a pin is in the way.
+ */
+export function load(path: string, options: LoadOptions): LoadReport {
+  const params: Record<string, unknown> = { path, pinDir: options.pinDir };
+  if (options.pinByNameRoot !== undefined) {
+    params.pinByNameRoot = options.pinByNameRoot;
+  }
+  return call<LoadReport>("load", params);
+}

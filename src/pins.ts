@@ -1,0 +1,189 @@
+/**
+ * Pins on bpffs: listing them ({@linkcode ls}), describing the object behind
+ * one ({@linkcode show}) and removing them ({@linkcode unpin}).
+ *
+ * @module
+ */
+
+import { call } from "./_call.ts";
+import { BpfError } from "./errors.ts";
+
+/** The kind of a kernel object behind a pin. */
+export type ObjectKind = "prog" | "map" | "link";
+
+/** A JSON value, as the core sends it. */
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly JsonValue[]
+  | { readonly [key: string]: JsonValue };
+
+/**
+ * One pin found by {@linkcode ls}. A file that cannot be opened is listed
+ * with kind `unknown` and the reason in `error`.
+ */
+export interface PinEntry {
+  /** The pin file. */
+  readonly path: string;
+  /** The kind of object pinned there, or `unknown` when it cannot be opened. */
+  readonly kind: ObjectKind | "unknown";
+  /** The kernel's id of the object. */
+  readonly id: number;
+  /** The object's name (may be empty). */
+  readonly name: string;
+  /** The program, map or link type, such as `xdp`, `hash` or `iter`. */
+  readonly type: string;
+  /** Why the file could not be opened, for kind `unknown`. */
+  readonly error?: string;
+}
+
+/** The fields every {@linkcode ObjectInfo} has. */
+export interface ObjectInfoBase {
+  /** The pin the object was opened from, or `null` for one held otherwise. */
+  readonly path: string | null;
+  /** The kind of object. */
+  readonly kind: ObjectKind;
+  /** The kernel's id of the object. */
+  readonly id: number;
+  /** The object's name (may be empty). */
+  readonly name: string;
+  /** The program, map or link type. */
+  readonly type: string;
+}
+
+/** A loaded program, as the kernel describes it. */
+export interface ProgramInfo extends ObjectInfoBase {
+  /** A program. */
+  readonly kind: "prog";
+  /** The program tag (hex). */
+  readonly tag: string;
+  /** When it was loaded (ISO 8601), if known. */
+  readonly loadTime: string | null;
+  /** The ids of the maps it uses. */
+  readonly mapIds: readonly number[];
+  /** Its BTF object id, or 0. */
+  readonly btfId: number;
+  /** The uid that loaded it. */
+  readonly uid: number;
+  /** Whether its license is GPL compatible. */
+  readonly gplCompatible: boolean;
+  /** The size of its translated instructions, in bytes. */
+  readonly xlatedBytes: number;
+  /** The size of its JIT-compiled code, in bytes. */
+  readonly jitedBytes: number;
+}
+
+/** A map, as the kernel describes it. */
+export interface MapInfo extends ObjectInfoBase {
+  /** A map. */
+  readonly kind: "map";
+  /** The key size in bytes. */
+  readonly keySize: number;
+  /** The value size in bytes. */
+  readonly valueSize: number;
+  /** The maximum number of entries. */
+  readonly maxEntries: number;
+  /** The map flags (`BPF_F_*`). */
+  readonly flags: number;
+  /** Its BTF object id, or 0. */
+  readonly btfId: number;
+}
+
+/** A link, as the kernel describes it. */
+export interface LinkInfo extends ObjectInfoBase {
+  /** A link. */
+  readonly kind: "link";
+  /** The id of the program it attaches. */
+  readonly progId: number;
+  /**
+   * What it attaches to; the fields depend on the link type, for example
+   * `{"iter": "task"}` or `{"cgroupId": 123, "attachType": "cgroup_inet_ingress"}`.
+   */
+  readonly target: { readonly [key: string]: JsonValue };
+}
+
+/** A kernel object, as the kernel describes it; `kind` tells which. */
+export type ObjectInfo = ProgramInfo | MapInfo | LinkInfo;
+
+/** Options for {@linkcode ls}. */
+export interface LsOptions {
+  /**
+   * How deep to walk: 1 lists only the directory's own entries, 2 also the
+   * entries of its subdirectories, and so on. Left out: no limit.
+   */
+  depth?: number;
+}
+
+/** What {@linkcode unpin} removed. */
+export interface UnpinReport {
+  /** The paths removed, in walk order, each directory after its contents. */
+  readonly removed: readonly string[];
+  /**
+   * What was emptied but stays: bpffs's preloaded `maps.debug` and
+   * `progs.debug`, and mount roots.
+   */
+  readonly kept: readonly string[];
+}
+
+/** Options for {@linkcode unpin}. */
+export interface UnpinOptions {
+  /** Remove a directory and every pin under it. */
+  recursive?: boolean;
+}
+
+/** The default bpffs mount point. */
+export const DEFAULT_BPFFS = "/sys/fs/bpf";
+
+/**
+ * Lists the pins under the bpffs directory `path` (default `/sys/fs/bpf`).
+ * Directories are walked, not listed; symlinks are not followed and other
+ * mounts not entered. bpffs's preloaded `maps.debug` and `progs.debug` are
+ * left out.
+ *
+ * Needs `--allow-ffi`, and the right to read the pins: root by default, as
+ * opening a pin needs read access to it and CAP_BPF to describe the object.
+ *
+ * @throws {BpfError} of kind `not-bpffs` when `path` is not on a bpffs.
+ */
+export function ls(
+  path: string = DEFAULT_BPFFS,
+  options: LsOptions = {},
+): PinEntry[] {
+  const depth = options.depth;
+  if (depth !== undefined && !(Number.isSafeInteger(depth) && depth >= 1)) {
+    throw new BpfError(
+      `Cannot list "${path}": depth must be a positive integer, got ${depth}`,
+      { kind: "invalid", op: "ls", errno: 22, path },
+    );
+  }
+  return call<PinEntry[]>("ls", { path, depth: depth ?? null });
+}
+
+/**
+ * Describes the program, map or link pinned at `path`.
+ *
+ * Needs `--allow-ffi`, and root or CAP_BPF.
+ *
+ * @throws {BpfNotFoundError} when nothing is pinned at `path`.
+ */
+export function show(path: string): ObjectInfo {
+  return call<ObjectInfo>("show", { path });
+}
+
+/**
+ * Removes the pin at `path`; with `recursive`, removes a directory and every
+ * pin under it (a mount root and bpffs's preloaded files are emptied or left,
+ * and reported in `kept`). The objects live on while something else holds
+ * them.
+ *
+ * Needs `--allow-ffi`, and write access to the bpffs directory (root by
+ * default).
+ */
+export function unpin(path: string, options: UnpinOptions = {}): UnpinReport {
+  return call<UnpinReport>("unpin", {
+    path,
+    recursive: options.recursive ?? false,
+  });
+}

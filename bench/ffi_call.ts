@@ -17,19 +17,30 @@ function perCall(f: () => unknown, n: number): number {
 
 const rows: [string, number][] = [];
 for (let round = 0; round < 3; round++) {
-  rows.push(["libc getpid() (bare dlopen)", perCall(() => libc.symbols.getpid(), N)]);
-  rows.push(["bpfx_open_handles()", perCall(() => bpfx.bpfx_open_handles(), N)]);
+  rows.push([
+    "libc getpid() (bare dlopen)",
+    perCall(() => libc.symbols.getpid(), N),
+  ]);
+  rows.push([
+    "bpfx_open_handles()",
+    perCall(() => bpfx.bpfx_open_handles(), N),
+  ]);
   rows.push(["bpfx_abi_version()", perCall(() => bpfx.bpfx_abi_version(), N)]);
 }
 // The control lane: one JSON round trip.
 const { version } = await import("../src/version.ts");
-rows.push(["version() (control lane, JSON)", perCall(() => version(), 100_000)]);
+rows.push([
+  "version() (control lane, JSON)",
+  perCall(() => version(), 100_000),
+]);
 
 const best = new Map<string, number>();
 for (const [k, v] of rows) best.set(k, Math.min(best.get(k) ?? Infinity, v));
 const base = best.get("libc getpid() (bare dlopen)")!;
 console.log(`${"call".padEnd(34)} ${"ns/call".padStart(8)}   vs bare dlopen`);
 for (const [k, v] of best) {
-  console.log(`${k.padEnd(34)} ${v.toFixed(1).padStart(8)}   ${(v / base).toFixed(2)}x`);
+  console.log(
+    `${k.padEnd(34)} ${v.toFixed(1).padStart(8)}   ${(v / base).toFixed(2)}x`,
+  );
 }
 libc.close();

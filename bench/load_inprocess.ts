@@ -35,6 +35,16 @@ for (let i = 0; i < runs + 2; i++) {
 }
 const ma = median(api);
 const mt = median(tool);
-console.log(`${"load and pin".padEnd(34)} ${"median ms".padStart(9)}   vs bpftool`);
-console.log(`${"bpfx load() (API, in process)".padEnd(34)} ${ma.toFixed(2).padStart(9)}   ${(ma / mt).toFixed(2)}x`);
-console.log(`${"bpftool prog loadall (process)".padEnd(34)} ${mt.toFixed(2).padStart(9)}   1.00x`);
+console.log(
+  `${"load and pin".padEnd(34)} ${"median ms".padStart(9)}   vs bpftool`,
+);
+console.log(
+  `${"bpfx load() (API, in process)".padEnd(34)} ${
+    ma.toFixed(2).padStart(9)
+  }   ${(ma / mt).toFixed(2)}x`,
+);
+console.log(
+  `${"bpftool prog loadall (process)".padEnd(34)} ${
+    mt.toFixed(2).padStart(9)
+  }   1.00x`,
+);

@@ -15,12 +15,16 @@ function show(v: unknown): string {
 
 function deepEq(a: unknown, b: unknown): boolean {
   if (Object.is(a, b)) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (
+    typeof a !== "object" || typeof b !== "object" || a === null || b === null
+  ) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   const ka = Object.keys(a);
   const kb = Object.keys(b);
   if (ka.length !== kb.length) return false;
-  return ka.every((k) => deepEq((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return ka.every((k) =>
+    deepEq((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
+  );
 }
 
 export interface Assert {
@@ -35,30 +39,52 @@ export interface Assert {
 
 export const assert: Assert = {
   ok(v: unknown, msg?: string): asserts v {
-    if (!v) throw new AssertionError(msg ?? `expected a truthy value, got ${show(v)}`);
+    if (!v) {
+      throw new AssertionError(
+        msg ?? `expected a truthy value, got ${show(v)}`,
+      );
+    }
   },
   equal<T>(actual: T, expected: T, msg?: string): void {
     if (!Object.is(actual, expected)) {
-      throw new AssertionError(`${msg ? msg + ": " : ""}expected ${show(expected)}, got ${show(actual)}`);
+      throw new AssertionError(
+        `${msg ? msg + ": " : ""}expected ${show(expected)}, got ${
+          show(actual)
+        }`,
+      );
     }
   },
   notEqual<T>(actual: T, expected: T, msg?: string): void {
-    if (Object.is(actual, expected)) throw new AssertionError(msg ?? `expected a value other than ${show(expected)}`);
+    if (Object.is(actual, expected)) {
+      throw new AssertionError(
+        msg ?? `expected a value other than ${show(expected)}`,
+      );
+    }
   },
   deepEqual<T>(actual: T, expected: T, msg?: string): void {
     if (!deepEq(actual, expected)) {
-      throw new AssertionError(`${msg ? msg + ": " : ""}expected ${show(expected)}\n     got ${show(actual)}`);
+      throw new AssertionError(
+        `${msg ? msg + ": " : ""}expected ${show(expected)}\n     got ${
+          show(actual)
+        }`,
+      );
     }
   },
   match(actual: string, re: RegExp, msg?: string): void {
-    if (!re.test(actual)) throw new AssertionError(msg ?? `expected ${show(actual)} to match ${re}`);
+    if (!re.test(actual)) {
+      throw new AssertionError(
+        msg ?? `expected ${show(actual)} to match ${re}`,
+      );
+    }
   },
   throws(fn: () => unknown, re?: RegExp): Error {
     try {
       fn();
     } catch (e) {
       if (re && !re.test((e as Error).message)) {
-        throw new AssertionError(`expected an error matching ${re}, got ${show((e as Error).message)}`);
+        throw new AssertionError(
+          `expected an error matching ${re}, got ${show((e as Error).message)}`,
+        );
       }
       return e as Error;
     }

@@ -18,7 +18,9 @@ function kernelGap(): string | null {
   const need = ["privileges", "btf", "iterator task"];
   for (const name of need) {
     const c = report.checks.find((c) => c.name === name);
-    if (!c?.ok) return `the kernel lacks "${name}": ${c?.detail ?? "not probed"}`;
+    if (!c?.ok) {
+      return `the kernel lacks "${name}": ${c?.detail ?? "not probed"}`;
+    }
   }
   return null;
 }

@@ -46,7 +46,13 @@ impl RawBtf {
         if types + type_len > data.len() || strs + str_len > data.len() {
             return Err(bad());
         }
-        Ok(RawBtf { types, types_end: types + type_len, strs, strs_end: strs + str_len, data })
+        Ok(RawBtf {
+            types,
+            types_end: types + type_len,
+            strs,
+            strs_end: strs + str_len,
+            data,
+        })
     }
 
     /// The running kernel's BTF, read once per process.
@@ -60,7 +66,8 @@ impl RawBtf {
     }
 
     pub fn vmlinux() -> Result<Self> {
-        let data = std::fs::read(VMLINUX).map_err(|e| Error::io(format!("Cannot read kernel BTF \"{VMLINUX}\""), "open", &e))?;
+        let data = std::fs::read(VMLINUX)
+            .map_err(|e| Error::io(format!("Cannot read kernel BTF \"{VMLINUX}\""), "open", &e))?;
         Self::parse(data)
     }
 
@@ -69,7 +76,10 @@ impl RawBtf {
         if start >= self.strs_end {
             return "";
         }
-        let end = self.data[start..self.strs_end].iter().position(|&b| b == 0).map_or(self.strs_end, |p| start + p);
+        let end = self.data[start..self.strs_end]
+            .iter()
+            .position(|&b| b == 0)
+            .map_or(self.strs_end, |p| start + p);
         std::str::from_utf8(&self.data[start..end]).unwrap_or("")
     }
 
@@ -87,21 +97,28 @@ impl RawBtf {
             let vlen = (info & 0xffff) as usize;
             let extra = off + 12;
             let size = match kind {
-                1 | 14 | 17 => 4,              // int, var, decl_tag
-                3 => 12,                       // array
-                4 | 5 => vlen * 12,            // struct, union
-                6 | 13 => vlen * 8,            // enum, func_proto
-                15 | 19 => vlen * 12,          // datasec, enum64
+                1 | 14 | 17 => 4,     // int, var, decl_tag
+                3 => 12,              // array
+                4 | 5 => vlen * 12,   // struct, union
+                6 | 13 => vlen * 8,   // enum, func_proto
+                15 | 19 => vlen * 12, // datasec, enum64
                 _ => 0,
             };
             off = extra + size;
-            Some(Ty { id, name_off, kind, vlen, extra })
+            Some(Ty {
+                id,
+                name_off,
+                kind,
+                vlen,
+                extra,
+            })
         })
     }
 
     /// The id of the first type of `kind` named `name`.
     fn find(&self, name: &str, kind: u32) -> Option<Ty> {
-        self.iter().find(|t| t.kind == kind && self.str_at(t.name_off) == name)
+        self.iter()
+            .find(|t| t.kind == kind && self.str_at(t.name_off) == name)
     }
 
     /// The id of function `name`, if the kernel has it.
@@ -111,12 +128,16 @@ impl RawBtf {
 
     /// The name of type `id`, if it exists.
     pub fn name_of(&self, id: u32) -> Option<&str> {
-        self.iter().find(|t| t.id == id).map(|t| self.str_at(t.name_off))
+        self.iter()
+            .find(|t| t.id == id)
+            .map(|t| self.str_at(t.name_off))
     }
 
     /// The member names of enum `name` (plain or 64-bit).
     pub fn enum_members(&self, name: &str) -> Option<Vec<String>> {
-        let t = self.find(name, KIND_ENUM).or_else(|| self.find(name, KIND_ENUM64))?;
+        let t = self
+            .find(name, KIND_ENUM)
+            .or_else(|| self.find(name, KIND_ENUM64))?;
         let stride = if t.kind == KIND_ENUM { 8 } else { 12 };
         Some(
             (0..t.vlen)
@@ -136,12 +157,24 @@ mod tests {
         let strs = b"\0e\0A\0B\0f\0".to_vec();
         let mut types = Vec::new();
         let mut put = |v: u32| types.extend_from_slice(&v.to_le_bytes());
-        put(1); put((6 << 24) | 2); put(4); // enum e, 2 members, size 4
-        put(3); put(0); // A = 0
-        put(5); put(1); // B = 1
-        put(7); put(12 << 24); put(0); // func f
+        put(1);
+        put((6 << 24) | 2);
+        put(4); // enum e, 2 members, size 4
+        put(3);
+        put(0); // A = 0
+        put(5);
+        put(1); // B = 1
+        put(7);
+        put(12 << 24);
+        put(0); // func f
         let mut d = vec![0x9f, 0xeb, 1, 0];
-        for v in [24u32, 0, types.len() as u32, types.len() as u32, strs.len() as u32] {
+        for v in [
+            24u32,
+            0,
+            types.len() as u32,
+            types.len() as u32,
+            strs.len() as u32,
+        ] {
             d.extend_from_slice(&v.to_le_bytes());
         }
         d.extend_from_slice(&types);

@@ -17,8 +17,12 @@ pub struct Cgroup {
 /// The cgroup2 mountpoint, or an error saying there is none.
 pub fn root() -> Result<PathBuf> {
     mounts::cgroup2()?.map(PathBuf::from).ok_or_else(|| {
-        Error::new(Kind::NotSupported, "mountinfo", "No cgroup2 filesystem is mounted")
-            .with_hint("mount one: mount -t cgroup2 none /sys/fs/cgroup")
+        Error::new(
+            Kind::NotSupported,
+            "mountinfo",
+            "No cgroup2 filesystem is mounted",
+        )
+        .with_hint("mount one: mount -t cgroup2 none /sys/fs/cgroup")
     })
 }
 
@@ -31,26 +35,46 @@ pub fn resolve(spec: &str) -> Result<Cgroup> {
             .map_err(|_| Error::invalid("cgroup", format!("Invalid cgroup id \"{spec}\"")))?;
         return Ok(Cgroup { path: None, id });
     }
-    let path = if Path::new(spec).is_absolute() { PathBuf::from(spec) } else { root()?.join(spec) };
+    let path = if Path::new(spec).is_absolute() {
+        PathBuf::from(spec)
+    } else {
+        root()?.join(spec)
+    };
     let meta = std::fs::metadata(&path).map_err(|e| {
         Error::io(format!("Cannot use cgroup {}", q(&path)), "stat", &e)
             .with_path(&path)
             .with_hint("check the path: cgroups are directories under the cgroup2 mount (see `bpfx doctor`)")
     })?;
     match sys::fs_magic(&path) {
-        Ok(m) if m == CGROUP2_SUPER_MAGIC && meta.is_dir() => Ok(Cgroup { id: meta.ino(), path: Some(path) }),
-        Ok(_) => Err(Error::invalid("statfs", format!("Cannot use cgroup {}: it is not a cgroup2 directory", q(&path)))
-            .with_path(&path)),
+        Ok(m) if m == CGROUP2_SUPER_MAGIC && meta.is_dir() => Ok(Cgroup {
+            id: meta.ino(),
+            path: Some(path),
+        }),
+        Ok(_) => Err(Error::invalid(
+            "statfs",
+            format!(
+                "Cannot use cgroup {}: it is not a cgroup2 directory",
+                q(&path)
+            ),
+        )
+        .with_path(&path)),
         Err(e) => Err(Error::sys(format!("Cannot use cgroup {}", q(&path)), e).with_path(&path)),
     }
 }
 
-/// Every cgroup in the subtree at `top` (itself included), parents before
-/// children, as (path relative to `top`, id). A cgroup removed during the
-/// walk is left out, and named in the second list.
-pub fn walk(top: &Path) -> Result<(Vec<(PathBuf, u64)>, Vec<PathBuf>)> {
-    let meta = std::fs::metadata(top)
-        .map_err(|e| Error::io(format!("Cannot walk cgroup {}", q(top)), "stat", &e).with_path(top))?;
+/// A walk of a subtree: each cgroup as (path relative to the top, id),
+/// parents before children; and the cgroups removed during the walk.
+pub struct Walk {
+    pub cgroups: Vec<(PathBuf, u64)>,
+    pub vanished: Vec<PathBuf>,
+}
+
+/// Every cgroup in the subtree at `top` (itself included). A cgroup removed
+/// during the walk is left out, and named in `vanished`.
+pub fn walk(top: &Path) -> Result<Walk> {
+    let meta = std::fs::metadata(top).map_err(|e| {
+        Error::io(format!("Cannot walk cgroup {}", q(top)), "stat", &e).with_path(top)
+    })?;
     let mut out = vec![(PathBuf::new(), meta.ino())];
     let mut vanished = Vec::new();
     let mut stack = vec![PathBuf::new()];
@@ -62,7 +86,12 @@ pub fn walk(top: &Path) -> Result<(Vec<(PathBuf, u64)>, Vec<PathBuf>)> {
                 vanished.push(rel);
                 continue;
             }
-            Err(e) => return Err(Error::io(format!("Cannot walk cgroup {}", q(&dir)), "readdir", &e).with_path(&dir)),
+            Err(e) => {
+                return Err(
+                    Error::io(format!("Cannot walk cgroup {}", q(&dir)), "readdir", &e)
+                        .with_path(&dir),
+                );
+            }
         };
         let mut children = Vec::new();
         for entry in rd {
@@ -83,5 +112,8 @@ pub fn walk(top: &Path) -> Result<(Vec<(PathBuf, u64)>, Vec<PathBuf>)> {
         }
     }
     out.sort();
-    Ok((out, vanished))
+    Ok(Walk {
+        cgroups: out,
+        vanished,
+    })
 }

@@ -31,7 +31,12 @@ pub struct DoctorReport {
 }
 
 fn check(name: &str, ok: bool, detail: impl Into<String>, fix: Option<&str>) -> Check {
-    Check { name: name.into(), ok, detail: detail.into(), fix: if ok { None } else { fix.map(String::from) } }
+    Check {
+        name: name.into(),
+        ok,
+        detail: detail.into(),
+        fix: if ok { None } else { fix.map(String::from) },
+    }
 }
 
 const CAP_SYS_ADMIN: u32 = 21;
@@ -55,18 +60,32 @@ fn capabilities() -> (bool, u64) {
 /// Mounts bpffs at `path` (an existing directory).
 pub fn mount_bpffs(path: &Path) -> Result<()> {
     if !path.is_dir() {
-        return Err(Error::new(Kind::NotFound, "mount", format!("Cannot mount bpffs at {}: no such directory", q(path))).with_path(path));
+        return Err(Error::new(
+            Kind::NotFound,
+            "mount",
+            format!("Cannot mount bpffs at {}: no such directory", q(path)),
+        )
+        .with_path(path));
     }
-    sys::mount_fs("bpf", path, "mode=0700").map_err(|e| Error::sys(format!("Cannot mount bpffs at {}", q(path)), e).with_path(path))
+    sys::mount_fs("bpf", path, "mode=0700")
+        .map_err(|e| Error::sys(format!("Cannot mount bpffs at {}", q(path)), e).with_path(path))
 }
 
 /// Unmounts the bpffs mounted at `path`; refuses any other filesystem.
 pub fn umount_bpffs(path: &Path) -> Result<()> {
-    if !mounts::mountpoints("bpf")?.iter().any(|m| Path::new(m) == path) {
-        return Err(Error::new(Kind::NotBpffs, "umount2", format!("Cannot unmount {}: no bpffs is mounted there", q(path)))
-            .with_path(path));
+    if !mounts::mountpoints("bpf")?
+        .iter()
+        .any(|m| Path::new(m) == path)
+    {
+        return Err(Error::new(
+            Kind::NotBpffs,
+            "umount2",
+            format!("Cannot unmount {}: no bpffs is mounted there", q(path)),
+        )
+        .with_path(path));
     }
-    sys::umount(path, false).map_err(|e| Error::sys(format!("Cannot unmount {}", q(path)), e).with_path(path))
+    sys::umount(path, false)
+        .map_err(|e| Error::sys(format!("Cannot unmount {}", q(path)), e).with_path(path))
 }
 
 const INSNS_RETURN_0: [u64; 2] = [0xb7, 0x95]; // r0 = 0; exit
@@ -75,9 +94,19 @@ const ATTACH_TRACE_ITER: u32 = 28;
 
 /// Loads an empty iterator program for `target` and makes a link with the
 /// parameters that target takes. Returns (loads, link made) or the error.
-fn probe_iter(btf: &RawBtf, target: &str, cgroup2: Option<&str>) -> (std::result::Result<(), String>, std::result::Result<(), String>) {
+fn probe_iter(
+    btf: &RawBtf,
+    target: &str,
+    cgroup2: Option<&str>,
+) -> (
+    std::result::Result<(), String>,
+    std::result::Result<(), String>,
+) {
     let Some(id) = btf.func_id(&format!("bpf_iter_{target}")) else {
-        return (Err(format!("the kernel has no \"{target}\" iterator")), Err("no target".into()));
+        return (
+            Err(format!("the kernel has no \"{target}\" iterator")),
+            Err("no target".into()),
+        );
     };
     let license = CString::new("GPL").expect("no NUL");
     let prog = match sys::bpf_prog_load(&sys::ProgLoad {
@@ -89,31 +118,71 @@ fn probe_iter(btf: &RawBtf, target: &str, cgroup2: Option<&str>) -> (std::result
     }) {
         Ok(fd) => fd,
         Err(e) => {
-            let m = format!("loading failed: {}", crate::error::describe_errno(e.errno()));
+            let m = format!(
+                "loading failed: {}",
+                crate::error::describe_errno(e.errno())
+            );
             return (Err(m.clone()), Err(m));
         }
     };
     let link = match target {
-        "task" => sys::bpf_link_create_iter(prog.as_fd(), IterParams::Task { tid: 0, pid: std::process::id(), pid_fd: 0 })
-            .map(drop)
-            .map_err(|e| format!("a link with a pid failed: {}", crate::error::describe_errno(e.errno()))),
+        "task" => sys::bpf_link_create_iter(
+            prog.as_fd(),
+            IterParams::Task {
+                tid: 0,
+                pid: std::process::id(),
+                pid_fd: 0,
+            },
+        )
+        .map(drop)
+        .map_err(|e| {
+            format!(
+                "a link with a pid failed: {}",
+                crate::error::describe_errno(e.errno())
+            )
+        }),
         "cgroup" => match cgroup2.map(std::fs::File::open) {
             Some(Ok(f)) => {
                 use std::os::fd::AsRawFd;
-                sys::bpf_link_create_iter(prog.as_fd(), IterParams::Cgroup { order: 1, cgroup_fd: f.as_raw_fd(), cgroup_id: 0 })
-                    .map(drop)
-                    .map_err(|e| format!("a link with a cgroup failed: {}", crate::error::describe_errno(e.errno())))
+                sys::bpf_link_create_iter(
+                    prog.as_fd(),
+                    IterParams::Cgroup {
+                        order: 1,
+                        cgroup_fd: f.as_raw_fd(),
+                        cgroup_id: 0,
+                    },
+                )
+                .map(drop)
+                .map_err(|e| {
+                    format!(
+                        "a link with a cgroup failed: {}",
+                        crate::error::describe_errno(e.errno())
+                    )
+                })
             }
             _ => Err("no cgroup2 mount to probe with".into()),
         },
         "bpf_map_elem" => match sys::bpf_map_create(1, 4, 8, 1) {
             Ok(map) => {
                 use std::os::fd::AsRawFd;
-                sys::bpf_link_create_iter(prog.as_fd(), IterParams::Map { map_fd: map.as_raw_fd() })
-                    .map(drop)
-                    .map_err(|e| format!("a link with a map failed: {}", crate::error::describe_errno(e.errno())))
+                sys::bpf_link_create_iter(
+                    prog.as_fd(),
+                    IterParams::Map {
+                        map_fd: map.as_raw_fd(),
+                    },
+                )
+                .map(drop)
+                .map_err(|e| {
+                    format!(
+                        "a link with a map failed: {}",
+                        crate::error::describe_errno(e.errno())
+                    )
+                })
             }
-            Err(e) => Err(format!("creating a map failed: {}", crate::error::describe_errno(e.errno()))),
+            Err(e) => Err(format!(
+                "creating a map failed: {}",
+                crate::error::describe_errno(e.errno())
+            )),
         },
         _ => Ok(()),
     };
@@ -138,8 +207,16 @@ fn probe_fanotify(path: &str, filesystem: bool) -> std::result::Result<(), Strin
 pub fn doctor(fix: bool) -> Result<DoctorReport> {
     let mut checks = Vec::new();
     let mut fixed = Vec::new();
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
-    checks.push(check("kernel", !kernel.is_empty(), format!("Linux {kernel}"), None));
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    checks.push(check(
+        "kernel",
+        !kernel.is_empty(),
+        format!("Linux {kernel}"),
+        None,
+    ));
 
     let (uid0, eff) = capabilities();
     let has = |c: u32| eff & (1 << c) != 0;
@@ -167,7 +244,14 @@ pub fn doctor(fix: bool) -> Result<DoctorReport> {
         "bpffs",
         default_ok,
         if default_ok {
-            format!("mounted at {DEFAULT_BPFFS}{}", if bpffs.len() > 1 { format!(" (and {} more)", bpffs.len() - 1) } else { String::new() })
+            format!(
+                "mounted at {DEFAULT_BPFFS}{}",
+                if bpffs.len() > 1 {
+                    format!(" (and {} more)", bpffs.len() - 1)
+                } else {
+                    String::new()
+                }
+            )
         } else if bpffs.is_empty() {
             "not mounted".into()
         } else {
@@ -180,7 +264,9 @@ pub fn doctor(fix: bool) -> Result<DoctorReport> {
     checks.push(check(
         "cgroup2",
         cgroup2.is_some(),
-        cgroup2.as_ref().map_or("not mounted".into(), |m| format!("mounted at {m}")),
+        cgroup2
+            .as_ref()
+            .map_or("not mounted".into(), |m| format!("mounted at {m}")),
         Some("mount cgroup2 (mount -t cgroup2 none /sys/fs/cgroup/unified)"),
     ));
 
@@ -198,11 +284,17 @@ pub fn doctor(fix: bool) -> Result<DoctorReport> {
     if let Ok(btf) = &btf {
         for target in ["task", "cgroup", "bpf_map_elem"] {
             let (loads, link) = probe_iter(btf, target, cgroup2.as_deref());
-            let fix = if privileged { "use a kernel with BPF iterators (5.8+; cgroup since 6.1)" } else { "run as root" };
+            let fix = if privileged {
+                "use a kernel with BPF iterators (5.8+; cgroup since 6.1)"
+            } else {
+                "run as root"
+            };
             checks.push(check(
                 &format!("iterator {target}"),
                 loads.is_ok(),
-                loads.clone().map_or_else(|e| e, |()| "an iterator program loads".into()),
+                loads
+                    .clone()
+                    .map_or_else(|e| e, |()| "an iterator program loads".into()),
                 Some(fix),
             ));
             if loads.is_ok() {
@@ -217,13 +309,19 @@ pub fn doctor(fix: bool) -> Result<DoctorReport> {
         let links = btf.enum_members("bpf_link_type").unwrap_or_default();
         let names: Vec<String> = links
             .iter()
-            .filter(|n| !n.to_uppercase().contains("MAX_BPF_LINK_TYPE") && *n != "BPF_LINK_TYPE_UNSPEC")
+            .filter(|n| {
+                !n.to_uppercase().contains("MAX_BPF_LINK_TYPE") && *n != "BPF_LINK_TYPE_UNSPEC"
+            })
             .map(|n| n.trim_start_matches("BPF_LINK_TYPE_").to_lowercase())
             .collect();
         checks.push(check(
             "link types",
             names.iter().any(|n| n == "iter"),
-            if names.is_empty() { "the kernel's BTF has no bpf_link_type".into() } else { names.join(", ") },
+            if names.is_empty() {
+                "the kernel's BTF has no bpf_link_type".into()
+            } else {
+                names.join(", ")
+            },
             Some("use a kernel with BPF links (5.7+)"),
         ));
     }
@@ -236,10 +334,16 @@ pub fn doctor(fix: bool) -> Result<DoctorReport> {
             inode.is_ok(),
             match (&inode, &fs) {
                 (Ok(()), Ok(())) => "inode and filesystem marks work".to_string(),
-                (Ok(()), Err(e)) => format!("inode marks work; filesystem marks refused ({e}), so bpfx marks each directory"),
+                (Ok(()), Err(e)) => format!(
+                    "inode marks work; filesystem marks refused ({e}), so bpfx marks each directory"
+                ),
                 (Err(e), _) => format!("inode marks refused: {e}"),
             },
-            Some(if privileged { "use a kernel with fanotify FID reporting (5.9+)" } else { "run as root" }),
+            Some(if privileged {
+                "use a kernel with fanotify FID reporting (5.9+)"
+            } else {
+                "run as root"
+            }),
         ));
     }
     if bpffs.is_empty() {
@@ -261,8 +365,19 @@ pub fn doctor(fix: bool) -> Result<DoctorReport> {
                 (Err(e), Ok(())) => format!("inode marks work; filesystem marks refused ({e})"),
                 (Err(e), Err(_)) => format!("marks refused: {e}"),
             },
-            Some(if privileged { "use a kernel with fanotify FID reporting (5.9+)" } else { "run as root" }),
+            Some(if privileged {
+                "use a kernel with fanotify FID reporting (5.9+)"
+            } else {
+                "run as root"
+            }),
         ));
     }
-    Ok(DoctorReport { ok: checks.iter().all(|c| c.ok), kernel, checks, bpffs, cgroup2, fixed })
+    Ok(DoctorReport {
+        ok: checks.iter().all(|c| c.ok),
+        kernel,
+        checks,
+        bpffs,
+        cgroup2,
+        fixed,
+    })
 }

@@ -23,9 +23,27 @@ pub enum Kind {
     Internal,
 }
 
-/// An error on its way to the caller.
+/// An error on its way to the caller: boxed, so `Result`s stay small.
 #[derive(Debug, Clone, Serialize)]
-pub struct Error {
+#[serde(transparent)]
+pub struct Error(Box<ErrorData>);
+
+impl std::ops::Deref for Error {
+    type Target = ErrorData;
+    fn deref(&self) -> &ErrorData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorData {
+        &mut self.0
+    }
+}
+
+/// What an error says.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorData {
     pub kind: Kind,
     /// The syscall or verb that failed (`BPF_OBJ_PIN`, `parse`, ...).
     pub op: String,
@@ -82,7 +100,7 @@ const PRIVILEGE_HINT: &str =
 
 impl Error {
     pub fn new(kind: Kind, op: impl Into<String>, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(ErrorData {
             kind,
             op: op.into(),
             errno: 0,
@@ -91,7 +109,7 @@ impl Error {
             log: None,
             feature: None,
             hint: None,
-        }
+        }))
     }
 
     pub fn invalid(op: &str, message: impl Into<String>) -> Self {
@@ -111,7 +129,11 @@ impl Error {
     /// An error from an errno, while doing `what`.
     pub fn from_errno(what: impl Into<String>, op: &str, errno: i32) -> Self {
         let kind = kind_of_errno(errno);
-        let mut e = Error::new(kind, op, format!("{}: {}", what.into(), describe_errno(errno)));
+        let mut e = Error::new(
+            kind,
+            op,
+            format!("{}: {}", what.into(), describe_errno(errno)),
+        );
         e.errno = errno;
         if kind == Kind::Permission {
             e.hint = Some(PRIVILEGE_HINT.into());
@@ -141,6 +163,16 @@ impl Error {
         self.kind = kind;
         self
     }
+
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    pub fn with_op(mut self, op: impl Into<String>) -> Self {
+        self.op = op.into();
+        self
+    }
 }
 
 /// Quotes a path for a message: `"/sys/fs/bpf/x"`.
@@ -165,8 +197,14 @@ mod tests {
         assert_eq!(e.errno, libc::EPERM);
         assert_eq!(e.message, "Cannot open pin \"/x\": operation not permitted");
         assert!(e.hint.as_deref().unwrap().contains("CAP_BPF"));
-        assert_eq!(Error::from_errno("x", "op", libc::EEXIST).kind, Kind::Exists);
-        assert_eq!(Error::from_errno("x", "op", libc::ENOENT).kind, Kind::NotFound);
+        assert_eq!(
+            Error::from_errno("x", "op", libc::EEXIST).kind,
+            Kind::Exists
+        );
+        assert_eq!(
+            Error::from_errno("x", "op", libc::ENOENT).kind,
+            Kind::NotFound
+        );
         assert_eq!(Error::from_errno("x", "op", libc::EIO).kind, Kind::Os);
     }
 }

@@ -51,26 +51,47 @@ pub fn count() -> usize {
 }
 
 fn not_open(id: u32) -> Error {
-    Error::new(Kind::Invalid, "handle", format!("Handle {id} is not open: it was closed or never existed"))
+    Error::new(
+        Kind::Invalid,
+        "handle",
+        format!("Handle {id} is not open: it was closed or never existed"),
+    )
 }
 
 /// Runs `f` on object handle `id`'s fd, kind and path.
-pub fn with<T>(id: u32, f: impl FnOnce(BorrowedFd<'_>, ObjKind, Option<&PathBuf>) -> Result<T>) -> Result<T> {
+pub fn with<T>(
+    id: u32,
+    f: impl FnOnce(BorrowedFd<'_>, ObjKind, Option<&PathBuf>) -> Result<T>,
+) -> Result<T> {
     let guard = table();
-    let h = guard.as_ref().and_then(|t| t.get(&id)).ok_or_else(|| not_open(id))?;
+    let h = guard
+        .as_ref()
+        .and_then(|t| t.get(&id))
+        .ok_or_else(|| not_open(id))?;
     match &h.held {
         Held::Obj { fd, kind } => f(fd.as_fd(), *kind, h.path.as_ref()),
-        Held::Reader(_) => Err(Error::new(Kind::WrongKind, "handle", format!("Handle {id} is a view reader, not a BPF object"))),
+        Held::Reader(_) => Err(Error::new(
+            Kind::WrongKind,
+            "handle",
+            format!("Handle {id} is a view reader, not a BPF object"),
+        )),
     }
 }
 
 /// The reader behind handle `id`, shared, and its path.
 pub fn reader(id: u32) -> Result<(Arc<File>, Option<PathBuf>)> {
     let guard = table();
-    let h = guard.as_ref().and_then(|t| t.get(&id)).ok_or_else(|| not_open(id))?;
+    let h = guard
+        .as_ref()
+        .and_then(|t| t.get(&id))
+        .ok_or_else(|| not_open(id))?;
     match &h.held {
         Held::Reader(f) => Ok((Arc::clone(f), h.path.clone())),
-        Held::Obj { .. } => Err(Error::new(Kind::WrongKind, "handle", format!("Handle {id} is a BPF object, not a view reader"))),
+        Held::Obj { .. } => Err(Error::new(
+            Kind::WrongKind,
+            "handle",
+            format!("Handle {id} is a BPF object, not a view reader"),
+        )),
     }
 }
 
@@ -81,7 +102,13 @@ mod tests {
     #[test]
     fn insert_count_close_twice() {
         let fd: OwnedFd = File::open("/dev/null").unwrap().into();
-        let id = insert(Handle { held: Held::Obj { fd, kind: ObjKind::Map }, path: None });
+        let id = insert(Handle {
+            held: Held::Obj {
+                fd,
+                kind: ObjKind::Map,
+            },
+            path: None,
+        });
         assert_ne!(id, 0);
         assert!(with(id, |_, k, _| Ok(k == ObjKind::Map)).unwrap());
         assert_eq!(reader(id).err().unwrap().kind, Kind::WrongKind);
@@ -92,11 +119,18 @@ mod tests {
 
     #[test]
     fn a_reader_outlives_close_while_in_use() {
-        let id = insert(Handle { held: Held::Reader(Arc::new(File::open("/dev/null").unwrap())), path: None });
+        let id = insert(Handle {
+            held: Held::Reader(Arc::new(File::open("/dev/null").unwrap())),
+            path: None,
+        });
         let (f, _) = reader(id).unwrap();
         assert!(close(id));
         use std::io::Read as _;
         let mut buf = [0u8; 4];
-        assert_eq!((&*f).read(&mut buf).unwrap(), 0, "the shared file is still readable");
+        assert_eq!(
+            (&*f).read(&mut buf).unwrap(),
+            0,
+            "the shared file is still readable"
+        );
     }
 }

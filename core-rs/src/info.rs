@@ -116,7 +116,8 @@ fn info_error(e: sys::SysError) -> Error {
 /// Boot time in seconds since the epoch, for turning `load_time` into a date.
 fn boot_time_secs() -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    stat.lines().find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())
+    stat.lines()
+        .find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())
 }
 
 fn iso8601(ns_since_boot: u64) -> Option<String> {
@@ -138,7 +139,12 @@ fn civil(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem / 60) % 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
 }
 
 fn prog_info(fd: BorrowedFd<'_>) -> Result<ObjectInfo> {
@@ -165,7 +171,11 @@ fn prog_info(fd: BorrowedFd<'_>) -> Result<ObjectInfo> {
         type_num,
         detail: Detail::Prog(ProgInfo {
             tag: buf[8..16].iter().map(|b| format!("{b:02x}")).collect(),
-            load_time: if load_time == 0 { None } else { iso8601(load_time) },
+            load_time: if load_time == 0 {
+                None
+            } else {
+                iso8601(load_time)
+            },
             map_ids,
             btf_id: get_u32(&buf, 128),
             uid: get_u32(&buf, 48),
@@ -220,8 +230,13 @@ fn link_target(fd: BorrowedFd<'_>, link_type: u32, buf: &[u8]) -> Result<serde_j
                     v["mapId"] = json!(get_u32(&again, 28));
                 }
                 "cgroup" => {
-                    const ORDERS: [&str; 5] =
-                        ["unspec", "self", "descendants-pre", "descendants-post", "ancestors-up"];
+                    const ORDERS: [&str; 5] = [
+                        "unspec",
+                        "self",
+                        "descendants-pre",
+                        "descendants-post",
+                        "ancestors-up",
+                    ];
                     let order = get_u32(&again, 40) as usize;
                     v["cgroupId"] = json!(get_u64(&again, 32));
                     v["order"] = json!(ORDERS.get(order).copied().unwrap_or("unknown"));
@@ -269,7 +284,10 @@ fn link_info(fd: BorrowedFd<'_>) -> Result<ObjectInfo> {
         name: String::new(),
         type_name: names::link_type(type_num),
         type_num,
-        detail: Detail::Link(LinkInfo { prog_id: get_u32(&buf, 8), target }),
+        detail: Detail::Link(LinkInfo {
+            prog_id: get_u32(&buf, 8),
+            target,
+        }),
     })
 }
 
@@ -286,7 +304,11 @@ pub fn info_of_kind(fd: BorrowedFd<'_>, kind: ObjKind) -> Result<ObjectInfo> {
 pub fn info(fd: impl AsFd) -> Result<ObjectInfo> {
     let fd = fd.as_fd();
     let kind = kind_of(fd).ok_or_else(|| {
-        Error::new(Kind::WrongKind, "readlink", "The file descriptor is not a BPF program, map or link")
+        Error::new(
+            Kind::WrongKind,
+            "readlink",
+            "The file descriptor is not a BPF program, map or link",
+        )
     })?;
     info_of_kind(fd, kind)
 }
@@ -307,9 +329,10 @@ mod tests {
     #[test]
     fn info_maps_get_info_failure_to_an_error_with_the_op() {
         let _g = crate::sys::fake::install(|c| match c {
-            crate::sys::Call::Bpf { cmd: crate::sys::BpfCmd::ObjGetInfoByFd, .. } => {
-                crate::sys::fake::errno(libc::EBADF)
-            }
+            crate::sys::Call::Bpf {
+                cmd: crate::sys::BpfCmd::ObjGetInfoByFd,
+                ..
+            } => crate::sys::fake::errno(libc::EBADF),
             _ => None,
         });
         let f = std::fs::File::open("/dev/null").unwrap();

@@ -132,7 +132,10 @@ fn plan(spec: &ObjectSpec, pin_dir: &Path, by_name_root: &Path) -> Result<Plan> 
             if m.name.contains('.') {
                 return Err(Error::invalid(
                     "plan",
-                    format!("Cannot pin map \"{}\" by name: bpffs refuses '.' in names", m.name),
+                    format!(
+                        "Cannot pin map \"{}\" by name: bpffs refuses '.' in names",
+                        m.name
+                    ),
                 ));
             }
             by_name.insert(m.name.clone(), by_name_root.join(&m.name));
@@ -147,13 +150,23 @@ fn plan(spec: &ObjectSpec, pin_dir: &Path, by_name_root: &Path) -> Result<Plan> 
             return Err(Error::new(
                 Kind::Exists,
                 "plan",
-                format!("Cannot pin program \"{}\" at {}: bpfx keeps the object's maps there", p.name, q(&path)),
+                format!(
+                    "Cannot pin program \"{}\" at {}: bpfx keeps the object's maps there",
+                    p.name,
+                    q(&path)
+                ),
             ));
         }
         programs.insert(p.name.clone(), path);
     }
     let new_dirs = missing_dirs(pin_dir)?;
-    Ok(Plan { programs, maps, by_name, renamed, new_dirs })
+    Ok(Plan {
+        programs,
+        maps,
+        by_name,
+        renamed,
+        new_dirs,
+    })
 }
 
 /// The directories of `pin_dir` that must be made, outermost first. The
@@ -171,10 +184,11 @@ fn missing_dirs(pin_dir: &Path) -> Result<Vec<PathBuf>> {
     }
     mounts::require_bpffs_dir(&cur, "pin").map_err(|e| {
         if e.kind == Kind::NotBpffs && cur != pin_dir {
-            Error {
-                message: format!("Cannot pin at {}: {} is not on bpffs", q(pin_dir), q(&cur)),
-                ..e
-            }
+            e.with_message(format!(
+                "Cannot pin at {}: {} is not on bpffs",
+                q(pin_dir),
+                q(&cur)
+            ))
         } else {
             e
         }
@@ -183,31 +197,58 @@ fn missing_dirs(pin_dir: &Path) -> Result<Vec<PathBuf>> {
     for d in &missing {
         let name = d.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if name.contains('.') {
-            return Err(Error::invalid("mkdir", format!("Cannot make pin directory {}: bpffs refuses '.' in names", q(d)))
-                .with_path(d)
-                .with_hint("choose a directory name without '.'"));
+            return Err(Error::invalid(
+                "mkdir",
+                format!(
+                    "Cannot make pin directory {}: bpffs refuses '.' in names",
+                    q(d)
+                ),
+            )
+            .with_path(d)
+            .with_hint("choose a directory name without '.'"));
         }
     }
     Ok(missing)
 }
 
 fn in_use(what: &str, name: &str, path: &Path) -> Error {
-    Error::new(Kind::Exists, "BPF_OBJ_PIN", format!("Cannot pin {what} \"{name}\" at {}: the name is already in use", q(path)))
-        .with_path(path)
-        .with_hint(format!("unpin it first (`bpfx unpin {}`) or choose another --pin directory", path.display()))
+    Error::new(
+        Kind::Exists,
+        "BPF_OBJ_PIN",
+        format!(
+            "Cannot pin {what} \"{name}\" at {}: the name is already in use",
+            q(path)
+        ),
+    )
+    .with_path(path)
+    .with_hint(format!(
+        "unpin it first (`bpfx unpin {}`) or choose another --pin directory",
+        path.display()
+    ))
 }
 
 /// Refuses a by-name pin whose map differs from the object's definition.
 fn check_compatible(spec: &MapSpec, path: &Path) -> Result<()> {
     let (fd, _) = pins::open(path, Some(ObjKind::Map)).map_err(|e| {
         if e.kind == Kind::WrongKind {
-            Error::new(Kind::Incompatible, "BPF_OBJ_GET", format!("Cannot reuse {} for map \"{}\": {}", q(path), spec.name, e.message))
+            Error::new(
+                Kind::Incompatible,
+                "BPF_OBJ_GET",
+                format!(
+                    "Cannot reuse {} for map \"{}\": {}",
+                    q(path),
+                    spec.name,
+                    e.message
+                ),
+            )
         } else {
             e
         }
     })?;
     let info = crate::info::info_of_kind(fd.as_fd(), ObjKind::Map)?;
-    let crate::info::Detail::Map(m) = &info.detail else { unreachable!("a map has map info") };
+    let crate::info::Detail::Map(m) = &info.detail else {
+        unreachable!("a map has map info")
+    };
     let fields: [(&str, u32, u32); 5] = [
         ("type", info.type_num, spec.type_id),
         ("key size", m.key_size, spec.key_size),
@@ -221,7 +262,13 @@ fn check_compatible(spec: &MapSpec, path: &Path) -> Result<()> {
             continue;
         }
         if pinned != wanted {
-            let show = |v: u32| if field == "type" { crate::names::map_type(v) } else { v.to_string() };
+            let show = |v: u32| {
+                if field == "type" {
+                    crate::names::map_type(v)
+                } else {
+                    v.to_string()
+                }
+            };
             return Err(Error::new(
                 Kind::Incompatible,
                 "BPF_OBJ_GET",
@@ -248,11 +295,18 @@ pub fn aya_error(what: String, err: &(dyn std::error::Error + 'static)) -> Error
     let mut log = None;
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
-        if let Some(ProgramError::LoadError { io_error, verifier_log }) = e.downcast_ref::<ProgramError>() {
+        if let Some(ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        }) = e.downcast_ref::<ProgramError>()
+        {
             errno = io_error.raw_os_error();
             op = "BPF_PROG_LOAD".into();
             log = Some(format!("{verifier_log:?}"));
-            chain = vec![format!("the verifier refused it: {}", crate::error::describe_errno(errno.unwrap_or(0)))];
+            chain = vec![format!(
+                "the verifier refused it: {}",
+                crate::error::describe_errno(errno.unwrap_or(0))
+            )];
             break;
         }
         if let Some(s) = e.downcast_ref::<aya::sys::SyscallError>() {
@@ -279,20 +333,31 @@ pub fn aya_error(what: String, err: &(dyn std::error::Error + 'static)) -> Error
     e.errno = errno.unwrap_or(0);
     e.log = log;
     if kind == Kind::Permission {
-        e.hint = Some("run as root, or with CAP_BPF and CAP_SYS_ADMIN (check with `bpfx doctor`)".into());
+        e.hint = Some(
+            "run as root, or with CAP_BPF and CAP_SYS_ADMIN (check with `bpfx doctor`)".into(),
+        );
     }
     e
 }
 
 fn need<'a>(target: &'a Option<String>, name: &str, section: &str) -> Result<&'a str> {
     target.as_deref().ok_or_else(|| {
-        Error::invalid("load", format!("Cannot load program \"{name}\": section \"{section}\" names no attach point"))
+        Error::invalid(
+            "load",
+            format!("Cannot load program \"{name}\": section \"{section}\" names no attach point"),
+        )
     })
 }
 
 fn btf_needed<'a>(btf: Option<&'a Btf>, name: &str) -> Result<&'a Btf> {
     btf.ok_or_else(|| {
-        Error::new(Kind::NotSupported, "load", format!("Cannot load program \"{name}\": the kernel has no BTF at /sys/kernel/btf/vmlinux"))
+        Error::new(
+            Kind::NotSupported,
+            "load",
+            format!(
+                "Cannot load program \"{name}\": the kernel has no BTF at /sys/kernel/btf/vmlinux"
+            ),
+        )
     })
 }
 
@@ -333,7 +398,10 @@ fn load_program(prog: &mut Program, name: &str, section: &str, btf: Option<&Btf>
             let mut e = Error::new(
                 Kind::NotSupported,
                 "load",
-                format!("{}: freplace programs need a target program, which `bpfx load` cannot name yet", what()),
+                format!(
+                    "{}: freplace programs need a target program, which `bpfx load` cannot name yet",
+                    what()
+                ),
             );
             e.feature = Some("freplace".into());
             return Err(e);
@@ -348,7 +416,7 @@ fn pin_error(what: &str, name: &str, path: &Path, e: &(dyn std::error::Error + '
         return in_use(what, name, path);
     }
     if err.op == "load" {
-        Error { op: "BPF_OBJ_PIN".into(), ..err }
+        err.with_op("BPF_OBJ_PIN")
     } else {
         err
     }
@@ -360,7 +428,11 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     let parsed = object::parse_file(&opts.path)?;
     let spec = &parsed.spec;
     let pin_dir = mounts::absolute(&opts.pin_dir);
-    let by_name_root = mounts::absolute(opts.pin_by_name_root.as_deref().unwrap_or(Path::new(mounts::DEFAULT_BPFFS)));
+    let by_name_root = mounts::absolute(
+        opts.pin_by_name_root
+            .as_deref()
+            .unwrap_or(Path::new(mounts::DEFAULT_BPFFS)),
+    );
     let plan = plan(spec, &pin_dir, &by_name_root)?;
 
     for (name, path) in &plan.programs {
@@ -387,12 +459,18 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
                     ),
                 )
                 .with_path(&by_name_root)
-                .with_hint(mounts::not_bpffs_hint(&by_name_root) + ", or pass --pin-by-name-root DIR"));
+                .with_hint(
+                    mounts::not_bpffs_hint(&by_name_root) + ", or pass --pin-by-name-root DIR",
+                ));
             }
         }
         for (name, path) in &plan.by_name {
             if std::fs::symlink_metadata(path).is_ok() {
-                let m = spec.maps.iter().find(|m| &m.name == name).expect("planned from the spec");
+                let m = spec
+                    .maps
+                    .iter()
+                    .find(|m| &m.name == name)
+                    .expect("planned from the spec");
                 check_compatible(m, path)?;
                 reused.insert(name.clone());
             }
@@ -408,19 +486,30 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
 
     let btf = Btf::from_sys_fs().ok();
     let mut loader = EbpfLoader::new();
-    loader.btf(btf.as_ref()).default_map_pin_directory(&by_name_root);
+    loader
+        .btf(btf.as_ref())
+        .default_map_pin_directory(&by_name_root);
     let what = format!("Cannot load {}", q(&opts.path));
     let mut ebpf = loader.load(&parsed.data).map_err(|e| aya_error(what, &e))?;
 
-    let sections: BTreeMap<&str, &str> =
-        spec.programs.iter().map(|p| (p.name.as_str(), p.section.as_str())).collect();
+    let sections: BTreeMap<&str, &str> = spec
+        .programs
+        .iter()
+        .map(|p| (p.name.as_str(), p.section.as_str()))
+        .collect();
     for (name, prog) in ebpf.programs_mut() {
-        load_program(prog, name, sections.get(name).copied().unwrap_or(""), btf.as_ref())?;
+        load_program(
+            prog,
+            name,
+            sections.get(name).copied().unwrap_or(""),
+            btf.as_ref(),
+        )?;
     }
 
     for d in &plan.new_dirs {
-        std::fs::create_dir(d)
-            .map_err(|e| Error::io(format!("Cannot make pin directory {}", q(d)), "mkdir", &e).with_path(d))?;
+        std::fs::create_dir(d).map_err(|e| {
+            Error::io(format!("Cannot make pin directory {}", q(d)), "mkdir", &e).with_path(d)
+        })?;
         undo.dirs.push(d.clone());
     }
     if !plan.maps.is_empty() {
@@ -428,18 +517,27 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         match std::fs::create_dir(&d) {
             Ok(()) => undo.dirs.push(d),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => {}
-            Err(e) => return Err(Error::io(format!("Cannot make pin directory {}", q(&d)), "mkdir", &e).with_path(&d)),
+            Err(e) => {
+                return Err(
+                    Error::io(format!("Cannot make pin directory {}", q(&d)), "mkdir", &e)
+                        .with_path(&d),
+                );
+            }
         }
     }
 
     for (name, prog) in ebpf.programs_mut() {
         let path = &plan.programs[name];
-        prog.pin(path).map_err(|e| pin_error("program", name, path, &e))?;
+        prog.pin(path)
+            .map_err(|e| pin_error("program", name, path, &e))?;
         undo.files.push(path.clone());
     }
     for (name, map) in ebpf.maps() {
-        let Some(path) = plan.maps.get(name) else { continue };
-        map.pin(path).map_err(|e| pin_error("map", name, path, &e))?;
+        let Some(path) = plan.maps.get(name) else {
+            continue;
+        };
+        map.pin(path)
+            .map_err(|e| pin_error("map", name, path, &e))?;
         undo.files.push(path.clone());
     }
 
@@ -450,7 +548,13 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
             crate::info::Detail::Prog(p) => p.tag.clone(),
             _ => String::new(),
         };
-        programs.push(PinnedProgram { name: name.clone(), path: path.display().to_string(), id: i.id, type_name: i.type_name, tag });
+        programs.push(PinnedProgram {
+            name: name.clone(),
+            path: path.display().to_string(),
+            id: i.id,
+            type_name: i.type_name,
+            tag,
+        });
     }
     let mut maps = Vec::new();
     for (name, path, pinning) in plan

@@ -94,7 +94,9 @@ fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || name.contains('/') || name.contains('.') {
         return Err(Error::invalid(
             "attach",
-            format!("Invalid view name \"{name}\": use a plain name without '/' or '.' (bpffs refuses '.')"),
+            format!(
+                "Invalid view name \"{name}\": use a plain name without '/' or '.' (bpffs refuses '.')"
+            ),
         ));
     }
     Ok(())
@@ -109,8 +111,9 @@ fn existing_views(root: &Path, name: Option<&str>) -> Result<BTreeMap<PathBuf, E
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let dir = root.join(&rel);
-        let rd = std::fs::read_dir(&dir)
-            .map_err(|e| Error::io(format!("Cannot read {}", q(&dir)), "readdir", &e).with_path(&dir))?;
+        let rd = std::fs::read_dir(&dir).map_err(|e| {
+            Error::io(format!("Cannot read {}", q(&dir)), "readdir", &e).with_path(&dir)
+        })?;
         for entry in rd.flatten() {
             let Ok(ft) = entry.file_type() else { continue };
             let file = entry.file_name().to_string_lossy().into_owned();
@@ -118,18 +121,31 @@ fn existing_views(root: &Path, name: Option<&str>) -> Result<BTreeMap<PathBuf, E
                 stack.push(rel.join(&file));
                 continue;
             }
-            if ft.is_symlink() || name.is_some_and(|n| n != file) || pins::is_preload(&entry.path()) {
+            if ft.is_symlink() || name.is_some_and(|n| n != file) || pins::is_preload(&entry.path())
+            {
                 continue;
             }
-            let Ok((fd, _)) = pins::open(&entry.path(), Some(ObjKind::Link)) else { continue };
-            let Ok(i) = info::info_of_kind(fd.as_fd(), ObjKind::Link) else { continue };
+            let Ok((fd, _)) = pins::open(&entry.path(), Some(ObjKind::Link)) else {
+                continue;
+            };
+            let Ok(i) = info::info_of_kind(fd.as_fd(), ObjKind::Link) else {
+                continue;
+            };
             let Detail::Link(l) = &i.detail else { continue };
             if l.target.get("iter").and_then(|v| v.as_str()) != Some("cgroup") {
                 continue; // not a view bpfx makes: leave it alone
             }
-            let Some(cgroup_id) = l.target.get("cgroupId").and_then(|v| v.as_u64()) else { continue };
+            let Some(cgroup_id) = l.target.get("cgroupId").and_then(|v| v.as_u64()) else {
+                continue;
+            };
             let key = decode_rel(&rel).join(&file);
-            out.insert(key, Existing { pin: entry.path(), cgroup_id });
+            out.insert(
+                key,
+                Existing {
+                    pin: entry.path(),
+                    cgroup_id,
+                },
+            );
         }
     }
     Ok(out)
@@ -165,10 +181,12 @@ fn item(rel: &Path, id: u64, pin: &Path, expose: &Path) -> Item {
 
 /// Removes one view and its mirror symlink, if the symlink is bpfx's.
 fn remove_view(pin: &Path, expose: &Path, pin_root: &Path, expose_root: &Path) -> Result<()> {
-    std::fs::remove_file(pin).map_err(|e| Error::io(format!("Cannot unpin {}", q(pin)), "unlink", &e).with_path(pin))?;
+    std::fs::remove_file(pin)
+        .map_err(|e| Error::io(format!("Cannot unpin {}", q(pin)), "unlink", &e).with_path(pin))?;
     if links_to(expose, pin) {
-        std::fs::remove_file(expose)
-            .map_err(|e| Error::io(format!("Cannot remove {}", q(expose)), "unlink", &e).with_path(expose))?;
+        std::fs::remove_file(expose).map_err(|e| {
+            Error::io(format!("Cannot remove {}", q(expose)), "unlink", &e).with_path(expose)
+        })?;
     }
     if let Some(d) = pin.parent() {
         prune(d, pin_root);
@@ -181,7 +199,9 @@ fn remove_view(pin: &Path, expose: &Path, pin_root: &Path, expose_root: &Path) -
 
 /// Makes the directories of `dir` below `root` (which exists).
 fn make_dirs(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("Cannot make directory {}", q(dir)), "mkdir", &e).with_path(dir))
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::io(format!("Cannot make directory {}", q(dir)), "mkdir", &e).with_path(dir)
+    })
 }
 
 /// Makes, keeps and removes views so that every cgroup of the subtree has
@@ -189,7 +209,9 @@ fn make_dirs(dir: &Path) -> Result<()> {
 pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
     check_name(&o.name)?;
     let top = cgroups::resolve(&o.cgroup_root)?;
-    let top_path = top.path.ok_or_else(|| Error::invalid("attach", "Give the cgroup root as a path, not an id"))?;
+    let top_path = top
+        .path
+        .ok_or_else(|| Error::invalid("attach", "Give the cgroup root as a path, not an id"))?;
     let pin_root = mounts::absolute(&o.pin_root);
     let expose_root = mounts::absolute(&o.expose_root);
     if std::fs::symlink_metadata(&pin_root).is_ok() {
@@ -197,32 +219,62 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
     } else {
         let parent = pin_root.parent().unwrap_or(Path::new("/"));
         mounts::require_bpffs_dir(parent, "pin views")?;
-        if pin_root.file_name().is_some_and(|n| n.to_string_lossy().contains('.')) {
-            return Err(Error::invalid("mkdir", format!("Cannot make pin root {}: bpffs refuses '.' in names", q(&pin_root))));
+        if pin_root
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains('.'))
+        {
+            return Err(Error::invalid(
+                "mkdir",
+                format!(
+                    "Cannot make pin root {}: bpffs refuses '.' in names",
+                    q(&pin_root)
+                ),
+            ));
         }
     }
     if mounts::is_bpffs(&expose_root) {
-        return Err(Error::invalid("attach", format!("The expose root {} is on bpffs: give a directory on another filesystem", q(&expose_root))));
+        return Err(Error::invalid(
+            "attach",
+            format!(
+                "The expose root {} is on bpffs: give a directory on another filesystem",
+                q(&expose_root)
+            ),
+        ));
     }
     if matches!(sys::fs_magic(&expose_root), Ok(m) if m == mounts::CGROUP2_SUPER_MAGIC) {
-        return Err(Error::invalid("attach", format!("The expose root {} is on cgroupfs, which takes no files: give another directory", q(&expose_root)))
-            .with_hint("use a directory such as /run/bpfx/views; bpfx mirrors the cgroup tree there"));
+        return Err(Error::invalid(
+            "attach",
+            format!(
+                "The expose root {} is on cgroupfs, which takes no files: give another directory",
+                q(&expose_root)
+            ),
+        )
+        .with_hint("use a directory such as /run/bpfx/views; bpfx mirrors the cgroup tree there"));
     }
 
     let (prog, target) = views::open_prog(&o.prog, o.pin_by_name_root.as_deref())?;
     if target != "cgroup" {
         return Err(Error::invalid(
             "attach",
-            format!("attach needs a cgroup iterator program, but {} iterates \"{target}\"", o.prog),
+            format!(
+                "attach needs a cgroup iterator program, but {} iterates \"{target}\"",
+                o.prog
+            ),
         )
         .with_hint("use a program from a SEC(\"iter/cgroup\") section"));
     }
     let prog_fd = prog_fd(&prog)?;
 
-    let (cgroups, vanished) = cgroups::walk(&top_path)?;
-    let mut report = AttachReport { cgroups: cgroups.len(), ..Default::default() };
+    let cgroups::Walk { cgroups, vanished } = cgroups::walk(&top_path)?;
+    let mut report = AttachReport {
+        cgroups: cgroups.len(),
+        ..Default::default()
+    };
     for v in vanished {
-        report.skipped.push(Skipped { cgroup: v.display().to_string(), why: "the cgroup was removed during the walk".into() });
+        report.skipped.push(Skipped {
+            cgroup: v.display().to_string(),
+            why: "the cgroup was removed during the walk".into(),
+        });
     }
     let mut existing = existing_views(&pin_root, Some(&o.name))?;
     let total = cgroups.len() as u64;
@@ -236,28 +288,45 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
             if old.cgroup_id == *id {
                 if !links_to(&expose, &pin) {
                     if std::fs::symlink_metadata(&expose).is_ok() {
-                        report.skipped.push(Skipped { cgroup: rel.display().to_string(), why: format!("{} exists and is not bpfx's", q(&expose)) });
+                        report.skipped.push(Skipped {
+                            cgroup: rel.display().to_string(),
+                            why: format!("{} exists and is not bpfx's", q(&expose)),
+                        });
                         continue;
                     }
                     make_dirs(expose.parent().expect("below the root"))?;
-                    std::os::unix::fs::symlink(&pin, &expose).map_err(|e| Error::io(format!("Cannot expose {}", q(&expose)), "symlink", &e))?;
+                    std::os::unix::fs::symlink(&pin, &expose).map_err(|e| {
+                        Error::io(format!("Cannot expose {}", q(&expose)), "symlink", &e)
+                    })?;
                 }
                 report.kept.push(item(rel, *id, &pin, &expose));
                 continue;
             }
             // The cgroup was removed and made again: its old view is stale.
             remove_view(&old.pin, &expose, &pin_root, &expose_root)?;
-            report.removed.push(item(rel, old.cgroup_id, &old.pin, &expose));
+            report
+                .removed
+                .push(item(rel, old.cgroup_id, &old.pin, &expose));
         }
         if std::fs::symlink_metadata(&expose).is_ok() {
-            report.skipped.push(Skipped { cgroup: rel.display().to_string(), why: format!("{} exists and is not bpfx's", q(&expose)) });
+            report.skipped.push(Skipped {
+                cgroup: rel.display().to_string(),
+                why: format!("{} exists and is not bpfx's", q(&expose)),
+            });
             continue;
         }
-        let params = sys::IterParams::Cgroup { order: 1, cgroup_fd: 0, cgroup_id: *id };
+        let params = sys::IterParams::Cgroup {
+            order: 1,
+            cgroup_fd: 0,
+            cgroup_id: *id,
+        };
         let link = match views::make_link(prog_fd, "cgroup", params) {
             Ok(l) => l,
             Err(e) if e.kind == Kind::NotFound => {
-                report.skipped.push(Skipped { cgroup: rel.display().to_string(), why: "the cgroup was removed before its view was made".into() });
+                report.skipped.push(Skipped {
+                    cgroup: rel.display().to_string(),
+                    why: "the cgroup was removed before its view was made".into(),
+                });
                 continue;
             }
             Err(e) => return Err(e),
@@ -267,7 +336,10 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
         make_dirs(expose.parent().expect("below the root"))?;
         if let Err(e) = std::os::unix::fs::symlink(&pin, &expose) {
             let _ = std::fs::remove_file(&pin);
-            return Err(Error::io(format!("Cannot expose {}", q(&expose)), "symlink", &e).with_path(&expose));
+            return Err(
+                Error::io(format!("Cannot expose {}", q(&expose)), "symlink", &e)
+                    .with_path(&expose),
+            );
         }
         report.made.push(item(rel, *id, &pin, &expose));
         progress(done as u64 + 1, total);
@@ -277,7 +349,9 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
         let rel = key.parent().unwrap_or(Path::new("")).to_path_buf();
         let expose = expose_root.join(&key);
         remove_view(&old.pin, &expose, &pin_root, &expose_root)?;
-        report.removed.push(item(&rel, old.cgroup_id, &old.pin, &expose));
+        report
+            .removed
+            .push(item(&rel, old.cgroup_id, &old.pin, &expose));
     }
     progress(total, total);
     Ok(report)
@@ -308,7 +382,9 @@ pub fn detach(pin_root: &Path, expose_root: &Path, name: Option<&str>) -> Result
         let rel = key.parent().unwrap_or(Path::new("")).to_path_buf();
         let expose = expose_root.join(&key);
         remove_view(&old.pin, &expose, &pin_root, &expose_root)?;
-        report.removed.push(item(&rel, old.cgroup_id, &old.pin, &expose));
+        report
+            .removed
+            .push(item(&rel, old.cgroup_id, &old.pin, &expose));
         progress(done as u64 + 1, total);
     }
     Ok(report)
@@ -326,7 +402,10 @@ mod tests {
             assert_eq!(decode(&e), n);
         }
         assert_eq!(encode("app.slice"), "app%2Eslice");
-        assert_eq!(decode_rel(&encode_rel(Path::new("a.slice/b.scope"))), PathBuf::from("a.slice/b.scope"));
+        assert_eq!(
+            decode_rel(&encode_rel(Path::new("a.slice/b.scope"))),
+            PathBuf::from("a.slice/b.scope")
+        );
     }
 
     #[test]

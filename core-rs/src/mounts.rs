@@ -22,7 +22,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -48,15 +51,18 @@ pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
 
 /// Every mount of this process's namespace.
 pub fn mounts() -> Result<Vec<Mount>> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| {
-        Error::io("Cannot read \"/proc/self/mountinfo\"", "read", &e)
-    })?;
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("Cannot read \"/proc/self/mountinfo\"", "read", &e))?;
     Ok(parse_mountinfo(&text))
 }
 
 /// The mountpoints of a filesystem type, in mount order.
 pub fn mountpoints(fstype: &str) -> Result<Vec<String>> {
-    Ok(mounts()?.into_iter().filter(|m| m.fstype == fstype).map(|m| m.mountpoint).collect())
+    Ok(mounts()?
+        .into_iter()
+        .filter(|m| m.fstype == fstype)
+        .map(|m| m.mountpoint)
+        .collect())
 }
 
 /// The cgroup2 mountpoint, if any (the first one mounted).
@@ -101,8 +107,11 @@ pub fn require_bpffs_dir(dir: &Path, verb: &str) -> Result<()> {
         }
     }
     if !dir.is_dir() {
-        return Err(Error::invalid("stat", format!("Cannot {verb} at {}: not a directory", q(dir)))
-            .with_path(dir));
+        return Err(Error::invalid(
+            "stat",
+            format!("Cannot {verb} at {}: not a directory", q(dir)),
+        )
+        .with_path(dir));
     }
     Ok(())
 }
@@ -122,7 +131,13 @@ mod tests {
                     50 23 0:45 / /tmp/a\\040b rw,relatime shared:3 - bpf bpf rw,mode=700\n";
         let m = parse_mountinfo(text);
         assert_eq!(m.len(), 2);
-        assert_eq!(m[0], Mount { mountpoint: "/sys/fs/cgroup/unified".into(), fstype: "cgroup2".into() });
+        assert_eq!(
+            m[0],
+            Mount {
+                mountpoint: "/sys/fs/cgroup/unified".into(),
+                fstype: "cgroup2".into()
+            }
+        );
         assert_eq!(m[1].mountpoint, "/tmp/a b");
         assert_eq!(m[1].fstype, "bpf");
     }
@@ -135,7 +150,10 @@ mod tests {
         });
         let e = require_bpffs_dir(Path::new("/tmp/x"), "pin").unwrap_err();
         assert_eq!(e.kind, Kind::NotBpffs);
-        assert_eq!(e.message, "Cannot pin at \"/tmp/x\": the directory is not on bpffs");
+        assert_eq!(
+            e.message,
+            "Cannot pin at \"/tmp/x\": the directory is not on bpffs"
+        );
     }
 
     #[test]
@@ -147,6 +165,10 @@ mod tests {
         let e = require_bpffs_dir(Path::new("/sys/fs/bpf/nope"), "pin").unwrap_err();
         assert_eq!(e.kind, Kind::NotFound);
         assert_eq!(e.op, "statfs");
-        assert!(e.message.ends_with("no such file or directory"), "{}", e.message);
+        assert!(
+            e.message.ends_with("no such file or directory"),
+            "{}",
+            e.message
+        );
     }
 }

@@ -101,30 +101,47 @@ fn section_kind(s: &ProgramSection) -> (&'static str, Option<String>) {
 
 /// The attach point a section name gives: everything after the first `/`.
 pub fn attach_to(section: &str) -> Option<String> {
-    section.split_once('/').map(|(_, t)| t.to_string()).filter(|t| !t.is_empty())
+    section
+        .split_once('/')
+        .map(|(_, t)| t.to_string())
+        .filter(|t| !t.is_empty())
 }
 
 fn elf_error(path: &Path, why: impl std::fmt::Display) -> Error {
-    Error::new(Kind::Elf, "parse", format!("Cannot read BPF object {}: {why}", q(path)))
-        .with_path(path)
-        .with_hint("pass a BPF ELF object compiled with `clang -target bpf`")
+    Error::new(
+        Kind::Elf,
+        "parse",
+        format!("Cannot read BPF object {}: {why}", q(path)),
+    )
+    .with_path(path)
+    .with_hint("pass a BPF ELF object compiled with `clang -target bpf`")
 }
 
 /// Reads and parses `path`.
 pub fn parse_file(path: &Path) -> Result<Parsed> {
-    let data = std::fs::read(path)
-        .map_err(|e| Error::io(format!("Cannot read BPF object {}", q(path)), "open", &e).with_path(path))?;
+    let data = std::fs::read(path).map_err(|e| {
+        Error::io(format!("Cannot read BPF object {}", q(path)), "open", &e).with_path(path)
+    })?;
     parse(path, data)
 }
 
 /// Parses the bytes of an object read from `path`.
 pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
-    let elf = object::File::parse(&*data).map_err(|e| elf_error(path, format!("not a valid ELF file ({e})")))?;
+    let elf = object::File::parse(&*data)
+        .map_err(|e| elf_error(path, format!("not a valid ELF file ({e})")))?;
     if elf.architecture() != object::Architecture::Bpf {
-        return Err(elf_error(path, format!("it is an ELF file for {:?}, not for BPF", elf.architecture())));
+        return Err(elf_error(
+            path,
+            format!(
+                "it is an ELF file for {:?}, not for BPF",
+                elf.architecture()
+            ),
+        ));
     }
-    let sections: HashMap<usize, String> =
-        elf.sections().map(|s| (s.index().0, s.name().unwrap_or("").to_string())).collect();
+    let sections: HashMap<usize, String> = elf
+        .sections()
+        .map(|s| (s.index().0, s.name().unwrap_or("").to_string()))
+        .collect();
     let obj = Object::parse(&data).map_err(|e| elf_error(path, e))?;
     let section_name = |i: usize| sections.get(&i).cloned().unwrap_or_default();
 
@@ -140,7 +157,10 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
                 section,
                 type_name: type_name.into(),
                 attach_type,
-                instructions: obj.functions.get(&p.function_key()).map_or(0, |f| f.instructions.len()),
+                instructions: obj
+                    .functions
+                    .get(&p.function_key())
+                    .map_or(0, |f| f.instructions.len()),
             }
         })
         .collect();
@@ -185,16 +205,26 @@ mod tests {
     #[test]
     fn attach_to_takes_the_part_after_the_first_slash() {
         assert_eq!(attach_to("iter/task").as_deref(), Some("task"));
-        assert_eq!(attach_to("tracepoint/syscalls/sys_enter_execve").as_deref(), Some("syscalls/sys_enter_execve"));
+        assert_eq!(
+            attach_to("tracepoint/syscalls/sys_enter_execve").as_deref(),
+            Some("syscalls/sys_enter_execve")
+        );
         assert_eq!(attach_to("xdp"), None);
         assert_eq!(attach_to("kprobe/"), None);
     }
 
     #[test]
     fn parse_refuses_garbage_and_non_bpf_elf() {
-        let e = parse(Path::new("/x.o"), b"not an elf".to_vec()).err().unwrap();
+        let e = parse(Path::new("/x.o"), b"not an elf".to_vec())
+            .err()
+            .unwrap();
         assert_eq!(e.kind, Kind::Elf);
-        assert!(e.message.starts_with("Cannot read BPF object \"/x.o\": not a valid ELF file"), "{}", e.message);
+        assert!(
+            e.message
+                .starts_with("Cannot read BPF object \"/x.o\": not a valid ELF file"),
+            "{}",
+            e.message
+        );
         // The test binary itself is an ELF file, but not a BPF one.
         let me = std::env::current_exe().unwrap();
         let e = parse_file(&me).err().unwrap();
@@ -207,6 +237,9 @@ mod tests {
         let e = parse_file(Path::new("/nonexistent/x.o")).err().unwrap();
         assert_eq!(e.kind, Kind::NotFound);
         assert_eq!(e.op, "open");
-        assert_eq!(e.message, "Cannot read BPF object \"/nonexistent/x.o\": no such file or directory");
+        assert_eq!(
+            e.message,
+            "Cannot read BPF object \"/nonexistent/x.o\": no such file or directory"
+        );
     }
 }

@@ -14,8 +14,15 @@ use std::path::{Path, PathBuf};
 pub fn open(path: &Path, want: Option<ObjKind>) -> Result<(OwnedFd, ObjKind)> {
     let fd = sys::bpf_obj_get(path).map_err(|e| open_error(path, e))?;
     let kind = info::kind_of(fd.as_fd()).ok_or_else(|| {
-        Error::new(Kind::WrongKind, "BPF_OBJ_GET", format!("Cannot open pin {}: not a BPF program, map or link", q(path)))
-            .with_path(path)
+        Error::new(
+            Kind::WrongKind,
+            "BPF_OBJ_GET",
+            format!(
+                "Cannot open pin {}: not a BPF program, map or link",
+                q(path)
+            ),
+        )
+        .with_path(path)
     })?;
     if let Some(want) = want
         && want != kind
@@ -23,7 +30,12 @@ pub fn open(path: &Path, want: Option<ObjKind>) -> Result<(OwnedFd, ObjKind)> {
         return Err(Error::new(
             Kind::WrongKind,
             "BPF_OBJ_GET",
-            format!("Cannot open pin {} as {}: it is {}", q(path), want.noun(), kind.noun()),
+            format!(
+                "Cannot open pin {} as {}: it is {}",
+                q(path),
+                want.noun(),
+                kind.noun()
+            ),
         )
         .with_path(path));
     }
@@ -37,15 +49,27 @@ fn open_error(path: &Path, e: sys::SysError) -> Error {
         && let Ok(m) = sys::fs_magic(path)
         && m != BPF_FS_MAGIC
     {
-        return Error::new(Kind::NotBpffs, e.op, format!("{what}: the path is not on bpffs"))
-            .with_path(path)
-            .with_hint(mounts::not_bpffs_hint(path));
+        return Error::new(
+            Kind::NotBpffs,
+            e.op,
+            format!("{what}: the path is not on bpffs"),
+        )
+        .with_path(path)
+        .with_hint(mounts::not_bpffs_hint(path));
     }
     if path.is_dir() {
-        return Error::new(Kind::Invalid, e.op, format!("{what}: it is a directory, not a pin")).with_path(path);
+        return Error::new(
+            Kind::Invalid,
+            e.op,
+            format!("{what}: it is a directory, not a pin"),
+        )
+        .with_path(path);
     }
     let err = Error::sys(what, e).with_path(path);
-    if err.kind == Kind::NotFound && !mounts::is_bpffs(Path::new(mounts::DEFAULT_BPFFS)) && path.starts_with(mounts::DEFAULT_BPFFS) {
+    if err.kind == Kind::NotFound
+        && !mounts::is_bpffs(Path::new(mounts::DEFAULT_BPFFS))
+        && path.starts_with(mounts::DEFAULT_BPFFS)
+    {
         return err.with_hint(mounts::not_bpffs_hint(path));
     }
     err
@@ -81,9 +105,13 @@ pub fn ls(root: &Path, depth: Option<u32>) -> Result<Vec<PinEntry>> {
     match sys::fs_magic(root) {
         Ok(m) if m == BPF_FS_MAGIC => {}
         Ok(_) => {
-            return Err(Error::new(Kind::NotBpffs, "statfs", format!("Cannot list {}: the path is not on bpffs", q(root)))
-                .with_path(root)
-                .with_hint(mounts::not_bpffs_hint(root)));
+            return Err(Error::new(
+                Kind::NotBpffs,
+                "statfs",
+                format!("Cannot list {}: the path is not on bpffs", q(root)),
+            )
+            .with_path(root)
+            .with_hint(mounts::not_bpffs_hint(root)));
         }
         Err(e) => return Err(Error::sys(format!("Cannot list {}", q(root)), e).with_path(root)),
     }
@@ -96,13 +124,21 @@ pub fn ls(root: &Path, depth: Option<u32>) -> Result<Vec<PinEntry>> {
     Ok(out)
 }
 
-fn walk(dir: &Path, dev: u64, depth: Option<u32>, level: u32, out: &mut Vec<PinEntry>) -> Result<()> {
+fn walk(
+    dir: &Path,
+    dev: u64,
+    depth: Option<u32>,
+    level: u32,
+    out: &mut Vec<PinEntry>,
+) -> Result<()> {
     let rd = std::fs::read_dir(dir)
         .map_err(|e| Error::io(format!("Cannot list {}", q(dir)), "readdir", &e).with_path(dir))?;
     let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     names.sort();
     for p in names {
-        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue }; // removed meanwhile
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        }; // removed meanwhile
         if meta.file_type().is_symlink() || meta.dev() != dev {
             continue; // never follow links, never cross into another mount
         }
@@ -125,7 +161,10 @@ fn entry(p: &Path) -> Option<PinEntry> {
         Err(e) if e.kind == Kind::NotFound && is_preload(p) => return None,
         Ok(i) => PinEntry {
             path,
-            kind: serde_json::to_value(i.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            kind: serde_json::to_value(i.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
             id: i.id,
             name: i.name,
             type_name: i.type_name,
@@ -137,7 +176,7 @@ fn entry(p: &Path) -> Option<PinEntry> {
             id: 0,
             name: String::new(),
             type_name: String::new(),
-            error: Some(e.message),
+            error: Some(e.message.clone()),
         },
     })
 }
@@ -156,24 +195,37 @@ pub struct UnpinReport {
 /// path that is not on bpffs. Never follows symlinks or crosses mounts.
 pub fn unpin(path: &Path, recursive: bool) -> Result<UnpinReport> {
     let what = || format!("Cannot unpin {}", q(path));
-    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io(what(), "stat", &e).with_path(path))?;
+    let meta = std::fs::symlink_metadata(path)
+        .map_err(|e| Error::io(what(), "stat", &e).with_path(path))?;
     // statfs follows a final symlink, so check the parent for a link.
-    let on = if meta.file_type().is_symlink() { path.parent().unwrap_or(path) } else { path };
+    let on = if meta.file_type().is_symlink() {
+        path.parent().unwrap_or(path)
+    } else {
+        path
+    };
     match sys::fs_magic(on) {
         Ok(m) if m == BPF_FS_MAGIC => {}
         Ok(_) => {
-            return Err(Error::new(Kind::NotBpffs, "statfs", format!("{}: the path is not on bpffs", what()))
-                .with_path(path)
-                .with_hint("bpfx only removes pins in bpffs; remove other files with rm"));
+            return Err(Error::new(
+                Kind::NotBpffs,
+                "statfs",
+                format!("{}: the path is not on bpffs", what()),
+            )
+            .with_path(path)
+            .with_hint("bpfx only removes pins in bpffs; remove other files with rm"));
         }
         Err(e) => return Err(Error::sys(what(), e).with_path(path)),
     }
     let mut report = UnpinReport::default();
     if meta.is_dir() {
         if !recursive {
-            return Err(Error::new(Kind::Invalid, "unlink", format!("{}: it is a directory", what()))
-                .with_path(path)
-                .with_hint("pass --recursive to remove the directory and every pin below it"));
+            return Err(Error::new(
+                Kind::Invalid,
+                "unlink",
+                format!("{}: it is a directory", what()),
+            )
+            .with_path(path)
+            .with_hint("pass --recursive to remove the directory and every pin below it"));
         }
         remove_tree(path, meta.dev(), &mut report)?;
     } else {
@@ -185,7 +237,9 @@ pub fn unpin(path: &Path, recursive: bool) -> Result<UnpinReport> {
 
 fn is_mount_root(dir: &Path, dev: u64) -> bool {
     match dir.parent() {
-        Some(parent) => std::fs::metadata(parent).map(|m| m.dev() != dev).unwrap_or(true),
+        Some(parent) => std::fs::metadata(parent)
+            .map(|m| m.dev() != dev)
+            .unwrap_or(true),
         None => true,
     }
 }
@@ -196,7 +250,9 @@ fn remove_tree(dir: &Path, dev: u64, report: &mut UnpinReport) -> Result<()> {
     let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     names.sort();
     for p in names {
-        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
         if meta.dev() != dev {
             report.kept.push(p.display().to_string());
             continue;
@@ -211,7 +267,9 @@ fn remove_tree(dir: &Path, dev: u64, report: &mut UnpinReport) -> Result<()> {
                     report.kept.push(p.display().to_string())
                 }
                 Err(e) => {
-                    return Err(Error::io(format!("Cannot unpin {}", q(&p)), "unlink", &e).with_path(&p));
+                    return Err(
+                        Error::io(format!("Cannot unpin {}", q(&p)), "unlink", &e).with_path(&p)
+                    );
                 }
             }
         }
@@ -219,8 +277,9 @@ fn remove_tree(dir: &Path, dev: u64, report: &mut UnpinReport) -> Result<()> {
     if is_mount_root(dir, dev) || report.kept.iter().any(|k| Path::new(k).starts_with(dir)) {
         report.kept.push(dir.display().to_string());
     } else {
-        std::fs::remove_dir(dir)
-            .map_err(|e| Error::io(format!("Cannot unpin {}", q(dir)), "rmdir", &e).with_path(dir))?;
+        std::fs::remove_dir(dir).map_err(|e| {
+            Error::io(format!("Cannot unpin {}", q(dir)), "rmdir", &e).with_path(dir)
+        })?;
         report.removed.push(dir.display().to_string());
     }
     Ok(())
@@ -228,7 +287,10 @@ fn remove_tree(dir: &Path, dev: u64, report: &mut UnpinReport) -> Result<()> {
 
 /// Whether `p` is one of the files every bpffs mount gets with `CONFIG_BPF_PRELOAD`.
 pub fn is_preload(p: &Path) -> bool {
-    matches!(p.file_name().and_then(|n| n.to_str()), Some("maps.debug" | "progs.debug"))
+    matches!(
+        p.file_name().and_then(|n| n.to_str()),
+        Some("maps.debug" | "progs.debug")
+    )
 }
 
 #[cfg(test)]
@@ -239,7 +301,10 @@ mod tests {
     #[test]
     fn open_maps_enoent_to_not_found_with_path() {
         let _g = fake::install(|c| match c {
-            Call::Bpf { cmd: BpfCmd::ObjGet, .. } => fake::errno(libc::ENOENT),
+            Call::Bpf {
+                cmd: BpfCmd::ObjGet,
+                ..
+            } => fake::errno(libc::ENOENT),
             Call::Statfs { .. } => Some(Ok(BPF_FS_MAGIC)),
             _ => None,
         });
@@ -247,32 +312,44 @@ mod tests {
         assert_eq!(e.kind, Kind::NotFound);
         assert_eq!(e.op, "BPF_OBJ_GET");
         assert_eq!(e.errno, libc::ENOENT);
-        assert_eq!(e.message, "Cannot open pin \"/sys/fs/bpf/nope\": no such file or directory");
+        assert_eq!(
+            e.message,
+            "Cannot open pin \"/sys/fs/bpf/nope\": no such file or directory"
+        );
         assert_eq!(e.path.as_deref(), Some("/sys/fs/bpf/nope"));
     }
 
     #[test]
     fn open_outside_bpffs_says_so() {
         let _g = fake::install(|c| match c {
-            Call::Bpf { cmd: BpfCmd::ObjGet, .. } => fake::errno(libc::EINVAL),
+            Call::Bpf {
+                cmd: BpfCmd::ObjGet,
+                ..
+            } => fake::errno(libc::EINVAL),
             Call::Statfs { .. } => Some(Ok(0xef53)), // ext4
             _ => None,
         });
         let e = open(Path::new("/etc/passwd"), None).unwrap_err();
         assert_eq!(e.kind, Kind::NotBpffs);
-        assert_eq!(e.message, "Cannot open pin \"/etc/passwd\": the path is not on bpffs");
+        assert_eq!(
+            e.message,
+            "Cannot open pin \"/etc/passwd\": the path is not on bpffs"
+        );
     }
 
     #[test]
     fn open_without_privileges_hints_at_capabilities() {
         let _g = fake::install(|c| match c {
-            Call::Bpf { cmd: BpfCmd::ObjGet, .. } => fake::errno(libc::EPERM),
+            Call::Bpf {
+                cmd: BpfCmd::ObjGet,
+                ..
+            } => fake::errno(libc::EPERM),
             Call::Statfs { .. } => Some(Ok(BPF_FS_MAGIC)),
             _ => None,
         });
         let e = open(Path::new("/sys/fs/bpf/x"), None).unwrap_err();
         assert_eq!(e.kind, Kind::Permission);
-        assert!(e.hint.unwrap().contains("CAP_BPF"));
+        assert!(e.hint.as_deref().unwrap().contains("CAP_BPF"));
     }
 
     #[test]

@@ -42,9 +42,10 @@ impl IterProg {
         match self {
             IterProg::Pinned { fd, .. } => Ok(fd.as_fd()),
             IterProg::Loaded { ebpf, name } => match ebpf.program(name) {
-                Some(Program::Iter(p)) => {
-                    p.fd().map(|fd| fd.as_fd()).map_err(|e| Error::internal(format!("program \"{name}\" has no fd: {e}")))
-                }
+                Some(Program::Iter(p)) => p
+                    .fd()
+                    .map(|fd| fd.as_fd())
+                    .map_err(|e| Error::internal(format!("program \"{name}\" has no fd: {e}"))),
                 _ => Err(Error::internal(format!("program \"{name}\" is not loaded"))),
             },
         }
@@ -54,16 +55,28 @@ impl IterProg {
 /// The iterator target of a loaded program (`task`, `cgroup`, ...).
 pub fn target_of(fd: BorrowedFd<'_>, what: &str) -> Result<String> {
     let info = info::info_of_kind(fd, ObjKind::Prog)?;
-    let Detail::Prog(p) = &info.detail else { unreachable!("a program has program info") };
+    let Detail::Prog(p) = &info.detail else {
+        unreachable!("a program has program info")
+    };
     let not_iter = || {
-        Error::new(Kind::WrongKind, "BPF_OBJ_GET_INFO_BY_FD", format!("{what} is not an iterator program (its type is {})", info.type_name))
-            .with_hint("a view needs a program from a SEC(\"iter/...\") section")
+        Error::new(
+            Kind::WrongKind,
+            "BPF_OBJ_GET_INFO_BY_FD",
+            format!(
+                "{what} is not an iterator program (its type is {})",
+                info.type_name
+            ),
+        )
+        .with_hint("a view needs a program from a SEC(\"iter/...\") section")
     };
     if info.type_name != "tracing" || p.attach_btf_id == 0 {
         return Err(not_iter());
     }
     let btf = RawBtf::kernel()?;
-    match btf.name_of(p.attach_btf_id).and_then(|n| n.strip_prefix("bpf_iter_")) {
+    match btf
+        .name_of(p.attach_btf_id)
+        .and_then(|n| n.strip_prefix("bpf_iter_"))
+    {
         Some(t) => Ok(t.to_string()),
         None => Err(not_iter()),
     }
@@ -81,21 +94,49 @@ pub fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<(IterPro
     }
     let (obj, name) = spec.rsplit_once(':').expect("contains ':'");
     let parsed = object::parse_file(Path::new(obj))?;
-    let prog = parsed.spec.programs.iter().find(|p| p.name == name).ok_or_else(|| {
-        let names: Vec<&str> = parsed.spec.programs.iter().map(|p| p.name.as_str()).collect();
-        Error::new(Kind::NotFound, "lookup", format!("Object \"{obj}\" has no program \"{name}\" (it has: {})", names.join(", ")))
-    })?;
-    let Some(target) = prog.section.strip_prefix("iter/").or_else(|| prog.section.strip_prefix("iter.s/")) else {
+    let prog = parsed
+        .spec
+        .programs
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = parsed
+                .spec
+                .programs
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect();
+            Error::new(
+                Kind::NotFound,
+                "lookup",
+                format!(
+                    "Object \"{obj}\" has no program \"{name}\" (it has: {})",
+                    names.join(", ")
+                ),
+            )
+        })?;
+    let Some(target) = prog
+        .section
+        .strip_prefix("iter/")
+        .or_else(|| prog.section.strip_prefix("iter.s/"))
+    else {
         return Err(Error::new(
             Kind::WrongKind,
             "lookup",
-            format!("Program \"{name}\" of \"{obj}\" is not an iterator program (section \"{}\")", prog.section),
+            format!(
+                "Program \"{name}\" of \"{obj}\" is not an iterator program (section \"{}\")",
+                prog.section
+            ),
         )
         .with_hint("a view needs a program from a SEC(\"iter/...\") section"));
     };
     let target = target.to_string();
     let btf = Btf::from_sys_fs().map_err(|e| {
-        Error::new(Kind::NotSupported, "load", format!("Cannot read the kernel's BTF: {e}"))
+        Error::new(
+            Kind::NotSupported,
+            "load",
+            format!("Cannot read the kernel's BTF: {e}"),
+        )
     })?;
     let root = pin_by_name_root.unwrap_or(Path::new(mounts::DEFAULT_BPFFS));
     let mut ebpf = EbpfLoader::new()
@@ -107,13 +148,27 @@ pub fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<(IterPro
         Some(Program::Iter(p)) => p
             .load(&target, &btf)
             .map_err(|e| crate::load::aya_error(format!("Cannot load program \"{name}\""), &e))?,
-        _ => return Err(Error::internal(format!("program \"{name}\" is not an iterator in aya's view"))),
+        _ => {
+            return Err(Error::internal(format!(
+                "program \"{name}\" is not an iterator in aya's view"
+            )));
+        }
     }
-    Ok((IterProg::Loaded { ebpf: Box::new(ebpf), name: name.to_string() }, target))
+    Ok((
+        IterProg::Loaded {
+            ebpf: Box::new(ebpf),
+            name: name.to_string(),
+        },
+        target,
+    ))
 }
 
-const ORDERS: [(&str, u32); 4] =
-    [("self", 1), ("descendants-pre", 2), ("descendants-post", 3), ("ancestors-up", 4)];
+const ORDERS: [(&str, u32); 4] = [
+    ("self", 1),
+    ("descendants-pre", 2),
+    ("descendants-post", 3),
+    ("ancestors-up", 4),
+];
 
 /// Parses a cgroup iterator order.
 pub fn order(name: &str) -> Result<u32> {
@@ -149,7 +204,11 @@ pub fn link_params(target: &str, p: &ViewParams) -> Result<(sys::IterParams, Vec
     let (ok, needed) = accepts(target);
     for g in &given {
         if !ok.contains(g) {
-            let takes = if ok.is_empty() { "no parameters".to_string() } else { format!("only --{}", ok.join(", --")) };
+            let takes = if ok.is_empty() {
+                "no parameters".to_string()
+            } else {
+                format!("only --{}", ok.join(", --"))
+            };
             return Err(Error::invalid(
                 "params",
                 format!("A \"{target}\" iterator does not take --{g}: it takes {takes}"),
@@ -159,7 +218,10 @@ pub fn link_params(target: &str, p: &ViewParams) -> Result<(sys::IterParams, Vec
     if let Some(n) = needed
         && !given.contains(&n)
     {
-        return Err(Error::invalid("params", format!("A \"{target}\" iterator needs --{n}")));
+        return Err(Error::invalid(
+            "params",
+            format!("A \"{target}\" iterator needs --{n}"),
+        ));
     }
     if p.pid.is_some() && p.tid.is_some() {
         return Err(Error::invalid("params", "Give --pid or --tid, not both"));
@@ -167,14 +229,26 @@ pub fn link_params(target: &str, p: &ViewParams) -> Result<(sys::IterParams, Vec
     let mut keep = Vec::new();
     let params = match target {
         "task" | "task_file" | "task_vma" => match (p.pid, p.tid) {
-            (Some(pid), _) => sys::IterParams::Task { tid: 0, pid, pid_fd: 0 },
-            (_, Some(tid)) => sys::IterParams::Task { tid, pid: 0, pid_fd: 0 },
+            (Some(pid), _) => sys::IterParams::Task {
+                tid: 0,
+                pid,
+                pid_fd: 0,
+            },
+            (_, Some(tid)) => sys::IterParams::Task {
+                tid,
+                pid: 0,
+                pid_fd: 0,
+            },
             _ => sys::IterParams::None,
         },
         "cgroup" => {
             let cg = cgroups::resolve(p.cgroup.as_deref().expect("checked above"))?;
             let order = order(p.order.as_deref().unwrap_or("self"))?;
-            sys::IterParams::Cgroup { order, cgroup_fd: 0, cgroup_id: cg.id }
+            sys::IterParams::Cgroup {
+                order,
+                cgroup_fd: 0,
+                cgroup_id: cg.id,
+            }
         }
         "bpf_map_elem" | "bpf_sk_storage_map" | "sockmap" => {
             let path = p.map.as_deref().expect("checked above");
@@ -191,18 +265,37 @@ pub fn link_params(target: &str, p: &ViewParams) -> Result<(sys::IterParams, Vec
 /// Checks that `pin` can be made: its directory is on bpffs, its name has
 /// no `.`, and nothing is there yet.
 pub fn check_pin_path(pin: &Path) -> Result<()> {
-    let parent = pin.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = pin
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     mounts::require_bpffs_dir(parent, "pin the view")?;
     let name = pin.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if name.is_empty() || name.contains('.') {
-        return Err(Error::invalid("BPF_OBJ_PIN", format!("Cannot pin the view at {}: bpffs refuses '.' in names", q(pin)))
-            .with_path(pin)
-            .with_hint("choose a name without '.'"));
+        return Err(Error::invalid(
+            "BPF_OBJ_PIN",
+            format!(
+                "Cannot pin the view at {}: bpffs refuses '.' in names",
+                q(pin)
+            ),
+        )
+        .with_path(pin)
+        .with_hint("choose a name without '.'"));
     }
     if std::fs::symlink_metadata(pin).is_ok() {
-        return Err(Error::new(Kind::Exists, "BPF_OBJ_PIN", format!("Cannot pin the view at {}: the name is already in use", q(pin)))
-            .with_path(pin)
-            .with_hint(format!("unpin it first (`bpfx unpin {}`) or choose another name", pin.display())));
+        return Err(Error::new(
+            Kind::Exists,
+            "BPF_OBJ_PIN",
+            format!(
+                "Cannot pin the view at {}: the name is already in use",
+                q(pin)
+            ),
+        )
+        .with_path(pin)
+        .with_hint(format!(
+            "unpin it first (`bpfx unpin {}`) or choose another name",
+            pin.display()
+        )));
     }
     Ok(())
 }
@@ -212,15 +305,14 @@ pub fn make_link(prog: BorrowedFd<'_>, target: &str, params: sys::IterParams) ->
     sys::bpf_link_create_iter(prog, params).map_err(|e| {
         let err = Error::sys(format!("Cannot make a \"{target}\" iterator link"), e);
         match (err.errno, params) {
-            (libc::ENOENT, sys::IterParams::Cgroup { cgroup_id, .. }) => Error {
-                message: format!("Cannot make a \"{target}\" iterator link: no cgroup has id {cgroup_id} (was it removed?)"),
-                ..err
-            },
-            (libc::ESRCH, sys::IterParams::Task { pid, tid, .. }) => Error {
-                kind: Kind::NotFound,
-                message: format!("Cannot make a \"{target}\" iterator link: no task has {}", if pid != 0 { format!("pid {pid}") } else { format!("tid {tid}") }),
-                ..err
-            },
+            (libc::ENOENT, sys::IterParams::Cgroup { cgroup_id, .. }) => err.with_message(format!(
+                "Cannot make a \"{target}\" iterator link: no cgroup has id {cgroup_id} (was it removed?)"
+            )),
+            (libc::ESRCH, sys::IterParams::Task { pid, tid, .. }) => {
+                let who = if pid != 0 { format!("pid {pid}") } else { format!("tid {tid}") };
+                err.with_kind(Kind::NotFound)
+                    .with_message(format!("Cannot make a \"{target}\" iterator link: no task has {who}"))
+            }
             _ => err,
         }
     })
@@ -240,7 +332,12 @@ pub fn pin_link(link: BorrowedFd<'_>, pin: &Path) -> Result<()> {
 
 /// Makes one view: an iterator link of `prog` with `params`, pinned at `pin`.
 /// Nothing is pinned unless every check passes.
-pub fn create(prog: &str, pin: &Path, params: &ViewParams, pin_by_name_root: Option<&Path>) -> Result<ObjectInfo> {
+pub fn create(
+    prog: &str,
+    pin: &Path,
+    params: &ViewParams,
+    pin_by_name_root: Option<&Path>,
+) -> Result<ObjectInfo> {
     let pin = mounts::absolute(pin);
     check_pin_path(&pin)?;
     let (prog, target) = open_prog(prog, pin_by_name_root)?;
@@ -254,9 +351,8 @@ pub fn create(prog: &str, pin: &Path, params: &ViewParams, pin_by_name_root: Opt
 
 /// Opens a view (or any readable file) for reading through the data lane.
 pub fn open_reader(path: &Path) -> Result<std::fs::File> {
-    std::fs::File::open(path).map_err(|e| {
-        Error::io(format!("Cannot open view {}", q(path)), "open", &e).with_path(path)
-    })
+    std::fs::File::open(path)
+        .map_err(|e| Error::io(format!("Cannot open view {}", q(path)), "open", &e).with_path(path))
 }
 
 /// The message for a failed read of a view.
@@ -282,30 +378,86 @@ mod tests {
 
     #[test]
     fn params_are_checked_against_the_target() {
-        let p = ViewParams { cgroup: Some("1".into()), ..Default::default() };
+        let p = ViewParams {
+            cgroup: Some("1".into()),
+            ..Default::default()
+        };
         let e = link_params("task", &p).err().unwrap();
-        assert_eq!(e.message, "A \"task\" iterator does not take --cgroup: it takes only --pid, --tid");
+        assert_eq!(
+            e.message,
+            "A \"task\" iterator does not take --cgroup: it takes only --pid, --tid"
+        );
         let e = link_params("cgroup", &ViewParams::default()).err().unwrap();
         assert_eq!(e.message, "A \"cgroup\" iterator needs --cgroup");
-        let e = link_params("bpf_map", &ViewParams { pid: Some(1), ..Default::default() }).err().unwrap();
-        assert_eq!(e.message, "A \"bpf_map\" iterator does not take --pid: it takes no parameters");
-        let (params, _) = link_params("task", &ViewParams { pid: Some(7), ..Default::default() }).unwrap();
-        assert_eq!(params, sys::IterParams::Task { tid: 0, pid: 7, pid_fd: 0 });
-        let (params, _) =
-            link_params("cgroup", &ViewParams { cgroup: Some("42".into()), order: Some("descendants-pre".into()), ..Default::default() })
-                .unwrap();
-        assert_eq!(params, sys::IterParams::Cgroup { order: 2, cgroup_fd: 0, cgroup_id: 42 });
+        let e = link_params(
+            "bpf_map",
+            &ViewParams {
+                pid: Some(1),
+                ..Default::default()
+            },
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            e.message,
+            "A \"bpf_map\" iterator does not take --pid: it takes no parameters"
+        );
+        let (params, _) = link_params(
+            "task",
+            &ViewParams {
+                pid: Some(7),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            params,
+            sys::IterParams::Task {
+                tid: 0,
+                pid: 7,
+                pid_fd: 0
+            }
+        );
+        let (params, _) = link_params(
+            "cgroup",
+            &ViewParams {
+                cgroup: Some("42".into()),
+                order: Some("descendants-pre".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            params,
+            sys::IterParams::Cgroup {
+                order: 2,
+                cgroup_fd: 0,
+                cgroup_id: 42
+            }
+        );
         assert!(order("sideways").is_err());
     }
 
     #[test]
     fn a_vanished_cgroup_is_named_in_the_error() {
         let _g = sys::fake::install(|c| match c {
-            sys::Call::Bpf { cmd: sys::BpfCmd::LinkCreate, .. } => sys::fake::errno(libc::ENOENT),
+            sys::Call::Bpf {
+                cmd: sys::BpfCmd::LinkCreate,
+                ..
+            } => sys::fake::errno(libc::ENOENT),
             _ => None,
         });
         let f = std::fs::File::open("/dev/null").unwrap();
-        let e = make_link(f.as_fd(), "cgroup", sys::IterParams::Cgroup { order: 1, cgroup_fd: 0, cgroup_id: 99 }).unwrap_err();
+        let e = make_link(
+            f.as_fd(),
+            "cgroup",
+            sys::IterParams::Cgroup {
+                order: 1,
+                cgroup_fd: 0,
+                cgroup_id: 99,
+            },
+        )
+        .unwrap_err();
         assert_eq!(e.kind, Kind::NotFound);
         assert_eq!(e.op, "BPF_LINK_CREATE");
         assert!(e.message.contains("no cgroup has id 99"), "{}", e.message);

@@ -22,7 +22,8 @@ const TOO_BIG: i32 = 2;
 const BAD_REQUEST: i32 = -1;
 
 /// Replies that did not fit the caller's buffer, by token.
-static PARKED: Mutex<Option<HashMap<u32, (i32, Vec<u8>)>>> = Mutex::new(None);
+type Parked = HashMap<u32, (i32, Vec<u8>)>;
+static PARKED: Mutex<Option<Parked>> = Mutex::new(None);
 static NEXT_TOKEN: AtomicU32 = AtomicU32::new(1);
 
 #[derive(Deserialize)]
@@ -39,7 +40,8 @@ struct PathParam {
 }
 
 fn params<T: for<'de> Deserialize<'de>>(op: &str, v: Value) -> Result<T> {
-    serde_json::from_value(v).map_err(|e| Error::invalid(op, format!("Invalid parameters for \"{op}\": {e}")))
+    serde_json::from_value(v)
+        .map_err(|e| Error::invalid(op, format!("Invalid parameters for \"{op}\": {e}")))
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<Value> {
@@ -49,7 +51,9 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<Value> {
 /// Runs one control request.
 pub fn dispatch(op: &str, p: Value) -> Result<Value> {
     match op {
-        "version" => Ok(json!({ "version": env!("CARGO_PKG_VERSION"), "abi": ABI_VERSION, "aya": "0.14.0" })),
+        "version" => {
+            Ok(json!({ "version": env!("CARGO_PKG_VERSION"), "abi": ABI_VERSION, "aya": "0.14.0" }))
+        }
         "inspect" => {
             let PathParam { path } = params(op, p)?;
             to_json(&object::parse_file(&path)?.spec)
@@ -62,8 +66,16 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 pin_dir: PathBuf,
                 pin_by_name_root: Option<PathBuf>,
             }
-            let P { path, pin_dir, pin_by_name_root } = params(op, p)?;
-            to_json(&load::load(&load::LoadOptions { path, pin_dir, pin_by_name_root })?)
+            let P {
+                path,
+                pin_dir,
+                pin_by_name_root,
+            } = params(op, p)?;
+            to_json(&load::load(&load::LoadOptions {
+                path,
+                pin_dir,
+                pin_by_name_root,
+            })?)
         }
         "ls" => {
             #[derive(Deserialize)]
@@ -102,13 +114,19 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
             let want = match kind.as_deref() {
                 None => None,
                 Some(k) => Some(ObjKind::parse(k).ok_or_else(|| {
-                    Error::invalid(op, format!("Unknown object kind \"{k}\": use prog, map or link"))
+                    Error::invalid(
+                        op,
+                        format!("Unknown object kind \"{k}\": use prog, map or link"),
+                    )
                 })?),
             };
             let (fd, kind) = pins::open(&path, want)?;
             let mut i = info::info_of_kind(std::os::fd::AsFd::as_fd(&fd), kind)?;
             i.path = Some(path.display().to_string());
-            let handle = handles::insert(Handle { held: handles::Held::Obj { fd, kind }, path: Some(path) });
+            let handle = handles::insert(Handle {
+                held: handles::Held::Obj { fd, kind },
+                path: Some(path),
+            });
             let mut v = to_json(&i)?;
             v["handle"] = json!(handle);
             Ok(v)
@@ -135,13 +153,26 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 params: views::ViewParams,
                 pin_by_name_root: Option<PathBuf>,
             }
-            let P { prog, pin, params: vp, pin_by_name_root } = params(op, p)?;
-            to_json(&views::create(&prog, &pin, &vp, pin_by_name_root.as_deref())?)
+            let P {
+                prog,
+                pin,
+                params: vp,
+                pin_by_name_root,
+            } = params(op, p)?;
+            to_json(&views::create(
+                &prog,
+                &pin,
+                &vp,
+                pin_by_name_root.as_deref(),
+            )?)
         }
         "view_open" => {
             let PathParam { path } = params(op, p)?;
             let file = views::open_reader(&path)?;
-            let handle = handles::insert(Handle { held: handles::Held::Reader(std::sync::Arc::new(file)), path: Some(path) });
+            let handle = handles::insert(Handle {
+                held: handles::Held::Reader(std::sync::Arc::new(file)),
+                path: Some(path),
+            });
             Ok(json!({ "handle": handle }))
         }
         "attach" => {
@@ -155,8 +186,22 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 name: String,
                 pin_by_name_root: Option<PathBuf>,
             }
-            let P { prog, cgroup_root, pin_root, expose_root, name, pin_by_name_root } = params(op, p)?;
-            to_json(&mirror::attach(&mirror::AttachOptions { prog, cgroup_root, pin_root, expose_root, name, pin_by_name_root })?)
+            let P {
+                prog,
+                cgroup_root,
+                pin_root,
+                expose_root,
+                name,
+                pin_by_name_root,
+            } = params(op, p)?;
+            to_json(&mirror::attach(&mirror::AttachOptions {
+                prog,
+                cgroup_root,
+                pin_root,
+                expose_root,
+                name,
+                pin_by_name_root,
+            })?)
         }
         "detach" => {
             #[derive(Deserialize)]
@@ -166,7 +211,11 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 expose_root: PathBuf,
                 name: Option<String>,
             }
-            let P { pin_root, expose_root, name } = params(op, p)?;
+            let P {
+                pin_root,
+                expose_root,
+                name,
+            } = params(op, p)?;
             to_json(&mirror::detach(&pin_root, &expose_root, name.as_deref())?)
         }
         "doctor" => {
@@ -215,15 +264,25 @@ fn panic_error(panic: &Box<dyn std::any::Any + Send>) -> Error {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
-    Error::new(Kind::Internal, "internal", format!("Internal error in the bpfx core: {what}"))
-        .with_hint("this is a bug in bpfx: please report it with the command that caused it")
+    Error::new(
+        Kind::Internal,
+        "internal",
+        format!("Internal error in the bpfx core: {what}"),
+    )
+    .with_hint("this is a bug in bpfx: please report it with the command that caused it")
 }
 
 /// Copies `bytes` out, or parks them under a token when they do not fit.
 ///
 /// # Safety
 /// `out` must be valid for `out_cap` bytes and `meta` for two `u64`.
-unsafe fn deliver(status: i32, bytes: Vec<u8>, out: *mut u8, out_cap: usize, meta: *mut u64) -> i32 {
+unsafe fn deliver(
+    status: i32,
+    bytes: Vec<u8>,
+    out: *mut u8,
+    out_cap: usize,
+    meta: *mut u64,
+) -> i32 {
     // SAFETY: the caller guarantees `meta` points at two writable u64.
     unsafe {
         meta.write_unaligned(bytes.len() as u64);
@@ -235,7 +294,11 @@ unsafe fn deliver(status: i32, bytes: Vec<u8>, out: *mut u8, out_cap: usize, met
         return status;
     }
     let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
-    PARKED.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(HashMap::new).insert(token, (status, bytes));
+    PARKED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .insert(token, (status, bytes));
     // SAFETY: as above.
     unsafe { meta.add(1).write_unaligned(u64::from(token)) };
     TOO_BIG
@@ -253,7 +316,13 @@ pub extern "C" fn bpfx_abi_version() -> u32 {
 /// `req` must be valid for `req_len` bytes, `out` for `out_cap` bytes, and
 /// `meta` for two `u64`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn bpfx_call(req: *const u8, req_len: usize, out: *mut u8, out_cap: usize, meta: *mut u64) -> i32 {
+pub unsafe extern "C" fn bpfx_call(
+    req: *const u8,
+    req_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    meta: *mut u64,
+) -> i32 {
     if req.is_null() || meta.is_null() || (out.is_null() && out_cap > 0) {
         return BAD_REQUEST;
     }
@@ -276,7 +345,9 @@ pub unsafe extern "C" fn bpfx_call(req: *const u8, req_len: usize, out: *mut u8,
 pub unsafe extern "C" fn bpfx_fetch(token: u32, out: *mut u8, out_cap: usize) -> i32 {
     catch_unwind(AssertUnwindSafe(|| {
         let mut guard = PARKED.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(parked) = guard.as_mut() else { return BAD_REQUEST };
+        let Some(parked) = guard.as_mut() else {
+            return BAD_REQUEST;
+        };
         match parked.get(&token) {
             Some((_, bytes)) if bytes.len() <= out_cap && !out.is_null() => {
                 let (status, bytes) = parked.remove(&token).expect("present");
@@ -304,7 +375,13 @@ pub extern "C" fn bpfx_close(handle: u32) -> i32 {
 /// # Safety
 /// `buf` must be valid for `cap` bytes and `err` for `err_cap` bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn bpfx_read(handle: u32, buf: *mut u8, cap: usize, err: *mut u8, err_cap: usize) -> i64 {
+pub unsafe extern "C" fn bpfx_read(
+    handle: u32,
+    buf: *mut u8,
+    cap: usize,
+    err: *mut u8,
+    err_cap: usize,
+) -> i64 {
     let fail = |e: Error| {
         let mut bytes = serde_json::to_vec(&e).unwrap_or_default();
         bytes.truncate(err_cap.saturating_sub(1));
@@ -327,7 +404,12 @@ pub unsafe extern "C" fn bpfx_read(handle: u32, buf: *mut u8, cap: usize, err: *
             match (&*file).read(slice) {
                 Ok(n) => return Ok(n as i64),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(views::read_error(path.as_deref(), e.raw_os_error().unwrap_or(libc::EIO))),
+                Err(e) => {
+                    return Err(views::read_error(
+                        path.as_deref(),
+                        e.raw_os_error().unwrap_or(libc::EIO),
+                    ));
+                }
             }
         }
     }));
@@ -352,7 +434,8 @@ pub unsafe extern "C" fn bpfx_progress(out: *mut u64) {
     // SAFETY: the caller guarantees two writable u64.
     unsafe {
         out.write_unaligned(mirror::PROGRESS[0].load(Ordering::Relaxed));
-        out.add(1).write_unaligned(mirror::PROGRESS[1].load(Ordering::Relaxed));
+        out.add(1)
+            .write_unaligned(mirror::PROGRESS[1].load(Ordering::Relaxed));
     }
 }
 
@@ -370,7 +453,15 @@ mod tests {
         let mut out = vec![0u8; cap];
         let mut meta = [0u64; 2];
         // SAFETY: buffers sized as declared.
-        let st = unsafe { bpfx_call(req.as_ptr(), req.len(), out.as_mut_ptr(), cap, meta.as_mut_ptr()) };
+        let st = unsafe {
+            bpfx_call(
+                req.as_ptr(),
+                req.len(),
+                out.as_mut_ptr(),
+                cap,
+                meta.as_mut_ptr(),
+            )
+        };
         out.truncate((meta[0] as usize).min(cap));
         (st, out, meta)
     }
@@ -403,19 +494,29 @@ mod tests {
         assert!(len > 4 && token != 0);
         let mut small = vec![0u8; 4];
         // SAFETY: buffer sized as declared.
-        assert_eq!(unsafe { bpfx_fetch(token, small.as_mut_ptr(), small.len()) }, BAD_REQUEST);
+        assert_eq!(
+            unsafe { bpfx_fetch(token, small.as_mut_ptr(), small.len()) },
+            BAD_REQUEST
+        );
         let mut buf = vec![0u8; len];
         // SAFETY: buffer sized as declared.
         assert_eq!(unsafe { bpfx_fetch(token, buf.as_mut_ptr(), len) }, OK);
         assert!(serde_json::from_slice::<Value>(&buf).is_ok());
         // SAFETY: buffer sized as declared.
-        assert_eq!(unsafe { bpfx_fetch(token, buf.as_mut_ptr(), len) }, BAD_REQUEST, "fetched once");
+        assert_eq!(
+            unsafe { bpfx_fetch(token, buf.as_mut_ptr(), len) },
+            BAD_REQUEST,
+            "fetched once"
+        );
     }
 
     #[test]
     fn errors_carry_kind_op_errno_and_path() {
         let _g = crate::sys::fake::install(|c| match c {
-            crate::sys::Call::Bpf { cmd: crate::sys::BpfCmd::ObjGet, .. } => crate::sys::fake::errno(libc::ENOENT),
+            crate::sys::Call::Bpf {
+                cmd: crate::sys::BpfCmd::ObjGet,
+                ..
+            } => crate::sys::fake::errno(libc::ENOENT),
             crate::sys::Call::Statfs { .. } => Some(Ok(crate::mounts::BPF_FS_MAGIC)),
             _ => None,
         });

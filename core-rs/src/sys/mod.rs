@@ -42,12 +42,33 @@ impl BpfCmd {
 /// One raw call, described so that a fake can answer it.
 #[derive(Debug)]
 pub enum Call<'a> {
-    Bpf { cmd: BpfCmd, attr: &'a mut [u8] },
-    Statfs { path: &'a CStr },
-    Mount { source: &'a CStr, target: &'a CStr, fstype: &'a CStr, data: &'a CStr },
-    Umount { target: &'a CStr, flags: i32 },
-    FanotifyInit { flags: u32, event_flags: u32 },
-    FanotifyMark { fd: i32, flags: u32, mask: u64, path: &'a CStr },
+    Bpf {
+        cmd: BpfCmd,
+        attr: &'a mut [u8],
+    },
+    Statfs {
+        path: &'a CStr,
+    },
+    Mount {
+        source: &'a CStr,
+        target: &'a CStr,
+        fstype: &'a CStr,
+        data: &'a CStr,
+    },
+    Umount {
+        target: &'a CStr,
+        flags: i32,
+    },
+    FanotifyInit {
+        flags: u32,
+        event_flags: u32,
+    },
+    FanotifyMark {
+        fd: i32,
+        flags: u32,
+        mask: u64,
+        path: &'a CStr,
+    },
 }
 
 impl Call<'_> {
@@ -101,7 +122,12 @@ pub fn syscall(call: Call<'_>) -> SysResult<i64> {
                 let r = libc::statfs(path.as_ptr(), &mut buf);
                 if r == 0 { buf.f_type as i64 } else { -1 }
             }
-            Call::Mount { source, target, fstype, data } => libc::mount(
+            Call::Mount {
+                source,
+                target,
+                fstype,
+                data,
+            } => libc::mount(
                 source.as_ptr(),
                 target.as_ptr(),
                 fstype.as_ptr(),
@@ -112,13 +138,19 @@ pub fn syscall(call: Call<'_>) -> SysResult<i64> {
             Call::FanotifyInit { flags, event_flags } => {
                 libc::fanotify_init(flags, event_flags) as i64
             }
-            Call::FanotifyMark { fd, flags, mask, path } => {
-                libc::fanotify_mark(fd, flags, mask, libc::AT_FDCWD, path.as_ptr()) as i64
-            }
+            Call::FanotifyMark {
+                fd,
+                flags,
+                mask,
+                path,
+            } => libc::fanotify_mark(fd, flags, mask, libc::AT_FDCWD, path.as_ptr()) as i64,
         }
     };
     if ret < 0 {
-        Err(SysError { op, error: io::Error::last_os_error() })
+        Err(SysError {
+            op,
+            error: io::Error::last_os_error(),
+        })
     } else {
         Ok(ret)
     }
@@ -162,7 +194,10 @@ pub fn bpf_obj_get(path: &Path) -> SysResult<OwnedFd> {
     let cpath = cpath(path, BpfCmd::ObjGet.name())?;
     let mut attr = [0u8; ATTR_SIZE];
     put_u64(&mut attr, 0, cpath.as_ptr() as u64);
-    let fd = syscall(Call::Bpf { cmd: BpfCmd::ObjGet, attr: &mut attr })?;
+    let fd = syscall(Call::Bpf {
+        cmd: BpfCmd::ObjGet,
+        attr: &mut attr,
+    })?;
     Ok(fd_result(fd))
 }
 
@@ -172,7 +207,10 @@ pub fn bpf_obj_pin(fd: BorrowedFd<'_>, path: &Path) -> SysResult<()> {
     let mut attr = [0u8; ATTR_SIZE];
     put_u64(&mut attr, 0, cpath.as_ptr() as u64);
     put_u32(&mut attr, 8, fd.as_raw_fd() as u32);
-    syscall(Call::Bpf { cmd: BpfCmd::ObjPin, attr: &mut attr })?;
+    syscall(Call::Bpf {
+        cmd: BpfCmd::ObjPin,
+        attr: &mut attr,
+    })?;
     Ok(())
 }
 
@@ -182,18 +220,29 @@ pub fn bpf_obj_get_info(fd: BorrowedFd<'_>, info: &mut [u8]) -> SysResult<usize>
     put_u32(&mut attr, 0, fd.as_raw_fd() as u32);
     put_u32(&mut attr, 4, info.len() as u32);
     put_u64(&mut attr, 8, info.as_mut_ptr() as u64);
-    syscall(Call::Bpf { cmd: BpfCmd::ObjGetInfoByFd, attr: &mut attr })?;
+    syscall(Call::Bpf {
+        cmd: BpfCmd::ObjGetInfoByFd,
+        attr: &mut attr,
+    })?;
     Ok(get_u32(&attr, 4) as usize)
 }
 
 /// `BPF_MAP_CREATE` of a small unnamed map, for probes.
-pub fn bpf_map_create(map_type: u32, key_size: u32, value_size: u32, max_entries: u32) -> SysResult<OwnedFd> {
+pub fn bpf_map_create(
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+) -> SysResult<OwnedFd> {
     let mut attr = [0u8; ATTR_SIZE];
     put_u32(&mut attr, 0, map_type);
     put_u32(&mut attr, 4, key_size);
     put_u32(&mut attr, 8, value_size);
     put_u32(&mut attr, 12, max_entries);
-    let fd = syscall(Call::Bpf { cmd: BpfCmd::MapCreate, attr: &mut attr })?;
+    let fd = syscall(Call::Bpf {
+        cmd: BpfCmd::MapCreate,
+        attr: &mut attr,
+    })?;
     Ok(fd_result(fd))
 }
 
@@ -215,7 +264,10 @@ pub fn bpf_prog_load(p: &ProgLoad<'_>) -> SysResult<OwnedFd> {
     put_u64(&mut attr, 16, p.license.as_ptr() as u64);
     put_u32(&mut attr, 68, p.expected_attach_type);
     put_u32(&mut attr, 108, p.attach_btf_id);
-    let fd = syscall(Call::Bpf { cmd: BpfCmd::ProgLoad, attr: &mut attr })?;
+    let fd = syscall(Call::Bpf {
+        cmd: BpfCmd::ProgLoad,
+        attr: &mut attr,
+    })?;
     Ok(fd_result(fd))
 }
 
@@ -223,9 +275,19 @@ pub fn bpf_prog_load(p: &ProgLoad<'_>) -> SysResult<OwnedFd> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IterParams {
     None,
-    Map { map_fd: i32 },
-    Cgroup { order: u32, cgroup_fd: i32, cgroup_id: u64 },
-    Task { tid: u32, pid: u32, pid_fd: i32 },
+    Map {
+        map_fd: i32,
+    },
+    Cgroup {
+        order: u32,
+        cgroup_fd: i32,
+        cgroup_id: u64,
+    },
+    Task {
+        tid: u32,
+        pid: u32,
+        pid_fd: i32,
+    },
 }
 
 /// `BPF_LINK_CREATE` of an iterator link (`BPF_TRACE_ITER`) with parameters.
@@ -235,7 +297,11 @@ pub fn bpf_link_create_iter(prog: BorrowedFd<'_>, params: IterParams) -> SysResu
     match params {
         IterParams::None => {}
         IterParams::Map { map_fd } => put_u32(&mut info, 0, map_fd as u32),
-        IterParams::Cgroup { order, cgroup_fd, cgroup_id } => {
+        IterParams::Cgroup {
+            order,
+            cgroup_fd,
+            cgroup_id,
+        } => {
             put_u32(&mut info, 0, order);
             put_u32(&mut info, 4, cgroup_fd as u32);
             put_u64(&mut info, 8, cgroup_id);
@@ -253,7 +319,10 @@ pub fn bpf_link_create_iter(prog: BorrowedFd<'_>, params: IterParams) -> SysResu
         put_u64(&mut attr, 16, info.as_ptr() as u64);
         put_u32(&mut attr, 24, info.len() as u32);
     }
-    let fd = syscall(Call::Bpf { cmd: BpfCmd::LinkCreate, attr: &mut attr })?;
+    let fd = syscall(Call::Bpf {
+        cmd: BpfCmd::LinkCreate,
+        attr: &mut attr,
+    })?;
     Ok(fd_result(fd))
 }
 
@@ -268,7 +337,12 @@ pub fn mount_fs(fstype: &str, target: &Path, data: &str) -> SysResult<()> {
     let target = cpath(target, "mount")?;
     let source = CString::new(fstype).expect("fs type has no NUL");
     let data = CString::new(data).expect("mount data has no NUL");
-    syscall(Call::Mount { source: &source, target: &target, fstype: &source, data: &data })?;
+    syscall(Call::Mount {
+        source: &source,
+        target: &target,
+        fstype: &source,
+        data: &data,
+    })?;
     Ok(())
 }
 
@@ -276,7 +350,10 @@ pub fn mount_fs(fstype: &str, target: &Path, data: &str) -> SysResult<()> {
 pub fn umount(target: &Path, detach: bool) -> SysResult<()> {
     let target = cpath(target, "umount2")?;
     let flags = if detach { libc::MNT_DETACH } else { 0 };
-    syscall(Call::Umount { target: &target, flags })?;
+    syscall(Call::Umount {
+        target: &target,
+        flags,
+    })?;
     Ok(())
 }
 
@@ -289,6 +366,11 @@ pub fn fanotify_init(flags: u32, event_flags: u32) -> SysResult<OwnedFd> {
 /// `fanotify_mark(2)` on a path.
 pub fn fanotify_mark(fd: BorrowedFd<'_>, flags: u32, mask: u64, path: &Path) -> SysResult<()> {
     let cpath = cpath(path, "fanotify_mark")?;
-    syscall(Call::FanotifyMark { fd: fd.as_raw_fd(), flags, mask, path: &cpath })?;
+    syscall(Call::FanotifyMark {
+        fd: fd.as_raw_fd(),
+        flags,
+        mask,
+        path: &cpath,
+    })?;
     Ok(())
 }

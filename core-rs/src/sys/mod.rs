@@ -12,6 +12,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 pub mod fake;
+pub mod fs;
 
 /// The bpf(2) commands bpfx uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +70,10 @@ pub enum Call<'a> {
         mask: u64,
         path: &'a CStr,
     },
+    /// Any other call, named; see [`named`].
+    Named {
+        op: &'static str,
+    },
 }
 
 impl Call<'_> {
@@ -81,6 +86,7 @@ impl Call<'_> {
             Call::Umount { .. } => "umount2",
             Call::FanotifyInit { .. } => "fanotify_init",
             Call::FanotifyMark { .. } => "fanotify_mark",
+            Call::Named { op } => op,
         }
     }
 }
@@ -144,6 +150,7 @@ pub fn syscall(call: Call<'_>) -> SysResult<i64> {
                 mask,
                 path,
             } => libc::fanotify_mark(fd, flags, mask, libc::AT_FDCWD, path.as_ptr()) as i64,
+            Call::Named { op } => unreachable!("{op} goes through sys::named"),
         }
     };
     if ret < 0 {
@@ -156,7 +163,24 @@ pub fn syscall(call: Call<'_>) -> SysResult<i64> {
     }
 }
 
-fn cpath(path: &Path, op: &'static str) -> SysResult<CString> {
+/// Makes the call `f` performs, named `op` so that a fake can answer it
+/// instead. `f` returns the raw result (negative on failure, with errno set).
+pub fn named(op: &'static str, f: impl FnOnce() -> i64) -> SysResult<i64> {
+    if let Some(answer) = fake::answer(&Call::Named { op }) {
+        return answer.map_err(|error| SysError { op, error });
+    }
+    let ret = f();
+    if ret < 0 {
+        Err(SysError {
+            op,
+            error: io::Error::last_os_error(),
+        })
+    } else {
+        Ok(ret)
+    }
+}
+
+pub(crate) fn cpath(path: &Path, op: &'static str) -> SysResult<CString> {
     use std::os::unix::ffi::OsStrExt as _;
     CString::new(path.as_os_str().as_bytes()).map_err(|_| SysError {
         op,
@@ -183,7 +207,7 @@ pub fn get_u64(buf: &[u8], off: usize) -> u64 {
 /// The size of `union bpf_attr` we send: large enough for every command used.
 const ATTR_SIZE: usize = 144;
 
-fn fd_result(ret: i64) -> OwnedFd {
+pub(crate) fn fd_result(ret: i64) -> OwnedFd {
     // SAFETY: a successful bpf(2) call that creates an object returns a new fd
     // that nothing else owns.
     unsafe { OwnedFd::from_raw_fd(ret as i32) }

@@ -15,8 +15,30 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub enum Held {
-    Obj { fd: OwnedFd, kind: ObjKind },
+    Obj {
+        fd: OwnedFd,
+        kind: ObjKind,
+    },
     Reader(Arc<File>),
+    /// A source of events (raw fanotify events, or the watcher's actions),
+    /// with the eventfd that wakes a blocked wait.
+    Source {
+        source: Arc<Mutex<dyn Source>>,
+        wake: Arc<OwnedFd>,
+    },
+}
+
+/// Something a `nonblocking` call waits on: [`Source::next`] blocks until
+/// there is something to report or `wake` is signalled.
+pub trait Source: Send {
+    /// Waits up to `timeout_ms` and returns JSON lines to hand out (maybe
+    /// none); `Ok(None)` once woken to stop.
+    fn next(
+        &mut self,
+        wake: BorrowedFd<'_>,
+        timeout_ms: i32,
+        room: usize,
+    ) -> Result<Option<Vec<u8>>>;
 }
 
 pub struct Handle {
@@ -70,10 +92,10 @@ pub fn with<T>(
         .ok_or_else(|| not_open(id))?;
     match &h.held {
         Held::Obj { fd, kind } => f(fd.as_fd(), *kind, h.path.as_ref()),
-        Held::Reader(_) => Err(Error::new(
+        _ => Err(Error::new(
             Kind::WrongKind,
             "handle",
-            format!("Handle {id} is a view reader, not a BPF object"),
+            format!("Handle {id} is not a BPF object"),
         )),
     }
 }
@@ -87,10 +109,29 @@ pub fn reader(id: u32) -> Result<(Arc<File>, Option<PathBuf>)> {
         .ok_or_else(|| not_open(id))?;
     match &h.held {
         Held::Reader(f) => Ok((Arc::clone(f), h.path.clone())),
-        Held::Obj { .. } => Err(Error::new(
+        _ => Err(Error::new(
             Kind::WrongKind,
             "handle",
-            format!("Handle {id} is a BPF object, not a view reader"),
+            format!("Handle {id} is not a view reader"),
+        )),
+    }
+}
+
+type SourceParts = (Arc<Mutex<dyn Source>>, Arc<OwnedFd>);
+
+/// The event source behind handle `id`, and its wake fd.
+pub fn source(id: u32) -> Result<SourceParts> {
+    let guard = table();
+    let h = guard
+        .as_ref()
+        .and_then(|t| t.get(&id))
+        .ok_or_else(|| not_open(id))?;
+    match &h.held {
+        Held::Source { source, wake } => Ok((Arc::clone(source), Arc::clone(wake))),
+        _ => Err(Error::new(
+            Kind::WrongKind,
+            "handle",
+            format!("Handle {id} is not an event source"),
         )),
     }
 }

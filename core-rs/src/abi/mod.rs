@@ -218,6 +218,17 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
             } = params(op, p)?;
             to_json(&mirror::detach(&pin_root, &expose_root, name.as_deref())?)
         }
+        "events_open" => {
+            #[derive(Deserialize)]
+            struct P {
+                paths: Vec<PathBuf>,
+                #[serde(default)]
+                filesystem: bool,
+            }
+            let P { paths, filesystem } = params(op, p)?;
+            let events = crate::events::open(&paths, filesystem)?;
+            source_handle(events, None)
+        }
         "doctor" => {
             #[derive(Deserialize)]
             struct P {
@@ -239,6 +250,21 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         }
         _ => Err(Error::invalid(op, format!("Unknown operation \"{op}\""))),
     }
+}
+
+/// Stores an event source as a handle, with a new eventfd to wake it.
+fn source_handle(source: impl handles::Source + 'static, path: Option<PathBuf>) -> Result<Value> {
+    let wake = crate::sys::fs::eventfd().map_err(|e| Error::sys("Cannot make an eventfd", e))?;
+    let source: std::sync::Arc<Mutex<dyn handles::Source>> =
+        std::sync::Arc::new(Mutex::new(source));
+    let handle = handles::insert(Handle {
+        held: handles::Held::Source {
+            source,
+            wake: std::sync::Arc::new(wake),
+        },
+        path,
+    });
+    Ok(json!({ "handle": handle }))
 }
 
 /// Decodes, runs and encodes one request: (status, reply bytes).
@@ -382,16 +408,7 @@ pub unsafe extern "C" fn bpfx_read(
     err: *mut u8,
     err_cap: usize,
 ) -> i64 {
-    let fail = |e: Error| {
-        let mut bytes = serde_json::to_vec(&e).unwrap_or_default();
-        bytes.truncate(err_cap.saturating_sub(1));
-        bytes.push(0);
-        if !err.is_null() && err_cap > 0 {
-            // SAFETY: `err` is valid for `err_cap` >= `bytes.len()` bytes.
-            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), err, bytes.len()) };
-        }
-        -1
-    };
+    let fail = |e: Error| write_error(e, err, err_cap);
     if buf.is_null() && cap > 0 {
         return fail(Error::invalid("read", "The read buffer is null"));
     }
@@ -418,6 +435,70 @@ pub unsafe extern "C" fn bpfx_read(
         Ok(Err(e)) => fail(e),
         Err(p) => fail(panic_error(&p)),
     }
+}
+
+/// Waits up to `timeout_ms` for events on source handle `handle` and writes
+/// them as JSON lines into `buf`. Returns the bytes written (0: nothing yet,
+/// call again), -2 once `bpfx_wake` stopped it, or -1 with a JSON error and
+/// a NUL in `err`. Blocks: bind it `nonblocking`.
+///
+/// # Safety
+/// `buf` must be valid for `cap` bytes and `err` for `err_cap` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bpfx_next(
+    handle: u32,
+    timeout_ms: i32,
+    buf: *mut u8,
+    cap: usize,
+    err: *mut u8,
+    err_cap: usize,
+) -> i64 {
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let (source, wake) = handles::source(handle)?;
+        let mut s = source.lock().unwrap_or_else(|p| p.into_inner());
+        match s.next(std::os::fd::AsFd::as_fd(&*wake), timeout_ms, cap)? {
+            None => Ok(-2),
+            Some(bytes) if bytes.len() > cap => Err(Error::invalid(
+                "next",
+                format!("An event needs {} bytes; the buffer has {cap}", bytes.len()),
+            )),
+            Some(bytes) => {
+                // SAFETY: `buf` is valid for `cap` >= `bytes.len()` bytes.
+                unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len()) };
+                Ok(bytes.len() as i64)
+            }
+        }
+    }));
+    match r {
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => write_error(e, err, err_cap),
+        Err(p) => write_error(panic_error(&p), err, err_cap),
+    }
+}
+
+/// Wakes a `bpfx_next` blocked on `handle` (and every later one), so that
+/// it returns -2. Returns 0, or -1 for a handle that is not a source.
+#[unsafe(no_mangle)]
+pub extern "C" fn bpfx_wake(handle: u32) -> i32 {
+    catch_unwind(|| match handles::source(handle) {
+        Ok((_, wake)) => {
+            crate::sys::fs::eventfd_signal(std::os::fd::AsFd::as_fd(&*wake)).map_or(-1, |()| 0)
+        }
+        Err(_) => -1,
+    })
+    .unwrap_or(-1)
+}
+
+/// Writes `e` as JSON and a NUL into `err` (cut to `err_cap`); returns -1.
+fn write_error(e: Error, err: *mut u8, err_cap: usize) -> i64 {
+    let mut bytes = serde_json::to_vec(&e).unwrap_or_default();
+    bytes.truncate(err_cap.saturating_sub(1));
+    bytes.push(0);
+    if !err.is_null() && err_cap > 0 {
+        // SAFETY: the caller guarantees `err` is valid for `err_cap` bytes.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), err, bytes.len()) };
+    }
+    -1
 }
 
 /// Writes the progress of the running bulk operation (attach, detach) to

@@ -224,3 +224,34 @@ pub fn flock_exclusive(fd: BorrowedFd<'_>, wait: bool) -> SysResult<()> {
     })?;
     Ok(())
 }
+
+/// `name_to_handle_at(path, AT_HANDLE_FID)`: the file handle fanotify
+/// reports for `path` (works on filesystems that cannot decode handles).
+/// Returns (handle type, handle bytes).
+pub fn handle_of(path: &Path) -> SysResult<(i32, Vec<u8>)> {
+    let c = cpath(path, "name_to_handle_at")?;
+    let mut buf = vec![0u8; 8 + 128];
+    buf[0..4].copy_from_slice(&128u32.to_ne_bytes());
+    let mut mount_id: libc::c_int = 0;
+    // SAFETY: `buf` holds a struct file_handle with room for 128 bytes.
+    named("name_to_handle_at", || unsafe {
+        libc::name_to_handle_at(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            &mut mount_id,
+            libc::AT_HANDLE_FID,
+        ) as i64
+    })?;
+    let len = u32::from_ne_bytes(buf[0..4].try_into().expect("4 bytes")) as usize;
+    let ty = i32::from_ne_bytes(buf[4..8].try_into().expect("4 bytes"));
+    Ok((ty, buf[8..8 + len.min(128)].to_vec()))
+}
+
+/// The path an fd refers to, from `/proc/self/fd`.
+pub fn fd_path(fd: BorrowedFd<'_>) -> SysResult<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(|error| SysError {
+        op: "readlink",
+        error,
+    })
+}

@@ -1,0 +1,73 @@
+//! Raw filesystem events as a source for the data lane: the directories
+//! (inode marks) or filesystems (filesystem marks) a caller names.
+
+use crate::error::Result;
+use crate::handles::Source;
+use crate::notify::Fan;
+use crate::sys::fs;
+use std::os::fd::BorrowedFd;
+use std::path::PathBuf;
+
+pub struct Events {
+    fan: Fan,
+    pending: std::collections::VecDeque<Vec<u8>>,
+}
+
+/// Watches `paths`: each directory itself, or with `filesystem` the whole
+/// filesystem each is on.
+pub fn open(paths: &[PathBuf], filesystem: bool) -> Result<Events> {
+    let mut fan = Fan::new()?;
+    for p in paths {
+        if filesystem {
+            fan.mark_filesystem(p)?
+        } else {
+            fan.mark_dir(p)?
+        }
+    }
+    Ok(Events {
+        fan,
+        pending: Default::default(),
+    })
+}
+
+/// Hands out queued lines while they fit in `room` (at least one).
+pub fn take_lines(pending: &mut std::collections::VecDeque<Vec<u8>>, room: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line) = pending.front() {
+        if !out.is_empty() && out.len() + line.len() > room {
+            break;
+        }
+        out.extend_from_slice(line);
+        pending.pop_front();
+    }
+    out
+}
+
+/// Waits on `fd` and `wake`; true when `wake` fired.
+pub fn wait(fd: BorrowedFd<'_>, wake: BorrowedFd<'_>, timeout_ms: i32) -> Result<(bool, bool)> {
+    let ready = fs::poll_in(&[fd, wake], timeout_ms)
+        .map_err(|e| crate::error::Error::sys("Cannot wait for events", e))?;
+    Ok((ready[0], ready[1]))
+}
+
+impl Source for Events {
+    fn next(
+        &mut self,
+        wake: BorrowedFd<'_>,
+        timeout_ms: i32,
+        room: usize,
+    ) -> Result<Option<Vec<u8>>> {
+        if self.pending.is_empty() {
+            let (_, woken) = wait(self.fan.fd(), wake, timeout_ms)?;
+            if woken {
+                return Ok(None);
+            }
+            for ev in self.fan.read()? {
+                let mut line = serde_json::to_vec(&ev).unwrap_or_default();
+                line.push(b'\n');
+                self.pending.push_back(line);
+            }
+        }
+        Ok(Some(take_lines(&mut self.pending, room)))
+    }
+}

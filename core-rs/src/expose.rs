@@ -157,6 +157,13 @@ fn make(x: &Exposure, dir: std::os::fd::BorrowedFd<'_>, name: &str) -> Result<()
     }
 }
 
+/// Makes a recorded exposure again (its file went, its pin is still there).
+pub fn remake(x: &Exposure) -> Result<()> {
+    let (dir, name) = split(&x.path)?;
+    let dirfd = open_parent(&dir, &x.path)?;
+    make(x, dirfd.as_fd(), &name)
+}
+
 /// Whether a mount sits at `path` (its device differs from its parent's, or
 /// mountinfo lists it).
 pub fn is_mounted(path: &Path) -> bool {

@@ -22,3 +22,4 @@ pub mod object;
 pub mod pins;
 pub mod sys;
 pub mod views;
+pub mod watch;

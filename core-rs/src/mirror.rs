@@ -14,12 +14,13 @@
 use crate::cgroups;
 use crate::error::{Error, Kind, Result, q};
 use crate::info::{self, Detail, ObjKind};
+use crate::manifest::{self, Rule};
 use crate::mounts;
-use crate::views::{self, IterProg};
+use crate::views;
 use crate::{pins, sys};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -56,6 +57,15 @@ pub struct AttachOptions {
     pub expose_root: PathBuf,
     pub name: String,
     pub pin_by_name_root: Option<PathBuf>,
+    /// With a state directory, the attach is recorded as a rule that the
+    /// watcher keeps true as cgroups come and go.
+    pub state: Option<PathBuf>,
+}
+
+/// Where an attach rule keeps its program pinned, for the watcher.
+pub fn prog_pin(pin_root: &Path, name: &str) -> PathBuf {
+    // '%' never starts an encoded cgroup name, so this cannot collide.
+    pin_root.join(format!("%prog-{name}"))
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -263,71 +273,180 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
         )
         .with_hint("use a program from a SEC(\"iter/cgroup\") section"));
     }
-    let prog_fd = prog_fd(&prog)?;
-
-    let cgroups::Walk { cgroups, vanished } = cgroups::walk(&top_path)?;
-    let mut report = AttachReport {
-        cgroups: cgroups.len(),
-        ..Default::default()
+    let tree = Tree {
+        pin_root,
+        expose_root,
+        name: o.name.clone(),
     };
-    for v in vanished {
-        report.skipped.push(Skipped {
-            cgroup: v.display().to_string(),
-            why: "the cgroup was removed during the walk".into(),
-        });
+    let report = tree.reconcile(prog.fd()?, &top_path)?;
+    if let Some(state) = &o.state {
+        let prog_path = match &prog {
+            views::IterProg::Pinned { .. } => mounts::absolute(Path::new(&o.prog)),
+            views::IterProg::Loaded { .. } => {
+                let p = prog_pin(&tree.pin_root, &tree.name);
+                make_dirs(&tree.pin_root)?;
+                let _ = std::fs::remove_file(&p);
+                sys::bpf_obj_pin(prog.fd()?, &p)
+                    .map_err(|e| Error::sys(format!("Cannot pin the program at {}", q(&p)), e))?;
+                p
+            }
+        };
+        let rule = Rule {
+            prog: prog_path,
+            cgroup_root: top_path.clone(),
+            pin_root: tree.pin_root.clone(),
+            expose_root: tree.expose_root.clone(),
+            name: tree.name.clone(),
+        };
+        manifest::update(state, |m| {
+            m.rules
+                .retain(|r| !(r.pin_root == rule.pin_root && r.name == rule.name));
+            m.rules.push(rule);
+            Ok(())
+        })?;
     }
-    let mut existing = existing_views(&pin_root, Some(&o.name))?;
-    let total = cgroups.len() as u64;
-    progress(0, total);
+    Ok(report)
+}
 
-    for (done, (rel, id)) in cgroups.iter().enumerate() {
-        let key = rel.join(&o.name);
-        let pin = pin_root.join(encode_rel(rel)).join(&o.name);
-        let expose = expose_root.join(rel).join(&o.name);
-        if let Some(old) = existing.remove(&key) {
-            if old.cgroup_id == *id {
+/// The two trees of one attach: views pinned under `pin_root`, exposed
+/// under `expose_root`, each file named `name`.
+pub struct Tree {
+    pub pin_root: PathBuf,
+    pub expose_root: PathBuf,
+    pub name: String,
+}
+
+impl Tree {
+    fn pin(&self, rel: &Path) -> PathBuf {
+        self.pin_root.join(encode_rel(rel)).join(&self.name)
+    }
+
+    fn expose(&self, rel: &Path) -> PathBuf {
+        self.expose_root.join(rel).join(&self.name)
+    }
+
+    /// Brings the whole subtree at `top` to truth: a view for every cgroup,
+    /// none for cgroups that are gone.
+    pub fn reconcile(&self, prog: BorrowedFd<'_>, top: &Path) -> Result<AttachReport> {
+        let cgroups::Walk { cgroups, vanished } = cgroups::walk(top)?;
+        let mut report = AttachReport {
+            cgroups: cgroups.len(),
+            ..Default::default()
+        };
+        for v in vanished {
+            report.skipped.push(Skipped {
+                cgroup: v.display().to_string(),
+                why: "the cgroup was removed during the walk".into(),
+            });
+        }
+        let mut existing = existing_views(&self.pin_root, Some(&self.name))?;
+        let total = cgroups.len() as u64;
+        progress(0, total);
+        for (done, (rel, id)) in cgroups.iter().enumerate() {
+            let old = existing.remove(&rel.join(&self.name));
+            self.sync_one(prog, rel, *id, old, &mut report)?;
+            progress(done as u64 + 1, total);
+        }
+        // What is left belongs to cgroups that are gone.
+        for (key, old) in existing {
+            let rel = key.parent().unwrap_or(Path::new("")).to_path_buf();
+            self.remove_one(&rel, &old, &mut report)?;
+        }
+        progress(total, total);
+        Ok(report)
+    }
+
+    /// Makes the views of a cgroup subtree that just appeared at `rel`
+    /// (below `top`), keeping any that exist.
+    pub fn appeared(&self, prog: BorrowedFd<'_>, top: &Path, rel: &Path) -> Result<AttachReport> {
+        let mut report = AttachReport::default();
+        let cgroups::Walk { cgroups, .. } = match cgroups::walk(&top.join(rel)) {
+            Ok(w) => w,
+            Err(e) if e.kind == Kind::NotFound => return Ok(report), // gone again
+            Err(e) => return Err(e),
+        };
+        let pin_dir = self.pin_root.join(encode_rel(rel));
+        let mut existing = existing_views(&pin_dir, Some(&self.name))?;
+        report.cgroups = cgroups.len();
+        for (sub, id) in cgroups {
+            let old = existing.remove(&sub.join(&self.name));
+            self.sync_one(prog, &rel.join(&sub), id, old, &mut report)?;
+        }
+        Ok(report)
+    }
+
+    /// Removes the views of the cgroup at `rel` and of any below it.
+    pub fn vanished(&self, rel: &Path) -> Result<AttachReport> {
+        let mut report = AttachReport::default();
+        let pin_dir = self.pin_root.join(encode_rel(rel));
+        for (key, old) in existing_views(&pin_dir, Some(&self.name))? {
+            let sub = key.parent().unwrap_or(Path::new("")).to_path_buf();
+            self.remove_one(&rel.join(sub), &old, &mut report)?;
+        }
+        Ok(report)
+    }
+
+    fn remove_one(&self, rel: &Path, old: &Existing, report: &mut AttachReport) -> Result<()> {
+        let expose = self.expose(rel);
+        remove_view(&old.pin, &expose, &self.pin_root, &self.expose_root)?;
+        report
+            .removed
+            .push(item(rel, old.cgroup_id, &old.pin, &expose));
+        Ok(())
+    }
+
+    /// Keeps, replaces or makes the view of one cgroup.
+    fn sync_one(
+        &self,
+        prog: BorrowedFd<'_>,
+        rel: &Path,
+        id: u64,
+        old: Option<Existing>,
+        report: &mut AttachReport,
+    ) -> Result<()> {
+        let pin = self.pin(rel);
+        let expose = self.expose(rel);
+        let not_ours = |report: &mut AttachReport| {
+            report.skipped.push(Skipped {
+                cgroup: rel.display().to_string(),
+                why: format!("{} exists and is not bpfx's", q(&expose)),
+            })
+        };
+        if let Some(old) = old {
+            if old.cgroup_id == id {
                 if !links_to(&expose, &pin) {
                     if std::fs::symlink_metadata(&expose).is_ok() {
-                        report.skipped.push(Skipped {
-                            cgroup: rel.display().to_string(),
-                            why: format!("{} exists and is not bpfx's", q(&expose)),
-                        });
-                        continue;
+                        not_ours(report);
+                        return Ok(());
                     }
                     make_dirs(expose.parent().expect("below the root"))?;
                     std::os::unix::fs::symlink(&pin, &expose).map_err(|e| {
                         Error::io(format!("Cannot expose {}", q(&expose)), "symlink", &e)
                     })?;
                 }
-                report.kept.push(item(rel, *id, &pin, &expose));
-                continue;
+                report.kept.push(item(rel, id, &pin, &expose));
+                return Ok(());
             }
             // The cgroup was removed and made again: its old view is stale.
-            remove_view(&old.pin, &expose, &pin_root, &expose_root)?;
-            report
-                .removed
-                .push(item(rel, old.cgroup_id, &old.pin, &expose));
+            self.remove_one(rel, &old, report)?;
         }
         if std::fs::symlink_metadata(&expose).is_ok() {
-            report.skipped.push(Skipped {
-                cgroup: rel.display().to_string(),
-                why: format!("{} exists and is not bpfx's", q(&expose)),
-            });
-            continue;
+            not_ours(report);
+            return Ok(());
         }
         let params = sys::IterParams::Cgroup {
             order: 1,
             cgroup_fd: 0,
-            cgroup_id: *id,
+            cgroup_id: id,
         };
-        let link = match views::make_link(prog_fd, "cgroup", params) {
+        let link = match views::make_link(prog, "cgroup", params) {
             Ok(l) => l,
             Err(e) if e.kind == Kind::NotFound => {
                 report.skipped.push(Skipped {
                     cgroup: rel.display().to_string(),
                     why: "the cgroup was removed before its view was made".into(),
                 });
-                continue;
+                return Ok(());
             }
             Err(e) => return Err(e),
         };
@@ -341,24 +460,9 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
                     .with_path(&expose),
             );
         }
-        report.made.push(item(rel, *id, &pin, &expose));
-        progress(done as u64 + 1, total);
+        report.made.push(item(rel, id, &pin, &expose));
+        Ok(())
     }
-    // What is left belongs to cgroups that are gone.
-    for (key, old) in existing {
-        let rel = key.parent().unwrap_or(Path::new("")).to_path_buf();
-        let expose = expose_root.join(&key);
-        remove_view(&old.pin, &expose, &pin_root, &expose_root)?;
-        report
-            .removed
-            .push(item(&rel, old.cgroup_id, &old.pin, &expose));
-    }
-    progress(total, total);
-    Ok(report)
-}
-
-fn prog_fd(prog: &IterProg) -> Result<std::os::fd::BorrowedFd<'_>> {
-    prog.fd()
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -367,10 +471,32 @@ pub struct DetachReport {
 }
 
 /// Removes every view below `pin_root` (named `name`, or any) and the
-/// mirror symlinks that point at them. Touches nothing else.
-pub fn detach(pin_root: &Path, expose_root: &Path, name: Option<&str>) -> Result<DetachReport> {
+/// mirror symlinks that point at them, and forgets the matching attach rules
+/// in `state`. Touches nothing else.
+pub fn detach(
+    pin_root: &Path,
+    expose_root: &Path,
+    name: Option<&str>,
+    state: Option<&Path>,
+) -> Result<DetachReport> {
     let pin_root = mounts::absolute(pin_root);
     let expose_root = mounts::absolute(expose_root);
+    if let Some(state) = state {
+        let gone = manifest::update(state, |m| {
+            let (gone, kept): (Vec<Rule>, Vec<Rule>) = m
+                .rules
+                .drain(..)
+                .partition(|r| r.pin_root == pin_root && name.is_none_or(|n| r.name == n));
+            m.rules = kept;
+            Ok(gone)
+        })?;
+        for r in gone {
+            let p = prog_pin(&r.pin_root, &r.name);
+            if r.prog == p {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+    }
     if std::fs::symlink_metadata(&pin_root).is_err() {
         return Ok(DetachReport::default());
     }

@@ -185,6 +185,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 expose_root: PathBuf,
                 name: String,
                 pin_by_name_root: Option<PathBuf>,
+                state: Option<PathBuf>,
             }
             let P {
                 prog,
@@ -193,6 +194,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 expose_root,
                 name,
                 pin_by_name_root,
+                state,
             } = params(op, p)?;
             to_json(&mirror::attach(&mirror::AttachOptions {
                 prog,
@@ -201,6 +203,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 expose_root,
                 name,
                 pin_by_name_root,
+                state,
             })?)
         }
         "detach" => {
@@ -210,13 +213,20 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 pin_root: PathBuf,
                 expose_root: PathBuf,
                 name: Option<String>,
+                state: Option<PathBuf>,
             }
             let P {
                 pin_root,
                 expose_root,
                 name,
+                state,
             } = params(op, p)?;
-            to_json(&mirror::detach(&pin_root, &expose_root, name.as_deref())?)
+            to_json(&mirror::detach(
+                &pin_root,
+                &expose_root,
+                name.as_deref(),
+                state.as_deref(),
+            )?)
         }
         "events_open" => {
             #[derive(Deserialize)]
@@ -228,6 +238,62 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
             let P { paths, filesystem } = params(op, p)?;
             let events = crate::events::open(&paths, filesystem)?;
             source_handle(events, None)
+        }
+        "watch_open" => {
+            #[derive(Deserialize)]
+            struct P {
+                state: PathBuf,
+            }
+            let P { state } = params(op, p)?;
+            let w = crate::watch::open(&state)?;
+            source_handle(w, Some(state))
+        }
+        "expose" => {
+            #[derive(Deserialize)]
+            struct P {
+                state: PathBuf,
+                pin: PathBuf,
+                path: PathBuf,
+                #[serde(default)]
+                bind: bool,
+            }
+            let P {
+                state,
+                pin,
+                path,
+                bind,
+            } = params(op, p)?;
+            let mode = if bind {
+                crate::manifest::Mode::Bind
+            } else {
+                crate::manifest::Mode::Symlink
+            };
+            to_json(&crate::expose::expose(&state, &pin, &path, mode)?)
+        }
+        "unexpose" => {
+            #[derive(Deserialize)]
+            struct P {
+                state: PathBuf,
+                path: PathBuf,
+            }
+            let P { state, path } = params(op, p)?;
+            to_json(&crate::expose::unexpose(&state, &path)?)
+        }
+        "exposures" => {
+            #[derive(Deserialize)]
+            struct P {
+                state: PathBuf,
+            }
+            let P { state } = params(op, p)?;
+            to_json(&crate::expose::list(&state)?)
+        }
+        "manifest" => {
+            #[derive(Deserialize)]
+            struct P {
+                state: PathBuf,
+            }
+            let P { state } = params(op, p)?;
+            to_json(&crate::manifest::read(&state)?)
         }
         "doctor" => {
             #[derive(Deserialize)]

@@ -309,6 +309,17 @@ pub fn aya_error(what: String, err: &(dyn std::error::Error + 'static)) -> Error
             )];
             break;
         }
+        if let Some(aya::maps::MapError::CreateError { name, io_error }) =
+            e.downcast_ref::<aya::maps::MapError>()
+        {
+            errno = io_error.raw_os_error();
+            op = "BPF_MAP_CREATE".into();
+            chain = vec![format!(
+                "cannot create map \"{name}\": {}",
+                crate::error::describe_errno(errno.unwrap_or(0))
+            )];
+            break;
+        }
         if let Some(s) = e.downcast_ref::<aya::sys::SyscallError>() {
             op = s.call.to_string();
         }
@@ -490,7 +501,9 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         .btf(btf.as_ref())
         .default_map_pin_directory(&by_name_root);
     let what = format!("Cannot load {}", q(&opts.path));
-    let mut ebpf = loader.load(&parsed.data).map_err(|e| aya_error(what, &e))?;
+    let mut ebpf = loader
+        .load(&parsed.data)
+        .map_err(|e| aya_error(what, &e).with_path(&opts.path))?;
 
     let sections: BTreeMap<&str, &str> = spec
         .programs
@@ -586,6 +599,23 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_map_creation_names_the_map_and_the_call() {
+        let e = aya::maps::MapError::CreateError {
+            name: "exec_counts".into(),
+            io_error: std::io::Error::from_raw_os_error(libc::EPERM),
+        };
+        let err = aya_error("Cannot load \"x.o\"".into(), &e);
+        assert_eq!(err.op, "BPF_MAP_CREATE");
+        assert_eq!(err.errno, libc::EPERM);
+        assert_eq!(err.kind, Kind::Permission);
+        assert_eq!(
+            err.message,
+            "Cannot load \"x.o\": cannot create map \"exec_counts\": operation not permitted"
+        );
+        assert!(err.hint.as_deref().unwrap().contains("CAP_BPF"));
+    }
 
     #[test]
     fn bpffs_name_replaces_dots() {

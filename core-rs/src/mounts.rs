@@ -78,7 +78,7 @@ pub fn is_bpffs(path: &Path) -> bool {
 /// Hint for a path that is not on bpffs.
 pub fn not_bpffs_hint(path: &Path) -> String {
     if path.starts_with(DEFAULT_BPFFS) && !is_bpffs(Path::new(DEFAULT_BPFFS)) {
-        "bpffs is not mounted at /sys/fs/bpf: run `bpfx doctor --fix` to mount it".into()
+        "bpffs is not mounted at /sys/fs/bpf: run `bpfx doctor --fix` as root to mount it".into()
     } else {
         "choose a path under a bpffs mount (see `bpfx doctor` for where bpffs is mounted)".into()
     }

@@ -1,10 +1,10 @@
 // The cost of one FFI call into the core, beside a bare Deno.dlopen call of
-// libc's getpid() in the same process.
+// libc abs() in the same process.
 import { core } from "../src/ffi.ts";
 
 const N = 2_000_000;
 const libc = Deno.dlopen("libc.so.6", {
-  getpid: { parameters: [], result: "i32" },
+  abs: { parameters: ["i32"], result: "i32" },
 });
 const bpfx = core();
 
@@ -18,8 +18,8 @@ function perCall(f: () => unknown, n: number): number {
 const rows: [string, number][] = [];
 for (let round = 0; round < 3; round++) {
   rows.push([
-    "libc getpid() (bare dlopen)",
-    perCall(() => libc.symbols.getpid(), N),
+    "libc abs() (bare dlopen)",
+    perCall(() => libc.symbols.abs(-7), N),
   ]);
   rows.push([
     "bpfx_open_handles()",
@@ -36,7 +36,7 @@ rows.push([
 
 const best = new Map<string, number>();
 for (const [k, v] of rows) best.set(k, Math.min(best.get(k) ?? Infinity, v));
-const base = best.get("libc getpid() (bare dlopen)")!;
+const base = best.get("libc abs() (bare dlopen)")!;
 console.log(`${"call".padEnd(34)} ${"ns/call".padStart(8)}   vs bare dlopen`);
 for (const [k, v] of best) {
   console.log(

@@ -15,8 +15,9 @@ const api: number[] = [];
 const tool: number[] = [];
 for (let i = 0; i < runs + 2; i++) {
   const dir = `${root}/inproc${i}`;
+  await Deno.remove(`${root}/hello_total`).catch(() => {});
   let t0 = performance.now();
-  load(obj, { pinDir: dir });
+  load(obj, { pinDir: dir, pinByNameRoot: root });
   const a = performance.now() - t0;
   unpin(dir, { recursive: true });
 
@@ -28,6 +29,7 @@ for (let i = 0; i < runs + 2; i++) {
   const b = performance.now() - t0;
   if (!out.success) throw new Error("bpftool prog loadall failed");
   await Deno.remove(`${root}/tool${i}`, { recursive: true });
+  await Deno.remove(`${root}/hello_total`).catch(() => {});
   if (i >= 2) { // the first two are warm-up
     api.push(a);
     tool.push(b);

@@ -33,16 +33,7 @@ hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$out/start.json" \
 "$DENO" run -A --no-check bench/table.ts "$out/start.json" 'deno hello world'
 
 echo
-# xdp-tools' dispatcher: a real third-party object with two programs and a
-# .rodata map. (bpftool cannot load the example: its by-name map would go to
-# /sys/fs/bpf, and bpftool has no option to move it.)
-MULTI=/usr/lib/x86_64-linux-gnu/bpf/xdp-dispatcher.o
-echo "== 3. Load and pin a real multi-program object ($MULTI): bpfx against bpftool prog loadall"
-# Each run loads into a fresh directory; the prepare step removes the last one.
-hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$out/load.json" \
-	--prepare "rm -rf $B/l" \
-	-n 'bpfx load (whole process)' "./bpfx load $MULTI --pin $B/l" \
-	--prepare "rm -rf $B/t" \
-	-n 'bpftool prog loadall' "bpftool prog loadall $MULTI $B/t" >/dev/null 2>&1
-"$DENO" run -A --no-check bench/table.ts "$out/load.json" 'bpftool prog loadall'
-"$DENO" run -A --no-check bench/load_inprocess.ts "$MULTI" "$B" "$RUNS"
+echo "== 3. Load and pin multi-program objects: bpfx against bpftool prog loadall"
+# In a private mount namespace with its own bpffs at /sys/fs/bpf, so that
+# by-name maps (which bpftool always pins under /sys/fs/bpf) stay private.
+unshare -m --propagation private bash bench/load_ns.sh "$RUNS" "$out"

@@ -87,6 +87,15 @@ impl Drop for Undo {
     }
 }
 
+/// The kernel's BTF, parsed once per process (it takes about 15 ms).
+///
+/// aya 0.14's `EbpfLoader::new()` parses it again on every load, whatever
+/// the object needs; aya 0.16 parses lazily, but needs Rust 1.98.
+pub fn kernel_btf() -> Option<&'static Btf> {
+    static BTF: std::sync::OnceLock<Option<Btf>> = std::sync::OnceLock::new();
+    BTF.get_or_init(|| Btf::from_sys_fs().ok()).as_ref()
+}
+
 /// The name bpffs can take for `name`: each `.` becomes `_`.
 pub fn bpffs_name(name: &str) -> String {
     name.replace('.', "_")
@@ -495,11 +504,14 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         }
     }
 
-    let btf = Btf::from_sys_fs().ok();
+    // aya's loader parses the kernel's BTF itself, and we need our own
+    // copy for programs that attach to BTF types: parse both at once.
+    let prefetch = parsed
+        .needs_kernel_btf
+        .then(|| std::thread::spawn(kernel_btf));
     let mut loader = EbpfLoader::new();
-    loader
-        .btf(btf.as_ref())
-        .default_map_pin_directory(&by_name_root);
+    let btf = prefetch.and_then(|t| t.join().ok().flatten());
+    loader.btf(btf).default_map_pin_directory(&by_name_root);
     let what = format!("Cannot load {}", q(&opts.path));
     let mut ebpf = loader
         .load(&parsed.data)
@@ -511,12 +523,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         .map(|p| (p.name.as_str(), p.section.as_str()))
         .collect();
     for (name, prog) in ebpf.programs_mut() {
-        load_program(
-            prog,
-            name,
-            sections.get(name).copied().unwrap_or(""),
-            btf.as_ref(),
-        )?;
+        load_program(prog, name, sections.get(name).copied().unwrap_or(""), btf)?;
     }
 
     for d in &plan.new_dirs {

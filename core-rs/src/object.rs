@@ -55,6 +55,9 @@ pub struct ObjectSpec {
 pub struct Parsed {
     pub spec: ObjectSpec,
     pub data: Vec<u8>,
+    /// Whether loading needs the kernel's BTF: CO-RE relocations, or
+    /// programs that attach to a BTF type (iterators, fentry, lsm, ...).
+    pub needs_kernel_btf: bool,
 }
 
 /// The kernel program type and attach type a section implies.
@@ -186,6 +189,18 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
         .collect();
     maps.sort_by(|a, b| a.name.cmp(&b.name));
 
+    let needs_kernel_btf = obj.has_btf_relocations()
+        || obj.programs.values().any(|p| {
+            matches!(
+                p.section,
+                ProgramSection::Iter { .. }
+                    | ProgramSection::FEntry { .. }
+                    | ProgramSection::FExit { .. }
+                    | ProgramSection::Lsm { .. }
+                    | ProgramSection::LsmCgroup
+                    | ProgramSection::BtfTracePoint
+            )
+        });
     let spec = ObjectSpec {
         path: path.display().to_string(),
         license: obj.license.to_string_lossy().into_owned(),
@@ -195,7 +210,11 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
         programs,
         maps,
     };
-    Ok(Parsed { spec, data })
+    Ok(Parsed {
+        spec,
+        data,
+        needs_kernel_btf,
+    })
 }
 
 #[cfg(test)]

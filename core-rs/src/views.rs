@@ -13,7 +13,7 @@ use crate::info::{self, Detail, ObjKind, ObjectInfo};
 use crate::mounts;
 use crate::{object, pins, sys};
 use aya::programs::Program;
-use aya::{Btf, Ebpf, EbpfLoader};
+use aya::{Ebpf, EbpfLoader};
 use serde::Deserialize;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -131,22 +131,25 @@ pub fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<(IterPro
         .with_hint("a view needs a program from a SEC(\"iter/...\") section"));
     };
     let target = target.to_string();
-    let btf = Btf::from_sys_fs().map_err(|e| {
+    let prefetch = std::thread::spawn(crate::load::kernel_btf);
+    let loader = EbpfLoader::new();
+    let btf = prefetch.join().ok().flatten().ok_or_else(|| {
         Error::new(
             Kind::NotSupported,
             "load",
-            format!("Cannot read the kernel's BTF: {e}"),
+            "Cannot read the kernel's BTF at /sys/kernel/btf/vmlinux",
         )
     })?;
     let root = pin_by_name_root.unwrap_or(Path::new(mounts::DEFAULT_BPFFS));
-    let mut ebpf = EbpfLoader::new()
-        .btf(Some(&btf))
+    let mut loader = loader;
+    let mut ebpf = loader
+        .btf(Some(btf))
         .default_map_pin_directory(root)
         .load(&parsed.data)
         .map_err(|e| crate::load::aya_error(format!("Cannot load {}", q(Path::new(obj))), &e))?;
     match ebpf.program_mut(name) {
         Some(Program::Iter(p)) => p
-            .load(&target, &btf)
+            .load(&target, btf)
             .map_err(|e| crate::load::aya_error(format!("Cannot load program \"{name}\""), &e))?,
         _ => {
             return Err(Error::internal(format!(

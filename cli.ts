@@ -19,6 +19,7 @@ import {
   Command,
   type CommanderError,
   InvalidArgumentError,
+  Option,
 } from "./cli/_commander.ts";
 import { denoIo, fail, type Io, printJson } from "./cli/output.ts";
 import { VERSION } from "./src/version.ts";
@@ -32,6 +33,12 @@ export interface MainOptions {
 }
 
 const SHELLS = ["bash", "zsh", "fish"] as const;
+const ORDERS = [
+  "self",
+  "descendants-pre",
+  "descendants-post",
+  "ancestors-up",
+] as const;
 const JSON_HELP = "print JSON instead of text";
 
 /** Commander codes that are not errors. */
@@ -58,6 +65,15 @@ function parseDepth(value: string): number {
     throw new InvalidArgumentError("Expected a positive integer.");
   }
   return depth;
+}
+
+/** A pid or tid: a positive 32-bit integer. */
+function parseTaskId(value: string): number {
+  const id = Number(value);
+  if (!/^[0-9]+$/.test(value) || id < 1 || id > 0xffff_ffff) {
+    throw new InvalidArgumentError("Expected a positive integer.");
+  }
+  return id;
 }
 
 /** Runs a command's body; a failure is reported and gives exit code 1. */
@@ -194,6 +210,135 @@ already pinned is reused. A failed load removes every pin it made.`,
       act(io, run, flags.json, async () => {
         const { unpinCommand } = await import("./cli/pins.ts");
         return unpinCommand(io, pin, flags);
+      })
+    );
+
+  bpfx.command("view")
+    .description("make a view of an iterator program and pin it")
+    .addHelpText(
+      "after",
+      `
+PROG is a pinned iterator program, or OBJ:NAME (program NAME of the ELF
+object OBJ, loaded for the view). Reading PIN runs the program (bpfx cat PIN).
+The parameters must be those the program's target takes: --pid or --tid for
+a task iterator, --cgroup (and --order) for a cgroup iterator, --map for a
+map element iterator; none for the others.
+
+Examples:
+  bpfx view build/examples/tasks.bpf.o:tasks /sys/fs/bpf/tasks --pid 1
+  bpfx view build/examples/cgstat.bpf.o:cgstat /sys/fs/bpf/all \
+    --cgroup / --order descendants-pre`,
+    )
+    .argument("<prog>", "pinned iterator program, or OBJ:NAME")
+    .argument("<pin>", "where to pin the view (on bpffs)")
+    .addOption(
+      new Option("--pid <n>", "only the threads of this process")
+        .argParser(parseTaskId)
+        .conflicts(["tid", "cgroup", "map"]),
+    )
+    .addOption(
+      new Option("--tid <n>", "only this thread")
+        .argParser(parseTaskId)
+        .conflicts(["cgroup", "map"]),
+    )
+    .addOption(
+      new Option(
+        "--cgroup <path|id>",
+        "the cgroup (a path, absolute or below the cgroup2 mount, or an id)",
+      ).conflicts("map"),
+    )
+    .addOption(
+      new Option("--order <order>", "the walk from --cgroup (default: self)")
+        .choices(ORDERS),
+    )
+    .option("--map <pin>", "the pinned map to walk")
+    .option(
+      "--pin-by-name-root <dir>",
+      "where maps pinned by name go, for OBJ:NAME (default: /sys/fs/bpf)",
+    )
+    .option("--json", JSON_HELP)
+    .hook("preAction", (command) => {
+      const flags = command.opts();
+      if (flags.order !== undefined && flags.cgroup === undefined) {
+        command.error(
+          "error: option '--order <order>' needs option '--cgroup <path|id>'",
+          { code: "bpfx.orderWithoutCgroup" },
+        );
+      }
+    })
+    .action((prog, pin, flags) =>
+      act(io, run, flags.json, async () => {
+        const { viewCommand } = await import("./cli/views.ts");
+        return viewCommand(io, prog, pin, flags);
+      })
+    );
+
+  bpfx.command("cat")
+    .description("read a view to standard output")
+    .addHelpText(
+      "after",
+      `
+Each read runs the view's program; the output is written as it comes, the
+same bytes \`cat VIEW\` gives. VIEW may be a symlink made by \`bpfx attach\`.`,
+    )
+    .argument("<view>", "pinned view, or a symlink to one")
+    .option("--json", "print {path, text} once the view is read")
+    .action((view, flags) =>
+      act(io, run, flags.json, async () => {
+        const { catCommand } = await import("./cli/views.ts");
+        return await catCommand(io, view, flags);
+      })
+    );
+
+  bpfx.command("attach")
+    .description("keep a view per cgroup of a subtree, in a mirror tree")
+    .addHelpText(
+      "after",
+      `
+Pins a view of PROG (a cgroup iterator: pinned, or OBJ:NAME) for each cgroup
+under --cgroup-root at <pin root>/<cgroup path>/NAME, and a symlink to it at
+<expose root>/<cgroup path>/NAME. Views of cgroups that are gone are removed;
+running it again changes nothing. In the pin tree, '.' in a directory name is
+written %2E (bpffs refuses dots) and '%' is written %25.
+
+Example:
+  bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root system.slice \
+    --pin-root /sys/fs/bpf/cgstat --expose-root /run/bpfx/cgroups --name stat
+  cat /run/bpfx/cgroups/ssh.service/stat`,
+    )
+    .argument("<prog>", "pinned cgroup iterator program, or OBJ:NAME")
+    .requiredOption(
+      "--cgroup-root <cgroup>",
+      "the subtree's root (a path, absolute or below the cgroup2 mount)",
+    )
+    .requiredOption("--pin-root <dir>", "where to pin the views (on bpffs)")
+    .requiredOption(
+      "--expose-root <dir>",
+      "where to mirror the cgroup tree (not on bpffs or cgroupfs)",
+    )
+    .requiredOption("--name <name>", "each view's file name (no '/' or '.')")
+    .option(
+      "--pin-by-name-root <dir>",
+      "where maps pinned by name go, for OBJ:NAME (default: /sys/fs/bpf)",
+    )
+    .option("--json", "print the full report as JSON")
+    .action((prog, flags) =>
+      act(io, run, flags.json, async () => {
+        const { attachCommand } = await import("./cli/views.ts");
+        return await attachCommand(io, prog, flags);
+      })
+    );
+
+  bpfx.command("detach")
+    .description("remove the views attach made, and their symlinks")
+    .requiredOption("--pin-root <dir>", "the pin root given to attach")
+    .requiredOption("--expose-root <dir>", "the expose root given to attach")
+    .option("--name <name>", "only the views of this name (default: all)")
+    .option("--json", "print the full report as JSON")
+    .action((flags) =>
+      act(io, run, flags.json, async () => {
+        const { detachCommand } = await import("./cli/views.ts");
+        return await detachCommand(io, flags);
       })
     );
 

@@ -1,9 +1,14 @@
 /**
  * Script Linux BPF pin workflows from Deno: inspect BPF ELF objects, load and
- * pin them on bpffs, list, describe, open and remove pins.
+ * pin them on bpffs, list, describe, open and remove pins; make views
+ * (iterator links pinned on bpffs, whose reads run the program) and read
+ * them; keep a view per cgroup of a subtree in a mirror of the cgroup tree.
  *
- * The calls are synchronous (they cross into the Rust core through a
- * synchronous FFI call) and throw one family of errors: {@linkcode BpfError}
+ * Most calls are synchronous (they cross into the Rust core through a
+ * synchronous FFI call). Reading a view ({@linkcode ViewReader},
+ * {@linkcode readView}), {@linkcode attach} and {@linkcode detach} run on
+ * Deno's blocking thread pool and return promises. All throw one family of
+ * errors: {@linkcode BpfError}
  * and its subclasses, plus {@linkcode BpfNotFoundError} and
  * {@linkcode BpfAlreadyExistsError}, which are also `Deno.errors.NotFound`
  * and `Deno.errors.AlreadyExists`.
@@ -42,6 +47,25 @@
  * }
  * ```
  *
+ * @example Make a view of this process's threads and read it
+ * ```ts ignore
+ * // sudo deno run --allow-ffi --allow-env=BPFX_LIB views.ts
+ * import { createView, openView, unpin } from "./mod.ts";
+ *
+ * const pin = "/sys/fs/bpf/mythreads";
+ * const info = createView("build/examples/tasks.bpf.o:tasks", {
+ *   pin,
+ *   pid: Deno.pid,
+ * });
+ * console.log(info.target); // { iter: "task", tid: 0, pid: <this pid> }
+ * try {
+ *   using reader = openView(pin);
+ *   for await (const line of reader.lines()) console.log(line);
+ * } finally {
+ *   unpin(pin);
+ * }
+ * ```
+ *
  * @module
  */
 
@@ -75,6 +99,7 @@ export {
   DEFAULT_BPFFS,
   type JsonValue,
   type LinkInfo,
+  type LinkTarget,
   ls,
   type LsOptions,
   type MapInfo,
@@ -100,6 +125,32 @@ export {
   openProgram,
   Program,
 } from "./src/handles.ts";
+export {
+  attach,
+  type AttachItem,
+  type AttachOptions,
+  type AttachReport,
+  type AttachSkipped,
+  type CgroupOrder,
+  type CgroupViewParams,
+  createView,
+  detach,
+  type DetachOptions,
+  type DetachReport,
+  type MapTarget,
+  type MapViewParams,
+  openView,
+  type PlainViewParams,
+  type ProgressCallback,
+  readView,
+  type TaskTarget,
+  type TaskViewParams,
+  type ThreadViewParams,
+  type ViewOptions,
+  type ViewParams,
+  type ViewPin,
+  ViewReader,
+} from "./src/views.ts";
 export {
   doctor,
   type DoctorCheck,

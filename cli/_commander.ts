@@ -13,5 +13,6 @@ export {
   Command,
   CommanderError,
   InvalidArgumentError,
+  Option,
 } from "npm:@commander-js/extra-typings@15.1.0";
 export type { Command as PlainCommand } from "npm:commander@15.1.0";

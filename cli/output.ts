@@ -14,8 +14,15 @@ export interface Io {
   out(text: string): void;
   /** Writes to standard error. */
   err(text: string): void;
+  /**
+   * Writes bytes to standard output as they are (`bpfx cat`); without it,
+   * they are decoded as UTF-8 and given to {@linkcode Io.out}.
+   */
+  write?(bytes: Uint8Array): void;
   /** Whether standard output is a terminal. */
   readonly isTerminal: boolean;
+  /** Whether standard error is a terminal (progress lines are drawn only then). */
+  readonly errIsTerminal?: boolean;
   /** The terminal's width for help text, when writing to a terminal. */
   readonly columns: number | undefined;
 }
@@ -23,7 +30,10 @@ export interface Io {
 const encoder = new TextEncoder();
 
 function writeAll(file: typeof Deno.stdout, text: string): void {
-  const bytes = encoder.encode(text);
+  writeBytes(file, encoder.encode(text));
+}
+
+function writeBytes(file: typeof Deno.stdout, bytes: Uint8Array): void {
   let done = 0;
   try {
     while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
@@ -39,8 +49,12 @@ export function denoIo(): Io {
   return {
     out: (text) => writeAll(Deno.stdout, text),
     err: (text) => writeAll(Deno.stderr, text),
+    write: (bytes) => writeBytes(Deno.stdout, bytes),
     get isTerminal() {
       return Deno.stdout.isTerminal();
+    },
+    get errIsTerminal() {
+      return Deno.stderr.isTerminal();
     },
     get columns() {
       if (!Deno.stdout.isTerminal() && !Deno.stderr.isTerminal()) {

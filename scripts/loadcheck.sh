@@ -44,7 +44,14 @@ for obj in "${objs[@]}"; do
 		bpftool prog loadall "$2" "$1/$3/progs"
 		# `bpftool iter pin` attaches the first program: run it when it is an iterator.
 		if [ -n "$4" ]; then
-			bpftool iter pin "$2" "$1/$3/iter"
+			# A map element iterator needs a map: give it a small u32 -> u64 hash.
+			if [ "$4" = iter/bpf_map_elem ]; then
+				bpftool map create "$1/$3/elems" type hash key 4 value 8 entries 4 name elems
+				bpftool map update pinned "$1/$3/elems" key 1 0 0 0 value 2 0 0 0 0 0 0 0
+				bpftool iter pin "$2" "$1/$3/iter" map pinned "$1/$3/elems"
+			else
+				bpftool iter pin "$2" "$1/$3/iter"
+			fi
 			echo "-- $4 output (first 3 lines of $(wc -l <"$1/$3/iter")):"
 			awk "NR <= 3" "$1/$3/iter"
 		fi

@@ -1,8 +1,13 @@
 /**
  * The control lane: one JSON request in, one JSON reply out (docs/ABI.md).
  *
- * The request, reply and meta buffers are allocated once and reused; the
- * reply buffer grows when a reply does not fit.
+ * {@linkcode call} is synchronous. Its request, reply and meta buffers are
+ * allocated once and reused; the reply buffer grows when a reply does not
+ * fit. {@linkcode callNonblocking} runs the same request on Deno's blocking
+ * thread pool, for the bulk operations that may take seconds; each such call
+ * has buffers of its own, since it overlaps synchronous calls and other
+ * nonblocking ones, and keeps them referenced until the call settles. Both
+ * decode the reply with the same code.
  *
  * @module
  */
@@ -17,10 +22,23 @@ const MAX_KEPT_OUT = 4 * 1024 * 1024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** The buffers one call writes its reply to. */
+interface Lane {
+  /** `out`: the reply buffer. */
+  out: Uint8Array;
+  /** `out_meta`: [reply length, token]. */
+  readonly meta: BigUint64Array;
+  /** Whether a grown reply buffer replaces `out` for the next call. */
+  readonly reuse: boolean;
+}
+
+/** The synchronous lane's buffers, reused by every synchronous call. */
 let request = new Uint8Array(4096);
-let out = new Uint8Array(INITIAL_OUT);
-/** `out_meta`: [reply length, token]. */
-const meta = new BigUint64Array(2);
+const syncLane: Lane = {
+  out: new Uint8Array(INITIAL_OUT),
+  meta: new BigUint64Array(2),
+  reuse: true,
+};
 
 function encode(text: string): number {
   // encodeInto writes at most 3 bytes per UTF-16 unit.
@@ -49,32 +67,25 @@ function decode(op: string, bytes: Uint8Array): unknown {
 }
 
 /**
- * Runs `op` in the core with `params` and returns its JSON reply.
- * Throws the error class matching the core's error object on failure.
+ * Turns the status of a `bpfx_call` into its reply: collects a reply that
+ * did not fit (status 2), parses the JSON, and throws the error class
+ * matching the core's error object.
  */
-export function call<T>(op: string, params: Record<string, unknown> = {}): T {
-  const lib = core();
-  const length = encode(JSON.stringify({ op, ...params }));
-  let status = lib.bpfx_call(
-    request,
-    BigInt(length),
-    out,
-    BigInt(out.length),
-    meta,
-  );
-  const size = Number(meta[0] ?? 0n);
-  let reply = out;
+function finish<T>(op: string, first: number, lane: Lane): T {
+  let status = first;
+  const size = Number(lane.meta[0] ?? 0n);
+  let reply = lane.out;
   if (status === 2) {
-    const token = Number(meta[1] ?? 0n);
-    if (size <= MAX_KEPT_OUT) {
-      let grown = out.length;
+    const token = Number(lane.meta[1] ?? 0n);
+    if (lane.reuse && size <= MAX_KEPT_OUT) {
+      let grown = lane.out.length;
       while (grown < size) grown *= 2;
-      out = new Uint8Array(grown);
-      reply = out;
+      lane.out = new Uint8Array(grown);
+      reply = lane.out;
     } else {
       reply = new Uint8Array(size);
     }
-    status = lib.bpfx_fetch(token, reply, BigInt(reply.length));
+    status = core().bpfx_fetch(token, reply, BigInt(reply.length));
     if (status === -1) throw protocolError(op, `fetching ${size} bytes failed`);
   }
   if (status === -1) {
@@ -89,4 +100,47 @@ export function call<T>(op: string, params: Record<string, unknown> = {}): T {
   if (status === 1) throw fromCoreObject(value as CoreErrorObject);
   if (status !== 0) throw protocolError(op, `unknown status ${status}`);
   return value as T;
+}
+
+/**
+ * Runs `op` in the core with `params` and returns its JSON reply.
+ * Throws the error class matching the core's error object on failure.
+ */
+export function call<T>(op: string, params: Record<string, unknown> = {}): T {
+  const length = encode(JSON.stringify({ op, ...params }));
+  const status = core().bpfx_call(
+    request,
+    BigInt(length),
+    syncLane.out,
+    BigInt(syncLane.out.length),
+    syncLane.meta,
+  );
+  return finish<T>(op, status, syncLane);
+}
+
+/**
+ * Runs `op` like {@linkcode call}, but on Deno's blocking thread pool: the
+ * event loop runs on while the core works. For rare, long operations; each
+ * call allocates its own buffers.
+ */
+export async function callNonblocking<T>(
+  op: string,
+  params: Record<string, unknown> = {},
+): Promise<T> {
+  const req = encoder.encode(JSON.stringify({ op, ...params }));
+  const lane: Lane & { readonly req: Uint8Array } = {
+    req,
+    out: new Uint8Array(INITIAL_OUT),
+    meta: new BigUint64Array(2),
+    reuse: false,
+  };
+  const status = await core().bpfx_call_nonblocking(
+    lane.req,
+    BigInt(lane.req.length),
+    lane.out,
+    BigInt(lane.out.length),
+    lane.meta,
+  );
+  // `lane` (and so every buffer the core wrote to) is referenced until here.
+  return finish<T>(op, status, lane);
 }

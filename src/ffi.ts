@@ -46,6 +46,24 @@ export const symbols = {
     ],
     result: "i32", // int32_t: 0 ok, 1 error, 2 fetch by token, -1 bad request
   },
+  /**
+   * `bpfx_call` again, bound `nonblocking`: for the bulk operations (`attach`,
+   * `detach`) that may run for seconds. It runs on Deno's blocking thread
+   * pool and returns a promise; its buffers must not be shared with a
+   * concurrent call, and must stay referenced until the promise settles.
+   */
+  bpfx_call_nonblocking: {
+    name: "bpfx_call",
+    parameters: [
+      "buffer", // const uint8_t *req
+      "usize", // size_t req_len
+      "buffer", // uint8_t *out
+      "usize", // size_t out_cap
+      "buffer", // uint64_t *out_meta: [reply length, token]
+    ],
+    result: "i32", // int32_t: as bpfx_call
+    nonblocking: true,
+  },
   /** `int32_t bpfx_fetch(...)`: collects a reply that did not fit. */
   bpfx_fetch: {
     parameters: [
@@ -61,6 +79,29 @@ export const symbols = {
       "u32", // uint32_t handle
     ],
     result: "i32", // int32_t: 0 closed, -1 no such handle
+  },
+  /**
+   * `int64_t bpfx_read(...)`: the data lane of views. Reads from a reader
+   * handle (op `view_open`); blocks while the program runs, so it is bound
+   * `nonblocking`.
+   */
+  bpfx_read: {
+    parameters: [
+      "u32", // uint32_t handle
+      "buffer", // uint8_t *buf
+      "usize", // size_t cap
+      "buffer", // uint8_t *err: a NUL-terminated JSON error on -1
+      "usize", // size_t err_cap
+    ],
+    result: "i64", // int64_t: bytes read, 0 at the end, -1 error in err
+    nonblocking: true,
+  },
+  /** `void bpfx_progress(uint64_t *out)`: progress of attach or detach. */
+  bpfx_progress: {
+    parameters: [
+      "buffer", // uint64_t *out: [done, total]
+    ],
+    result: "void",
   },
   /** `uint32_t bpfx_open_handles(void)` */
   bpfx_open_handles: {

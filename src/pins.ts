@@ -7,6 +7,7 @@
 
 import { call } from "./_call.ts";
 import { BpfError } from "./errors.ts";
+import type { CgroupOrder } from "./views.ts";
 
 /** The kind of a kernel object behind a pin. */
 export type ObjectKind = "prog" | "map" | "link";
@@ -91,6 +92,49 @@ export interface MapInfo extends ObjectInfoBase {
   readonly btfId: number;
 }
 
+/**
+ * What a link attaches to, as {@linkcode show} reports it. Which fields are
+ * there depends on the link type (`type` of the {@linkcode LinkInfo}):
+ *
+ * - `iter` (a view): `{iter}` names the iterator target, with its
+ *   parameters: `{iter: "task", tid, pid}` (0 when not limited; also
+ *   `task_file`, `task_vma`), `{iter: "cgroup", cgroupId, order}`,
+ *   `{iter: "bpf_map_elem", mapId}` (also `bpf_sk_storage_map`, `sockmap`),
+ *   or `{iter}` alone for a target without parameters (`bpf_map`, ...);
+ * - `cgroup`: `{cgroupId, attachType}`;
+ * - `tracing`: `{attachType, targetObjId, targetBtfId}`;
+ * - `netns`: `{netnsIno, attachType}`;
+ * - `xdp`: `{ifindex}`; `tcx` and `netkit`: `{ifindex, attachType}`;
+ * - `struct_ops`: `{mapId}`;
+ * - any other type: `{}`.
+ */
+export interface LinkTarget {
+  /** An iterator link's target, such as `task`, `cgroup` or `bpf_map_elem`. */
+  readonly iter?: string;
+  /** A task iterator's thread, or 0 when it is not limited to one. */
+  readonly tid?: number;
+  /** A task iterator's process, or 0 when it is not limited to one. */
+  readonly pid?: number;
+  /** The cgroup of a cgroup iterator or a cgroup link: its inode number. */
+  readonly cgroupId?: number;
+  /** A cgroup iterator's walk order (`unspec` is never made by bpfx). */
+  readonly order?: CgroupOrder | "unspec";
+  /** The map of a map element iterator or a struct_ops link. */
+  readonly mapId?: number;
+  /** The attach type, such as `cgroup_inet_ingress` or `tcx_ingress`. */
+  readonly attachType?: string;
+  /** The network interface of an xdp, tcx or netkit link. */
+  readonly ifindex?: number;
+  /** The network namespace's inode of a netns link. */
+  readonly netnsIno?: number;
+  /** The object id of a tracing link's target, or 0 for the kernel. */
+  readonly targetObjId?: number;
+  /** The BTF id of a tracing link's target function. */
+  readonly targetBtfId?: number;
+  /** Fields of link types not listed here. */
+  readonly [key: string]: JsonValue | undefined;
+}
+
 /** A link, as the kernel describes it. */
 export interface LinkInfo extends ObjectInfoBase {
   /** A link. */
@@ -98,10 +142,11 @@ export interface LinkInfo extends ObjectInfoBase {
   /** The id of the program it attaches. */
   readonly progId: number;
   /**
-   * What it attaches to; the fields depend on the link type, for example
-   * `{"iter": "task"}` or `{"cgroupId": 123, "attachType": "cgroup_inet_ingress"}`.
+   * What it attaches to; the fields depend on the link type (see
+   * {@linkcode LinkTarget}), for example `{"iter": "cgroup", "cgroupId":
+   * 123, "order": "self"}` for a cgroup view.
    */
-  readonly target: { readonly [key: string]: JsonValue };
+  readonly target: LinkTarget;
 }
 
 /** A kernel object, as the kernel describes it; `kind` tells which. */

@@ -1,0 +1,216 @@
+/**
+ * The view commands: `view`, `cat`, `attach` and `detach`.
+ *
+ * @module
+ */
+
+import {
+  attach,
+  type AttachOptions,
+  type AttachReport,
+  type CgroupOrder,
+  createView,
+  detach,
+  type DetachOptions,
+  type DetachReport,
+  openView,
+  type ProgressCallback,
+  type ViewOptions,
+  type ViewPin,
+} from "../mod.ts";
+import { type Io, pairs, printJson } from "./output.ts";
+import { describe } from "./pins.ts";
+
+/** Flags of `bpfx view`. */
+export interface ViewFlags {
+  pid?: number | undefined;
+  tid?: number | undefined;
+  cgroup?: string | undefined;
+  order?: CgroupOrder | undefined;
+  map?: string | undefined;
+  pinByNameRoot?: string | undefined;
+  json?: true | undefined;
+}
+
+/**
+ * The options of {@linkcode createView} for the flags. The CLI does not know
+ * the program's target: the flags pick the shape, and the core refuses a
+ * parameter the program's target does not take.
+ */
+function viewOptions(pin: string, flags: ViewFlags): ViewOptions {
+  const base: ViewPin = { pin };
+  if (flags.pinByNameRoot !== undefined) {
+    base.pinByNameRoot = flags.pinByNameRoot;
+  }
+  if (flags.cgroup !== undefined) {
+    return flags.order === undefined
+      ? { ...base, target: "cgroup", cgroup: flags.cgroup }
+      : { ...base, target: "cgroup", cgroup: flags.cgroup, order: flags.order };
+  }
+  if (flags.map !== undefined) {
+    return { ...base, target: "bpf_map_elem", map: flags.map };
+  }
+  if (flags.pid !== undefined) return { ...base, pid: flags.pid };
+  if (flags.tid !== undefined) return { ...base, tid: flags.tid };
+  return base;
+}
+
+/** `bpfx view PROG PIN [params]`: makes and pins one view. */
+export function viewCommand(
+  io: Io,
+  prog: string,
+  pin: string,
+  flags: ViewFlags,
+): number {
+  const info = createView(prog, viewOptions(pin, flags));
+  if (flags.json) printJson(io, info);
+  else io.out(describe(info));
+  return 0;
+}
+
+/** Flags of `bpfx cat`. */
+export interface CatFlags {
+  json?: true | undefined;
+}
+
+/** The size of `cat`'s buffer: more than seq_file gives per read. */
+const CAT_BUFFER = 64 * 1024;
+
+/**
+ * `bpfx cat VIEW`: reads a view to standard output, each chunk written as
+ * it arrives. With `--json`: `{path, text}` once the view is read.
+ */
+export async function catCommand(
+  io: Io,
+  view: string,
+  flags: CatFlags,
+): Promise<number> {
+  using reader = openView(view);
+  if (flags.json) {
+    printJson(io, { path: view, text: await reader.text() });
+    return 0;
+  }
+  const buffer = new Uint8Array(CAT_BUFFER);
+  const decoder = new TextDecoder();
+  const write = io.write?.bind(io) ??
+    ((bytes: Uint8Array) => io.out(decoder.decode(bytes, { stream: true })));
+  for (;;) {
+    const n = await reader.read(buffer);
+    if (n === null) break;
+    write(buffer.subarray(0, n));
+  }
+  if (io.write === undefined) {
+    const tail = decoder.decode();
+    if (tail !== "") io.out(tail);
+  }
+  return 0;
+}
+
+/**
+ * A progress line on standard error, redrawn in place, when standard error
+ * is a terminal and the output is not JSON; otherwise nothing.
+ */
+function progressLine(
+  io: Io,
+  json: boolean,
+  verb: string,
+): { update?: ProgressCallback; clear(): void } {
+  if (json || io.errIsTerminal !== true) return { clear() {} };
+  let drawn = false;
+  return {
+    update(done, total) {
+      drawn = true;
+      io.err(`\r${verb} ${done}/${total}\x1b[K`);
+    },
+    clear() {
+      if (drawn) io.err("\r\x1b[K");
+    },
+  };
+}
+
+/** A cgroup's relative path as shown: `.` for the root. */
+function shown(cgroup: string): string {
+  return cgroup === "" ? "." : cgroup;
+}
+
+/** The summary `attach` prints. */
+function attachSummary(report: AttachReport): string {
+  return pairs([
+    ["cgroups", String(report.cgroups)],
+    ["made", String(report.made.length)],
+    ["kept", String(report.kept.length)],
+    ["removed", String(report.removed.length)],
+    ["skipped", String(report.skipped.length)],
+  ]) +
+    report.skipped.map((s) => `skipped "${shown(s.cgroup)}": ${s.why}\n`)
+      .join("");
+}
+
+/** Flags of `bpfx attach`. */
+export interface AttachFlags {
+  cgroupRoot: string;
+  pinRoot: string;
+  exposeRoot: string;
+  name: string;
+  pinByNameRoot?: string | undefined;
+  json?: true | undefined;
+}
+
+/** `bpfx attach PROG --cgroup-root CG --pin-root DIR --expose-root DIR --name NAME`. */
+export async function attachCommand(
+  io: Io,
+  prog: string,
+  flags: AttachFlags,
+): Promise<number> {
+  const progress = progressLine(io, flags.json === true, "attaching views");
+  const options: AttachOptions = {
+    cgroupRoot: flags.cgroupRoot,
+    pinRoot: flags.pinRoot,
+    exposeRoot: flags.exposeRoot,
+    name: flags.name,
+  };
+  if (flags.pinByNameRoot !== undefined) {
+    options.pinByNameRoot = flags.pinByNameRoot;
+  }
+  if (progress.update !== undefined) options.onProgress = progress.update;
+  let report: AttachReport;
+  try {
+    report = await attach(prog, options);
+  } finally {
+    progress.clear();
+  }
+  if (flags.json) printJson(io, report);
+  else io.out(attachSummary(report));
+  return 0;
+}
+
+/** Flags of `bpfx detach`. */
+export interface DetachFlags {
+  pinRoot: string;
+  exposeRoot: string;
+  name?: string | undefined;
+  json?: true | undefined;
+}
+
+/** `bpfx detach --pin-root DIR --expose-root DIR [--name NAME]`. */
+export async function detachCommand(
+  io: Io,
+  flags: DetachFlags,
+): Promise<number> {
+  const progress = progressLine(io, flags.json === true, "detaching views");
+  const options: DetachOptions = {
+    pinRoot: flags.pinRoot,
+    exposeRoot: flags.exposeRoot,
+  };
+  if (flags.name !== undefined) options.name = flags.name;
+  if (progress.update !== undefined) options.onProgress = progress.update;
+  let report: DetachReport;
+  try {
+    report = await detach(options);
+  } finally {
+    progress.clear();
+  }
+  if (flags.json) printJson(io, report);
+  else io.out(pairs([["removed", String(report.removed.length)]]));
+  return 0;
+}

@@ -1,0 +1,932 @@
+// The command line: help and usage errors (snapshot-tested), runtime
+// failures, the --json shape of each command, completions, and whole-process
+// behaviour through the `./bpfx` launcher: no privileges, no bpffs, doctor
+// --fix in a private mount namespace.
+import { type Io, main } from "../cli.ts";
+import { doctor, inspect, load, ls, show, VERSION } from "../mod.ts";
+import {
+  assert,
+  BPFX,
+  HELLO,
+  kernelTest,
+  privateBpffs,
+  ROOT,
+  run,
+} from "./_kernel.ts";
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+interface Output {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `main(args)` in-process with its output captured. */
+async function cli(args: string[]): Promise<Output> {
+  let stdout = "";
+  let stderr = "";
+  const io: Io = {
+    out: (text) => {
+      stdout += text;
+    },
+    err: (text) => {
+      stderr += text;
+    },
+    isTerminal: false,
+    columns: undefined,
+  };
+  const code = await main(args, { io });
+  return { code, stdout, stderr };
+}
+
+/** Runs the launcher as a whole process, from the repository root. */
+function bpfx(args: string[]): Promise<Output> {
+  return run(BPFX, args, { cwd: ROOT, env: { NO_COLOR: "1" } });
+}
+
+/** Shows what a command printed, for assertion messages. */
+function dump(label: string, o: Output): string {
+  return `${label}: exit ${o.code}\n--- stdout\n${o.stdout}--- stderr\n${o.stderr}`;
+}
+
+/** Fails when `text` holds a JavaScript stack trace. */
+function noStack(text: string, label: string): void {
+  assert.ok(
+    !/^\s+at .+[:(]/m.test(text),
+    `${label}: a stack trace was printed:\n${text}`,
+  );
+}
+
+/** Parses JSON, failing with the text when it does not parse. */
+function parse(text: string, label: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    assert.fail(`${label}: not JSON (${(e as Error).message}):\n${text}`);
+  }
+}
+
+/** Field types: a `typeof` name, "array", "null", or alternatives "a|b". */
+type Shape = Record<string, string>;
+
+function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "array";
+  return typeof v;
+}
+
+/** Asserts `value` is an object whose fields have the types in `shape`. */
+function hasShape(
+  value: unknown,
+  shape: Shape,
+  label: string,
+): Record<string, unknown> {
+  assert.equal(typeName(value), "object", `${label} is an object`);
+  const obj = value as Record<string, unknown>;
+  for (const [key, types] of Object.entries(shape)) {
+    assert.ok(key in obj, `${label} has "${key}": ${JSON.stringify(obj)}`);
+    const t = typeName(obj[key]);
+    assert.ok(
+      types.split("|").includes(t),
+      `${label}.${key} is ${types}, got ${t}: ${JSON.stringify(obj[key])}`,
+    );
+  }
+  return obj;
+}
+
+/** The `{"error": {...}}` document printed by `--json` on failure. */
+function errorDoc(o: Output, label: string): Record<string, unknown> {
+  const doc = hasShape(parse(o.stdout, label), { error: "object" }, label);
+  return hasShape(doc["error"], {
+    kind: "string",
+    op: "string",
+    errno: "number",
+    message: "string",
+    path: "string|null",
+    log: "string|null",
+    feature: "string|null",
+    hint: "string|null",
+    causes: "array",
+  }, `${label} error`);
+}
+
+/** Every path below `dir` (files and directories), sorted. */
+async function tree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(d: string) {
+    for await (const e of Deno.readDir(d)) {
+      const p = `${d}/${e.name}`;
+      out.push(p);
+      if (e.isDirectory) await walk(p);
+    }
+  }
+  await walk(dir);
+  return out.sort();
+}
+
+// ---------------------------------------------------------------------------
+// Snapshots: tests/snapshots/<name>.txt; BPFX_UPDATE_SNAPSHOTS=1 rewrites them.
+
+const SNAPSHOTS = `${ROOT}/tests/snapshots`;
+const UPDATE = Deno.env.get("BPFX_UPDATE_SNAPSHOTS") === "1";
+
+/** A line diff of `a` (expected, "-") and `b` (actual, "+"), by LCS. */
+function lineDiff(a: string, b: string): string {
+  const x = a.split("\n");
+  const y = b.split("\n");
+  const n = x.length;
+  const m = y.length;
+  // lcs[i][j]: the longest common subsequence of x[i..] and y[j..].
+  const lcs = Array.from({ length: n + 1 }, () => new Array<number>(m + 1));
+  for (let i = n; i >= 0; i--) {
+    for (let j = m; j >= 0; j--) {
+      lcs[i]![j] = i === n || j === m
+        ? 0
+        : x[i] === y[j]
+        ? lcs[i + 1]![j + 1]! + 1
+        : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+    }
+  }
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && x[i] === y[j]) {
+      out.push(`  ${x[i]}`);
+      i++;
+      j++;
+    } else if (i < n && (j === m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
+      out.push(`- ${x[i]}`);
+      i++;
+    } else {
+      out.push(`+ ${y[j]}`);
+      j++;
+    }
+  }
+  return out.join("\n");
+}
+
+/** Compares `actual` with the snapshot `name`, or rewrites it. */
+async function snapshot(name: string, actual: string): Promise<void> {
+  const file = `${SNAPSHOTS}/${name}.txt`;
+  if (UPDATE) {
+    await Deno.mkdir(SNAPSHOTS, { recursive: true });
+    await Deno.writeTextFile(file, actual);
+    console.warn(`wrote snapshot "${file}"`);
+    return;
+  }
+  let expected: string;
+  try {
+    expected = await Deno.readTextFile(file);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    assert.fail(
+      `No snapshot "${file}": run with BPFX_UPDATE_SNAPSHOTS=1 to write it`,
+    );
+  }
+  if (expected !== actual) {
+    assert.fail(
+      `Output differs from snapshot "${file}" (- snapshot, + actual; ` +
+        `BPFX_UPDATE_SNAPSHOTS=1 rewrites it):\n${lineDiff(expected, actual)}`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Help and usage errors: no kernel needed.
+
+Deno.test("bpfx --help and bpfx load --help match their snapshots", async () => {
+  const root = await cli(["--help"]);
+  assert.equal(root.code, 0, dump("--help", root));
+  assert.equal(root.stderr, "");
+  await snapshot("help", root.stdout);
+
+  const loadHelp = await cli(["load", "--help"]);
+  assert.equal(loadHelp.code, 0, dump("load --help", loadHelp));
+  assert.equal(loadHelp.stderr, "");
+  await snapshot("help_load", loadHelp.stdout);
+
+  // `help load` is the same text; -h is --help.
+  const viaHelp = await cli(["help", "load"]);
+  assert.equal(viaHelp.code, 0, dump("help load", viaHelp));
+  assert.equal(viaHelp.stdout, loadHelp.stdout);
+  assert.equal((await cli(["-h"])).stdout, root.stdout);
+
+  const version = await cli(["--version"]);
+  assert.deepEqual(version, { code: 0, stdout: `${VERSION}\n`, stderr: "" });
+
+  // The launcher prints the same help (stdout is not a terminal: width 80).
+  const launched = await bpfx(["--help"]);
+  assert.equal(launched.code, 0, dump("./bpfx --help", launched));
+  assert.equal(launched.stdout, root.stdout);
+});
+
+Deno.test(
+  "usage errors exit 2 and print the command's help, then error: ...",
+  async () => {
+    const cases: { args: string[]; usage: string; error: string }[] = [
+      {
+        args: ["ls", "--bogus"],
+        usage: "Usage: bpfx ls [options] [dir]",
+        error: "error: unknown option '--bogus'",
+      },
+      {
+        args: ["load", HELLO],
+        usage: "Usage: bpfx load [options] <obj>",
+        error: "error: required option '--pin <dir>' not specified",
+      },
+      {
+        args: ["ls", "--depth", "x"],
+        usage: "Usage: bpfx ls [options] [dir]",
+        error:
+          "error: option '--depth <n>' argument 'x' is invalid. Expected a positive integer.",
+      },
+      {
+        args: ["ls", "--depth", "0"],
+        usage: "Usage: bpfx ls [options] [dir]",
+        error:
+          "error: option '--depth <n>' argument '0' is invalid. Expected a positive integer.",
+      },
+      {
+        args: ["show"],
+        usage: "Usage: bpfx show [options] <pin>",
+        error: "error: missing required argument 'pin'",
+      },
+      {
+        args: ["frob"],
+        usage: "Usage: bpfx [options] [command]",
+        error: "error: unknown command 'frob'",
+      },
+      {
+        args: [],
+        usage: "Usage: bpfx [options] [command]",
+        error: "error: missing command",
+      },
+    ];
+    for (const c of cases) {
+      const label = `bpfx ${c.args.join(" ")}`;
+      const o = await cli(c.args);
+      assert.equal(o.code, 2, dump(label, o));
+      assert.equal(o.stdout, "", `${label}: nothing on stdout`);
+      assert.ok(
+        o.stderr.startsWith(`${c.usage}\n`),
+        `${label}: starts with the help:\n${o.stderr}`,
+      );
+      assert.ok(
+        o.stderr.endsWith(`\n\n${c.error}\n`),
+        `${label}: ends with ${JSON.stringify(c.error)}:\n${o.stderr}`,
+      );
+      // The help lists the command's options.
+      assert.match(o.stderr, /\nOptions:\n/, `${label}: the options`);
+      noStack(o.stderr, label);
+    }
+
+    // The full text of one, as a snapshot.
+    await snapshot("usage_load_no_pin", (await cli(["load", HELLO])).stderr);
+
+    // With --json, the error is a document on stdout too.
+    const json = await cli(["ls", "--bogus", "--json"]);
+    assert.equal(json.code, 2, dump("ls --bogus --json", json));
+    const e = errorDoc(json, "ls --bogus --json");
+    assert.deepEqual([e["kind"], e["op"], e["errno"], e["message"]], [
+      "invalid",
+      "usage",
+      0,
+      "unknown option '--bogus'",
+    ]);
+    assert.match(String(e["hint"]), /bpfx ls --help/);
+
+    // And the whole process exits 2.
+    const launched = await bpfx(["frob"]);
+    assert.equal(launched.code, 2, dump("./bpfx frob", launched));
+    assert.equal(launched.stdout, "");
+    assert.match(launched.stderr, /\nerror: unknown command 'frob'\n$/);
+    noStack(launched.stderr, "./bpfx frob");
+  },
+);
+
+// ---------------------------------------------------------------------------
+// Runtime failures
+
+kernelTest(
+  "runtime failures exit 1 with error: naming the input and the cause, and no stack trace",
+  async () => {
+    await using b = await privateBpffs();
+    const missingPin = `${b.path}/nope`;
+    const cases: {
+      args: string[];
+      message: string;
+      kind: string;
+      op: string;
+      errno: number;
+    }[] = [
+      {
+        args: ["show", missingPin],
+        message: `Cannot open pin "${missingPin}": no such file or directory`,
+        kind: "not-found",
+        op: "BPF_OBJ_GET",
+        errno: 2,
+      },
+      {
+        args: ["load", "/nonexistent/x.o", "--pin", `${b.path}/x`],
+        message:
+          `Cannot read BPF object "/nonexistent/x.o": no such file or directory`,
+        kind: "not-found",
+        op: "open",
+        errno: 2,
+      },
+    ];
+    const outside = await Deno.makeTempFile({ prefix: "bpfxcli-" });
+    try {
+      cases.push({
+        args: ["unpin", outside],
+        message: `Cannot unpin "${outside}": the path is not on bpffs`,
+        kind: "not-bpffs",
+        op: "statfs",
+        errno: 0,
+      });
+      for (const c of cases) {
+        const label = `bpfx ${c.args.join(" ")}`;
+        const text = await cli(c.args);
+        assert.equal(text.code, 1, dump(label, text));
+        assert.equal(text.stdout, "", `${label}: nothing on stdout`);
+        assert.ok(
+          text.stderr.startsWith(`error: ${c.message}\n`),
+          `${label}: ${JSON.stringify(c.message)}\n${text.stderr}`,
+        );
+        assert.ok(!text.stderr.includes("Usage:"), `${label}: no help`);
+        noStack(text.stderr, label);
+
+        const json = await cli([...c.args, "--json"]);
+        assert.equal(json.code, 1, dump(`${label} --json`, json));
+        const e = errorDoc(json, `${label} --json`);
+        assert.deepEqual(
+          [e["kind"], e["op"], e["errno"], e["message"]],
+          [c.kind, c.op, c.errno, c.message],
+          `${label} --json`,
+        );
+        // stderr still says what went wrong
+        assert.ok(json.stderr.startsWith(`error: ${c.message}\n`), label);
+      }
+      // unpin refused the file outside bpffs and left it alone.
+      assert.ok((await Deno.stat(outside)).isFile, "the file is still there");
+    } finally {
+      await Deno.remove(outside);
+    }
+    assert.deepEqual(ls(b.path), [], "nothing was pinned");
+
+    // The whole process: exit 1, the message, the hint, no stack trace.
+    const launched = await bpfx(["show", missingPin]);
+    assert.equal(launched.code, 1, dump("./bpfx show", launched));
+    assert.equal(launched.stdout, "");
+    assert.ok(
+      launched.stderr.startsWith(
+        `error: Cannot open pin "${missingPin}": no such file or directory\n`,
+      ),
+      launched.stderr,
+    );
+    noStack(launched.stderr, "./bpfx show");
+  },
+);
+
+// ---------------------------------------------------------------------------
+// --json shapes
+
+const PIN_ENTRY: Shape = {
+  path: "string",
+  kind: "string",
+  id: "number",
+  name: "string",
+  type: "string",
+};
+
+kernelTest(
+  "every command's --json output parses and has the documented shape",
+  async () => {
+    await using b = await privateBpffs();
+    const dir = `${b.path}/h`;
+
+    // load --json: the LoadReport
+    const loaded = await cli([
+      "load",
+      HELLO,
+      "--pin",
+      dir,
+      "--pin-by-name-root",
+      b.path,
+      "--json",
+    ]);
+    assert.equal(loaded.code, 0, dump("load --json", loaded));
+    assert.equal(loaded.stderr, "");
+    const report = hasShape(parse(loaded.stdout, "load --json"), {
+      object: "string",
+      pinDir: "string",
+      programs: "array",
+      maps: "array",
+      renamed: "array",
+    }, "load --json");
+    assert.equal(report["pinDir"], dir);
+    const programs = report["programs"] as unknown[];
+    const maps = report["maps"] as unknown[];
+    assert.equal(programs.length, 3);
+    for (const p of programs) {
+      hasShape(p, {
+        name: "string",
+        path: "string",
+        id: "number",
+        type: "string",
+        tag: "string",
+      }, "load program");
+    }
+    assert.ok(maps.length > 0);
+    for (const m of maps) {
+      hasShape(m, {
+        name: "string",
+        path: "string",
+        id: "number",
+        type: "string",
+        pinning: "string",
+        reused: "boolean",
+      }, "load map");
+    }
+    for (const r of report["renamed"] as unknown[]) {
+      hasShape(r, { from: "string", to: "string", why: "string" }, "renamed");
+    }
+
+    // ls --json: an array of PinEntry, the same as the API's
+    const listed = await cli(["ls", b.path, "--json"]);
+    assert.equal(listed.code, 0, dump("ls --json", listed));
+    const entries = parse(listed.stdout, "ls --json");
+    assert.ok(Array.isArray(entries), "ls --json is an array");
+    assert.equal(entries.length, 7, listed.stdout);
+    for (const e of entries) hasShape(e, PIN_ENTRY, "ls entry");
+    assert.deepEqual(entries, ls(b.path));
+    const ids = new Map(
+      (entries as { path: string; id: number }[]).map((e) => [e.path, e.id]),
+    );
+    for (const p of programs as { path: string; id: number }[]) {
+      assert.equal(ids.get(p.path), p.id, p.path);
+    }
+    const shallow = parse(
+      (await cli(["ls", b.path, "--depth", "1", "--json"])).stdout,
+      "ls --depth 1 --json",
+    );
+    assert.deepEqual(
+      (shallow as { path: string }[]).map((e) => e.path),
+      [`${b.path}/hello_total`],
+    );
+    // The table lists the same paths.
+    const table = await cli(["ls", b.path]);
+    assert.equal(table.code, 0, dump("ls", table));
+    assert.match(table.stdout, /^PATH +KIND +ID +TYPE +NAME\n/);
+    for (const e of entries as { path: string }[]) {
+      assert.ok(table.stdout.includes(`${e.path} `), e.path);
+    }
+
+    // show --json: ObjectInfo of a program and of a map
+    const prog = await cli(["show", `${dir}/count_exec`, "--json"]);
+    assert.equal(prog.code, 0, dump("show prog --json", prog));
+    const progInfo = hasShape(parse(prog.stdout, "show prog --json"), {
+      path: "string",
+      kind: "string",
+      id: "number",
+      name: "string",
+      type: "string",
+      tag: "string",
+      loadTime: "string|null",
+      mapIds: "array",
+      btfId: "number",
+      uid: "number",
+      gplCompatible: "boolean",
+      xlatedBytes: "number",
+      jitedBytes: "number",
+    }, "show prog --json");
+    assert.equal(progInfo["kind"], "prog");
+    assert.deepEqual<unknown>(progInfo, show(`${dir}/count_exec`));
+    const map = await cli(["show", `${b.path}/hello_total`, "--json"]);
+    assert.equal(map.code, 0, dump("show map --json", map));
+    const mapInfo = hasShape(parse(map.stdout, "show map --json"), {
+      path: "string",
+      kind: "string",
+      id: "number",
+      name: "string",
+      type: "string",
+      keySize: "number",
+      valueSize: "number",
+      maxEntries: "number",
+      flags: "number",
+      btfId: "number",
+    }, "show map --json");
+    assert.equal(mapInfo["kind"], "map");
+    // and as text
+    const progText = await cli(["show", `${dir}/count_exec`]);
+    assert.equal(progText.code, 0, dump("show", progText));
+    assert.match(progText.stdout, new RegExp(`^path +${dir}/count_exec\n`));
+    assert.match(progText.stdout, new RegExp(`\ntag +${progInfo["tag"]}\n`));
+
+    // inspect --json: the ObjectSpec
+    const spec = await cli(["inspect", HELLO, "--json"]);
+    assert.equal(spec.code, 0, dump("inspect --json", spec));
+    const specDoc = hasShape(parse(spec.stdout, "inspect --json"), {
+      path: "string",
+      license: "string",
+      kernelVersion: "number|null",
+      btf: "boolean",
+      btfExt: "boolean",
+      programs: "array",
+      maps: "array",
+    }, "inspect --json");
+    for (const p of specDoc["programs"] as unknown[]) {
+      hasShape(p, {
+        name: "string",
+        section: "string",
+        type: "string",
+        attachType: "string|null",
+        attachTo: "string|null",
+        instructions: "number",
+      }, "inspect program");
+    }
+    for (const m of specDoc["maps"] as unknown[]) {
+      hasShape(m, {
+        name: "string",
+        section: "string",
+        type: "string",
+        typeId: "number",
+        keySize: "number",
+        valueSize: "number",
+        maxEntries: "number",
+        flags: "number",
+        pinning: "string",
+      }, "inspect map");
+    }
+    assert.deepEqual<unknown>(specDoc, inspect(HELLO));
+
+    // unpin --json: {removed, kept}
+    const one = await cli(["unpin", `${dir}/count_exec`, "--json"]);
+    assert.equal(one.code, 0, dump("unpin --json", one));
+    assert.deepEqual(parse(one.stdout, "unpin --json"), {
+      removed: [`${dir}/count_exec`],
+      kept: [],
+    });
+    const all = await cli(["unpin", "-r", b.path, "--json"]);
+    assert.equal(all.code, 0, dump("unpin -r --json", all));
+    const unpinned = hasShape(parse(all.stdout, "unpin -r --json"), {
+      removed: "array",
+      kept: "array",
+    }, "unpin -r --json");
+    assert.ok((unpinned["removed"] as string[]).includes(dir));
+    assert.ok((unpinned["kept"] as string[]).includes(b.path));
+    assert.deepEqual(ls(b.path), []);
+
+    // doctor --json: checks array; exit 1 exactly when a check fails
+    const doc = await cli(["doctor", "--json"]);
+    const d = hasShape(parse(doc.stdout, "doctor --json"), {
+      ok: "boolean",
+      kernel: "string",
+      checks: "array",
+      bpffs: "array",
+      cgroup2: "string|null",
+      fixed: "array",
+    }, "doctor --json");
+    assert.equal(doc.code, d["ok"] ? 0 : 1, dump("doctor --json", doc));
+    const checks = d["checks"] as unknown[];
+    assert.ok(checks.length > 0);
+    for (const c of checks) {
+      hasShape(c, {
+        name: "string",
+        ok: "boolean",
+        detail: "string",
+        fix: "string|null",
+      }, "doctor check");
+    }
+    assert.equal(
+      d["ok"],
+      checks.every((c) => (c as { ok: boolean }).ok),
+      "ok is every check's ok",
+    );
+    assert.deepEqual(
+      checks.map((c) => (c as { name: string }).name),
+      doctor().checks.map((c) => c.name),
+    );
+    assert.deepEqual(d["fixed"], []);
+  },
+);
+
+// ---------------------------------------------------------------------------
+// Completions
+
+Deno.test(
+  "completions bash|zsh|fish print scripts for bpfx; powershell is a usage error",
+  async () => {
+    for (const shell of ["bash", "zsh", "fish"]) {
+      const o = await cli(["completions", shell]);
+      assert.equal(o.code, 0, dump(`completions ${shell}`, o));
+      assert.equal(o.stderr, "");
+      assert.ok(o.stdout.length > 200, `${shell}: a script`);
+      assert.match(
+        o.stdout,
+        new RegExp(`^# ${shell} completion for bpfx`, "m"),
+      );
+      if (shell === "zsh") assert.match(o.stdout, /^#compdef bpfx\n/);
+      assert.match(o.stdout, /bpfx complete --/, `${shell}: calls back`);
+      const json = await cli(["completions", shell, "--json"]);
+      assert.equal(json.code, 0);
+      assert.deepEqual(parse(json.stdout, `completions ${shell} --json`), {
+        shell,
+        script: o.stdout,
+      });
+    }
+    const bad = await cli(["completions", "powershell"]);
+    assert.equal(bad.code, 2, dump("completions powershell", bad));
+    assert.equal(bad.stdout, "");
+    assert.ok(
+      bad.stderr.startsWith("Usage: bpfx completions [options] <shell>"),
+    );
+    assert.match(
+      bad.stderr,
+      /\nerror: command-argument value 'powershell' is invalid for argument 'shell'\. Allowed choices are bash, zsh, fish\.\n$/,
+    );
+  },
+);
+
+/** The subcommands `bpfx --help` lists, in its order. */
+async function subcommands(): Promise<string[]> {
+  const help = (await cli(["--help"])).stdout;
+  const section = help.split("\nCommands:\n")[1]?.split("\n\n")[0] ?? "";
+  const names = [...section.matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) =>
+    m[1]!
+  );
+  for (
+    const name of [
+      "doctor",
+      "inspect",
+      "load",
+      "ls",
+      "show",
+      "unpin",
+      "completions",
+      "help",
+    ]
+  ) {
+    assert.ok(names.includes(name), `"${name}" in the help:\n${help}`);
+  }
+  return names;
+}
+
+Deno.test(
+  "the bash script's callback, bpfx complete, offers the subcommands",
+  async () => {
+    // What the script runs for `bpfx <TAB>`: candidates, then a directive.
+    const o = await bpfx(["complete", "--", ""]);
+    assert.equal(o.code, 0, dump("./bpfx complete -- ''", o));
+    const lines = o.stdout.trimEnd().split("\n");
+    const names = await subcommands();
+    assert.match(lines.at(-1) ?? "", /^:[0-9]+$/, "the directive");
+    assert.deepEqual(
+      lines.slice(0, -1).map((l) => l.split("\t")[0]),
+      names,
+    );
+    const options = await bpfx(["complete", "--", "ls", "--"]);
+    assert.deepEqual(
+      options.stdout.split("\n").map((l) => l.split("\t")[0]).filter((w) =>
+        w?.startsWith("--")
+      ),
+      ["--depth", "--json", "--help"],
+    );
+
+    // And the real bash script, with `bpfx` on PATH as the launcher.
+    const bin = await Deno.makeTempDir({ prefix: "bpfxcli-" });
+    try {
+      await Deno.symlink(BPFX, `${bin}/bpfx`);
+      const script = `
+source <(bpfx completions bash) || exit 99
+COMP_WORDS=(bpfx ""); COMP_CWORD=1; __bpfx_complete 2>/dev/null
+printf '%s\\n' "\${COMPREPLY[@]}"
+echo --
+COMP_WORDS=(bpfx l); COMP_CWORD=1; __bpfx_complete 2>/dev/null
+printf '%s\\n' "\${COMPREPLY[@]}"
+`;
+      const r = await run("bash", ["--norc", "--noprofile", "-c", script], {
+        env: { PATH: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}` },
+      });
+      assert.equal(r.code, 0, dump("bash", r));
+      const [all, l] = r.stdout.split("--\n");
+      assert.deepEqual(all?.trimEnd().split("\n"), names);
+      assert.deepEqual(
+        l?.trimEnd().split("\n"),
+        names.filter((n) => n.startsWith("l")),
+      );
+    } finally {
+      await Deno.remove(bin, { recursive: true });
+    }
+  },
+);
+
+// ---------------------------------------------------------------------------
+// Whole process: no privileges, no bpffs, doctor --fix
+
+/** setpriv arguments that run a command as nobody with no capabilities. */
+const NOBODY = [
+  "--reuid=65534",
+  "--regid=65534",
+  "--clear-groups",
+  "--inh-caps=-all",
+];
+
+/**
+ * Why user nobody cannot run the launcher, or null when it can. The launcher,
+ * Deno and the sources live in the repository, so nobody must be able to
+ * read it; copying them elsewhere would test another tree, so there is no
+ * fallback: the test is skipped (or fails with BPFX_REQUIRE_KERNEL=1).
+ */
+async function nobodyGap(): Promise<string | null> {
+  if (Deno.uid() !== 0) return "not running as root";
+  try {
+    const r = await run("setpriv", [...NOBODY, BPFX, "--version"], {
+      cwd: "/",
+    });
+    if (r.code === 0 && r.stdout === `${VERSION}\n`) return null;
+    return `user nobody cannot run "${BPFX}" (it must be able to read ` +
+      `"${ROOT}"): exit ${r.code}: ${r.stderr.trim()}`;
+  } catch (e) {
+    return `cannot run setpriv: ${(e as Error).message}`;
+  }
+}
+
+const nobody = await nobodyGap();
+const NO_PRIVILEGES =
+  "without privileges, ls and load exit 1 with a CAP_BPF hint and pin nothing";
+if (nobody !== null && Deno.env.get("BPFX_REQUIRE_KERNEL") !== "1") {
+  console.warn(`skipping "${NO_PRIVILEGES}": ${nobody}`);
+  Deno.test({ name: NO_PRIVILEGES, ignore: true, fn: () => {} });
+} else {
+  kernelTest(NO_PRIVILEGES, async () => {
+    if (nobody !== null) throw new Error(nobody);
+    await using b = await privateBpffs();
+    // Something to list (as root).
+    load(HELLO, { pinDir: `${b.path}/mine`, pinByNameRoot: b.path });
+    const before = await tree(b.path);
+    const asNobody = (args: string[]) =>
+      run("setpriv", [...NOBODY, BPFX, ...args], {
+        cwd: ROOT,
+        env: { NO_COLOR: "1" },
+      });
+
+    const listed = await asNobody(["ls", b.path, "--json"]);
+    assert.equal(listed.code, 1, dump("nobody: ls --json", listed));
+    const e = errorDoc(listed, "nobody: ls --json");
+    assert.equal(e["kind"], "permission");
+    assert.equal(e["errno"], 13);
+    assert.equal(e["path"], b.path);
+    assert.match(String(e["hint"]), /CAP_BPF/);
+    assert.match(
+      listed.stderr,
+      /^error: Cannot list ".*": permission denied\n/,
+    );
+    assert.match(listed.stderr, /hint: run as root, or with CAP_BPF/);
+    noStack(listed.stderr, "nobody: ls");
+
+    // With the by-name maps in the private bpffs too.
+    const loaded = await asNobody([
+      "load",
+      "build/examples/hello.bpf.o",
+      "--pin",
+      `${b.path}/x`,
+      "--pin-by-name-root",
+      b.path,
+      "--json",
+    ]);
+    assert.equal(loaded.code, 1, dump("nobody: load", loaded));
+    const le = errorDoc(loaded, "nobody: load --json");
+    assert.deepEqual([le["kind"], le["errno"]], ["permission", 1]);
+    assert.match(String(le["hint"]), /CAP_BPF/);
+    assert.match(
+      loaded.stderr,
+      /^error: Cannot load "build\/examples\/hello\.bpf\.o": .*(not permitted|permission denied)/i,
+    );
+    assert.match(loaded.stderr, /hint: run as root, or with CAP_BPF/);
+    noStack(loaded.stderr, "nobody: load");
+    assert.deepEqual(await tree(b.path), before, "nothing was pinned");
+
+    // inspect needs no privileges.
+    const inspected = await asNobody(["inspect", "build/examples/hello.bpf.o"]);
+    assert.equal(inspected.code, 0, dump("nobody: inspect", inspected));
+
+    // The command exactly as a user would type it: by-name maps go to
+    // /sys/fs/bpf, so give it a bpffs there, in a private mount namespace
+    // (the host's /sys/fs/bpf may not be mounted), and look at what is left.
+    const ns = await run("unshare", [
+      "-m",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      `mount -t bpf bpf /sys/fs/bpf || exit 99
+setpriv ${NOBODY.join(" ")} "$@"
+rc=$?
+echo "left: $(ls -A /sys/fs/bpf | tr '\\n' ' ')" >&2
+exit $rc`,
+      "sh",
+      BPFX,
+      "load",
+      "build/examples/hello.bpf.o",
+      "--pin",
+      `${b.path}/x`,
+    ], { cwd: ROOT, env: { NO_COLOR: "1" } });
+    assert.equal(ns.code, 1, dump("nobody: load (namespace)", ns));
+    assert.match(
+      ns.stderr,
+      /^error: Cannot load "build\/examples\/hello\.bpf\.o"/,
+    );
+    assert.match(ns.stderr, /hint: run as root, or with CAP_BPF/);
+    const left = ns.stderr.match(/^left: (.*)$/m)?.[1]?.trim().split(" ");
+    assert.deepEqual(left?.sort(), ["maps.debug", "progs.debug"], ns.stderr);
+    assert.deepEqual(await tree(b.path), before, "nothing was pinned");
+  });
+}
+
+/** A shell command that unmounts every bpffs stacked on /sys/fs/bpf. */
+const UMOUNT_SYS_FS_BPF =
+  'while umount -R /sys/fs/bpf 2>/dev/null; do :; done; exec "$@"';
+
+kernelTest(
+  "with no bpffs at /sys/fs/bpf, load fails and points to bpfx doctor --fix",
+  async () => {
+    const o = await run("unshare", [
+      "-m",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      UMOUNT_SYS_FS_BPF,
+      "sh",
+      BPFX,
+      "load",
+      "build/examples/hello.bpf.o",
+      "--pin",
+      "/sys/fs/bpf/x",
+      "--json",
+    ], { cwd: ROOT, env: { NO_COLOR: "1" } });
+    assert.equal(o.code, 1, dump("load (no bpffs)", o));
+    const e = errorDoc(o, "load (no bpffs) --json");
+    assert.equal(e["kind"], "not-bpffs");
+    assert.match(String(e["hint"]), /`bpfx doctor --fix`/);
+    assert.match(o.stderr, /^error: Cannot pin at "\/sys\/fs\/bpf\/x": /);
+    assert.match(o.stderr, /hint: .*bpfx doctor --fix/);
+    noStack(o.stderr, "load (no bpffs)");
+  },
+);
+
+/**
+ * The host's mounts, less the private bpffs of tests that may run alongside
+ * (`deno test --parallel`).
+ */
+async function hostMounts(): Promise<string> {
+  const text = await Deno.readTextFile("/proc/self/mountinfo");
+  return text.split("\n").filter((line) => !/ \S*\/bpfxtest-\S* /.test(line))
+    .join("\n");
+}
+
+kernelTest(
+  "doctor --fix in a private mount namespace mounts bpffs at /sys/fs/bpf and leaves the host alone",
+  async () => {
+    const before = await hostMounts();
+    const o = await run("unshare", [
+      "-m",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      UMOUNT_SYS_FS_BPF,
+      "sh",
+      BPFX,
+      "doctor",
+      "--fix",
+      "--json",
+    ], { cwd: ROOT, env: { NO_COLOR: "1" } });
+    const report = hasShape(parse(o.stdout, "doctor --fix --json"), {
+      ok: "boolean",
+      checks: "array",
+      bpffs: "array",
+      fixed: "array",
+    }, "doctor --fix --json");
+    assert.equal(o.code, report["ok"] ? 0 : 1, dump("doctor --fix", o));
+    assert.ok(
+      (report["fixed"] as string[]).some((f) =>
+        /mounted bpffs at \/sys\/fs\/bpf/.test(f)
+      ),
+      `fixed: ${JSON.stringify(report["fixed"])}`,
+    );
+    assert.ok((report["bpffs"] as string[]).includes("/sys/fs/bpf"));
+    const bpffsCheck = (report["checks"] as { name: string; ok: boolean }[])
+      .find((c) => c.name === "bpffs");
+    assert.equal(bpffsCheck?.ok, true, "the bpffs check passes after --fix");
+    assert.equal(
+      await hostMounts(),
+      before,
+      "the host's mounts are unchanged",
+    );
+  },
+);

@@ -595,14 +595,20 @@ kernelTest(
     }
     assert.ok(seen.length > 1, "the thread set never held still");
 
-    // The kernel keeps the number and looks it up at each read: a pid that
-    // does not exist makes a view that reads empty.
-    const ghost = createView(`${TASKS}:tasks`, {
-      pin: `${b.path}/ghost`,
-      pid: 0x3fffffff,
-    });
-    assert.equal(ghost.target.pid, 0x3fffffff);
-    assert.equal(await readView(`${b.path}/ghost`), "");
+    // The kernel would keep a pid with no task and read nothing from it:
+    // bpfx refuses one, and pins nothing.
+    let ghost: unknown;
+    try {
+      createView(`${TASKS}:tasks`, { pin: `${b.path}/ghost`, pid: 0x3fffffff });
+    } catch (e) {
+      ghost = e;
+    }
+    assert.ok(ghost instanceof Deno.errors.NotFound, String(ghost));
+    assert.equal((ghost as Error).message, `No task has pid ${0x3fffffff}`);
+    assert.ok(
+      !(await Deno.lstat(`${b.path}/ghost`).then(() => true, () => false)),
+      "the refused view left a pin",
+    );
 
     const tid = seen.at(-1)!;
     createView(`${TASKS}:tasks`, { pin: `${b.path}/thread`, tid });
@@ -733,14 +739,14 @@ kernelTest(
     assert.equal(e.kind, "invalid");
     assert.equal(
       e.message,
-      'A "task" iterator does not take --cgroup: it takes only --pid, --tid',
+      'A "task" iterator does not take a "cgroup" parameter: it takes only "pid", "tid"',
     );
     e = await rejected(() => createView(`${CGSTAT}:cgstat`, { pin }));
-    assert.equal(e.message, 'A "cgroup" iterator needs --cgroup');
+    assert.equal(e.message, 'A "cgroup" iterator needs a "cgroup" parameter');
     e = await rejected(() =>
       createView(`${TASKS}:tasks`, { pin, pid: 1, tid: 2 } as never)
     );
-    assert.equal(e.message, "Give --pid or --tid, not both");
+    assert.equal(e.message, "Give a pid or a tid, not both");
     e = await rejected(() => createView(`${TASKS}:tasks`, { pin, pid: -3 }));
     assert.equal(
       e.message,
@@ -1040,7 +1046,7 @@ kernelTest(
     );
     assert.equal(
       io.stderr(),
-      'error: A "task" iterator does not take --cgroup: it takes only --pid, --tid\n',
+      'error: A "task" iterator does not take a "cgroup" parameter: it takes only "pid", "tid"\n',
     );
     for (
       const [flags, message] of [

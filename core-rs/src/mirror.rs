@@ -242,7 +242,12 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
             ));
         }
     }
-    if mounts::is_bpffs(&expose_root) {
+    // The expose root may not exist yet: judge it by where it would be made.
+    let mut on = expose_root.as_path();
+    while std::fs::symlink_metadata(on).is_err() {
+        on = on.parent().unwrap_or(Path::new("/"));
+    }
+    if mounts::is_bpffs(on) {
         return Err(Error::invalid(
             "attach",
             format!(
@@ -251,7 +256,7 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
             ),
         ));
     }
-    if matches!(sys::fs_magic(&expose_root), Ok(m) if m == mounts::CGROUP2_SUPER_MAGIC) {
+    if matches!(sys::fs_magic(on), Ok(m) if m == mounts::CGROUP2_SUPER_MAGIC) {
         return Err(Error::invalid(
             "attach",
             format!(
@@ -503,6 +508,7 @@ pub fn detach(
     mounts::require_bpffs_dir(&pin_root, "detach views")?;
     let existing = existing_views(&pin_root, name)?;
     let total = existing.len() as u64;
+    progress(0, total);
     let mut report = DetachReport::default();
     for (done, (key, old)) in existing.into_iter().enumerate() {
         let rel = key.parent().unwrap_or(Path::new("")).to_path_buf();

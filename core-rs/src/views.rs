@@ -210,11 +210,14 @@ pub fn link_params(target: &str, p: &ViewParams) -> Result<(sys::IterParams, Vec
             let takes = if ok.is_empty() {
                 "no parameters".to_string()
             } else {
-                format!("only --{}", ok.join(", --"))
+                let names: Vec<String> = ok.iter().map(|n| format!("\"{n}\"")).collect();
+                format!("only {}", names.join(", "))
             };
             return Err(Error::invalid(
                 "params",
-                format!("A \"{target}\" iterator does not take --{g}: it takes {takes}"),
+                format!(
+                    "A \"{target}\" iterator does not take a \"{g}\" parameter: it takes {takes}"
+                ),
             ));
         }
     }
@@ -223,25 +226,31 @@ pub fn link_params(target: &str, p: &ViewParams) -> Result<(sys::IterParams, Vec
     {
         return Err(Error::invalid(
             "params",
-            format!("A \"{target}\" iterator needs --{n}"),
+            format!("A \"{target}\" iterator needs a \"{n}\" parameter"),
         ));
     }
     if p.pid.is_some() && p.tid.is_some() {
-        return Err(Error::invalid("params", "Give --pid or --tid, not both"));
+        return Err(Error::invalid("params", "Give a pid or a tid, not both"));
     }
     let mut keep = Vec::new();
     let params = match target {
         "task" | "task_file" | "task_vma" => match (p.pid, p.tid) {
-            (Some(pid), _) => sys::IterParams::Task {
-                tid: 0,
-                pid,
-                pid_fd: 0,
-            },
-            (_, Some(tid)) => sys::IterParams::Task {
-                tid,
-                pid: 0,
-                pid_fd: 0,
-            },
+            (Some(pid), _) => {
+                require_task("pid", pid)?;
+                sys::IterParams::Task {
+                    tid: 0,
+                    pid,
+                    pid_fd: 0,
+                }
+            }
+            (_, Some(tid)) => {
+                require_task("tid", tid)?;
+                sys::IterParams::Task {
+                    tid,
+                    pid: 0,
+                    pid_fd: 0,
+                }
+            }
             _ => sys::IterParams::None,
         },
         "cgroup" => {
@@ -263,6 +272,19 @@ pub fn link_params(target: &str, p: &ViewParams) -> Result<(sys::IterParams, Vec
         _ => sys::IterParams::None,
     };
     Ok((params, keep))
+}
+
+/// Refuses a pid or tid with no task: the kernel would keep the number and
+/// read nothing from it.
+fn require_task(what: &str, n: u32) -> Result<()> {
+    if n == 0 || !Path::new(&format!("/proc/{n}")).exists() {
+        return Err(Error::new(
+            Kind::NotFound,
+            "params",
+            format!("No task has {what} {n}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks that `pin` can be made: its directory is on bpffs, its name has
@@ -311,11 +333,6 @@ pub fn make_link(prog: BorrowedFd<'_>, target: &str, params: sys::IterParams) ->
             (libc::ENOENT, sys::IterParams::Cgroup { cgroup_id, .. }) => err.with_message(format!(
                 "Cannot make a \"{target}\" iterator link: no cgroup has id {cgroup_id} (was it removed?)"
             )),
-            (libc::ESRCH, sys::IterParams::Task { pid, tid, .. }) => {
-                let who = if pid != 0 { format!("pid {pid}") } else { format!("tid {tid}") };
-                err.with_kind(Kind::NotFound)
-                    .with_message(format!("Cannot make a \"{target}\" iterator link: no task has {who}"))
-            }
             _ => err,
         }
     })
@@ -388,10 +405,13 @@ mod tests {
         let e = link_params("task", &p).err().unwrap();
         assert_eq!(
             e.message,
-            "A \"task\" iterator does not take --cgroup: it takes only --pid, --tid"
+            "A \"task\" iterator does not take a \"cgroup\" parameter: it takes only \"pid\", \"tid\""
         );
         let e = link_params("cgroup", &ViewParams::default()).err().unwrap();
-        assert_eq!(e.message, "A \"cgroup\" iterator needs --cgroup");
+        assert_eq!(
+            e.message,
+            "A \"cgroup\" iterator needs a \"cgroup\" parameter"
+        );
         let e = link_params(
             "bpf_map",
             &ViewParams {
@@ -403,12 +423,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             e.message,
-            "A \"bpf_map\" iterator does not take --pid: it takes no parameters"
+            "A \"bpf_map\" iterator does not take a \"pid\" parameter: it takes no parameters"
         );
         let (params, _) = link_params(
             "task",
             &ViewParams {
-                pid: Some(7),
+                pid: Some(std::process::id()),
                 ..Default::default()
             },
         )
@@ -417,10 +437,21 @@ mod tests {
             params,
             sys::IterParams::Task {
                 tid: 0,
-                pid: 7,
+                pid: std::process::id(),
                 pid_fd: 0
             }
         );
+        let e = link_params(
+            "task",
+            &ViewParams {
+                pid: Some(0x3fff_ffff),
+                ..Default::default()
+            },
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.kind, Kind::NotFound);
+        assert_eq!(e.message, "No task has pid 1073741823");
         let (params, _) = link_params(
             "cgroup",
             &ViewParams {

@@ -119,9 +119,12 @@ test: all
 demo: all
 	scripts/demo.sh
 
-bench: all
-	@if [ -f bench/run.sh ]; then bash bench/run.sh; \
-	else echo 'make bench: bench/run.sh does not exist yet' >&2; fi
+bench: all build/bench/readview
+	bash bench/run.sh
+
+build/bench/readview: bench/readview.c
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -o $@ $<
 
 clean:
 	rm -rf build dist

@@ -37,3 +37,7 @@ echo "== 3. Load and pin multi-program objects: bpfx against bpftool prog loadal
 # In a private mount namespace with its own bpffs at /sys/fs/bpf, so that
 # by-name maps (which bpftool always pins under /sys/fs/bpf) stay private.
 unshare -m --propagation private bash bench/load_ns.sh "$RUNS" "$out"
+
+echo
+echo "== 4. Views"
+bash bench/views.sh "$B" "$out" "$RUNS"

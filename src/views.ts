@@ -275,6 +275,7 @@ export class ViewReader implements Disposable {
   #handle: number | undefined;
   readonly #path: string;
   /** The buffer `text()`, `lines()` and `readable` read into, reused. */
+  #ended = false;
   readonly #buffer = new Uint8Array(READ_BUFFER);
   readonly #error = new Uint8Array(ERROR_BUFFER);
   /** The buffer of the read under way, held until the read settles. */
@@ -320,6 +321,9 @@ export class ViewReader implements Disposable {
       );
     }
     if (buf.length === 0) return 0;
+    // The core fills the buffer unless the view ended: a short read means
+    // the end, and the next read need not cross the FFI to learn it.
+    if (this.#ended) return null;
     this.#inFlight = buf;
     try {
       const n = await core().bpfx_read(
@@ -330,6 +334,7 @@ export class ViewReader implements Disposable {
         BigInt(this.#error.length),
       );
       if (n < 0n) throw this.#readError();
+      if (n < BigInt(buf.length)) this.#ended = true;
       return n === 0n ? null : Number(n);
     } finally {
       this.#inFlight = undefined;

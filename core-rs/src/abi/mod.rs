@@ -483,9 +483,14 @@ pub unsafe extern "C" fn bpfx_read(
         // SAFETY: `buf` is valid for `cap` bytes and only this call writes it.
         let slice = unsafe { std::slice::from_raw_parts_mut(buf, cap) };
         use std::io::Read as _;
-        loop {
-            match (&*file).read(slice) {
-                Ok(n) => return Ok(n as i64),
+        // Fill the buffer (or reach the end): each crossing of a
+        // `nonblocking` call costs a hop through Deno's thread pool, while a
+        // view's reads never block for long.
+        let mut filled = 0;
+        while filled < slice.len() {
+            match (&*file).read(&mut slice[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     return Err(views::read_error(
@@ -495,6 +500,7 @@ pub unsafe extern "C" fn bpfx_read(
                 }
             }
         }
+        Ok(filled as i64)
     }));
     match r {
         Ok(Ok(n)) => n,

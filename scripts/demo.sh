@@ -20,6 +20,13 @@ cd "$ROOT"
 
 # bpffs refuses names with a dot: the template is dot-free (mktemp's X are alphanumeric).
 B=$(mktemp -d /tmp/bpfxdemo-XXXXXXXX)
+# The views part: a cgroup subtree of the demo's own under the cgroup2 mount
+# (found in mountinfo, never assumed), a mirror and a state directory.
+CG2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+CG=${CG2:+$CG2/bpfxdemo-$$}
+M=$(mktemp -d /tmp/bpfxdemo-mirror-XXXXXXXX)
+S=$(mktemp -d /tmp/bpfxdemo-state-XXXXXXXX)
+sleeper=
 
 mounted_at() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
 
@@ -27,15 +34,21 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e
+	[[ -n $sleeper ]] && kill "$sleeper" 2>/dev/null && wait "$sleeper" 2>/dev/null
+	if [[ -n $CG && -d $CG ]]; then
+		find "$CG" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
+		rmdir "$CG"
+	fi
+	rm -rf "$M" "$S"
 	# Unmounting drops every pin left in the private bpffs with it.
 	while mounted_at "$B"; do umount "$B" || break; done
 	[[ -d $B ]] && rmdir "$B"
 	echo
-	if mounted_at "$B" || [[ -e $B ]]; then
-		echo "demo: host NOT restored: $B is still mounted or present" >&2
+	if mounted_at "$B" || [[ -e $B || -e $M || -e $S ]] || [[ -n $CG && -e $CG ]]; then
+		echo "demo: host NOT restored: $B, $M, $S or $CG is still there" >&2
 		rc=1
 	else
-		echo "demo: host is as it was: no mount at $B in /proc/self/mountinfo, the directory is gone"
+		echo "demo: host is as it was: no mount at $B, no demo cgroup, mirror or state directory"
 	fi
 	if ((rc == 0)); then echo "demo: ok"; else echo "demo: FAILED (status $rc)" >&2; fi
 	exit "$rc"
@@ -71,4 +84,35 @@ if [[ -n $left ]]; then
 	exit 1
 fi
 echo "(nothing left in $B but the kernel's own *.debug files)"
+
+# Views: a file per cgroup whose read runs a BPF program (examples/cgstat.bpf.c).
+if [[ -z $CG2 ]]; then
+	echo "demo: no cgroup2 mount: skipping the views part" >&2
+else
+	echo
+	echo "== views: one cgstat view per cgroup of a small subtree, in a mirror of the cgroup tree"
+	step mkdir -p "$CG/web/frontend" "$CG/web/backend" "$CG/batch"
+	sleep 300 &
+	sleeper=$!
+	echo "$sleeper" >"$CG/web/backend/cgroup.procs"
+	step "$BPFX" attach build/examples/cgstat.bpf.o:cgstat --cgroup-root "$CG" \
+		--pin-root "$B/views" --expose-root "$M" --name cgstat --state "$S"
+	step find "$M" -name cgstat
+	step cat "$M/web/backend/cgstat"
+	echo "(cgroup id of web/backend: $(stat -c %i "$CG/web/backend"))"
+	step "$BPFX" cat "$M/batch/cgstat"
+	step mkdir "$CG/batch/nightly"
+	step "$BPFX" attach build/examples/cgstat.bpf.o:cgstat --cgroup-root "$CG" \
+		--pin-root "$B/views" --expose-root "$M" --name cgstat --state "$S"
+	step "$BPFX" view build/examples/tasks.bpf.o:tasks "$B/sleeper" --pid "$sleeper"
+	step "$BPFX" cat "$B/sleeper"
+	step "$BPFX" detach --pin-root "$B/views" --expose-root "$M" --state "$S"
+	step "$BPFX" unpin "$B/sleeper"
+	left=$(find "$M" -mindepth 1)
+	if [[ -n $left ]]; then
+		echo "demo: mirror files left behind:" >&2
+		echo "$left" >&2
+		exit 1
+	fi
+fi
 step umount "$B"

@@ -133,6 +133,128 @@ impl RawBtf {
             .map(|t| self.str_at(t.name_off))
     }
 
+    /// Describes type `id` for encoding and decoding values in TypeScript:
+    /// qualifiers and typedefs are looked through (a typedef's name is kept
+    /// as `name`), and nesting is limited so a cycle cannot run away.
+    pub fn describe(&self, id: u32) -> serde_json::Value {
+        let index: Vec<Ty> = self.iter().collect();
+        self.describe_in(&index, id, 0)
+    }
+
+    fn describe_in(&self, index: &[Ty], id: u32, depth: u32) -> serde_json::Value {
+        use serde_json::json;
+        if id == 0 {
+            return json!({ "kind": "void", "size": 0 });
+        }
+        let Some(t) = index.get(id as usize - 1) else {
+            return json!({ "kind": "unknown", "size": 0 });
+        };
+        if depth > 32 {
+            return json!({ "kind": "unknown", "size": 0 });
+        }
+        let d = &self.data;
+        let header = t.extra - 12;
+        let info = u32_at(d, header + 4).unwrap_or(0);
+        let kind_flag = info >> 31 == 1;
+        let size_or_type = u32_at(d, header + 8).unwrap_or(0);
+        let name = self.str_at(t.name_off).to_string();
+        let named = |mut v: serde_json::Value| {
+            if !name.is_empty() {
+                v["name"] = json!(name);
+            }
+            v
+        };
+        match t.kind {
+            1 => {
+                let enc = u32_at(d, t.extra).unwrap_or(0);
+                let encoding = (enc >> 24) & 0xf;
+                named(json!({
+                    "kind": "int",
+                    "size": size_or_type,
+                    "bits": enc & 0xff,
+                    "signed": encoding & 1 != 0,
+                    "char": encoding & 2 != 0,
+                    "bool": encoding & 4 != 0,
+                }))
+            }
+            2 => named(json!({ "kind": "ptr", "size": 8 })),
+            3 => {
+                let elem = u32_at(d, t.extra).unwrap_or(0);
+                let len = u32_at(d, t.extra + 8).unwrap_or(0);
+                let e = self.describe_in(index, elem, depth + 1);
+                let size = e["size"].as_u64().unwrap_or(0) * u64::from(len);
+                json!({ "kind": "array", "len": len, "size": size, "elem": e })
+            }
+            4 | 5 => {
+                let members: Vec<serde_json::Value> = (0..t.vlen)
+                    .map(|i| {
+                        let m = t.extra + i * 12;
+                        let mname = self.str_at(u32_at(d, m).unwrap_or(0)).to_string();
+                        let mtype = u32_at(d, m + 4).unwrap_or(0);
+                        let off = u32_at(d, m + 8).unwrap_or(0);
+                        let (bit_offset, bitfield) = if kind_flag {
+                            (off & 0xff_ffff, off >> 24)
+                        } else {
+                            (off, 0)
+                        };
+                        json!({
+                            "name": mname,
+                            "bitOffset": bit_offset,
+                            "bitfieldSize": bitfield,
+                            "type": self.describe_in(index, mtype, depth + 1),
+                        })
+                    })
+                    .collect();
+                named(json!({
+                    "kind": if t.kind == 4 { "struct" } else { "union" },
+                    "size": size_or_type,
+                    "members": members,
+                }))
+            }
+            6 | 19 => {
+                let stride = if t.kind == 6 { 8 } else { 12 };
+                let values: Vec<serde_json::Value> = (0..t.vlen)
+                    .map(|i| {
+                        let m = t.extra + i * stride;
+                        let vname = self.str_at(u32_at(d, m).unwrap_or(0)).to_string();
+                        let lo = u32_at(d, m + 4).unwrap_or(0);
+                        let value: i128 = if t.kind == 6 {
+                            if kind_flag {
+                                i128::from(lo as i32)
+                            } else {
+                                i128::from(lo)
+                            }
+                        } else {
+                            let hi = u32_at(d, m + 8).unwrap_or(0);
+                            let v = (u64::from(hi) << 32) | u64::from(lo);
+                            if kind_flag {
+                                i128::from(v as i64)
+                            } else {
+                                i128::from(v)
+                            }
+                        };
+                        json!({ "name": vname, "value": value.to_string() })
+                    })
+                    .collect();
+                named(
+                    json!({ "kind": "enum", "size": size_or_type, "signed": kind_flag, "values": values }),
+                )
+            }
+            16 => named(json!({ "kind": "float", "size": size_or_type })),
+            8 => {
+                let mut inner = self.describe_in(index, size_or_type, depth + 1);
+                if inner.get("name").is_none() {
+                    inner["name"] = json!(name);
+                }
+                inner["typedef"] = json!(name);
+                inner
+            }
+            9 | 10 | 11 | 18 => self.describe_in(index, size_or_type, depth + 1),
+            7 => json!({ "kind": "fwd", "size": 0, "name": name }),
+            _ => json!({ "kind": "unknown", "size": 0 }),
+        }
+    }
+
     /// The member names of enum `name` (plain or 64-bit).
     pub fn enum_members(&self, name: &str) -> Option<Vec<String>> {
         let t = self

@@ -18,6 +18,8 @@ pub enum Held {
     Obj {
         fd: OwnedFd,
         kind: ObjKind,
+        /// For a map, what the data lane checks buffers against.
+        map: Option<crate::maps::MapMeta>,
     },
     Reader(Arc<File>),
     /// A source of events (raw fanotify events, or the watcher's actions),
@@ -91,12 +93,29 @@ pub fn with<T>(
         .and_then(|t| t.get(&id))
         .ok_or_else(|| not_open(id))?;
     match &h.held {
-        Held::Obj { fd, kind } => f(fd.as_fd(), *kind, h.path.as_ref()),
+        Held::Obj { fd, kind, .. } => f(fd.as_fd(), *kind, h.path.as_ref()),
         _ => Err(Error::new(
             Kind::WrongKind,
             "handle",
             format!("Handle {id} is not a BPF object"),
         )),
+    }
+}
+
+/// Runs `f` on map handle `id`'s fd and meta, under the table's lock (map
+/// calls are short; holding it keeps a concurrent close from reusing the fd).
+pub fn with_map<T>(
+    id: u32,
+    f: impl FnOnce(BorrowedFd<'_>, &crate::maps::MapMeta) -> T,
+) -> Option<T> {
+    let guard = table();
+    match guard.as_ref().and_then(|t| t.get(&id)).map(|h| &h.held) {
+        Some(Held::Obj {
+            fd,
+            map: Some(meta),
+            ..
+        }) => Some(f(fd.as_fd(), meta)),
+        _ => None,
     }
 }
 
@@ -147,6 +166,7 @@ mod tests {
             held: Held::Obj {
                 fd,
                 kind: ObjKind::Map,
+                map: None,
             },
             path: None,
         });

@@ -14,6 +14,7 @@ pub mod handles;
 pub mod info;
 pub mod load;
 pub mod manifest;
+pub mod maps;
 pub mod mirror;
 pub mod mounts;
 pub mod names;

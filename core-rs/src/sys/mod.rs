@@ -13,12 +13,23 @@ use std::path::Path;
 
 pub mod fake;
 pub mod fs;
+pub mod maps;
 
 /// The bpf(2) commands bpfx uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub enum BpfCmd {
     MapCreate = 0,
+    MapLookupElem = 1,
+    MapUpdateElem = 2,
+    MapDeleteElem = 3,
+    MapGetNextKey = 4,
+    MapLookupAndDeleteElem = 21,
+    MapLookupBatch = 24,
+    MapLookupAndDeleteBatch = 25,
+    MapUpdateBatch = 26,
+    MapDeleteBatch = 27,
+    BtfGetFdById = 19,
     ProgLoad = 5,
     ObjPin = 6,
     ObjGet = 7,
@@ -31,6 +42,16 @@ impl BpfCmd {
     pub const fn name(self) -> &'static str {
         match self {
             Self::MapCreate => "BPF_MAP_CREATE",
+            Self::MapLookupElem => "BPF_MAP_LOOKUP_ELEM",
+            Self::MapUpdateElem => "BPF_MAP_UPDATE_ELEM",
+            Self::MapDeleteElem => "BPF_MAP_DELETE_ELEM",
+            Self::MapGetNextKey => "BPF_MAP_GET_NEXT_KEY",
+            Self::MapLookupAndDeleteElem => "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
+            Self::MapLookupBatch => "BPF_MAP_LOOKUP_BATCH",
+            Self::MapLookupAndDeleteBatch => "BPF_MAP_LOOKUP_AND_DELETE_BATCH",
+            Self::MapUpdateBatch => "BPF_MAP_UPDATE_BATCH",
+            Self::MapDeleteBatch => "BPF_MAP_DELETE_BATCH",
+            Self::BtfGetFdById => "BPF_BTF_GET_FD_BY_ID",
             Self::ProgLoad => "BPF_PROG_LOAD",
             Self::ObjPin => "BPF_OBJ_PIN",
             Self::ObjGet => "BPF_OBJ_GET",
@@ -188,11 +209,11 @@ pub(crate) fn cpath(path: &Path, op: &'static str) -> SysResult<CString> {
     })
 }
 
-fn put_u32(buf: &mut [u8], off: usize, v: u32) {
+pub(crate) fn put_u32(buf: &mut [u8], off: usize, v: u32) {
     buf[off..off + 4].copy_from_slice(&v.to_ne_bytes());
 }
 
-fn put_u64(buf: &mut [u8], off: usize, v: u64) {
+pub(crate) fn put_u64(buf: &mut [u8], off: usize, v: u64) {
     buf[off..off + 8].copy_from_slice(&v.to_ne_bytes());
 }
 
@@ -205,7 +226,7 @@ pub fn get_u64(buf: &[u8], off: usize) -> u64 {
 }
 
 /// The size of `union bpf_attr` we send: large enough for every command used.
-const ATTR_SIZE: usize = 144;
+pub(crate) const ATTR_SIZE: usize = 144;
 
 pub(crate) fn fd_result(ret: i64) -> OwnedFd {
     // SAFETY: a successful bpf(2) call that creates an object returns a new fd

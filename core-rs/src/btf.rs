@@ -314,5 +314,12 @@ mod tests {
         assert_eq!(b.name_of(1), Some("e"));
         assert_eq!(b.name_of(9), None);
         assert!(RawBtf::parse(vec![1, 2, 3]).is_err());
+        let e = b.describe(1);
+        assert_eq!(e["kind"], "enum");
+        assert_eq!(e["name"], "e");
+        assert_eq!(e["values"][1]["name"], "B");
+        assert_eq!(e["values"][1]["value"], "1");
+        assert_eq!(b.describe(0)["kind"], "void");
+        assert_eq!(b.describe(99)["kind"], "unknown");
     }
 }

@@ -119,8 +119,12 @@ test: all
 demo: all
 	scripts/demo.sh
 
-bench: all build/bench/readview
+bench: all build/bench/readview build/bench/maps_c
 	bash bench/run.sh
+
+build/bench/maps_c: bench/maps_c.c
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -o $@ $< -lbpf
 
 build/bench/readview: bench/readview.c
 	@mkdir -p $(@D)

@@ -70,6 +70,8 @@ pub struct Watcher {
     pending: VecDeque<Vec<u8>>,
     /// Set when an event asks for a full reconcile.
     rescan: bool,
+    /// Exposures removed since the manifest was last written.
+    gone: Vec<Exposure>,
 }
 
 impl Watcher {
@@ -89,12 +91,14 @@ impl Watcher {
             cg_marked: Vec::new(),
             pending: VecDeque::new(),
             rescan: false,
+            gone: Vec::new(),
         };
         w.log(action(
             "started",
             format!("watching state directory {}", state.display()),
         ));
         w.reconcile_all();
+        w.flush();
         Ok(w)
     }
 
@@ -155,6 +159,7 @@ impl Watcher {
     /// Re-reads the manifest (keeping the old one if the new is corrupt),
     /// re-marks, and reconciles everything.
     fn reconcile_all(&mut self) {
+        self.flush();
         match manifest::read(&self.state) {
             Ok(m) => self.manifest = m,
             Err(e) => self.log_error("keeping the last good manifest", &e),
@@ -172,6 +177,21 @@ impl Watcher {
                 .prog_fd(r)
                 .and_then(|fd| tree.reconcile(fd, &r.cgroup_root));
             self.report(r, result);
+        }
+    }
+
+    /// Forgets the exposures removed since the last write, in one write.
+    fn flush(&mut self) {
+        if self.gone.is_empty() {
+            return;
+        }
+        let gone = std::mem::take(&mut self.gone);
+        let written = manifest::update(&self.state, |m| {
+            m.exposures.retain(|e| !gone.contains(e));
+            Ok(())
+        });
+        if let Err(e) = written {
+            self.log_error("cannot update the manifest", &e);
         }
     }
 
@@ -212,25 +232,19 @@ impl Watcher {
     fn check_exposure(&mut self, x: &Exposure) {
         match expose::state_of(x) {
             "ok" => {}
-            "pin-gone" => {
-                let removed = expose::remove_physical(x).and_then(|()| {
-                    manifest::update(&self.state, |m| {
-                        m.exposures.retain(|e| e != x);
-                        Ok(())
-                    })
-                });
-                match removed {
-                    Ok(()) => {
-                        self.manifest.exposures.retain(|e| e != x);
-                        self.log(Action {
-                            path: Some(x.path.display().to_string()),
-                            pin: Some(x.pin.display().to_string()),
-                            ..action("unexposed", "the pin is gone")
-                        });
-                    }
-                    Err(e) => self.log_error("cannot remove an exposure", &e),
+            "pin-gone" => match expose::remove_physical(x) {
+                // The manifest is written once per batch of events (flush).
+                Ok(()) => {
+                    self.manifest.exposures.retain(|e| e != x);
+                    self.gone.push(x.clone());
+                    self.log(Action {
+                        path: Some(x.path.display().to_string()),
+                        pin: Some(x.pin.display().to_string()),
+                        ..action("unexposed", "the pin is gone")
+                    });
                 }
-            }
+                Err(e) => self.log_error("cannot remove an exposure", &e),
+            },
             other => {
                 let why = format!("the exposure was {other}");
                 let remade = expose::remove_physical(x).and_then(|()| expose::remake(x));
@@ -273,6 +287,7 @@ impl Watcher {
     /// watched, new or changed rules reconciled. Our own writes change
     /// nothing and cost one read.
     fn reload(&mut self) {
+        self.flush();
         let m = match manifest::read(&self.state) {
             Ok(m) => m,
             Err(e) => return self.log_error("keeping the last good manifest", &e),
@@ -356,6 +371,7 @@ impl Watcher {
             ));
             self.reconcile_all();
         }
+        self.flush();
         Ok(())
     }
 }

@@ -72,6 +72,44 @@ fn exists_error(path: &Path) -> Error {
     .with_hint("remove it, or choose another path")
 }
 
+/// Refuses a bind mount that would let someone reach the pin who cannot now:
+/// a bind mount shows the pin's own mode, but not the directories that
+/// guard it, so a pin readable by others behind a closed directory (bpffs
+/// is often mounted mode 0700) must not be bound into an open one.
+pub fn check_no_widening(pin: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mode = std::fs::metadata(pin)
+        .map_err(|e| Error::io(format!("Cannot expose {}", q(pin)), "stat", &e))?
+        .mode();
+    let granted = mode & 0o077;
+    let mut reachable = granted;
+    for dir in pin.ancestors().skip(1) {
+        let Ok(m) = std::fs::metadata(dir) else {
+            continue;
+        };
+        if m.mode() & 0o001 == 0 {
+            reachable &= !0o007;
+        }
+        if m.mode() & 0o010 == 0 {
+            reachable &= !0o070;
+        }
+    }
+    if reachable != granted {
+        return Err(Error::new(
+            Kind::Permission,
+            "expose",
+            format!(
+                "Cannot bind {} elsewhere: its mode {:04o} grants access that its directories withhold, so the bind mount would widen access",
+                q(pin),
+                mode & 0o7777
+            ),
+        )
+        .with_path(pin)
+        .with_hint("narrow the pin's mode first (chmod go-rwx), or expose it as a symlink"));
+    }
+    Ok(())
+}
+
 /// Puts the object pinned at `pin` at `path`, and records it in `state`.
 pub fn expose(state: &Path, pin: &Path, path: &Path, mode: Mode) -> Result<Exposure> {
     let pin = mounts::absolute(pin);
@@ -79,6 +117,9 @@ pub fn expose(state: &Path, pin: &Path, path: &Path, mode: Mode) -> Result<Expos
     let (fd, kind) = pins::open(&pin, None)?;
     let id = info::info_of_kind(fd.as_fd(), kind)?.id;
     drop(fd);
+    if mode == Mode::Bind {
+        check_no_widening(&pin)?;
+    }
     let (dir, name) = split(&path)?;
     if mounts::is_bpffs(&dir) {
         return Err(Error::invalid(
@@ -282,6 +323,26 @@ pub fn list(state: &Path) -> Result<Vec<ExposureState>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bind_that_would_widen_access_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let d = std::env::temp_dir().join(format!("bpfx-widen-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let f = d.join("pin");
+        std::fs::write(&f, b"").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let e = check_no_widening(&f).unwrap_err();
+        assert_eq!(e.kind, Kind::Permission);
+        assert!(e.message.contains("would widen access"), "{}", e.message);
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(
+            check_no_widening(&f).is_ok(),
+            "an owner-only pin widens nothing"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 
     #[test]
     fn paths_must_be_absolute_files() {

@@ -30,6 +30,11 @@ export type { Io } from "./cli/output.ts";
 export interface MainOptions {
   /** Where to write; the process's stdout and stderr by default. */
   io?: Io;
+  /**
+   * Stops a running `bpfx watch` when aborted, as SIGINT and SIGTERM do
+   * (for running it in-process).
+   */
+  signal?: AbortSignal;
 }
 
 const SHELLS = ["bash", "zsh", "fish"] as const;
@@ -40,6 +45,8 @@ const ORDERS = [
   "ancestors-up",
 ] as const;
 const JSON_HELP = "print JSON instead of text";
+const STATE_FLAGS = "--state <dir>";
+const STATE_HELP = "the state directory (default: $BPFX_STATE, else /run/bpfx)";
 
 /** Commander codes that are not errors. */
 const DONE = new Set(["commander.helpDisplayed", "commander.version"]);
@@ -54,9 +61,10 @@ class UsageError extends Error {
   }
 }
 
-/** The exit code of the command that ran. */
+/** The exit code of the command that ran, and what stops a long one. */
 interface Run {
   code: number;
+  readonly signal?: AbortSignal | undefined;
 }
 
 function parseDepth(value: string): number {
@@ -226,7 +234,7 @@ map element iterator; none for the others.
 
 Examples:
   bpfx view build/examples/tasks.bpf.o:tasks /sys/fs/bpf/tasks --pid 1
-  bpfx view build/examples/cgstat.bpf.o:cgstat /sys/fs/bpf/all \
+  bpfx view build/examples/cgstat.bpf.o:cgstat /sys/fs/bpf/all \\
     --cgroup / --order descendants-pre`,
     )
     .argument("<prog>", "pinned iterator program, or OBJ:NAME")
@@ -301,8 +309,12 @@ under --cgroup-root at <pin root>/<cgroup path>/NAME, and a symlink to it at
 running it again changes nothing. In the pin tree, '.' in a directory name is
 written %2E (bpffs refuses dots) and '%' is written %25.
 
+The attach is recorded as a rule in the state directory, which \`bpfx watch\`
+keeps true: a view for each cgroup that appears, none for those removed. A
+program given as OBJ:NAME is pinned at <pin root>/%prog-NAME for it.
+
 Example:
-  bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root system.slice \
+  bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root system.slice \\
     --pin-root /sys/fs/bpf/cgstat --expose-root /run/bpfx/cgroups --name stat
   cat /run/bpfx/cgroups/ssh.service/stat`,
     )
@@ -321,6 +333,7 @@ Example:
       "--pin-by-name-root <dir>",
       "where maps pinned by name go, for OBJ:NAME (default: /sys/fs/bpf)",
     )
+    .option(STATE_FLAGS, STATE_HELP)
     .option("--json", "print the full report as JSON")
     .action((prog, flags) =>
       act(io, run, flags.json, async () => {
@@ -331,14 +344,99 @@ Example:
 
   bpfx.command("detach")
     .description("remove the views attach made, and their symlinks")
+    .addHelpText(
+      "after",
+      `
+The matching attach rules (same pin root, and --name if given) are forgotten
+in the state directory first, so that \`bpfx watch\` stops keeping them.`,
+    )
     .requiredOption("--pin-root <dir>", "the pin root given to attach")
     .requiredOption("--expose-root <dir>", "the expose root given to attach")
     .option("--name <name>", "only the views of this name (default: all)")
+    .option(STATE_FLAGS, STATE_HELP)
     .option("--json", "print the full report as JSON")
     .action((flags) =>
       act(io, run, flags.json, async () => {
         const { detachCommand } = await import("./cli/views.ts");
         return await detachCommand(io, flags);
+      })
+    );
+
+  bpfx.command("expose")
+    .description("put a pinned object at a path outside bpffs, and record it")
+    .addHelpText(
+      "after",
+      `
+PATH is a new file, absolute, in an existing directory reached without
+symlinks; an existing file is never replaced. It becomes a symlink to PIN, or
+with --bind an empty file with PIN bind-mounted on it (which holds the object
+until it is unmounted). The exposure is recorded in the state directory, and
+\`bpfx watch\` removes it when PIN goes.
+
+Example:
+  bpfx expose /sys/fs/bpf/tasks /srv/app/tasks`,
+    )
+    .argument("<pin>", "the pinned object (on bpffs)")
+    .argument("<path>", "where to expose it (off bpffs)")
+    .option("--bind", "bind-mount the pin instead of making a symlink")
+    .option(STATE_FLAGS, STATE_HELP)
+    .option("--json", JSON_HELP)
+    .action((pin, path, flags) =>
+      act(io, run, flags.json, async () => {
+        const { exposeCommand } = await import("./cli/expose.ts");
+        return exposeCommand(io, pin, path, flags);
+      })
+    );
+
+  bpfx.command("unexpose")
+    .description("remove an exposure, and forget it")
+    .argument("<path>", "the exposure's path")
+    .option(STATE_FLAGS, STATE_HELP)
+    .option("--json", JSON_HELP)
+    .action((path, flags) =>
+      act(io, run, flags.json, async () => {
+        const { unexposeCommand } = await import("./cli/expose.ts");
+        return unexposeCommand(io, path, flags);
+      })
+    );
+
+  bpfx.command("exposures")
+    .description("list the recorded exposures and their state")
+    .addHelpText(
+      "after",
+      `
+STATE is ok, pin-gone (the pin was removed or holds another object),
+path-gone (the exposure's file was removed) or unmounted.`,
+    )
+    .option(STATE_FLAGS, STATE_HELP)
+    .option("--json", JSON_HELP)
+    .action((flags) =>
+      act(io, run, flags.json, async () => {
+        const { exposuresCommand } = await import("./cli/expose.ts");
+        return exposuresCommand(io, flags);
+      })
+    );
+
+  bpfx.command("watch")
+    .description(
+      "keep exposures and attach rules true as pins and cgroups change",
+    )
+    .addHelpText(
+      "after",
+      `
+The watcher of the state directory: an exposure goes when its pin goes; a
+view appears for each new cgroup under an attach rule and goes with it;
+changes made by expose, unexpose, attach and detach are picked up as they
+land; at start and when events are lost, everything is reconciled. Prints one
+line per action (--json: one JSON object per line). SIGINT and SIGTERM stop it
+cleanly. One watcher per state directory.`,
+    )
+    .option(STATE_FLAGS, STATE_HELP)
+    .option("--json", "print one JSON object per line")
+    .action((flags) =>
+      act(io, run, flags.json, async () => {
+        const { watchCommand } = await import("./cli/watch.ts");
+        return await watchCommand(io, flags, run.signal);
       })
     );
 
@@ -403,7 +501,7 @@ export async function main(
   options: MainOptions = {},
 ): Promise<number> {
   const io = options.io ?? denoIo();
-  const run: Run = { code: 0 };
+  const run: Run = { code: 0, signal: options.signal };
   try {
     await program(io, run).parseAsync(args, { from: "user" });
     return run.code;

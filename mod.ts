@@ -2,22 +2,32 @@
  * Script Linux BPF pin workflows from Deno: inspect BPF ELF objects, load and
  * pin them on bpffs, list, describe, open and remove pins; make views
  * (iterator links pinned on bpffs, whose reads run the program) and read
- * them; keep a view per cgroup of a subtree in a mirror of the cgroup tree.
+ * them; keep a view per cgroup of a subtree in a mirror of the cgroup tree;
+ * expose pins at paths outside bpffs ({@linkcode expose}); and run the
+ * watcher ({@linkcode watch}) that keeps exposures and attach rules true as
+ * pins and cgroups come and go, or watch directories yourself
+ * ({@linkcode watchFs}).
  *
  * Most calls are synchronous (they cross into the Rust core through a
  * synchronous FFI call). Reading a view ({@linkcode ViewReader},
  * {@linkcode readView}), {@linkcode attach} and {@linkcode detach} run on
- * Deno's blocking thread pool and return promises. All throw one family of
- * errors: {@linkcode BpfError}
- * and its subclasses, plus {@linkcode BpfNotFoundError} and
- * {@linkcode BpfAlreadyExistsError}, which are also `Deno.errors.NotFound`
- * and `Deno.errors.AlreadyExists`.
+ * Deno's blocking thread pool and return promises; {@linkcode Watcher} and
+ * {@linkcode FsWatcher} are async iterables that wait there. All throw one
+ * family of errors: {@linkcode BpfError} and its subclasses, plus
+ * {@linkcode BpfNotFoundError} and {@linkcode BpfAlreadyExistsError}, which
+ * are also `Deno.errors.NotFound` and `Deno.errors.AlreadyExists`.
  *
- * Permissions: `--allow-ffi` always, and `--allow-env=BPFX_LIB` to honour the
- * `BPFX_LIB` override. Imported over https, the first run also downloads the
- * core into Deno's cache, which needs `--allow-net`, `--allow-read`,
- * `--allow-write` and `--allow-env`. Most calls need root or CAP_BPF on a
- * kernel with bpffs; {@linkcode inspect} and {@linkcode doctor} need neither.
+ * Exposures, attach rules and the watcher share a state directory, found by
+ * one rule ({@linkcode stateDir}): `options.state`, else the environment
+ * variable `BPFX_STATE`, else `/run/bpfx`.
+ *
+ * Permissions: `--allow-ffi` always, `--allow-env=BPFX_LIB` to honour the
+ * `BPFX_LIB` override, and `--allow-env=BPFX_STATE` to honour that one.
+ * Imported over https, the first run also downloads the core into Deno's
+ * cache, which needs `--allow-net`, `--allow-read`, `--allow-write` and
+ * `--allow-env`. Most calls need root or CAP_BPF on a kernel with bpffs;
+ * {@linkcode inspect} and {@linkcode doctor} need neither; the watcher and
+ * {@linkcode watchFs} need CAP_SYS_ADMIN (fanotify) and Linux 5.9.
  *
  * @example Load an object, look at what it pinned, and clean up
  * ```ts ignore
@@ -63,6 +73,22 @@
  *   for await (const line of reader.lines()) console.log(line);
  * } finally {
  *   unpin(pin);
+ * }
+ * ```
+ *
+ * @example Expose a view outside bpffs, and let the watcher remove it with its pin
+ * ```ts ignore
+ * // sudo deno run --allow-ffi --allow-env=BPFX_LIB,BPFX_STATE expose.ts
+ * import { createView, expose, watch } from "./mod.ts";
+ *
+ * const state = "/run/bpfx";
+ * createView("build/examples/tasks.bpf.o:tasks", { pin: "/sys/fs/bpf/tasks" });
+ * expose("/sys/fs/bpf/tasks", { path: "/srv/tasks", state });
+ * await using watcher = watch({ state });
+ * Deno.addSignalListener("SIGINT", () => watcher.close());
+ * for await (const action of watcher) {
+ *   // `rm /sys/fs/bpf/tasks` elsewhere: "unexposed /srv/tasks"
+ *   console.log(action.action, action.path ?? "", action.why);
  * }
  * ```
  *
@@ -151,6 +177,32 @@ export {
   type ViewPin,
   ViewReader,
 } from "./src/views.ts";
+export {
+  type AttachRule,
+  expose,
+  type ExposeOptions,
+  type Exposure,
+  type ExposureMode,
+  exposures,
+  type ExposureState,
+  type ExposureStatus,
+  type Manifest,
+  readManifest,
+  unexpose,
+} from "./src/expose.ts";
+export { DEFAULT_STATE, stateDir, type StateOptions } from "./src/state.ts";
+export {
+  type FsEvent,
+  type FsEventKind,
+  FsWatcher,
+  watch,
+  type WatchAction,
+  type WatchActionKind,
+  Watcher,
+  watchFs,
+  type WatchFsOptions,
+  type WatchOptions,
+} from "./src/watch.ts";
 export {
   doctor,
   type DoctorCheck,

@@ -18,6 +18,7 @@ import {
   type ViewOptions,
   type ViewPin,
 } from "../mod.ts";
+import { type StateFlags, stateOf } from "./expose.ts";
 import { type Io, pairs, printJson } from "./output.ts";
 import { describe } from "./pins.ts";
 
@@ -147,7 +148,7 @@ function attachSummary(report: AttachReport): string {
 }
 
 /** Flags of `bpfx attach`. */
-export interface AttachFlags {
+export interface AttachFlags extends StateFlags {
   cgroupRoot: string;
   pinRoot: string;
   exposeRoot: string;
@@ -156,7 +157,10 @@ export interface AttachFlags {
   json?: true | undefined;
 }
 
-/** `bpfx attach PROG --cgroup-root CG --pin-root DIR --expose-root DIR --name NAME`. */
+/**
+ * `bpfx attach PROG --cgroup-root CG --pin-root DIR --expose-root DIR --name
+ * NAME`: makes the views and records the rule in the state directory.
+ */
 export async function attachCommand(
   io: Io,
   prog: string,
@@ -168,6 +172,7 @@ export async function attachCommand(
     pinRoot: flags.pinRoot,
     exposeRoot: flags.exposeRoot,
     name: flags.name,
+    state: stateOf(flags),
   };
   if (flags.pinByNameRoot !== undefined) {
     options.pinByNameRoot = flags.pinByNameRoot;
@@ -185,14 +190,17 @@ export async function attachCommand(
 }
 
 /** Flags of `bpfx detach`. */
-export interface DetachFlags {
+export interface DetachFlags extends StateFlags {
   pinRoot: string;
   exposeRoot: string;
   name?: string | undefined;
   json?: true | undefined;
 }
 
-/** `bpfx detach --pin-root DIR --expose-root DIR [--name NAME]`. */
+/**
+ * `bpfx detach --pin-root DIR --expose-root DIR [--name NAME]`: forgets the
+ * matching rules in the state directory and removes the views.
+ */
 export async function detachCommand(
   io: Io,
   flags: DetachFlags,
@@ -201,6 +209,7 @@ export async function detachCommand(
   const options: DetachOptions = {
     pinRoot: flags.pinRoot,
     exposeRoot: flags.exposeRoot,
+    state: stateOf(flags),
   };
   if (flags.name !== undefined) options.name = flags.name;
   if (progress.update !== undefined) options.onProgress = progress.update;

@@ -96,12 +96,139 @@ export const symbols = {
     result: "i64", // int64_t: bytes read, 0 at the end, -1 error in err
     nonblocking: true,
   },
+  /**
+   * `int64_t bpfx_next(...)`: the data lane of event sources (ops
+   * `events_open` and `watch_open`, whose output is JSON lines). Waits up to
+   * `timeout_ms` for events and writes what came; blocks, so it is bound
+   * `nonblocking`.
+   */
+  bpfx_next: {
+    parameters: [
+      "u32", // uint32_t handle
+      "i32", // int32_t timeout_ms: -1 waits with no limit
+      "buffer", // uint8_t *buf
+      "usize", // size_t cap
+      "buffer", // uint8_t *err: a NUL-terminated JSON error on -1
+      "usize", // size_t err_cap
+    ],
+    result: "i64", // int64_t: bytes written (0: none yet), -2 woken, -1 error in err
+    nonblocking: true,
+  },
+  /**
+   * `int32_t bpfx_wake(uint32_t handle)`: makes a `bpfx_next` blocked on the
+   * source return -2, and every later one; call it before `bpfx_close`.
+   */
+  bpfx_wake: {
+    parameters: [
+      "u32", // uint32_t handle
+    ],
+    result: "i32", // int32_t: 0 woken, -1 not a source
+  },
   /** `void bpfx_progress(uint64_t *out)`: progress of attach or detach. */
   bpfx_progress: {
     parameters: [
       "buffer", // uint64_t *out: [done, total]
     ],
     result: "void",
+  },
+  // --- maps on the data lane (docs/ABI.md, "Maps on the data lane") ------
+  // Synchronous (fast) calls on a map handle (op `open`) and the caller's
+  // buffers, whose lengths the core checks against the map. Each returns 0
+  // or a negative errno. A key of length 0 is the NULL key (the first key of
+  // `next_key`; push, pop and peek on queues and stacks).
+  /** `int32_t bpfx_map_lookup(...)`: `BPF_MAP_LOOKUP_ELEM`. */
+  bpfx_map_lookup: {
+    parameters: [
+      "u32", // uint32_t h
+      "buffer", // const uint8_t *key
+      "usize", // size_t key_len
+      "buffer", // uint8_t *value
+      "usize", // size_t value_len: the map's valueBufSize
+      "u64", // uint64_t flags
+    ],
+    result: "i32", // int32_t: 0, or -errno (-ENOENT: no such key)
+  },
+  /** `int32_t bpfx_map_update(...)`: `BPF_MAP_UPDATE_ELEM`. */
+  bpfx_map_update: {
+    parameters: [
+      "u32", // uint32_t h
+      "buffer", // const uint8_t *key
+      "usize", // size_t key_len
+      "buffer", // const uint8_t *value
+      "usize", // size_t value_len: the map's valueBufSize
+      "u64", // uint64_t flags: 0 any, 1 no-exist, 2 exist, 4 lock
+    ],
+    result: "i32", // int32_t: 0, or -errno (-EEXIST, -ENOENT, -E2BIG)
+  },
+  /** `int32_t bpfx_map_delete(...)`: `BPF_MAP_DELETE_ELEM`. */
+  bpfx_map_delete: {
+    parameters: [
+      "u32", // uint32_t h
+      "buffer", // const uint8_t *key
+      "usize", // size_t key_len
+    ],
+    result: "i32", // int32_t: 0, or -errno (-ENOENT: no such key)
+  },
+  /** `int32_t bpfx_map_lookup_and_delete(...)`: pop with a NULL key. */
+  bpfx_map_lookup_and_delete: {
+    parameters: [
+      "u32", // uint32_t h
+      "buffer", // const uint8_t *key
+      "usize", // size_t key_len
+      "buffer", // uint8_t *value
+      "usize", // size_t value_len: the map's valueBufSize
+      "u64", // uint64_t flags
+    ],
+    result: "i32", // int32_t: 0, or -errno (-ENOENT: no such key, or empty)
+  },
+  /** `int32_t bpfx_map_next_key(...)`: `BPF_MAP_GET_NEXT_KEY`. */
+  bpfx_map_next_key: {
+    parameters: [
+      "u32", // uint32_t h
+      "buffer", // const uint8_t *key (length 0: the first key)
+      "usize", // size_t key_len
+      "buffer", // uint8_t *next: key-sized
+      "usize", // size_t next_len
+    ],
+    result: "i32", // int32_t: 0, or -errno (-ENOENT: the end)
+  },
+  /** `int32_t bpfx_map_batch(...)`: the `BPF_MAP_*_BATCH` commands. */
+  bpfx_map_batch: {
+    parameters: [
+      "u32", // uint32_t h
+      "u32", // uint32_t op: 0 lookup, 1 lookup-and-delete, 2 update, 3 delete
+      "buffer", // uint8_t *cursor: in and out batch tokens, half each
+      "usize", // size_t cursor_len
+      "buffer", // uint8_t *keys
+      "usize", // size_t keys_len
+      "buffer", // uint8_t *values
+      "usize", // size_t values_len
+      "buffer", // uint32_t *count_io: [offered -> done, in token set]
+      "u64", // uint64_t flags: the elem flags
+    ],
+    result: "i32", // int32_t: 0, or -errno (-ENOENT with a count: the last batch)
+  },
+  /**
+   * `bpfx_map_batch` again, bound `nonblocking`: a lookup batch that runs on
+   * Deno's blocking thread pool while the caller decodes the previous one.
+   * Its buffers must stay referenced, and untouched, until it settles.
+   */
+  bpfx_map_batch_nonblocking: {
+    name: "bpfx_map_batch",
+    parameters: [
+      "u32", // uint32_t h
+      "u32", // uint32_t op
+      "buffer", // uint8_t *cursor
+      "usize", // size_t cursor_len
+      "buffer", // uint8_t *keys
+      "usize", // size_t keys_len
+      "buffer", // uint8_t *values
+      "usize", // size_t values_len
+      "buffer", // uint32_t *count_io
+      "u64", // uint64_t flags
+    ],
+    result: "i32", // int32_t: as bpfx_map_batch
+    nonblocking: true,
   },
   /** `uint32_t bpfx_open_handles(void)` */
   bpfx_open_handles: {

@@ -567,6 +567,13 @@ export interface AttachOptions {
   name: string;
   /** Where maps pinned by name go when `prog` is `OBJ:NAME`. */
   pinByNameRoot?: string;
+  /**
+   * A state directory to record the attach in, as a rule that the watcher
+   * (`watch()`) keeps true as cgroups come and go; a program given as
+   * `OBJ:NAME` is then pinned at `<pinRoot>/%prog-<name>` for it. Nothing
+   * is recorded when left out (`BPFX_STATE` is not read here).
+   */
+  state?: string;
   /** Progress, as views are made. */
   onProgress?: ProgressCallback;
 }
@@ -579,6 +586,12 @@ export interface DetachOptions {
   exposeRoot: string;
   /** Remove only the views of this name; all cgroup views when left out. */
   name?: string;
+  /**
+   * A state directory whose matching attach rules (same pin root, and
+   * `name` if given) are forgotten, with the program pinned for them.
+   * Nothing is forgotten when left out (`BPFX_STATE` is not read here).
+   */
+  state?: string;
   /** Progress, as views are removed. */
   onProgress?: ProgressCallback;
 }
@@ -663,8 +676,13 @@ async function withProgress<T>(
  * Runs on Deno's blocking thread pool; attach and detach calls of one
  * process run one after the other.
  *
+ * With `options.state`, the attach is also recorded in that state
+ * directory's manifest as a rule, which a running watcher picks up and
+ * keeps true: a view for each cgroup that appears, none for those removed.
+ *
  * Needs `--allow-ffi`, and root (or CAP_BPF with CAP_PERFMON, and write
- * access to both roots), on a kernel with cgroup iterators (6.1).
+ * access to both roots and the state directory), on a kernel with cgroup
+ * iterators (6.1).
  *
  * @example A view per cgroup of a service's subtree
  * ```ts ignore
@@ -697,6 +715,7 @@ export function attach(
   if (options.pinByNameRoot !== undefined) {
     params.pinByNameRoot = options.pinByNameRoot;
   }
+  if (options.state !== undefined) params.state = options.state;
   return runBulk<AttachReport>(
     "attach",
     params,
@@ -710,8 +729,11 @@ export function attach(
  * `options.name`, or all), the symlinks under `options.exposeRoot` that
  * point at them, and the directories left empty below both roots. Touches
  * nothing else: a pin root that does not exist gives an empty report.
+ * With `options.state`, the matching attach rules of that state directory
+ * are forgotten first, so a running watcher stops keeping them.
  *
- * Needs `--allow-ffi`, and root (write access to both roots).
+ * Needs `--allow-ffi`, and root (write access to both roots and the state
+ * directory).
  *
  * @throws {BpfError} of kind `not-bpffs` when the pin root is not on bpffs.
  */
@@ -721,6 +743,7 @@ export function detach(options: DetachOptions): Promise<DetachReport> {
     exposeRoot: options.exposeRoot,
   };
   if (options.name !== undefined) params.name = options.name;
+  if (options.state !== undefined) params.state = options.state;
   return runBulk<DetachReport>(
     "detach",
     params,

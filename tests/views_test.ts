@@ -4,27 +4,33 @@
 import {
   attach,
   type AttachReport,
-  type BpfError,
   createView,
   detach,
-  isBpfError,
   load,
   ls,
   openView,
+  readManifest,
   readView,
   show,
   type ViewOptions,
   ViewReader,
 } from "../mod.ts";
 import { main } from "../cli.ts";
-import type { Io } from "../cli/output.ts";
 import {
   assert,
+  captureIo,
+  eventually,
   HELLO,
+  inode,
   kernelTest,
   privateBpffs,
+  privateCgroups,
+  rejected,
   ROOT,
   run,
+  sleep,
+  tempDir,
+  tree,
 } from "./_kernel.ts";
 
 const CGSTAT = `${ROOT}/build/examples/cgstat.bpf.o`;
@@ -36,134 +42,6 @@ const CLEAR_LINE = "\x1b[K";
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/** The error `fn` rejects with, which must be a bpfx error. */
-async function rejected(fn: () => unknown): Promise<BpfError> {
-  try {
-    await fn();
-  } catch (e) {
-    assert.ok(isBpfError(e), `expected a bpfx error, got ${e}`);
-    return e as BpfError;
-  }
-  assert.fail("expected an error");
-}
-
-/** Every path below `dir` (files, links and directories), sorted. */
-async function tree(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(d: string) {
-    for await (const e of Deno.readDir(d)) {
-      const p = `${d}/${e.name}`;
-      out.push(p);
-      if (e.isDirectory) await walk(p);
-    }
-  }
-  await walk(dir);
-  return out.sort();
-}
-
-/** The cgroup2 mount point, from /proc/self/mountinfo. */
-async function cgroup2Mount(): Promise<string> {
-  const text = await Deno.readTextFile("/proc/self/mountinfo");
-  for (const line of text.split("\n")) {
-    const [left, right] = line.split(" - ");
-    if (right?.split(" ")[0] !== "cgroup2") continue;
-    const point = left?.split(" ")[4];
-    if (point === undefined) continue;
-    return point.replace(
-      /\\([0-7]{3})/g,
-      (_, octal: string) => String.fromCharCode(parseInt(octal, 8)),
-    );
-  }
-  throw new Error("no cgroup2 filesystem is mounted");
-}
-
-/** A cgroup subtree of the test's own, removed when disposed. */
-interface TestCgroups extends AsyncDisposable {
-  /** The cgroup2 mount point. */
-  readonly mount: string;
-  /** The subtree's root directory. */
-  readonly root: string;
-  /** Makes `rel` (and its parents) below the root; returns its directory. */
-  make(rel: string): Promise<string>;
-  /** Removes the leaf cgroup `rel`, killing what runs in it. */
-  remove(rel: string): Promise<void>;
-  /** Moves process `pid` into `rel`. */
-  enter(rel: string, pid: number): Promise<void>;
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Kills the processes in cgroup `dir` and removes it (a leaf). */
-async function removeCgroup(dir: string): Promise<void> {
-  for (let attempt = 0;; attempt++) {
-    const procs = (await Deno.readTextFile(`${dir}/cgroup.procs`)).split("\n")
-      .filter((p) => p !== "");
-    for (const pid of procs) {
-      try {
-        Deno.kill(Number(pid), "SIGKILL");
-      } catch { /* already gone */ }
-    }
-    try {
-      await Deno.remove(dir); // rmdir: cgroupfs removes its own files
-      return;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.Busy) || attempt >= 100) throw e;
-      await sleep(20); // the killed processes are still being reaped
-    }
-  }
-}
-
-/** Makes a cgroup with a unique name under the cgroup2 mount. */
-async function privateCgroups(): Promise<TestCgroups> {
-  const mount = await cgroup2Mount();
-  const root = `${mount}/bpfxtest-${Deno.pid}-${
-    crypto.randomUUID().slice(0, 8)
-  }`;
-  await Deno.mkdir(root);
-  return {
-    mount,
-    root,
-    async make(rel) {
-      const dir = `${root}/${rel}`;
-      await Deno.mkdir(dir, { recursive: true });
-      return dir;
-    },
-    async remove(rel) {
-      await removeCgroup(`${root}/${rel}`);
-    },
-    async enter(rel, pid) {
-      await Deno.writeTextFile(`${root}/${rel}/cgroup.procs`, `${pid}\n`);
-    },
-    async [Symbol.asyncDispose]() {
-      // Children before parents.
-      const dirs: string[] = [];
-      async function walk(d: string) {
-        for await (const e of Deno.readDir(d)) {
-          if (e.isDirectory) await walk(`${d}/${e.name}`);
-        }
-        dirs.push(d);
-      }
-      await walk(root);
-      for (const d of dirs) await removeCgroup(d);
-    },
-  };
-}
-
-/** A temporary directory (off bpffs), removed when disposed. */
-async function tempDir(
-  prefix: string,
-): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix });
-  return {
-    path,
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(path, { recursive: true });
-    },
-  };
-}
 
 /** A child process, killed when disposed. */
 function child(
@@ -214,64 +92,6 @@ async function progName(id: number): Promise<string | undefined> {
     .name;
 }
 
-/** Retries `check` until it returns true (the kernel frees links lazily). */
-async function eventually(
-  what: string,
-  check: () => Promise<boolean>,
-): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  assert.fail(`still not true after 2 s: ${what}`);
-}
-
-/** An Io that keeps what the CLI writes. */
-function captureIo(
-  options: { bytes?: boolean; errIsTerminal?: boolean } = {},
-): Io & {
-  stdout(): Uint8Array;
-  stderr(): string;
-  writes: number;
-} {
-  const encoder = new TextEncoder();
-  const out: Uint8Array[] = [];
-  let err = "";
-  const io = {
-    writes: 0,
-    out(text: string) {
-      out.push(encoder.encode(text));
-    },
-    err(text: string) {
-      err += text;
-    },
-    isTerminal: false,
-    errIsTerminal: options.errIsTerminal ?? false,
-    columns: undefined,
-    stdout() {
-      const all = new Uint8Array(out.reduce((n, c) => n + c.length, 0));
-      let at = 0;
-      for (const c of out) {
-        all.set(c, at);
-        at += c.length;
-      }
-      return all;
-    },
-    stderr() {
-      return err;
-    },
-  };
-  if (options.bytes !== false) {
-    return Object.assign(io, {
-      write(bytes: Uint8Array) {
-        io.writes++;
-        out.push(bytes.slice());
-      },
-    });
-  }
-  return io;
-}
-
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -314,13 +134,6 @@ async function filledMap(
   } finally {
     await Deno.remove(file);
   }
-}
-
-/** The ids (inode numbers) of cgroup directories. */
-async function inode(dir: string): Promise<number> {
-  const st = await Deno.stat(dir);
-  assert.ok(st.ino !== null, `no inode for ${dir}`);
-  return st.ino;
 }
 
 /** The `id=` values of cgstat output, in order. */
@@ -1001,6 +814,9 @@ kernelTest(
     await using b = await privateBpffs();
     await using cg = await privateCgroups();
     await using mirror = await tempDir("bpfxmirror-");
+    // attach and detach record their rule in a state directory: never the
+    // host's /run/bpfx from a test.
+    await using state = await tempDir("bpfxstate-");
     await cg.make("a.b/c");
 
     // view: the link info, as `bpfx show` prints it.
@@ -1092,6 +908,8 @@ kernelTest(
       mirror.path,
       "--name",
       "stat",
+      "--state",
+      state.path,
     ];
     io = captureIo({ errIsTerminal: true });
     assert.equal(await main(args, { io }), 0, io.stderr());
@@ -1111,6 +929,16 @@ kernelTest(
       );
     }
     assert.equal(drawn.at(-1), `attaching views 3/3${CLEAR_LINE}`);
+    // The rule is recorded, with the program pinned for the watcher.
+    const rule = {
+      prog: `${b.path}/views/%prog-stat`,
+      cgroupRoot: cg.root,
+      pinRoot: `${b.path}/views`,
+      exposeRoot: mirror.path,
+      name: "stat",
+    };
+    assert.deepEqual(readManifest({ state: state.path }).rules, [rule]);
+    assert.equal(show(rule.prog).kind, "prog");
     io = captureIo();
     assert.equal(await main([...args, "--json"], { io }), 0);
     const report = JSON.parse(
@@ -1147,12 +975,17 @@ kernelTest(
         `${b.path}/views`,
         "--expose-root",
         mirror.path,
+        "--state",
+        state.path,
       ], { io }),
       0,
     );
     assert.equal(new TextDecoder().decode(io.stdout()), "removed  3\n");
     assert.ok(io.stderr().endsWith(`\r${CLEAR_LINE}`));
     assert.deepEqual(await tree(mirror.path), []);
+    // The rule is forgotten, and the program pinned for it removed.
+    assert.deepEqual(readManifest({ state: state.path }).rules, []);
+    assert.deepEqual(await tree(`${b.path}/views`), []);
   },
 );
 

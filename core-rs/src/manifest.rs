@@ -107,7 +107,7 @@ pub fn read(state: &Path) -> Result<Manifest> {
         .with_path(&p)
         .with_hint(format!(
             "bpfx changes nothing until it is fixed or removed; a copy is kept at {}",
-            aside.display()
+            q(&aside)
         ))
     })
 }

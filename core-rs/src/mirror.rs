@@ -189,14 +189,61 @@ fn item(rel: &Path, id: u64, pin: &Path, expose: &Path) -> Item {
     }
 }
 
+/// `rel/sub`, without a trailing slash when `sub` is empty.
+fn join_rel(rel: &Path, sub: &Path) -> PathBuf {
+    if sub.as_os_str().is_empty() {
+        rel.to_path_buf()
+    } else {
+        rel.join(sub)
+    }
+}
+
+/// Removes the mirror symlinks named `name` below `expose_root` that point
+/// into `pin_root` at nothing (left by a crash); returns their paths.
+fn sweep_dangling(expose_root: &Path, pin_root: &Path, name: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![expose_root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in rd.flatten() {
+            let Ok(ft) = entry.file_type() else { continue };
+            let p = entry.path();
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_symlink()
+                && entry.file_name() == name
+                && std::fs::read_link(&p).is_ok_and(|t| {
+                    t.starts_with(pin_root) && std::fs::symlink_metadata(&t).is_err()
+                })
+                && std::fs::remove_file(&p).is_ok()
+            {
+                if let Some(d) = p.parent() {
+                    prune(d, expose_root);
+                }
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
 /// Removes one view and its mirror symlink, if the symlink is bpfx's.
+/// The symlink goes first: a crash between the two leaves a pin, which the
+/// next reconcile finds, rather than a symlink to nothing.
 fn remove_view(pin: &Path, expose: &Path, pin_root: &Path, expose_root: &Path) -> Result<()> {
-    std::fs::remove_file(pin)
-        .map_err(|e| Error::io(format!("Cannot unpin {}", q(pin)), "unlink", &e).with_path(pin))?;
     if links_to(expose, pin) {
         std::fs::remove_file(expose).map_err(|e| {
             Error::io(format!("Cannot remove {}", q(expose)), "unlink", &e).with_path(expose)
         })?;
+    }
+    match std::fs::remove_file(pin) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(Error::io(format!("Cannot unpin {}", q(pin)), "unlink", &e).with_path(pin));
+        }
     }
     if let Some(d) = pin.parent() {
         prune(d, pin_root);
@@ -344,6 +391,13 @@ impl Tree {
                 why: "the cgroup was removed during the walk".into(),
             });
         }
+        for p in sweep_dangling(&self.expose_root, &self.pin_root, &self.name) {
+            let rel = p
+                .parent()
+                .and_then(|d| d.strip_prefix(&self.expose_root).ok())
+                .unwrap_or(Path::new(""));
+            report.removed.push(item(rel, 0, &self.pin(rel), &p));
+        }
         let mut existing = existing_views(&self.pin_root, Some(&self.name))?;
         let total = cgroups.len() as u64;
         progress(0, total);
@@ -375,7 +429,7 @@ impl Tree {
         report.cgroups = cgroups.len();
         for (sub, id) in cgroups {
             let old = existing.remove(&sub.join(&self.name));
-            self.sync_one(prog, &rel.join(&sub), id, old, &mut report)?;
+            self.sync_one(prog, &join_rel(rel, &sub), id, old, &mut report)?;
         }
         Ok(report)
     }
@@ -386,7 +440,7 @@ impl Tree {
         let pin_dir = self.pin_root.join(encode_rel(rel));
         for (key, old) in existing_views(&pin_dir, Some(&self.name))? {
             let sub = key.parent().unwrap_or(Path::new("")).to_path_buf();
-            self.remove_one(&rel.join(sub), &old, &mut report)?;
+            self.remove_one(&join_rel(rel, &sub), &old, &mut report)?;
         }
         Ok(report)
     }
@@ -435,7 +489,10 @@ impl Tree {
             // The cgroup was removed and made again: its old view is stale.
             self.remove_one(rel, &old, report)?;
         }
-        if std::fs::symlink_metadata(&expose).is_ok() {
+        if links_to(&expose, &pin) {
+            // A symlink of ours left by a crash, to a pin that is gone.
+            let _ = std::fs::remove_file(&expose);
+        } else if std::fs::symlink_metadata(&expose).is_ok() {
             not_ours(report);
             return Ok(());
         }

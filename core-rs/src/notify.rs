@@ -29,6 +29,8 @@ const FAN_MARK_ONLYDIR: u32 = 0x8;
 const FAN_MARK_FILESYSTEM: u32 = 0x100;
 const INFO_DFID_NAME: u8 = 2;
 const INFO_DFID: u8 = 3;
+/// How many directory paths [`Fan`] remembers.
+const SEEN_MAX: usize = 65_536;
 
 /// The events bpfx watches directories for.
 pub const DIR_EVENTS: u64 = FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_ONDIR;
@@ -106,6 +108,9 @@ pub struct Fan {
     marked: HashMap<(i32, Vec<u8>), PathBuf>,
     /// For filesystem marks: an fd on each marked filesystem, to open handles.
     mounts: Vec<OwnedFd>,
+    /// Paths of directories opened by handle, for events that arrive after
+    /// their directory is gone.
+    seen: HashMap<(i32, Vec<u8>), PathBuf>,
     buf: Vec<u8>,
 }
 
@@ -125,6 +130,7 @@ impl Fan {
             fd,
             marked: HashMap::new(),
             mounts: Vec::new(),
+            seen: HashMap::new(),
             buf: vec![0u8; 64 * 1024],
         })
     }
@@ -185,15 +191,27 @@ impl Fan {
         Ok(())
     }
 
-    /// The directory a handle names: a marked one, or one opened by handle.
-    fn dir_of(&self, ev: &RawEvent) -> Option<PathBuf> {
-        if let Some(p) = self.marked.get(&(ev.handle_type, ev.handle.clone())) {
+    /// The directory a handle names: a marked one, or one opened by handle,
+    /// or (when it is already gone) the path it had when last seen.
+    fn dir_of(&mut self, ev: &RawEvent) -> Option<PathBuf> {
+        let key = (ev.handle_type, ev.handle.clone());
+        if let Some(p) = self.marked.get(&key) {
             return Some(p.clone());
         }
-        self.mounts.iter().find_map(|m| {
+        let opened = self.mounts.iter().find_map(|m| {
             let fd = fs::open_by_handle(m.as_fd(), ev.handle_type, &ev.handle).ok()?;
             fs::fd_path(fd.as_fd()).ok()
-        })
+        });
+        match opened {
+            Some(p) => {
+                if self.seen.len() >= SEEN_MAX {
+                    self.seen.clear();
+                }
+                self.seen.insert(key, p.clone());
+                Some(p)
+            }
+            None => self.seen.get(&key).cloned(),
+        }
     }
 
     /// Reads what is queued now (never blocks), as events named by path.

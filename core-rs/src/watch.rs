@@ -95,7 +95,7 @@ impl Watcher {
         };
         w.log(action(
             "started",
-            format!("watching state directory {}", state.display()),
+            format!("watching state directory {}", crate::error::q(state)),
         ));
         w.reconcile_all();
         w.flush();

@@ -556,6 +556,12 @@ pub unsafe extern "C" fn bpfx_next(
 ) -> i64 {
     let r = catch_unwind(AssertUnwindSafe(|| {
         let (source, wake) = handles::source(handle)?;
+        // Once woken, stay stopped, even with lines still queued.
+        let woken = crate::sys::fs::poll_in(&[std::os::fd::AsFd::as_fd(&*wake)], 0)
+            .map_err(|e| Error::sys("Cannot check the wake fd", e))?;
+        if woken[0] {
+            return Ok(-2);
+        }
         let mut s = source.lock().unwrap_or_else(|p| p.into_inner());
         match s.next(std::os::fd::AsFd::as_fd(&*wake), timeout_ms, cap)? {
             None => Ok(-2),

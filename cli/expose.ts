@@ -1,0 +1,105 @@
+/**
+ * The exposure commands: `expose`, `unexpose` and `exposures`.
+ *
+ * @module
+ */
+
+import {
+  expose,
+  type Exposure,
+  exposures,
+  stateDir,
+  unexpose,
+} from "../mod.ts";
+import { type Io, pairs, printJson, table } from "./output.ts";
+
+/** The `--state` flag every command of the state directory takes. */
+export interface StateFlags {
+  state?: string | undefined;
+}
+
+/** The state directory for the flags: `--state`, else `BPFX_STATE`, else `/run/bpfx`. */
+export function stateOf(flags: StateFlags): string {
+  return stateDir(flags.state === undefined ? {} : { state: flags.state });
+}
+
+/** One exposure as `name  value` lines. */
+function describeExposure(x: Exposure): string {
+  return pairs([
+    ["path", x.path],
+    ["mode", x.mode],
+    ["pin", x.pin],
+    ["kind", x.kind],
+    ["id", String(x.objectId)],
+  ]);
+}
+
+/** Flags of `bpfx expose`. */
+export interface ExposeFlags extends StateFlags {
+  bind?: true | undefined;
+  json?: true | undefined;
+}
+
+/** `bpfx expose PIN PATH [--bind]`: puts a pin at PATH and records it. */
+export function exposeCommand(
+  io: Io,
+  pin: string,
+  path: string,
+  flags: ExposeFlags,
+): number {
+  const x = expose(pin, {
+    path,
+    bind: flags.bind === true,
+    state: stateOf(flags),
+  });
+  if (flags.json) printJson(io, x);
+  else io.out(describeExposure(x));
+  return 0;
+}
+
+/** Flags of `bpfx unexpose`. */
+export interface UnexposeFlags extends StateFlags {
+  json?: true | undefined;
+}
+
+/** `bpfx unexpose PATH`: removes an exposure and forgets it. */
+export function unexposeCommand(
+  io: Io,
+  path: string,
+  flags: UnexposeFlags,
+): number {
+  const x = unexpose(path, { state: stateOf(flags) });
+  if (flags.json) printJson(io, x);
+  else io.out(describeExposure(x));
+  return 0;
+}
+
+/** Flags of `bpfx exposures`. */
+export interface ExposuresFlags extends StateFlags {
+  json?: true | undefined;
+}
+
+/** `bpfx exposures`: the recorded exposures and their state, as a table. */
+export function exposuresCommand(io: Io, flags: ExposuresFlags): number {
+  const state = stateOf(flags);
+  const list = exposures({ state });
+  if (flags.json) {
+    printJson(io, list);
+    return 0;
+  }
+  if (list.length === 0) {
+    io.err(`No exposures in state directory "${state}"\n`);
+    return 0;
+  }
+  io.out(table(
+    [
+      { header: "PATH" },
+      { header: "MODE" },
+      { header: "PIN" },
+      { header: "KIND" },
+      { header: "STATE" },
+    ],
+    list.map((x) => [x.path, x.mode, x.pin, x.kind, x.state]),
+  ));
+  return 0;
+}

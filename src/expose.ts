@@ -1,0 +1,185 @@
+/**
+ * Exposures: a pinned object put at a path outside bpffs, as a symlink to
+ * the pin or as a bind mount of the pin onto a file made for it, and
+ * recorded in the manifest of a state directory so that the watcher
+ * (`watch()`) removes it when its pin goes.
+ *
+ * - {@linkcode expose} makes one and records it;
+ * - {@linkcode unexpose} removes one and forgets it;
+ * - {@linkcode exposures} lists them with their state, read back from the
+ *   kernel and the filesystems;
+ * - {@linkcode readManifest} gives the manifest itself: exposures and attach
+ *   rules.
+ *
+ * The state directory is `options.state`, else `BPFX_STATE`, else
+ * `/run/bpfx` ({@linkcode stateDir}). The manifest is written by temporary
+ * file, fsync and rename, under a lock; a corrupt manifest is refused and
+ * never overwritten (a copy is kept at `manifest.json.corrupt`).
+ *
+ * @module
+ */
+
+import { call } from "./_call.ts";
+import type { ObjectKind } from "./pins.ts";
+import { stateDir, type StateOptions } from "./state.ts";
+
+/** How an exposure puts the object at its path. */
+export type ExposureMode = "symlink" | "bind";
+
+/** A pinned object put at a path outside bpffs. */
+export interface Exposure {
+  /** The pin on bpffs. */
+  readonly pin: string;
+  /** Where it is exposed (absolute). */
+  readonly path: string;
+  /** A symlink to the pin, or a bind mount of the pin onto a file. */
+  readonly mode: ExposureMode;
+  /**
+   * The kernel id of the object when it was exposed: a pin that now holds
+   * another object is not the one exposed.
+   */
+  readonly objectId: number;
+  /** The kind of the object. */
+  readonly kind: ObjectKind;
+}
+
+/**
+ * The state of an exposure, read from the kernel and the filesystems:
+ * `ok`; `pin-gone` (the pin was removed, or now holds another object);
+ * `path-gone` (the exposure's file was removed); `unmounted` (a bind
+ * exposure's file is there but nothing is mounted on it).
+ */
+export type ExposureStatus = "ok" | "pin-gone" | "path-gone" | "unmounted";
+
+/** An exposure as {@linkcode exposures} lists it, with its state. */
+export interface ExposureState extends Exposure {
+  /** What is true of it now. */
+  readonly state: ExposureStatus;
+}
+
+/**
+ * An attach rule: a view per cgroup of a subtree, kept true by the watcher
+ * (recorded by `attach()` when given `state`).
+ */
+export interface AttachRule {
+  /** The pinned cgroup iterator program the views are made from. */
+  readonly prog: string;
+  /** The subtree's root (absolute). */
+  readonly cgroupRoot: string;
+  /** Where the views are pinned. */
+  readonly pinRoot: string;
+  /** Where the mirror of the cgroup tree is. */
+  readonly exposeRoot: string;
+  /** The file name of each view. */
+  readonly name: string;
+}
+
+/** What a state directory's `manifest.json` holds. */
+export interface Manifest {
+  /** The manifest's format version, 1. */
+  readonly version: number;
+  /** The exposures, in the order they were made. */
+  readonly exposures: readonly Exposure[];
+  /** The attach rules. */
+  readonly rules: readonly AttachRule[];
+}
+
+/** Options for {@linkcode expose}. */
+export interface ExposeOptions extends StateOptions {
+  /**
+   * Where to expose the object: an absolute path to a file that does not
+   * exist, in an existing directory off bpffs, reached without symlinks.
+   */
+  path: string;
+  /**
+   * Bind-mount the pin onto a new empty file at `path` instead of making a
+   * symlink. A bind mount holds the object alive until it is unmounted, and
+   * works where a symlink into bpffs cannot be followed (a container that
+   * sees only `path`).
+   */
+  bind?: boolean;
+}
+
+/**
+ * Puts the object pinned at `pin` at `options.path`, as a symlink to the pin
+ * or (with `bind`) as a bind mount of the pin, and records it in the
+ * manifest of the state directory (made if missing). A running watcher
+ * removes the exposure when the pin goes.
+ *
+ * The directories on the way to `path` are opened without following any
+ * symlink, so a symlink planted there cannot redirect the exposure; an
+ * existing file is never replaced. An exposure never widens access: a
+ * symlink leaves the pin's own mode in charge, and a bind mount shows the
+ * pin's own inode. Nothing is left half-made: if recording fails, the
+ * exposure is removed again.
+ *
+ * Needs `--allow-ffi`, `--allow-env=BPFX_STATE` to honour that variable,
+ * and root (CAP_BPF to open the pin, write access to the directories;
+ * CAP_SYS_ADMIN for `bind`, which uses the new mount API of Linux 5.2).
+ *
+ * @example Exposing a view in a service's directory
+ * ```ts ignore
+ * import { expose } from "./mod.ts";
+ * const x = expose("/sys/fs/bpf/tasks", { path: "/srv/app/tasks" });
+ * console.log(x.mode, x.objectId); // "symlink", the link's id
+ * ```
+ *
+ * @throws {BpfNotFoundError} when nothing is pinned at `pin`, or the
+ * directory of `path` does not exist.
+ * @throws {BpfAlreadyExistsError} when a file is at `path` (it is kept) or
+ * an exposure is recorded there.
+ * @throws {BpfError} of kind `invalid` when `path` is not absolute, is on
+ * bpffs, or a directory on the way to it is a symlink; and when the
+ * manifest is corrupt (it is kept as it is).
+ */
+export function expose(pin: string, options: ExposeOptions): Exposure {
+  return call<Exposure>("expose", {
+    state: stateDir(options),
+    pin,
+    path: options.path,
+    bind: options.bind === true,
+  });
+}
+
+/**
+ * Removes the exposure at `path` (its symlink, or its mount and the empty
+ * file under it; nothing that is not the exposure's own) and forgets it.
+ * Returns what was removed.
+ *
+ * Needs `--allow-ffi`, `--allow-env=BPFX_STATE` to honour that variable,
+ * and root (write access to the directory; CAP_SYS_ADMIN to unmount).
+ *
+ * @throws {BpfNotFoundError} when no exposure is recorded at `path`.
+ * @throws {BpfError} of kind `invalid` when the manifest is corrupt.
+ */
+export function unexpose(path: string, options: StateOptions = {}): Exposure {
+  return call<Exposure>("unexpose", { state: stateDir(options), path });
+}
+
+/**
+ * Every exposure recorded in the state directory, with its state read
+ * from the kernel and the filesystems now. A state directory without a
+ * manifest has none.
+ *
+ * Needs `--allow-ffi`, `--allow-env=BPFX_STATE` to honour that variable,
+ * and root (CAP_BPF, to open the pins and compare the objects).
+ *
+ * @throws {BpfError} of kind `invalid` when the manifest is corrupt.
+ */
+export function exposures(options: StateOptions = {}): ExposureState[] {
+  return call<ExposureState[]>("exposures", { state: stateDir(options) });
+}
+
+/**
+ * The manifest of the state directory: its exposures and attach rules, as
+ * recorded (nothing is checked against the kernel). A state directory
+ * without a manifest gives an empty one.
+ *
+ * Needs `--allow-ffi`, `--allow-env=BPFX_STATE` to honour that variable,
+ * and read access to the state directory.
+ *
+ * @throws {BpfError} of kind `invalid` when the manifest is corrupt.
+ */
+export function readManifest(options: StateOptions = {}): Manifest {
+  return call<Manifest>("manifest", { state: stateDir(options) });
+}

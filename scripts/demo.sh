@@ -27,6 +27,7 @@ CG=${CG2:+$CG2/bpfxdemo-$$}
 M=$(mktemp -d /tmp/bpfxdemo-mirror-XXXXXXXX)
 S=$(mktemp -d /tmp/bpfxdemo-state-XXXXXXXX)
 sleeper=
+watcher=
 
 mounted_at() { awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
 
@@ -34,6 +35,7 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e
+	[[ -n $watcher ]] && kill "$watcher" 2>/dev/null && wait "$watcher" 2>/dev/null
 	[[ -n $sleeper ]] && kill "$sleeper" 2>/dev/null && wait "$sleeper" 2>/dev/null
 	if [[ -n $CG && -d $CG ]]; then
 		find "$CG" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
@@ -106,8 +108,28 @@ else
 		--pin-root "$B/views" --expose-root "$M" --name cgstat --state "$S"
 	step "$BPFX" view build/examples/tasks.bpf.o:tasks "$B/sleeper" --pid "$sleeper"
 	step "$BPFX" cat "$B/sleeper"
+
+	echo
+	echo "== expose and watch: an exposure outside bpffs goes when its pin goes"
+	step "$BPFX" expose "$B/sleeper" "$M/sleeper-tasks" --state "$S"
+	step "$BPFX" exposures --state "$S"
+	echo
+	echo "\$ bpfx watch --state $S &"
+	"$BPFX" watch --state "$S" &
+	watcher=$!
+	for _ in $(seq 50); do [[ -e $S/watch.lock ]] && break; sleep 0.1; done
+	sleep 0.5
+	step rm "$B/sleeper"
+	for _ in $(seq 50); do [[ -L $M/sleeper-tasks ]] || break; sleep 0.05; done
+	step ls -la "$M"
+	step mkdir "$CG/batch/adhoc"
+	for _ in $(seq 50); do [[ -L $M/batch/adhoc/cgstat ]] && break; sleep 0.05; done
+	step cat "$M/batch/adhoc/cgstat"
+	kill -TERM "$watcher"
+	wait "$watcher"
+	watcher=
+	step "$BPFX" exposures --state "$S"
 	step "$BPFX" detach --pin-root "$B/views" --expose-root "$M" --state "$S"
-	step "$BPFX" unpin "$B/sleeper"
 	left=$(find "$M" -mindepth 1)
 	if [[ -n $left ]]; then
 		echo "demo: mirror files left behind:" >&2

@@ -41,3 +41,7 @@ unshare -m --propagation private bash bench/load_ns.sh "$RUNS" "$out"
 echo
 echo "== 4. Views"
 bash bench/views.sh "$B" "$out" "$RUNS"
+
+echo
+echo "== 5. Expose and watch"
+"$DENO" run -A --no-check bench/watch.ts

@@ -82,23 +82,32 @@ fn not_open(id: u32) -> Error {
     )
 }
 
+/// The handle `id` in the locked table.
+fn get(guard: &Option<HashMap<u32, Handle>>, id: u32) -> Result<&Handle> {
+    guard
+        .as_ref()
+        .and_then(|t| t.get(&id))
+        .ok_or_else(|| not_open(id))
+}
+
+fn not_a(id: u32, what: &str) -> Error {
+    Error::new(
+        Kind::WrongKind,
+        "handle",
+        format!("Handle {id} is not {what}"),
+    )
+}
+
 /// Runs `f` on object handle `id`'s fd, kind and path.
 pub fn with<T>(
     id: u32,
     f: impl FnOnce(BorrowedFd<'_>, ObjKind, Option<&PathBuf>) -> Result<T>,
 ) -> Result<T> {
     let guard = table();
-    let h = guard
-        .as_ref()
-        .and_then(|t| t.get(&id))
-        .ok_or_else(|| not_open(id))?;
+    let h = get(&guard, id)?;
     match &h.held {
         Held::Obj { fd, kind, .. } => f(fd.as_fd(), *kind, h.path.as_ref()),
-        _ => Err(Error::new(
-            Kind::WrongKind,
-            "handle",
-            format!("Handle {id} is not a BPF object"),
-        )),
+        _ => Err(not_a(id, "a BPF object")),
     }
 }
 
@@ -122,17 +131,10 @@ pub fn with_map<T>(
 /// The reader behind handle `id`, shared, and its path.
 pub fn reader(id: u32) -> Result<(Arc<File>, Option<PathBuf>)> {
     let guard = table();
-    let h = guard
-        .as_ref()
-        .and_then(|t| t.get(&id))
-        .ok_or_else(|| not_open(id))?;
+    let h = get(&guard, id)?;
     match &h.held {
         Held::Reader(f) => Ok((Arc::clone(f), h.path.clone())),
-        _ => Err(Error::new(
-            Kind::WrongKind,
-            "handle",
-            format!("Handle {id} is not a view reader"),
-        )),
+        _ => Err(not_a(id, "a view reader")),
     }
 }
 
@@ -141,17 +143,10 @@ type SourceParts = (Arc<Mutex<dyn Source>>, Arc<OwnedFd>);
 /// The event source behind handle `id`, and its wake fd.
 pub fn source(id: u32) -> Result<SourceParts> {
     let guard = table();
-    let h = guard
-        .as_ref()
-        .and_then(|t| t.get(&id))
-        .ok_or_else(|| not_open(id))?;
+    let h = get(&guard, id)?;
     match &h.held {
         Held::Source { source, wake } => Ok((Arc::clone(source), Arc::clone(wake))),
-        _ => Err(Error::new(
-            Kind::WrongKind,
-            "handle",
-            format!("Handle {id} is not an event source"),
-        )),
+        _ => Err(not_a(id, "an event source")),
     }
 }
 

@@ -137,15 +137,21 @@ fn write(state: &Path, m: &Manifest) -> Result<()> {
 /// Holds `<state>/lock` while the manifest is read, changed and written.
 struct Lock(#[allow(dead_code)] File);
 
-fn lock(state: &Path) -> Result<Lock> {
+/// Opens (making it if needed) the lock file `name` in `state`.
+fn open_lock(state: &Path, name: &str) -> Result<(File, PathBuf)> {
     ensure_dir(state)?;
-    let p = state.join("lock");
+    let p = state.join(name);
     let f = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&p)
         .map_err(|e| Error::io(format!("Cannot open lock {}", q(&p)), "open", &e).with_path(&p))?;
+    Ok((f, p))
+}
+
+fn lock(state: &Path) -> Result<Lock> {
+    let (f, p) = open_lock(state, "lock")?;
     sys::fs::flock_exclusive(f.as_fd(), true)
         .map_err(|e| Error::sys(format!("Cannot lock {}", q(&p)), e))?;
     Ok(Lock(f))
@@ -166,14 +172,7 @@ pub fn update<T>(state: &Path, f: impl FnOnce(&mut Manifest) -> Result<T>) -> Re
 
 /// Takes the watcher's lock on `state`: one watcher per state directory.
 pub fn watcher_lock(state: &Path) -> Result<File> {
-    ensure_dir(state)?;
-    let p = state.join("watch.lock");
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&p)
-        .map_err(|e| Error::io(format!("Cannot open lock {}", q(&p)), "open", &e).with_path(&p))?;
+    let (f, p) = open_lock(state, "watch.lock")?;
     sys::fs::flock_exclusive(f.as_fd(), false).map_err(|e| {
         if e.errno() == libc::EWOULDBLOCK {
             Error::new(

@@ -681,6 +681,28 @@ fn map_call(
     .unwrap_or(-libc::EIO)
 }
 
+type ReadFn = fn(BorrowedFd<'_>, &[u8], &mut [u8], u64) -> crate::sys::SysResult<()>;
+
+/// A map call that reads a value for a key: lookup, or lookup-and-delete.
+///
+/// # Safety
+/// The buffers must be valid for their lengths.
+unsafe fn read_call(
+    h: u32,
+    key: *const u8,
+    key_len: usize,
+    value: *mut u8,
+    value_len: usize,
+    flags: u64,
+    call: ReadFn,
+) -> i32 {
+    map_call(h, key_len, Some(value_len), |fd| {
+        // SAFETY: lengths checked against the map by `map_call`.
+        let (k, v) = unsafe { (bytes(key, key_len), bytes_mut(value, value_len)) };
+        call(fd, k, v, flags).map_or_else(neg, |()| 0)
+    })
+}
+
 /// `BPF_MAP_LOOKUP_ELEM` into `value`. 0, or a negative errno (-ENOENT:
 /// no such key).
 ///
@@ -695,11 +717,18 @@ pub unsafe extern "C" fn bpfx_map_lookup(
     value_len: usize,
     flags: u64,
 ) -> i32 {
-    map_call(h, key_len, Some(value_len), |fd| {
-        // SAFETY: lengths checked against the map by `map_call`.
-        let (k, v) = unsafe { (bytes(key, key_len), bytes_mut(value, value_len)) };
-        crate::sys::maps::lookup(fd, k, v, flags).map_or_else(neg, |()| 0)
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        read_call(
+            h,
+            key,
+            key_len,
+            value,
+            value_len,
+            flags,
+            crate::sys::maps::lookup,
+        )
+    }
 }
 
 /// `BPF_MAP_UPDATE_ELEM` with `flags` (0 any, 1 no-exist, 2 exist).
@@ -748,11 +777,18 @@ pub unsafe extern "C" fn bpfx_map_lookup_and_delete(
     value_len: usize,
     flags: u64,
 ) -> i32 {
-    map_call(h, key_len, Some(value_len), |fd| {
-        // SAFETY: lengths checked against the map by `map_call`.
-        let (k, v) = unsafe { (bytes(key, key_len), bytes_mut(value, value_len)) };
-        crate::sys::maps::lookup_and_delete(fd, k, v, flags).map_or_else(neg, |()| 0)
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        read_call(
+            h,
+            key,
+            key_len,
+            value,
+            value_len,
+            flags,
+            crate::sys::maps::lookup_and_delete,
+        )
+    }
 }
 
 /// `BPF_MAP_GET_NEXT_KEY`: the key after `key` (length 0: the first) into

@@ -12,6 +12,7 @@ import {
   privateBpffs,
   ROOT,
   run,
+  tree,
 } from "./_kernel.ts";
 
 // ---------------------------------------------------------------------------
@@ -110,20 +111,6 @@ function errorDoc(o: Output, label: string): Record<string, unknown> {
     hint: "string|null",
     causes: "array",
   }, `${label} error`);
-}
-
-/** Every path below `dir` (files and directories), sorted. */
-async function tree(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(d: string) {
-    for await (const e of Deno.readDir(d)) {
-      const p = `${d}/${e.name}`;
-      out.push(p);
-      if (e.isDirectory) await walk(p);
-    }
-  }
-  await walk(dir);
-  return out.sort();
 }
 
 // ---------------------------------------------------------------------------

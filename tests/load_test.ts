@@ -18,6 +18,7 @@ import {
   kernelTest,
   privateBpffs,
   run,
+  tree,
   XDP_DIR,
 } from "./_kernel.ts";
 
@@ -30,20 +31,6 @@ function caught(fn: () => unknown): BpfError {
     return e as BpfError;
   }
   assert.fail("expected an error");
-}
-
-/** Every path below `dir` (files and directories), sorted. */
-async function tree(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(d: string) {
-    for await (const e of Deno.readDir(d)) {
-      const p = `${d}/${e.name}`;
-      out.push(p);
-      if (e.isDirectory) await walk(p);
-    }
-  }
-  await walk(dir);
-  return out.sort();
 }
 
 kernelTest(

@@ -31,7 +31,23 @@ pub fn open(paths: &[PathBuf], filesystem: bool) -> Result<Events> {
 }
 
 /// Hands out queued lines while they fit in `room` (at least one).
-pub fn take_lines(pending: &mut std::collections::VecDeque<Vec<u8>>, room: usize) -> Vec<u8> {
+/// A record larger than `room` stays queued, and the error says the room it
+/// needs, so the caller can grow its buffer and call again.
+pub fn take_lines(
+    pending: &mut std::collections::VecDeque<Vec<u8>>,
+    room: usize,
+) -> Result<Vec<u8>> {
+    if let Some(first) = pending.front()
+        && first.len() > room
+    {
+        return Err(crate::error::Error::invalid(
+            "next",
+            format!(
+                "The next record needs {} bytes; the buffer has {room}",
+                first.len()
+            ),
+        ));
+    }
     let mut out = Vec::new();
     while let Some(line) = pending.front() {
         if !out.is_empty() && out.len() + line.len() > room {
@@ -40,7 +56,7 @@ pub fn take_lines(pending: &mut std::collections::VecDeque<Vec<u8>>, room: usize
         out.extend_from_slice(line);
         pending.pop_front();
     }
-    out
+    Ok(out)
 }
 
 /// Waits on `fd` and `wake`; true when `wake` fired.
@@ -68,6 +84,25 @@ impl Source for Events {
                 self.pending.push_back(line);
             }
         }
-        Ok(Some(take_lines(&mut self.pending, room)))
+        take_lines(&mut self.pending, room).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_lines_fills_the_room_and_keeps_an_oversized_record() {
+        let mut q: std::collections::VecDeque<Vec<u8>> =
+            vec![b"ab\n".to_vec(), b"cd\n".to_vec(), vec![b'x'; 10]].into();
+        assert_eq!(take_lines(&mut q, 6).unwrap(), b"ab\ncd\n");
+        let e = take_lines(&mut q, 4).unwrap_err();
+        assert_eq!(
+            e.message,
+            "The next record needs 10 bytes; the buffer has 4"
+        );
+        assert_eq!(q.len(), 1, "the record stays queued");
+        assert_eq!(take_lines(&mut q, 10).unwrap().len(), 10);
     }
 }

@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub enum Held {
     Obj {
-        fd: OwnedFd,
+        /// Shared, so that map calls run without the table's lock.
+        fd: Arc<OwnedFd>,
         kind: ObjKind,
         /// For a map, what the data lane checks buffers against.
         map: Option<crate::maps::MapMeta>,
@@ -111,21 +112,25 @@ pub fn with<T>(
     }
 }
 
-/// Runs `f` on map handle `id`'s fd and meta, under the table's lock (map
-/// calls are short; holding it keeps a concurrent close from reusing the fd).
+/// Runs `f` on map handle `id`'s fd and meta.
 pub fn with_map<T>(
     id: u32,
     f: impl FnOnce(BorrowedFd<'_>, &crate::maps::MapMeta) -> T,
 ) -> Option<T> {
-    let guard = table();
-    match guard.as_ref().and_then(|t| t.get(&id)).map(|h| &h.held) {
-        Some(Held::Obj {
-            fd,
-            map: Some(meta),
-            ..
-        }) => Some(f(fd.as_fd(), meta)),
-        _ => None,
-    }
+    // Take a share of the fd under the lock, and call without it: a close
+    // meanwhile takes effect when the call returns (the fd stays open).
+    let (fd, meta) = {
+        let guard = table();
+        match guard.as_ref().and_then(|t| t.get(&id)).map(|h| &h.held) {
+            Some(Held::Obj {
+                fd,
+                map: Some(meta),
+                ..
+            }) => (Arc::clone(fd), *meta),
+            _ => return None,
+        }
+    };
+    Some(f(fd.as_fd(), &meta))
 }
 
 /// The reader behind handle `id`, shared, and its path.
@@ -159,7 +164,7 @@ mod tests {
         let fd: OwnedFd = File::open("/dev/null").unwrap().into();
         let id = insert(Handle {
             held: Held::Obj {
-                fd,
+                fd: Arc::new(fd),
                 kind: ObjKind::Map,
                 map: None,
             },

@@ -210,6 +210,6 @@ impl crate::handles::Source for RingBuf {
             }
             self.consume();
         }
-        Ok(Some(crate::events::take_lines(&mut self.pending, room)))
+        crate::events::take_lines(&mut self.pending, room).map(Some)
     }
 }

@@ -410,7 +410,7 @@ impl Source for Watcher {
                 self.drain()?;
             }
         }
-        Ok(Some(crate::events::take_lines(&mut self.pending, room)))
+        crate::events::take_lines(&mut self.pending, room).map(Some)
     }
 }
 

@@ -129,7 +129,11 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 _ => None,
             };
             let handle = handles::insert(Handle {
-                held: handles::Held::Obj { fd, kind, map },
+                held: handles::Held::Obj {
+                    fd: std::sync::Arc::new(fd),
+                    kind,
+                    map,
+                },
                 path: Some(path),
             });
             let mut v = to_json(&i)?;
@@ -804,8 +808,11 @@ pub unsafe extern "C" fn bpfx_map_next_key(
     next: *mut u8,
     next_len: usize,
 ) -> i32 {
+    if !handles::with_map(h, |_, m| next_len == m.key_size as usize).unwrap_or(true) {
+        return -libc::EINVAL; // the kernel writes key_size bytes into `next`
+    }
     map_call(h, key_len, None, |fd| {
-        // SAFETY: valid for the given lengths; the kernel writes key_size bytes.
+        // SAFETY: `next` holds key_size bytes (checked above).
         let (k, n) = unsafe { (bytes(key, key_len), bytes_mut(next, next_len)) };
         crate::sys::maps::next_key(fd, k, n).map_or_else(neg, |()| 0)
     })

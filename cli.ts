@@ -440,6 +440,102 @@ cleanly. One watcher per state directory.`,
       })
     );
 
+  const map = bpfx.command("map")
+    .description("read and write the entries of a pinned map")
+    .addHelpText(
+      "after",
+      `
+KEY and VALUE are each one argument: JSON typed by the map's BTF, or bytes
+as bpftool writes them, quoted as one argument. Per-CPU maps take one value
+for every CPU, or a JSON array of one per CPU.
+
+Examples:
+  bpfx map dump /sys/fs/bpf/app/maps/counts --json
+  bpfx map get /sys/fs/bpf/app/maps/counts 42
+  bpfx map set /sys/fs/bpf/app/maps/flows '{"saddr": 1}' '{"pid": 42}'
+  bpfx map set /sys/fs/bpf/app/maps/counts "hex 2a 00 00 00" "1 0 0 0 0 0 0 0"
+  bpfx map delete /sys/fs/bpf/app/maps/counts 0x2a
+  bpfx map watch /sys/fs/bpf/app/maps/events --json`,
+    );
+
+  map.command("dump")
+    .description("print every entry of a map, as it is read")
+    .addHelpText(
+      "after",
+      `
+A table of keys and values (formatted by BTF, else hex bytes); with --json,
+bpftool's JSON: [{"key": ["0x2a", ...], "value": [...], "formatted":
+{"key": 42, "value": 1}}, ...], "values": [{"cpu": 0, "value": [...]}, ...]
+for per-CPU maps, "formatted" only with BTF. Streams: memory stays bounded.`,
+    )
+    .argument("<pin>", "pinned map")
+    .option("--json", "print bpftool's JSON array")
+    .action((pin, flags) =>
+      act(io, run, flags.json, async () => {
+        const { mapDumpCommand } = await import("./cli/maps.ts");
+        return await mapDumpCommand(io, pin, flags);
+      })
+    );
+
+  map.command("get")
+    .description("print the value of a key")
+    .argument("<pin>", "pinned map")
+    .argument("<key>", "the key: JSON or bytes")
+    .option("--json", JSON_HELP)
+    .action((pin, key, flags) =>
+      act(io, run, flags.json, async () => {
+        const { mapGetCommand } = await import("./cli/maps.ts");
+        return mapGetCommand(io, pin, key, flags);
+      })
+    );
+
+  map.command("set")
+    .description("add or replace an entry")
+    .argument("<pin>", "pinned map")
+    .argument("<key>", "the key: JSON or bytes")
+    .argument("<value>", "the value: JSON or bytes")
+    .addOption(
+      new Option("--noexist", "only add: refuse a key that exists")
+        .conflicts("exist"),
+    )
+    .option("--exist", "only replace: refuse a key that does not exist")
+    .option("--json", "print the entry written as JSON")
+    .action((pin, key, value, flags) =>
+      act(io, run, flags.json, async () => {
+        const { mapSetCommand } = await import("./cli/maps.ts");
+        return mapSetCommand(io, pin, key, value, flags);
+      })
+    );
+
+  map.command("delete")
+    .description("remove an entry")
+    .argument("<pin>", "pinned map")
+    .argument("<key>", "the key: JSON or bytes")
+    .option("--json", "print the key removed as JSON")
+    .action((pin, key, flags) =>
+      act(io, run, flags.json, async () => {
+        const { mapDeleteCommand } = await import("./cli/maps.ts");
+        return mapDeleteCommand(io, pin, key, flags);
+      })
+    );
+
+  map.command("watch")
+    .description("print the records of a ring buffer as they come")
+    .addHelpText(
+      "after",
+      `
+One line per record: its size and bytes in hex (--json: {"size": n, "data":
+"<hex>"} per line). SIGINT and SIGTERM stop it cleanly.`,
+    )
+    .argument("<pin>", "pinned ring buffer")
+    .option("--json", "print one JSON object per line")
+    .action((pin, flags) =>
+      act(io, run, flags.json, async () => {
+        const { mapWatchCommand } = await import("./cli/maps.ts");
+        return await mapWatchCommand(io, pin, flags, run.signal);
+      })
+    );
+
   if (completions) {
     bpfx.command("completions")
       .description("print a shell completion script")

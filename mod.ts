@@ -152,6 +152,31 @@ export {
   Program,
 } from "./src/handles.ts";
 export {
+  type IterateOptions,
+  type MapBtf,
+  type MapChunk,
+  MapIteration,
+  type MapMeta,
+  type MapOptions,
+  openRingBuf,
+  type PushOptions,
+  RingBuf,
+  type SetOptions,
+  type UpdateFlag,
+} from "./src/maps.ts";
+export {
+  type BtfArray,
+  btfCodec,
+  type BtfCodecOptions,
+  type BtfEnum,
+  type BtfInt,
+  type BtfMember,
+  type BtfStruct,
+  type BtfType,
+  type Codec,
+  type LpmKey,
+} from "./src/codec.ts";
+export {
   attach,
   type AttachItem,
   type AttachOptions,

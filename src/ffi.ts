@@ -160,6 +160,35 @@ export const symbols = {
     ],
     result: "i32", // int32_t: 0, or -errno (-EEXIST, -ENOENT, -E2BIG)
   },
+  /**
+   * `bpfx_map_lookup` and `bpfx_map_update` again, with pointer parameters:
+   * for buffers the caller passes call after call, whose pointers it has
+   * taken once (a pointer skips the typed-array checks of a `buffer`).
+   */
+  bpfx_map_lookup_ptr: {
+    name: "bpfx_map_lookup",
+    parameters: [
+      "u32", // uint32_t h
+      "pointer", // const uint8_t *key
+      "usize", // size_t key_len
+      "pointer", // uint8_t *value
+      "usize", // size_t value_len
+      "u64", // uint64_t flags
+    ],
+    result: "i32", // int32_t: as bpfx_map_lookup
+  },
+  bpfx_map_update_ptr: {
+    name: "bpfx_map_update",
+    parameters: [
+      "u32", // uint32_t h
+      "pointer", // const uint8_t *key
+      "usize", // size_t key_len
+      "pointer", // const uint8_t *value
+      "usize", // size_t value_len
+      "u64", // uint64_t flags
+    ],
+    result: "i32", // int32_t: as bpfx_map_update
+  },
   /** `int32_t bpfx_map_delete(...)`: `BPF_MAP_DELETE_ELEM`. */
   bpfx_map_delete: {
     parameters: [

@@ -11,6 +11,19 @@
 import { call } from "./_call.ts";
 import { BpfError } from "./errors.ts";
 import { core } from "./ffi.ts";
+import {
+  type IterateOptions,
+  MapAccess,
+  type MapBtf,
+  type MapChunk,
+  type MapIteration,
+  type MapMeta,
+  type MapOptions,
+  openRingBuf,
+  type PushOptions,
+  type RingBuf,
+  type SetOptions,
+} from "./maps.ts";
 import type {
   LinkInfo,
   MapInfo,
@@ -161,11 +174,257 @@ export class Program extends BpfObject<ProgramInfo> {
   }
 }
 
-/** A BPF map held open. */
-export class BpfMap extends BpfObject<MapInfo> {
+let configureMap: (map: BpfMap<unknown, unknown>, options: MapOptions) => void;
+
+/**
+ * A BPF map held open, with its entries on the data lane.
+ *
+ * Keys and values are typed by the map's BTF when it has some: integers of
+ * 64 bits as bigint and smaller ones as number, structs as objects,
+ * `char[N]` as strings, enums by name (see `BtfType`). A map without BTF
+ * gives and takes `Uint8Array`s (LPM trie keys as `{prefixLen, data}`), and
+ * {@linkcode openMap} takes codecs of your own. A `Uint8Array` of the right
+ * size is always taken as the raw bytes of a key or value. Per-CPU maps give
+ * and take an array of one value per possible CPU.
+ *
+ * Each element operation is one synchronous call on buffers the map keeps;
+ * iteration reads batches of entries (see {@linkcode BpfMap.entries}).
+ * Failures are {@linkcode BpfError}s whose `op` names the command
+ * (`BPF_MAP_UPDATE_ELEM`, ...) and whose `path` is the map's pin.
+ *
+ * @typeParam K the keys' type (`unknown` unless given)
+ * @typeParam V the values' type (per-CPU maps: an array of them)
+ */
+export class BpfMap<K = unknown, V = unknown> extends BpfObject<MapInfo>
+  implements AsyncIterable<[K, V]> {
+  #meta: MapMeta | undefined;
+  readonly #type: string;
+  #options: MapOptions = {};
+  #access: MapAccess | undefined;
+
+  static {
+    configureMap = (map, options) => {
+      map.#options = options;
+      map.#access = undefined;
+      if (
+        options.raw || options.key !== undefined || options.value !== undefined
+      ) {
+        map.#data(); // refuse a codec of the wrong size now
+      }
+    };
+  }
+
+  /** Not for use: open maps with {@linkcode openMap}. */
+  constructor(key: typeof INTERNAL, handle: number, info: MapInfo) {
+    super(key, handle, info);
+    this.#meta = (info as MapInfo & { map?: MapMeta }).map;
+    this.#type = info.type;
+  }
+
   /** Always `"map"`. */
   get kind(): "map" {
     return "map";
+  }
+
+  /** The map type: `"hash"`, `"array"`, `"percpu_hash"`, `"ringbuf"`, ... */
+  get type(): string {
+    return this.#type;
+  }
+
+  /** Sizes, CPUs and BTF ids, as the data lane uses them. */
+  get meta(): MapMeta {
+    return this.#data().meta;
+  }
+
+  /** The key and value types from the map's BTF, or null without BTF. */
+  btf(): MapBtf | null {
+    return this.#data().btf();
+  }
+
+  /**
+   * The value of `key`, or `undefined` when the map has no such key.
+   *
+   * @throws {BpfError} of kind `invalid` for a key of the wrong type or size,
+   * `wrong-kind` on a queue, stack or ring buffer.
+   */
+  get(key: K): V | undefined {
+    return (this.#access ?? this.#data()).get(key) as V | undefined;
+  }
+
+  /**
+   * Looks up `key` and writes the value's raw bytes into `out` (the map's
+   * `meta.valueBufSize` bytes; a larger buffer gets them at its start).
+   * Allocates nothing. Returns whether the key exists.
+   */
+  getInto(key: K | Uint8Array, out: Uint8Array): boolean {
+    return (this.#access ?? this.#data()).getInto(key, out);
+  }
+
+  /** Whether the map has `key`. */
+  has(key: K): boolean {
+    return (this.#access ?? this.#data()).has(key);
+  }
+
+  /**
+   * Sets the value of `key`. With `flag: "noexist"` an existing key is
+   * refused ({@linkcode BpfAlreadyExistsError}); with `"exist"` a missing
+   * one ({@linkcode BpfNotFoundError}).
+   *
+   * @throws {BpfError} of kind `invalid` when the map is full (errno E2BIG),
+   * or the key or value does not fit the map's types.
+   */
+  set(key: K, value: V, options?: SetOptions): void {
+    (this.#access ?? this.#data()).set(key, value, options);
+  }
+
+  /**
+   * Deletes `key`.
+   *
+   * @throws {BpfNotFoundError} when the map has no such key.
+   */
+  delete(key: K): void {
+    (this.#access ?? this.#data()).delete(key);
+  }
+
+  /**
+   * Deletes `key` and returns its value (Linux 5.14 for hash maps).
+   *
+   * @throws {BpfNotFoundError} when the map has no such key.
+   */
+  lookupAndDelete(key: K): V {
+    return (this.#access ?? this.#data()).lookupAndDelete(key) as V;
+  }
+
+  /**
+   * The entries as `[key, value]` pairs, read in batches of 16384
+   * (`BPF_MAP_LOOKUP_BATCH`) where the map type has them and by
+   * `BPF_MAP_GET_NEXT_KEY` otherwise. Iterate with `for await` (the next
+   * batch is read on Deno's thread pool meanwhile) or with `for ... of`.
+   * Entries added or removed during the iteration may or may not be seen.
+   */
+  entries(options?: IterateOptions): MapIteration<[K, V]> {
+    return this.#data().iterate<[K, V]>("entries", options);
+  }
+
+  /** The keys, as {@linkcode BpfMap.entries} reads them. */
+  keys(options?: IterateOptions): MapIteration<K> {
+    return this.#data().iterate<K>("keys", options);
+  }
+
+  /** The values, as {@linkcode BpfMap.entries} reads them. */
+  values(options?: IterateOptions): MapIteration<V> {
+    return this.#data().iterate<V>("values", options);
+  }
+
+  /**
+   * The entries as raw batches ({@linkcode MapChunk}): no decoding and no
+   * copy; each batch's buffers are reused once the iteration moves on.
+   */
+  chunks(options?: IterateOptions): MapIteration<MapChunk> {
+    return this.#data().chunks(options);
+  }
+
+  /** The entries, for `for await (const [key, value] of map)`. */
+  [Symbol.asyncIterator](): AsyncIterator<[K, V]> {
+    return this.entries()[Symbol.asyncIterator]();
+  }
+
+  /**
+   * Removes every entry (arrays: sets every element to zero bytes; queues
+   * and stacks: pops every element). Returns how many it removed (or
+   * zeroed).
+   */
+  clear(): number {
+    return this.#data().clear();
+  }
+
+  /**
+   * Sets many entries, 16384 per call (`BPF_MAP_UPDATE_BATCH`), or one call
+   * each where the map type has no batches. Returns how many were set.
+   *
+   * @throws {BpfError} as {@linkcode BpfMap.set} does; the message says how
+   * many entries were set before the failure.
+   */
+  setMany(entries: Iterable<readonly [K, V]>, options?: SetOptions): number {
+    return this.#data().setMany(entries, options);
+  }
+
+  /**
+   * Deletes many keys (`BPF_MAP_DELETE_BATCH`); missing keys are skipped.
+   * Returns how many were deleted.
+   */
+  deleteMany(keys: Iterable<K>): number {
+    return this.#data().deleteMany(keys);
+  }
+
+  /**
+   * Pushes `value` onto a queue or stack.
+   *
+   * @throws {BpfError} of kind `invalid` (errno E2BIG) when it is full,
+   * unless `options.overwrite` drops the oldest element.
+   */
+  push(value: V, options?: PushOptions): void {
+    this.#data().push(value, options);
+  }
+
+  /** Takes the next element of a queue or stack; `undefined` when empty. */
+  pop(): V | undefined {
+    return this.#data().pop() as V | undefined;
+  }
+
+  /** The next element of a queue or stack, left in place; `undefined` when empty. */
+  peek(): V | undefined {
+    return this.#data().peek() as V | undefined;
+  }
+
+  /**
+   * Opens this ring buffer's records (see {@linkcode openRingBuf}): a new
+   * handle of its own, to close apart.
+   */
+  records(): RingBuf {
+    const path = this.path;
+    if (path === null) {
+      throw new BpfError(
+        `Cannot read the records of map "${this.name}": it was not opened from a pin`,
+        { kind: "invalid", op: "open" },
+      );
+    }
+    return openRingBuf(path);
+  }
+
+  override close(): void {
+    this.#access = undefined;
+    super.close();
+  }
+
+  override take(): this {
+    const taken = super.take();
+    taken.#meta ??= this.#meta;
+    taken.#options = this.#options;
+    this.#access = undefined;
+    return taken;
+  }
+
+  #data(): MapAccess {
+    if (this.#access !== undefined) return this.#access;
+    const handle = handleOf(this, "use");
+    const meta = this.#meta;
+    if (meta === undefined) {
+      throw new BpfError(
+        `Cannot use map "${this.name}": the core did not describe it`,
+        { kind: "internal", op: "open" },
+      );
+    }
+    this.#access = new MapAccess(
+      handle,
+      meta,
+      { name: this.name, path: this.path, type: this.#type },
+      this.#options,
+      (verb) => {
+        handleOf(this, verb);
+      },
+    );
+    return this.#access;
   }
 }
 
@@ -198,7 +457,7 @@ function wrap(handle: number, info: ObjectInfo): Program | BpfMap | Link {
     case "prog":
       return new Program(INTERNAL, handle, info);
     case "map":
-      return new BpfMap(INTERNAL, handle, info);
+      return new BpfMap(INTERNAL, handle, info as MapInfo);
     case "link":
       return new Link(INTERNAL, handle, info);
     default: {
@@ -268,11 +527,45 @@ export function openProgram(path: string): Program {
 }
 
 /**
- * Opens the map pinned at `path`, refusing any other kind of object.
+ * Opens the map pinned at `path`, refusing any other kind of object (and,
+ * with `options.type`, a map of another type). Keys and values are typed by
+ * the map's BTF unless `options` says otherwise (see {@linkcode BpfMap}).
  * Needs what {@linkcode openPin} needs.
+ *
+ * @example Count, read and list
+ * ```ts ignore
+ * import { openMap } from "./mod.ts";
+ * using counts = openMap<number, bigint>("/sys/fs/bpf/app/maps/counts");
+ * counts.set(42, 1n);
+ * console.log(counts.get(42)); // 1n
+ * for await (const [key, value] of counts) console.log(key, value);
+ * ```
  */
-export function openMap(path: string): BpfMap {
-  return openPin(path, { kind: "map" });
+export function openMap<K = unknown, V = unknown>(
+  path: string,
+  options: MapOptions = {},
+): BpfMap<K, V> {
+  const map = openPin(path, { kind: "map" }) as BpfMap<K, V>;
+  try {
+    if (options.type !== undefined) {
+      const want = typeof options.type === "string"
+        ? [options.type]
+        : options.type;
+      if (!want.includes(map.type)) {
+        throw new BpfError(
+          `Cannot open "${path}" as a ${
+            want.join(" or ")
+          } map: it is a ${map.type}`,
+          { kind: "wrong-kind", op: "open", path },
+        );
+      }
+    }
+    configureMap(map as BpfMap<unknown, unknown>, options);
+  } catch (error) {
+    map.close();
+    throw error;
+  }
+  return map;
 }
 
 /**

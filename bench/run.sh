@@ -45,3 +45,7 @@ bash bench/views.sh "$B" "$out" "$RUNS"
 echo
 echo "== 5. Expose and watch"
 "$DENO" run -A --no-check bench/watch.ts
+
+echo
+echo "== 6. Maps"
+bash bench/maps.sh "$RUNS"

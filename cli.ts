@@ -609,7 +609,13 @@ export async function main(
     // printed the help already.
     if (cause.code === "commander.help") {
       if (cause.exitCode === 0) return 0;
-      io.err("\nerror: missing command\n");
+      // `bpfx help frob` ends here too: name what was not found.
+      const asked = args[0] === "help" ? args[1] : undefined;
+      io.err(
+        asked === undefined
+          ? "\nerror: missing command\n"
+          : `\nerror: unknown command '${asked}'\n`,
+      );
       return 2;
     }
     io.err(`${command.helpInformation({ error: true })}\n${cause.message}\n`);

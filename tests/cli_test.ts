@@ -251,6 +251,11 @@ Deno.test(
         usage: "Usage: bpfx [options] [command]",
         error: "error: missing command",
       },
+      {
+        args: ["help", "frob"],
+        usage: "Usage: bpfx [options] [command]",
+        error: "error: unknown command 'frob'",
+      },
     ];
     for (const c of cases) {
       const label = `bpfx ${c.args.join(" ")}`;

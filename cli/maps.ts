@@ -623,6 +623,17 @@ function refuseUnkeyed(map: BpfMap, verb: string): void {
   });
 }
 
+/** `arg` as a key of `map`, for a command (`verb`) that a map without keys refuses. */
+function keyOf(map: BpfMap, verb: string, arg: string): Uint8Array {
+  refuseUnkeyed(map, verb);
+  return keyBytes(map, arg);
+}
+
+/** Bytes `u8` as a `DataView` over the same memory. */
+function viewOf(u8: Uint8Array): DataView {
+  return new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+}
+
 /** One batch of entries to print; `errors[i]` is the errno of a value that could not be read. */
 interface DumpChunk {
   readonly count: number;
@@ -797,8 +808,7 @@ export function mapGetCommand(
   flags: MapFlags,
 ): number {
   using map = openMap(pin);
-  refuseUnkeyed(map, "look up a key in");
-  const k = keyBytes(map, key);
+  const k = keyOf(map, "look up a key in", key);
   const value = new Uint8Array(map.meta.valueBufSize);
   if (!map.getInto(k, value)) {
     throw new BpfNotFoundError(
@@ -825,10 +835,10 @@ function printEntry(
     writeEntry(
       p,
       out,
-      new DataView(key.buffer, key.byteOffset, key.byteLength),
+      viewOf(key),
       key,
       0,
-      new DataView(value.buffer, value.byteOffset, value.byteLength),
+      viewOf(value),
       value,
       0,
     );
@@ -858,8 +868,7 @@ export function mapSetCommand(
   flags: MapSetFlags,
 ): number {
   using map = openMap(pin);
-  refuseUnkeyed(map, "set a key in");
-  const k = keyBytes(map, key);
+  const k = keyOf(map, "set a key in", key);
   const v = valueBytes(map, value);
   const flag = flags.noexist ? "noexist" : flags.exist ? "exist" : "any";
   map.set(k, v, { flag });
@@ -875,8 +884,7 @@ export function mapDeleteCommand(
   flags: MapFlags,
 ): number {
   using map = openMap(pin);
-  refuseUnkeyed(map, "delete a key from");
-  const k = keyBytes(map, key);
+  const k = keyOf(map, "delete a key from", key);
   map.delete(k);
   if (flags.json) {
     const out = new Out(io);
@@ -885,7 +893,7 @@ export function mapDeleteCommand(
     const p = printer(map);
     if (p.key !== undefined) {
       out.ascii(',"formatted":{"key":');
-      p.key(new DataView(k.buffer, k.byteOffset, k.byteLength), k, 0, out);
+      p.key(viewOf(k), k, 0, out);
       out.ascii("}");
     }
     out.ascii("}\n");

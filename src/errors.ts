@@ -153,16 +153,13 @@ export class NotSupportedError extends BpfError {
   }
 }
 
+/** The fields of {@linkcode BpfNotFoundError}, which `assignFields` sets. */
+export interface BpfNotFoundError extends BpfErrorFields {}
+
 /** Something does not exist (ENOENT); also a `Deno.errors.NotFound`. */
-export class BpfNotFoundError extends Deno.errors.NotFound
-  implements BpfErrorFields {
+export class BpfNotFoundError extends Deno.errors.NotFound {
   /** `"BpfNotFoundError"`. */
   override name = "BpfNotFoundError";
-  declare readonly kind: ErrorKind;
-  declare readonly op: string;
-  declare readonly errno: number;
-  declare readonly path?: string;
-  declare readonly hint?: string;
 
   /** Makes an error with `message` (sentence case, no final period). */
   constructor(message: string, init: BpfErrorInit) {
@@ -176,16 +173,13 @@ export class BpfNotFoundError extends Deno.errors.NotFound
   }
 }
 
+/** The fields of {@linkcode BpfAlreadyExistsError}, which `assignFields` sets. */
+export interface BpfAlreadyExistsError extends BpfErrorFields {}
+
 /** Something already exists (EEXIST); also a `Deno.errors.AlreadyExists`. */
-export class BpfAlreadyExistsError extends Deno.errors.AlreadyExists
-  implements BpfErrorFields {
+export class BpfAlreadyExistsError extends Deno.errors.AlreadyExists {
   /** `"BpfAlreadyExistsError"`. */
   override name = "BpfAlreadyExistsError";
-  declare readonly kind: ErrorKind;
-  declare readonly op: string;
-  declare readonly errno: number;
-  declare readonly path?: string;
-  declare readonly hint?: string;
 
   /** Makes an error with `message` (sentence case, no final period). */
   constructor(message: string, init: BpfErrorInit) {

@@ -11,6 +11,7 @@
 import { call } from "./_call.ts";
 import { BpfError } from "./errors.ts";
 import { core } from "./ffi.ts";
+import { OwnedHandle } from "./_owned.ts";
 import {
   type IterateOptions,
   MapAccess,
@@ -40,11 +41,6 @@ const NOUNS: Record<ObjectKind, string> = {
   link: "link",
 };
 
-/** Closes the handles of objects collected without `close()`. */
-const leaks = new FinalizationRegistry<number>((handle) => {
-  core().bpfx_close(handle);
-});
-
 let handleOfObject: (object: BpfObject, verb: string) => number;
 
 /**
@@ -54,7 +50,7 @@ let handleOfObject: (object: BpfObject, verb: string) => number;
  */
 export abstract class BpfObject<I extends ObjectInfo = ObjectInfo>
   implements Disposable {
-  #handle: number | undefined;
+  readonly #handle: OwnedHandle;
   #info: I;
 
   static {
@@ -68,9 +64,8 @@ export abstract class BpfObject<I extends ObjectInfo = ObjectInfo>
         "Cannot construct a BpfObject: use openPin(), openProgram(), openMap() or openLink()",
       );
     }
-    this.#handle = handle;
+    this.#handle = new OwnedHandle(handle, this);
     this.#info = info;
-    leaks.register(this, handle, this);
   }
 
   /** Which kind of object this is. */
@@ -93,7 +88,7 @@ export abstract class BpfObject<I extends ObjectInfo = ObjectInfo>
 
   /** Whether the handle was closed or taken. */
   get closed(): boolean {
-    return this.#handle === undefined;
+    return this.#handle.value === undefined;
   }
 
   /**
@@ -109,11 +104,7 @@ export abstract class BpfObject<I extends ObjectInfo = ObjectInfo>
 
   /** Releases the handle. Calling it again does nothing. */
   close(): void {
-    const handle = this.#handle;
-    if (handle === undefined) return;
-    this.#handle = undefined;
-    leaks.unregister(this);
-    core().bpfx_close(handle);
+    this.#handle.close();
   }
 
   /** Releases the handle, for `using`. */
@@ -129,8 +120,7 @@ export abstract class BpfObject<I extends ObjectInfo = ObjectInfo>
    */
   take(): this {
     const handle = this.#use("take");
-    this.#handle = undefined;
-    leaks.unregister(this);
+    this.#handle.take();
     const Class = this.constructor as new (
       key: typeof INTERNAL,
       handle: number,
@@ -140,7 +130,7 @@ export abstract class BpfObject<I extends ObjectInfo = ObjectInfo>
   }
 
   #use(verb: string): number {
-    const handle = this.#handle;
+    const handle = this.#handle.value;
     if (handle === undefined) {
       throw new BpfError(
         `Cannot ${verb} ${

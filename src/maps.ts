@@ -33,12 +33,11 @@ import {
   BpfAlreadyExistsError,
   BpfError,
   BpfNotFoundError,
-  type CoreErrorObject,
   type ErrorKind,
-  fromCoreObject,
   NotSupportedError,
 } from "./errors.ts";
 import { core, type CoreSymbols } from "./ffi.ts";
+import { Source } from "./_source.ts";
 
 // ---------------------------------------------------------------------------
 // Types
@@ -564,39 +563,28 @@ export class MapAccess {
   }
 
   pop(): unknown {
-    this.#keyless("pop from");
-    const rc = this.#lib.bpfx_map_lookup_and_delete(
-      this.#h,
-      null,
-      0n,
-      this.#valBuf,
-      this.#valLen,
-      0n,
-    );
-    if (rc === 0) return this.#decodeValue(this.#valDv, this.#valBuf, 0);
-    if (rc === -ENOENT) return undefined;
-    throw this.#fail(
-      rc,
-      "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
-      undefined,
-      undefined,
-      "pop",
-    );
+    return this.#front("pop");
   }
 
   peek(): unknown {
-    this.#keyless("peek at");
-    const rc = this.#lib.bpfx_map_lookup(
-      this.#h,
-      null,
-      0n,
-      this.#valBuf,
-      this.#valLen,
-      0n,
-    );
+    return this.#front("peek");
+  }
+
+  /**
+   * The value at the front of a queue or stack (taken off by `pop`), or
+   * undefined when it is empty.
+   */
+  #front(queueVerb: "pop" | "peek"): unknown {
+    const pop = queueVerb === "pop";
+    this.#keyless(pop ? "pop from" : "peek at");
+    const op = pop ? "BPF_MAP_LOOKUP_AND_DELETE_ELEM" : "BPF_MAP_LOOKUP_ELEM";
+    const lookup = pop
+      ? this.#lib.bpfx_map_lookup_and_delete
+      : this.#lib.bpfx_map_lookup;
+    const rc = lookup(this.#h, null, 0n, this.#valBuf, this.#valLen, 0n);
     if (rc === 0) return this.#decodeValue(this.#valDv, this.#valBuf, 0);
     if (rc === -ENOENT) return undefined;
-    throw this.#fail(rc, "BPF_MAP_LOOKUP_ELEM", undefined, undefined, "peek");
+    throw this.#fail(rc, op, undefined, undefined, queueVerb);
   }
 
   // --- iteration ----------------------------------------------------------
@@ -947,12 +935,7 @@ export class MapAccess {
       }
       return key;
     }
-    if (this.#keyHoles) this.#keyBuf.fill(0);
-    try {
-      this.#keyNode.enc(key, this.#keyDv, this.#keyBuf, 0);
-    } catch (e) {
-      throw this.#encodeError("key", e);
-    }
+    this.#encodeKeyAt(key, this.#keyDv, this.#keyBuf, 0, op);
     return this.#keyBuf;
   }
 
@@ -1612,21 +1595,29 @@ class AsyncWalk<T> implements AsyncIterator<T> {
 // ---------------------------------------------------------------------------
 // Ring buffers
 
-/** Room for the JSON error object of a failed wait. */
-const ERROR_BUFFER = 4096;
-/** How long one call waits in the core before it returns empty-handed. */
-const WAIT_MS = 1000;
-const WOKEN = -2n;
-const FAILED = -1n;
 const INTERNAL: unique symbol = Symbol("bpfx.internal");
 
-/** Closes the handles of ring buffers collected without `close()`. */
-const ringLeaks = new FinalizationRegistry<number>((handle) => {
-  core().bpfx_wake(handle);
-  core().bpfx_close(handle);
-});
+/** A source whose batches are records, each after its 4-byte length. */
+class RingRecords extends Source<Uint8Array> {
+  readonly #view: DataView;
 
-const errorDecoder = new TextDecoder();
+  constructor(handle: number, path: string, size: number, owner: object) {
+    const buffer = new Uint8Array(size);
+    super(handle, { what: `ring buffer "${path}"`, owner, buffer, path });
+    this.#view = new DataView(buffer.buffer);
+  }
+
+  protected decode(batch: Uint8Array): Uint8Array[] {
+    // Copy every record out: the next call writes the same buffer.
+    const records: Uint8Array[] = [];
+    for (let at = 0; at + 4 <= batch.length;) {
+      const len = this.#view.getUint32(at, LE);
+      records.push(copyBytes(batch, at + 4, len));
+      at += 4 + len;
+    }
+    return records;
+  }
+}
 
 /**
  * A ring buffer (`BPF_MAP_TYPE_RINGBUF`) read through the data lane: its
@@ -1638,14 +1629,8 @@ const errorDecoder = new TextDecoder();
  */
 export class RingBuf
   implements AsyncIterable<Uint8Array>, Disposable, AsyncDisposable {
-  #handle: number | undefined;
+  readonly #lane: RingRecords;
   readonly #path: string;
-  /** The records of one call, parsed before the next call reuses it. */
-  readonly #buffer: Uint8Array;
-  readonly #bufferDv: DataView;
-  readonly #error = new Uint8Array(ERROR_BUFFER);
-  #inFlight: Promise<bigint> | undefined;
-  #iterating = false;
 
   /** Not for use: open one with {@linkcode openRingBuf}. */
   constructor(
@@ -1657,11 +1642,8 @@ export class RingBuf
     if (key !== INTERNAL) {
       throw new TypeError("Cannot construct a RingBuf: use openRingBuf()");
     }
-    this.#handle = handle;
     this.#path = path;
-    this.#buffer = new Uint8Array(size);
-    this.#bufferDv = new DataView(this.#buffer.buffer);
-    ringLeaks.register(this, handle, this);
+    this.#lane = new RingRecords(handle, path, size, this);
   }
 
   /** The ring buffer's pin. */
@@ -1671,7 +1653,7 @@ export class RingBuf
 
   /** Whether it was closed. */
   get closed(): boolean {
-    return this.#handle === undefined;
+    return this.#lane.closed;
   }
 
   /**
@@ -1681,64 +1663,13 @@ export class RingBuf
    *
    * @throws {BpfError} when waiting for records fails.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
-    if (this.#iterating) {
-      throw new BpfError(
-        `Cannot read ring buffer "${this.#path}": another iteration is under way`,
-        { kind: "busy", op: "next", errno: 16, path: this.#path },
-      );
-    }
-    this.#iterating = true;
-    try {
-      for (;;) {
-        const handle = this.#handle;
-        if (handle === undefined) return;
-        const pending = core().bpfx_next(
-          handle,
-          WAIT_MS,
-          this.#buffer,
-          BigInt(this.#buffer.length),
-          this.#error,
-          BigInt(this.#error.length),
-        );
-        this.#inFlight = pending;
-        let n: bigint;
-        try {
-          n = await pending;
-        } finally {
-          this.#inFlight = undefined;
-        }
-        if (this.#handle === undefined || n === WOKEN) return;
-        if (n === FAILED) throw this.#nextError();
-        if (n <= 0n) continue;
-        // Copy every record out first: the next call writes the same buffer.
-        const end = Number(n);
-        const records: Uint8Array[] = [];
-        for (let at = 0; at + 4 <= end;) {
-          const len = this.#bufferDv.getUint32(at, LE);
-          records.push(copyBytes(this.#buffer, at + 4, len));
-          at += 4 + len;
-        }
-        for (const record of records) {
-          yield record;
-          if (this.#handle === undefined) return;
-        }
-      }
-    } finally {
-      this.#iterating = false;
-      this.close();
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    return this.#lane.iterate();
   }
 
   /** Wakes the wait under way (the iteration ends), then releases the handle. */
   close(): void {
-    const handle = this.#handle;
-    if (handle === undefined) return;
-    this.#handle = undefined;
-    ringLeaks.unregister(this);
-    const lib = core();
-    lib.bpfx_wake(handle);
-    lib.bpfx_close(handle);
+    this.#lane.close();
   }
 
   /** Closes the ring buffer, for `using`. */
@@ -1749,23 +1680,7 @@ export class RingBuf
   /** Closes it and waits until the core has let go of its buffers. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
-    await this.#inFlight?.catch(() => {});
-  }
-
-  #nextError(): AnyBpfError {
-    const end = this.#error.indexOf(0);
-    const text = errorDecoder.decode(
-      this.#error.subarray(0, end === -1 ? this.#error.length : end),
-    );
-    try {
-      return fromCoreObject(JSON.parse(text) as CoreErrorObject);
-    } catch {
-      return new BpfError(`Cannot read ring buffer "${this.#path}": ${text}`, {
-        kind: "os",
-        op: "next",
-        path: this.#path,
-      });
-    }
+    await this.#lane.settled();
   }
 }
 

@@ -25,6 +25,7 @@ import {
   fromCoreObject,
 } from "./errors.ts";
 import { core } from "./ffi.ts";
+import { OwnedHandle } from "./_owned.ts";
 import type { LinkInfo } from "./pins.ts";
 
 // ---------------------------------------------------------------------------
@@ -254,11 +255,6 @@ const ERROR_BUFFER = 4096;
 
 const INTERNAL: unique symbol = Symbol("bpfx.internal");
 
-/** Closes the handles of readers collected without `close()`. */
-const leaks = new FinalizationRegistry<number>((handle) => {
-  core().bpfx_close(handle);
-});
-
 const errorDecoder = new TextDecoder();
 
 /**
@@ -272,7 +268,7 @@ const errorDecoder = new TextDecoder();
  * (error kind `busy`).
  */
 export class ViewReader implements Disposable {
-  #handle: number | undefined;
+  readonly #handle: OwnedHandle;
   readonly #path: string;
   /** The buffer `text()`, `lines()` and `readable` read into, reused. */
   #ended = false;
@@ -287,9 +283,8 @@ export class ViewReader implements Disposable {
     if (key !== INTERNAL) {
       throw new TypeError("Cannot construct a ViewReader: use openView()");
     }
-    this.#handle = handle;
+    this.#handle = new OwnedHandle(handle, this);
     this.#path = path;
-    leaks.register(this, handle, this);
   }
 
   /** The path the reader was opened on. */
@@ -299,7 +294,7 @@ export class ViewReader implements Disposable {
 
   /** Whether the reader was closed. */
   get closed(): boolean {
-    return this.#handle === undefined;
+    return this.#handle.value === undefined;
   }
 
   /**
@@ -428,11 +423,7 @@ export class ViewReader implements Disposable {
    * under way finishes first, in the core.
    */
   close(): void {
-    const handle = this.#handle;
-    if (handle === undefined) return;
-    this.#handle = undefined;
-    leaks.unregister(this);
-    core().bpfx_close(handle);
+    this.#handle.close();
   }
 
   /** Releases the handle, for `using`. */
@@ -441,7 +432,7 @@ export class ViewReader implements Disposable {
   }
 
   #use(verb: string): number {
-    const handle = this.#handle;
+    const handle = this.#handle.value;
     if (handle === undefined) {
       throw new BpfError(
         `Cannot ${verb} view "${this.#path}": the reader is closed`,

@@ -19,125 +19,29 @@
  */
 
 import { call } from "./_call.ts";
-import {
-  type AnyBpfError,
-  BpfError,
-  type CoreErrorObject,
-  fromCoreObject,
-} from "./errors.ts";
-import { core } from "./ffi.ts";
+import { BpfError } from "./errors.ts";
+import { Source } from "./_source.ts";
 import { stateDir, type StateOptions } from "./state.ts";
 
 /** The buffer each source's lines are written to, reused for every call. */
 const EVENT_BUFFER = 64 * 1024;
-/** Room for the JSON error object of a failed wait. */
-const ERROR_BUFFER = 4096;
-/** How long one call waits in the core before it returns empty-handed. */
-const WAIT_MS = 1000;
-/** What `bpfx_next` returns once `bpfx_wake` stopped the source. */
-const WOKEN = -2n;
-/** What `bpfx_next` returns on failure, with the error in the error buffer. */
-const FAILED = -1n;
 
 const INTERNAL: unique symbol = Symbol("bpfx.internal");
 
-/** Closes the handles of sources collected without `close()`. */
-const leaks = new FinalizationRegistry<number>((handle) => {
-  core().bpfx_wake(handle);
-  core().bpfx_close(handle);
-});
-
 const decoder = new TextDecoder();
 
-/**
- * The machinery both sources share: the handle, the two buffers, the call
- * in flight, and the loop that turns JSON lines into values.
- */
-class Lane<T> {
-  #handle: number | undefined;
-  readonly #what: string;
-  /** `buf`: the lines of one call; parsed before the next call reuses it. */
-  readonly #buffer = new Uint8Array(EVENT_BUFFER);
-  /** `err`: the JSON error of a failed call. */
-  readonly #error = new Uint8Array(ERROR_BUFFER);
-  /** The call under way, held (with the buffers, by `this`) until it settles. */
-  #inFlight: Promise<bigint> | undefined;
-  #iterating = false;
-  /** The public object the leak registry watches (kept alive while iterated). */
-  readonly #owner: object;
-
+/** A source whose batches are JSON lines, one value a line. */
+class JsonLines<T> extends Source<T> {
   constructor(handle: number, what: string, owner: object) {
-    this.#handle = handle;
-    this.#what = what;
-    this.#owner = owner;
-    leaks.register(owner, handle, owner);
+    super(handle, { what, owner, buffer: new Uint8Array(EVENT_BUFFER) });
   }
 
-  get closed(): boolean {
-    return this.#handle === undefined;
-  }
-
-  async *iterate(): AsyncGenerator<T, void, undefined> {
-    if (this.#iterating) {
-      throw new BpfError(
-        `Cannot read ${this.#what}: another iteration is under way`,
-        { kind: "busy", op: "next", errno: 16 }, // EBUSY
-      );
+  protected decode(batch: Uint8Array): T[] {
+    const items: T[] = [];
+    for (const line of decoder.decode(batch).split("\n")) {
+      if (line !== "") items.push(this.#parse(line));
     }
-    this.#iterating = true;
-    try {
-      for (;;) {
-        const handle = this.#handle;
-        if (handle === undefined) return;
-        const pending = core().bpfx_next(
-          handle,
-          WAIT_MS,
-          this.#buffer,
-          BigInt(this.#buffer.length),
-          this.#error,
-          BigInt(this.#error.length),
-        );
-        this.#inFlight = pending;
-        let n: bigint;
-        try {
-          n = await pending;
-        } finally {
-          this.#inFlight = undefined;
-        }
-        if (this.#handle === undefined || n === WOKEN) return;
-        if (n === FAILED) throw this.#nextError();
-        if (n <= 0n) continue;
-        // Parse the whole batch first: the next call writes the same buffer.
-        const text = decoder.decode(this.#buffer.subarray(0, Number(n)));
-        const items: T[] = [];
-        for (const line of text.split("\n")) {
-          if (line !== "") items.push(this.#parse(line));
-        }
-        for (const item of items) {
-          yield item;
-          if (this.#handle === undefined) return;
-        }
-      }
-    } finally {
-      this.#iterating = false;
-      this.close();
-    }
-  }
-
-  /** Wakes the call under way (it returns -2), then releases the handle. */
-  close(): void {
-    const handle = this.#handle;
-    if (handle === undefined) return;
-    this.#handle = undefined;
-    leaks.unregister(this.#owner);
-    const lib = core();
-    lib.bpfx_wake(handle);
-    lib.bpfx_close(handle);
-  }
-
-  /** Resolves once no call is in flight: the core has let go of the source. */
-  async settled(): Promise<void> {
-    await this.#inFlight?.catch(() => {});
+    return items;
   }
 
   #parse(line: string): T {
@@ -145,24 +49,9 @@ class Lane<T> {
       return JSON.parse(line) as T;
     } catch (cause) {
       throw new BpfError(
-        `Cannot read ${this.#what}: the core sent a line that is not JSON`,
+        `Cannot read ${this.what}: the core sent a line that is not JSON`,
         { kind: "internal", op: "next", cause },
       );
-    }
-  }
-
-  #nextError(): AnyBpfError {
-    const end = this.#error.indexOf(0);
-    const text = decoder.decode(
-      this.#error.subarray(0, end === -1 ? this.#error.length : end),
-    );
-    try {
-      return fromCoreObject(JSON.parse(text) as CoreErrorObject);
-    } catch {
-      return new BpfError(`Cannot read ${this.#what}: ${text}`, {
-        kind: "os",
-        op: "next",
-      });
     }
   }
 }
@@ -213,7 +102,7 @@ export interface WatchFsOptions {
  */
 export class FsWatcher
   implements AsyncIterable<FsEvent>, Disposable, AsyncDisposable {
-  readonly #lane: Lane<FsEvent>;
+  readonly #lane: JsonLines<FsEvent>;
   readonly #paths: readonly string[];
 
   /** Not for use: open one with {@linkcode watchFs}. */
@@ -222,7 +111,7 @@ export class FsWatcher
       throw new TypeError("Cannot construct an FsWatcher: use watchFs()");
     }
     this.#paths = paths;
-    this.#lane = new Lane(
+    this.#lane = new JsonLines(
       handle,
       `events of ${paths.map((p) => `"${p}"`).join(", ")}`,
       this,
@@ -361,7 +250,7 @@ export type WatchOptions = StateOptions;
  */
 export class Watcher
   implements AsyncIterable<WatchAction>, Disposable, AsyncDisposable {
-  readonly #lane: Lane<WatchAction>;
+  readonly #lane: JsonLines<WatchAction>;
   readonly #state: string;
 
   /** Not for use: start one with {@linkcode watch}. */
@@ -370,7 +259,7 @@ export class Watcher
       throw new TypeError("Cannot construct a Watcher: use watch()");
     }
     this.#state = state;
-    this.#lane = new Lane(handle, `the watcher of "${state}"`, this);
+    this.#lane = new JsonLines(handle, `the watcher of "${state}"`, this);
   }
 
   /** The state directory it watches. */

@@ -125,6 +125,29 @@ export async function run(
   };
 }
 
+/** Runs bpftool and expects success. */
+export async function bpftool(args: string[]): Promise<void> {
+  const r = await run("bpftool", args);
+  assert.equal(r.code, 0, `bpftool ${args.join(" ")}: ${r.stderr}`);
+}
+
+/** Runs `bpftool -j ARGS` and parses its output. */
+export async function bpftoolJson<T = Record<string, unknown>>(
+  args: string[],
+): Promise<T> {
+  const r = await run("bpftool", ["-j", ...args]);
+  assert.equal(r.code, 0, `bpftool ${args.join(" ")}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/**
+ * Makes a map pinned at `pin` with `bpftool map create`; `spec` is the rest
+ * of its words, such as `"type hash key 4 value 8 entries 64 name plain"`.
+ */
+export async function bpftoolMap(pin: string, spec: string): Promise<void> {
+  await bpftool(["map", "create", pin, ...spec.split(" ")]);
+}
+
 /** The repository root. */
 export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 /** The example object built by `make`. */

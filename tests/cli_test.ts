@@ -809,24 +809,19 @@ if (nobody !== null && Deno.env.get("BPFX_REQUIRE_KERNEL") !== "1") {
     // The command exactly as a user would type it: by-name maps go to
     // /sys/fs/bpf, so give it a bpffs there, in a private mount namespace
     // (the host's /sys/fs/bpf may not be mounted), and look at what is left.
-    const ns = await run("unshare", [
-      "-m",
-      "--propagation",
-      "private",
-      "sh",
-      "-c",
+    const ns = await inMountNamespace(
       `mount -t bpf bpf /sys/fs/bpf || exit 99
 setpriv ${NOBODY.join(" ")} "$@"
 rc=$?
 echo "left: $(ls -A /sys/fs/bpf | tr '\\n' ' ')" >&2
 exit $rc`,
-      "sh",
-      BPFX,
-      "load",
-      "build/examples/hello.bpf.o",
-      "--pin",
-      `${b.path}/x`,
-    ], { cwd: ROOT, env: { NO_COLOR: "1" } });
+      [
+        "load",
+        "build/examples/hello.bpf.o",
+        "--pin",
+        `${b.path}/x`,
+      ],
+    );
     assert.equal(ns.code, 1, dump("nobody: load (namespace)", ns));
     assert.match(
       ns.stderr,
@@ -839,6 +834,27 @@ exit $rc`,
   });
 }
 
+/**
+ * Runs `bpfx ARGS` from the repository root in a private mount namespace,
+ * through the shell `script`, which runs it as `"$@"`.
+ */
+function inMountNamespace(
+  script: string,
+  args: string[],
+): ReturnType<typeof run> {
+  return run("unshare", [
+    "-m",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    script,
+    "sh",
+    BPFX,
+    ...args,
+  ], { cwd: ROOT, env: { NO_COLOR: "1" } });
+}
+
 /** A shell command that unmounts every bpffs stacked on /sys/fs/bpf. */
 const UMOUNT_SYS_FS_BPF =
   'while umount -R /sys/fs/bpf 2>/dev/null; do :; done; exec "$@"';
@@ -846,21 +862,13 @@ const UMOUNT_SYS_FS_BPF =
 kernelTest(
   "with no bpffs at /sys/fs/bpf, load fails and points to bpfx doctor --fix",
   async () => {
-    const o = await run("unshare", [
-      "-m",
-      "--propagation",
-      "private",
-      "sh",
-      "-c",
-      UMOUNT_SYS_FS_BPF,
-      "sh",
-      BPFX,
+    const o = await inMountNamespace(UMOUNT_SYS_FS_BPF, [
       "load",
       "build/examples/hello.bpf.o",
       "--pin",
       "/sys/fs/bpf/x",
       "--json",
-    ], { cwd: ROOT, env: { NO_COLOR: "1" } });
+    ]);
     assert.equal(o.code, 1, dump("load (no bpffs)", o));
     const e = errorDoc(o, "load (no bpffs) --json");
     assert.equal(e["kind"], "not-bpffs");
@@ -885,19 +893,11 @@ kernelTest(
   "doctor --fix in a private mount namespace mounts bpffs at /sys/fs/bpf and leaves the host alone",
   async () => {
     const before = await hostMounts();
-    const o = await run("unshare", [
-      "-m",
-      "--propagation",
-      "private",
-      "sh",
-      "-c",
-      UMOUNT_SYS_FS_BPF,
-      "sh",
-      BPFX,
+    const o = await inMountNamespace(UMOUNT_SYS_FS_BPF, [
       "doctor",
       "--fix",
       "--json",
-    ], { cwd: ROOT, env: { NO_COLOR: "1" } });
+    ]);
     const report = hasShape(parse(o.stdout, "doctor --fix --json"), {
       ok: "boolean",
       checks: "array",

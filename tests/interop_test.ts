@@ -3,6 +3,7 @@
 import { load, ls, show } from "../mod.ts";
 import {
   assert,
+  bpftoolJson,
   kernelTest,
   privateBpffs,
   ROOT,
@@ -11,12 +12,6 @@ import {
 } from "./_kernel.ts";
 
 const TASKS = `${ROOT}/build/examples/tasks.bpf.o`;
-
-async function bpftoolJson(args: string[]): Promise<Record<string, unknown>> {
-  const r = await run("bpftool", ["-j", ...args]);
-  assert.equal(r.code, 0, `bpftool ${args.join(" ")}: ${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
 
 kernelTest(
   "what bpfx loads and pins, bpftool shows with the same ids",

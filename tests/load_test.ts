@@ -14,10 +14,10 @@ import {
 } from "../mod.ts";
 import {
   assert,
+  bpftoolMap,
   HELLO,
   kernelTest,
   privateBpffs,
-  run,
   tree,
   XDP_DIR,
 } from "./_kernel.ts";
@@ -150,22 +150,10 @@ kernelTest(
   async () => {
     await using b = await privateBpffs();
     // A map of the same name but another value size, made by bpftool.
-    const mk = await run("bpftool", [
-      "map",
-      "create",
+    await bpftoolMap(
       `${b.path}/hello_total`,
-      "type",
-      "array",
-      "key",
-      "4",
-      "value",
-      "4",
-      "entries",
-      "1",
-      "name",
-      "hello_total",
-    ]);
-    assert.equal(mk.code, 0, mk.stderr);
+      "type array key 4 value 4 entries 1 name hello_total",
+    );
     const before = await tree(b.path);
     const e = caught(() =>
       load(HELLO, { pinDir: `${b.path}/h`, pinByNameRoot: b.path })

@@ -16,6 +16,9 @@ import {
 import { main } from "../cli.ts";
 import {
   assert,
+  bpftool,
+  bpftoolJson,
+  bpftoolMap,
   BPFX,
   captureIo,
   eventually,
@@ -37,19 +40,6 @@ const decoder = new TextDecoder();
 function loadMaps(root: string): { maps: string; report: LoadReport } {
   const report = load(MAPS, { pinDir: `${root}/m`, pinByNameRoot: root });
   return { maps: `${root}/m/maps`, report };
-}
-
-/** Runs `bpftool -j ARGS` and parses its output. */
-async function bpftoolJson<T>(args: string[]): Promise<T> {
-  const r = await run("bpftool", ["-j", ...args]);
-  assert.equal(r.code, 0, `bpftool ${args.join(" ")}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
-}
-
-/** Runs bpftool and expects success. */
-async function bpftool(args: string[]): Promise<void> {
-  const r = await run("bpftool", args);
-  assert.equal(r.code, 0, `bpftool ${args.join(" ")}: ${r.stderr}`);
 }
 
 /** `n` as `size` little-endian bytes, in bpftool's `hex` words. */
@@ -344,23 +334,10 @@ kernelTest(
 
     // A trie without BTF: keys as {prefixLen, data}.
     const pin = `${b.path}/rawtrie`;
-    await bpftool([
-      "map",
-      "create",
+    await bpftoolMap(
       pin,
-      "type",
-      "lpm_trie",
-      "key",
-      "8",
-      "value",
-      "4",
-      "entries",
-      "16",
-      "name",
-      "rawtrie",
-      "flags",
-      "1",
-    ]);
+      "type lpm_trie key 8 value 4 entries 16 name rawtrie flags 1",
+    );
     using raw = openMap<{ prefixLen: number; data: Uint8Array }, Uint8Array>(
       pin,
     );
@@ -444,21 +421,7 @@ kernelTest(
   async () => {
     await using b = await privateBpffs();
     const pin = `${b.path}/plain`;
-    await bpftool([
-      "map",
-      "create",
-      pin,
-      "type",
-      "hash",
-      "key",
-      "4",
-      "value",
-      "8",
-      "entries",
-      "64",
-      "name",
-      "plain",
-    ]);
+    await bpftoolMap(pin, "type hash key 4 value 8 entries 64 name plain");
     using plain = openMap<Uint8Array, Uint8Array>(pin);
     assert.equal(plain.btf(), null);
     plain.set(

@@ -4,7 +4,14 @@
 // <DENO_DIR>/bpfx/<version>/<sha256>/ (src/ffi.ts); a later run needs no
 // network.
 import { load, ls, version } from "../mod.ts";
-import { assert, HELLO, kernelTest, privateBpffs, ROOT } from "./_kernel.ts";
+import {
+  assert,
+  HELLO,
+  kernelTest,
+  privateBpffs,
+  ROOT,
+  run,
+} from "./_kernel.ts";
 
 const DENO = `${ROOT}/node_modules/.bin/deno`;
 const TARGET = Deno.build.target;
@@ -27,7 +34,7 @@ const LIBRARY_PATH = `/dist/${entry?.file}`;
 /** What a test serves instead of the file: a body, or null for a 404. */
 type Overrides = Record<string, string | null>;
 
-interface Server {
+interface Server extends AsyncDisposable {
   /** `http://127.0.0.1:PORT/` */
   readonly url: string;
   /** The paths requested so far. */
@@ -41,7 +48,10 @@ const TYPES: Record<string, string> = {
   json: "application/json",
 };
 
-/** Serves the repository's files on a random port of 127.0.0.1. */
+/**
+ * Serves the repository's files on a random port of 127.0.0.1, until it is
+ * stopped or disposed.
+ */
 function serveRepo(overrides: Overrides = {}): Server {
   const requests: string[] = [];
   const server = Deno.serve(
@@ -82,6 +92,9 @@ function serveRepo(overrides: Overrides = {}): Server {
     requests,
     stop() {
       return stopped ??= server.shutdown().then(() => server.finished);
+    },
+    [Symbol.asyncDispose]() {
+      return this.stop();
     },
   };
 }
@@ -142,21 +155,12 @@ async function freshCase(): Promise<Case> {
     work,
     async deno(args) {
       // clearEnv: no BPFX_LIB, no XDG_CACHE_HOME, no HOME.
-      const out = await new Deno.Command(DENO, {
-        args,
+      return await run(DENO, args, {
         cwd: work,
         env,
         clearEnv: true,
         stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const dec = new TextDecoder();
-      return {
-        code: out.code,
-        stdout: dec.decode(out.stdout),
-        stderr: dec.decode(out.stderr),
-      };
+      });
     },
     async [Symbol.asyncDispose]() {
       await Deno.remove(dir, { recursive: true });
@@ -245,26 +249,22 @@ kernelTest(
     load(HELLO, { pinDir: `${b.path}/h`, pinByNameRoot: b.path });
     const expected = ls(b.path);
     await using c = await freshCase();
-    const server = serveRepo();
-    try {
-      const args = [`${server.url}cli.ts`, "ls", b.path, "--json"];
-      const first = await c.deno(["run", "-A", ...args]);
-      assert.equal(first.code, 0, dump("first run", first));
-      const listed = JSON.parse(first.stdout);
-      assert.ok(Array.isArray(listed), first.stdout);
-      assert.deepEqual(listed, expected);
-      assert.ok(server.requests.includes(LIBRARY_PATH), "fetched the core");
-      await assertCached(c, server);
+    await using server = serveRepo();
+    const args = [`${server.url}cli.ts`, "ls", b.path, "--json"];
+    const first = await c.deno(["run", "-A", ...args]);
+    assert.equal(first.code, 0, dump("first run", first));
+    const listed = JSON.parse(first.stdout);
+    assert.ok(Array.isArray(listed), first.stdout);
+    assert.deepEqual(listed, expected);
+    assert.ok(server.requests.includes(LIBRARY_PATH), "fetched the core");
+    await assertCached(c, server);
 
-      // Offline: no server, and Deno may use only its cache.
-      await server.stop();
-      const again = await c.deno(["run", "-A", "--cached-only", ...args]);
-      assert.equal(again.code, 0, dump("offline run", again));
-      assert.deepEqual(JSON.parse(again.stdout), expected);
-      await assertCached(c, server);
-    } finally {
-      await server.stop();
-    }
+    // Offline: no server, and Deno may use only its cache.
+    await server.stop();
+    const again = await c.deno(["run", "-A", "--cached-only", ...args]);
+    assert.equal(again.code, 0, dump("offline run", again));
+    assert.deepEqual(JSON.parse(again.stdout), expected);
+    await assertCached(c, server);
   },
 );
 
@@ -272,39 +272,35 @@ Deno.test(
   "mod.ts by URL gives version() from an empty DENO_DIR, then offline from the cache",
   async () => {
     await using c = await freshCase();
-    const server = serveRepo();
-    try {
-      await Deno.writeTextFile(
-        `${c.work}/version.ts`,
-        `import * as bpfx from "${server.url}mod.ts";
+    await using server = serveRepo();
+    await Deno.writeTextFile(
+      `${c.work}/version.ts`,
+      `import * as bpfx from "${server.url}mod.ts";
 console.log(JSON.stringify(bpfx.version()));
 console.log(JSON.stringify(bpfx.libraryLocation()));
 `,
+    );
+    const lib =
+      `${c.denoDir}/bpfx/${manifest.version}/${entry?.sha256}/libbpfx_core.so`;
+    const check = (o: Output, label: string) => {
+      assert.equal(o.code, 0, dump(label, o));
+      const [v, where] = o.stdout.trimEnd().split("\n");
+      assert.deepEqual(JSON.parse(v ?? ""), version(), label);
+      assert.deepEqual(
+        JSON.parse(where ?? ""),
+        { path: lib, source: "cache" },
+        label,
       );
-      const lib =
-        `${c.denoDir}/bpfx/${manifest.version}/${entry?.sha256}/libbpfx_core.so`;
-      const check = (o: Output, label: string) => {
-        assert.equal(o.code, 0, dump(label, o));
-        const [v, where] = o.stdout.trimEnd().split("\n");
-        assert.deepEqual(JSON.parse(v ?? ""), version(), label);
-        assert.deepEqual(
-          JSON.parse(where ?? ""),
-          { path: lib, source: "cache" },
-          label,
-        );
-      };
-      check(await c.deno(["run", "-A", "version.ts"]), "first run");
-      await assertCached(c, server);
+    };
+    check(await c.deno(["run", "-A", "version.ts"]), "first run");
+    await assertCached(c, server);
 
-      await server.stop();
-      check(
-        await c.deno(["run", "-A", "--cached-only", "version.ts"]),
-        "offline run",
-      );
-      await assertCached(c, server);
-    } finally {
-      await server.stop();
-    }
+    await server.stop();
+    check(
+      await c.deno(["run", "-A", "--cached-only", "version.ts"]),
+      "offline run",
+    );
+    await assertCached(c, server);
   },
 );
 
@@ -318,37 +314,33 @@ Deno.test(
     const text = await Deno.readTextFile(`${ROOT}${MANIFEST_PATH}`);
     assert.ok(text.includes(entry.sha256));
     await using c = await freshCase();
-    const server = serveRepo({
+    await using server = serveRepo({
       [MANIFEST_PATH]: text.replace(entry.sha256, wrong),
     });
-    try {
-      const libUrl = `${server.url}${LIBRARY_PATH.slice(1)}`;
-      const o = await c.deno([
-        "run",
-        "-A",
-        `${server.url}cli.ts`,
-        "inspect",
-        HELLO,
-        "--json",
-      ]);
-      assert.equal(o.code, 1, dump("bad sha256", o));
-      const e = errorOf(o, "bad sha256");
-      assert.deepEqual([e["kind"], e["op"], e["path"]], [
-        "invalid",
-        "sha256",
-        libUrl,
-      ]);
-      const message =
-        `Cannot use "${libUrl}": its sha256 is ${entry.sha256}, the manifest says ${wrong}`;
-      assert.equal(e["message"], message);
-      assert.match(String(e["hint"]), /nothing was cached/);
-      assert.ok(o.stderr.split("\n").includes(`error: ${message}`), o.stderr);
-      noStack(o.stderr, "bad sha256");
-      assert.ok(server.requests.includes(LIBRARY_PATH), "fetched the core");
-      assert.deepEqual(await files(`${c.denoDir}/bpfx`), [], "nothing cached");
-    } finally {
-      await server.stop();
-    }
+    const libUrl = `${server.url}${LIBRARY_PATH.slice(1)}`;
+    const o = await c.deno([
+      "run",
+      "-A",
+      `${server.url}cli.ts`,
+      "inspect",
+      HELLO,
+      "--json",
+    ]);
+    assert.equal(o.code, 1, dump("bad sha256", o));
+    const e = errorOf(o, "bad sha256");
+    assert.deepEqual([e["kind"], e["op"], e["path"]], [
+      "invalid",
+      "sha256",
+      libUrl,
+    ]);
+    const message =
+      `Cannot use "${libUrl}": its sha256 is ${entry.sha256}, the manifest says ${wrong}`;
+    assert.equal(e["message"], message);
+    assert.match(String(e["hint"]), /nothing was cached/);
+    assert.ok(o.stderr.split("\n").includes(`error: ${message}`), o.stderr);
+    noStack(o.stderr, "bad sha256");
+    assert.ok(server.requests.includes(LIBRARY_PATH), "fetched the core");
+    assert.deepEqual(await files(`${c.denoDir}/bpfx`), [], "nothing cached");
   },
 );
 
@@ -357,35 +349,31 @@ Deno.test(
   async () => {
     for (const missing of [LIBRARY_PATH, MANIFEST_PATH]) {
       await using c = await freshCase();
-      const server = serveRepo({ [missing]: null });
-      try {
-        const url = `${server.url}${missing.slice(1)}`;
-        const o = await c.deno([
-          "run",
-          "-A",
-          `${server.url}cli.ts`,
-          "inspect",
-          HELLO,
-          "--json",
-        ]);
-        const label = `404 ${missing}`;
-        assert.equal(o.code, 1, dump(label, o));
-        const e = errorOf(o, label);
-        assert.deepEqual([e["kind"], e["op"], e["path"]], [
-          "not-found",
-          "fetch",
-          url,
-        ], label);
-        const message = `Cannot fetch "${url}": HTTP 404`;
-        assert.equal(e["message"], message, label);
-        assert.ok(o.stderr.split("\n").includes(`error: ${message}`), o.stderr);
-        assert.match(o.stderr, /\n {2}hint: .*BPFX_LIB/, label);
-        noStack(o.stderr, label);
-        assert.ok(server.requests.includes(missing), `${label}: requested`);
-        assert.deepEqual(await files(`${c.denoDir}/bpfx`), [], label);
-      } finally {
-        await server.stop();
-      }
+      await using server = serveRepo({ [missing]: null });
+      const url = `${server.url}${missing.slice(1)}`;
+      const o = await c.deno([
+        "run",
+        "-A",
+        `${server.url}cli.ts`,
+        "inspect",
+        HELLO,
+        "--json",
+      ]);
+      const label = `404 ${missing}`;
+      assert.equal(o.code, 1, dump(label, o));
+      const e = errorOf(o, label);
+      assert.deepEqual([e["kind"], e["op"], e["path"]], [
+        "not-found",
+        "fetch",
+        url,
+      ], label);
+      const message = `Cannot fetch "${url}": HTTP 404`;
+      assert.equal(e["message"], message, label);
+      assert.ok(o.stderr.split("\n").includes(`error: ${message}`), o.stderr);
+      assert.match(o.stderr, /\n {2}hint: .*BPFX_LIB/, label);
+      noStack(o.stderr, label);
+      assert.ok(server.requests.includes(missing), `${label}: requested`);
+      assert.deepEqual(await files(`${c.denoDir}/bpfx`), [], label);
     }
   },
 );

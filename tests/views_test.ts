@@ -18,6 +18,8 @@ import {
 import { main } from "../cli.ts";
 import {
   assert,
+  bpftoolJson,
+  bpftoolMap,
   captureIo,
   eventually,
   HELLO,
@@ -65,13 +67,6 @@ function child(
   };
 }
 
-/** Runs `bpftool -j ARGS` and parses its output. */
-async function bpftoolJson<T>(args: string[]): Promise<T> {
-  const r = await run("bpftool", ["-j", ...args]);
-  assert.equal(r.code, 0, `bpftool ${args.join(" ")}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
-}
-
 /** The ids of the links bpftool lists whose program is one of `progIds`. */
 async function linksOf(progIds: ReadonlySet<number>): Promise<number[]> {
   const links = await bpftoolJson<{ id: number; prog_id: number }[]>([
@@ -101,22 +96,10 @@ async function filledMap(
   pin: string,
   entries: Map<number, bigint>,
 ): Promise<void> {
-  const mk = await run("bpftool", [
-    "map",
-    "create",
+  await bpftoolMap(
     pin,
-    "type",
-    "hash",
-    "key",
-    "4",
-    "value",
-    "8",
-    "entries",
-    String(Math.max(entries.size, 1)),
-    "name",
-    "elems",
-  ]);
-  assert.equal(mk.code, 0, mk.stderr);
+    `type hash key 4 value 8 entries ${Math.max(entries.size, 1)} name elems`,
+  );
   const le = (value: bigint, size: number) =>
     Array.from(
       { length: size },

@@ -35,6 +35,7 @@ import {
   run,
   sleep,
   tempDir,
+  type TestCgroups,
   tree,
 } from "./_kernel.ts";
 
@@ -145,6 +146,39 @@ interface Layout {
   readonly pinRoot: string;
   readonly exposeRoot: string;
   readonly name: string;
+}
+
+/**
+ * What a test of an attach rule runs in: a private bpffs, cgroups, a mirror
+ * and a state directory, removed in that order's reverse when disposed, and
+ * the rule's layout over them (views of the program named "stat").
+ */
+interface RuleSetup extends AsyncDisposable {
+  readonly cg: TestCgroups;
+  readonly mirror: { readonly path: string };
+  readonly state: { readonly path: string };
+  readonly layout: Layout;
+}
+
+async function ruleSetup(): Promise<RuleSetup> {
+  await using stack = new AsyncDisposableStack();
+  const b = stack.use(await privateBpffs());
+  const cg = stack.use(await privateCgroups());
+  const mirror = stack.use(await tempDir("bpfxmirror-"));
+  const state = stack.use(await tempDir("bpfxstate-"));
+  const owned = stack.move();
+  return {
+    cg,
+    mirror,
+    state,
+    layout: {
+      cgroupRoot: cg.root,
+      pinRoot: `${b.path}/views`,
+      exposeRoot: mirror.path,
+      name: "stat",
+    },
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
 }
 
 /** `rel/name` below `root`, or `name` for the root cgroup (""). */
@@ -339,17 +373,45 @@ async function sysctl(file: string, value: string): Promise<void> {
   await Deno.writeTextFile(file, `${value}\n`);
 }
 
+/**
+ * What a test of exposures runs in: a private bpffs with a view of the tasks
+ * iterator pinned at `pin`, a directory `x` to expose it in and a state
+ * directory, removed in reverse order when disposed.
+ */
+interface ExposeSetup extends AsyncDisposable {
+  readonly b: { readonly path: string };
+  readonly x: { readonly path: string };
+  readonly state: { readonly path: string };
+  readonly pin: string;
+  readonly view: ReturnType<typeof createView>;
+}
+
+async function exposeSetup(): Promise<ExposeSetup> {
+  await using stack = new AsyncDisposableStack();
+  const b = stack.use(await privateBpffs());
+  const x = stack.use(await tempDir("bpfxexpose-"));
+  const state = stack.use(await tempDir("bpfxstate-"));
+  const pin = `${b.path}/tasks`;
+  const view = createView(`${TASKS}:tasks`, { pin });
+  const owned = stack.move();
+  return {
+    b,
+    x,
+    state,
+    pin,
+    view,
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
+}
+
 // ---------------------------------------------------------------------------
 // Exposures follow their pins
 
 kernelTest(
   "expose(): two symlinks and a bind mount of one view go when its pin goes, with a watcher running",
   async () => {
-    await using b = await privateBpffs();
-    await using x = await tempDir("bpfxexpose-");
-    await using state = await tempDir("bpfxstate-");
-    const pin = `${b.path}/tasks`;
-    const view = createView(`${TASKS}:tasks`, { pin });
+    await using setup = await exposeSetup();
+    const { x, state, pin, view } = setup;
     const paths = {
       one: `${x.path}/one`,
       two: `${x.path}/two`,
@@ -430,16 +492,8 @@ kernelTest(
 kernelTest(
   "bpfx watch with an attach rule: 20 new cgroups get views, 10 removed ones lose theirs; an abort stops it",
   async () => {
-    await using b = await privateBpffs();
-    await using cg = await privateCgroups();
-    await using mirror = await tempDir("bpfxmirror-");
-    await using state = await tempDir("bpfxstate-");
-    const layout: Layout = {
-      cgroupRoot: cg.root,
-      pinRoot: `${b.path}/views`,
-      exposeRoot: mirror.path,
-      name: "stat",
-    };
+    await using setup = await ruleSetup();
+    const { cg, mirror, state, layout } = setup;
     let io = captureIo();
     assert.equal(
       await main([
@@ -544,16 +598,8 @@ kernelTest(
 kernelTest(
   "a watcher killed with SIGKILL in a burst of 1,000 mkdirs and rmdirs, then restarted, brings the views back in line",
   async () => {
-    await using b = await privateBpffs();
-    await using cg = await privateCgroups();
-    await using mirror = await tempDir("bpfxmirror-");
-    await using state = await tempDir("bpfxstate-");
-    const layout: Layout = {
-      cgroupRoot: cg.root,
-      pinRoot: `${b.path}/views`,
-      exposeRoot: mirror.path,
-      name: "stat",
-    };
+    await using setup = await ruleSetup();
+    const { cg, mirror, state, layout } = setup;
     await attach(`${CGSTAT}:cgstat`, { ...layout, state: state.path });
 
     {
@@ -606,16 +652,8 @@ kernelTest(
 kernelTest(
   "a mirror file left by a view removal cut short is removed at the next start, and its cgroup, made again, gets a view",
   async () => {
-    await using b = await privateBpffs();
-    await using cg = await privateCgroups();
-    await using mirror = await tempDir("bpfxmirror-");
-    await using state = await tempDir("bpfxstate-");
-    const layout: Layout = {
-      cgroupRoot: cg.root,
-      pinRoot: `${b.path}/views`,
-      exposeRoot: mirror.path,
-      name: "stat",
-    };
+    await using setup = await ruleSetup();
+    const { cg, state, layout } = setup;
     await cg.make("x");
     await attach(`${CGSTAT}:cgstat`, { ...layout, state: state.path });
     // What a watcher killed inside a view's removal leaves: the cgroup and
@@ -637,16 +675,8 @@ kernelTest(
 kernelTest(
   "an overflow of the event queue makes the watcher rescan, and the views still match",
   async () => {
-    await using b = await privateBpffs();
-    await using cg = await privateCgroups();
-    await using mirror = await tempDir("bpfxmirror-");
-    await using state = await tempDir("bpfxstate-");
-    const layout: Layout = {
-      cgroupRoot: cg.root,
-      pinRoot: `${b.path}/views`,
-      exposeRoot: mirror.path,
-      name: "stat",
-    };
+    await using setup = await ruleSetup();
+    const { cg, mirror, state, layout } = setup;
     await attach(`${CGSTAT}:cgstat`, { ...layout, state: state.path });
 
     // fanotify takes the queue's limit when a group is made: lower it for
@@ -874,11 +904,8 @@ kernelTest(
 kernelTest(
   "bpfx expose, exposures and unexpose through main(): text, a table and JSON",
   async () => {
-    await using b = await privateBpffs();
-    await using x = await tempDir("bpfxexpose-");
-    await using state = await tempDir("bpfxstate-");
-    const pin = `${b.path}/tasks`;
-    const view = createView(`${TASKS}:tasks`, { pin });
+    await using setup = await exposeSetup();
+    const { b, x, state, pin, view } = setup;
     const text = (io: ReturnType<typeof captureIo>) =>
       new TextDecoder().decode(io.stdout());
     const st = ["--state", state.path];
@@ -972,11 +999,8 @@ kernelTest(
 kernelTest(
   "bpfx watch as a process: one JSON line per action, changes by the CLI picked up live, exit 0 on SIGTERM and SIGINT",
   async () => {
-    await using b = await privateBpffs();
-    await using x = await tempDir("bpfxexpose-");
-    await using state = await tempDir("bpfxstate-");
-    const pin = `${b.path}/tasks`;
-    createView(`${TASKS}:tasks`, { pin });
+    await using setup = await exposeSetup();
+    const { x, state, pin } = setup;
     const path = `${x.path}/e`;
     const cli = async (args: string[]) => {
       const r = await run(BPFX, [...args, "--state", state.path]);

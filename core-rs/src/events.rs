@@ -59,11 +59,22 @@ pub fn take_lines(
     Ok(out)
 }
 
-/// Waits on `fd` and `wake`; true when `wake` fired.
-pub fn wait(fd: BorrowedFd<'_>, wake: BorrowedFd<'_>, timeout_ms: i32) -> Result<(bool, bool)> {
-    let ready = fs::poll_in(&[fd, wake], timeout_ms)
+/// Waits up to `timeout_ms` for input on `fds` or `wake`: which of `fds`
+/// are readable, or `None` once `wake` fired. Every source waits this way,
+/// so that `bpfx_wake` ends any wait.
+pub fn wait(
+    fds: &[BorrowedFd<'_>],
+    wake: BorrowedFd<'_>,
+    timeout_ms: i32,
+) -> Result<Option<Vec<bool>>> {
+    let mut all = fds.to_vec();
+    all.push(wake);
+    let mut ready = fs::poll_in(&all, timeout_ms)
         .map_err(|e| crate::error::Error::sys("Cannot wait for events", e))?;
-    Ok((ready[0], ready[1]))
+    if ready.pop() == Some(true) {
+        return Ok(None);
+    }
+    Ok(Some(ready))
 }
 
 impl Source for Events {
@@ -74,8 +85,7 @@ impl Source for Events {
         room: usize,
     ) -> Result<Option<Vec<u8>>> {
         if self.pending.is_empty() {
-            let (_, woken) = wait(self.fan.fd(), wake, timeout_ms)?;
-            if woken {
+            if wait(&[self.fan.fd()], wake, timeout_ms)?.is_none() {
                 return Ok(None);
             }
             for ev in self.fan.read()? {

@@ -205,13 +205,15 @@ pub fn remake(x: &Exposure) -> Result<()> {
     make(x, dirfd.as_fd(), &name)
 }
 
-/// Whether a mount sits at `path` (its device differs from its parent's, or
-/// mountinfo lists it).
+/// Whether a mount sits at `path`: the file there is on another device
+/// than its directory (a bound pin is on bpffs, and no exposure is).
 pub fn is_mounted(path: &Path) -> bool {
-    let p = path.display().to_string();
-    mounts::mounts()
-        .map(|ms| ms.iter().any(|m| m.mountpoint == p))
-        .unwrap_or(false)
+    use std::os::unix::fs::MetadataExt as _;
+    let dev = |p: &Path| std::fs::symlink_metadata(p).map(|m| m.dev()).ok();
+    match (dev(path), path.parent().and_then(dev)) {
+        (Some(a), Some(b)) => a != b,
+        _ => false,
+    }
 }
 
 /// Removes the exposure's file (and mount), touching nothing that is not ours.

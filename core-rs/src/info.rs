@@ -1,11 +1,11 @@
 //! What the kernel says about a live object: its kind (program, map, link)
 //! and `BPF_OBJ_GET_INFO_BY_FD`, decoded to JSON-ready structs.
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::names;
 use crate::sys::{self, get_u32, get_u64};
 use serde::Serialize;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -300,22 +300,11 @@ pub fn info_of_kind(fd: BorrowedFd<'_>, kind: ObjKind) -> Result<ObjectInfo> {
     }
 }
 
-/// The information on the object behind `fd`, whatever its kind.
-pub fn info(fd: impl AsFd) -> Result<ObjectInfo> {
-    let fd = fd.as_fd();
-    let kind = kind_of(fd).ok_or_else(|| {
-        Error::new(
-            Kind::WrongKind,
-            "readlink",
-            "The file descriptor is not a BPF program, map or link",
-        )
-    })?;
-    info_of_kind(fd, kind)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Kind;
+    use std::os::fd::AsFd;
 
     #[test]
     fn civil_formats_known_instants() {

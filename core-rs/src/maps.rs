@@ -5,7 +5,7 @@ use crate::btf::RawBtf;
 use crate::error::{Error, Kind, Result};
 use crate::info::{self, Detail, ObjKind};
 use crate::names;
-use crate::sys::{self, maps as smaps};
+use crate::sys::maps as smaps;
 use serde::Serialize;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -203,9 +203,7 @@ impl crate::handles::Source for RingBuf {
     ) -> Result<Option<Vec<u8>>> {
         self.consume();
         if self.pending.is_empty() {
-            let ready = sys::fs::poll_in(&[self.fd.as_fd(), wake], timeout_ms)
-                .map_err(|e| Error::sys("Cannot wait for ring buffer records", e))?;
-            if ready[1] {
+            if crate::events::wait(&[self.fd.as_fd()], wake, timeout_ms)?.is_none() {
                 return Ok(None);
             }
             self.consume();

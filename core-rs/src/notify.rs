@@ -24,7 +24,6 @@ const FAN_CLOEXEC: u32 = 0x1;
 const FAN_NONBLOCK: u32 = 0x2;
 const FAN_REPORT_DFID_NAME: u32 = 0x400 | 0x800;
 const FAN_MARK_ADD: u32 = 0x1;
-const FAN_MARK_REMOVE: u32 = 0x2;
 const FAN_MARK_ONLYDIR: u32 = 0x8;
 const FAN_MARK_FILESYSTEM: u32 = 0x100;
 const INFO_DFID_NAME: u8 = 2;
@@ -155,17 +154,6 @@ impl Fan {
         .map_err(|e| Error::sys(format!("Cannot watch {}", q(dir)), e).with_path(dir))?;
         self.marked.insert(key, dir.to_path_buf());
         Ok(())
-    }
-
-    /// Removes the inode mark of `dir`, if any.
-    pub fn unmark_dir(&mut self, dir: &Path) {
-        self.marked.retain(|_, p| p != dir);
-        let _ = sys::fanotify_mark(
-            self.fd.as_fd(),
-            FAN_MARK_REMOVE | FAN_MARK_ONLYDIR,
-            DIR_EVENTS,
-            dir,
-        );
     }
 
     /// Whether `dir` is marked.

@@ -52,8 +52,9 @@ impl IterProg {
     }
 }
 
-/// The iterator target of a loaded program (`task`, `cgroup`, ...).
-pub fn target_of(fd: BorrowedFd<'_>, what: &str) -> Result<String> {
+/// The iterator target of a loaded program (`task`, `cgroup`, ...), and
+/// the program's name.
+pub fn target_of(fd: BorrowedFd<'_>, what: &str) -> Result<(String, String)> {
     let info = info::info_of_kind(fd, ObjKind::Prog)?;
     let Detail::Prog(p) = &info.detail else {
         unreachable!("a program has program info")
@@ -77,7 +78,7 @@ pub fn target_of(fd: BorrowedFd<'_>, what: &str) -> Result<String> {
         .name_of(p.attach_btf_id)
         .and_then(|n| n.strip_prefix("bpf_iter_"))
     {
-        Some(t) => Ok(t.to_string()),
+        Some(t) => Ok((t.to_string(), info.name.clone())),
         None => Err(not_iter()),
     }
 }
@@ -88,8 +89,8 @@ pub fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<(IterPro
     let as_path = Path::new(spec);
     if as_path.exists() || !spec.contains(':') {
         let (fd, _) = pins::open(as_path, Some(ObjKind::Prog))?;
-        let target = target_of(fd.as_fd(), &format!("The program pinned at {}", q(as_path)))?;
-        let name = info::info_of_kind(fd.as_fd(), ObjKind::Prog)?.name;
+        let (target, name) =
+            target_of(fd.as_fd(), &format!("The program pinned at {}", q(as_path)))?;
         return Ok((IterProg::Pinned { fd, name }, target));
     }
     let (obj, name) = spec.rsplit_once(':').expect("contains ':'");

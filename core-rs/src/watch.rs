@@ -400,13 +400,12 @@ impl Source for Watcher {
         room: usize,
     ) -> Result<Option<Vec<u8>>> {
         if self.pending.is_empty() {
-            let ready =
-                crate::sys::fs::poll_in(&[self.pins.fd(), self.cgroups.fd(), wake], timeout_ms)
-                    .map_err(|e| Error::sys("Cannot wait for events", e))?;
-            if ready[2] {
+            let Some(ready) =
+                crate::events::wait(&[self.pins.fd(), self.cgroups.fd()], wake, timeout_ms)?
+            else {
                 return Ok(None);
-            }
-            if ready[0] || ready[1] {
+            };
+            if ready.contains(&true) {
                 self.drain()?;
             }
         }

@@ -171,28 +171,6 @@ pub fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> SysResult<usize> {
     }
 }
 
-/// `fanotify_mark` of a directory given by fd and name (`name` empty: the fd
-/// itself).
-pub fn fanotify_mark_at(
-    fan: BorrowedFd<'_>,
-    flags: u32,
-    mask: u64,
-    dir: BorrowedFd<'_>,
-    name: &str,
-) -> SysResult<()> {
-    let n = cname(name, "fanotify_mark")?;
-    let path = if name.is_empty() {
-        std::ptr::null()
-    } else {
-        n.as_ptr()
-    };
-    // SAFETY: valid fds; `path` is null or a valid C string.
-    named("fanotify_mark", || unsafe {
-        libc::fanotify_mark(fan.as_raw_fd(), flags, mask, dir.as_raw_fd(), path) as i64
-    })?;
-    Ok(())
-}
-
 /// `open_by_handle_at(mount_fd, handle, O_PATH)`: opens the object a file
 /// handle from fanotify names.
 pub fn open_by_handle(

@@ -1,10 +1,12 @@
 /**
- * The `bpfx` command line: a thin layer of commander commands over `mod.ts`.
+ * The `bpfx` command line: a typed command table ({@linkcode COMMANDS}) over
+ * `mod.ts`, parsed with `node:util`'s `parseArgs`.
  *
  * {@linkcode main} runs it in-process and returns the exit code: 0 on
  * success, 1 on a runtime failure (or a failed `doctor` check), 2 on a usage
  * error. Each command's module is imported only when the command runs, so
- * `--help` and usage errors never load the core library.
+ * `--help`, `--version` and usage errors never load the core library, and
+ * start-up pays for no npm package.
  *
  * @example Running it
  * ```sh
@@ -15,14 +17,19 @@
  */
 
 import {
-  Argument,
-  Command,
-  type CommanderError,
-  InvalidArgumentError,
-  Option,
-} from "./cli/_commander.ts";
-import { denoIo, fail, type Io, printJson } from "./cli/output.ts";
-import { VERSION } from "./src/version.ts";
+  type Command,
+  find,
+  group,
+  helpDocument,
+  helpText,
+  InvalidValue,
+  leaf,
+  type OptionSpec,
+  parseLeaf,
+  UsageError,
+} from "./cli/_table.ts";
+import { denoIo, fail, type Io, printJson, withJson } from "./cli/output.ts";
+import { VERSION } from "./src/_version.ts";
 
 export type { Io } from "./cli/output.ts";
 
@@ -44,33 +51,24 @@ const ORDERS = [
   "descendants-post",
   "ancestors-up",
 ] as const;
-const JSON_HELP = "print JSON instead of text";
-const STATE_FLAGS = "--state <dir>";
-const STATE_HELP = "the state directory (default: $BPFX_STATE, else /run/bpfx)";
 
-/** Commander codes that are not errors. */
-const DONE = new Set(["commander.helpDisplayed", "commander.version"]);
-
-/** A commander error together with the command it happened in. */
-class UsageError extends Error {
-  constructor(
-    readonly command: Command<unknown[]>,
-    readonly error: CommanderError,
-  ) {
-    super(error.message);
-  }
-}
-
-/** The exit code of the command that ran, and what stops a long one. */
-interface Run {
-  code: number;
-  readonly signal?: AbortSignal | undefined;
-}
+/** The program's own entry in help. */
+const PROGRAM = {
+  name: "bpfx",
+  summary:
+    "Script Linux BPF pin workflows: load, list, show and remove pins on bpffs.",
+  help: `Examples:
+  bpfx doctor
+  bpfx inspect prog.o
+  bpfx load prog.o --pin /sys/fs/bpf/prog
+  bpfx ls /sys/fs/bpf/prog --json
+  bpfx unpin -r /sys/fs/bpf/prog`,
+};
 
 function parseDepth(value: string): number {
   const depth = Number(value);
   if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(depth) || depth < 1) {
-    throw new InvalidArgumentError("Expected a positive integer.");
+    throw new InvalidValue("Expected a positive integer.");
   }
   return depth;
 }
@@ -79,154 +77,129 @@ function parseDepth(value: string): number {
 function parseTaskId(value: string): number {
   const id = Number(value);
   if (!/^[0-9]+$/.test(value) || id < 1 || id > 0xffff_ffff) {
-    throw new InvalidArgumentError("Expected a positive integer.");
+    throw new InvalidValue("Expected a positive integer.");
   }
   return id;
 }
 
-/** Runs a command's body; a failure is reported and gives exit code 1. */
-async function act(
-  io: Io,
-  run: Run,
-  json: boolean | undefined,
-  body: () => Promise<number>,
-): Promise<void> {
-  try {
-    run.code = await body();
-  } catch (error) {
-    const { isBpfError } = await import("./mod.ts");
-    run.code = fail(io, error, json === true, isBpfError);
-  }
-}
+const STATE = {
+  type: "string",
+  value: "<dir>",
+  help: "the state directory (default: $BPFX_STATE, else /run/bpfx)",
+} as const satisfies OptionSpec;
 
-/**
- * Builds the commander program. `completions` is false for the copy given to
- * the completion generator, which adds its own `completions` and `complete`.
- */
-function program(io: Io, run: Run, completions = true): Command {
-  const bpfx = new Command("bpfx")
-    .description(
-      "Script Linux BPF pin workflows: load, list, show and remove pins on bpffs.",
-    )
-    .version(VERSION, "-V, --version", "print the version")
-    .helpOption("-h, --help", "print help")
-    .helpCommand("help [command]", "print help for a command")
-    .configureOutput({
-      writeOut: (text) => io.out(text),
-      writeErr: (text) => io.err(text),
-      // main() prints usage errors itself, after the command's help.
-      outputError: () => {},
-      getOutHelpWidth: () => io.columns ?? 80,
-      getErrHelpWidth: () => io.columns ?? 80,
-      getOutHasColors: () => false,
-      getErrHasColors: () => false,
-    })
-    .addHelpText(
-      "after",
-      `
-Examples:
-  bpfx doctor
-  bpfx inspect prog.o
-  bpfx load prog.o --pin /sys/fs/bpf/prog
-  bpfx ls /sys/fs/bpf/prog --json
-  bpfx unpin -r /sys/fs/bpf/prog`,
-    );
+const PIN_BY_NAME_ROOT = {
+  type: "string",
+  value: "<dir>",
+  help: "where maps pinned by name go, for OBJ:NAME (default: /sys/fs/bpf)",
+} as const satisfies OptionSpec;
 
-  bpfx.command("doctor")
-    .description("check that this machine can run bpfx")
-    .addHelpText("after", "\nExits with status 1 when a check fails.")
-    .option("--fix", "repair what can be repaired safely (needs root)")
-    .option("--json", JSON_HELP)
-    .action((flags) =>
-      act(io, run, flags.json, async () => {
-        const { doctorCommand } = await import("./cli/doctor.ts");
-        return doctorCommand(io, flags);
-      })
-    );
+const MAP_PIN = { name: "pin", help: "pinned map" } as const;
+const MAP_KEY = { name: "key", help: "the key: JSON or bytes" } as const;
 
-  bpfx.command("inspect")
-    .description("list the programs and maps of a BPF ELF object")
-    .addHelpText("after", "\nNeeds no privileges: nothing is loaded.")
-    .argument("<obj>", "BPF ELF object file")
-    .option("--json", JSON_HELP)
-    .action((obj, flags) =>
-      act(io, run, flags.json, async () => {
-        const { inspectCommand } = await import("./cli/objects.ts");
-        return inspectCommand(io, obj, flags);
-      })
-    );
-
-  bpfx.command("load")
-    .description("load a BPF ELF object and pin it")
-    .addHelpText(
-      "after",
-      `
-Programs are pinned at DIR/<name> and maps at DIR/maps/<name>; maps the
+/** The commands, in the order help lists them. */
+export const COMMANDS: readonly Command[] = [
+  leaf({
+    name: "doctor",
+    summary: "check that this machine can run bpfx",
+    help: "Exits with status 1 when a check fails.",
+    options: {
+      fix: {
+        type: "boolean",
+        help: "repair what can be repaired safely (needs root)",
+      },
+    },
+    args: [],
+    run: async ({ io, opts }) => {
+      const { doctorCommand } = await import("./cli/doctor.ts");
+      return doctorCommand(io, opts);
+    },
+  }),
+  leaf({
+    name: "inspect",
+    summary: "list the programs and maps of a BPF ELF object",
+    help: "Needs no privileges: nothing is loaded.",
+    options: {},
+    args: [{ name: "obj", help: "BPF ELF object file" }],
+    run: async ({ io, args: [obj], opts }) => {
+      const { inspectCommand } = await import("./cli/objects.ts");
+      return inspectCommand(io, obj, opts);
+    },
+  }),
+  leaf({
+    name: "load",
+    summary: "load a BPF ELF object and pin it",
+    help:
+      `Programs are pinned at DIR/<name> and maps at DIR/maps/<name>; maps the
 object pins by name go under --pin-by-name-root, where a compatible map
 already pinned is reused. A failed load removes every pin it made.`,
-    )
-    .argument("<obj>", "BPF ELF object file")
-    .requiredOption(
-      "--pin <dir>",
-      "bpffs directory to pin the programs and maps in",
-    )
-    .option(
-      "--pin-by-name-root <dir>",
-      "where maps pinned by name go (default: /sys/fs/bpf)",
-    )
-    .option("--json", JSON_HELP)
-    .action((obj, flags) =>
-      act(io, run, flags.json, async () => {
-        const { loadCommand } = await import("./cli/objects.ts");
-        return loadCommand(io, obj, flags);
-      })
-    );
-
-  bpfx.command("ls")
-    .description("list the pins under a bpffs directory")
-    .argument("[dir]", "bpffs directory", "/sys/fs/bpf")
-    .option(
-      "--depth <n>",
-      "how deep to walk (1: only DIR's own entries; default: no limit)",
-      parseDepth,
-    )
-    .option("--json", JSON_HELP)
-    .action((dir, flags) =>
-      act(io, run, flags.json, async () => {
-        const { lsCommand } = await import("./cli/pins.ts");
-        return lsCommand(io, dir, flags);
-      })
-    );
-
-  bpfx.command("show")
-    .description("describe the program, map or link at a pin")
-    .argument("<pin>", "pin path")
-    .option("--json", JSON_HELP)
-    .action((pin, flags) =>
-      act(io, run, flags.json, async () => {
-        const { showCommand } = await import("./cli/pins.ts");
-        return showCommand(io, pin, flags);
-      })
-    );
-
-  bpfx.command("unpin")
-    .description("remove a pin, or with -r a directory of pins")
-    .argument("<pin>", "pin path or directory")
-    .option("-r, --recursive", "remove a directory and every pin under it")
-    .option("--json", JSON_HELP)
-    .action((pin, flags) =>
-      act(io, run, flags.json, async () => {
-        const { unpinCommand } = await import("./cli/pins.ts");
-        return unpinCommand(io, pin, flags);
-      })
-    );
-
-  bpfx.command("view")
-    .description("make a view of an iterator program and pin it")
-    .addHelpText(
-      "after",
-      `
-PROG is a pinned iterator program, or OBJ:NAME (program NAME of the ELF
+    options: {
+      pin: {
+        type: "string",
+        value: "<dir>",
+        required: true,
+        help: "bpffs directory to pin the programs and maps in",
+      },
+      "pin-by-name-root": {
+        type: "string",
+        value: "<dir>",
+        help: "where maps pinned by name go (default: /sys/fs/bpf)",
+      },
+    },
+    args: [{ name: "obj", help: "BPF ELF object file" }],
+    run: async ({ io, args: [obj], opts }) => {
+      const { loadCommand } = await import("./cli/objects.ts");
+      return loadCommand(io, obj, opts);
+    },
+  }),
+  leaf({
+    name: "ls",
+    summary: "list the pins under a bpffs directory",
+    options: {
+      depth: {
+        type: "string",
+        value: "<n>",
+        help: "how deep to walk (1: only DIR's own entries; default: no limit)",
+        parse: parseDepth,
+      },
+    },
+    args: [{ name: "dir", help: "bpffs directory", default: "/sys/fs/bpf" }],
+    run: async ({ io, args: [dir], opts }) => {
+      const { lsCommand } = await import("./cli/pins.ts");
+      return lsCommand(io, dir, opts);
+    },
+  }),
+  leaf({
+    name: "show",
+    summary: "describe the program, map or link at a pin",
+    options: {},
+    args: [{ name: "pin", help: "pin path" }],
+    run: async ({ io, args: [pin], opts }) => {
+      const { showCommand } = await import("./cli/pins.ts");
+      return showCommand(io, pin, opts);
+    },
+  }),
+  leaf({
+    name: "unpin",
+    summary: "remove a pin, or with -r a directory of pins",
+    options: {
+      recursive: {
+        type: "boolean",
+        short: "r",
+        help: "remove a directory and every pin under it",
+      },
+    },
+    args: [{ name: "pin", help: "pin path or directory" }],
+    run: async ({ io, args: [pin], opts }) => {
+      const { unpinCommand } = await import("./cli/pins.ts");
+      return unpinCommand(io, pin, opts);
+    },
+  }),
+  leaf({
+    name: "view",
+    summary: "make a view of an iterator program and pin it",
+    help:
+      `PROG is a pinned iterator program, or OBJ:NAME (program NAME of the ELF
 object OBJ, loaded for the view). Reading PIN runs the program (bpfx cat PIN).
 The parameters must be those the program's target takes: --pid or --tid for
 a task iterator, --cgroup (and --order) for a cgroup iterator, --map for a
@@ -236,74 +209,66 @@ Examples:
   bpfx view build/examples/tasks.bpf.o:tasks /sys/fs/bpf/tasks --pid 1
   bpfx view build/examples/cgstat.bpf.o:cgstat /sys/fs/bpf/all \\
     --cgroup / --order descendants-pre`,
-    )
-    .argument("<prog>", "pinned iterator program, or OBJ:NAME")
-    .argument("<pin>", "where to pin the view (on bpffs)")
-    .addOption(
-      new Option("--pid <n>", "only the threads of this process")
-        .argParser(parseTaskId)
-        .conflicts(["tid", "cgroup", "map"]),
-    )
-    .addOption(
-      new Option("--tid <n>", "only this thread")
-        .argParser(parseTaskId)
-        .conflicts(["cgroup", "map"]),
-    )
-    .addOption(
-      new Option(
-        "--cgroup <path|id>",
-        "the cgroup (a path, absolute or below the cgroup2 mount, or an id)",
-      ).conflicts("map"),
-    )
-    .addOption(
-      new Option("--order <order>", "the walk from --cgroup (default: self)")
-        .choices(ORDERS),
-    )
-    .option("--map <pin>", "the pinned map to walk")
-    .option(
-      "--pin-by-name-root <dir>",
-      "where maps pinned by name go, for OBJ:NAME (default: /sys/fs/bpf)",
-    )
-    .option("--json", JSON_HELP)
-    .hook("preAction", (command) => {
-      const flags = command.opts();
-      if (flags.order !== undefined && flags.cgroup === undefined) {
-        command.error(
-          "error: option '--order <order>' needs option '--cgroup <path|id>'",
-          { code: "bpfx.orderWithoutCgroup" },
-        );
-      }
-    })
-    .action((prog, pin, flags) =>
-      act(io, run, flags.json, async () => {
-        const { viewCommand } = await import("./cli/views.ts");
-        return viewCommand(io, prog, pin, flags);
-      })
-    );
-
-  bpfx.command("cat")
-    .description("read a view to standard output")
-    .addHelpText(
-      "after",
-      `
-Each read runs the view's program; the output is written as it comes, the
+    options: {
+      pid: {
+        type: "string",
+        value: "<n>",
+        help: "only the threads of this process",
+        parse: parseTaskId,
+        conflicts: ["tid", "cgroup", "map"],
+      },
+      tid: {
+        type: "string",
+        value: "<n>",
+        help: "only this thread",
+        parse: parseTaskId,
+        conflicts: ["cgroup", "map"],
+      },
+      cgroup: {
+        type: "string",
+        value: "<path|id>",
+        help:
+          "the cgroup (a path, absolute or below the cgroup2 mount, or an id)",
+        conflicts: ["map"],
+      },
+      order: {
+        type: "string",
+        value: "<order>",
+        help: "the walk from --cgroup (default: self)",
+        choices: ORDERS,
+        needs: ["cgroup"],
+      },
+      map: { type: "string", value: "<pin>", help: "the pinned map to walk" },
+      "pin-by-name-root": PIN_BY_NAME_ROOT,
+    },
+    args: [
+      { name: "prog", help: "pinned iterator program, or OBJ:NAME" },
+      { name: "pin", help: "where to pin the view (on bpffs)" },
+    ],
+    run: async ({ io, args: [prog, pin], opts }) => {
+      const { viewCommand } = await import("./cli/views.ts");
+      return viewCommand(io, prog, pin, opts);
+    },
+  }),
+  leaf({
+    name: "cat",
+    summary: "read a view to standard output",
+    help:
+      `Each read runs the view's program; the output is written as it comes, the
 same bytes \`cat VIEW\` gives. VIEW may be a symlink made by \`bpfx attach\`.`,
-    )
-    .argument("<view>", "pinned view, or a symlink to one")
-    .option("--json", "print {path, text} once the view is read")
-    .action((view, flags) =>
-      act(io, run, flags.json, async () => {
-        const { catCommand } = await import("./cli/views.ts");
-        return await catCommand(io, view, flags);
-      })
-    );
-
-  bpfx.command("attach")
-    .description("keep a view per cgroup of a subtree, in a mirror tree")
-    .addHelpText(
-      "after",
-      `
-Pins a view of PROG (a cgroup iterator: pinned, or OBJ:NAME) for each cgroup
+    json: "print {path, text} once the view is read",
+    options: {},
+    args: [{ name: "view", help: "pinned view, or a symlink to one" }],
+    run: async ({ io, args: [view], opts }) => {
+      const { catCommand } = await import("./cli/views.ts");
+      return await catCommand(io, view, opts);
+    },
+  }),
+  leaf({
+    name: "attach",
+    summary: "keep a view per cgroup of a subtree, in a mirror tree",
+    help:
+      `Pins a view of PROG (a cgroup iterator: pinned, or OBJ:NAME) for each cgroup
 under --cgroup-root at <pin root>/<cgroup path>/NAME, and a symlink to it at
 <expose root>/<cgroup path>/NAME. Views of cgroups that are gone are removed;
 running it again changes nothing. In the pin tree, '.' in a directory name is
@@ -317,57 +282,83 @@ Example:
   bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root system.slice \\
     --pin-root /sys/fs/bpf/cgstat --expose-root /run/bpfx/cgroups --name stat
   cat /run/bpfx/cgroups/ssh.service/stat`,
-    )
-    .argument("<prog>", "pinned cgroup iterator program, or OBJ:NAME")
-    .requiredOption(
-      "--cgroup-root <cgroup>",
-      "the subtree's root (a path, absolute or below the cgroup2 mount)",
-    )
-    .requiredOption("--pin-root <dir>", "where to pin the views (on bpffs)")
-    .requiredOption(
-      "--expose-root <dir>",
-      "where to mirror the cgroup tree (not on bpffs or cgroupfs)",
-    )
-    .requiredOption("--name <name>", "each view's file name (no '/' or '.')")
-    .option(
-      "--pin-by-name-root <dir>",
-      "where maps pinned by name go, for OBJ:NAME (default: /sys/fs/bpf)",
-    )
-    .option(STATE_FLAGS, STATE_HELP)
-    .option("--json", "print the full report as JSON")
-    .action((prog, flags) =>
-      act(io, run, flags.json, async () => {
-        const { attachCommand } = await import("./cli/views.ts");
-        return await attachCommand(io, prog, flags);
-      })
-    );
-
-  bpfx.command("detach")
-    .description("remove the views attach made, and their symlinks")
-    .addHelpText(
-      "after",
-      `
-The matching attach rules (same pin root, and --name if given) are forgotten
+    json: "print the full report as JSON",
+    options: {
+      "cgroup-root": {
+        type: "string",
+        value: "<cgroup>",
+        required: true,
+        help:
+          "the subtree's root (a path, absolute or below the cgroup2 mount)",
+      },
+      "pin-root": {
+        type: "string",
+        value: "<dir>",
+        required: true,
+        help: "where to pin the views (on bpffs)",
+      },
+      "expose-root": {
+        type: "string",
+        value: "<dir>",
+        required: true,
+        help: "where to mirror the cgroup tree (not on bpffs or cgroupfs)",
+      },
+      name: {
+        type: "string",
+        value: "<name>",
+        required: true,
+        help: "each view's file name (no '/' or '.')",
+      },
+      "pin-by-name-root": PIN_BY_NAME_ROOT,
+      state: STATE,
+    },
+    args: [{
+      name: "prog",
+      help: "pinned cgroup iterator program, or OBJ:NAME",
+    }],
+    run: async ({ io, args: [prog], opts }) => {
+      const { attachCommand } = await import("./cli/views.ts");
+      return await attachCommand(io, prog, opts);
+    },
+  }),
+  leaf({
+    name: "detach",
+    summary: "remove the views attach made, and their symlinks",
+    help:
+      `The matching attach rules (same pin root, and --name if given) are forgotten
 in the state directory first, so that \`bpfx watch\` stops keeping them.`,
-    )
-    .requiredOption("--pin-root <dir>", "the pin root given to attach")
-    .requiredOption("--expose-root <dir>", "the expose root given to attach")
-    .option("--name <name>", "only the views of this name (default: all)")
-    .option(STATE_FLAGS, STATE_HELP)
-    .option("--json", "print the full report as JSON")
-    .action((flags) =>
-      act(io, run, flags.json, async () => {
-        const { detachCommand } = await import("./cli/views.ts");
-        return await detachCommand(io, flags);
-      })
-    );
-
-  bpfx.command("expose")
-    .description("put a pinned object at a path outside bpffs, and record it")
-    .addHelpText(
-      "after",
-      `
-PATH is a new file, absolute, in an existing directory reached without
+    json: "print the full report as JSON",
+    options: {
+      "pin-root": {
+        type: "string",
+        value: "<dir>",
+        required: true,
+        help: "the pin root given to attach",
+      },
+      "expose-root": {
+        type: "string",
+        value: "<dir>",
+        required: true,
+        help: "the expose root given to attach",
+      },
+      name: {
+        type: "string",
+        value: "<name>",
+        help: "only the views of this name (default: all)",
+      },
+      state: STATE,
+    },
+    args: [],
+    run: async ({ io, opts }) => {
+      const { detachCommand } = await import("./cli/views.ts");
+      return await detachCommand(io, opts);
+    },
+  }),
+  leaf({
+    name: "expose",
+    summary: "put a pinned object at a path outside bpffs, and record it",
+    help:
+      `PATH is a new file, absolute, in an existing directory reached without
 symlinks; an existing file is never replaced. It becomes a symlink to PIN, or
 with --bind an empty file with PIN bind-mounted on it (which holds the object
 until it is unmounted). The exposure is recorded in the state directory, and
@@ -375,77 +366,67 @@ until it is unmounted). The exposure is recorded in the state directory, and
 
 Example:
   bpfx expose /sys/fs/bpf/tasks /srv/app/tasks`,
-    )
-    .argument("<pin>", "the pinned object (on bpffs)")
-    .argument("<path>", "where to expose it (off bpffs)")
-    .option("--bind", "bind-mount the pin instead of making a symlink")
-    .option(STATE_FLAGS, STATE_HELP)
-    .option("--json", JSON_HELP)
-    .action((pin, path, flags) =>
-      act(io, run, flags.json, async () => {
-        const { exposeCommand } = await import("./cli/expose.ts");
-        return exposeCommand(io, pin, path, flags);
-      })
-    );
-
-  bpfx.command("unexpose")
-    .description("remove an exposure, and forget it")
-    .argument("<path>", "the exposure's path")
-    .option(STATE_FLAGS, STATE_HELP)
-    .option("--json", JSON_HELP)
-    .action((path, flags) =>
-      act(io, run, flags.json, async () => {
-        const { unexposeCommand } = await import("./cli/expose.ts");
-        return unexposeCommand(io, path, flags);
-      })
-    );
-
-  bpfx.command("exposures")
-    .description("list the recorded exposures and their state")
-    .addHelpText(
-      "after",
-      `
-STATE is ok, pin-gone (the pin was removed or holds another object),
+    options: {
+      bind: {
+        type: "boolean",
+        help: "bind-mount the pin instead of making a symlink",
+      },
+      state: STATE,
+    },
+    args: [
+      { name: "pin", help: "the pinned object (on bpffs)" },
+      { name: "path", help: "where to expose it (off bpffs)" },
+    ],
+    run: async ({ io, args: [pin, path], opts }) => {
+      const { exposeCommand } = await import("./cli/expose.ts");
+      return exposeCommand(io, pin, path, opts);
+    },
+  }),
+  leaf({
+    name: "unexpose",
+    summary: "remove an exposure, and forget it",
+    options: { state: STATE },
+    args: [{ name: "path", help: "the exposure's path" }],
+    run: async ({ io, args: [path], opts }) => {
+      const { unexposeCommand } = await import("./cli/expose.ts");
+      return unexposeCommand(io, path, opts);
+    },
+  }),
+  leaf({
+    name: "exposures",
+    summary: "list the recorded exposures and their state",
+    help: `STATE is ok, pin-gone (the pin was removed or holds another object),
 path-gone (the exposure's file was removed) or unmounted.`,
-    )
-    .option(STATE_FLAGS, STATE_HELP)
-    .option("--json", JSON_HELP)
-    .action((flags) =>
-      act(io, run, flags.json, async () => {
-        const { exposuresCommand } = await import("./cli/expose.ts");
-        return exposuresCommand(io, flags);
-      })
-    );
-
-  bpfx.command("watch")
-    .description(
-      "keep exposures and attach rules true as pins and cgroups change",
-    )
-    .addHelpText(
-      "after",
-      `
-The watcher of the state directory: an exposure goes when its pin goes; a
+    options: { state: STATE },
+    args: [],
+    run: async ({ io, opts }) => {
+      const { exposuresCommand } = await import("./cli/expose.ts");
+      return exposuresCommand(io, opts);
+    },
+  }),
+  leaf({
+    name: "watch",
+    summary: "keep exposures and attach rules true as pins and cgroups change",
+    help:
+      `The watcher of the state directory: an exposure goes when its pin goes; a
 view appears for each new cgroup under an attach rule and goes with it;
 changes made by expose, unexpose, attach and detach are picked up as they
 land; at start and when events are lost, everything is reconciled. Prints one
 line per action (--json: one JSON object per line). SIGINT and SIGTERM stop it
 cleanly. One watcher per state directory.`,
-    )
-    .option(STATE_FLAGS, STATE_HELP)
-    .option("--json", "print one JSON object per line")
-    .action((flags) =>
-      act(io, run, flags.json, async () => {
-        const { watchCommand } = await import("./cli/watch.ts");
-        return await watchCommand(io, flags, run.signal);
-      })
-    );
-
-  const map = bpfx.command("map")
-    .description("read and write the entries of a pinned map")
-    .addHelpText(
-      "after",
-      `
-KEY and VALUE are each one argument: JSON typed by the map's BTF, or bytes
+    json: "print one JSON object per line",
+    options: { state: STATE },
+    args: [],
+    run: async ({ io, opts, signal }) => {
+      const { watchCommand } = await import("./cli/watch.ts");
+      return await watchCommand(io, opts, signal);
+    },
+  }),
+  group({
+    name: "map",
+    summary: "read and write the entries of a pinned map",
+    help:
+      `KEY and VALUE are each one argument: JSON typed by the map's BTF, or bytes
 as bpftool writes them, quoted as one argument. Per-CPU maps take one value
 for every CPU, or a JSON array of one per CPU.
 
@@ -455,136 +436,271 @@ Examples:
   bpfx map set /sys/fs/bpf/app/maps/flows '{"saddr": 1}' '{"pid": 42}'
   bpfx map set /sys/fs/bpf/app/maps/counts "hex 2a 00 00 00" "1 0 0 0 0 0 0 0"
   bpfx map delete /sys/fs/bpf/app/maps/counts 0x2a
+  bpfx map push /sys/fs/bpf/app/maps/queue 7
   bpfx map watch /sys/fs/bpf/app/maps/events --json`,
-    );
-
-  map.command("dump")
-    .description("print every entry of a map, as it is read")
-    .addHelpText(
-      "after",
-      `
-A table of keys and values (formatted by BTF, else hex bytes); with --json,
+    commands: [
+      leaf({
+        name: "dump",
+        summary: "print every entry of a map, as it is read",
+        help:
+          `A table of keys and values (formatted by BTF, else hex bytes); with --json,
 bpftool's JSON: [{"key": ["0x2a", ...], "value": [...], "formatted":
 {"key": 42, "value": 1}}, ...], "values": [{"cpu": 0, "value": [...]}, ...]
 for per-CPU maps, "formatted" only with BTF. Streams: memory stays bounded.`,
-    )
-    .argument("<pin>", "pinned map")
-    .option("--json", "print bpftool's JSON array")
-    .action((pin, flags) =>
-      act(io, run, flags.json, async () => {
-        const { mapDumpCommand } = await import("./cli/maps.ts");
-        return await mapDumpCommand(io, pin, flags);
-      })
-    );
-
-  map.command("get")
-    .description("print the value of a key")
-    .argument("<pin>", "pinned map")
-    .argument("<key>", "the key: JSON or bytes")
-    .option("--json", JSON_HELP)
-    .action((pin, key, flags) =>
-      act(io, run, flags.json, async () => {
-        const { mapGetCommand } = await import("./cli/maps.ts");
-        return mapGetCommand(io, pin, key, flags);
-      })
-    );
-
-  map.command("set")
-    .description("add or replace an entry")
-    .argument("<pin>", "pinned map")
-    .argument("<key>", "the key: JSON or bytes")
-    .argument("<value>", "the value: JSON or bytes")
-    .addOption(
-      new Option("--noexist", "only add: refuse a key that exists")
-        .conflicts("exist"),
-    )
-    .option("--exist", "only replace: refuse a key that does not exist")
-    .option("--json", "print the entry written as JSON")
-    .action((pin, key, value, flags) =>
-      act(io, run, flags.json, async () => {
-        const { mapSetCommand } = await import("./cli/maps.ts");
-        return mapSetCommand(io, pin, key, value, flags);
-      })
-    );
-
-  map.command("delete")
-    .description("remove an entry")
-    .argument("<pin>", "pinned map")
-    .argument("<key>", "the key: JSON or bytes")
-    .option("--json", "print the key removed as JSON")
-    .action((pin, key, flags) =>
-      act(io, run, flags.json, async () => {
-        const { mapDeleteCommand } = await import("./cli/maps.ts");
-        return mapDeleteCommand(io, pin, key, flags);
-      })
-    );
-
-  map.command("watch")
-    .description("print the records of a ring buffer as they come")
-    .addHelpText(
-      "after",
-      `
-One line per record: its size and bytes in hex (--json: {"size": n, "data":
+        json: "print bpftool's JSON array",
+        options: {},
+        args: [MAP_PIN],
+        run: async ({ io, args: [pin], opts }) => {
+          const { mapDumpCommand } = await import("./cli/maps.ts");
+          return await mapDumpCommand(io, pin, opts);
+        },
+      }),
+      leaf({
+        name: "get",
+        summary: "print the value of a key",
+        options: {},
+        args: [MAP_PIN, MAP_KEY],
+        run: async ({ io, args: [pin, key], opts }) => {
+          const { mapGetCommand } = await import("./cli/maps.ts");
+          return mapGetCommand(io, pin, key, opts);
+        },
+      }),
+      leaf({
+        name: "set",
+        summary: "add or replace an entry",
+        json: "print the entry written as JSON",
+        options: {
+          noexist: {
+            type: "boolean",
+            help: "only add: refuse a key that exists",
+            conflicts: ["exist"],
+          },
+          exist: {
+            type: "boolean",
+            help: "only replace: refuse a key that does not exist",
+          },
+        },
+        args: [MAP_PIN, MAP_KEY, {
+          name: "value",
+          help: "the value: JSON or bytes",
+        }],
+        run: async ({ io, args: [pin, key, value], opts }) => {
+          const { mapSetCommand } = await import("./cli/maps.ts");
+          return mapSetCommand(io, pin, key, value, opts);
+        },
+      }),
+      leaf({
+        name: "delete",
+        summary: "remove an entry",
+        json: "print the key removed as JSON",
+        options: {},
+        args: [MAP_PIN, MAP_KEY],
+        run: async ({ io, args: [pin, key], opts }) => {
+          const { mapDeleteCommand } = await import("./cli/maps.ts");
+          return mapDeleteCommand(io, pin, key, opts);
+        },
+      }),
+      leaf({
+        name: "push",
+        summary: "add a value to a queue or stack",
+        json: "print the value pushed as JSON",
+        options: {
+          exist: {
+            type: "boolean",
+            help: "when full, drop the oldest value instead of failing",
+          },
+        },
+        args: [
+          { name: "pin", help: "pinned queue or stack" },
+          { name: "value", help: "the value: JSON or bytes" },
+        ],
+        run: async ({ io, args: [pin, value], opts }) => {
+          const { mapPushCommand } = await import("./cli/maps.ts");
+          return mapPushCommand(io, pin, value, opts);
+        },
+      }),
+      leaf({
+        name: "pop",
+        summary: "take the next value from a queue or stack",
+        options: {},
+        args: [{ name: "pin", help: "pinned queue or stack" }],
+        run: async ({ io, args: [pin], opts }) => {
+          const { mapTakeCommand } = await import("./cli/maps.ts");
+          return mapTakeCommand(io, pin, "pop", opts);
+        },
+      }),
+      leaf({
+        name: "peek",
+        summary: "print the next value of a queue or stack, leaving it",
+        options: {},
+        args: [{ name: "pin", help: "pinned queue or stack" }],
+        run: async ({ io, args: [pin], opts }) => {
+          const { mapTakeCommand } = await import("./cli/maps.ts");
+          return mapTakeCommand(io, pin, "peek", opts);
+        },
+      }),
+      leaf({
+        name: "watch",
+        summary: "print the records of a ring buffer as they come",
+        help:
+          `One line per record: its size and bytes in hex (--json: {"size": n, "data":
 "<hex>"} per line). SIGINT and SIGTERM stop it cleanly.`,
-    )
-    .argument("<pin>", "pinned ring buffer")
-    .option("--json", "print one JSON object per line")
-    .action((pin, flags) =>
-      act(io, run, flags.json, async () => {
-        const { mapWatchCommand } = await import("./cli/maps.ts");
-        return await mapWatchCommand(io, pin, flags, run.signal);
-      })
-    );
-
-  if (completions) {
-    bpfx.command("completions")
-      .description("print a shell completion script")
-      .addArgument(new Argument("<shell>", "shell").choices(SHELLS))
-      .option("--json", "print {shell, script} as JSON")
-      .addHelpText(
-        "after",
-        `
-Examples:
+        json: "print one JSON object per line",
+        options: {},
+        args: [{ name: "pin", help: "pinned ring buffer" }],
+        run: async ({ io, args: [pin], opts, signal }) => {
+          const { mapWatchCommand } = await import("./cli/maps.ts");
+          return await mapWatchCommand(io, pin, opts, signal);
+        },
+      }),
+    ],
+  }),
+  leaf({
+    name: "completions",
+    summary: "print a shell completion script",
+    help: `Examples:
   source <(bpfx completions bash)
   bpfx completions zsh > "\${fpath[1]}/_bpfx"
   bpfx completions fish > ~/.config/fish/completions/bpfx.fish`,
-      )
-      .action((shell, flags) =>
-        act(io, run, flags.json, async () => {
-          const { completionsCommand } = await import("./cli/completions.ts");
-          return completionsCommand(io, shell, {
-            program: program(io, run, false),
-            json: flags.json === true,
-          });
-        })
-      );
+    json: "print {shell, script} as JSON",
+    options: {},
+    args: [{ name: "shell", help: "shell", choices: SHELLS }],
+    run: async ({ io, args: [shell], opts }) => {
+      const { completionsCommand } = await import("./cli/completions.ts");
+      return completionsCommand(io, shell, {
+        program: PROGRAM,
+        commands: COMMANDS,
+        json: opts.json === true,
+      });
+    },
+  }),
+  leaf({
+    name: "complete",
+    summary: "print completion candidates (called by the completion scripts)",
+    hidden: true,
+    raw: true,
+    options: {},
+    args: [{ name: "words", help: "the words after `bpfx`", variadic: true }],
+    run: async ({ io, args: [words] }) => {
+      const { completeCommand } = await import("./cli/completions.ts");
+      const rest = words[0] === "--" ? words.slice(1) : words;
+      return completeCommand(io, rest, {
+        program: PROGRAM,
+        commands: COMMANDS,
+      });
+    },
+  }),
+];
 
-    bpfx.command("complete", { hidden: true })
-      .description(
-        "print completion candidates (called by the completion scripts)",
-      )
-      .argument(
-        "[words...]",
-        "the words after `bpfx`, the last one being completed",
-      )
-      .allowUnknownOption()
-      .action((words) =>
-        act(io, run, false, async () => {
-          const { completeCommand } = await import("./cli/completions.ts");
-          return completeCommand(io, words, program(io, run, false));
-        })
-      );
+/** The words that ask for help, before any `--`. */
+function asksHelp(words: readonly string[]): boolean {
+  for (const word of words) {
+    if (word === "--") return false;
+    if (word === "-h" || word === "--help") return true;
   }
+  return false;
+}
 
-  // Each command reports its own usage errors, so main() can print its help.
-  const commands: Command<unknown[]>[] = [bpfx];
-  for (const command of commands) {
-    command.exitOverride((error) => {
-      throw new UsageError(command, error);
+/** The words that ask for JSON, before any `--`. */
+function asksJson(words: readonly string[]): boolean {
+  for (const word of words) {
+    if (word === "--") return false;
+    if (["--json", "-j", "--pretty", "-p"].includes(word)) return true;
+  }
+  return false;
+}
+
+function printHelp(
+  io: Io,
+  path: readonly string[],
+  json: boolean,
+  to: "out" | "err" = "out",
+): void {
+  if (json) {
+    printJson(io, helpDocument(PROGRAM, COMMANDS, path));
+    return;
+  }
+  io[to](helpText(PROGRAM, COMMANDS, path, io.columns ?? 80));
+}
+
+/**
+ * Reports a usage error: the command's help and `error: ...` on standard
+ * error, and with `--json` the error document on standard output. Exit 2.
+ */
+function usage(io: Io, error: UsageError, json: boolean): number {
+  io.err(
+    `${
+      helpText(PROGRAM, COMMANDS, error.path, io.columns ?? 80)
+    }\nerror: ${error.message}\n`,
+  );
+  if (json) {
+    const name = ["bpfx", ...error.path].join(" ");
+    printJson(io, {
+      error: {
+        kind: "invalid",
+        op: "usage",
+        errno: 0,
+        message: error.message,
+        path: null,
+        log: null,
+        feature: null,
+        hint: `see \`${name} --help\``,
+        causes: [],
+      },
     });
-    commands.push(...command.commands);
   }
-  return bpfx;
+  return 2;
+}
+
+/** Resolves `bpfx [group...] command` from the front of `args`. */
+function resolve(
+  args: readonly string[],
+): { path: string[]; command: Command | undefined; rest: string[] } {
+  const path: string[] = [];
+  let commands = COMMANDS;
+  let command: Command | undefined;
+  let at = 0;
+  while (at < args.length) {
+    const word = args[at]!;
+    if (word.startsWith("-")) break;
+    const next = commands.find((c) => c.name === word);
+    if (next === undefined) {
+      throw new UsageError(path, `unknown command '${word}'`);
+    }
+    path.push(word);
+    command = next;
+    at++;
+    if (next.kind === "leaf") break;
+    commands = next.commands;
+  }
+  return { path, command, rest: args.slice(at) };
+}
+
+/** Handles the words of the root or of a group (no leaf named). */
+function groupWords(
+  io: Io,
+  path: readonly string[],
+  rest: readonly string[],
+  json: boolean,
+): number {
+  if (asksHelp(rest)) {
+    printHelp(io, path, json);
+    return 0;
+  }
+  if (
+    path.length === 0 && (rest.includes("-V") || rest.includes("--version"))
+  ) {
+    if (json) printJson(io, { name: "bpfx", version: VERSION });
+    else io.out(`${VERSION}\n`);
+    return 0;
+  }
+  const option = rest.find((w) =>
+    w.startsWith("-") && !["--json", "-j", "--pretty", "-p"].includes(w)
+  );
+  if (option !== undefined) {
+    return usage(io, new UsageError(path, `unknown option '${option}'`), json);
+  }
+  return usage(io, new UsageError(path, "missing command"), json);
 }
 
 /**
@@ -596,47 +712,42 @@ export async function main(
   args: string[],
   options: MainOptions = {},
 ): Promise<number> {
-  const io = options.io ?? denoIo();
-  const run: Run = { code: 0, signal: options.signal };
+  const json = asksJson(args);
+  const pretty = args.includes("--pretty") || args.includes("-p");
+  const io = withJson(options.io ?? denoIo(), { pretty });
   try {
-    await program(io, run).parseAsync(args, { from: "user" });
-    return run.code;
+    if (args[0] === "help") {
+      const path = args.slice(1).filter((w) => !w.startsWith("-"));
+      const command = find(COMMANDS, path);
+      if (path.length && (command === undefined || command.hidden)) {
+        throw new UsageError([], `unknown command '${path.join(" ")}'`);
+      }
+      printHelp(io, path, json);
+      return 0;
+    }
+    const { path, command, rest } = resolve(args);
+    if (command === undefined || command.kind === "group") {
+      return groupWords(io, path, rest, json);
+    }
+    const parsed = parseLeaf(path, command, rest);
+    if (parsed.opts.help === true) {
+      printHelp(io, path, json);
+      return 0;
+    }
+    try {
+      return await command.run({
+        io,
+        args: parsed.args as never,
+        opts: parsed.opts as never,
+        signal: options.signal,
+      });
+    } catch (error) {
+      const { isBpfError } = await import("./mod.ts");
+      return fail(io, error, parsed.opts.json === true, isBpfError);
+    }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    const { command, error: cause } = error;
-    if (DONE.has(cause.code)) return 0;
-    // `bpfx help CMD` (exit code 0), or `bpfx` alone (1): commander has
-    // printed the help already.
-    if (cause.code === "commander.help") {
-      if (cause.exitCode === 0) return 0;
-      // `bpfx help frob` ends here too: name what was not found.
-      const asked = args[0] === "help" ? args[1] : undefined;
-      io.err(
-        asked === undefined
-          ? "\nerror: missing command\n"
-          : `\nerror: unknown command '${asked}'\n`,
-      );
-      return 2;
-    }
-    io.err(`${command.helpInformation({ error: true })}\n${cause.message}\n`);
-    if (args.includes("--json")) {
-      printJson(io, {
-        error: {
-          kind: "invalid",
-          op: "usage",
-          errno: 0,
-          message: cause.message.replace(/^error: /, ""),
-          path: null,
-          log: null,
-          feature: null,
-          hint: `see \`${
-            command.name() === "bpfx" ? "" : "bpfx "
-          }${command.name()} --help\``,
-          causes: [],
-        },
-      });
-    }
-    return 2;
+    return usage(io, error, json);
   }
 }
 

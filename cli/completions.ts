@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { Command, PlainCommand } from "./_commander.ts";
-import { type RootCommand, tab } from "./_tab.ts";
+import { type Command, COMMON, optionLabel } from "./_table.ts";
+import { RootCommand } from "./_tab.ts";
 import { type Io, printJson } from "./output.ts";
 
 /** The shells `bpfx completions` writes scripts for. */
@@ -23,27 +23,60 @@ const NAME = "bpfx";
 const NO_FILE_COMP = 4;
 const DEFAULT = 0;
 
-/**
- * Builds tab's model of the CLI from `program`, a copy of the commander
- * program made without the `completions` and `complete` commands (the tab
- * adapter adds its own).
- */
-function model(program: Command): RootCommand {
-  // extra-typings' Command is commander's, with stricter types.
-  const root = tab(program as unknown as PlainCommand, {
-    completionCommandName: "completions",
-  });
-  const completions = root.commands.get("completions");
-  if (completions) {
-    completions.description = "print a shell completion script";
-    completions.option("json", "print {shell, script} as JSON");
-  }
-  const shells = completions?.arguments.get("shell");
-  if (shells) {
-    shells.handler = (complete) => {
-      for (const shell of SHELLS) complete(shell, `${shell} completion script`);
-    };
-  }
+/** What the completions are made from: the CLI's command table. */
+export interface CompletionTable {
+  /** The program's name and summary. */
+  program: { name: string; summary: string };
+  /** The command table (`COMMANDS` of cli.ts). */
+  commands: readonly Command[];
+}
+
+/** Builds tab's model of the CLI from the command table. */
+function model(input: CompletionTable): RootCommand {
+  const root = new RootCommand();
+  root.option("version", "print the version", "V");
+  root.option("help", "print help", "h");
+  const add = (path: string, command: Command) => {
+    const name = path === "" ? command.name : `${path} ${command.name}`;
+    if (command.hidden) return;
+    const entry = root.command(name, command.summary);
+    if (command.kind === "group") {
+      for (const sub of command.commands) add(name, sub);
+      return;
+    }
+    for (
+      const [long, spec] of Object.entries({ ...command.options, ...COMMON })
+    ) {
+      const help = long === "json" ? command.json : spec.help;
+      if (spec.type === "boolean") {
+        if (spec.short === undefined) entry.option(long, help);
+        else entry.option(long, help, spec.short);
+        continue;
+      }
+      // An option with a value: offer its choices, or nothing (a path).
+      const choices = spec.choices ?? [];
+      entry.option(
+        long,
+        `${help} (${optionLabel(long, spec)})`,
+        (complete) => {
+          for (const c of choices) complete(c, "");
+        },
+        ...(spec.short === undefined ? [] : [spec.short]),
+      );
+    }
+    for (const arg of command.args) {
+      const choices = arg.choices;
+      entry.argument(
+        arg.name,
+        choices === undefined ? undefined : (complete) => {
+          for (const c of choices) complete(c, `${c} ${arg.help}`);
+        },
+        arg.variadic ?? false,
+      );
+    }
+  };
+  for (const command of input.commands) add("", command);
+  root.command("help", "print help for a command");
   return root;
 }
 
@@ -89,9 +122,7 @@ function patchBash(script: string): string {
 }
 
 /** What `bpfx completions` works from. */
-export interface CompletionsInput {
-  /** The commander program, made without `completions` and `complete`. */
-  program: Command;
+export interface CompletionsInput extends CompletionTable {
   /** Print `{shell, script}` as JSON. */
   json: boolean;
 }
@@ -102,7 +133,7 @@ export function completionsCommand(
   shell: Shell,
   input: CompletionsInput,
 ): number {
-  let script = collect(() => model(input.program).setup(NAME, NAME, shell));
+  let script = collect(() => model(input).setup(NAME, NAME, shell));
   if (shell === "bash") script = patchBash(script);
   if (input.json) printJson(io, { shell, script });
   else io.out(script);
@@ -113,9 +144,9 @@ export function completionsCommand(
 export function completeCommand(
   io: Io,
   words: string[],
-  program: Command,
+  table: CompletionTable,
 ): number {
-  const text = collect(() => model(program).parse([...words]));
+  const text = collect(() => model(table).parse([...words]));
   const lines = text.split("\n").filter((line) => line !== "");
   const last = lines.at(-1) ?? `:${NO_FILE_COMP}`;
   const candidates = lines.slice(0, -1);

@@ -108,9 +108,26 @@ export function pairs(entries: readonly (readonly [string, string])[]): string {
     .join("");
 }
 
-/** Writes `value` as indented JSON and a newline to standard output. */
+/** An {@linkcode Io} that knows how JSON is wanted (`-p`: indented). */
+interface JsonIo extends Io {
+  readonly pretty?: boolean;
+}
+
+/**
+ * `io` with the JSON style of the command line: compact, as `bpftool -j`
+ * writes it, or indented with `pretty` (`-p`, `--pretty`).
+ */
+export function withJson(io: Io, style: { pretty: boolean }): Io {
+  const wrapped: JsonIo = Object.create(io, {
+    pretty: { value: style.pretty, enumerable: true },
+  });
+  return wrapped;
+}
+
+/** Writes `value` as JSON and a newline to standard output. */
 export function printJson(io: Io, value: unknown): void {
-  io.out(JSON.stringify(value, null, 2) + "\n");
+  const pretty = (io as JsonIo).pretty ?? true;
+  io.out(JSON.stringify(value, null, pretty ? 2 : undefined) + "\n");
 }
 
 /** The fields of a bpfx error the CLI prints (see `BpfErrorFields`). */

@@ -6,8 +6,7 @@
 
 import { call } from "./_call.ts";
 
-/** The version of this module. */
-export const VERSION = "0.1.0";
+export { VERSION } from "./_version.ts";
 
 /** The versions reported by the core library. */
 export interface VersionInfo {

@@ -2,7 +2,8 @@
 // failures, the --json shape of each command, completions, and whole-process
 // behaviour through the `./bpfx` launcher: no privileges, no bpffs, doctor
 // --fix in a private mount namespace.
-import { type Io, main } from "../cli.ts";
+import { COMMANDS, type Io, main } from "../cli.ts";
+import type { Command } from "../cli/_table.ts";
 import { doctor, inspect, load, ls, show, VERSION } from "../mod.ts";
 import {
   assert,
@@ -184,25 +185,62 @@ async function snapshot(name: string, actual: string): Promise<void> {
 // ---------------------------------------------------------------------------
 // Help and usage errors: no kernel needed.
 
-Deno.test("bpfx --help and bpfx load --help match their snapshots", async () => {
+/** Every command path of the table, groups and their commands. */
+function commandPaths(commands: readonly Command[], prefix: string[] = []) {
+  const out: string[][] = [];
+  for (const c of commands) {
+    if (c.hidden) continue;
+    out.push([...prefix, c.name]);
+    if (c.kind === "group") {
+      out.push(...commandPaths(c.commands, [...prefix, c.name]));
+    }
+  }
+  return out;
+}
+
+Deno.test("bpfx --help and every command's --help match their snapshots", async () => {
   const root = await cli(["--help"]);
   assert.equal(root.code, 0, dump("--help", root));
   assert.equal(root.stderr, "");
   await snapshot("help", root.stdout);
-
-  const loadHelp = await cli(["load", "--help"]);
-  assert.equal(loadHelp.code, 0, dump("load --help", loadHelp));
-  assert.equal(loadHelp.stderr, "");
-  await snapshot("help_load", loadHelp.stdout);
-
-  // `help load` is the same text; -h is --help.
-  const viaHelp = await cli(["help", "load"]);
-  assert.equal(viaHelp.code, 0, dump("help load", viaHelp));
-  assert.equal(viaHelp.stdout, loadHelp.stdout);
   assert.equal((await cli(["-h"])).stdout, root.stdout);
+
+  const paths = commandPaths(COMMANDS);
+  assert.ok(paths.length >= 20, `only ${paths.length} commands`);
+  for (const path of paths) {
+    const label = `${path.join(" ")} --help`;
+    const help = await cli([...path, "--help"]);
+    assert.equal(help.code, 0, dump(label, help));
+    assert.equal(help.stderr, "", label);
+    assert.ok(
+      help.stdout.startsWith(`Usage: bpfx ${path.join(" ")} `),
+      `${label}: ${help.stdout}`,
+    );
+    await snapshot(`help_${path.join("_")}`, help.stdout);
+    // `help CMD` is the same text.
+    const viaHelp = await cli(["help", ...path]);
+    assert.equal(viaHelp.code, 0, dump(`help ${path.join(" ")}`, viaHelp));
+    assert.equal(viaHelp.stdout, help.stdout, `help ${path.join(" ")}`);
+    // And --json gives the same command as data.
+    const doc = JSON.parse((await cli([...path, "--help", "--json"])).stdout);
+    assert.deepEqual(doc.path, ["bpfx", ...path], label);
+  }
+
+  // Required options are marked in help.
+  const loadHelp = await cli(["load", "--help"]);
+  assert.match(loadHelp.stdout, /--pin <dir> .*\n.*\(required\)/);
 
   const version = await cli(["--version"]);
   assert.deepEqual(version, { code: 0, stdout: `${VERSION}\n`, stderr: "" });
+  for (const flag of ["--json", "-j"]) {
+    const v = await cli(["--version", flag]);
+    assert.deepEqual(JSON.parse(v.stdout), { name: "bpfx", version: VERSION });
+  }
+  const rootDoc = JSON.parse((await cli(["--help", "--json"])).stdout);
+  assert.deepEqual(
+    rootDoc.commands.map((c: { name: string }) => c.name),
+    COMMANDS.filter((c) => !c.hidden).map((c) => c.name),
+  );
 
   // The launcher prints the same help (stdout is not a terminal: width 80).
   const launched = await bpfx(["--help"]);
@@ -243,17 +281,17 @@ Deno.test(
       },
       {
         args: ["frob"],
-        usage: "Usage: bpfx [options] [command]",
+        usage: "Usage: bpfx [options] <command>",
         error: "error: unknown command 'frob'",
       },
       {
         args: [],
-        usage: "Usage: bpfx [options] [command]",
+        usage: "Usage: bpfx [options] <command>",
         error: "error: missing command",
       },
       {
         args: ["help", "frob"],
-        usage: "Usage: bpfx [options] [command]",
+        usage: "Usage: bpfx [options] <command>",
         error: "error: unknown command 'frob'",
       },
     ];
@@ -685,7 +723,7 @@ Deno.test(
       options.stdout.split("\n").map((l) => l.split("\t")[0]).filter((w) =>
         w?.startsWith("--")
       ),
-      ["--depth", "--json", "--help"],
+      ["--depth", "--json", "--pretty", "--help"],
     );
 
     // And the real bash script, with `bpfx` on PATH as the launcher.

@@ -742,7 +742,7 @@ export async function main(
         signal: options.signal,
       });
     } catch (error) {
-      const { isBpfError } = await import("./mod.ts");
+      const { isBpfError } = await import("./src/errors.ts");
       return fail(io, error, parsed.opts.json === true, isBpfError);
     }
   } catch (error) {

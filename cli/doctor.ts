@@ -4,7 +4,8 @@
  * @module
  */
 
-import { doctor, libraryLocation } from "../mod.ts";
+import { doctor } from "../src/doctor.ts";
+import { libraryLocation } from "../src/ffi.ts";
 import { type Io, pairs, printJson, table } from "./output.ts";
 
 /** Flags of `bpfx doctor`. */

@@ -4,13 +4,8 @@
  * @module
  */
 
-import {
-  expose,
-  type Exposure,
-  exposures,
-  stateDir,
-  unexpose,
-} from "../mod.ts";
+import { expose, type Exposure, exposures, unexpose } from "../src/expose.ts";
+import { stateDir } from "../src/state.ts";
 import { type Io, pairs, printJson, table } from "./output.ts";
 
 /** The `--state` flag every command of the state directory takes. */

@@ -14,16 +14,10 @@
  * @module
  */
 
-import {
-  BpfError,
-  type BpfMap,
-  BpfNotFoundError,
-  btfCodec,
-  type BtfType,
-  type Codec,
-  openMap,
-  openRingBuf,
-} from "../mod.ts";
+import { btfCodec, type BtfType, type Codec } from "../src/codec.ts";
+import { BpfError, BpfNotFoundError } from "../src/errors.ts";
+import { type BpfMap, openMap } from "../src/handles.ts";
+import { openRingBuf } from "../src/maps.ts";
 import type { Io } from "./output.ts";
 
 /** Flags every map command takes. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { inspect, load, type LoadOptions } from "../mod.ts";
+import { inspect, load, type LoadOptions } from "../src/objects.ts";
 import { type Io, pairs, printJson, table } from "./output.ts";
 
 /** Flags of `bpfx inspect`. */

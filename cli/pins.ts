@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ls, type ObjectInfo, show, unpin } from "../mod.ts";
+import { ls, type ObjectInfo, show, unpin } from "../src/pins.ts";
 import { type Io, pairs, printJson, table } from "./output.ts";
 
 /** Flags of `bpfx ls`. */

@@ -17,7 +17,7 @@ import {
   type ProgressCallback,
   type ViewOptions,
   type ViewPin,
-} from "../mod.ts";
+} from "../src/views.ts";
 import { type StateFlags, stateOf } from "./expose.ts";
 import { type Io, pairs, printJson } from "./output.ts";
 import { describe } from "./pins.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { watch, type WatchAction } from "../mod.ts";
+import { watch, type WatchAction } from "../src/watch.ts";
 import { type StateFlags, stateOf } from "./expose.ts";
 import type { Io } from "./output.ts";
 

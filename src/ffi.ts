@@ -290,13 +290,95 @@ const REMOTE = MODULE_URL.protocol === "http:" ||
   MODULE_URL.protocol === "https:";
 const TARGET = Deno.build.target;
 
-let library: Deno.DynamicLibrary<typeof symbols> | undefined;
+/**
+ * The symbols bound together. `Deno.dlopen` compiles a trampoline for every
+ * symbol it binds (about 0.15 ms each), so a command binds only the groups
+ * it uses: `bpfx ls` binds the control lane alone.
+ */
+const GROUPS = {
+  control: [
+    "bpfx_abi_version",
+    "bpfx_call",
+    "bpfx_fetch",
+    "bpfx_close",
+    "bpfx_open_handles",
+  ],
+  streams: [
+    "bpfx_call_nonblocking",
+    "bpfx_read",
+    "bpfx_next",
+    "bpfx_wake",
+    "bpfx_progress",
+  ],
+  maps: [
+    "bpfx_map_lookup",
+    "bpfx_map_update",
+    "bpfx_map_lookup_ptr",
+    "bpfx_map_update_ptr",
+    "bpfx_map_delete",
+    "bpfx_map_lookup_and_delete",
+    "bpfx_map_next_key",
+    "bpfx_map_batch",
+    "bpfx_map_batch_nonblocking",
+  ],
+} as const satisfies Record<string, readonly (keyof typeof symbols)[]>;
+
 let location: LibraryLocation | undefined;
 let remoteResult: LibraryLocation | AnyBpfError | undefined;
+let bound: CoreSymbols | undefined;
 
-/** The core's symbols, opening the library on first use. */
+/**
+ * The core's symbols, opening the library on first use. Each group of
+ * {@linkcode GROUPS} is bound the first time one of its symbols is read;
+ * from then on its symbols are plain properties (V8's fast calls).
+ */
 export function core(): CoreSymbols {
-  return (library ??= open()).symbols;
+  if (bound !== undefined) return bound;
+  const table = {} as Record<string, unknown>;
+  for (const [group, names] of Object.entries(GROUPS)) {
+    for (const name of names) {
+      Object.defineProperty(table, name, {
+        configurable: true,
+        enumerable: true,
+        get: () => {
+          bindGroup(table, group as keyof typeof GROUPS);
+          return table[name];
+        },
+      });
+    }
+  }
+  bound = table as CoreSymbols;
+  return bound;
+}
+
+/** Binds one group's symbols into `table` (the control group first). */
+function bindGroup(
+  table: Record<string, unknown>,
+  group: keyof typeof GROUPS,
+): void {
+  if (location === undefined && group !== "control") {
+    bindGroup(table, "control");
+  }
+  const names: readonly (keyof typeof symbols)[] = GROUPS[group];
+  const subset = Object.fromEntries(names.map((n) => [n, symbols[n]]));
+  let lib;
+  if (group === "control") {
+    lib = open(subset);
+  } else {
+    try {
+      lib = Deno.dlopen(location!.path, subset);
+    } catch (cause) {
+      throw openError(location!, cause);
+    }
+  }
+  for (const name of names) {
+    Object.defineProperty(table, name, {
+      configurable: false,
+      enumerable: true,
+      writable: false,
+      value: lib.symbols[name],
+    });
+  }
 }
 
 /** Where the core library was found; `undefined` until it is opened. */
@@ -349,15 +431,17 @@ function isMissing(path: string, cause: unknown): boolean {
   }
 }
 
-function open(): Deno.DynamicLibrary<typeof symbols> {
+function open<S extends Deno.ForeignLibraryInterface>(
+  subset: S,
+): Deno.DynamicLibrary<S> {
   const where = locate();
-  let lib: Deno.DynamicLibrary<typeof symbols>;
+  let lib: Deno.DynamicLibrary<S>;
   try {
-    lib = Deno.dlopen(where.path, symbols);
+    lib = Deno.dlopen(where.path, subset);
   } catch (cause) {
     throw openError(where, cause);
   }
-  const abi = lib.symbols.bpfx_abi_version();
+  const abi = (lib.symbols.bpfx_abi_version as () => number)();
   if (abi !== ABI_VERSION) {
     lib.close();
     throw new BpfError(

@@ -110,6 +110,8 @@ check: | deps
 	$(DENO) fmt --check
 	$(DENO) lint
 	$(DENO) check mod.ts cli.ts $(wildcard tests)
+	$(DENO) doc --lint mod.ts
+	DENO=$(DENO) scripts/publish_check.sh
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 

@@ -119,6 +119,20 @@ export class BpfError extends Error implements BpfErrorFields {
     assignFields(this, init);
   }
 
+  /**
+   * `e instanceof BpfError` holds for every error of the family, those that
+   * are also `Deno.errors.NotFound` or `AlreadyExists` included
+   * ({@linkcode BpfNotFoundError}, {@linkcode BpfAlreadyExistsError}), so a
+   * `catch` that tests for `BpfError` never misses one. Subclasses such as
+   * {@linkcode VerifierError} test as usual.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    const own = Function.prototype[Symbol.hasInstance].call(this, value);
+    if (own || this !== BpfError) return own;
+    return value instanceof BpfNotFoundError ||
+      value instanceof BpfAlreadyExistsError;
+  }
+
   /** The error as the core's JSON error object. */
   toJSON(): CoreErrorObject {
     return toCoreObject(this);

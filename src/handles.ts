@@ -382,11 +382,13 @@ export class BpfMap<K = unknown, V = unknown> extends BpfObject<MapInfo>
     return openRingBuf(path);
   }
 
+  /** Closes the handle; safe to call twice. */
   override close(): void {
     this.#access = undefined;
     super.close();
   }
 
+  /** Moves the handle into a new object; this one is closed. */
   override take(): this {
     const taken = super.take();
     taken.#meta ??= this.#meta;

@@ -73,7 +73,9 @@ export interface MapMeta {
 
 /** A map's key and value types from its BTF (op `map_btf`). */
 export interface MapBtf {
+  /** The key's type. */
   readonly key: BtfType;
+  /** The value's type (one CPU's, for per-CPU maps). */
   readonly value: BtfType;
 }
 

@@ -53,9 +53,13 @@ export interface TaskViewParams {
   target?: TaskTarget;
   /** Only the threads of this process (a positive pid). */
   pid?: number;
+  /** Not a parameter of this target. */
   tid?: never;
+  /** Not a parameter of this target. */
   cgroup?: never;
+  /** Not a parameter of this target. */
   order?: never;
+  /** Not a parameter of this target. */
   map?: never;
 }
 
@@ -65,9 +69,13 @@ export interface ThreadViewParams {
   target?: TaskTarget;
   /** Only this thread (a positive tid). */
   tid: number;
+  /** Not a parameter of this target. */
   pid?: never;
+  /** Not a parameter of this target. */
   cgroup?: never;
+  /** Not a parameter of this target. */
   order?: never;
+  /** Not a parameter of this target. */
   map?: never;
 }
 
@@ -82,8 +90,11 @@ export interface CgroupViewParams {
   cgroup: string | number;
   /** The walk order; `self` (only that cgroup) when left out. */
   order?: CgroupOrder;
+  /** Not a parameter of this target. */
   pid?: never;
+  /** Not a parameter of this target. */
   tid?: never;
+  /** Not a parameter of this target. */
   map?: never;
 }
 
@@ -93,9 +104,13 @@ export interface MapViewParams {
   target: MapTarget;
   /** The pin of the map to walk. */
   map: string;
+  /** Not a parameter of this target. */
   pid?: never;
+  /** Not a parameter of this target. */
   tid?: never;
+  /** Not a parameter of this target. */
   cgroup?: never;
+  /** Not a parameter of this target. */
   order?: never;
 }
 
@@ -103,10 +118,15 @@ export interface MapViewParams {
 export interface PlainViewParams {
   /** No target, no parameters. */
   target?: undefined;
+  /** Not a parameter of this target. */
   pid?: never;
+  /** Not a parameter of this target. */
   tid?: never;
+  /** Not a parameter of this target. */
   cgroup?: never;
+  /** Not a parameter of this target. */
   order?: never;
+  /** Not a parameter of this target. */
   map?: never;
 }
 

@@ -51,3 +51,39 @@ Deno.test("examples() finds only blocks importing mod.ts", () => {
     'x\n```ts\nimport { a } from "./mod.ts";\n```\n```ts\nconst b = 1;\n```\n';
   assert.deepEqual(examples(md), ['import { a } from "./mod.ts";\n']);
 });
+
+Deno.test("the README's error example runs and handles a missing object as a BpfError", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}/README.md`);
+  const block = examples(readme).find((b) => b.includes("VerifierError"));
+  assert.ok(block !== undefined, "no error example in the README");
+  const dir = await Deno.makeTempDir({ prefix: "bpfxreadme-" });
+  try {
+    const file = `${dir}/errors.ts`;
+    await Deno.writeTextFile(
+      file,
+      block.replaceAll(`from "./mod.ts"`, `from "${ROOT}/mod.ts"`),
+    );
+    // Run where "bad.o" does not exist: load() throws a not-found error,
+    // which the example must catch as a BpfError (not rethrow, not miss).
+    const out = await new Deno.Command(DENO, {
+      args: ["run", "-A", "--no-check", `--config=${ROOT}/deno.json`, file],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, `the example failed:\n${stderr}`);
+    const lines = stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 2, `two lines expected:\n${stdout}`);
+    // The map: no pin there (NotFound), or not a bpffs (a BpfError message).
+    assert.ok(lines[0]!.length > 0);
+    assert.match(
+      lines[1]!,
+      /^not-found \S+ 2 /,
+      `the load's error:\n${stdout}`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -42,8 +42,8 @@ help:
 	@echo 'make test       all, then scripts/test.sh (cargo test + deno test)'
 	@echo 'make demo       all, then scripts/demo.sh (needs root)'
 	@echo 'make bench      bench/run.sh'
-	@echo 'make install    symlink $$(PREFIX)/bin/bpfx to ./bpfx (PREFIX=$(PREFIX))'
-	@echo 'make uninstall  remove that symlink'
+	@echo 'make install    copy bpfx to $$(PREFIX)/lib/bpfx/<version>, link $$(PREFIX)/bin/bpfx, install the unit (PREFIX=$(PREFIX))'
+	@echo 'make uninstall  remove what make install put there'
 	@echo 'make clean      remove build/, dist/ and cargo target/'
 
 # Installs what is missing (Debian packages, node_modules); quiet and fast when
@@ -93,17 +93,13 @@ loadcheck: $(EXAMPLE_OBJS)
 	scripts/loadcheck.sh $^
 
 # --- install --------------------------------------------------------------
-# The launcher follows its symlink back to the repo, so install is a symlink.
+# A copy under $(PREFIX)/lib/bpfx/$(VERSION), not a link into the checkout
+# (scripts/install.sh says what goes where); DESTDIR for staging.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	ln -sfn $(CURDIR)/bpfx $(DESTDIR)$(PREFIX)/bin/bpfx
+	scripts/install.sh install "$(DESTDIR)" "$(PREFIX)" "$(VERSION)"
 
 uninstall:
-	@if [ -L $(DESTDIR)$(PREFIX)/bin/bpfx ]; then \
-		echo "rm -f $(DESTDIR)$(PREFIX)/bin/bpfx"; rm -f $(DESTDIR)$(PREFIX)/bin/bpfx; \
-	elif [ -e $(DESTDIR)$(PREFIX)/bin/bpfx ]; then \
-		echo "make: $(DESTDIR)$(PREFIX)/bin/bpfx is not a symlink; left alone" >&2; exit 1; \
-	fi
+	scripts/install.sh uninstall "$(DESTDIR)" "$(PREFIX)" "$(VERSION)"
 
 # --- gates ----------------------------------------------------------------
 check: | deps

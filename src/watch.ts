@@ -205,6 +205,8 @@ export function watchFs(
 /** What the watcher did. */
 export type WatchActionKind =
   | "started"
+  | "ready"
+  | "ready-failed"
   | "reloaded"
   | "rescan"
   | "unexposed"
@@ -220,7 +222,8 @@ export interface WatchAction {
   readonly time: number;
   /**
    * What: `started` (the watcher took the state directory and reconciled
-   * it), `reloaded` (the manifest changed), `rescan` (events were lost: it
+   * it), `ready` (it told systemd so, through `$NOTIFY_SOCKET`;
+   * `ready-failed` when that socket could not be reached), `reloaded` (the manifest changed), `rescan` (events were lost: it
    * reconciled everything), `unexposed` (an exposure whose pin went was
    * removed), `re-exposed` (an exposure whose file went was made again),
    * `view-made`, `view-removed` (a cgroup came or went under an attach

@@ -859,7 +859,7 @@ kernelTest(
       assert.equal(busy.kind, "busy");
       assert.equal(
         busy.message,
-        `Another watcher is running on state directory "${state.path}"`,
+        `Another watcher (pid ${Deno.pid}) is running on state directory "${state.path}"`,
       );
       io = captureIo();
       assert.equal(
@@ -868,7 +868,7 @@ kernelTest(
       );
       assert.equal(
         io.stderr(),
-        `error: Another watcher is running on state directory "${state.path}"\n` +
+        `error: Another watcher (pid ${Deno.pid}) is running on state directory "${state.path}"\n` +
           "  hint: stop it first; one watcher per state directory\n",
       );
       assert.equal(
@@ -880,8 +880,25 @@ kernelTest(
         signal: AbortSignal.timeout(10_000),
       });
       assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /^error: Another watcher is running/);
+      assert.match(
+        r.stderr,
+        new RegExp(`^error: Another watcher \\(pid ${Deno.pid}\\) is running`),
+      );
       assert.equal(first.state, state.path);
+    }
+    // A state directory that does not exist is an error, and is not made.
+    {
+      const missing = `${state.path}/no-such-dir`;
+      const e = await rejected(() => watch({ state: missing }));
+      assert.equal(e.kind, "not-found");
+      assert.equal(
+        e.message,
+        `Cannot watch state directory "${missing}": no such directory`,
+      );
+      io = captureIo();
+      assert.equal(await main(["watch", "--state", missing], { io }), 1);
+      assert.match(io.stderr(), /no such directory\n  hint: check --state/);
+      assert.ok(!(await exists(missing)), "the state directory was not made");
     }
     // Once the first is closed, the directory is free again.
     {

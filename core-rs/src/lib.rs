@@ -21,6 +21,7 @@ pub mod names;
 pub mod notify;
 pub mod object;
 pub mod pins;
+pub mod sdnotify;
 pub mod sys;
 pub mod views;
 pub mod watch;

@@ -7,7 +7,7 @@ use crate::error::{Error, Kind, Result, q};
 use crate::sys;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
-use std::io::Write as _;
+use std::io::{Read as _, Seek as _, Write as _};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
@@ -144,6 +144,7 @@ fn open_lock(state: &Path, name: &str) -> Result<(File, PathBuf)> {
     let f = OpenOptions::new()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .open(&p)
         .map_err(|e| Error::io(format!("Cannot open lock {}", q(&p)), "open", &e).with_path(&p))?;
@@ -171,21 +172,68 @@ pub fn update<T>(state: &Path, f: impl FnOnce(&mut Manifest) -> Result<T>) -> Re
 }
 
 /// Takes the watcher's lock on `state`: one watcher per state directory.
+/// The directory must exist (a watcher of a mistyped directory would watch
+/// nothing); the lock file holds the watcher's pid, so that a second one can
+/// name it.
 pub fn watcher_lock(state: &Path) -> Result<File> {
-    let (f, p) = open_lock(state, "watch.lock")?;
-    sys::fs::flock_exclusive(f.as_fd(), false).map_err(|e| {
-        if e.errno() == libc::EWOULDBLOCK {
-            Error::new(
-                Kind::Busy,
-                "flock",
-                format!("Another watcher is running on state directory {}", q(state)),
+    match std::fs::symlink_metadata(state) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::new(
+                Kind::Invalid,
+                "watch",
+                format!("Cannot watch state directory {}: not a directory", q(state)),
+            )
+            .with_path(state));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::new(
+                Kind::NotFound,
+                "watch",
+                format!("Cannot watch state directory {}: no such directory", q(state)),
             )
             .with_path(state)
-            .with_hint("stop it first; one watcher per state directory")
-        } else {
-            Error::sys(format!("Cannot lock {}", q(&p)), e)
+            .with_hint(
+                "check --state (or $BPFX_STATE); make it with `mkdir -m 0700`, or let `bpfx expose` or `bpfx attach` make it",
+            ));
         }
-    })?;
+        Err(e) => {
+            return Err(Error::io(
+                format!("Cannot watch state directory {}", q(state)),
+                "stat",
+                &e,
+            )
+            .with_path(state));
+        }
+    }
+    let (mut f, p) = open_lock(state, "watch.lock")?;
+    if let Err(e) = sys::fs::flock_exclusive(f.as_fd(), false) {
+        if e.errno() != libc::EWOULDBLOCK {
+            return Err(Error::sys(format!("Cannot lock {}", q(&p)), e));
+        }
+        let mut text = String::new();
+        let _ = f.read_to_string(&mut text);
+        let holder = match text.trim().parse::<u32>() {
+            Ok(pid) => format!("Another watcher (pid {pid})"),
+            Err(_) => "Another watcher".to_string(),
+        };
+        return Err(Error::new(
+            Kind::Busy,
+            "flock",
+            format!("{holder} is running on state directory {}", q(state)),
+        )
+        .with_path(state)
+        .with_hint("stop it first; one watcher per state directory"));
+    }
+    // Ours now: say who holds it.
+    let pid = format!("{}\n", std::process::id());
+    let written = f
+        .set_len(0)
+        .and_then(|()| f.seek(std::io::SeekFrom::Start(0)))
+        .and_then(|_| f.write_all(pid.as_bytes()));
+    if let Err(e) = written {
+        return Err(Error::io(format!("Cannot write {}", q(&p)), "write", &e).with_path(&p));
+    }
     Ok(f)
 }
 

@@ -99,6 +99,15 @@ impl Watcher {
         ));
         w.reconcile_all();
         w.flush();
+        // Under systemd (Type=notify): ready once the first reconcile is done.
+        match crate::sdnotify::notify("READY=1\nSTATUS=watching") {
+            Ok(true) => w.log(action("ready", "told systemd the first reconcile is done")),
+            Ok(false) => {}
+            Err(e) => w.log(action(
+                "ready-failed",
+                format!("could not notify systemd: {e}"),
+            )),
+        }
         Ok(w)
     }
 

@@ -1,0 +1,109 @@
+// make install and make uninstall: a copy under a versioned prefix that
+// works on its own, a hardened unit that systemd-analyze verifies, and
+// nothing left after uninstall.
+import { assert, kernelTest, privateBpffs, ROOT, run } from "./_kernel.ts";
+import { VERSION } from "../mod.ts";
+
+/** Every path below `dir`, with what its symlinks point at. */
+async function walk(dir: string, out: string[] = []): Promise<string[]> {
+  for await (const e of Deno.readDir(dir)) {
+    const p = `${dir}/${e.name}`;
+    out.push(p);
+    if (e.isDirectory) await walk(p, out);
+  }
+  return out;
+}
+
+kernelTest(
+  "make install copies bpfx under a versioned prefix that works without the checkout; uninstall removes it",
+  async () => {
+    const prefix = await Deno.makeTempDir({ prefix: "bpfxinstall-" });
+    try {
+      const inst = await run("make", ["-s", "install", `PREFIX=${prefix}`], {
+        cwd: ROOT,
+      });
+      assert.equal(inst.code, 0, inst.stderr);
+      const lib = `${prefix}/lib/bpfx/${VERSION}`;
+      const bin = `${prefix}/bin/bpfx`;
+      assert.equal(await Deno.readLink(bin), `${lib}/bpfx`);
+      // A copy: no symlink in it leads back into the checkout.
+      for (const p of await walk(prefix)) {
+        const real = await Deno.realPath(p);
+        assert.ok(
+          real.startsWith(`${prefix}/`),
+          `${p} resolves to ${real}, outside the prefix`,
+        );
+      }
+      // It runs from anywhere, on its own files.
+      const version = await run(bin, ["--version", "--json"], { cwd: "/" });
+      assert.equal(version.code, 0, version.stderr);
+      assert.deepEqual(JSON.parse(version.stdout), {
+        name: "bpfx",
+        version: VERSION,
+      });
+      await using fs = await privateBpffs();
+      const ls = await run(bin, ["ls", fs.path, "--json"], {
+        cwd: "/",
+        env: { BPFX_LIB: "" },
+      });
+      assert.equal(ls.code, 0, ls.stderr);
+      assert.ok(Array.isArray(JSON.parse(ls.stdout)), ls.stdout);
+      const doctor = await run(bin, ["doctor", "--json"], { cwd: "/" });
+      const report = JSON.parse(doctor.stdout);
+      assert.ok(
+        String(report.checks.length) !== "0",
+        `doctor from the copy: ${doctor.stdout}`,
+      );
+      const completions = await run(bin, ["completions", "bash"], {
+        cwd: "/",
+      });
+      assert.equal(completions.code, 0, completions.stderr);
+      assert.match(
+        completions.stdout,
+        /complete -o default -F __bpfx_complete bpfx/,
+      );
+
+      // The unit names the installed launcher and passes systemd's checks.
+      const unit = `${prefix}/lib/systemd/system/bpfx-watch.service`;
+      const text = await Deno.readTextFile(unit);
+      assert.match(
+        text,
+        new RegExp(`^ExecStart=${prefix}/bin/bpfx watch`, "m"),
+      );
+      assert.match(text, /^Type=notify$/m);
+      const verify = await run("systemd-analyze", ["verify", unit]);
+      assert.equal(verify.code, 0, verify.stderr);
+      assert.equal(verify.stderr.trim(), "", verify.stderr);
+      const security = await run("systemd-analyze", [
+        "security",
+        "--offline=yes",
+        unit,
+      ]);
+      const score = security.stdout.match(
+        /Overall exposure level for bpfx-watch\.service: ([0-9.]+)/,
+      );
+      assert.ok(score !== null, security.stdout + security.stderr);
+      assert.ok(Number(score[1]) <= 5, `exposure ${score[1]}`);
+
+      const un = await run("make", ["-s", "uninstall", `PREFIX=${prefix}`], {
+        cwd: ROOT,
+      });
+      assert.equal(un.code, 0, un.stderr);
+      const left = (await walk(prefix)).filter((p) => {
+        // Empty directories of the prefix itself may stay.
+        return ![
+          "/bin",
+          "/lib",
+          "/lib/systemd",
+          "/lib/systemd/system",
+          "/share",
+          "/share/doc",
+        ]
+          .some((d) => p === `${prefix}${d}`);
+      });
+      assert.deepEqual(left, [], "uninstall left these");
+    } finally {
+      await Deno.remove(prefix, { recursive: true });
+    }
+  },
+);

@@ -18,7 +18,7 @@ import { btfCodec, type BtfType, type Codec } from "../src/codec.ts";
 import { BpfError, BpfNotFoundError } from "../src/errors.ts";
 import { type BpfMap, openMap } from "../src/handles.ts";
 import { openRingBuf } from "../src/maps.ts";
-import type { Io } from "./output.ts";
+import { type Io, isPretty } from "./output.ts";
 
 /** Flags every map command takes. */
 export interface MapFlags {
@@ -72,9 +72,16 @@ class Out {
   dv = new DataView(this.buf.buffer);
   pos = 0;
   readonly #io: Io;
+  /** Re-indents each line (one JSON document) on flush, for `--pretty`. */
+  readonly #indent: boolean;
 
-  constructor(io: Io) {
+  /**
+   * `documents`: what is written is whole JSON documents, one per line,
+   * re-indented for `--pretty` (a dump's one streamed array is not).
+   */
+  constructor(io: Io, documents = false) {
     this.#io = io;
+    this.#indent = documents && isPretty(io);
   }
 
   /** Makes room for `n` more bytes. */
@@ -89,6 +96,16 @@ class Out {
 
   flush(): void {
     if (this.pos === 0) return;
+    if (this.#indent) {
+      const lines = decoder.decode(this.buf.subarray(0, this.pos)).split("\n");
+      this.pos = 0;
+      this.#io.out(
+        lines.filter((l) => l !== "").map((l) =>
+          JSON.stringify(JSON.parse(l), null, 2) + "\n"
+        ).join(""),
+      );
+      return;
+    }
     const bytes = this.buf.subarray(0, this.pos);
     if (this.#io.write) this.#io.write(bytes);
     else this.#io.out(decoder.decode(bytes));
@@ -608,7 +625,7 @@ function refuseUnkeyed(map: BpfMap, verb: string): void {
   }
   const why = map.type === "ringbuf"
     ? `it is a ringbuf: read its records with \`bpfx map watch ${map.path}\``
-    : `it is a ${map.type}, whose elements have no keys`;
+    : `it is a ${map.type}, whose elements have no keys: use \`bpfx map push|pop|peek\``;
   throw new BpfError(`Cannot ${verb} map "${map.name}": ${why}`, {
     kind: "wrong-kind",
     op: verb === "dump" ? "BPF_MAP_GET_NEXT_KEY" : "BPF_MAP_LOOKUP_ELEM",
@@ -806,9 +823,7 @@ export function mapGetCommand(
   const value = new Uint8Array(map.meta.valueBufSize);
   if (!map.getInto(k, value)) {
     throw new BpfNotFoundError(
-      `Cannot look up key ${
-        JSON.stringify(key)
-      } in map "${map.name}": no such key`,
+      `Cannot look up key ${map.keyText(k)} in map "${map.name}": no such key`,
       { kind: "not-found", op: "BPF_MAP_LOOKUP_ELEM", errno: 2, path: pin },
     );
   }
@@ -825,7 +840,7 @@ function printEntry(
 ): void {
   const p = printer(map);
   if (flags.json) {
-    const out = new Out(io);
+    const out = new Out(io, true);
     writeEntry(
       p,
       out,
@@ -881,7 +896,7 @@ export function mapDeleteCommand(
   const k = keyOf(map, "delete a key from", key);
   map.delete(k);
   if (flags.json) {
-    const out = new Out(io);
+    const out = new Out(io, true);
     out.ascii('{"key":');
     out.hexList(k, 0, k.length);
     const p = printer(map);
@@ -944,7 +959,7 @@ function printValue(io: Io, map: BpfMap, value: Uint8Array, json: boolean) {
     io.out(`value  ${cellText(p.valueCodec, value, 0, p.valueSize)}\n`);
     return;
   }
-  const out = new Out(io);
+  const out = new Out(io, true);
   out.ascii('{"value":');
   out.hexList(value, 0, value.length);
   if (p.value !== undefined) {

@@ -124,6 +124,11 @@ export function withJson(io: Io, style: { pretty: boolean }): Io {
   return wrapped;
 }
 
+/** Whether `io` wants indented JSON (`-p`, `--pretty`). */
+export function isPretty(io: Io): boolean {
+  return (io as JsonIo).pretty === true;
+}
+
 /** Writes `value` as JSON and a newline to standard output. */
 export function printJson(io: Io, value: unknown): void {
   const pretty = (io as JsonIo).pretty ?? true;

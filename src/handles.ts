@@ -286,6 +286,15 @@ export class BpfMap<K = unknown, V = unknown> extends BpfObject<MapInfo>
   }
 
   /**
+   * `key` as every message of the map shows it: decoded by the map's key
+   * type when given as bytes of the key's size (`42`, not `hex 2a 00 00
+   * 00`), so that the CLI's messages and the API's read the same.
+   */
+  keyText(key: K | Uint8Array): string {
+    return (this.#access ?? this.#data()).keyText(key);
+  }
+
+  /**
    * The entries as `[key, value]` pairs, read in batches of 16384
    * (`BPF_MAP_LOOKUP_BATCH`) where the map type has them and by
    * `BPF_MAP_GET_NEXT_KEY` otherwise. Iterate with `for await` (the next

@@ -1073,7 +1073,7 @@ export class MapAccess {
       ? ` (${this.#cpus} CPUs of ${this.#valSize} bytes, each padded to ${this.#stride})`
       : "";
     const subject = what === "key" && key !== undefined
-      ? `key ${text(key)}`
+      ? `key ${this.keyText(key)}`
       : `a ${what}`;
     return new BpfError(
       `Cannot use ${subject} of ${got} bytes with map "${this.#id.name}": its ${what}s are ${want} bytes${perCpu}`,
@@ -1112,6 +1112,27 @@ export class MapAccess {
     );
   }
 
+  /**
+   * A key as every message shows it: decoded by the map's key type (BTF or
+   * codec) when it is given as bytes of the key's size, so that `42` and its
+   * bytes `2a 00 00 00` read the same; else as given (`hex ..` for bytes).
+   */
+  keyText(key: unknown): string {
+    if (key instanceof Uint8Array && key.length === this.#keySize) {
+      try {
+        const decoded = this.#keyNode.dec(
+          new DataView(key.buffer, key.byteOffset, key.byteLength),
+          key,
+          0,
+        );
+        if (!(decoded instanceof Uint8Array)) return show(decoded);
+      } catch {
+        // Not decodable: shown as bytes below.
+      }
+    }
+    return text(key);
+  }
+
   /** The error of a failed call that returned `rc` (a negative errno). */
   fail(rc: number, op: Op, key?: unknown): AnyBpfError {
     return this.#fail(rc, op, key);
@@ -1127,7 +1148,7 @@ export class MapAccess {
   ): AnyBpfError {
     const errno = -rc;
     const { name, type } = this.#id;
-    const k = key === undefined ? "" : ` ${text(key)}`;
+    const k = key === undefined ? "" : ` ${this.keyText(key)}`;
     const where = `map "${name}"`;
     let what: string;
     switch (op) {

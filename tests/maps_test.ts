@@ -1185,3 +1185,69 @@ kernelTest(
     assert.match(codec.message, /key codec of 2 bytes .* its keys are 4 bytes/);
   },
 );
+
+kernelTest(
+  "bpfx map push, pop and peek work queues and stacks, and every message shows a key one way",
+  async () => {
+    await using b = await privateBpffs();
+    const { maps } = loadMaps(b.path);
+    const jobs = `${maps}/jobs`; // a queue of u64
+    const BYTES = (n: number) => hexLe(n, 8).join(" ");
+    const undo = `${maps}/undo`; // a stack of u64
+    for (const v of ["1", "2", "3"]) {
+      assert.equal((await cli(["map", "push", jobs, v])).code, 0);
+      assert.equal((await cli(["map", "push", undo, v])).code, 0);
+    }
+    const pushed = await cli(["map", "push", jobs, "4", "-j"]);
+    // Queue and stack maps carry no BTF in the kernel: bytes, as bpftool.
+    assert.deepEqual(JSON.parse(pushed.out), {
+      value: jsonBytes([4, 0, 0, 0, 0, 0, 0, 0]),
+    });
+    // peek leaves the value, pop takes it: a queue is first in, first out.
+    assert.equal(
+      (await cli(["map", "peek", jobs])).out,
+      `value  ${BYTES(1)}\n`,
+    );
+    assert.equal((await cli(["map", "pop", jobs])).out, `value  ${BYTES(1)}\n`);
+    assert.equal((await cli(["map", "pop", jobs])).out, `value  ${BYTES(2)}\n`);
+    // A stack is last in, first out; --pretty indents.
+    const top = await cli(["map", "pop", undo, "--pretty"]);
+    assert.equal(
+      top.out,
+      JSON.stringify(
+        { value: jsonBytes([3, 0, 0, 0, 0, 0, 0, 0]) },
+        null,
+        2,
+      ) + "\n",
+    );
+    // The API agrees with what the CLI left.
+    using q = openMap<never, Uint8Array>(jobs);
+    assert.deepEqual(q.pop(), new Uint8Array([3, 0, 0, 0, 0, 0, 0, 0]));
+    assert.deepEqual(q.pop(), new Uint8Array([4, 0, 0, 0, 0, 0, 0, 0]));
+    const empty = await cli(["map", "pop", jobs]);
+    assert.equal(empty.code, 1);
+    assert.equal(
+      empty.err,
+      `error: Cannot pop from map "jobs": it is empty\n`,
+    );
+    // Keyed commands on a queue are refused, naming what to use.
+    const keyed = await cli(["map", "get", jobs, "1"]);
+    assert.equal(keyed.code, 1);
+    assert.match(
+      keyed.err,
+      /whose elements have no keys: use `bpfx map push\|pop\|peek`/,
+    );
+
+    // A missing key reads the same in the CLI's message and the API's,
+    // whether it was written as JSON or as bytes.
+    const counts = `${maps}/counts`;
+    const asJson = await cli(["map", "get", counts, "43"]);
+    const asBytes = await cli(["map", "get", counts, "hex 2b 00 00 00"]);
+    assert.equal(asJson.code, 1);
+    assert.equal(asJson.err, asBytes.err);
+    assert.match(asJson.err, /^error: Cannot look up key 43 in map "counts"/);
+    const del = await cli(["map", "delete", counts, "hex 2b 00 00 00"]);
+    assert.equal(del.code, 1);
+    assert.match(del.err, /key 43 /);
+  },
+);

@@ -960,3 +960,29 @@ kernelTest(
     );
   },
 );
+
+kernelTest(
+  "bpfx view OBJ without :NAME names the object's iterator programs, and pins nothing",
+  async () => {
+    await using b = await privateBpffs();
+    const tasks = `${ROOT}/build/examples/tasks.bpf.o`;
+    const before = await tree(b.path); // a new bpffs may hold preload files
+    const o = await cli(["view", tasks, `${b.path}/t`, "--pid", "1"]);
+    assert.equal(o.code, 1, dump("view OBJ PIN", o));
+    assert.equal(
+      o.stderr,
+      `error: Cannot use "${tasks}" as a program: it is an object file, not a pinned program\n` +
+        `  hint: name one of its iterator programs: ${tasks}:tasks\n`,
+    );
+    assert.deepEqual(await tree(b.path), before);
+    // With :NAME it works.
+    const ok = await cli([
+      "view",
+      `${tasks}:tasks`,
+      `${b.path}/t`,
+      "--pid",
+      "1",
+    ]);
+    assert.equal(ok.code, 0, dump("view OBJ:NAME PIN", ok));
+  },
+);

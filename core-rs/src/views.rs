@@ -83,12 +83,59 @@ pub fn target_of(fd: BorrowedFd<'_>, what: &str) -> Result<(String, String)> {
     }
 }
 
+/// The error for an object file named where a pinned program or `OBJ:NAME`
+/// is expected (`bpfx view prog.o PIN`): which programs to name. `None` when
+/// `path` is not a regular file that starts like an ELF file.
+fn object_without_name(path: &Path) -> Option<Error> {
+    use std::io::Read as _;
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .ok()?
+        .read_exact(&mut magic)
+        .ok()?;
+    if &magic != b"\x7fELF" {
+        return None;
+    }
+    let iters: Vec<String> = object::parse_file(path)
+        .map(|p| {
+            p.spec
+                .programs
+                .iter()
+                .filter(|p| p.section.starts_with("iter/") || p.section.starts_with("iter.s/"))
+                .map(|p| format!("{}:{}", path.display(), p.name))
+                .collect()
+        })
+        .unwrap_or_default();
+    let hint = if iters.is_empty() {
+        "name a program of it as OBJ:NAME (`bpfx inspect OBJ` lists them)".to_string()
+    } else {
+        format!("name one of its iterator programs: {}", iters.join(", "))
+    };
+    Some(
+        Error::new(
+            Kind::Invalid,
+            "lookup",
+            format!(
+                "Cannot use {} as a program: it is an object file, not a pinned program",
+                q(path)
+            ),
+        )
+        .with_path(path)
+        .with_hint(hint),
+    )
+}
+
 /// Opens the program `spec` names: a pinned program, or `OBJ:NAME`, an
 /// iterator program in an object file, loaded now.
 pub fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<(IterProg, String)> {
     let as_path = Path::new(spec);
     if as_path.exists() || !spec.contains(':') {
-        let (fd, _) = pins::open(as_path, Some(ObjKind::Prog))?;
+        let (fd, _) = pins::open(as_path, Some(ObjKind::Prog))
+            .map_err(|e| object_without_name(as_path).unwrap_or(e))?;
         let (target, name) =
             target_of(fd.as_fd(), &format!("The program pinned at {}", q(as_path)))?;
         return Ok((IterProg::Pinned { fd, name }, target));

@@ -1,6 +1,6 @@
 // The README's TypeScript examples type-check against mod.ts.
 import { assert } from "./_assert.ts";
-import { ROOT } from "./_kernel.ts";
+import { kernelTest, ROOT } from "./_kernel.ts";
 
 const DENO = `${ROOT}/node_modules/.bin/deno`;
 
@@ -87,3 +87,47 @@ Deno.test("the README's error example runs and handles a missing object as a Bpf
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** The ```sh block of the README that follows `marker`. */
+function shBlockAfter(markdown: string, marker: string): string {
+  const at = markdown.indexOf(marker);
+  assert.ok(at >= 0, `no "${marker}" in the README`);
+  const m = markdown.slice(at).match(/```sh\n([\s\S]*?)```/);
+  assert.ok(m !== null, `no sh block after "${marker}"`);
+  return m[1]!;
+}
+
+kernelTest(
+  "the README's map commands run as written, on a bpffs at /sys/fs/bpf of their own",
+  async () => {
+    const readme = await Deno.readTextFile(`${ROOT}/README.md`);
+    const block = shBlockAfter(readme, "runs this block as written");
+    const lines = block.trim().split("\n");
+    assert.ok(lines.length >= 8, block);
+    assert.ok(lines.every((l) => l.startsWith("bpfx ")), block);
+    // Each line as written, `bpfx` being the checkout's launcher, in a mount
+    // namespace of its own with a fresh bpffs on /sys/fs/bpf: the host's
+    // /sys/fs/bpf is not touched.
+    const script = [
+      "set -e",
+      "mount -t bpf bpf /sys/fs/bpf",
+      `bpfx() { "${ROOT}/bpfx" "$@"; }`,
+      ...lines.map((l) => `echo "+ ${l.replaceAll('"', '\\"')}"; ${l}`),
+    ].join("\n");
+    const out = await new Deno.Command("unshare", {
+      args: ["-m", "--propagation", "private", "bash", "-c", script],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, `${stdout}\n${stderr}`);
+    assert.match(stdout, /key +42\nvalue +7\n/, stdout);
+    assert.match(stdout, /"formatted":\{"key":42,"value":7\}/, stdout);
+    assert.match(
+      stdout,
+      /\+ bpfx map pop [^\n]*\nvalue +07 00 00 00 00 00 00 00\n/,
+    );
+  },
+);

@@ -69,6 +69,28 @@ export function denoIo(): Io {
   };
 }
 
+/**
+ * `text` safe for a terminal: C0 and C1 control characters (escape sequences
+ * included), DEL and the bidirectional overrides are written as `\xNN` or
+ * `\u{NNNN}`, so a name
+ * a user chose (a pin, a cgroup, a map, a file) cannot move the cursor, change
+ * colours or reorder what is shown. Text bpfx wrote itself passes unchanged.
+ */
+export function escapeText(text: string): string {
+  // deno-lint-ignore no-control-regex
+  if (!/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/.test(text)) return text;
+  let out = "";
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
+      out += `\\x${c.toString(16).padStart(2, "0")}`;
+    } else if ((c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) {
+      out += `\\u{${c.toString(16)}}`;
+    } else out += ch;
+  }
+  return out;
+}
+
 /** How a table column is aligned. */
 export type Align = "left" | "right";
 
@@ -88,6 +110,7 @@ export function table(
   columns: readonly Column[],
   rows: readonly string[][],
 ): string {
+  rows = rows.map((r) => r.map(escapeText));
   const widths = columns.map((c, i) =>
     Math.max(c.header.length, ...rows.map((r) => (r[i] ?? "").length))
   );
@@ -103,6 +126,7 @@ export function table(
 
 /** Formats `[label, value]` pairs as two aligned columns, no header. */
 export function pairs(entries: readonly (readonly [string, string])[]): string {
+  entries = entries.map(([k, v]) => [k, escapeText(v)] as const);
   const width = Math.max(0, ...entries.map(([k]) => k.length));
   return entries.map(([k, v]) => `${k.padEnd(width)}  ${v}`.trimEnd() + "\n")
     .join("");
@@ -222,6 +246,6 @@ export function fail(
     }
     if (error.hint) text += `  hint: ${error.hint}\n`;
   }
-  io.err(text);
+  io.err(text.split("\n").map(escapeText).join("\n"));
   return 1;
 }

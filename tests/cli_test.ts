@@ -986,3 +986,46 @@ kernelTest(
     assert.equal(ok.code, 0, dump("view OBJ:NAME PIN", ok));
   },
 );
+
+kernelTest(
+  "ls, show and errors print names escaped: a name cannot send terminal escapes",
+  async () => {
+    await using b = await privateBpffs();
+    const evil = `${b.path}/x\x1b[2Jy\u202e`;
+    await Deno.mkdir(evil);
+    const pin = `${evil}/m\x07`;
+    const made = await run("bpftool", [
+      "map",
+      "create",
+      pin,
+      "type",
+      "array",
+      "key",
+      "4",
+      "value",
+      "4",
+      "entries",
+      "1",
+      "name",
+      "plain",
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    const shown = `${b.path}/x\\x1b[2Jy\\u{202e}/m\\x07`;
+    const ls = await cli(["ls", b.path]);
+    assert.equal(ls.code, 0, dump("ls", ls));
+    assert.ok(!/[\x00-\x08\x0b-\x1f\x7f\u202e]/.test(ls.stdout), ls.stdout);
+    assert.ok(ls.stdout.includes(shown), ls.stdout);
+    const show = await cli(["show", pin]);
+    assert.ok(!/[\x00-\x08\x0b-\x1f\x7f\u202e]/.test(show.stdout), show.stdout);
+    // JSON keeps the name exactly (JSON escapes it its own way).
+    const json = JSON.parse((await cli(["ls", b.path, "--json"])).stdout);
+    assert.ok(
+      JSON.stringify(json).includes(JSON.stringify(pin).slice(1, -1)),
+      JSON.stringify(json),
+    );
+    // An error naming it is escaped too.
+    const gone = await cli(["show", `${evil}/nothing\x1b]0;pwned\x07`]);
+    assert.equal(gone.code, 1);
+    assert.ok(!/[\x00-\x08\x0b-\x1f\x7f\u202e]/.test(gone.stderr), gone.stderr);
+  },
+);

@@ -368,6 +368,7 @@ fn source_handle(source: impl handles::Source + 'static, path: Option<PathBuf>) 
 
 /// Decodes, runs and encodes one request: (status, reply bytes).
 fn call(req: &[u8]) -> (i32, Vec<u8>) {
+    quiet_panics();
     let req: Req = match serde_json::from_slice(req) {
         Ok(r) => r,
         Err(e) => {
@@ -383,16 +384,41 @@ fn call(req: &[u8]) -> (i32, Vec<u8>) {
     }
 }
 
+thread_local! {
+    /// Where this thread's last panic happened, for the error that reports it.
+    static PANIC_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Installs, once, a panic hook that prints nothing: every export catches
+/// panics and turns them into an error that says what failed and where, so
+/// "panicked at" and a backtrace (with `RUST_BACKTRACE` set) never reach the
+/// user's terminal, whatever third-party parser panicked.
+pub fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let at = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()));
+            PANIC_AT.with(|p| *p.borrow_mut() = at);
+        }));
+    });
+}
+
 fn panic_error(panic: &Box<dyn std::any::Any + Send>) -> Error {
     let what = panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
+    let at = PANIC_AT
+        .with(|p| p.borrow_mut().take())
+        .map(|at| format!(" (at {at})"))
+        .unwrap_or_default();
     Error::new(
         Kind::Internal,
         "internal",
-        format!("Internal error in the bpfx core: {what}"),
+        format!("Internal error in the bpfx core: {what}{at}"),
     )
     .with_hint("this is a bug in bpfx: please report it with the command that caused it")
 }
@@ -429,9 +455,12 @@ unsafe fn deliver(
     TOO_BIG
 }
 
-/// The ABI version of this library.
+/// The ABI version of this library. Called first by every binding (it checks
+/// the version before anything else), so it also installs the quiet panic
+/// hook.
 #[unsafe(no_mangle)]
 pub extern "C" fn bpfx_abi_version() -> u32 {
+    quiet_panics();
     ABI_VERSION
 }
 
@@ -977,6 +1006,20 @@ mod tests {
         assert_eq!(v["op"], "BPF_OBJ_GET");
         assert_eq!(v["errno"], libc::ENOENT);
         assert_eq!(v["path"], "/sys/fs/bpf/gone");
+    }
+
+    #[test]
+    fn a_panic_is_quiet_and_its_error_says_where() {
+        quiet_panics();
+        let caught = catch_unwind(|| -> u32 { panic!("parser fell over") });
+        let e = panic_error(&caught.unwrap_err());
+        assert!(
+            e.message
+                .starts_with("Internal error in the bpfx core: parser fell over (at "),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("abi/mod.rs:"), "{}", e.message);
     }
 
     #[test]

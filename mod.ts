@@ -232,6 +232,7 @@ export {
   doctor,
   type DoctorCheck,
   type DoctorOptions,
+  type DoctorRefusal,
   type DoctorReport,
 } from "./src/doctor.ts";
 export { mountBpffs, unmount } from "./src/mounts.ts";

@@ -311,7 +311,13 @@ pub fn aya_error(what: String, err: &(dyn std::error::Error + 'static)) -> Error
         {
             errno = io_error.raw_os_error();
             op = "BPF_PROG_LOAD".into();
-            log = Some(format!("{verifier_log:?}"));
+            let text = format!("{verifier_log:?}");
+            if crate::doctor::privileged()
+                && crate::error::refused_before_verification(errno.unwrap_or(0), &text)
+            {
+                return policy_refusal(what);
+            }
+            log = Some(text);
             chain = vec![format!(
                 "the verifier refused it: {}",
                 crate::error::describe_errno(errno.unwrap_or(0))
@@ -357,6 +363,22 @@ pub fn aya_error(what: String, err: &(dyn std::error::Error + 'static)) -> Error
             "run as root, or with CAP_BPF and CAP_SYS_ADMIN (check with `bpfx doctor`)".into(),
         );
     }
+    e
+}
+
+/// A load refused with EPERM before the verifier processed an instruction,
+/// with the privileges to load: the kernel's policy refuses the program's
+/// type, and the verifier never saw it.
+fn policy_refusal(what: String) -> Error {
+    let mut e = Error::new(
+        Kind::Permission,
+        "BPF_PROG_LOAD",
+        format!(
+            "{what}: the kernel refuses this type of program: EPERM at load, before verification (a security policy, not the verifier)"
+        ),
+    )
+    .with_hint("`bpfx doctor` lists the program types this kernel refuses");
+    e.errno = libc::EPERM;
     e
 }
 

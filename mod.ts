@@ -191,6 +191,7 @@ export {
   type MapTarget,
   type MapViewParams,
   openView,
+  type PartialRead,
   type PlainViewParams,
   type ProgressCallback,
   readView,

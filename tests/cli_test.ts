@@ -381,6 +381,7 @@ kernelTest(
     );
     noStack(launched.stderr, "./bpfx show");
   },
+  { needs: [] },
 );
 
 // ---------------------------------------------------------------------------
@@ -591,6 +592,7 @@ kernelTest(
         ok: "boolean",
         detail: "string",
         fix: "string|null",
+        refused: "string|null",
       }, "doctor check");
     }
     assert.equal(
@@ -604,6 +606,7 @@ kernelTest(
     );
     assert.deepEqual(d["fixed"], []);
   },
+  { needs: ["iterator task"] },
 );
 
 // ---------------------------------------------------------------------------
@@ -747,15 +750,9 @@ async function nobodyGap(): Promise<string | null> {
   }
 }
 
-const nobody = await nobodyGap();
-const NO_PRIVILEGES =
-  "without privileges, ls and load exit 1 with a CAP_BPF hint and pin nothing";
-if (nobody !== null && Deno.env.get("BPFX_REQUIRE_KERNEL") !== "1") {
-  console.warn(`skipping "${NO_PRIVILEGES}": ${nobody}`);
-  Deno.test({ name: NO_PRIVILEGES, ignore: true, fn: () => {} });
-} else {
-  kernelTest(NO_PRIVILEGES, async () => {
-    if (nobody !== null) throw new Error(nobody);
+kernelTest(
+  "without privileges, ls and load exit 1 with a CAP_BPF hint and pin nothing",
+  async () => {
     await using b = await privateBpffs();
     // Something to list (as root).
     load(HELLO, { pinDir: `${b.path}/mine`, pinByNameRoot: b.path });
@@ -831,8 +828,9 @@ exit $rc`,
     const left = ns.stderr.match(/^left: (.*)$/m)?.[1]?.trim().split(" ");
     assert.deepEqual(left?.sort(), ["maps.debug", "progs.debug"], ns.stderr);
     assert.deepEqual(await tree(b.path), before, "nothing was pinned");
-  });
-}
+  },
+  { needs: ["iterator task"], gap: await nobodyGap() },
+);
 
 /**
  * Runs `bpfx ARGS` from the repository root in a private mount namespace,
@@ -877,6 +875,7 @@ kernelTest(
     assert.match(o.stderr, /hint: .*bpfx doctor --fix/);
     noStack(o.stderr, "load (no bpffs)");
   },
+  { needs: [] },
 );
 
 /**
@@ -921,4 +920,5 @@ kernelTest(
       "the host's mounts are unchanged",
     );
   },
+  { needs: [] },
 );

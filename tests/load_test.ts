@@ -77,6 +77,7 @@ kernelTest(
     for (const p of r.programs) assert.equal(byPath.get(p.path), p.id);
     for (const m of r.maps) assert.equal(byPath.get(m.path), m.id);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -111,6 +112,7 @@ kernelTest(
     ]);
     assert.ok(map.btfId > 0);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -130,6 +132,7 @@ kernelTest(
     );
     assert.deepEqual(ls(b.path), before);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest("a second object reuses a compatible by-name map", async () => {
@@ -143,7 +146,7 @@ kernelTest("a second object reuses a compatible by-name map", async () => {
   assert.equal(m1.id, m2.id);
   const p = show(`${b.path}/two/count_exec`);
   assert.ok(p.kind === "prog" && p.mapIds.includes(m1.id));
-});
+}, { needs: ["iterator task"] });
 
 kernelTest(
   "load() refuses an incompatible by-name map, naming the field, and leaves nothing",
@@ -165,6 +168,7 @@ kernelTest(
     );
     assert.deepEqual(await tree(b.path), before);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -196,6 +200,7 @@ kernelTest(
     );
     assert.deepEqual(await tree(b.path), before);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -229,6 +234,7 @@ kernelTest(
     assert.match(off.hint ?? "", /--pin-by-name-root/);
     assert.deepEqual(ls(b.path), []);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -258,6 +264,7 @@ kernelTest(
     }
     assert.deepEqual(ls(b.path), []);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest("inspect() describes an object with no privileges needed", () => {
@@ -289,7 +296,7 @@ kernelTest("inspect() describes an object with no privileges needed", () => {
     "trace_iter",
     "task",
   ]);
-});
+}, { needs: [] });
 
 kernelTest(
   "show() and unpin() of a missing pin are NotFound; unpin() refuses paths off bpffs",
@@ -310,6 +317,7 @@ kernelTest(
       await Deno.remove(tmp);
     }
   },
+  { needs: [] },
 );
 
 kernelTest(
@@ -332,6 +340,7 @@ kernelTest(
       assert.ok(["maps.debug", "progs.debug"].includes(name), name);
     }
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -358,4 +367,5 @@ kernelTest(
     assert.equal(wrong.kind, "wrong-kind");
     assert.match(wrong.message, /as a map: it is a program$/);
   },
+  { needs: ["iterator task"] },
 );

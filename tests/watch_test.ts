@@ -484,6 +484,7 @@ kernelTest(
       await unmountAll(paths.bind);
     }
   },
+  { needs: ["iterator task", "fanotify bpffs"] },
 );
 
 // ---------------------------------------------------------------------------
@@ -593,6 +594,15 @@ kernelTest(
     assert.deepEqual(readManifest({ state: state.path }).rules, []);
     assert.deepEqual(await tree(mirror.path), []);
   },
+  {
+    needs: [
+      "cgroup2",
+      "iterator cgroup",
+      "iterator cgroup parameters",
+      "fanotify bpffs",
+      "fanotify cgroupfs",
+    ],
+  },
 );
 
 kernelTest(
@@ -647,6 +657,15 @@ kernelTest(
     assert.equal(second.stderr(), "");
     await detach({ ...layout, state: state.path });
   },
+  {
+    needs: [
+      "cgroup2",
+      "iterator cgroup",
+      "iterator cgroup parameters",
+      "fanotify bpffs",
+      "fanotify cgroupfs",
+    ],
+  },
 );
 
 kernelTest(
@@ -669,6 +688,15 @@ kernelTest(
     await watcher[Symbol.asyncDispose]();
     await seen.done;
     await detach({ ...layout, state: state.path });
+  },
+  {
+    needs: [
+      "cgroup2",
+      "iterator cgroup",
+      "iterator cgroup parameters",
+      "fanotify bpffs",
+      "fanotify cgroupfs",
+    ],
   },
 );
 
@@ -725,6 +753,15 @@ kernelTest(
       }
     }
     await detach({ ...layout, state: state.path });
+  },
+  {
+    needs: [
+      "cgroup2",
+      "iterator cgroup",
+      "iterator cgroup parameters",
+      "fanotify bpffs",
+      "fanotify cgroupfs",
+    ],
   },
 );
 
@@ -896,6 +933,7 @@ kernelTest(
     unexpose(good, { state: state.path });
     assert.deepEqual(await tree(x.path), [`${x.path}/link`, taken]);
   },
+  { needs: ["iterator task", "fanotify bpffs"] },
 );
 
 // ---------------------------------------------------------------------------
@@ -994,6 +1032,7 @@ kernelTest(
       await unmountAll(`${x.path}/b`);
     }
   },
+  { needs: ["iterator task", "fanotify bpffs"] },
 );
 
 kernelTest(
@@ -1042,6 +1081,7 @@ kernelTest(
       assert.equal(w.stderr(), "");
     }
   },
+  { needs: ["iterator task", "fanotify bpffs"] },
 );
 
 // ---------------------------------------------------------------------------
@@ -1142,6 +1182,9 @@ kernelTest(
     assert.ok(e instanceof Deno.errors.NotFound, e.name);
     e = await rejected(() => watchFs([b.path], { filesystem: true }));
     assert.equal(e.errno, 95); // EOPNOTSUPP
+  },
+  {
+    needs: ["iterator task", "cgroup2", "fanotify bpffs", "fanotify cgroupfs"],
   },
 );
 

@@ -195,12 +195,7 @@ fn probe_iter(
             Err("no target".into()),
         );
     };
-    let prog = match probe_load(
-        PROG_TYPE_TRACING,
-        ATTACH_TRACE_ITER,
-        id,
-        &iter_noun(target),
-    ) {
+    let prog = match probe_load(PROG_TYPE_TRACING, ATTACH_TRACE_ITER, id, &iter_noun(target)) {
         Ok(fd) => fd,
         Err(f) => {
             let m = f.detail.clone();
@@ -230,12 +225,7 @@ fn probe_iter(
                     },
                 )
                 .map(drop)
-                .map_err(|e| {
-                    format!(
-                        "a link with a cgroup failed: {}",
-                        describe_errno(e.errno())
-                    )
-                })
+                .map_err(|e| format!("a link with a cgroup failed: {}", describe_errno(e.errno())))
             }
             _ => Err("no cgroup2 mount to probe with".into()),
         },

@@ -408,10 +408,8 @@ impl Reader {
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    let err = read_error(
-                        self.path.as_deref(),
-                        e.raw_os_error().unwrap_or(libc::EIO),
-                    );
+                    let err =
+                        read_error(self.path.as_deref(), e.raw_os_error().unwrap_or(libc::EIO));
                     if filled == 0 {
                         return Err(err);
                     }
@@ -602,7 +600,10 @@ mod tests {
             "Cannot read view \"/nonexistent\": operation not supported"
         );
         let big = read_error(Some(Path::new("/v")), libc::E2BIG);
-        assert!(big.message.starts_with("Cannot read view \"/v\": the program's output"));
+        assert!(
+            big.message
+                .starts_with("Cannot read view \"/v\": the program's output")
+        );
     }
 
     #[test]

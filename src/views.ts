@@ -228,7 +228,8 @@ function coreParams(options: ViewOptions): Record<string, unknown> {
  *
  * @throws {BpfError} of kind `invalid` for a parameter the target does not
  * take, `wrong-kind` for a program that is not an iterator, `not-bpffs` for a
- * pin off bpffs.
+ * pin off bpffs, `permission` when the kernel refuses the program's type
+ * before verification (a security policy; see `load()`).
  * @throws {BpfNotFoundError} for a program, cgroup, process or map that does
  * not exist.
  * @throws {BpfAlreadyExistsError} when the pin exists.

@@ -14,10 +14,12 @@ import {
 } from "../mod.ts";
 import {
   assert,
+  bpftoolJson,
   bpftoolMap,
   HELLO,
   kernelTest,
   privateBpffs,
+  ROOT,
   tree,
   XDP_DIR,
 } from "./_kernel.ts";
@@ -202,6 +204,40 @@ kernelTest(
   },
   { needs: ["iterator task"] },
 );
+
+// Trampoline programs, each where the kernel takes that kind: the gate's
+// minimal program of the kind (tests/bpf/), loaded by bpfx this time.
+for (
+  const [kind, type] of [
+    ["fentry", "tracing"],
+    ["fexit", "tracing"],
+    ["lsm", "lsm"],
+  ] as const
+) {
+  kernelTest(
+    `load() pins a ${kind} program as bpftool shows it, attached to nothing`,
+    async () => {
+      await using b = await privateBpffs();
+      const r = load(`${ROOT}/build/tests/${kind}.bpf.o`, {
+        pinDir: `${b.path}/t`,
+        pinByNameRoot: b.path,
+      });
+      assert.equal(r.programs.length, 1);
+      const prog = r.programs[0]!;
+      const info = show(prog.path);
+      assert.ok(info.kind === "prog");
+      assert.equal(info.type, type);
+      const seen = await bpftoolJson<{ id: number; type: string }>([
+        "prog",
+        "show",
+        "pinned",
+        prog.path,
+      ]);
+      assert.deepEqual([seen.id, seen.type], [info.id, type]);
+    },
+    { needs: [`trampoline ${kind}`] },
+  );
+}
 
 kernelTest(
   "load() refuses pin paths off bpffs and names bpffs cannot take",

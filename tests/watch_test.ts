@@ -42,6 +42,14 @@ import {
 const CGSTAT = `${ROOT}/build/examples/cgstat.bpf.o`;
 const TASKS = `${ROOT}/build/examples/tasks.bpf.o`;
 const MAX_QUEUED = "/proc/sys/fs/fanotify/max_queued_events";
+/** What a test of an attach rule with a watcher needs of the kernel. */
+const RULE_NEEDS = [
+  "cgroup2",
+  "iterator cgroup",
+  "iterator cgroup parameters",
+  "fanotify bpffs",
+  "fanotify cgroupfs",
+] as const;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -594,15 +602,7 @@ kernelTest(
     assert.deepEqual(readManifest({ state: state.path }).rules, []);
     assert.deepEqual(await tree(mirror.path), []);
   },
-  {
-    needs: [
-      "cgroup2",
-      "iterator cgroup",
-      "iterator cgroup parameters",
-      "fanotify bpffs",
-      "fanotify cgroupfs",
-    ],
-  },
+  { needs: RULE_NEEDS },
 );
 
 kernelTest(
@@ -657,15 +657,7 @@ kernelTest(
     assert.equal(second.stderr(), "");
     await detach({ ...layout, state: state.path });
   },
-  {
-    needs: [
-      "cgroup2",
-      "iterator cgroup",
-      "iterator cgroup parameters",
-      "fanotify bpffs",
-      "fanotify cgroupfs",
-    ],
-  },
+  { needs: RULE_NEEDS },
 );
 
 kernelTest(
@@ -689,15 +681,7 @@ kernelTest(
     await seen.done;
     await detach({ ...layout, state: state.path });
   },
-  {
-    needs: [
-      "cgroup2",
-      "iterator cgroup",
-      "iterator cgroup parameters",
-      "fanotify bpffs",
-      "fanotify cgroupfs",
-    ],
-  },
+  { needs: RULE_NEEDS },
 );
 
 kernelTest(
@@ -754,15 +738,7 @@ kernelTest(
     }
     await detach({ ...layout, state: state.path });
   },
-  {
-    needs: [
-      "cgroup2",
-      "iterator cgroup",
-      "iterator cgroup parameters",
-      "fanotify bpffs",
-      "fanotify cgroupfs",
-    ],
-  },
+  { needs: RULE_NEEDS },
 );
 
 // ---------------------------------------------------------------------------

@@ -10,12 +10,13 @@ import {
   type GateInputs,
   kernelTest,
   privateBpffs,
+  rejected,
   ROOT,
   runWitness,
   WITNESSES,
   type WitnessResult,
 } from "./_kernel.ts";
-import { doctor } from "../mod.ts";
+import { doctor, load, VerifierError } from "../mod.ts";
 
 const MAP_ELEM_REFUSED =
   "the kernel refuses map-element iterators: EPERM at load, before verification (a security policy, not the verifier)";
@@ -236,7 +237,7 @@ Deno.test("runWitness() of a witness that was not built says so, and confirms no
 });
 
 kernelTest(
-  "each witness agrees with doctor on this kernel: bpftool is refused exactly the programs doctor finds refused",
+  "each witness agrees with doctor on this kernel: bpftool is refused exactly the programs doctor finds refused, and bpfx says why",
   async () => {
     await using b = await privateBpffs();
     const checks = doctor().checks;
@@ -248,6 +249,25 @@ kernelTest(
         assert.deepEqual(w, { refused: false, detail: "bpftool loads it" });
       } else if (check.refused === "eperm-before-verification") {
         assert.equal(w.refused, true, `${feature}: ${w.detail}`);
+        // bpfx says the same of its own load: a policy, not the verifier
+        // (fmod_ret sections are beyond the loader bpfx uses).
+        if (name === "fmod_ret") continue;
+        const e = await rejected(() =>
+          load(`${ROOT}/build/tests/${name}.bpf.o`, {
+            pinDir: `${b.path}/${name}`,
+            pinByNameRoot: b.path,
+          })
+        );
+        assert.deepEqual([e.kind, e.op, e.errno], [
+          "permission",
+          "BPF_PROG_LOAD",
+          1,
+        ]);
+        assert.match(
+          e.message,
+          /: the kernel refuses this type of program: EPERM at load, before verification \(a security policy, not the verifier\)$/,
+        );
+        assert.ok(!(e instanceof VerifierError), e.message);
       }
     }
     // Every feature a test can name is a check doctor makes here, or the

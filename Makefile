@@ -29,8 +29,11 @@ BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86
 BPF_INCLUDES = -I build -I /usr/include/$(MULTIARCH)
 EXAMPLE_SRCS := $(wildcard examples/*.bpf.c)
 EXAMPLE_OBJS := $(patsubst examples/%.bpf.c,build/examples/%.bpf.o,$(EXAMPLE_SRCS))
+# The test gate's witnesses: one minimal program per feature a kernel may refuse.
+WITNESS_SRCS := $(wildcard tests/bpf/*.bpf.c)
+WITNESS_OBJS := $(patsubst tests/bpf/%.bpf.c,build/tests/%.bpf.o,$(WITNESS_SRCS))
 
-.PHONY: all deps core dist examples loadcheck install uninstall check test demo bench clean help
+.PHONY: all deps core dist examples witnesses loadcheck install uninstall check test demo bench clean help
 
 all: core dist examples
 
@@ -39,7 +42,8 @@ help:
 	@echo 'make examples   build/examples/*.bpf.o from examples/*.bpf.c (and build/vmlinux.h)'
 	@echo 'make loadcheck  load the examples with bpftool into a private bpffs (needs root)'
 	@echo 'make check      deno fmt/lint/check, cargo fmt/clippy'
-	@echo 'make test       all, then scripts/test.sh (cargo test + deno test)'
+	@echo 'make witnesses  build/tests/*.bpf.o: the programs the test gate loads with bpftool'
+	@echo 'make test       all and the witnesses, then scripts/test.sh (cargo test + deno test)'
 	@echo 'make demo       all, then scripts/demo.sh (needs root)'
 	@echo 'make bench      bench/run.sh'
 	@echo 'make install    copy bpfx to $$(PREFIX)/lib/bpfx/<version>, link $$(PREFIX)/bin/bpfx, install the unit (PREFIX=$(PREFIX))'
@@ -86,7 +90,13 @@ build/examples/%.bpf.o: examples/%.bpf.c build/vmlinux.h | deps
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
--include $(EXAMPLE_OBJS:.o=.d)
+build/tests/%.bpf.o: tests/bpf/%.bpf.c build/vmlinux.h | deps
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+
+witnesses: $(WITNESS_OBJS)
+
+-include $(EXAMPLE_OBJS:.o=.d) $(WITNESS_OBJS:.o=.d)
 
 # Loads each example with bpftool/libbpf (not bpfx) into a private bpffs.
 loadcheck: $(EXAMPLE_OBJS)
@@ -111,7 +121,7 @@ check: | deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-test: all
+test: all witnesses
 	scripts/test.sh
 
 demo: all

@@ -191,6 +191,7 @@ export {
   type MapTarget,
   type MapViewParams,
   openView,
+  type PartialRead,
   type PlainViewParams,
   type ProgressCallback,
   readView,
@@ -232,6 +233,7 @@ export {
   doctor,
   type DoctorCheck,
   type DoctorOptions,
+  type DoctorRefusal,
   type DoctorReport,
 } from "./src/doctor.ts";
 export { mountBpffs, unmount } from "./src/mounts.ts";

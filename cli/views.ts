@@ -79,7 +79,9 @@ const CAT_BUFFER = 64 * 1024;
 
 /**
  * `bpfx cat VIEW`: reads a view to standard output, each chunk written as
- * it arrives. With `--json`: `{path, text}` once the view is read.
+ * it arrives. A read that fails after others keeps what they gave on
+ * standard output, and the error follows (exit 1). With `--json`:
+ * `{path, text}` once the view is read.
  */
 export async function catCommand(
   io: Io,
@@ -95,14 +97,19 @@ export async function catCommand(
   const decoder = new TextDecoder();
   const write = io.write?.bind(io) ??
     ((bytes: Uint8Array) => io.out(decoder.decode(bytes, { stream: true })));
-  for (;;) {
-    const n = await reader.read(buffer);
-    if (n === null) break;
-    write(buffer.subarray(0, n));
-  }
-  if (io.write === undefined) {
-    const tail = decoder.decode();
-    if (tail !== "") io.out(tail);
+  try {
+    for (;;) {
+      const n = await reader.read(buffer);
+      if (n === null) break;
+      write(buffer.subarray(0, n));
+    }
+  } finally {
+    // What was read stays written when a later read fails, as with cat(1):
+    // the caller then reports the error and exits 1.
+    if (io.write === undefined) {
+      const tail = decoder.decode();
+      if (tail !== "") io.out(tail);
+    }
   }
   return 0;
 }

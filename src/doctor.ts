@@ -17,7 +17,18 @@ export interface DoctorCheck {
   readonly detail: string;
   /** What to do when it failed, if something can be done. */
   readonly fix: string | null;
+  /**
+   * For a failed check, how the kernel refused it when that is a policy
+   * rather than a missing feature: `"eperm-before-verification"` when the
+   * probe's program load failed with EPERM before the verifier processed
+   * any instruction (an LSM or a vendor patch refusing that program type
+   * even to root). `null` otherwise.
+   */
+  readonly refused: DoctorRefusal | null;
 }
+
+/** How the kernel refused a {@linkcode DoctorCheck}, by policy. */
+export type DoctorRefusal = "eperm-before-verification";
 
 /** What {@linkcode doctor} found. */
 export interface DoctorReport {

@@ -156,6 +156,10 @@ export function inspect(path: string): ObjectSpec {
  * CAP_PERFMON for some program types) on a kernel with bpffs.
  *
  * @throws {VerifierError} when the verifier refuses a program.
+ * @throws {BpfError} of kind `permission` (errno 1, op `BPF_PROG_LOAD`) when
+ * the kernel refuses a program's type with EPERM before verification, as
+ * some kernels' security policies do for trampolines and map-element
+ * iterators (`doctor()` marks such checks `refused`).
  * @throws {BpfAlreadyExistsError} when a pin is in the way.
  */
 export function load(path: string, options: LoadOptions): LoadReport {

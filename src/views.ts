@@ -248,7 +248,8 @@ function coreParams(options: ViewOptions): Record<string, unknown> {
  *
  * @throws {BpfError} of kind `invalid` for a parameter the target does not
  * take, `wrong-kind` for a program that is not an iterator, `not-bpffs` for a
- * pin off bpffs.
+ * pin off bpffs, `permission` when the kernel refuses the program's type
+ * before verification (a security policy; see `load()`).
  * @throws {BpfNotFoundError} for a program, cgroup, process or map that does
  * not exist.
  * @throws {BpfAlreadyExistsError} when the pin exists.
@@ -274,6 +275,40 @@ const READ_BUFFER = 64 * 1024;
 const ERROR_BUFFER = 4096;
 
 const INTERNAL: unique symbol = Symbol("bpfx.internal");
+
+/**
+ * What an error thrown by {@linkcode ViewReader.text},
+ * {@linkcode ViewReader.lines} or {@linkcode readView} carries besides its
+ * bpfx error fields: the bytes read before the read that failed and not
+ * handed out yet (all of them for `text()`, the unfinished line for
+ * `lines()`). A cgroup walk the kernel cuts short after one read session
+ * fails this way, with its first session's output in `partial`.
+ */
+export interface PartialRead {
+  /** The bytes read before the failure; maybe empty. */
+  readonly partial: Uint8Array;
+}
+
+/** `error` with `partial` set to `bytes` (a bpfx error is an object). */
+function withPartial(error: unknown, bytes: Uint8Array): unknown {
+  if (typeof error === "object" && error !== null) {
+    Object.defineProperty(error, "partial", {
+      value: bytes,
+      enumerable: true,
+    });
+  }
+  return error;
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return all;
+}
 
 const errorDecoder = new TextDecoder();
 
@@ -323,6 +358,9 @@ export class ViewReader implements Disposable {
    * The core writes straight into `buf`, which must not be read or
    * changed until the promise settles.
    *
+   * A read of the view that fails after earlier bytes were read gives those
+   * bytes first: this call returns them, and the next one throws.
+   *
    * @throws {BpfError} when the reader is closed, another read is under way
    * (kind `busy`), or the read fails (for example E2BIG when the program's
    * output for one object exceeds the iterator's buffer).
@@ -340,6 +378,9 @@ export class ViewReader implements Disposable {
     // the end, and the next read need not cross the FFI to learn it.
     if (this.#ended) return null;
     this.#inFlight = buf;
+    // The core writes an error here with a short count when a read failed
+    // after bytes were read: not the end, and the next read reports it.
+    this.#error[0] = 0;
     try {
       const n = await core().bpfx_read(
         handle,
@@ -349,7 +390,7 @@ export class ViewReader implements Disposable {
         BigInt(this.#error.length),
       );
       if (n < 0n) throw this.#readError();
-      if (n < BigInt(buf.length)) this.#ended = true;
+      if (n < BigInt(buf.length) && this.#error[0] === 0) this.#ended = true;
       return n === 0n ? null : Number(n);
     } finally {
       this.#inFlight = undefined;
@@ -403,12 +444,23 @@ export class ViewReader implements Disposable {
    * The view's text, line by line, without the line ends (`\n`, or `\r\n`),
    * from where the reader is now to the end. A last line without an end is
    * given too. Invalid UTF-8 becomes U+FFFD.
+   *
+   * @throws {BpfError} when a read fails, after the lines read before it;
+   * the error's `partial` ({@linkcode PartialRead}) holds the bytes of the
+   * unfinished line.
    */
   async *lines(): AsyncIterable<string> {
     const decoder = new TextDecoder();
     let rest = "";
     for (;;) {
-      const n = await this.read(this.#buffer);
+      let n;
+      try {
+        n = await this.read(this.#buffer);
+      } catch (error) {
+        // The lines read so far were given; the unfinished one goes with
+        // the error.
+        throw withPartial(error, new TextEncoder().encode(rest));
+      }
       if (n === null) break;
       rest += decoder.decode(this.#buffer.subarray(0, n), { stream: true });
       let start = 0;
@@ -426,14 +478,25 @@ export class ViewReader implements Disposable {
   /**
    * Reads from where the reader is now to the end and returns the text.
    * Invalid UTF-8 becomes U+FFFD.
+   *
+   * @throws {BpfError} when a read fails; the error's `partial`
+   * ({@linkcode PartialRead}) holds the bytes read before it.
    */
   async text(): Promise<string> {
     const decoder = new TextDecoder();
+    const chunks: Uint8Array[] = [];
     let text = "";
     for (;;) {
-      const n = await this.read(this.#buffer);
+      let n;
+      try {
+        n = await this.read(this.#buffer);
+      } catch (error) {
+        throw withPartial(error, concat(chunks));
+      }
       if (n === null) break;
-      text += decoder.decode(this.#buffer.subarray(0, n), { stream: true });
+      const chunk = this.#buffer.slice(0, n);
+      chunks.push(chunk);
+      text += decoder.decode(chunk, { stream: true });
     }
     return text + decoder.decode();
   }
@@ -507,6 +570,10 @@ export function openView(path: string): ViewReader {
 /**
  * Reads the whole view at `path` (one run of the program) as text.
  * Needs what {@linkcode openView} needs.
+ *
+ * @throws {BpfError} when a read fails; the error's `partial`
+ * ({@linkcode PartialRead}) holds the bytes read before it, such as the
+ * first read session of a cgroup walk that the kernel cannot resume.
  */
 export async function readView(path: string): Promise<string> {
   using reader = openView(path);

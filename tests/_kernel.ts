@@ -6,6 +6,7 @@ import { assert } from "./_assert.ts";
 import {
   type BpfError,
   doctor,
+  type DoctorReport,
   isBpfError,
   mountBpffs,
   openHandles,
@@ -16,65 +17,292 @@ import type { Io } from "../cli/output.ts";
 
 export { assert };
 
-/** Why the kernel cannot run the privileged tests, or null when it can. */
-function kernelGap(): string | null {
-  if (Deno.uid() !== 0) return "not running as root";
-  let report;
-  try {
-    report = doctor();
-  } catch (e) {
-    return `bpfx doctor failed: ${(e as Error).message}`;
-  }
-  const need = ["privileges", "btf", "iterator task"];
-  for (const name of need) {
-    const c = report.checks.find((c) => c.name === name);
-    if (!c?.ok) {
-      return `the kernel lacks "${name}": ${c?.detail ?? "not probed"}`;
-    }
-  }
-  return null;
+// ---------------------------------------------------------------------------
+// The gate
+
+/**
+ * The doctor checks a privileged test can need (`bpfx doctor` names them).
+ * Every privileged test needs {@linkcode BASE_NEEDS} too.
+ */
+export type Feature =
+  | "privileges"
+  | "btf"
+  | "cgroup2"
+  | "iterator task"
+  | "iterator task parameters"
+  | "iterator cgroup"
+  | "iterator cgroup parameters"
+  | "iterator bpf_map_elem"
+  | "iterator bpf_map_elem parameters"
+  | "trampoline fentry"
+  | "trampoline fexit"
+  | "trampoline fmod_ret"
+  | "trampoline lsm"
+  | "link types"
+  | "fanotify bpffs"
+  | "fanotify cgroupfs";
+
+/** What every privileged test needs. */
+export const BASE_NEEDS: readonly Feature[] = ["privileges", "btf"];
+
+/**
+ * The witness of each feature a kernel may refuse by policy: a minimal
+ * program of that kind (tests/bpf/, built by `make witnesses`), which the
+ * gate loads with bpftool, not bpfx, to confirm doctor's finding.
+ */
+export const WITNESSES: Readonly<Record<string, string>> = {
+  "iterator task": "iter_task",
+  "iterator cgroup": "iter_cgroup",
+  "iterator bpf_map_elem": "iter_bpf_map_elem",
+  "trampoline fentry": "fentry",
+  "trampoline fexit": "fexit",
+  "trampoline fmod_ret": "fmod_ret",
+  "trampoline lsm": "lsm",
+};
+
+/** What bpftool did with a feature's witness. */
+export interface WitnessResult {
+  /** bpftool was refused with EPERM before any instruction was verified. */
+  readonly refused: boolean;
+  /** What bpftool said, in a few words. */
+  readonly detail: string;
 }
 
-const gap = kernelGap();
+/** What the gate does with a test. */
+export type GateDecision =
+  | { readonly action: "run" }
+  | { readonly action: "skip"; readonly reason: string }
+  | { readonly action: "fail"; readonly reason: string };
+
+/** What {@linkcode gateDecision} decides from. */
+export interface GateInputs {
+  /** What doctor reported, or why doctor could not run. */
+  readonly report: DoctorReport | string;
+  /** bpftool's verdict on the witness of a feature, if it was tried. */
+  readonly witness: (feature: string) => WitnessResult | undefined;
+  /** BPFX_REQUIRE_KERNEL=1: a missing feature fails the test. */
+  readonly required: boolean;
+  /** A known bug that keeps the test from running (an "other skip"). */
+  readonly knownBug?: string | undefined;
+  /** Another reason the test cannot run here, found by its file. */
+  readonly gap?: string | null | undefined;
+}
+
+/**
+ * Decides whether a privileged test that needs `needs` (and
+ * {@linkcode BASE_NEEDS}) runs:
+ *
+ * - every needed check ok: run (and any error fails the test);
+ * - a needed check failed, doctor marks it a kernel policy refusal
+ *   (`refused: "eperm-before-verification"`) and bpftool is refused the
+ *   witness too: skip with that reason, even when `required`;
+ * - anything else not ok (a missing feature, a refusal bpftool does not
+ *   confirm, a known bug, a gap): fail when `required`, else skip, with the
+ *   reason.
+ */
+export function gateDecision(
+  needs: readonly string[],
+  inputs: GateInputs,
+): GateDecision {
+  const other: string[] = [];
+  const policy: string[] = [];
+  if (inputs.knownBug !== undefined) {
+    other.push(`a known bug: ${inputs.knownBug}`);
+  }
+  if (inputs.gap !== undefined && inputs.gap !== null) other.push(inputs.gap);
+  const report = inputs.report;
+  if (typeof report === "string") {
+    other.push(`bpfx doctor failed: ${report}`);
+  } else {
+    const find = (name: string) => report.checks.find((c) => c.name === name);
+    for (const need of new Set([...BASE_NEEDS, ...needs])) {
+      let check = find(need);
+      // Doctor makes no "... parameters" check when the program does not
+      // load: the program's check says why.
+      const base = need.endsWith(" parameters")
+        ? find(need.slice(0, -" parameters".length))
+        : undefined;
+      if (check === undefined && base !== undefined && !base.ok) check = base;
+      if (check === undefined) {
+        other.push(`bpfx doctor has no check "${need}"`);
+        continue;
+      }
+      if (check.ok) continue;
+      if (check.refused === "eperm-before-verification") {
+        const w = inputs.witness(check.name);
+        if (w?.refused === true) {
+          policy.push(`"${check.name}": ${check.detail}; ${w.detail}`);
+        } else {
+          other.push(
+            `bpfx doctor says the kernel refuses "${check.name}" (${check.detail}), ` +
+              `but bpftool does not confirm it: ${
+                w?.detail ?? "its witness was not tried"
+              }`,
+          );
+        }
+        continue;
+      }
+      other.push(`the kernel lacks "${check.name}": ${check.detail}`);
+    }
+  }
+  if (other.length > 0) {
+    const reason = [...new Set([...other, ...policy])].join("; ");
+    return { action: inputs.required ? "fail" : "skip", reason };
+  }
+  if (policy.length > 0) {
+    return { action: "skip", reason: [...new Set(policy)].join("; ") };
+  }
+  return { action: "run" };
+}
+
+/**
+ * Loads the witness `obj` with `bpftool prog load OBJ PIN` into the bpffs
+ * at `dir`, and says whether bpftool was refused the way doctor says the
+ * kernel refuses bpfx: EPERM, with no instruction verified.
+ */
+export async function runWitness(
+  obj: string,
+  dir: string,
+): Promise<WitnessResult> {
+  try {
+    await Deno.stat(obj);
+  } catch {
+    return {
+      refused: false,
+      detail: `the witness "${obj}" is not built (run \`make witnesses\`)`,
+    };
+  }
+  const pin = `${dir}/witness`;
+  const r = await run("bpftool", ["prog", "load", obj, pin]);
+  await Deno.remove(pin).catch(() => {});
+  if (r.code === 0) return { refused: false, detail: "bpftool loads it" };
+  const failed = r.stderr.split("\n").find((l) =>
+    l.includes("BPF program load failed")
+  );
+  const eperm = failed?.includes("Operation not permitted") === true;
+  const verified = /processed [1-9][0-9]* insns/.test(r.stderr);
+  if (eperm && !verified) {
+    return {
+      refused: true,
+      detail: `bpftool is refused too (${failed!.replace(/^libbpf: /, "")})`,
+    };
+  }
+  return {
+    refused: false,
+    detail: `bpftool fails otherwise: ${
+      (failed ?? r.stderr.trim().split("\n")[0] ?? "").replace(/^libbpf: /, "")
+    } (exit ${r.code})`,
+  };
+}
+
+/** Witness programs: build/tests/<name>.bpf.o. */
+const WITNESS_DIR = new URL("../build/tests/", import.meta.url).pathname;
+
+/**
+ * Runs doctor, then the witness of each check doctor says the kernel
+ * refuses, once per process, in a private bpffs the gate mounts (with the
+ * system's `mount`, not bpfx) and removes after.
+ */
+async function probeKernel(): Promise<{
+  report: DoctorReport | string;
+  witnesses: Map<string, WitnessResult>;
+}> {
+  const witnesses = new Map<string, WitnessResult>();
+  // Without root, doctor's "privileges" check says so (and the mount fails).
+  const dir = await Deno.makeTempDir({ prefix: "bpfxgate-" });
+  let mounted = false;
+  try {
+    const m = await run("mount", ["-t", "bpf", "bpf", dir]).catch((e) => ({
+      code: -1,
+      stdout: "",
+      stderr: String(e),
+    }));
+    mounted = m.code === 0;
+    let report: DoctorReport | string;
+    try {
+      report = doctor();
+    } catch (e) {
+      return { report: (e as Error).message, witnesses };
+    }
+    for (const c of report.checks) {
+      if (c.ok || c.refused === null) continue;
+      const name = WITNESSES[c.name];
+      witnesses.set(
+        c.name,
+        name === undefined
+          ? { refused: false, detail: `no witness program for "${c.name}"` }
+          : !mounted
+          ? {
+            refused: false,
+            detail: `cannot mount a bpffs: ${m.stderr.trim()}`,
+          }
+          : await runWitness(`${WITNESS_DIR}${name}.bpf.o`, dir),
+      );
+    }
+    return { report, witnesses };
+  } finally {
+    if (mounted) await run("umount", [dir]);
+    await Deno.remove(dir);
+  }
+}
+
+const kernel = await probeKernel();
 const required = Deno.env.get("BPFX_REQUIRE_KERNEL") === "1";
+
+/** The prefix of the line the gate prints for each test it skips. */
+export const SKIP_PREFIX = "bpfx-skip: ";
 
 /** Options for {@linkcode kernelTest}. */
 export interface KernelTestOptions {
   /**
-   * Why the test is not run yet (a known bug, named where it is): it is
-   * registered as ignored and the reason printed.
+   * The doctor checks the test needs beyond {@linkcode BASE_NEEDS}: the
+   * iterators, trampolines, fanotify marks and cgroup2 it uses.
+   */
+  needs: readonly Feature[];
+  /**
+   * Why the test is not run yet (a known bug, named where it is): skipped
+   * with the reason, or failed under BPFX_REQUIRE_KERNEL=1.
    */
   knownBug?: string;
+  /** Another reason the test cannot run here, or null when there is none. */
+  gap?: string | null;
 }
 
 /**
- * Registers a privileged test. Where the kernel lacks what it needs, the
- * test is skipped with the reason printed, unless BPFX_REQUIRE_KERNEL=1, in
- * which case it fails. After the test, the core must hold no open handle.
+ * Registers a privileged test, which runs, is skipped or fails as
+ * {@linkcode gateDecision} decides from this kernel's doctor report and the
+ * witnesses. A skip prints one line, `bpfx-skip: "<name>": <reason>`. After
+ * the test, the core must hold no open handle.
  */
 export function kernelTest(
   name: string,
   fn: () => Promise<void> | void,
-  options: KernelTestOptions = {},
+  options: KernelTestOptions,
 ): void {
-  if (options.knownBug !== undefined) {
-    console.warn(`ignoring "${name}": ${options.knownBug}`);
-    Deno.test({ name, ignore: true, fn });
-    return;
-  }
-  if (gap !== null && !required) {
-    console.warn(`skipping "${name}": ${gap}`);
-    Deno.test({ name, ignore: true, fn: () => {} });
-    return;
-  }
-  Deno.test(name, async () => {
-    if (gap !== null) {
-      throw new Error(`BPFX_REQUIRE_KERNEL=1 but ${gap}`);
-    }
-    const before = openHandles();
-    await fn();
-    assert.equal(openHandles(), before, "the test left core handles open");
+  const decision = gateDecision(options.needs, {
+    report: kernel.report,
+    witness: (f) => kernel.witnesses.get(f),
+    required,
+    knownBug: options.knownBug,
+    gap: options.gap,
   });
+  switch (decision.action) {
+    case "skip":
+      console.warn(`${SKIP_PREFIX}${JSON.stringify(name)}: ${decision.reason}`);
+      Deno.test({ name, ignore: true, fn });
+      return;
+    case "fail":
+      Deno.test(name, () => {
+        throw new Error(`BPFX_REQUIRE_KERNEL=1 but ${decision.reason}`);
+      });
+      return;
+    case "run":
+      Deno.test(name, async () => {
+        const before = openHandles();
+        await fn();
+        assert.equal(openHandles(), before, "the test left core handles open");
+      });
+  }
 }
 
 /** A private bpffs mounted on a dot-free temporary directory. */

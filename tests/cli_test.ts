@@ -419,6 +419,7 @@ kernelTest(
     );
     noStack(launched.stderr, "./bpfx show");
   },
+  { needs: [] },
 );
 
 // ---------------------------------------------------------------------------
@@ -629,6 +630,7 @@ kernelTest(
         ok: "boolean",
         detail: "string",
         fix: "string|null",
+        refused: "string|null",
       }, "doctor check");
     }
     assert.equal(
@@ -642,6 +644,7 @@ kernelTest(
     );
     assert.deepEqual(d["fixed"], []);
   },
+  { needs: ["iterator task"] },
 );
 
 // ---------------------------------------------------------------------------
@@ -785,15 +788,9 @@ async function nobodyGap(): Promise<string | null> {
   }
 }
 
-const nobody = await nobodyGap();
-const NO_PRIVILEGES =
-  "without privileges, ls and load exit 1 with a CAP_BPF hint and pin nothing";
-if (nobody !== null && Deno.env.get("BPFX_REQUIRE_KERNEL") !== "1") {
-  console.warn(`skipping "${NO_PRIVILEGES}": ${nobody}`);
-  Deno.test({ name: NO_PRIVILEGES, ignore: true, fn: () => {} });
-} else {
-  kernelTest(NO_PRIVILEGES, async () => {
-    if (nobody !== null) throw new Error(nobody);
+kernelTest(
+  "without privileges, ls and load exit 1 with a CAP_BPF hint and pin nothing",
+  async () => {
     await using b = await privateBpffs();
     // Something to list (as root).
     load(HELLO, { pinDir: `${b.path}/mine`, pinByNameRoot: b.path });
@@ -869,8 +866,9 @@ exit $rc`,
     const left = ns.stderr.match(/^left: (.*)$/m)?.[1]?.trim().split(" ");
     assert.deepEqual(left?.sort(), ["maps.debug", "progs.debug"], ns.stderr);
     assert.deepEqual(await tree(b.path), before, "nothing was pinned");
-  });
-}
+  },
+  { needs: ["iterator task"], gap: await nobodyGap() },
+);
 
 /**
  * Runs `bpfx ARGS` from the repository root in a private mount namespace,
@@ -915,6 +913,7 @@ kernelTest(
     assert.match(o.stderr, /hint: .*bpfx doctor --fix/);
     noStack(o.stderr, "load (no bpffs)");
   },
+  { needs: [] },
 );
 
 /**
@@ -959,6 +958,7 @@ kernelTest(
       "the host's mounts are unchanged",
     );
   },
+  { needs: [] },
 );
 
 kernelTest(
@@ -985,6 +985,7 @@ kernelTest(
     ]);
     assert.equal(ok.code, 0, dump("view OBJ:NAME PIN", ok));
   },
+  { needs: ["iterator task parameters"] },
 );
 
 kernelTest(
@@ -1028,4 +1029,5 @@ kernelTest(
     assert.equal(gone.code, 1);
     assert.ok(!/[\x00-\x08\x0b-\x1f\x7f\u202e]/.test(gone.stderr), gone.stderr);
   },
+  { needs: [] },
 );

@@ -106,4 +106,5 @@ kernelTest(
       await Deno.remove(prefix, { recursive: true });
     }
   },
+  { needs: [] },
 );

@@ -56,6 +56,7 @@ kernelTest(
       ],
     );
   },
+  { needs: [] },
 );
 
 kernelTest(
@@ -87,6 +88,7 @@ kernelTest(
       assert.equal(t["type"], e.type, e.path);
     }
   },
+  { needs: [] },
 );
 
 kernelTest(
@@ -105,4 +107,5 @@ kernelTest(
     assert.equal(info.progId, t["prog_id"]);
     assert.deepEqual(info.target, { iter: "task", tid: 0, pid: 0 });
   },
+  { needs: ["iterator task"] },
 );

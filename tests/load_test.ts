@@ -14,10 +14,12 @@ import {
 } from "../mod.ts";
 import {
   assert,
+  bpftoolJson,
   bpftoolMap,
   HELLO,
   kernelTest,
   privateBpffs,
+  ROOT,
   tree,
   XDP_DIR,
 } from "./_kernel.ts";
@@ -77,6 +79,7 @@ kernelTest(
     for (const p of r.programs) assert.equal(byPath.get(p.path), p.id);
     for (const m of r.maps) assert.equal(byPath.get(m.path), m.id);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -111,6 +114,7 @@ kernelTest(
     ]);
     assert.ok(map.btfId > 0);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -130,6 +134,7 @@ kernelTest(
     );
     assert.deepEqual(ls(b.path), before);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest("a second object reuses a compatible by-name map", async () => {
@@ -143,7 +148,7 @@ kernelTest("a second object reuses a compatible by-name map", async () => {
   assert.equal(m1.id, m2.id);
   const p = show(`${b.path}/two/count_exec`);
   assert.ok(p.kind === "prog" && p.mapIds.includes(m1.id));
-});
+}, { needs: ["iterator task"] });
 
 kernelTest(
   "load() refuses an incompatible by-name map, naming the field, and leaves nothing",
@@ -165,6 +170,7 @@ kernelTest(
     );
     assert.deepEqual(await tree(b.path), before);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -196,7 +202,42 @@ kernelTest(
     );
     assert.deepEqual(await tree(b.path), before);
   },
+  { needs: ["iterator task"] },
 );
+
+// Trampoline programs, each where the kernel takes that kind: the gate's
+// minimal program of the kind (tests/bpf/), loaded by bpfx this time.
+for (
+  const [kind, type] of [
+    ["fentry", "tracing"],
+    ["fexit", "tracing"],
+    ["lsm", "lsm"],
+  ] as const
+) {
+  kernelTest(
+    `load() pins a ${kind} program as bpftool shows it, attached to nothing`,
+    async () => {
+      await using b = await privateBpffs();
+      const r = load(`${ROOT}/build/tests/${kind}.bpf.o`, {
+        pinDir: `${b.path}/t`,
+        pinByNameRoot: b.path,
+      });
+      assert.equal(r.programs.length, 1);
+      const prog = r.programs[0]!;
+      const info = show(prog.path);
+      assert.ok(info.kind === "prog");
+      assert.equal(info.type, type);
+      const seen = await bpftoolJson<{ id: number; type: string }>([
+        "prog",
+        "show",
+        "pinned",
+        prog.path,
+      ]);
+      assert.deepEqual([seen.id, seen.type], [info.id, type]);
+    },
+    { needs: [`trampoline ${kind}`] },
+  );
+}
 
 kernelTest(
   "load() refuses pin paths off bpffs and names bpffs cannot take",
@@ -229,6 +270,7 @@ kernelTest(
     assert.match(off.hint ?? "", /--pin-by-name-root/);
     assert.deepEqual(ls(b.path), []);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -258,6 +300,7 @@ kernelTest(
     }
     assert.deepEqual(ls(b.path), []);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest("inspect() describes an object with no privileges needed", () => {
@@ -289,7 +332,7 @@ kernelTest("inspect() describes an object with no privileges needed", () => {
     "trace_iter",
     "task",
   ]);
-});
+}, { needs: [] });
 
 kernelTest(
   "show() and unpin() of a missing pin are NotFound; unpin() refuses paths off bpffs",
@@ -310,6 +353,7 @@ kernelTest(
       await Deno.remove(tmp);
     }
   },
+  { needs: [] },
 );
 
 kernelTest(
@@ -332,6 +376,7 @@ kernelTest(
       assert.ok(["maps.debug", "progs.debug"].includes(name), name);
     }
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -358,4 +403,5 @@ kernelTest(
     assert.equal(wrong.kind, "wrong-kind");
     assert.match(wrong.message, /as a map: it is a program$/);
   },
+  { needs: ["iterator task"] },
 );

@@ -209,6 +209,7 @@ kernelTest(
     const kept = recent.keys().toArray();
     assert.ok(kept.length > 0 && kept.length <= 1000, `${kept.length}`);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -279,6 +280,7 @@ kernelTest(
       .sort((x, y) => x - y);
     assert.deepEqual(keys, [1, 2, 3, 40000, 40000]);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -309,6 +311,7 @@ kernelTest(
     assert.equal(all.length, 16);
     assert.deepEqual(all.find(([k]) => k === 2)?.[1], per);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -357,6 +360,7 @@ kernelTest(
     routes.clear();
     assert.equal(routes.keys().toArray().length, 0);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -414,6 +418,7 @@ kernelTest(
     assert.equal(keyed.kind, "wrong-kind");
     assert.match(keyed.message, /it is a queue, whose elements have no keys/);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -460,6 +465,7 @@ kernelTest(
     // A typed map takes raw bytes too.
     assert.equal(typed.get(new Uint8Array([7, 0, 0, 0]) as never), 0x0201n);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -523,6 +529,7 @@ kernelTest(
     assert.equal(slots.clear(), 64);
     assert.deepEqual([...new Set(slots.values())], [0n]);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -570,6 +577,7 @@ kernelTest(
     assert.equal(refused.kind, "wrong-kind");
     assert.match(refused.message, /the map is a hash, not a ringbuf/);
   },
+  { needs: ["iterator task", "iterator task parameters"] },
 );
 
 // ---------------------------------------------------------------------------
@@ -687,6 +695,7 @@ kernelTest(
       }
     }
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -805,6 +814,7 @@ kernelTest(
       Array.from({ length: cpus }, (_, i) => `0x${(i + 100).toString(16)}`),
     );
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -898,6 +908,7 @@ kernelTest(
     assert.equal(compared, maps.length, "bpftool dumped every map");
     assert.ok(entries > 65536, `${entries} entries compared`);
   },
+  { needs: [] },
 );
 
 // ---------------------------------------------------------------------------
@@ -974,6 +985,7 @@ kernelTest(
       ),
     );
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -1011,6 +1023,7 @@ kernelTest(
     );
     assert.equal(tgid, Deno.pid);
   },
+  { needs: ["iterator task", "iterator task parameters"] },
 );
 
 // ---------------------------------------------------------------------------
@@ -1126,6 +1139,7 @@ kernelTest(
     const closed = await rejected(() => small.get(1));
     assert.match(closed.message, /its handle is closed/);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -1184,6 +1198,7 @@ kernelTest(
     );
     assert.match(codec.message, /key codec of 2 bytes .* its keys are 4 bytes/);
   },
+  { needs: ["iterator task"] },
 );
 
 kernelTest(
@@ -1250,4 +1265,5 @@ kernelTest(
     assert.equal(del.code, 1);
     assert.match(del.err, /key 43 /);
   },
+  { needs: ["iterator task"] },
 );

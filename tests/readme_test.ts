@@ -130,4 +130,5 @@ kernelTest(
       /\+ bpfx map pop [^\n]*\nvalue +07 00 00 00 00 00 00 00\n/,
     );
   },
+  { needs: ["iterator task"] },
 );

@@ -266,6 +266,7 @@ kernelTest(
     assert.deepEqual(JSON.parse(again.stdout), expected);
     await assertCached(c, server);
   },
+  { needs: ["iterator task"] },
 );
 
 Deno.test(

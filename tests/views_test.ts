@@ -4,11 +4,13 @@
 import {
   attach,
   type AttachReport,
+  type BpfError,
   createView,
   detach,
   load,
   ls,
   openView,
+  type PartialRead,
   readManifest,
   readView,
   show,
@@ -38,6 +40,18 @@ import {
 const CGSTAT = `${ROOT}/build/examples/cgstat.bpf.o`;
 const TASKS = `${ROOT}/build/examples/tasks.bpf.o`;
 const MAPELEMS = `${ROOT}/build/examples/mapelems.bpf.o`;
+
+// What the tests need of the kernel, beyond the gate's base needs.
+const TASK_VIEW = ["iterator task", "iterator task parameters"] as const;
+const CGROUP_VIEW = [
+  "cgroup2",
+  "iterator cgroup",
+  "iterator cgroup parameters",
+] as const;
+const MAP_VIEW = [
+  "iterator bpf_map_elem",
+  "iterator bpf_map_elem parameters",
+] as const;
 const DENO = `${ROOT}/node_modules/.bin/deno`;
 /** What the progress line ends with: erase to the end of the line. */
 const CLEAR_LINE = "\x1b[K";
@@ -65,6 +79,70 @@ function child(
       await process.status;
     },
   };
+}
+
+/**
+ * A process with `n` more threads, all asleep until it is disposed, so a
+ * task view of it is `n + 1` rows that hold still: over 64 KiB for 3,000.
+ */
+async function threaded(
+  n: number,
+): Promise<AsyncDisposable & { pid: number }> {
+  const script = [
+    "import os, sys, threading",
+    "threading.stack_size(64 * 1024)",
+    "stop = threading.Event()",
+    `ts = [threading.Thread(target=stop.wait, daemon=True) for _ in range(${n})]`,
+    "[t.start() for t in ts]",
+    "print(os.getpid(), flush=True)",
+    "sys.stdin.read()",
+  ].join("\n");
+  const process = new Deno.Command("python3", {
+    args: ["-c", script],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const dispose = async () => {
+    try {
+      process.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await process.stdin.close().catch(() => {});
+    await process.status;
+  };
+  try {
+    const reader = process.stdout.getReader();
+    const decoder = new TextDecoder();
+    let line = "";
+    while (!line.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the threaded process ended before its pid");
+      line += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel();
+    return { pid: Number(line.trim()), [Symbol.asyncDispose]: dispose };
+  } catch (e) {
+    await dispose();
+    throw e;
+  }
+}
+
+/** A view of the threads of a process with 3,000 of them, pinned at `pin`. */
+async function bigTaskView(
+  pin: string,
+): Promise<AsyncDisposable & { bytes: Uint8Array }> {
+  const proc = await threaded(3000);
+  try {
+    createView(`${TASKS}:tasks`, { pin, pid: proc.pid });
+    const bytes = await Deno.readFile(pin);
+    const rows = new TextDecoder().decode(bytes).trimEnd().split("\n");
+    assert.equal(rows.length, 1 + 3001, "a header and one row per thread");
+    assert.ok(bytes.length > 64 * 1024, `${bytes.length} bytes`);
+    return { bytes, [Symbol.asyncDispose]: () => proc[Symbol.asyncDispose]() };
+  } catch (e) {
+    await proc[Symbol.asyncDispose]();
+    throw e;
+  }
 }
 
 /** The ids of the links bpftool lists whose program is one of `progIds`. */
@@ -265,6 +343,7 @@ kernelTest(
         `(5 made, 10 removed); detach ${tDetach.toFixed(1)} ms (195)`,
     );
   },
+  { needs: [...CGROUP_VIEW] },
 );
 
 kernelTest(
@@ -346,6 +425,7 @@ kernelTest(
       { removed: [] },
     );
   },
+  { needs: [...CGROUP_VIEW, "iterator task"] },
 );
 
 // ---------------------------------------------------------------------------
@@ -416,6 +496,7 @@ kernelTest(
       String(pid),
     ]);
   },
+  { needs: [...TASK_VIEW] },
 );
 
 kernelTest(
@@ -487,6 +568,7 @@ kernelTest(
     assert.equal(self.target.order, "self");
     assert.deepEqual(ids(await readView(`${b.path}/self`)), [id.c]);
   },
+  { needs: [...CGROUP_VIEW] },
 );
 
 kernelTest(
@@ -512,7 +594,24 @@ kernelTest(
       lines.sort(),
       [...entries].map(([k, v]) => `${k} ${v}`).sort(),
     );
+
+    // A map pin that holds a program is refused, and nothing is pinned.
+    const hello = load(HELLO, {
+      pinDir: `${b.path}/hello`,
+      pinByNameRoot: b.path,
+    });
+    const before = await tree(b.path);
+    const e = await rejected(() =>
+      createView(`${MAPELEMS}:mapelems`, {
+        pin: `${b.path}/other`,
+        target: "bpf_map_elem",
+        map: hello.programs.find((p) => p.name === "count_unlink")!.path,
+      })
+    );
+    assert.equal(e.kind, "wrong-kind");
+    assert.deepEqual(await tree(b.path), before);
   },
+  { needs: [...MAP_VIEW, "iterator task"] },
 );
 
 kernelTest(
@@ -587,15 +686,20 @@ kernelTest(
     assert.ok(e instanceof Deno.errors.NotFound);
     assert.match(e.message, /no cgroup has id 4000000000/);
 
-    // A map pin that holds a program.
+    // A task iterator given a map (its map-element sibling is refused a
+    // pin that holds a program in the map view's test).
     e = await rejected(() =>
-      createView(`${MAPELEMS}:mapelems`, {
+      createView(`${TASKS}:tasks`, {
         pin,
         target: "bpf_map_elem",
         map: `${b.path}/hello/count_unlink`,
       })
     );
-    assert.equal(e.kind, "wrong-kind");
+    assert.equal(e.kind, "invalid");
+    assert.equal(
+      e.message,
+      'A "task" iterator does not take a "map" parameter: it takes only "pid", "tid"',
+    );
 
     // A pin off bpffs, a pin with a dot, a pin in use.
     e = await rejected(() =>
@@ -614,6 +718,7 @@ kernelTest(
     assert.deepEqual(await tree(b.path), before);
     assert.deepEqual(await tree(other.path), []);
   },
+  { needs: ["iterator task", ...CGROUP_VIEW] },
 );
 
 // ---------------------------------------------------------------------------
@@ -623,17 +728,9 @@ kernelTest(
   "ViewReader reads by read(), readable, lines() and text(); one read at a time; close() is safe twice",
   async () => {
     await using b = await privateBpffs();
-    const entries = new Map<number, bigint>();
-    for (let k = 0; k < 3000; k++) entries.set(k, BigInt(k) * 1_000_003n);
-    await filledMap(`${b.path}/elems`, entries);
     const pin = `${b.path}/view`;
-    createView(`${MAPELEMS}:mapelems`, {
-      pin,
-      target: "bpf_map_elem",
-      map: `${b.path}/elems`,
-    });
-    const expected = await Deno.readFile(pin);
-    assert.ok(expected.length > 40_000, "more than one read's worth");
+    await using view = await bigTaskView(pin);
+    const expected = view.bytes;
     const text = new TextDecoder().decode(expected);
 
     // read() into a small buffer, many times.
@@ -648,7 +745,7 @@ kernelTest(
         assert.ok(n > 0 && n <= small.length);
         parts.push(small.slice(0, n));
       }
-      assert.ok(reads > 40, `${reads} reads`);
+      assert.ok(reads > 64, `${reads} reads`);
       assert.equal(await reader.read(new Uint8Array(0)), 0);
       assert.equal(await reader.read(small), null, "still at the end");
       const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -665,8 +762,9 @@ kernelTest(
     {
       const reader = openView(pin);
       const chunks = await Array.fromAsync(reader.readable);
-      // The core fills each 64 KiB chunk, so a small view is one chunk.
-      assert.ok(chunks.length >= 1, `${chunks.length} chunks`);
+      // The core fills each 64 KiB chunk: this view is two.
+      assert.equal(chunks.length, 2, `${chunks.length} chunks`);
+      assert.equal(chunks[0]!.length, 64 * 1024);
       assert.equal(
         new TextDecoder().decode(await new Blob(chunks).bytes()),
         text,
@@ -726,6 +824,98 @@ kernelTest(
     const missing = await rejected(() => readView(`${b.path}/nope`));
     assert.ok(missing instanceof Deno.errors.NotFound);
   },
+  { needs: [...TASK_VIEW] },
+);
+
+kernelTest(
+  "a cgroup walk of 3,000 cgroups cut short by the kernel keeps what it read: bpfx cat prints it, then the error; the reader gives it before it throws",
+  async () => {
+    await using b = await privateBpffs();
+    await using cg = await privateCgroups();
+    // 30 children with 100 children each: far more than one read session
+    // (about 32 KiB) of cgstat records.
+    for (let c = 0; c < 30; c++) {
+      await cg.make(`c${c}`);
+      await Promise.all(
+        Array.from(
+          { length: 100 },
+          (_, g) => Deno.mkdir(`${cg.root}/c${c}/g${g}`),
+        ),
+      );
+    }
+    const pin = `${b.path}/walk`;
+    createView(`${CGSTAT}:cgstat`, {
+      pin,
+      target: "cgroup",
+      cgroup: cg.root,
+      order: "descendants-pre",
+    });
+    const rootRecord = `id=${await inode(cg.root)}\n`;
+    const why = new RegExp(
+      `^Cannot read view "${pin}": operation not supported: ` +
+        `the kernel's cgroup iterator stops a walk \\(order "descendants-pre"\\) ` +
+        `after one read session \\(about 32 KiB of output\\), and this walk had more$`,
+    );
+    const hint =
+      'the views per cgroup that `bpfx attach` makes (order "self") have no such limit; or print less per cgroup';
+
+    // bpfx cat: the first session's records, then the error, exit 1.
+    const io = captureIo();
+    assert.equal(await main(["cat", pin], { io }), 1);
+    const bytes = io.stdout();
+    const out = new TextDecoder().decode(bytes);
+    assert.ok(out.startsWith(rootRecord), JSON.stringify(out.slice(0, 80)));
+    const records = ids(out).length;
+    assert.ok(records > 100 && records < 3031, `${records} records`);
+    const [first, ...rest] = io.stderr().split("\n");
+    assert.match(first!.replace(/^error: /, ""), why);
+    assert.deepEqual(rest, [`  hint: ${hint}`, ""]);
+    const text = captureIo({ bytes: false });
+    assert.equal(await main(["cat", pin], { io: text }), 1);
+    assert.ok(equalBytes(text.stdout(), bytes), "the same through out()");
+
+    // read() gives those bytes, and the next read() throws.
+    {
+      using reader = openView(pin);
+      const buf = new Uint8Array(64 * 1024);
+      const n = await reader.read(buf);
+      assert.ok(n !== null && equalBytes(buf.subarray(0, n), bytes));
+      const e = await rejected(() => reader.read(buf));
+      assert.equal(e.kind, "not-supported");
+      assert.equal(e.errno, 95); // EOPNOTSUPP
+      assert.match(e.message, why);
+      assert.equal(e.hint, hint);
+    }
+    // text() and readView() throw with the bytes in `partial`; lines()
+    // yields the whole lines first, and the rest goes with the error.
+    for (
+      const read of [
+        () => readView(pin),
+        async () => {
+          using reader = openView(pin);
+          return await reader.text();
+        },
+      ]
+    ) {
+      const e = await rejected(read) as BpfError & PartialRead;
+      assert.match(e.message, why);
+      assert.ok(equalBytes(e.partial, bytes), `${e.partial.length} bytes`);
+    }
+    {
+      using reader = openView(pin);
+      const lines: string[] = [];
+      const e = await rejected(async () => {
+        for await (const line of reader.lines()) lines.push(line);
+      }) as BpfError & PartialRead;
+      assert.match(e.message, why);
+      assert.equal(
+        lines.map((l) => `${l}\n`).join("") +
+          new TextDecoder().decode(e.partial),
+        out,
+      );
+    }
+  },
+  { needs: [...CGROUP_VIEW] },
 );
 
 // ---------------------------------------------------------------------------
@@ -735,18 +925,16 @@ kernelTest(
   "bpfx cat through main() writes the bytes of the pin, chunk by chunk",
   async () => {
     await using b = await privateBpffs();
-    const entries = new Map<number, bigint>();
-    for (let k = 0; k < 4000; k++) entries.set(k * 7, BigInt(k) << 33n);
-    await filledMap(`${b.path}/elems`, entries);
+    await using proc = await threaded(3000);
     const pin = `${b.path}/view`;
     const made = captureIo();
     assert.equal(
       await main([
         "view",
-        `${MAPELEMS}:mapelems`,
+        `${TASKS}:tasks`,
         pin,
-        "--map",
-        `${b.path}/elems`,
+        "--pid",
+        String(proc.pid),
         "--json",
       ], { io: made }),
       0,
@@ -754,7 +942,7 @@ kernelTest(
     );
     const info = JSON.parse(new TextDecoder().decode(made.stdout()));
     assert.equal(info.path, pin);
-    assert.equal(info.target.iter, "bpf_map_elem");
+    assert.deepEqual(info.target, { iter: "task", pid: proc.pid, tid: 0 });
     const expected = await Deno.readFile(pin);
     assert.ok(expected.length > 64 * 1024, `${expected.length} bytes`);
 
@@ -789,6 +977,7 @@ kernelTest(
       `error: Cannot read view "${b.path}": is a directory\n`,
     );
   },
+  { needs: [...TASK_VIEW] },
 );
 
 kernelTest(
@@ -970,6 +1159,7 @@ kernelTest(
     assert.deepEqual(readManifest({ state: state.path }).rules, []);
     assert.deepEqual(await tree(`${b.path}/views`), []);
   },
+  { needs: ["iterator task", ...CGROUP_VIEW] },
 );
 
 // ---------------------------------------------------------------------------

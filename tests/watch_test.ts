@@ -42,6 +42,14 @@ import {
 const CGSTAT = `${ROOT}/build/examples/cgstat.bpf.o`;
 const TASKS = `${ROOT}/build/examples/tasks.bpf.o`;
 const MAX_QUEUED = "/proc/sys/fs/fanotify/max_queued_events";
+/** What a test of an attach rule with a watcher needs of the kernel. */
+const RULE_NEEDS = [
+  "cgroup2",
+  "iterator cgroup",
+  "iterator cgroup parameters",
+  "fanotify bpffs",
+  "fanotify cgroupfs",
+] as const;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -484,6 +492,7 @@ kernelTest(
       await unmountAll(paths.bind);
     }
   },
+  { needs: ["iterator task", "fanotify bpffs"] },
 );
 
 // ---------------------------------------------------------------------------
@@ -593,6 +602,7 @@ kernelTest(
     assert.deepEqual(readManifest({ state: state.path }).rules, []);
     assert.deepEqual(await tree(mirror.path), []);
   },
+  { needs: RULE_NEEDS },
 );
 
 kernelTest(
@@ -647,6 +657,7 @@ kernelTest(
     assert.equal(second.stderr(), "");
     await detach({ ...layout, state: state.path });
   },
+  { needs: RULE_NEEDS },
 );
 
 kernelTest(
@@ -670,6 +681,7 @@ kernelTest(
     await seen.done;
     await detach({ ...layout, state: state.path });
   },
+  { needs: RULE_NEEDS },
 );
 
 kernelTest(
@@ -726,6 +738,7 @@ kernelTest(
     }
     await detach({ ...layout, state: state.path });
   },
+  { needs: RULE_NEEDS },
 );
 
 // ---------------------------------------------------------------------------
@@ -913,6 +926,7 @@ kernelTest(
     unexpose(good, { state: state.path });
     assert.deepEqual(await tree(x.path), [`${x.path}/link`, taken]);
   },
+  { needs: ["iterator task", "fanotify bpffs"] },
 );
 
 // ---------------------------------------------------------------------------
@@ -1011,6 +1025,7 @@ kernelTest(
       await unmountAll(`${x.path}/b`);
     }
   },
+  { needs: ["iterator task", "fanotify bpffs"] },
 );
 
 kernelTest(
@@ -1059,6 +1074,7 @@ kernelTest(
       assert.equal(w.stderr(), "");
     }
   },
+  { needs: ["iterator task", "fanotify bpffs"] },
 );
 
 // ---------------------------------------------------------------------------
@@ -1159,6 +1175,9 @@ kernelTest(
     assert.ok(e instanceof Deno.errors.NotFound, e.name);
     e = await rejected(() => watchFs([b.path], { filesystem: true }));
     assert.equal(e.errno, 95); // EOPNOTSUPP
+  },
+  {
+    needs: ["iterator task", "cgroup2", "fanotify bpffs", "fanotify cgroupfs"],
   },
 );
 

@@ -2,7 +2,10 @@
 //! do about it. Probes are real: they load and attach tiny programs.
 
 use crate::btf::{RawBtf, VMLINUX};
-use crate::error::{Error, Kind, Result, q};
+use crate::error::{
+    Error, Kind, REFUSED_BEFORE_VERIFICATION, Result, describe_errno, q,
+    refused_before_verification,
+};
 use crate::mounts::{self, DEFAULT_BPFFS};
 use crate::sys::{self, IterParams};
 use serde::Serialize;
@@ -16,6 +19,10 @@ pub struct Check {
     pub ok: bool,
     pub detail: String,
     pub fix: Option<String>,
+    /// For a failed check, how the kernel refused it when that was a policy
+    /// rather than a missing feature: [`REFUSED_BEFORE_VERIFICATION`] for a
+    /// program load refused with EPERM before any instruction was verified.
+    pub refused: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -36,11 +43,20 @@ fn check(name: &str, ok: bool, detail: impl Into<String>, fix: Option<&str>) -> 
         ok,
         detail: detail.into(),
         fix: if ok { None } else { fix.map(String::from) },
+        refused: None,
     }
 }
 
 const CAP_SYS_ADMIN: u32 = 21;
 const CAP_BPF: u32 = 39;
+
+/// Whether this process may use bpf(2) as bpfx needs: root with
+/// CAP_SYS_ADMIN, or CAP_BPF with CAP_SYS_ADMIN.
+pub fn privileged() -> bool {
+    let (uid0, eff) = capabilities();
+    let has = |c: u32| eff & (1 << c) != 0;
+    (uid0 && has(CAP_SYS_ADMIN)) || (has(CAP_BPF) && has(CAP_SYS_ADMIN))
+}
 
 fn capabilities() -> (bool, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -90,39 +106,100 @@ pub fn umount_bpffs(path: &Path) -> Result<()> {
 
 const INSNS_RETURN_0: [u64; 2] = [0xb7, 0x95]; // r0 = 0; exit
 const PROG_TYPE_TRACING: u32 = 26;
+const PROG_TYPE_LSM: u32 = 29;
+const ATTACH_TRACE_FENTRY: u32 = 24;
+const ATTACH_TRACE_FEXIT: u32 = 25;
+const ATTACH_MODIFY_RETURN: u32 = 26;
+const ATTACH_LSM_MAC: u32 = 27;
 const ATTACH_TRACE_ITER: u32 = 28;
 
+/// Why a probe's program did not load.
+#[derive(Debug, Clone)]
+struct LoadFailure {
+    detail: String,
+    /// Refused with EPERM before any instruction was verified.
+    refused: bool,
+}
+
+/// Loads `r0 = 0; exit` as a program of `prog_type` attached (by
+/// `expected_attach_type`) to the vmlinux BTF function `btf_id`, with a
+/// verifier log, so that a refusal before verification can be told from
+/// the verifier's. `noun` names what is loaded ("map-element iterators").
+fn probe_load(
+    prog_type: u32,
+    expected_attach_type: u32,
+    btf_id: u32,
+    noun: &str,
+) -> std::result::Result<std::os::fd::OwnedFd, LoadFailure> {
+    let license = CString::new("GPL").expect("no NUL");
+    let mut log = vec![0u8; 16 * 1024];
+    let r = sys::bpf_prog_load(&mut sys::ProgLoad {
+        prog_type,
+        insns: &INSNS_RETURN_0,
+        license: &license,
+        expected_attach_type,
+        attach_btf_id: btf_id,
+        log: &mut log,
+    });
+    r.map_err(|e| {
+        let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+        let text = String::from_utf8_lossy(&log[..end]);
+        let errno = e.errno();
+        // Without privileges every load is refused with EPERM up front:
+        // that is not a policy about this kind of program.
+        if privileged() && refused_before_verification(errno, &text) {
+            LoadFailure {
+                detail: format!(
+                    "the kernel refuses {noun}: EPERM at load, before verification (a security policy, not the verifier)"
+                ),
+                refused: true,
+            }
+        } else {
+            let said = text
+                .lines()
+                .rfind(|l| !l.trim().is_empty() && !l.starts_with("processed "))
+                .map(|l| format!(" (the verifier: {})", l.trim()))
+                .unwrap_or_default();
+            LoadFailure {
+                detail: format!("loading failed: {}{said}", describe_errno(errno)),
+                refused: false,
+            }
+        }
+    })
+}
+
+/// What doctor calls the programs of an iterator target, in a sentence.
+fn iter_noun(target: &str) -> String {
+    match target {
+        "bpf_map_elem" => "map-element iterators".into(),
+        t => format!("{t} iterators"),
+    }
+}
+
 /// Loads an empty iterator program for `target` and makes a link with the
-/// parameters that target takes. Returns (loads, link made) or the error.
+/// parameters that target takes. Returns (loads, link made) or the failure.
 fn probe_iter(
     btf: &RawBtf,
     target: &str,
     cgroup2: Option<&str>,
 ) -> (
-    std::result::Result<(), String>,
+    std::result::Result<(), LoadFailure>,
     std::result::Result<(), String>,
 ) {
     let Some(id) = btf.func_id(&format!("bpf_iter_{target}")) else {
         return (
-            Err(format!("the kernel has no \"{target}\" iterator")),
+            Err(LoadFailure {
+                detail: format!("the kernel has no \"{target}\" iterator"),
+                refused: false,
+            }),
             Err("no target".into()),
         );
     };
-    let license = CString::new("GPL").expect("no NUL");
-    let prog = match sys::bpf_prog_load(&sys::ProgLoad {
-        prog_type: PROG_TYPE_TRACING,
-        insns: &INSNS_RETURN_0,
-        license: &license,
-        expected_attach_type: ATTACH_TRACE_ITER,
-        attach_btf_id: id,
-    }) {
+    let prog = match probe_load(PROG_TYPE_TRACING, ATTACH_TRACE_ITER, id, &iter_noun(target)) {
         Ok(fd) => fd,
-        Err(e) => {
-            let m = format!(
-                "loading failed: {}",
-                crate::error::describe_errno(e.errno())
-            );
-            return (Err(m.clone()), Err(m));
+        Err(f) => {
+            let m = f.detail.clone();
+            return (Err(f), Err(m));
         }
     };
     let link = match target {
@@ -135,12 +212,7 @@ fn probe_iter(
             },
         )
         .map(drop)
-        .map_err(|e| {
-            format!(
-                "a link with a pid failed: {}",
-                crate::error::describe_errno(e.errno())
-            )
-        }),
+        .map_err(|e| format!("a link with a pid failed: {}", describe_errno(e.errno()))),
         "cgroup" => match cgroup2.map(std::fs::File::open) {
             Some(Ok(f)) => {
                 use std::os::fd::AsRawFd;
@@ -153,12 +225,7 @@ fn probe_iter(
                     },
                 )
                 .map(drop)
-                .map_err(|e| {
-                    format!(
-                        "a link with a cgroup failed: {}",
-                        crate::error::describe_errno(e.errno())
-                    )
-                })
+                .map_err(|e| format!("a link with a cgroup failed: {}", describe_errno(e.errno())))
             }
             _ => Err("no cgroup2 mount to probe with".into()),
         },
@@ -172,21 +239,104 @@ fn probe_iter(
                     },
                 )
                 .map(drop)
-                .map_err(|e| {
-                    format!(
-                        "a link with a map failed: {}",
-                        crate::error::describe_errno(e.errno())
-                    )
-                })
+                .map_err(|e| format!("a link with a map failed: {}", describe_errno(e.errno())))
             }
             Err(e) => Err(format!(
                 "creating a map failed: {}",
-                crate::error::describe_errno(e.errno())
+                describe_errno(e.errno())
             )),
         },
         _ => Ok(()),
     };
     (Ok(()), link)
+}
+
+/// A trampoline program kind doctor probes: its name in the check, how it
+/// loads, and the kernel functions it may attach to (the first found in
+/// vmlinux BTF is used; each is one the kernel lets that kind attach to).
+struct Trampoline {
+    kind: &'static str,
+    noun: &'static str,
+    prog_type: u32,
+    attach_type: u32,
+    targets: &'static [&'static str],
+}
+
+const TRAMPOLINES: [Trampoline; 4] = [
+    Trampoline {
+        kind: "fentry",
+        noun: "fentry programs",
+        prog_type: PROG_TYPE_TRACING,
+        attach_type: ATTACH_TRACE_FENTRY,
+        targets: &["bpf_fentry_test1", "bpf_fentry_test2"],
+    },
+    Trampoline {
+        kind: "fexit",
+        noun: "fexit programs",
+        prog_type: PROG_TYPE_TRACING,
+        attach_type: ATTACH_TRACE_FEXIT,
+        targets: &["bpf_fentry_test1", "bpf_fentry_test2"],
+    },
+    // fmod_ret may only attach to functions the kernel lists for it (error
+    // injection, or the test set bpf_modify_return_test belongs to).
+    Trampoline {
+        kind: "fmod_ret",
+        noun: "fmod_ret programs",
+        prog_type: PROG_TYPE_TRACING,
+        attach_type: ATTACH_MODIFY_RETURN,
+        targets: &["bpf_modify_return_test"],
+    },
+    Trampoline {
+        kind: "lsm",
+        noun: "LSM programs",
+        prog_type: PROG_TYPE_LSM,
+        attach_type: ATTACH_LSM_MAC,
+        targets: &["bpf_lsm_file_open", "bpf_lsm_bpf"],
+    },
+];
+
+/// Loads (does not attach) an empty program of trampoline kind `t`.
+fn probe_trampoline(btf: &RawBtf, t: &Trampoline) -> std::result::Result<String, LoadFailure> {
+    let Some((target, id)) = t
+        .targets
+        .iter()
+        .find_map(|n| btf.func_id(n).map(|id| (*n, id)))
+    else {
+        return Err(LoadFailure {
+            detail: format!(
+                "not probed: the kernel's BTF has none of {} to attach to",
+                t.targets.join(", ")
+            ),
+            refused: false,
+        });
+    };
+    probe_load(t.prog_type, t.attach_type, id, t.noun)
+        .map(|_| format!("a program for {target} loads (not attached)"))
+}
+
+/// The check of a probe that loads a program: ok, or its failure with the
+/// fix for a policy refusal or for a missing feature.
+fn load_check(
+    name: &str,
+    loads: std::result::Result<String, LoadFailure>,
+    noun: &str,
+    missing_fix: &str,
+) -> Check {
+    match loads {
+        Ok(detail) => check(name, true, detail, None),
+        Err(f) if f.refused => Check {
+            refused: Some(REFUSED_BEFORE_VERIFICATION),
+            ..check(
+                name,
+                false,
+                f.detail,
+                Some(&format!(
+                    "none in bpfx: allow {noun} in the kernel's security policy, or do without them on this machine"
+                )),
+            )
+        },
+        Err(f) => check(name, false, f.detail, Some(missing_fix)),
+    }
 }
 
 const FAN_REPORT_DFID_NAME: u32 = 0x400 | 0x800;
@@ -197,10 +347,10 @@ const FAN_DIR_EVENTS: u64 = 0x100 | 0x200 | 0x4000_0000; // create, delete, ondi
 
 fn probe_fanotify(path: &str, filesystem: bool) -> std::result::Result<(), String> {
     let fd = sys::fanotify_init(FAN_REPORT_DFID_NAME | FAN_CLOEXEC, libc::O_RDONLY as u32)
-        .map_err(|e| format!("fanotify_init: {}", crate::error::describe_errno(e.errno())))?;
+        .map_err(|e| format!("fanotify_init: {}", describe_errno(e.errno())))?;
     let flags = FAN_MARK_ADD | if filesystem { FAN_MARK_FILESYSTEM } else { 0 };
     sys::fanotify_mark(fd.as_fd(), flags, FAN_DIR_EVENTS, Path::new(path))
-        .map_err(|e| crate::error::describe_errno(e.errno()))
+        .map_err(|e| describe_errno(e.errno()))
 }
 
 /// Runs every check; with `fix`, mounts bpffs at /sys/fs/bpf when missing.
@@ -220,7 +370,7 @@ pub fn doctor(fix: bool) -> Result<DoctorReport> {
 
     let (uid0, eff) = capabilities();
     let has = |c: u32| eff & (1 << c) != 0;
-    let privileged = (uid0 && has(CAP_SYS_ADMIN)) || (has(CAP_BPF) && has(CAP_SYS_ADMIN));
+    let privileged = privileged();
     checks.push(check(
         "privileges",
         privileged,
@@ -289,22 +439,34 @@ pub fn doctor(fix: bool) -> Result<DoctorReport> {
             } else {
                 "run as root"
             };
-            checks.push(check(
-                &format!("iterator {target}"),
-                loads.is_ok(),
-                loads
-                    .clone()
-                    .map_or_else(|e| e, |()| "an iterator program loads".into()),
-                Some(fix),
+            let name = format!("iterator {target}");
+            let loaded = loads.is_ok();
+            checks.push(load_check(
+                &name,
+                loads.map(|()| "an iterator program loads".into()),
+                &iter_noun(target),
+                fix,
             ));
-            if loads.is_ok() {
+            if loaded {
                 checks.push(check(
-                    &format!("iterator {target} parameters"),
+                    &format!("{name} parameters"),
                     link.is_ok(),
                     link.map_or_else(|e| e, |()| "a link with parameters is made".into()),
                     Some(fix),
                 ));
             }
+        }
+        for t in &TRAMPOLINES {
+            checks.push(load_check(
+                &format!("trampoline {}", t.kind),
+                probe_trampoline(btf, t),
+                t.noun,
+                if privileged {
+                    "use a kernel with BPF trampolines (5.5+; lsm since 5.7, with CONFIG_BPF_LSM=y)"
+                } else {
+                    "run as root"
+                },
+            ));
         }
         let links = btf.enum_members("bpf_link_type").unwrap_or_default();
         let names: Vec<String> = links
@@ -380,4 +542,71 @@ pub fn doctor(fix: bool) -> Result<DoctorReport> {
         cgroup2,
         fixed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_failing_with(errno: i32) -> LoadFailure {
+        let _g = sys::fake::install(move |c| match c {
+            sys::Call::Bpf {
+                cmd: sys::BpfCmd::ProgLoad,
+                ..
+            } => sys::fake::errno(errno),
+            _ => None,
+        });
+        probe_load(PROG_TYPE_TRACING, ATTACH_TRACE_FENTRY, 1, "fentry programs").unwrap_err()
+    }
+
+    #[test]
+    fn a_probe_tells_a_policy_refusal_from_a_verifier_failure() {
+        // EPERM with an empty log: refused before verification (with the
+        // privileges to load at all; without them EPERM says only that).
+        let f = load_failing_with(libc::EPERM);
+        assert_eq!(f.refused, privileged());
+        if privileged() {
+            assert_eq!(
+                f.detail,
+                "the kernel refuses fentry programs: EPERM at load, before verification (a security policy, not the verifier)"
+            );
+        }
+        let f = load_failing_with(libc::EINVAL);
+        assert!(!f.refused);
+        assert_eq!(f.detail, "loading failed: invalid argument");
+    }
+
+    #[test]
+    fn a_refused_load_check_says_so_in_its_json() {
+        let refused = load_check(
+            "trampoline lsm",
+            Err(LoadFailure {
+                detail: "the kernel refuses LSM programs: ...".into(),
+                refused: true,
+            }),
+            "LSM programs",
+            "use a kernel with BPF trampolines",
+        );
+        let v = serde_json::to_value(&refused).unwrap();
+        assert_eq!(v["ok"], false);
+        assert_eq!(v["refused"], "eperm-before-verification");
+        assert!(
+            !v["fix"].as_str().unwrap().contains("use a kernel"),
+            "a policy refusal is not fixed by a newer kernel: {v}"
+        );
+        let missing = load_check(
+            "trampoline lsm",
+            Err(LoadFailure {
+                detail: "loading failed: invalid argument".into(),
+                refused: false,
+            }),
+            "LSM programs",
+            "use a kernel with BPF trampolines",
+        );
+        let v = serde_json::to_value(&missing).unwrap();
+        assert_eq!(v["refused"], serde_json::Value::Null);
+        assert_eq!(v["fix"], "use a kernel with BPF trampolines");
+        let ok = load_check("x", Ok("loads".into()), "x", "y");
+        assert!(ok.ok && ok.refused.is_none() && ok.fix.is_none());
+    }
 }

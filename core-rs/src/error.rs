@@ -95,6 +95,31 @@ pub fn kind_of_errno(errno: i32) -> Kind {
     }
 }
 
+/// What doctor and the load path call a refusal by policy: `BPF_PROG_LOAD`
+/// failed with EPERM before the verifier processed any instruction.
+pub const REFUSED_BEFORE_VERIFICATION: &str = "eperm-before-verification";
+
+/// Whether a failed `BPF_PROG_LOAD` was refused before verification: EPERM,
+/// with a verifier log that is empty or only says "processed 0 insns" (with
+/// the stats lines, "verification time" and "stack depth 0"). The
+/// verifier's own refusals say why in the log (and mostly give EACCES or
+/// EINVAL); a security policy (an LSM's `bpf_prog_load` hook, for one)
+/// refuses before the verifier looks at the program.
+pub fn refused_before_verification(errno: i32, log: &str) -> bool {
+    errno == libc::EPERM
+        && log
+            .lines()
+            .map(|l| l.trim_matches(|c: char| c.is_whitespace() || c == '\0'))
+            .filter(|l| !l.is_empty())
+            .all(|l| {
+                // The summary the verifier writes with log level 1 or stats
+                // (level 4) when it stops before the first instruction.
+                ["processed 0 insns", "verification time ", "stack depth 0"]
+                    .iter()
+                    .any(|s| l.starts_with(s))
+            })
+}
+
 const PRIVILEGE_HINT: &str =
     "run as root, or with CAP_BPF and CAP_SYS_ADMIN (check with `bpfx doctor`)";
 
@@ -188,6 +213,29 @@ mod tests {
     fn describe_errno_is_lowercase_without_os_error_suffix() {
         assert_eq!(describe_errno(libc::ENOENT), "no such file or directory");
         assert_eq!(describe_errno(libc::EPERM), "operation not permitted");
+    }
+
+    #[test]
+    fn eperm_with_no_instruction_processed_is_a_refusal_before_verification() {
+        assert!(refused_before_verification(libc::EPERM, ""));
+        assert!(refused_before_verification(
+            libc::EPERM,
+            "processed 0 insns (limit 1000000) max_states_per_insn 0 total_states 0\n"
+        ));
+        assert!(refused_before_verification(
+            libc::EPERM,
+            "verification time 10 usec\nstack depth 0\nprocessed 0 insns (limit 1000000)\n\0"
+        ));
+        assert!(!refused_before_verification(
+            libc::EPERM,
+            "0: (b7) r0 = 0\nprocessed 2 insns (limit 1000000)\n"
+        ));
+        assert!(!refused_before_verification(
+            libc::EPERM,
+            "attach_btf_id 5 is not a function\nprocessed 0 insns\n"
+        ));
+        assert!(!refused_before_verification(libc::EACCES, ""));
+        assert!(!refused_before_verification(libc::EINVAL, ""));
     }
 
     #[test]

@@ -8,7 +8,6 @@
 use crate::error::{Error, Kind, Result};
 use crate::info::ObjKind;
 use std::collections::HashMap;
-use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -22,7 +21,7 @@ pub enum Held {
         /// For a map, what the data lane checks buffers against.
         map: Option<crate::maps::MapMeta>,
     },
-    Reader(Arc<File>),
+    Reader(Arc<crate::views::Reader>),
     /// A source of events (raw fanotify events, or the watcher's actions),
     /// with the eventfd that wakes a blocked wait.
     Source {
@@ -133,12 +132,12 @@ pub fn with_map<T>(
     Some(f(fd.as_fd(), &meta))
 }
 
-/// The reader behind handle `id`, shared, and its path.
-pub fn reader(id: u32) -> Result<(Arc<File>, Option<PathBuf>)> {
+/// The reader behind handle `id`, shared.
+pub fn reader(id: u32) -> Result<Arc<crate::views::Reader>> {
     let guard = table();
     let h = get(&guard, id)?;
     match &h.held {
-        Held::Reader(f) => Ok((Arc::clone(f), h.path.clone())),
+        Held::Reader(f) => Ok(Arc::clone(f)),
         _ => Err(not_a(id, "a view reader")),
     }
 }
@@ -158,6 +157,7 @@ pub fn source(id: u32) -> Result<SourceParts> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
 
     #[test]
     fn insert_count_close_twice() {
@@ -181,16 +181,18 @@ mod tests {
     #[test]
     fn a_reader_outlives_close_while_in_use() {
         let id = insert(Handle {
-            held: Held::Reader(Arc::new(File::open("/dev/null").unwrap())),
+            held: Held::Reader(Arc::new(crate::views::Reader::new(
+                File::open("/dev/null").unwrap(),
+                None,
+            ))),
             path: None,
         });
-        let (f, _) = reader(id).unwrap();
+        let f = reader(id).unwrap();
         assert!(close(id));
-        use std::io::Read as _;
         let mut buf = [0u8; 4];
-        assert_eq!(
-            (&*f).read(&mut buf).unwrap(),
-            0,
+        let (n, cut_short) = f.read(&mut buf).unwrap();
+        assert!(
+            n == 0 && cut_short.is_none(),
             "the shared file is still readable"
         );
     }

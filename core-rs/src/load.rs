@@ -311,7 +311,16 @@ pub fn aya_error(what: String, err: &(dyn std::error::Error + 'static)) -> Error
         {
             errno = io_error.raw_os_error();
             op = "BPF_PROG_LOAD".into();
-            log = Some(format!("{verifier_log:?}"));
+            let text = format!("{verifier_log:?}");
+            if crate::error::refused_before_verification(errno.unwrap_or(0), &text) {
+                // The verifier never saw it: a policy, or no privileges.
+                return if crate::doctor::privileged() {
+                    policy_refusal(what)
+                } else {
+                    Error::from_errno(what, "BPF_PROG_LOAD", libc::EPERM)
+                };
+            }
+            log = Some(text);
             chain = vec![format!(
                 "the verifier refused it: {}",
                 crate::error::describe_errno(errno.unwrap_or(0))
@@ -357,6 +366,22 @@ pub fn aya_error(what: String, err: &(dyn std::error::Error + 'static)) -> Error
             "run as root, or with CAP_BPF and CAP_SYS_ADMIN (check with `bpfx doctor`)".into(),
         );
     }
+    e
+}
+
+/// A load refused with EPERM before the verifier processed an instruction,
+/// with the privileges to load: the kernel's policy refuses the program's
+/// type, and the verifier never saw it.
+fn policy_refusal(what: String) -> Error {
+    let mut e = Error::new(
+        Kind::Permission,
+        "BPF_PROG_LOAD",
+        format!(
+            "{what}: the kernel refuses this type of program: EPERM at load, before verification (a security policy, not the verifier)"
+        ),
+    )
+    .with_hint("`bpfx doctor` lists the program types this kernel refuses");
+    e.errno = libc::EPERM;
     e
 }
 
@@ -622,6 +647,42 @@ mod tests {
             "Cannot load \"x.o\": cannot create map \"exec_counts\": operation not permitted"
         );
         assert!(err.hint.as_deref().unwrap().contains("CAP_BPF"));
+    }
+
+    #[test]
+    fn a_load_refused_before_verification_is_not_the_verifiers() {
+        let refused = ProgramError::LoadError {
+            io_error: std::io::Error::from_raw_os_error(libc::EPERM),
+            verifier_log: aya_obj::VerifierLog::new(
+                "verification time 10 usec\nstack depth 0\nprocessed 0 insns (limit 1000000)\n"
+                    .into(),
+            ),
+        };
+        let err = aya_error("Cannot load program \"mapelems\"".into(), &refused);
+        assert_eq!(err.kind, Kind::Permission);
+        assert_eq!((err.op.as_str(), err.errno), ("BPF_PROG_LOAD", libc::EPERM));
+        assert!(err.log.is_none());
+        assert!(!err.message.contains("verifier refused"), "{}", err.message);
+        if crate::doctor::privileged() {
+            assert_eq!(
+                err.message,
+                "Cannot load program \"mapelems\": the kernel refuses this type of program: EPERM at load, before verification (a security policy, not the verifier)"
+            );
+        } else {
+            assert!(err.hint.as_deref().unwrap().contains("CAP_BPF"));
+        }
+        // The verifier's own refusal keeps its log.
+        let rejected = ProgramError::LoadError {
+            io_error: std::io::Error::from_raw_os_error(libc::EACCES),
+            verifier_log: aya_obj::VerifierLog::new("0: R1 invalid mem access\n".into()),
+        };
+        let err = aya_error("Cannot load program \"x\"".into(), &rejected);
+        assert_eq!(err.kind, Kind::Verifier);
+        assert_eq!(
+            err.message,
+            "Cannot load program \"x\": the verifier refused it: permission denied"
+        );
+        assert_eq!(err.log.as_deref(), Some("0: R1 invalid mem access\n"));
     }
 
     #[test]

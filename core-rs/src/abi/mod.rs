@@ -523,8 +523,10 @@ pub extern "C" fn bpfx_close(handle: u32) -> i32 {
 
 /// Reads up to `cap` bytes from reader handle `handle` into `buf`: the
 /// data lane of views. Returns the count (0 at the end), or -1 with a JSON
-/// error and a NUL written into `err` (cut to `err_cap`). May block: bind it
-/// `nonblocking`.
+/// error and a NUL written into `err` (cut to `err_cap`). The count is
+/// short only at the end, or when a read failed after bytes were read: the
+/// call returns those bytes and writes the error into `err` as well, and
+/// the next call returns -1 with it. May block: bind it `nonblocking`.
 ///
 /// # Safety
 /// `buf` must be valid for `cap` bytes and `err` for `err_cap` bytes.
@@ -541,28 +543,15 @@ pub unsafe extern "C" fn bpfx_read(
         return fail(Error::invalid("read", "The read buffer is null"));
     }
     let r = catch_unwind(AssertUnwindSafe(|| {
-        let (file, path) = handles::reader(handle)?;
+        let reader = handles::reader(handle)?;
         // SAFETY: `buf` is valid for `cap` bytes and only this call writes it.
         let slice = unsafe { std::slice::from_raw_parts_mut(buf, cap) };
-        use std::io::Read as _;
-        // Fill the buffer (or reach the end): each crossing of a
-        // `nonblocking` call costs a hop through Deno's thread pool, while a
-        // view's reads never block for long.
-        let mut filled = 0;
-        while filled < slice.len() {
-            match (&*file).read(&mut slice[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(views::read_error(
-                        path.as_deref(),
-                        e.raw_os_error().unwrap_or(libc::EIO),
-                    ));
-                }
-            }
+        let (n, cut_short) = reader.read(slice)?;
+        if let Some(e) = cut_short {
+            // The count is short, but not the end: say so in `err` too.
+            write_error(e, err, err_cap);
         }
-        Ok(filled as i64)
+        Ok(n as i64)
     }));
     match r {
         Ok(Ok(n)) => n,

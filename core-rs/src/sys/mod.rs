@@ -298,15 +298,24 @@ pub struct ProgLoad<'a> {
     pub license: &'a CStr,
     pub expected_attach_type: u32,
     pub attach_btf_id: u32,
+    /// A buffer for the verifier's log (level 1), or empty for none.
+    pub log: &'a mut [u8],
 }
 
-/// `BPF_PROG_LOAD` of a small program, for probes.
-pub fn bpf_prog_load(p: &ProgLoad<'_>) -> SysResult<OwnedFd> {
+/// `BPF_PROG_LOAD` of a small program, for probes. With a log buffer, the
+/// kernel writes the verifier's log there (NUL-terminated).
+pub fn bpf_prog_load(p: &mut ProgLoad<'_>) -> SysResult<OwnedFd> {
     let mut attr = [0u8; ATTR_SIZE];
     put_u32(&mut attr, 0, p.prog_type);
     put_u32(&mut attr, 4, p.insns.len() as u32);
     put_u64(&mut attr, 8, p.insns.as_ptr() as u64);
     put_u64(&mut attr, 16, p.license.as_ptr() as u64);
+    if !p.log.is_empty() {
+        p.log[0] = 0;
+        put_u32(&mut attr, 24, 1); // log_level
+        put_u32(&mut attr, 28, p.log.len().min(u32::MAX as usize) as u32);
+        put_u64(&mut attr, 32, p.log.as_mut_ptr() as u64);
+    }
     put_u32(&mut attr, 68, p.expected_attach_type);
     put_u32(&mut attr, 108, p.attach_btf_id);
     let fd = syscall(Call::Bpf {

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0
+// A witness for the test gate: the smallest fexit program, loaded with bpftool
+// when doctor finds the kernel refusing "trampoline fexit".
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("fexit/bpf_fentry_test1")
+int BPF_PROG(witness, int a)
+{
+	return 0;
+}

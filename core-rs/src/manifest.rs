@@ -303,9 +303,23 @@ mod tests {
     #[test]
     fn a_second_watcher_lock_is_refused() {
         let d = tmp();
+        // The watcher makes no state directory of its own.
+        let e = watcher_lock(&d).unwrap_err();
+        assert_eq!(e.kind, Kind::NotFound, "{}", e.message);
+        assert!(!d.exists());
+        std::fs::create_dir_all(&d).unwrap();
         let first = watcher_lock(&d).unwrap();
         let e = watcher_lock(&d).unwrap_err();
         assert_eq!(e.kind, Kind::Busy);
+        // It names the holder.
+        assert!(
+            e.message.starts_with(&format!(
+                "Another watcher (pid {}) is running",
+                std::process::id()
+            )),
+            "{}",
+            e.message
+        );
         drop(first);
         assert!(watcher_lock(&d).is_ok());
         std::fs::remove_dir_all(&d).unwrap();

@@ -396,11 +396,17 @@ thread_local! {
 pub fn quiet_panics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
+        // Unit tests keep the default hook too, so a failing assert still
+        // says why.
+        #[cfg(test)]
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
             let at = info
                 .location()
                 .map(|l| format!("{}:{}", l.file(), l.line()));
             PANIC_AT.with(|p| *p.borrow_mut() = at);
+            #[cfg(test)]
+            previous(info);
         }));
     });
 }

@@ -988,6 +988,16 @@ kernelTest(
   { needs: ["iterator task parameters"] },
 );
 
+/** Whether `text` holds a control character other than tab and newline. */
+function hasControl(text: string): boolean {
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    if (ch === "\t" || ch === "\n") continue;
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x202e) return true;
+  }
+  return false;
+}
+
 kernelTest(
   "ls, show and errors print names escaped: a name cannot send terminal escapes",
   async () => {
@@ -1014,10 +1024,10 @@ kernelTest(
     const shown = `${b.path}/x\\x1b[2Jy\\u{202e}/m\\x07`;
     const ls = await cli(["ls", b.path]);
     assert.equal(ls.code, 0, dump("ls", ls));
-    assert.ok(!/[\x00-\x08\x0b-\x1f\x7f\u202e]/.test(ls.stdout), ls.stdout);
+    assert.ok(!hasControl(ls.stdout), ls.stdout);
     assert.ok(ls.stdout.includes(shown), ls.stdout);
     const show = await cli(["show", pin]);
-    assert.ok(!/[\x00-\x08\x0b-\x1f\x7f\u202e]/.test(show.stdout), show.stdout);
+    assert.ok(!hasControl(show.stdout), show.stdout);
     // JSON keeps the name exactly (JSON escapes it its own way).
     const json = JSON.parse((await cli(["ls", b.path, "--json"])).stdout);
     assert.ok(
@@ -1027,7 +1037,7 @@ kernelTest(
     // An error naming it is escaped too.
     const gone = await cli(["show", `${evil}/nothing\x1b]0;pwned\x07`]);
     assert.equal(gone.code, 1);
-    assert.ok(!/[\x00-\x08\x0b-\x1f\x7f\u202e]/.test(gone.stderr), gone.stderr);
+    assert.ok(!hasControl(gone.stderr), gone.stderr);
   },
   { needs: [] },
 );

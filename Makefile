@@ -29,6 +29,9 @@ BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86
 BPF_INCLUDES = -I build -I /usr/include/$(MULTIARCH)
 EXAMPLE_SRCS := $(wildcard examples/*.bpf.c)
 EXAMPLE_OBJS := $(patsubst examples/%.bpf.c,build/examples/%.bpf.o,$(EXAMPLE_SRCS))
+# Fixtures of the tests, built with the examples.
+TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
+TEST_BPF_OBJS := $(patsubst tests/bpf/%.bpf.c,build/tests/%.bpf.o,$(TEST_BPF_SRCS))
 
 .PHONY: all deps core dist examples loadcheck install uninstall check test demo bench clean help
 
@@ -36,7 +39,7 @@ all: core dist examples
 
 help:
 	@echo 'make [all]      deps, the core (release), dist/ (library + manifest.json), the examples'
-	@echo 'make examples   build/examples/*.bpf.o from examples/*.bpf.c (and build/vmlinux.h)'
+	@echo 'make examples   build/examples/*.bpf.o and build/tests/*.bpf.o (and build/vmlinux.h)'
 	@echo 'make loadcheck  load the examples with bpftool into a private bpffs (needs root)'
 	@echo 'make check      deno fmt/lint/check, cargo fmt/clippy'
 	@echo 'make test       all, then scripts/test.sh (cargo test + deno test)'
@@ -75,7 +78,7 @@ $(MANIFEST): $(DIST_SO) core-rs/Cargo.toml
 	mv -f $@.tmp $@; echo "wrote $@ ($(VERSION), $(TRIPLE), sha256 $$sum)"
 
 # --- BPF examples ---------------------------------------------------------
-examples: $(EXAMPLE_OBJS)
+examples: $(EXAMPLE_OBJS) $(TEST_BPF_OBJS)
 
 # Generated from the running kernel's BTF; never committed.
 build/vmlinux.h: | deps
@@ -86,7 +89,11 @@ build/examples/%.bpf.o: examples/%.bpf.c build/vmlinux.h | deps
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
--include $(EXAMPLE_OBJS:.o=.d)
+build/tests/%.bpf.o: tests/bpf/%.bpf.c build/vmlinux.h | deps
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+
+-include $(EXAMPLE_OBJS:.o=.d) $(TEST_BPF_OBJS:.o=.d)
 
 # Loads each example with bpftool/libbpf (not bpfx) into a private bpffs.
 loadcheck: $(EXAMPLE_OBJS)

@@ -2,13 +2,15 @@
 //! syscall: the *spec*, kept apart from what the kernel holds.
 
 use crate::error::{Error, Kind, Result, q};
-use crate::names;
+use crate::sections::{self, Handling, ProgSection};
+use crate::{link, names};
 use aya_obj::maps::PinningType;
 use aya_obj::{Object, ProgramSection};
-use object::{Object as _, ObjectSection as _};
+use object::Object as _;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 use std::path::Path;
+use std::str::FromStr as _;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -21,6 +23,16 @@ pub struct ProgramSpec {
     /// What the section names as the attach point (`task` for `iter/task`).
     pub attach_to: Option<String>,
     pub instructions: usize,
+    /// Whether a load without `--only` loads it: false for a section whose
+    /// name starts with `?` (libbpf's "not loaded unless asked").
+    pub autoload: bool,
+    /// Why bpfx cannot load it, when it cannot.
+    pub unsupported: Option<String>,
+    /// The maps its instructions (and the functions they call) refer to.
+    pub maps: Vec<String>,
+    /// The ELF section's index.
+    #[serde(skip)]
+    pub section_index: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,13 +63,57 @@ pub struct ObjectSpec {
     pub maps: Vec<MapSpec>,
 }
 
-/// A parsed object: the spec, plus the aya object for loading.
+/// A parsed object: the spec, plus the bytes to load from.
 pub struct Parsed {
+    pub path: std::path::PathBuf,
     pub spec: ObjectSpec,
+    /// The object's bytes, as read.
     pub data: Vec<u8>,
+    /// Its program sections (everything executable but `.text`).
+    pub sections: Vec<ProgSection>,
     /// Whether loading needs the kernel's BTF: CO-RE relocations, or
     /// programs that attach to a BTF type (iterators, fentry, lsm, ...).
     pub needs_kernel_btf: bool,
+}
+
+impl Parsed {
+    /// The bytes aya reads for a load of the programs in `sections`: the one
+    /// place where the object's bytes are rewritten before aya sees them
+    /// (see `sections.rs`).
+    pub fn aya_bytes(&self, sections: &BTreeSet<usize>) -> Result<Vec<u8>> {
+        sections::prepare(self.data.clone(), &|s| sections.contains(&s.index))
+            .map(|p| p.data)
+            .map_err(|why| elf_error(&self.path, why))
+    }
+
+    /// The program `name`, or an error naming the object's programs.
+    pub fn program(&self, name: &str) -> Result<&ProgramSpec> {
+        self.spec
+            .programs
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.spec.programs.iter().map(|p| p.name.as_str()).collect();
+                Error::new(
+                    Kind::NotFound,
+                    "lookup",
+                    format!(
+                        "Object {} has no program \"{name}\" (it has: {})",
+                        q(&self.path),
+                        names.join(", ")
+                    ),
+                )
+                .with_path(&self.path)
+            })
+    }
+
+    /// The section the program `p` is in.
+    pub fn section_of(&self, p: &ProgramSpec) -> &ProgSection {
+        self.sections
+            .iter()
+            .find(|s| s.index == p.section_index)
+            .expect("every program is in a program section")
+    }
 }
 
 /// The kernel program type and attach type a section implies.
@@ -141,32 +197,62 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
             ),
         ));
     }
-    let sections: HashMap<usize, String> = elf
-        .sections()
-        .map(|s| (s.index().0, s.name().unwrap_or("").to_string()))
-        .collect();
-    let obj = Object::parse(&data).map_err(|e| elf_error(path, e))?;
-    let section_name = |i: usize| sections.get(&i).cloned().unwrap_or_default();
-
-    let mut programs: Vec<ProgramSpec> = obj
-        .programs
+    let sections = sections::scan(&data).map_err(|why| elf_error(path, format!("{why}")))?;
+    // aya reads every section it can load but the `?` ones, whose names
+    // may equal another's once the `?` is gone: what the spec needs of
+    // those, bpfx reads itself.
+    let shown: BTreeSet<usize> = sections
         .iter()
-        .map(|(name, p)| {
-            let section = section_name(p.section_index);
-            let (type_name, attach_type) = section_kind(&p.section);
-            ProgramSpec {
-                name: name.clone(),
-                attach_to: attach_to(&section),
-                section,
+        .filter(|s| !s.optional)
+        .map(|s| s.index)
+        .collect();
+    let for_aya = sections::prepare(data.clone(), &|s| shown.contains(&s.index))
+        .map_err(|why| elf_error(path, why))?;
+    let obj = Object::parse(&for_aya.data).map_err(|e| elf_error(path, e))?;
+    let section_name = |i: usize| {
+        elf.section_by_index(object::SectionIndex(i))
+            .ok()
+            .and_then(|s| object::ObjectSection::name(&s).ok().map(String::from))
+            .unwrap_or_default()
+    };
+
+    let mut programs = Vec::new();
+    for sec in &sections {
+        let listed = link::programs_in(&data, sec.index).map_err(|why| elf_error(path, why))?;
+        let kind = ProgramSection::from_str(&sec.kind_name).ok();
+        for (name, instructions) in listed {
+            let (type_name, attach_type) = match (&kind, &sec.handling) {
+                (Some(k), _) => section_kind(k),
+                (None, Handling::Syscall) => ("syscall", None),
+                (None, _) => ("unknown", None),
+            };
+            let unsupported = match (&kind, &sec.handling) {
+                (_, Handling::Unsupported(why)) => Some(why.clone()),
+                (Some(ProgramSection::Extension), _) => Some(
+                    "freplace programs need a target program, which `bpfx load` cannot name yet"
+                        .into(),
+                ),
+                _ => None,
+            };
+            // Map use is read from the instructions; an object bpfx cannot
+            // link (say, a call into nowhere) still lists its programs.
+            let maps = link::link(&data, sec.index, &sec.name, &name)
+                .map(|l| l.map_names().into_iter().collect())
+                .unwrap_or_default();
+            programs.push(ProgramSpec {
+                attach_to: attach_to(&sec.kind_name),
+                section: sec.name.clone(),
                 type_name: type_name.into(),
                 attach_type,
-                instructions: obj
-                    .functions
-                    .get(&p.function_key())
-                    .map_or(0, |f| f.instructions.len()),
-            }
-        })
-        .collect();
+                instructions,
+                autoload: !sec.optional,
+                unsupported,
+                maps,
+                section_index: sec.index,
+                name,
+            });
+        }
+    }
     programs.sort_by(|a, b| a.name.cmp(&b.name));
 
     let mut maps: Vec<MapSpec> = obj
@@ -190,15 +276,15 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
     maps.sort_by(|a, b| a.name.cmp(&b.name));
 
     let needs_kernel_btf = obj.has_btf_relocations()
-        || obj.programs.values().any(|p| {
+        || sections.iter().any(|s| {
             matches!(
-                p.section,
-                ProgramSection::Iter { .. }
+                ProgramSection::from_str(&s.kind_name),
+                Ok(ProgramSection::Iter { .. }
                     | ProgramSection::FEntry { .. }
                     | ProgramSection::FExit { .. }
                     | ProgramSection::Lsm { .. }
                     | ProgramSection::LsmCgroup
-                    | ProgramSection::BtfTracePoint
+                    | ProgramSection::BtfTracePoint)
             )
         });
     let spec = ObjectSpec {
@@ -211,8 +297,10 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
         maps,
     };
     Ok(Parsed {
+        path: path.to_path_buf(),
         spec,
         data,
+        sections,
         needs_kernel_btf,
     })
 }

@@ -14,6 +14,7 @@ use std::path::Path;
 pub mod fake;
 pub mod fs;
 pub mod maps;
+pub mod progs;
 
 /// The bpf(2) commands bpfx uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,9 @@ pub enum BpfCmd {
     MapUpdateBatch = 26,
     MapDeleteBatch = 27,
     BtfGetFdById = 19,
+    BtfLoad = 18,
+    MapGetFdById = 14,
+    ProgTestRun = 10,
     ProgLoad = 5,
     ObjPin = 6,
     ObjGet = 7,
@@ -52,6 +56,9 @@ impl BpfCmd {
             Self::MapUpdateBatch => "BPF_MAP_UPDATE_BATCH",
             Self::MapDeleteBatch => "BPF_MAP_DELETE_BATCH",
             Self::BtfGetFdById => "BPF_BTF_GET_FD_BY_ID",
+            Self::BtfLoad => "BPF_BTF_LOAD",
+            Self::MapGetFdById => "BPF_MAP_GET_FD_BY_ID",
+            Self::ProgTestRun => "BPF_PROG_TEST_RUN",
             Self::ProgLoad => "BPF_PROG_LOAD",
             Self::ObjPin => "BPF_OBJ_PIN",
             Self::ObjGet => "BPF_OBJ_GET",

@@ -32,6 +32,9 @@ EXAMPLE_OBJS := $(patsubst examples/%.bpf.c,build/examples/%.bpf.o,$(EXAMPLE_SRC
 # Fixtures of the tests, built with the examples.
 TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
 TEST_BPF_OBJS := $(patsubst tests/bpf/%.bpf.c,build/tests/%.bpf.o,$(TEST_BPF_SRCS))
+# bpftool 7.1 pins every program of an object, loaded or not, so it cannot
+# pin one with a `?` section: the tests compare with this build without it.
+TEST_BPF_OBJS += build/tests/sections-noopt.bpf.o
 
 .PHONY: all deps core dist examples loadcheck install uninstall check test demo bench clean help
 
@@ -92,6 +95,10 @@ build/examples/%.bpf.o: examples/%.bpf.c build/vmlinux.h | deps
 build/tests/%.bpf.o: tests/bpf/%.bpf.c build/vmlinux.h | deps
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+
+build/tests/sections-noopt.bpf.o: tests/bpf/sections.bpf.c build/vmlinux.h | deps
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -DSECTIONS_NO_OPTIONAL $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
 -include $(EXAMPLE_OBJS:.o=.d) $(TEST_BPF_OBJS:.o=.d)
 

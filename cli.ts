@@ -75,6 +75,29 @@ function parseDepth(value: string): number {
   return depth;
 }
 
+/** `--only a,b`: program names, none empty. */
+function parseNames(value: string, previous: string[] | undefined): string[] {
+  const names = value.split(",").map((n) => n.trim());
+  if (names.some((n) => n === "")) {
+    throw new InvalidArgumentError(
+      "Expected program names separated by commas.",
+    );
+  }
+  return [...(previous ?? []), ...names];
+}
+
+/** `--ctx HEX|@FILE`: hex digits (spaces allowed), or a file of raw bytes. */
+function parseCtx(value: string): string {
+  if (value.startsWith("@")) return value;
+  const digits = value.replace(/\s+/g, "");
+  if (!/^([0-9a-fA-F]{2})*$/.test(digits)) {
+    throw new InvalidArgumentError(
+      "Expected an even number of hex digits, or @FILE.",
+    );
+  }
+  return digits;
+}
+
 /** A pid or tid: a positive 32-bit integer. */
 function parseTaskId(value: string): number {
   const id = Number(value);
@@ -163,7 +186,10 @@ Examples:
       `
 Programs are pinned at DIR/<name> and maps at DIR/maps/<name>; maps the
 object pins by name go under --pin-by-name-root, where a compatible map
-already pinned is reused. A failed load removes every pin it made.`,
+already pinned is reused. A failed load removes every pin it made.
+Programs in a section whose name starts with '?' are loaded only when
+--only names them; with --only, only the maps the named programs use are
+pinned.`,
     )
     .argument("<obj>", "BPF ELF object file")
     .requiredOption(
@@ -174,11 +200,38 @@ already pinned is reused. A failed load removes every pin it made.`,
       "--pin-by-name-root <dir>",
       "where maps pinned by name go (default: /sys/fs/bpf)",
     )
+    .option(
+      "--only <names>",
+      "load only these programs (comma-separated), with the maps they use",
+      parseNames,
+    )
     .option("--json", JSON_HELP)
     .action((obj, flags) =>
       act(io, run, flags.json, async () => {
         const { loadCommand } = await import("./cli/objects.ts");
         return loadCommand(io, obj, flags);
+      })
+    );
+
+  bpfx.command("run")
+    .description("run a pinned program once with a context (BPF_PROG_TEST_RUN)")
+    .addHelpText(
+      "after",
+      `
+Prints the program's return value and, for a syscall program, the context
+as the program left it (hex). Needs root.`,
+    )
+    .argument("<pin>", "pinned program")
+    .option(
+      "--ctx <hex|@file>",
+      "the context: hex bytes, or @FILE to read raw bytes from FILE",
+      parseCtx,
+    )
+    .option("--json", JSON_HELP)
+    .action((pin, flags) =>
+      act(io, run, flags.json, async () => {
+        const { runCommand } = await import("./cli/run.ts");
+        return runCommand(io, pin, flags);
       })
     );
 

@@ -121,7 +121,7 @@ export {
   type ProgramSpec,
   type Renamed,
 } from "./src/objects.ts";
-export { runProgram, type RunOptions, type RunResult } from "./src/run.ts";
+export { type RunOptions, runProgram, type RunResult } from "./src/run.ts";
 export {
   DEFAULT_BPFFS,
   type JsonValue,

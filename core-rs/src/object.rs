@@ -83,7 +83,14 @@ impl Parsed {
     pub fn aya_bytes(&self, sections: &BTreeSet<usize>) -> Result<Vec<u8>> {
         sections::prepare(self.data.clone(), &|s| sections.contains(&s.index))
             .map(|p| p.data)
-            .map_err(|why| elf_error(&self.path, why))
+            .map_err(|why| {
+                Error::new(
+                    Kind::NotSupported,
+                    "load",
+                    format!("Cannot load programs of {}: {why}", q(&self.path)),
+                )
+                .with_path(&self.path)
+            })
     }
 
     /// The program `name`, or an error naming the object's programs.

@@ -4,7 +4,8 @@
 // (loaded only when asked for), a normal `iter/task` view, and a
 // `syscall` program that calls a static and a global .text function,
 // writes to a map and a global, and returns a value computed from its
-// context.
+// context. Built again with -DSECTIONS_NO_OPTIONAL, without the `?`
+// section, for bpftool to compare with.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -85,6 +86,7 @@ int list_task_tgids_in_full(struct bpf_iter__task *ctx)
 	return 0;
 }
 
+#ifndef SECTIONS_NO_OPTIONAL
 SEC("?iter/task")
 int list_task_comms_optional(struct bpf_iter__task *ctx)
 {
@@ -97,3 +99,4 @@ int list_task_comms_optional(struct bpf_iter__task *ctx)
 		BPF_SEQ_PRINTF(ctx->meta->seq, "%d %s\n", task->tgid, task->comm);
 	return 0;
 }
+#endif

@@ -6,7 +6,7 @@
  */
 
 import { call } from "./_call.ts";
-import { handleOf, Program } from "./handles.ts";
+import { handleOf, type Program } from "./handles.ts";
 
 /** Options for {@linkcode runProgram}. */
 export interface RunOptions {

@@ -769,4 +769,56 @@ mod tests {
         assert!(dir.exists(), "a finished load keeps everything");
         std::fs::remove_dir(&dir).unwrap();
     }
+
+    fn fixture(name: &str) -> crate::object::Parsed {
+        let p = format!("{}/../build/tests/{name}", env!("CARGO_MANIFEST_DIR"));
+        crate::object::parse_file(Path::new(&p))
+            .unwrap_or_else(|e| panic!("{p}: {} (run `make examples` first)", e.message))
+    }
+
+    #[test]
+    fn choose_takes_what_autoloads_or_what_only_names() {
+        let parsed = fixture("sections.bpf.o");
+        let names = |c: Vec<&ProgramSpec>| c.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(choose(&parsed, None).unwrap()),
+            ["list_task_tgids_in_full", "write_ctx_to_map"]
+        );
+        let only = [
+            "list_task_comms_optional".to_string(),
+            "list_task_comms_optional".into(),
+        ];
+        assert_eq!(
+            names(choose(&parsed, Some(&only)).unwrap()),
+            ["list_task_comms_optional"]
+        );
+        let e = choose(&parsed, Some(&["nope".to_string()])).unwrap_err();
+        assert_eq!(e.kind, Kind::NotFound);
+        assert!(
+            e.message.ends_with(
+                "has no program \"nope\" (it has: list_task_comms_optional, list_task_tgids_in_full, write_ctx_to_map)"
+            ),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn choose_refuses_an_unsupported_program_and_names_the_others() {
+        let parsed = fixture("unsupported.bpf.o");
+        let e = choose(&parsed, None).unwrap_err();
+        assert_eq!(e.kind, Kind::NotSupported);
+        assert!(
+            e.message
+                .starts_with("Cannot load program \"pass_ingress\" (section \"tc\")"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.feature.as_deref(), Some("tc"));
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("load the others with --only count_tasks_plain")
+        );
+        assert!(choose(&parsed, Some(&["count_tasks_plain".into()])).is_ok());
+    }
 }

@@ -204,7 +204,7 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
             ),
         ));
     }
-    let sections = sections::scan(&data).map_err(|why| elf_error(path, format!("{why}")))?;
+    let sections = sections::scan(&data).map_err(|why| elf_error(path, why))?;
     // aya reads every section it can load but the `?` ones, whose names
     // may equal another's once the `?` is gone: what the spec needs of
     // those, bpfx reads itself.
@@ -231,7 +231,10 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
             let (type_name, attach_type) = match (&kind, &sec.handling) {
                 (Some(k), _) => section_kind(k),
                 (None, Handling::Syscall) => ("syscall", None),
-                (None, _) => ("unknown", None),
+                (None, _) => (
+                    sections::libbpf_type(&sec.kind_name).unwrap_or("unknown"),
+                    None,
+                ),
             };
             let unsupported = match (&kind, &sec.handling) {
                 (_, Handling::Unsupported(why)) => Some(why.clone()),

@@ -199,6 +199,27 @@ fn missing_in_aya(kind: &str) -> Option<&'static str> {
     })
 }
 
+/// The program type libbpf gives a section kind aya 0.14 lacks, as
+/// `names::prog_type` spells it.
+pub fn libbpf_type(name: &str) -> Option<&'static str> {
+    let kind = name.split('/').next().unwrap_or(name);
+    Some(match kind {
+        "tc" | "tcx" | "action" => "sched_cls",
+        "netkit" => "sched_cls",
+        "kprobe.multi" | "kretprobe.multi" | "kprobe.session" | "uprobe.multi"
+        | "uretprobe.multi" | "uprobe.session" | "ksyscall" | "kretsyscall" | "usdt" => "kprobe",
+        "fmod_ret" | "fmod_ret.s" => "tracing",
+        "struct_ops" | "struct_ops.s" => "struct_ops",
+        "netfilter" => "netfilter",
+        "lwt_in" => "lwt_in",
+        "lwt_out" => "lwt_out",
+        "lwt_xmit" => "lwt_xmit",
+        "lwt_seg6local" => "lwt_seg6local",
+        "raw_tp.w" | "raw_tracepoint.w" | "raw_tracepoint.writable" => "raw_tracepoint_writable",
+        _ => return None,
+    })
+}
+
 /// How bpfx can load a section of this name (`?` already stripped).
 pub fn handling(name: &str) -> Handling {
     if ProgramSection::from_str(name).is_ok() {
@@ -428,7 +449,7 @@ pub(crate) mod tests {
         }
         let shstr_off = out.len();
         out.extend_from_slice(&shstr);
-        while out.len() % 8 != 0 {
+        while !out.len().is_multiple_of(8) {
             out.push(0);
         }
         let shoff = out.len();

@@ -194,7 +194,7 @@ pub fn unhex(s: &str) -> Result<Vec<u8>> {
             format!("Cannot read the context \"{s}\": give an even number of hex digits"),
         )
     };
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(bad());
     }
     digits
@@ -252,6 +252,6 @@ mod tests {
             "{}",
             e.message
         );
-        assert!(e.hint.unwrap().contains("context"));
+        assert!(e.hint.as_deref().unwrap().contains("context"));
     }
 }

@@ -232,7 +232,7 @@ pub fn link(data: &[u8], section: usize, ext_name: &str, prog: &str) -> Result<L
         let bytes = sec.data().map_err(|e| e.to_string())?;
         let code = bytes
             .get(f.start..f.start + f.size)
-            .filter(|c| c.len() % INSN == 0)
+            .filter(|c| c.len().is_multiple_of(INSN))
             .ok_or_else(|| format!("function at {:#x} is out of bounds", f.start))?;
         let rels = relocs.entry(f.section).or_insert_with(|| {
             sec.relocations()
@@ -416,8 +416,7 @@ mod fixture_tests {
 
     /// The object `make` builds from tests/bpf/sections.bpf.c.
     fn fixture() -> Vec<u8> {
-        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../build/tests/sections.bpf.o");
-        std::fs::read(p).unwrap_or_else(|e| panic!("{p}: {e} (run `make examples` first)"))
+        std::fs::read(crate::object::tests::fixture("sections.bpf.o")).unwrap()
     }
 
     #[test]

@@ -771,9 +771,7 @@ mod tests {
     }
 
     fn fixture(name: &str) -> crate::object::Parsed {
-        let p = format!("{}/../build/tests/{name}", env!("CARGO_MANIFEST_DIR"));
-        crate::object::parse_file(Path::new(&p))
-            .unwrap_or_else(|e| panic!("{p}: {} (run `make examples` first)", e.message))
+        crate::object::parse_file(&crate::object::tests::fixture(name)).unwrap()
     }
 
     #[test]

@@ -316,8 +316,21 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A fixture `make examples` builds from tests/bpf/NAME.c.
+    pub fn fixture(name: &str) -> std::path::PathBuf {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../build/tests")
+            .join(name);
+        assert!(
+            p.exists(),
+            "{}: missing (run `make examples` first)",
+            p.display()
+        );
+        p
+    }
 
     #[test]
     fn attach_to_takes_the_part_after_the_first_slash() {

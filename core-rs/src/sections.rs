@@ -71,45 +71,34 @@ struct Order {
 }
 
 impl Order {
+    /// `N` bytes at `off`, little-endian first.
+    fn get<const N: usize>(self, b: &[u8], off: usize) -> Option<[u8; N]> {
+        let mut a: [u8; N] = b.get(off..off.checked_add(N)?)?.try_into().ok()?;
+        if self.big {
+            a.reverse();
+        }
+        Some(a)
+    }
+    fn put<const N: usize>(self, b: &mut [u8], off: usize, mut le: [u8; N]) {
+        if self.big {
+            le.reverse();
+        }
+        b[off..off + N].copy_from_slice(&le);
+    }
     fn u16(self, b: &[u8], off: usize) -> Option<u16> {
-        let a: [u8; 2] = b.get(off..off + 2)?.try_into().ok()?;
-        Some(if self.big {
-            u16::from_be_bytes(a)
-        } else {
-            u16::from_le_bytes(a)
-        })
+        self.get(b, off).map(u16::from_le_bytes)
     }
     fn u32(self, b: &[u8], off: usize) -> Option<u32> {
-        let a: [u8; 4] = b.get(off..off + 4)?.try_into().ok()?;
-        Some(if self.big {
-            u32::from_be_bytes(a)
-        } else {
-            u32::from_le_bytes(a)
-        })
+        self.get(b, off).map(u32::from_le_bytes)
     }
     fn u64(self, b: &[u8], off: usize) -> Option<u64> {
-        let a: [u8; 8] = b.get(off..off + 8)?.try_into().ok()?;
-        Some(if self.big {
-            u64::from_be_bytes(a)
-        } else {
-            u64::from_le_bytes(a)
-        })
+        self.get(b, off).map(u64::from_le_bytes)
     }
     fn put_u32(self, b: &mut [u8], off: usize, v: u32) {
-        let a = if self.big {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        };
-        b[off..off + 4].copy_from_slice(&a);
+        self.put(b, off, v.to_le_bytes());
     }
     fn put_u64(self, b: &mut [u8], off: usize, v: u64) {
-        let a = if self.big {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        };
-        b[off..off + 8].copy_from_slice(&a);
+        self.put(b, off, v.to_le_bytes());
     }
 }
 
@@ -620,5 +609,30 @@ pub(crate) mod tests {
         assert_eq!(o.u32(&sub, 4), Some(2), "past the '?'");
         assert_eq!(cstr_at(&strings, 2), Some("iter/task"));
         assert!(sub[new_len..].iter().all(|&b| b == 0));
+    }
+}
+
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+
+    #[test]
+    fn aya_finds_the_func_and_line_info_of_a_shown_optional_section() {
+        let data = std::fs::read(crate::object::tests::fixture("sections.bpf.o")).unwrap();
+        let secs = scan(&data).unwrap();
+        let opt = secs.iter().find(|s| s.optional).unwrap().index;
+        let p = prepare(data, &|s| s.index == opt).unwrap();
+        let obj = aya_obj::Object::parse(&p.data).unwrap();
+        let names: Vec<&String> = obj.programs.keys().collect();
+        assert_eq!(names, ["list_task_comms_optional"], "only it is shown");
+        let prog = &obj.programs["list_task_comms_optional"];
+        assert!(matches!(prog.section, ProgramSection::Iter { .. }));
+        let f = &obj.functions[&prog.function_key()];
+        assert_eq!(f.func_info.func_info.len(), 1, "its FUNC record");
+        assert!(!f.line_info.line_info.is_empty(), "its line info");
+        // The hidden sections lost their CO-RE records for aya: the syscall
+        // program has none, the other iterator's field reads are CO-RE.
+        let view = p.sections.iter().find(|s| s.name == "iter/task").unwrap();
+        assert!(view.core_relos > 0, "{view:?}");
     }
 }

@@ -81,16 +81,14 @@ impl Parsed {
     /// place where the object's bytes are rewritten before aya sees them
     /// (see `sections.rs`).
     pub fn aya_bytes(&self, sections: &BTreeSet<usize>) -> Result<Vec<u8>> {
-        sections::prepare(self.data.clone(), &|s| sections.contains(&s.index))
-            .map(|p| p.data)
-            .map_err(|why| {
-                Error::new(
-                    Kind::NotSupported,
-                    "load",
-                    format!("Cannot load programs of {}: {why}", q(&self.path)),
-                )
-                .with_path(&self.path)
-            })
+        for_aya(self.data.clone(), sections).map_err(|why| {
+            Error::new(
+                Kind::NotSupported,
+                "load",
+                format!("Cannot load programs of {}: {why}", q(&self.path)),
+            )
+            .with_path(&self.path)
+        })
     }
 
     /// The program `name`, or an error naming the object's programs.
@@ -183,6 +181,14 @@ fn elf_error(path: &Path, why: impl std::fmt::Display) -> Error {
     .with_hint("pass a BPF ELF object compiled with `clang -target bpf`")
 }
 
+/// The bytes aya reads, from an object's bytes as read, showing aya the
+/// program sections in `shown`: every rewrite of an object's bytes before
+/// aya sees them happens here, in order.
+fn for_aya(data: Vec<u8>, shown: &BTreeSet<usize>) -> std::result::Result<Vec<u8>, String> {
+    let data = sections::prepare(data, &|s| shown.contains(&s.index))?.data;
+    Ok(data)
+}
+
 /// Reads and parses `path`.
 pub fn parse_file(path: &Path) -> Result<Parsed> {
     let data = std::fs::read(path).map_err(|e| {
@@ -213,9 +219,8 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
         .filter(|s| !s.optional)
         .map(|s| s.index)
         .collect();
-    let for_aya = sections::prepare(data.clone(), &|s| shown.contains(&s.index))
-        .map_err(|why| elf_error(path, why))?;
-    let obj = Object::parse(&for_aya.data).map_err(|e| elf_error(path, e))?;
+    let bytes = for_aya(data.clone(), &shown).map_err(|why| elf_error(path, why))?;
+    let obj = Object::parse(&bytes).map_err(|e| elf_error(path, e))?;
     let section_name = |i: usize| {
         elf.section_by_index(object::SectionIndex(i))
             .ok()

@@ -315,17 +315,29 @@ kernelTest(
     ]);
     assert.equal(cli.code, 1);
     assert.match(cli.stderr, /has no program "nope" \(it has: /);
-    // A ? section and the section of its name without the '?' cannot be
-    // loaded together by aya 0.14: refused, nothing left.
-    const both = await rejected(() =>
-      load(SECTIONS, { pinDir: dir, only: [OPTIONAL, VIEW] })
-    );
-    assert.ok(both instanceof NotSupportedError, String(both));
-    assert.match(
-      both.message,
-      /^Cannot load programs of ".*": its sections "iter\/task" and "\?iter\/task" cannot be loaded together/,
-    );
     assert.deepEqual(await pins(b.path), []);
+  },
+);
+
+kernelTest(
+  "load() with only loads a ? iterator beside the iterator of its name without the '?', and both views read",
+  async () => {
+    await using b = await privateBpffs();
+    const dir = `${b.path}/both`;
+    const r = load(SECTIONS, { pinDir: dir, only: [OPTIONAL, VIEW] });
+    assert.deepEqual(r.programs.map((p) => p.name), [OPTIONAL, VIEW]);
+    assert.deepEqual(r.maps.map((m) => m.name), [
+      ".rodata",
+      "optional_seen",
+      "tasks_seen",
+    ]);
+    createView(`${dir}/${OPTIONAL}`, { pin: `${b.path}/comms` });
+    createView(`${dir}/${VIEW}`, { pin: `${b.path}/tgids` });
+    const comm = (await Deno.readTextFile(`/proc/${Deno.pid}/comm`)).trim();
+    const comms = (await readView(`${b.path}/comms`)).trim().split("\n");
+    assert.ok(comms.includes(`${Deno.pid} ${comm}`), comms.join("|"));
+    const tgids = (await readView(`${b.path}/tgids`)).trim().split("\n");
+    assert.ok(tgids.includes(String(Deno.pid)), tgids.join("|"));
   },
 );
 

@@ -9,7 +9,10 @@
 //! - `?name` (libbpf: "not loaded unless asked"): the section header's
 //!   `sh_name` and the `.BTF.ext` records' section name offsets move one
 //!   byte on, past the `?`, so aya reads `name` and finds its func_info,
-//!   line_info and CO-RE records. The program is marked optional.
+//!   line_info and CO-RE records. The program is marked optional. Beside a
+//!   section that is already `name`, it becomes `name/` instead (aya keys
+//!   sections by name), with that name appended to both string tables.
+//! - a program section this load does not want: hidden, as below.
 //! - a section aya has no program type for (`syscall`, `tc/ingress`,
 //!   `struct_ops/...`): its `SHF_EXECINSTR` flag is cleared so that aya
 //!   takes it for data it does not need, and its CO-RE records are dropped
@@ -17,7 +20,8 @@
 //!   loads `syscall` programs itself (see `link.rs`); the others are listed
 //!   as unsupported, with why.
 //!
-//! Everything else is left as it was, byte for byte.
+//! Everything else is left as it was, byte for byte, but for string tables
+//! that grow, which move to the end of the file.
 
 use aya_obj::ProgramSection;
 use std::str::FromStr as _;
@@ -230,8 +234,8 @@ pub fn handling(name: &str) -> Handling {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ExtAction {
     Keep,
-    /// Skip the `?`: the name offset moves one byte on.
-    SkipMark,
+    /// The block's section name offset becomes this one.
+    Rename(u32),
     /// Drop the block.
     Drop,
 }
@@ -245,7 +249,7 @@ fn rewrite_subsection(
     start: usize,
     len: usize,
     strings: &[u8],
-    action: &dyn Fn(&str) -> ExtAction,
+    action: &dyn Fn(&str, u32) -> ExtAction,
 ) -> Result<(usize, Vec<(String, usize)>), String> {
     let bad = || "its .BTF.ext records are out of bounds".to_string();
     if len == 0 {
@@ -268,13 +272,13 @@ fn rewrite_subsection(
             .filter(|&e| e <= end)
             .ok_or_else(bad)?;
         let name = cstr_at(strings, name_off as usize).unwrap_or("");
-        match action(name) {
+        match action(name, name_off) {
             ExtAction::Drop => dropped.push((name.to_string(), n)),
             a => {
                 let from = kept.len();
                 kept.extend_from_slice(&ext[at..block_end]);
-                if a == ExtAction::SkipMark {
-                    o.put_u32(&mut kept, from, name_off + 1);
+                if let ExtAction::Rename(to) = a {
+                    o.put_u32(&mut kept, from, to);
                 }
             }
         }
@@ -327,12 +331,77 @@ pub fn scan(data: &[u8]) -> Result<Vec<ProgSection>, String> {
     Ok(sections)
 }
 
+/// The name aya sees for each shown `?` section: the name without the
+/// `?`, or, where that is another shown section's name (aya keys sections
+/// by name), that name with `/` appended until it is unique and still
+/// parses to the same section kind. `None` for a name that needs new bytes.
+fn aya_names(
+    shown: &[&ProgSection],
+) -> Result<std::collections::HashMap<usize, (String, bool)>, String> {
+    let mut taken: std::collections::HashSet<String> = shown
+        .iter()
+        .filter(|p| !p.optional)
+        .map(|p| p.kind_name.clone())
+        .collect();
+    let mut out = std::collections::HashMap::new();
+    for p in shown.iter().filter(|p| p.optional) {
+        if taken.insert(p.kind_name.clone()) {
+            out.insert(p.index, (p.kind_name.clone(), false));
+            continue;
+        }
+        let kind = format!("{:?}", ProgramSection::from_str(&p.kind_name).ok());
+        let unique = (1..=8)
+            .map(|n| format!("{}{}", p.kind_name, "/".repeat(n)))
+            .find(|c| {
+                !taken.contains(c) && format!("{:?}", ProgramSection::from_str(c).ok()) == kind
+            })
+            .ok_or_else(|| {
+                format!(
+                    "its section \"{}\" cannot be loaded beside \"{}\": aya 0.14 keys sections by name, and both are \"{}\" without the '?'",
+                    p.name, p.kind_name, p.kind_name
+                )
+            })?;
+        taken.insert(unique.clone());
+        out.insert(p.index, (unique, true));
+    }
+    Ok(out)
+}
+
+/// Moves the bytes of section `s` (`table`) to the end of the file with
+/// `names` appended, each NUL-terminated; returns where the section now
+/// starts and each name's offset in it.
+fn append_strings(
+    data: &mut Vec<u8>,
+    o: Order,
+    s: &Shdr,
+    table: &[u8],
+    names: &[&str],
+) -> (usize, Vec<u32>) {
+    while !data.len().is_multiple_of(8) {
+        data.push(0);
+    }
+    let start = data.len();
+    data.extend_from_slice(table);
+    let mut offs = Vec::new();
+    for n in names {
+        offs.push((data.len() - start) as u32);
+        data.extend_from_slice(n.as_bytes());
+        data.push(0);
+    }
+    let size = (data.len() - start) as u64;
+    o.put_u64(data, s.at + 24, start as u64);
+    o.put_u64(data, s.at + 32, size);
+    (start, offs)
+}
+
 /// Rewrites `data` so that aya 0.14 can read it (see the module docs),
 /// showing aya only the program sections that `keep` takes and aya can
 /// load. A hidden section loses its name (`sh_name` 0) and its CO-RE
 /// records, so that nothing of aya's, which keys sections by name, can
 /// mistake it for one it reads; its func_info and line_info stay, under
-/// its own name, for `link.rs`.
+/// its own name, for `link.rs`. A shown `?X` beside a shown `X` is named
+/// `X/` for aya (new bytes in the section name table and in the `.BTF`
+/// strings, both moved to the end of the file).
 pub fn prepare(mut data: Vec<u8>, keep: &dyn Fn(&ProgSection) -> bool) -> Result<Prepared, String> {
     let mut sections = scan(&data)?;
     let (o, shdrs, shstrndx) = headers(&data)?;
@@ -347,32 +416,40 @@ pub fn prepare(mut data: Vec<u8>, keep: &dyn Fn(&ProgSection) -> bool) -> Result
             .to_string()
     };
     let shown = |p: &ProgSection| p.handling == Handling::Aya && keep(p);
+    let shown_list: Vec<&ProgSection> = sections.iter().filter(|p| shown(p)).collect();
+    let renames = aya_names(&shown_list)?;
+    // The sections that need new name bytes, in section order.
+    let mut fresh: Vec<(usize, String)> = renames
+        .iter()
+        .filter(|(_, (_, new))| *new)
+        .map(|(i, (n, _))| (*i, n.clone()))
+        .collect();
+    fresh.sort();
 
-    let mut seen = std::collections::HashMap::new();
-    for p in sections.iter().filter(|p| shown(p)) {
-        if let Some(other) = seen.insert(p.kind_name.clone(), p.name.clone()) {
-            return Err(format!(
-                "its sections \"{other}\" and \"{}\" cannot be loaded together: aya 0.14 keys sections by name, and both are \"{}\" without the '?'",
-                p.name, p.kind_name
-            ));
-        }
-    }
     for p in &sections {
         let s = &shdrs[p.index];
         if !shown(p) {
             o.put_u32(&mut data, s.at, 0);
             o.put_u64(&mut data, s.at + 8, s.flags & !SHF_EXECINSTR);
-        } else if p.optional {
+        } else if p.optional && !fresh.iter().any(|(i, _)| *i == p.index) {
             o.put_u32(&mut data, s.at, s.name_off + 1);
         }
     }
 
     let find = |want: &str| shdrs.iter().find(|s| name_of(s) == want);
-    if let (Some(btf), Some(ext)) = (find(".BTF"), find(".BTF.ext")) {
-        let strings = section_bytes(&data, btf)
-            .and_then(|b| btf_strings(b, o))
+    // Where each fresh name will be in the .BTF strings.
+    let mut btf_fresh: Vec<u32> = Vec::new();
+    let btf = find(".BTF");
+    if let (Some(btf), Some(ext)) = (btf, find(".BTF.ext")) {
+        let raw = section_bytes(&data, btf).ok_or("its .BTF section is out of bounds")?;
+        let strings = btf_strings(raw, o)
             .ok_or("its .BTF section is out of bounds")?
             .to_vec();
+        let mut next = strings.len() as u32;
+        for (_, n) in &fresh {
+            btf_fresh.push(next);
+            next += n.len() as u32 + 1;
+        }
         let ext_range = ext.offset..ext.offset + ext.size;
         let bytes = data
             .get_mut(ext_range)
@@ -388,9 +465,14 @@ pub fn prepare(mut data: Vec<u8>, keep: &dyn Fn(&ProgSection) -> bool) -> Result
         for (off_field, len_field, is_core) in subs {
             let off = o.u32(bytes, off_field).ok_or("short .BTF.ext header")? as usize;
             let len = o.u32(bytes, len_field).ok_or("short .BTF.ext header")? as usize;
-            let action = |name: &str| match by_name(name) {
+            let action = |name: &str, name_off: u32| match by_name(name) {
                 Some(p) if !shown(p) && is_core => ExtAction::Drop,
-                Some(p) if shown(p) && p.optional => ExtAction::SkipMark,
+                Some(p) if shown(p) && p.optional => {
+                    match fresh.iter().position(|(i, _)| *i == p.index) {
+                        Some(k) => ExtAction::Rename(btf_fresh[k]),
+                        None => ExtAction::Rename(name_off + 1),
+                    }
+                }
                 _ => ExtAction::Keep,
             };
             let (new_len, dropped) =
@@ -402,6 +484,30 @@ pub fn prepare(mut data: Vec<u8>, keep: &dyn Fn(&ProgSection) -> bool) -> Result
             if let Some(p) = sections.iter_mut().find(|p| p.name == name) {
                 p.core_relos += n;
             }
+        }
+    }
+
+    if !fresh.is_empty() {
+        let names: Vec<&str> = fresh.iter().map(|(_, n)| n.as_str()).collect();
+        if let Some(btf) = btf.filter(|_| !btf_fresh.is_empty()) {
+            let raw = section_bytes(&data, btf)
+                .ok_or("its .BTF section is out of bounds")?
+                .to_vec();
+            let end = [4usize, 16, 20]
+                .iter()
+                .map(|&f| o.u32(&raw, f).unwrap_or(0) as usize)
+                .sum::<usize>();
+            if end != raw.len() {
+                return Err("its .BTF strings are not at the end of .BTF".into());
+            }
+            let (start, _) = append_strings(&mut data, o, btf, &raw, &names);
+            let added = (data.len() - start - raw.len()) as u32;
+            let str_len = o.u32(&raw, 20).unwrap_or(0) + added;
+            o.put_u32(&mut data, start + 20, str_len);
+        }
+        let (_, offs) = append_strings(&mut data, o, &shdrs[shstrndx], &shstr, &names);
+        for ((i, _), off) in fresh.iter().zip(offs) {
+            o.put_u32(&mut data, shdrs[*i].at, off);
         }
     }
     Ok(Prepared { data, sections })
@@ -568,20 +674,29 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn prepare_refuses_two_shown_sections_of_one_name() {
+    fn a_shown_optional_section_beside_its_twin_gets_a_name_of_its_own() {
         let data = elf(&[
             ("?iter/task", 1, EXEC, exit()),
             ("iter/task", 1, EXEC, exit()),
+            ("?xdp", 1, EXEC, exit()),
+            ("xdp", 1, EXEC, exit()),
         ]);
-        let e = prepare(data.clone(), &|_| true).unwrap_err();
-        assert!(e.contains("\"?iter/task\" and \"iter/task\""), "{e}");
-        // Either alone is fine: the other is hidden, nameless.
-        let p = prepare(data.clone(), &|s| s.optional).unwrap();
+        let p = prepare(data.clone(), &|s| s.kind_name != "xdp").unwrap();
+        assert_eq!(name_of(&p.data, 1), "iter/task/");
+        assert_eq!(name_of(&p.data, 2), "iter/task");
+        assert_eq!(scan(&p.data).unwrap().len(), 2, "both shown");
+        // Alone, either keeps its plain name; the other is hidden, nameless.
+        let p = prepare(data.clone(), &|s| s.name == "?iter/task").unwrap();
         assert_eq!(
             (name_of(&p.data, 1), name_of(&p.data, 2)),
             ("iter/task".into(), "".into())
         );
-        prepare(data, &|s| !s.optional).unwrap();
+        // "xdp/" is not an xdp section to aya: refused, saying why.
+        let e = prepare(data, &|s| s.kind_name == "xdp").unwrap_err();
+        assert!(
+            e.contains("\"?xdp\" cannot be loaded beside \"xdp\""),
+            "{e}"
+        );
     }
 
     #[test]
@@ -597,8 +712,8 @@ pub(crate) mod tests {
             sub.extend_from_slice(&vec![0xaa; 16 * n as usize]);
         }
         let len = sub.len();
-        let action = |n: &str| match n {
-            "?iter/task" => ExtAction::SkipMark,
+        let action = |n: &str, off: u32| match n {
+            "?iter/task" => ExtAction::Rename(off + 1),
             "syscall" => ExtAction::Drop,
             _ => ExtAction::Keep,
         };
@@ -630,6 +745,32 @@ mod fixture_tests {
         let f = &obj.functions[&prog.function_key()];
         assert_eq!(f.func_info.func_info.len(), 1, "its FUNC record");
         assert!(!f.line_info.line_info.is_empty(), "its line info");
+        // Both iterators at once: the `?` one is "iter/task/" to aya, with
+        // its own records under that name in the grown .BTF strings.
+        let data = std::fs::read(crate::object::tests::fixture("sections.bpf.o")).unwrap();
+        let both = prepare(data, &|s| s.kind_name == "iter/task").unwrap();
+        let obj = aya_obj::Object::parse(&both.data).unwrap();
+        let mut names: Vec<&String> = obj.programs.keys().collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["list_task_comms_optional", "list_task_tgids_in_full"]
+        );
+        for (name, prog) in &obj.programs {
+            let f = &obj.functions[&prog.function_key()];
+            assert_eq!(f.func_info.func_info.len(), 1, "{name}");
+            assert!(!f.line_info.line_info.is_empty(), "{name}");
+        }
+        let strings = btf_strings(
+            obj.btf.as_ref().map(|b| b.to_bytes()).unwrap().as_slice(),
+            Order { big: false },
+        )
+        .unwrap()
+        .to_vec();
+        assert!(
+            strings.windows(11).any(|w| w == b"iter/task/\0"),
+            "the new name is in the .BTF strings"
+        );
         // The hidden sections lost their CO-RE records for aya: the syscall
         // program has none, the other iterator's field reads are CO-RE.
         let view = p.sections.iter().find(|s| s.name == "iter/task").unwrap();

@@ -189,6 +189,24 @@ fn for_aya(data: Vec<u8>, shown: &BTreeSet<usize>) -> std::result::Result<Vec<u8
     Ok(data)
 }
 
+/// aya could not parse an object that is a BPF ELF file: say what it
+/// refused, with its causes, and not that the file is no BPF object.
+fn aya_parse_error(path: &Path, e: &aya_obj::ParseError) -> Error {
+    let mut why = e.to_string();
+    let mut cur = std::error::Error::source(e);
+    while let Some(c) = cur {
+        why = format!("{why}: {c}");
+        cur = c.source();
+    }
+    Error::new(
+        Kind::Elf,
+        "parse",
+        format!("Cannot read BPF object {}: aya 0.14 refused it: {why}", q(path)),
+    )
+    .with_path(path)
+    .with_hint("the file is a BPF object, but uses something bpfx cannot read yet; `bpftool prog loadall` may load it")
+}
+
 /// Reads and parses `path`.
 pub fn parse_file(path: &Path) -> Result<Parsed> {
     let data = std::fs::read(path).map_err(|e| {
@@ -220,7 +238,7 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
         .map(|s| s.index)
         .collect();
     let bytes = for_aya(data.clone(), &shown).map_err(|why| elf_error(path, why))?;
-    let obj = Object::parse(&bytes).map_err(|e| elf_error(path, e))?;
+    let obj = Object::parse(&bytes).map_err(|e| aya_parse_error(path, &e))?;
     let section_name = |i: usize| {
         elf.section_by_index(object::SectionIndex(i))
             .ok()
@@ -365,6 +383,23 @@ pub(crate) mod tests {
         let e = parse_file(&me).err().unwrap();
         assert_eq!(e.kind, Kind::Elf);
         assert!(e.message.contains("not for BPF"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_bpf_object_aya_refuses_is_not_called_something_else() {
+        let data = crate::sections::tests::elf(&[("license", 1, 0x2, b"GPL".to_vec())]);
+        let e = parse(Path::new("/x.o"), data).err().unwrap();
+        assert_eq!(e.kind, Kind::Elf);
+        assert_eq!(
+            e.message,
+            "Cannot read BPF object \"/x.o\": aya 0.14 refused it: invalid license `[71, 80, 76]`: missing NULL terminator"
+        );
+        assert!(
+            e.hint
+                .as_deref()
+                .unwrap()
+                .starts_with("the file is a BPF object")
+        );
     }
 
     #[test]

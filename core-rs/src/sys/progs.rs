@@ -1,7 +1,7 @@
 //! The program calls aya 0.14 has no public form of: `BPF_PROG_LOAD` with
 //! BTF, func_info, line_info and flags (for program types aya cannot load),
-//! `BPF_BTF_LOAD`, `BPF_PROG_TEST_RUN`, `BPF_MAP_GET_FD_BY_ID`, and the first
-//! func_info record of a loaded program.
+//! `BPF_BTF_LOAD`, `BPF_PROG_TEST_RUN`, and the first func_info record of a
+//! loaded program.
 
 use super::{ATTR_SIZE, BpfCmd, Call, SysResult, fd_result, get_u32, put_u32, put_u64, syscall};
 use std::ffi::CStr;
@@ -69,17 +69,6 @@ pub fn btf_load(btf: &[u8]) -> SysResult<OwnedFd> {
     put_u32(&mut attr, 16, btf.len() as u32);
     let fd = syscall(Call::Bpf {
         cmd: BpfCmd::BtfLoad,
-        attr: &mut attr,
-    })?;
-    Ok(fd_result(fd))
-}
-
-/// `BPF_MAP_GET_FD_BY_ID`.
-pub fn map_fd_by_id(id: u32) -> SysResult<OwnedFd> {
-    let mut attr = [0u8; ATTR_SIZE];
-    put_u32(&mut attr, 0, id);
-    let fd = syscall(Call::Bpf {
-        cmd: BpfCmd::MapGetFdById,
         attr: &mut attr,
     })?;
     Ok(fd_result(fd))

@@ -231,7 +231,7 @@ pub fn link(data: &[u8], section: usize, ext_name: &str, prog: &str) -> Result<L
             .map_err(|e| e.to_string())?;
         let bytes = sec.data().map_err(|e| e.to_string())?;
         let code = bytes
-            .get(f.start..f.start + f.size)
+            .get(f.start..f.start.saturating_add(f.size))
             .filter(|c| c.len().is_multiple_of(INSN))
             .ok_or_else(|| format!("function at {:#x} is out of bounds", f.start))?;
         let rels = relocs.entry(f.section).or_insert_with(|| {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { runProgram } from "../mod.ts";
+import { type RunOptions, runProgram } from "../mod.ts";
 import { type Io, pairs, printJson } from "./output.ts";
 
 /** Flags of `bpfx run`. */
@@ -18,19 +18,20 @@ function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function bytesOf(ctx: string | undefined): Uint8Array {
-  if (ctx === undefined) return new Uint8Array();
-  if (ctx.startsWith("@")) return Deno.readFileSync(ctx.slice(1));
+function options(ctx: string | undefined): RunOptions {
+  if (ctx === undefined) return {};
+  // The core reads the file: the CLI runs without --allow-read.
+  if (ctx.startsWith("@")) return { ctxFile: ctx.slice(1) };
   const out = new Uint8Array(ctx.length / 2);
   for (let i = 0; i < out.length; i++) {
     out[i] = parseInt(ctx.slice(2 * i, 2 * i + 2), 16);
   }
-  return out;
+  return { ctx: out };
 }
 
 /** `bpfx run PIN [--ctx HEX|@FILE]`. */
 export function runCommand(io: Io, pin: string, flags: RunFlags): number {
-  const r = runProgram(pin, { ctx: bytesOf(flags.ctx) });
+  const r = runProgram(pin, options(flags.ctx));
   const ctx = r.ctx === null ? null : hex(r.ctx);
   if (flags.json) {
     printJson(io, { ...r, ctx });

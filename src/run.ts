@@ -12,6 +12,11 @@ import { handleOf, type Program } from "./handles.ts";
 export interface RunOptions {
   /** The context the program gets, as bytes (at most 65535). */
   ctx?: Uint8Array;
+  /**
+   * Or a file whose bytes are the context, read by the core (so it needs no
+   * `--allow-read`). Ignored when `ctx` is given.
+   */
+  ctxFile?: string;
 }
 
 /** What one run of a program returned. */
@@ -71,10 +76,14 @@ export function runProgram(
   target: string | Program,
   options: RunOptions = {},
 ): RunResult {
-  const ctx = hex(options.ctx ?? new Uint8Array());
   const params: Record<string, unknown> = typeof target === "string"
-    ? { path: target, ctx }
-    : { handle: handleOf(target, "run"), ctx };
+    ? { path: target }
+    : { handle: handleOf(target, "run") };
+  if (options.ctx === undefined && options.ctxFile !== undefined) {
+    params.ctxFile = options.ctxFile;
+  } else {
+    params.ctx = hex(options.ctx ?? new Uint8Array());
+  }
   const r = call<Omit<RunResult, "ctx"> & { ctx: string | null }>(
     "run",
     params,

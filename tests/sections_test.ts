@@ -278,7 +278,31 @@ kernelTest(
     const j = JSON.parse(cli.stdout);
     assert.equal(j.retval, 6);
     assert.equal(j.ctx.slice(32, 48), "0700000000000000", "sum = 7");
-    // The .bss counter (syscall_runs) saw all three runs.
+    // The context from a file (@FILE), printed as text.
+    const file = await Deno.makeTempFile();
+    try {
+      await Deno.writeFile(file, args(1n, 1n));
+      const t = await run(BPFX, [
+        "run",
+        `${dir}/${SYSCALL}`,
+        "--ctx",
+        `@${file}`,
+      ]);
+      assert.equal(t.code, 0, t.stderr);
+      assert.match(
+        t.stdout,
+        /^program +write_ctx_to_map \(id \d+, syscall\)\n/,
+      );
+      assert.match(t.stdout, /\nretval +2 \(0x2\)\n/);
+      assert.match(t.stdout, /\nctx +0100000000000000010000000000000002000000/);
+    } finally {
+      await Deno.remove(file);
+    }
+    // A context that is not hex is a usage error.
+    const bad = await run(BPFX, ["run", `${dir}/${SYSCALL}`, "--ctx", "abc"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /Expected an even number of hex digits, or @FILE/);
+    // The .bss counter (syscall_runs) saw all four runs.
     const bss = await bpftoolJson<{ value: string[] }[]>([
       "map",
       "dump",
@@ -287,7 +311,7 @@ kernelTest(
     ]);
     assert.equal(bss.length, 1);
     const runs = Uint8Array.from(bss[0]!.value.map((x) => parseInt(x, 16)));
-    assert.equal(u64(runs, 0), 3n);
+    assert.equal(u64(runs, 0), 4n);
   },
 );
 

@@ -141,7 +141,7 @@ pub struct RunReport {
 /// Runs the program behind `fd` once with `ctx` as its context.
 pub fn run(fd: std::os::fd::BorrowedFd<'_>, what: &str, ctx: &[u8]) -> Result<RunReport> {
     let i = info::info_of_kind(fd, ObjKind::Prog)?;
-    if ctx.len() > u16::MAX as usize {
+    if ctx.len() as u64 > MAX_CTX {
         return Err(Error::invalid(
             "BPF_PROG_TEST_RUN",
             format!(
@@ -185,6 +185,39 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// The largest context the kernel takes (`U16_MAX`).
+const MAX_CTX: u64 = u16::MAX as u64;
+
+/// Reads a context from a file: a regular file of at most 65535 bytes.
+pub fn read_ctx(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let what = || format!("Cannot read the context from {}", q(path));
+    let f = std::fs::File::open(path).map_err(|e| Error::io(what(), "open", &e).with_path(path))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| Error::io(what(), "stat", &e).with_path(path))?;
+    if !meta.is_file() {
+        return Err(
+            Error::invalid("open", format!("{}: not a regular file", what())).with_path(path),
+        );
+    }
+    let mut buf = Vec::new();
+    f.take(MAX_CTX + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(what(), "read", &e).with_path(path))?;
+    if buf.len() as u64 > MAX_CTX {
+        return Err(Error::invalid(
+            "read",
+            format!(
+                "{}: it is larger than 65535 bytes, the most the kernel takes",
+                what()
+            ),
+        )
+        .with_path(path));
+    }
+    Ok(buf)
+}
+
 /// Parses hex bytes (whitespace allowed between them).
 pub fn unhex(s: &str) -> Result<Vec<u8>> {
     let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
@@ -219,6 +252,29 @@ mod tests {
         assert!(unhex("abc").is_err());
         assert!(unhex("zz").is_err());
         assert_eq!(unhex("").unwrap(), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn read_ctx_takes_a_small_regular_file_only() {
+        let dir = std::env::temp_dir().join(format!("bpfx-ctx-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let small = dir.join("small");
+        std::fs::write(&small, [1u8, 2, 3]).unwrap();
+        assert_eq!(read_ctx(&small).unwrap(), vec![1, 2, 3]);
+        let big = dir.join("big");
+        std::fs::write(&big, vec![0u8; 65536]).unwrap();
+        let e = read_ctx(&big).unwrap_err();
+        assert!(
+            e.message
+                .ends_with("larger than 65535 bytes, the most the kernel takes"),
+            "{}",
+            e.message
+        );
+        let e = read_ctx(&dir).unwrap_err();
+        assert!(e.message.ends_with("not a regular file"), "{}", e.message);
+        let e = read_ctx(&dir.join("none")).unwrap_err();
+        assert_eq!(e.kind, Kind::NotFound);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

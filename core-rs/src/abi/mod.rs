@@ -89,9 +89,20 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 /// The context, hex.
                 #[serde(default)]
                 ctx: String,
+                /// Or a file to read the context from.
+                #[serde(rename = "ctxFile")]
+                ctx_file: Option<PathBuf>,
             }
-            let P { path, handle, ctx } = params(op, p)?;
-            let ctx = crate::syscall::unhex(&ctx)?;
+            let P {
+                path,
+                handle,
+                ctx,
+                ctx_file,
+            } = params(op, p)?;
+            let ctx = match ctx_file {
+                Some(f) => crate::syscall::read_ctx(&f)?,
+                None => crate::syscall::unhex(&ctx)?,
+            };
             match (path, handle) {
                 (Some(path), None) => to_json(&crate::syscall::run_pin(&path, &ctx)?),
                 (None, Some(h)) => handles::with(h, |fd, kind, path| {

@@ -29,9 +29,14 @@ BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86
 BPF_INCLUDES = -I build -I /usr/include/$(MULTIARCH)
 EXAMPLE_SRCS := $(wildcard examples/*.bpf.c)
 EXAMPLE_OBJS := $(patsubst examples/%.bpf.c,build/examples/%.bpf.o,$(EXAMPLE_SRCS))
-# The test gate's witnesses: one minimal program per feature a kernel may refuse.
-WITNESS_SRCS := $(wildcard tests/bpf/*.bpf.c)
-WITNESS_OBJS := $(patsubst tests/bpf/%.bpf.c,build/tests/%.bpf.o,$(WITNESS_SRCS))
+# Programs of the tests (tests/bpf/): the test gate's witnesses (one
+# minimal program per feature a kernel may refuse) and the tests' fixtures,
+# built with the examples.
+TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
+TEST_BPF_OBJS := $(patsubst tests/bpf/%.bpf.c,build/tests/%.bpf.o,$(TEST_BPF_SRCS))
+# bpftool 7.1 pins every program of an object, loaded or not, so it cannot
+# pin one with a `?` section: the tests compare with this build without it.
+TEST_BPF_OBJS += build/tests/sections-noopt.bpf.o
 
 .PHONY: all deps core dist examples witnesses loadcheck install uninstall check test demo bench clean help
 
@@ -39,10 +44,10 @@ all: core dist examples
 
 help:
 	@echo 'make [all]      deps, the core (release), dist/ (library + manifest.json), the examples'
-	@echo 'make examples   build/examples/*.bpf.o from examples/*.bpf.c (and build/vmlinux.h)'
+	@echo 'make examples   build/examples/*.bpf.o and build/tests/*.bpf.o (and build/vmlinux.h)'
 	@echo 'make loadcheck  load the examples with bpftool into a private bpffs (needs root)'
 	@echo 'make check      deno fmt/lint/check, cargo fmt/clippy'
-	@echo 'make witnesses  build/tests/*.bpf.o: the programs the test gate loads with bpftool'
+	@echo 'make witnesses  build/tests/*.bpf.o: the test gate witnesses and the test fixtures (also built by examples)'
 	@echo 'make test       all and the witnesses, then scripts/test.sh (cargo test + deno test)'
 	@echo 'make demo       all, then scripts/demo.sh (needs root)'
 	@echo 'make bench      bench/run.sh'
@@ -79,7 +84,7 @@ $(MANIFEST): $(DIST_SO) core-rs/Cargo.toml
 	mv -f $@.tmp $@; echo "wrote $@ ($(VERSION), $(TRIPLE), sha256 $$sum)"
 
 # --- BPF examples ---------------------------------------------------------
-examples: $(EXAMPLE_OBJS)
+examples: $(EXAMPLE_OBJS) $(TEST_BPF_OBJS)
 
 # Generated from the running kernel's BTF; never committed.
 build/vmlinux.h: | deps
@@ -94,9 +99,13 @@ build/tests/%.bpf.o: tests/bpf/%.bpf.c build/vmlinux.h | deps
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
-witnesses: $(WITNESS_OBJS)
+witnesses: $(TEST_BPF_OBJS)
 
--include $(EXAMPLE_OBJS:.o=.d) $(WITNESS_OBJS:.o=.d)
+build/tests/sections-noopt.bpf.o: tests/bpf/sections.bpf.c build/vmlinux.h | deps
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -DSECTIONS_NO_OPTIONAL $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+
+-include $(EXAMPLE_OBJS:.o=.d) $(TEST_BPF_OBJS:.o=.d)
 
 # Loads each example with bpftool/libbpf (not bpfx) into a private bpffs.
 loadcheck: $(EXAMPLE_OBJS)

@@ -73,6 +73,25 @@ function parseDepth(value: string): number {
   return depth;
 }
 
+/** `--only a,b`: program names, none empty. */
+function parseNames(value: string): string[] {
+  const names = value.split(",").map((n) => n.trim());
+  if (names.some((n) => n === "")) {
+    throw new InvalidValue("Expected program names separated by commas.");
+  }
+  return names;
+}
+
+/** `--ctx HEX|@FILE`: hex digits (spaces allowed), or a file of raw bytes. */
+function parseCtx(value: string): string {
+  if (value.startsWith("@")) return value;
+  const digits = value.replace(/\s+/g, "");
+  if (!/^([0-9a-fA-F]{2})*$/.test(digits)) {
+    throw new InvalidValue("Expected an even number of hex digits, or @FILE.");
+  }
+  return digits;
+}
+
 /** A pid or tid: a positive 32-bit integer. */
 function parseTaskId(value: string): number {
   const id = Number(value);
@@ -132,7 +151,10 @@ export const COMMANDS: readonly Command[] = [
     help:
       `Programs are pinned at DIR/<name> and maps at DIR/maps/<name>; maps the
 object pins by name go under --pin-by-name-root, where a compatible map
-already pinned is reused. A failed load removes every pin it made.`,
+already pinned is reused. A failed load removes every pin it made.
+Programs in a section whose name starts with '?' are loaded only when
+--only names them; with --only, only the maps the named programs use are
+pinned.`,
     options: {
       pin: {
         type: "string",
@@ -145,11 +167,37 @@ already pinned is reused. A failed load removes every pin it made.`,
         value: "<dir>",
         help: "where maps pinned by name go (default: /sys/fs/bpf)",
       },
+      only: {
+        type: "string",
+        value: "<names>",
+        help:
+          "load only these programs (comma-separated), with the maps they use",
+        parse: parseNames,
+      },
     },
     args: [{ name: "obj", help: "BPF ELF object file" }],
     run: async ({ io, args: [obj], opts }) => {
       const { loadCommand } = await import("./cli/objects.ts");
       return loadCommand(io, obj, opts);
+    },
+  }),
+  leaf({
+    name: "run",
+    summary: "run a pinned program once with a context (BPF_PROG_TEST_RUN)",
+    help: `Prints the program's return value and, for a syscall program, the context
+as the program left it (hex). Needs root.`,
+    options: {
+      ctx: {
+        type: "string",
+        value: "<hex|@file>",
+        help: "the context: hex bytes, or @FILE to read raw bytes from FILE",
+        parse: parseCtx,
+      },
+    },
+    args: [{ name: "pin", help: "pinned program" }],
+    run: async ({ io, args: [pin], opts }) => {
+      const { runCommand } = await import("./cli/run.ts");
+      return runCommand(io, pin, opts);
     },
   }),
   leaf({

@@ -1,6 +1,8 @@
 /**
  * Script Linux BPF pin workflows from Deno: inspect BPF ELF objects, load and
- * pin them on bpffs, list, describe, open and remove pins; make views
+ * pin them (or some of their programs) on bpffs, list, describe, open and
+ * remove pins; run a program once with a context ({@linkcode runProgram});
+ * make views
  * (iterator links pinned on bpffs, whose reads run the program) and read
  * them; keep a view per cgroup of a subtree in a mirror of the cgroup tree;
  * expose pins at paths outside bpffs ({@linkcode expose}); and run the
@@ -121,6 +123,7 @@ export {
   type ProgramSpec,
   type Renamed,
 } from "./src/objects.ts";
+export { type RunOptions, runProgram, type RunResult } from "./src/run.ts";
 export {
   DEFAULT_BPFFS,
   type JsonValue,

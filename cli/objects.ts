@@ -43,6 +43,7 @@ export function inspectCommand(
       { header: "ATTACH" },
       { header: "TARGET" },
       { header: "INSNS", align: "right" },
+      { header: "LOAD" },
     ],
     spec.programs.map((p) => [
       p.name,
@@ -51,8 +52,15 @@ export function inspectCommand(
       dash(p.attachType),
       dash(p.attachTo),
       String(p.instructions),
+      p.unsupported !== null ? "unsupported" : p.autoload ? "yes" : "optional",
     ]),
   );
+  for (const p of spec.programs) {
+    if (p.unsupported !== null) {
+      text +=
+        `note: "${p.name}" (section "${p.section}") is unsupported: ${p.unsupported}\n`;
+    }
+  }
   text += "\n";
   text += spec.maps.length === 0 ? "No maps\n" : table(
     [
@@ -84,6 +92,7 @@ export function inspectCommand(
 export interface LoadFlags {
   pin: string;
   pinByNameRoot?: string | undefined;
+  only?: string[] | undefined;
   json?: true | undefined;
 }
 
@@ -93,6 +102,7 @@ export function loadCommand(io: Io, object: string, flags: LoadFlags): number {
   if (flags.pinByNameRoot !== undefined) {
     options.pinByNameRoot = flags.pinByNameRoot;
   }
+  if (flags.only !== undefined) options.only = flags.only;
   const report = load(object, options);
   if (flags.json) {
     printJson(io, report);

@@ -25,6 +25,15 @@ export interface ProgramSpec {
   readonly attachTo: string | null;
   /** The number of instructions. */
   readonly instructions: number;
+  /**
+   * Whether a load without `only` loads it: false for a section whose name
+   * starts with `?` (libbpf's "not loaded unless asked").
+   */
+  readonly autoload: boolean;
+  /** Why bpfx cannot load it, or `null` when it can. */
+  readonly unsupported: string | null;
+  /** The maps its instructions (and the functions they call) use. */
+  readonly maps: readonly string[];
 }
 
 /** A map as the ELF object describes it. */
@@ -127,6 +136,11 @@ export interface LoadOptions {
   pinDir: string;
   /** Where maps pinned by name live; the core's default is `/sys/fs/bpf`. */
   pinByNameRoot?: string;
+  /**
+   * Load only these programs, `?` ones included, with the maps they use.
+   * Without it, every program that autoloads is loaded, with every map.
+   */
+  only?: readonly string[];
 }
 
 /**
@@ -146,8 +160,9 @@ export function inspect(path: string): ObjectSpec {
 }
 
 /**
- * Loads every program of the BPF ELF object at `path` and pins the programs
- * and their maps under `options.pinDir`, which must be on a bpffs. Maps the
+ * Loads the programs of the BPF ELF object at `path` (every one that
+ * autoloads, or those `options.only` names) and pins the programs and their
+ * maps under `options.pinDir`, which must be on a bpffs. Maps the
  * object pins by name go under `options.pinByNameRoot` (default
  * `/sys/fs/bpf`), and a compatible map already pinned there is reused. When
  * a step fails, every pin of the load is removed again.
@@ -161,11 +176,15 @@ export function inspect(path: string): ObjectSpec {
  * some kernels' security policies do for trampolines and map-element
  * iterators (`doctor()` marks such checks `refused`).
  * @throws {BpfAlreadyExistsError} when a pin is in the way.
+ * @throws {BpfNotFoundError} when `only` names a program the object lacks.
+ * @throws {NotSupportedError} when a program to load is of a type bpfx
+ * cannot load (see {@linkcode ProgramSpec.unsupported}).
  */
 export function load(path: string, options: LoadOptions): LoadReport {
   const params: Record<string, unknown> = { path, pinDir: options.pinDir };
   if (options.pinByNameRoot !== undefined) {
     params.pinByNameRoot = options.pinByNameRoot;
   }
+  if (options.only !== undefined) params.only = options.only;
   return call<LoadReport>("load", params);
 }

@@ -147,6 +147,21 @@ fn civil(secs: u64) -> String {
     )
 }
 
+/// A program's full name, as bpftool gives it: the name of the BTF `FUNC`
+/// of its first func_info record, read through its BTF id. The kernel keeps
+/// only 15 bytes of the name given at load (`BPF_OBJ_NAME_LEN`). `None`
+/// when the program has no BTF, or its BTF cannot be read.
+pub fn full_name(fd: BorrowedFd<'_>) -> Option<String> {
+    let ty = sys::progs::first_func_type(fd).ok()??;
+    // struct bpf_prog_info: btf_id at 128.
+    let mut buf = [0u8; 232];
+    sys::bpf_obj_get_info(fd, &mut buf).ok()?;
+    let btf_fd = sys::maps::btf_fd_by_id(get_u32(&buf, 128)).ok()?;
+    let data = sys::maps::btf_data(std::os::fd::AsFd::as_fd(&btf_fd)).ok()?;
+    let btf = crate::btf::RawBtf::parse(data).ok()?;
+    btf.name_of(ty).filter(|n| !n.is_empty()).map(String::from)
+}
+
 fn prog_info(fd: BorrowedFd<'_>) -> Result<ObjectInfo> {
     let mut buf = [0u8; 232];
     sys::bpf_obj_get_info(fd, &mut buf).map_err(info_error)?;
@@ -162,11 +177,17 @@ fn prog_info(fd: BorrowedFd<'_>) -> Result<ObjectInfo> {
     }
     let load_time = get_u64(&buf, 40);
     let type_num = get_u32(&buf, 0);
+    let kernel_name = cstr_name(&buf[64..80]);
+    // The BTF name is the full one only when it begins as the kernel's does
+    // (a program loaded without BTF names of its own keeps the kernel's).
+    let name = full_name(fd)
+        .filter(|n| n.starts_with(&kernel_name))
+        .unwrap_or(kernel_name);
     Ok(ObjectInfo {
         path: None,
         kind: ObjKind::Prog,
         id: get_u32(&buf, 4),
-        name: cstr_name(&buf[64..80]),
+        name,
         type_name: names::prog_type(type_num),
         type_num,
         detail: Detail::Prog(ProgInfo {

@@ -11,12 +11,13 @@
 use crate::error::{Error, Kind, Result, q};
 use crate::info::ObjKind;
 use crate::mounts::{self, BPF_FS_MAGIC};
-use crate::object::{self, MapSpec, ObjectSpec};
+use crate::object::{self, MapSpec, Parsed, ProgramSpec};
+use crate::sections::Handling;
 use crate::{pins, sys};
 use aya::programs::{Program, ProgramError};
 use aya::{Btf, EbpfLoader};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,8 @@ pub struct LoadOptions {
     pub path: PathBuf,
     pub pin_dir: PathBuf,
     pub pin_by_name_root: Option<PathBuf>,
+    /// Load only these programs (and the maps they use); `?` programs too.
+    pub only: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -110,7 +113,12 @@ struct Plan {
     new_dirs: Vec<PathBuf>,
 }
 
-fn plan(spec: &ObjectSpec, pin_dir: &Path, by_name_root: &Path) -> Result<Plan> {
+fn plan(
+    program_specs: &[&ProgramSpec],
+    map_specs: &[&MapSpec],
+    pin_dir: &Path,
+    by_name_root: &Path,
+) -> Result<Plan> {
     let mut renamed = Vec::new();
     let mut taken: HashSet<PathBuf> = HashSet::new();
     let mut place = |what: &str, name: &str, dir: &Path| -> Result<PathBuf> {
@@ -136,7 +144,7 @@ fn plan(spec: &ObjectSpec, pin_dir: &Path, by_name_root: &Path) -> Result<Plan> 
     let maps_dir = pin_dir.join("maps");
     let mut maps = BTreeMap::new();
     let mut by_name = BTreeMap::new();
-    for m in &spec.maps {
+    for m in map_specs {
         if m.pinning == "by-name" {
             if m.name.contains('.') {
                 return Err(Error::invalid(
@@ -153,7 +161,7 @@ fn plan(spec: &ObjectSpec, pin_dir: &Path, by_name_root: &Path) -> Result<Plan> 
         }
     }
     let mut programs = BTreeMap::new();
-    for p in &spec.programs {
+    for p in program_specs {
         let path = place("program", &p.name, pin_dir)?;
         if !maps.is_empty() && path == maps_dir {
             return Err(Error::new(
@@ -467,19 +475,76 @@ fn pin_error(what: &str, name: &str, path: &Path, e: &(dyn std::error::Error + '
     }
 }
 
-/// Loads every program of the object at `opts.path` and pins everything, or
+/// The programs a load takes: those `only` names, or every program that
+/// autoloads. Refuses an unknown name, and a program bpfx cannot load.
+pub fn choose<'a>(parsed: &'a Parsed, only: Option<&[String]>) -> Result<Vec<&'a ProgramSpec>> {
+    let chosen: Vec<&ProgramSpec> = match only {
+        Some(names) => {
+            let mut out = Vec::new();
+            for n in names {
+                let p = parsed.program(n)?;
+                if !out.iter().any(|q: &&ProgramSpec| q.name == p.name) {
+                    out.push(p);
+                }
+            }
+            out
+        }
+        None => parsed.spec.programs.iter().filter(|p| p.autoload).collect(),
+    };
+    if let Some(p) = chosen.iter().find(|p| p.unsupported.is_some()) {
+        let others: Vec<&str> = parsed
+            .spec
+            .programs
+            .iter()
+            .filter(|o| o.unsupported.is_none() && o.autoload)
+            .map(|o| o.name.as_str())
+            .collect();
+        let mut e = Error::new(
+            Kind::NotSupported,
+            "load",
+            format!(
+                "Cannot load program \"{}\" (section \"{}\") of {}: {}",
+                p.name,
+                p.section,
+                q(&parsed.path),
+                p.unsupported.as_deref().unwrap_or_default()
+            ),
+        )
+        .with_path(&parsed.path);
+        e.feature = Some(p.section.split('/').next().unwrap_or_default().to_string());
+        if !others.is_empty() {
+            e.hint = Some(format!("load the others with --only {}", others.join(",")));
+        }
+        return Err(e);
+    }
+    Ok(chosen)
+}
+
+/// Loads the programs of the object at `opts.path` (every one that
+/// autoloads, or those `opts.only` names) and pins them with their maps, or
 /// pins nothing and says why.
 pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     let parsed = object::parse_file(&opts.path)?;
     let spec = &parsed.spec;
+    let chosen = choose(&parsed, opts.only.as_deref())?;
+    // Without --only, every map of the object, as libbpf; with it, the maps
+    // the chosen programs use.
+    let used: BTreeSet<&str> = chosen
+        .iter()
+        .flat_map(|p| p.maps.iter().map(String::as_str))
+        .collect();
+    let maps: Vec<&MapSpec> = spec
+        .maps
+        .iter()
+        .filter(|m| opts.only.is_none() || used.contains(m.name.as_str()))
+        .collect();
     let pin_dir = mounts::absolute(&opts.pin_dir);
     let by_name_root = mounts::absolute(
         opts.pin_by_name_root
             .as_deref()
             .unwrap_or(Path::new(mounts::DEFAULT_BPFFS)),
     );
-    let plan = plan(spec, &pin_dir, &by_name_root)?;
-
+    let plan = plan(&chosen, &maps, &pin_dir, &by_name_root)?;
     for (name, path) in &plan.programs {
         if std::fs::symlink_metadata(path).is_ok() {
             return Err(in_use("program", name, path));
@@ -528,6 +593,16 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
             undo.files.push(path.clone()); // aya pins it during the load
         }
     }
+    // aya makes and pins every by-name map of the object; those the chosen
+    // programs do not use go again once the load is over.
+    let unused_by_name: Vec<PathBuf> = spec
+        .maps
+        .iter()
+        .filter(|m| m.pinning == "by-name" && !plan.by_name.contains_key(&m.name))
+        .map(|m| by_name_root.join(&m.name))
+        .filter(|p| std::fs::symlink_metadata(p).is_err())
+        .collect();
+    undo.files.extend(unused_by_name.iter().cloned());
 
     // aya's loader parses the kernel's BTF itself, and we need our own
     // copy for programs that attach to BTF types: parse both at once.
@@ -538,17 +613,25 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     let btf = prefetch.and_then(|t| t.join().ok().flatten());
     loader.btf(btf).default_map_pin_directory(&by_name_root);
     let what = format!("Cannot load {}", q(&opts.path));
-    let mut ebpf = loader
-        .load(&parsed.data)
-        .map_err(|e| aya_error(what, &e).with_path(&opts.path))?;
-
-    let sections: BTreeMap<&str, &str> = spec
-        .programs
+    let aya_sections: BTreeSet<usize> = chosen
         .iter()
-        .map(|p| (p.name.as_str(), p.section.as_str()))
+        .filter(|p| parsed.section_of(p).handling == Handling::Aya)
+        .map(|p| p.section_index)
         .collect();
+    let bytes = parsed.aya_bytes(&aya_sections)?;
+    let mut ebpf = loader
+        .load(&bytes)
+        .map_err(|e| aya_error(what, &e).with_path(&opts.path))?;
+    for p in &unused_by_name {
+        let _ = std::fs::remove_file(p);
+    }
+
+    let by_name: BTreeMap<&str, &ProgramSpec> =
+        chosen.iter().map(|p| (p.name.as_str(), *p)).collect();
     for (name, prog) in ebpf.programs_mut() {
-        load_program(prog, name, sections.get(name).copied().unwrap_or(""), btf)?;
+        if let Some(p) = by_name.get(name) {
+            load_program(prog, name, &parsed.section_of(p).kind_name, btf)?;
+        }
     }
 
     for d in &plan.new_dirs {
@@ -572,7 +655,9 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     }
 
     for (name, prog) in ebpf.programs_mut() {
-        let path = &plan.programs[name];
+        let Some(path) = plan.programs.get(name) else {
+            continue;
+        };
         prog.pin(path)
             .map_err(|e| pin_error("program", name, path, &e))?;
         undo.files.push(path.clone());
@@ -584,6 +669,38 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         map.pin(path)
             .map_err(|e| pin_error("map", name, path, &e))?;
         undo.files.push(path.clone());
+    }
+    // The programs aya cannot load, linked by bpfx against the maps just
+    // pinned.
+    let own: Vec<&&ProgramSpec> = chosen
+        .iter()
+        .filter(|p| parsed.section_of(p).handling == Handling::Syscall)
+        .collect();
+    if !own.is_empty() {
+        let mut fds: BTreeMap<String, std::os::fd::OwnedFd> = BTreeMap::new();
+        for (name, path) in plan.maps.iter().chain(plan.by_name.iter()) {
+            fds.insert(name.clone(), pins::open(path, Some(ObjKind::Map))?.0);
+        }
+        let fd_of = |n: &str| {
+            use std::os::fd::AsRawFd as _;
+            fds.get(n).map(|f| f.as_raw_fd())
+        };
+        for p in own {
+            let fd = crate::syscall::load(&parsed, &bytes, p, &fd_of)?;
+            let path = &plan.programs[&p.name];
+            sys::bpf_obj_pin(fd.as_fd(), path).map_err(|e| {
+                if e.errno() == libc::EEXIST {
+                    in_use("program", &p.name, path)
+                } else {
+                    Error::sys(
+                        format!("Cannot pin program \"{}\" at {}", p.name, q(path)),
+                        e,
+                    )
+                    .with_path(path)
+                }
+            })?;
+            undo.files.push(path.clone());
+        }
     }
 
     let mut programs = Vec::new();
@@ -712,5 +829,55 @@ mod tests {
         }
         assert!(dir.exists(), "a finished load keeps everything");
         std::fs::remove_dir(&dir).unwrap();
+    }
+
+    fn fixture(name: &str) -> crate::object::Parsed {
+        crate::object::parse_file(&crate::object::tests::fixture(name)).unwrap()
+    }
+
+    #[test]
+    fn choose_takes_what_autoloads_or_what_only_names() {
+        let parsed = fixture("sections.bpf.o");
+        let names = |c: Vec<&ProgramSpec>| c.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(choose(&parsed, None).unwrap()),
+            ["list_task_tgids_in_full", "write_ctx_to_map"]
+        );
+        let only = [
+            "list_task_comms_optional".to_string(),
+            "list_task_comms_optional".into(),
+        ];
+        assert_eq!(
+            names(choose(&parsed, Some(&only)).unwrap()),
+            ["list_task_comms_optional"]
+        );
+        let e = choose(&parsed, Some(&["nope".to_string()])).unwrap_err();
+        assert_eq!(e.kind, Kind::NotFound);
+        assert!(
+            e.message.ends_with(
+                "has no program \"nope\" (it has: list_task_comms_optional, list_task_tgids_in_full, write_ctx_to_map)"
+            ),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn choose_refuses_an_unsupported_program_and_names_the_others() {
+        let parsed = fixture("unsupported.bpf.o");
+        let e = choose(&parsed, None).unwrap_err();
+        assert_eq!(e.kind, Kind::NotSupported);
+        assert!(
+            e.message
+                .starts_with("Cannot load program \"pass_ingress\" (section \"tc\")"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.feature.as_deref(), Some("tc"));
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("load the others with --only count_tasks_plain")
+        );
+        assert!(choose(&parsed, Some(&["count_tasks_plain".into()])).is_ok());
     }
 }

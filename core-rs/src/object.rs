@@ -2,13 +2,15 @@
 //! syscall: the *spec*, kept apart from what the kernel holds.
 
 use crate::error::{Error, Kind, Result, q};
-use crate::names;
+use crate::sections::{self, Handling, ProgSection};
+use crate::{link, names};
 use aya_obj::maps::PinningType;
 use aya_obj::{Object, ProgramSection};
-use object::{Object as _, ObjectSection as _};
+use object::Object as _;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 use std::path::Path;
+use std::str::FromStr as _;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -21,6 +23,16 @@ pub struct ProgramSpec {
     /// What the section names as the attach point (`task` for `iter/task`).
     pub attach_to: Option<String>,
     pub instructions: usize,
+    /// Whether a load without `--only` loads it: false for a section whose
+    /// name starts with `?` (libbpf's "not loaded unless asked").
+    pub autoload: bool,
+    /// Why bpfx cannot load it, when it cannot.
+    pub unsupported: Option<String>,
+    /// The maps its instructions (and the functions they call) refer to.
+    pub maps: Vec<String>,
+    /// The ELF section's index.
+    #[serde(skip)]
+    pub section_index: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,13 +63,62 @@ pub struct ObjectSpec {
     pub maps: Vec<MapSpec>,
 }
 
-/// A parsed object: the spec, plus the aya object for loading.
+/// A parsed object: the spec, plus the bytes to load from.
 pub struct Parsed {
+    pub path: std::path::PathBuf,
     pub spec: ObjectSpec,
+    /// The object's bytes, as read.
     pub data: Vec<u8>,
+    /// Its program sections (everything executable but `.text`).
+    pub sections: Vec<ProgSection>,
     /// Whether loading needs the kernel's BTF: CO-RE relocations, or
     /// programs that attach to a BTF type (iterators, fentry, lsm, ...).
     pub needs_kernel_btf: bool,
+}
+
+impl Parsed {
+    /// The bytes aya reads for a load of the programs in `sections`: the one
+    /// place where the object's bytes are rewritten before aya sees them
+    /// (see `sections.rs`).
+    pub fn aya_bytes(&self, sections: &BTreeSet<usize>) -> Result<Vec<u8>> {
+        for_aya(self.data.clone(), sections).map_err(|why| {
+            Error::new(
+                Kind::NotSupported,
+                "load",
+                format!("Cannot load programs of {}: {why}", q(&self.path)),
+            )
+            .with_path(&self.path)
+        })
+    }
+
+    /// The program `name`, or an error naming the object's programs.
+    pub fn program(&self, name: &str) -> Result<&ProgramSpec> {
+        self.spec
+            .programs
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.spec.programs.iter().map(|p| p.name.as_str()).collect();
+                Error::new(
+                    Kind::NotFound,
+                    "lookup",
+                    format!(
+                        "Object {} has no program \"{name}\" (it has: {})",
+                        q(&self.path),
+                        names.join(", ")
+                    ),
+                )
+                .with_path(&self.path)
+            })
+    }
+
+    /// The section the program `p` is in.
+    pub fn section_of(&self, p: &ProgramSpec) -> &ProgSection {
+        self.sections
+            .iter()
+            .find(|s| s.index == p.section_index)
+            .expect("every program is in a program section")
+    }
 }
 
 /// The kernel program type and attach type a section implies.
@@ -120,6 +181,32 @@ fn elf_error(path: &Path, why: impl std::fmt::Display) -> Error {
     .with_hint("pass a BPF ELF object compiled with `clang -target bpf`")
 }
 
+/// The bytes aya reads, from an object's bytes as read, showing aya the
+/// program sections in `shown`: every rewrite of an object's bytes before
+/// aya sees them happens here, in order.
+fn for_aya(data: Vec<u8>, shown: &BTreeSet<usize>) -> std::result::Result<Vec<u8>, String> {
+    let data = sections::prepare(data, &|s| shown.contains(&s.index))?.data;
+    Ok(data)
+}
+
+/// aya could not parse an object that is a BPF ELF file: say what it
+/// refused, with its causes, and not that the file is no BPF object.
+fn aya_parse_error(path: &Path, e: &aya_obj::ParseError) -> Error {
+    let mut why = e.to_string();
+    let mut cur = std::error::Error::source(e);
+    while let Some(c) = cur {
+        why = format!("{why}: {c}");
+        cur = c.source();
+    }
+    Error::new(
+        Kind::Elf,
+        "parse",
+        format!("Cannot read BPF object {}: aya 0.14 refused it: {why}", q(path)),
+    )
+    .with_path(path)
+    .with_hint("the file is a BPF object, but uses something bpfx cannot read yet; `bpftool prog loadall` may load it")
+}
+
 /// Reads and parses `path`.
 pub fn parse_file(path: &Path) -> Result<Parsed> {
     let data = std::fs::read(path).map_err(|e| {
@@ -141,32 +228,64 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
             ),
         ));
     }
-    let sections: HashMap<usize, String> = elf
-        .sections()
-        .map(|s| (s.index().0, s.name().unwrap_or("").to_string()))
-        .collect();
-    let obj = Object::parse(&data).map_err(|e| elf_error(path, e))?;
-    let section_name = |i: usize| sections.get(&i).cloned().unwrap_or_default();
-
-    let mut programs: Vec<ProgramSpec> = obj
-        .programs
+    let sections = sections::scan(&data).map_err(|why| elf_error(path, why))?;
+    // aya reads every section it can load but the `?` ones, whose names
+    // may equal another's once the `?` is gone: what the spec needs of
+    // those, bpfx reads itself.
+    let shown: BTreeSet<usize> = sections
         .iter()
-        .map(|(name, p)| {
-            let section = section_name(p.section_index);
-            let (type_name, attach_type) = section_kind(&p.section);
-            ProgramSpec {
-                name: name.clone(),
-                attach_to: attach_to(&section),
-                section,
+        .filter(|s| !s.optional)
+        .map(|s| s.index)
+        .collect();
+    let bytes = for_aya(data.clone(), &shown).map_err(|why| elf_error(path, why))?;
+    let obj = Object::parse(&bytes).map_err(|e| aya_parse_error(path, &e))?;
+    let section_name = |i: usize| {
+        elf.section_by_index(object::SectionIndex(i))
+            .ok()
+            .and_then(|s| object::ObjectSection::name(&s).ok().map(String::from))
+            .unwrap_or_default()
+    };
+
+    let mut programs = Vec::new();
+    for sec in &sections {
+        let listed = link::programs_in(&data, sec.index).map_err(|why| elf_error(path, why))?;
+        let kind = ProgramSection::from_str(&sec.kind_name).ok();
+        for (name, instructions) in listed {
+            let (type_name, attach_type) = match (&kind, &sec.handling) {
+                (Some(k), _) => section_kind(k),
+                (None, Handling::Syscall) => ("syscall", None),
+                (None, _) => (
+                    sections::libbpf_type(&sec.kind_name).unwrap_or("unknown"),
+                    None,
+                ),
+            };
+            let unsupported = match (&kind, &sec.handling) {
+                (_, Handling::Unsupported(why)) => Some(why.clone()),
+                (Some(ProgramSection::Extension), _) => Some(
+                    "freplace programs need a target program, which `bpfx load` cannot name yet"
+                        .into(),
+                ),
+                _ => None,
+            };
+            // Map use is read from the instructions; an object bpfx cannot
+            // link (say, a call into nowhere) still lists its programs.
+            let maps = link::link(&data, sec.index, &sec.name, &name)
+                .map(|l| l.map_names().into_iter().collect())
+                .unwrap_or_default();
+            programs.push(ProgramSpec {
+                attach_to: attach_to(&sec.kind_name),
+                section: sec.name.clone(),
                 type_name: type_name.into(),
                 attach_type,
-                instructions: obj
-                    .functions
-                    .get(&p.function_key())
-                    .map_or(0, |f| f.instructions.len()),
-            }
-        })
-        .collect();
+                instructions,
+                autoload: !sec.optional,
+                unsupported,
+                maps,
+                section_index: sec.index,
+                name,
+            });
+        }
+    }
     programs.sort_by(|a, b| a.name.cmp(&b.name));
 
     let mut maps: Vec<MapSpec> = obj
@@ -190,15 +309,15 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
     maps.sort_by(|a, b| a.name.cmp(&b.name));
 
     let needs_kernel_btf = obj.has_btf_relocations()
-        || obj.programs.values().any(|p| {
+        || sections.iter().any(|s| {
             matches!(
-                p.section,
-                ProgramSection::Iter { .. }
+                ProgramSection::from_str(&s.kind_name),
+                Ok(ProgramSection::Iter { .. }
                     | ProgramSection::FEntry { .. }
                     | ProgramSection::FExit { .. }
                     | ProgramSection::Lsm { .. }
                     | ProgramSection::LsmCgroup
-                    | ProgramSection::BtfTracePoint
+                    | ProgramSection::BtfTracePoint)
             )
         });
     let spec = ObjectSpec {
@@ -211,15 +330,30 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
         maps,
     };
     Ok(Parsed {
+        path: path.to_path_buf(),
         spec,
         data,
+        sections,
         needs_kernel_btf,
     })
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A fixture `make examples` builds from tests/bpf/NAME.c.
+    pub fn fixture(name: &str) -> std::path::PathBuf {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../build/tests")
+            .join(name);
+        assert!(
+            p.exists(),
+            "{}: missing (run `make examples` first)",
+            p.display()
+        );
+        p
+    }
 
     #[test]
     fn attach_to_takes_the_part_after_the_first_slash() {
@@ -249,6 +383,23 @@ mod tests {
         let e = parse_file(&me).err().unwrap();
         assert_eq!(e.kind, Kind::Elf);
         assert!(e.message.contains("not for BPF"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_bpf_object_aya_refuses_is_not_called_something_else() {
+        let data = crate::sections::tests::elf(&[("license", 1, 0x2, b"GPL".to_vec())]);
+        let e = parse(Path::new("/x.o"), data).err().unwrap();
+        assert_eq!(e.kind, Kind::Elf);
+        assert_eq!(
+            e.message,
+            "Cannot read BPF object \"/x.o\": aya 0.14 refused it: invalid license `[71, 80, 76]`: missing NULL terminator"
+        );
+        assert!(
+            e.hint
+                .as_deref()
+                .unwrap()
+                .starts_with("the file is a BPF object")
+        );
     }
 
     #[test]

@@ -142,31 +142,12 @@ pub fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<(IterPro
     }
     let (obj, name) = spec.rsplit_once(':').expect("contains ':'");
     let parsed = object::parse_file(Path::new(obj))?;
-    let prog = parsed
-        .spec
-        .programs
-        .iter()
-        .find(|p| p.name == name)
-        .ok_or_else(|| {
-            let names: Vec<&str> = parsed
-                .spec
-                .programs
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect();
-            Error::new(
-                Kind::NotFound,
-                "lookup",
-                format!(
-                    "Object \"{obj}\" has no program \"{name}\" (it has: {})",
-                    names.join(", ")
-                ),
-            )
-        })?;
-    let Some(target) = prog
-        .section
+    let prog = parsed.program(name)?;
+    let section = parsed.section_of(prog);
+    let Some(target) = section
+        .kind_name
         .strip_prefix("iter/")
-        .or_else(|| prog.section.strip_prefix("iter.s/"))
+        .or_else(|| section.kind_name.strip_prefix("iter.s/"))
     else {
         return Err(Error::new(
             Kind::WrongKind,
@@ -193,7 +174,7 @@ pub fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<(IterPro
     let mut ebpf = loader
         .btf(Some(btf))
         .default_map_pin_directory(root)
-        .load(&parsed.data)
+        .load(&parsed.aya_bytes(&[prog.section_index].into())?)
         .map_err(|e| crate::load::aya_error(format!("Cannot load {}", q(Path::new(obj))), &e))?;
     match ebpf.program_mut(name) {
         Some(Program::Iter(p)) => p

@@ -66,17 +66,61 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 path: PathBuf,
                 pin_dir: PathBuf,
                 pin_by_name_root: Option<PathBuf>,
+                only: Option<Vec<String>>,
             }
             let P {
                 path,
                 pin_dir,
                 pin_by_name_root,
+                only,
             } = params(op, p)?;
             to_json(&load::load(&load::LoadOptions {
                 path,
                 pin_dir,
                 pin_by_name_root,
+                only,
             })?)
+        }
+        "run" => {
+            #[derive(Deserialize)]
+            struct P {
+                path: Option<PathBuf>,
+                handle: Option<u32>,
+                /// The context, hex.
+                #[serde(default)]
+                ctx: String,
+                /// Or a file to read the context from.
+                #[serde(rename = "ctxFile")]
+                ctx_file: Option<PathBuf>,
+            }
+            let P {
+                path,
+                handle,
+                ctx,
+                ctx_file,
+            } = params(op, p)?;
+            let ctx = match ctx_file {
+                Some(f) => crate::syscall::read_ctx(&f)?,
+                None => crate::syscall::unhex(&ctx)?,
+            };
+            match (path, handle) {
+                (Some(path), None) => to_json(&crate::syscall::run_pin(&path, &ctx)?),
+                (None, Some(h)) => handles::with(h, |fd, kind, path| {
+                    if kind != ObjKind::Prog {
+                        return Err(Error::new(
+                            Kind::WrongKind,
+                            "BPF_PROG_TEST_RUN",
+                            format!("Cannot run handle {h}: it is {}", kind.noun()),
+                        ));
+                    }
+                    let what = match path {
+                        Some(p) => format!("the program pinned at {}", crate::error::q(p)),
+                        None => format!("program handle {h}"),
+                    };
+                    to_json(&crate::syscall::run(fd, &what, &ctx)?)
+                }),
+                _ => Err(Error::invalid(op, "Give \"run\" either a path or a handle")),
+            }
         }
         "ls" => {
             #[derive(Deserialize)]

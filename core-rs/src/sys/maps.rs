@@ -2,7 +2,7 @@
 //! `BPF_BTF_GET_FD_BY_ID`. aya has no batch calls (its issue 1124), and the
 //! data lane passes the caller's buffers straight to the kernel.
 
-use super::{ATTR_SIZE, BpfCmd, Call, SysResult, fd_result, get_u32, put_u32, put_u64, syscall};
+use super::{BpfCmd, Call, SysResult, get_u32, put_u32, put_u64, syscall};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 /// A pointer for the kernel, or 0 for an empty slice (a NULL key).
@@ -129,13 +129,7 @@ pub fn batch(
 
 /// `BPF_BTF_GET_FD_BY_ID`.
 pub fn btf_fd_by_id(id: u32) -> SysResult<OwnedFd> {
-    let mut attr = [0u8; ATTR_SIZE];
-    put_u32(&mut attr, 0, id);
-    let fd = syscall(Call::Bpf {
-        cmd: BpfCmd::BtfGetFdById,
-        attr: &mut attr,
-    })?;
-    Ok(fd_result(fd))
+    super::fd_by_id(BpfCmd::BtfGetFdById, id)
 }
 
 /// The raw BTF data behind a BTF fd (`BPF_OBJ_GET_INFO_BY_FD` twice).

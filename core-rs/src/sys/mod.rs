@@ -14,6 +14,7 @@ use std::path::Path;
 pub mod fake;
 pub mod fs;
 pub mod maps;
+pub mod progs;
 
 /// The bpf(2) commands bpfx uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,8 @@ pub enum BpfCmd {
     MapUpdateBatch = 26,
     MapDeleteBatch = 27,
     BtfGetFdById = 19,
+    BtfLoad = 18,
+    ProgTestRun = 10,
     ProgLoad = 5,
     ObjPin = 6,
     ObjGet = 7,
@@ -52,6 +55,8 @@ impl BpfCmd {
             Self::MapUpdateBatch => "BPF_MAP_UPDATE_BATCH",
             Self::MapDeleteBatch => "BPF_MAP_DELETE_BATCH",
             Self::BtfGetFdById => "BPF_BTF_GET_FD_BY_ID",
+            Self::BtfLoad => "BPF_BTF_LOAD",
+            Self::ProgTestRun => "BPF_PROG_TEST_RUN",
             Self::ProgLoad => "BPF_PROG_LOAD",
             Self::ObjPin => "BPF_OBJ_PIN",
             Self::ObjGet => "BPF_OBJ_GET",
@@ -241,6 +246,17 @@ pub fn bpf_obj_get(path: &Path) -> SysResult<OwnedFd> {
     put_u64(&mut attr, 0, cpath.as_ptr() as u64);
     let fd = syscall(Call::Bpf {
         cmd: BpfCmd::ObjGet,
+        attr: &mut attr,
+    })?;
+    Ok(fd_result(fd))
+}
+
+/// `BPF_*_GET_FD_BY_ID` (`cmd`): a new fd for the object with that id.
+pub(crate) fn fd_by_id(cmd: BpfCmd, id: u32) -> SysResult<OwnedFd> {
+    let mut attr = [0u8; ATTR_SIZE];
+    put_u32(&mut attr, 0, id);
+    let fd = syscall(Call::Bpf {
+        cmd,
         attr: &mut attr,
     })?;
     Ok(fd_result(fd))

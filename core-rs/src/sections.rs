@@ -1,0 +1,779 @@
+//! Program sections aya 0.14 cannot read, made readable before it sees the
+//! bytes.
+//!
+//! aya-obj 0.3 parses every executable section's name with
+//! `ProgramSection::from_str`, and one name it does not know makes the whole
+//! object unreadable. This pass runs on the ELF bytes first and rewrites
+//! what aya would refuse, keeping the section headers' count and order:
+//!
+//! - `?name` (libbpf: "not loaded unless asked"): the section header's
+//!   `sh_name` and the `.BTF.ext` records' section name offsets move one
+//!   byte on, past the `?`, so aya reads `name` and finds its func_info,
+//!   line_info and CO-RE records. The program is marked optional. Beside a
+//!   section that is already `name`, it becomes `name/` instead (aya keys
+//!   sections by name), with that name appended to both string tables.
+//! - a program section this load does not want: hidden, as below.
+//! - a section aya has no program type for (`syscall`, `tc/ingress`,
+//!   `struct_ops/...`): its `SHF_EXECINSTR` flag is cleared so that aya
+//!   takes it for data it does not need, and its CO-RE records are dropped
+//!   from `.BTF.ext` (aya would look for their functions). bpfx links and
+//!   loads `syscall` programs itself (see `link.rs`); the others are listed
+//!   as unsupported, with why.
+//!
+//! Everything else is left as it was, byte for byte, but for string tables
+//! that grow, which move to the end of the file.
+
+use aya_obj::ProgramSection;
+use std::str::FromStr as _;
+
+const SHT_PROGBITS: u32 = 1;
+const SHF_EXECINSTR: u64 = 0x4;
+
+/// How bpfx loads the programs of one section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handling {
+    /// aya reads and loads it.
+    Aya,
+    /// bpfx links and loads it itself: `SEC("syscall")`.
+    Syscall,
+    /// Nothing can load it yet; why.
+    Unsupported(String),
+}
+
+/// One executable section that is not `.text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgSection {
+    pub index: usize,
+    /// The name as written in the object, `?` included.
+    pub name: String,
+    /// The name aya and the kernel see: without the `?`.
+    pub kind_name: String,
+    /// Whether the name starts with `?`: loaded only when asked for.
+    pub optional: bool,
+    pub handling: Handling,
+    /// CO-RE relocation records dropped from aya's view (hidden sections).
+    pub core_relos: usize,
+}
+
+/// The bytes for aya, and what was changed for it.
+#[derive(Debug)]
+pub struct Prepared {
+    pub data: Vec<u8>,
+    pub sections: Vec<ProgSection>,
+}
+
+impl Prepared {
+    pub fn section(&self, index: usize) -> Option<&ProgSection> {
+        self.sections.iter().find(|s| s.index == index)
+    }
+}
+
+/// The byte order of the object, for reading and writing its headers.
+#[derive(Clone, Copy)]
+struct Order {
+    big: bool,
+}
+
+impl Order {
+    /// `N` bytes at `off`, little-endian first.
+    fn get<const N: usize>(self, b: &[u8], off: usize) -> Option<[u8; N]> {
+        let mut a: [u8; N] = b.get(off..off.checked_add(N)?)?.try_into().ok()?;
+        if self.big {
+            a.reverse();
+        }
+        Some(a)
+    }
+    fn put<const N: usize>(self, b: &mut [u8], off: usize, mut le: [u8; N]) {
+        if self.big {
+            le.reverse();
+        }
+        b[off..off + N].copy_from_slice(&le);
+    }
+    fn u16(self, b: &[u8], off: usize) -> Option<u16> {
+        self.get(b, off).map(u16::from_le_bytes)
+    }
+    fn u32(self, b: &[u8], off: usize) -> Option<u32> {
+        self.get(b, off).map(u32::from_le_bytes)
+    }
+    fn u64(self, b: &[u8], off: usize) -> Option<u64> {
+        self.get(b, off).map(u64::from_le_bytes)
+    }
+    fn put_u32(self, b: &mut [u8], off: usize, v: u32) {
+        self.put(b, off, v.to_le_bytes());
+    }
+    fn put_u64(self, b: &mut [u8], off: usize, v: u64) {
+        self.put(b, off, v.to_le_bytes());
+    }
+}
+
+/// One section header of an ELF64 object.
+struct Shdr {
+    /// Where the header is in the file.
+    at: usize,
+    name_off: u32,
+    sh_type: u32,
+    flags: u64,
+    offset: usize,
+    size: usize,
+}
+
+fn headers(b: &[u8]) -> Result<(Order, Vec<Shdr>, usize), String> {
+    if b.get(..4) != Some(b"\x7fELF".as_slice()) {
+        return Err("not an ELF file".into());
+    }
+    if b.get(4) != Some(&2) {
+        return Err("not a 64-bit ELF file".into());
+    }
+    let o = Order {
+        big: b.get(5) == Some(&2),
+    };
+    let bad = || "its section headers are out of bounds".to_string();
+    let shoff = o.u64(b, 0x28).ok_or_else(bad)? as usize;
+    let shentsize = o.u16(b, 0x3a).ok_or_else(bad)? as usize;
+    let shnum = o.u16(b, 0x3c).ok_or_else(bad)? as usize;
+    let shstrndx = o.u16(b, 0x3e).ok_or_else(bad)? as usize;
+    if shentsize < 64 {
+        return Err("its section header size is too small".into());
+    }
+    let mut out = Vec::with_capacity(shnum);
+    for i in 0..shnum {
+        let at = shoff
+            .checked_add(i.checked_mul(shentsize).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
+        let size = o.u64(b, at + 32).ok_or_else(bad)? as usize;
+        out.push(Shdr {
+            at,
+            name_off: o.u32(b, at).ok_or_else(bad)?,
+            sh_type: o.u32(b, at + 4).ok_or_else(bad)?,
+            flags: o.u64(b, at + 8).ok_or_else(bad)?,
+            offset: o.u64(b, at + 24).ok_or_else(bad)? as usize,
+            size,
+        });
+    }
+    Ok((o, out, shstrndx))
+}
+
+fn cstr_at(b: &[u8], off: usize) -> Option<&str> {
+    let rest = b.get(off..)?;
+    let end = rest.iter().position(|&c| c == 0)?;
+    std::str::from_utf8(&rest[..end]).ok()
+}
+
+fn section_bytes<'a>(b: &'a [u8], s: &Shdr) -> Option<&'a [u8]> {
+    b.get(s.offset..s.offset.checked_add(s.size)?)
+}
+
+/// Whether aya-obj takes a section of this name for something other than a
+/// program (its `EbpfSectionKind::from_name`).
+fn aya_known_kind(name: &str) -> bool {
+    const PREFIXES: [&str; 8] = [
+        "license", "version", "maps", ".maps", ".text", ".bss", ".data", ".rodata",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || name == ".BTF" || name == ".BTF.ext"
+}
+
+/// Section kinds libbpf loads and aya 0.14 has no program type for.
+fn missing_in_aya(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "tc" | "tcx" | "netkit" => "tc, tcx and netkit programs",
+        "kprobe.multi" | "kretprobe.multi" | "kprobe.session" => "multi-kprobe programs",
+        "uprobe.multi" | "uretprobe.multi" | "uprobe.session" => "multi-uprobe programs",
+        "ksyscall" | "kretsyscall" => "ksyscall programs",
+        "usdt" => "USDT programs",
+        "fmod_ret" | "fmod_ret.s" => "fmod_ret programs",
+        "struct_ops" | "struct_ops.s" => "struct_ops programs (and their struct_ops maps)",
+        "netfilter" => "netfilter programs",
+        "lwt_in" | "lwt_out" | "lwt_xmit" | "lwt_seg6local" => "lightweight tunnel programs",
+        "raw_tp.w" | "raw_tracepoint.w" | "raw_tracepoint.writable" => {
+            "writable raw tracepoint programs"
+        }
+        "action" => "tc action programs",
+        _ => return None,
+    })
+}
+
+/// The program type libbpf gives a section kind aya 0.14 lacks, as
+/// `names::prog_type` spells it.
+pub fn libbpf_type(name: &str) -> Option<&'static str> {
+    let kind = name.split('/').next().unwrap_or(name);
+    Some(match kind {
+        "tc" | "tcx" | "action" => "sched_cls",
+        "netkit" => "sched_cls",
+        "kprobe.multi" | "kretprobe.multi" | "kprobe.session" | "uprobe.multi"
+        | "uretprobe.multi" | "uprobe.session" | "ksyscall" | "kretsyscall" | "usdt" => "kprobe",
+        "fmod_ret" | "fmod_ret.s" => "tracing",
+        "struct_ops" | "struct_ops.s" => "struct_ops",
+        "netfilter" => "netfilter",
+        "lwt_in" => "lwt_in",
+        "lwt_out" => "lwt_out",
+        "lwt_xmit" => "lwt_xmit",
+        "lwt_seg6local" => "lwt_seg6local",
+        "raw_tp.w" | "raw_tracepoint.w" | "raw_tracepoint.writable" => "raw_tracepoint_writable",
+        _ => return None,
+    })
+}
+
+/// How bpfx can load a section of this name (`?` already stripped).
+pub fn handling(name: &str) -> Handling {
+    if ProgramSection::from_str(name).is_ok() {
+        return Handling::Aya;
+    }
+    if name == "syscall" {
+        return Handling::Syscall;
+    }
+    let kind = name.split('/').next().unwrap_or(name);
+    Handling::Unsupported(match missing_in_aya(kind) {
+        Some(what) => format!("aya 0.14, which bpfx loads with, has no support for {what}"),
+        None => format!(
+            "neither aya 0.14 nor bpfx knows the section type \"{kind}\" (is the SEC() name right?)"
+        ),
+    })
+}
+
+/// What to do with the `.BTF.ext` records of one section.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExtAction {
+    Keep,
+    /// The block's section name offset becomes this one.
+    Rename(u32),
+    /// Drop the block.
+    Drop,
+}
+
+/// Rewrites the records of one `.BTF.ext` subsection in place: renames or
+/// drops blocks by section name, and returns the subsection's new length and
+/// the records dropped, by section name.
+fn rewrite_subsection(
+    ext: &mut [u8],
+    o: Order,
+    start: usize,
+    len: usize,
+    strings: &[u8],
+    action: &dyn Fn(&str, u32) -> ExtAction,
+) -> Result<(usize, Vec<(String, usize)>), String> {
+    let bad = || "its .BTF.ext records are out of bounds".to_string();
+    if len == 0 {
+        return Ok((0, Vec::new()));
+    }
+    let end = start
+        .checked_add(len)
+        .filter(|&e| e <= ext.len())
+        .ok_or_else(bad)?;
+    let rec_size = o.u32(ext, start).ok_or_else(bad)? as usize;
+    let mut kept: Vec<u8> = ext[start..start + 4].to_vec();
+    let mut dropped = Vec::new();
+    let mut at = start + 4;
+    while at < end {
+        let name_off = o.u32(ext, at).ok_or_else(bad)?;
+        let n = o.u32(ext, at + 4).ok_or_else(bad)? as usize;
+        let block_end = n
+            .checked_mul(rec_size)
+            .and_then(|r| r.checked_add(at + 8))
+            .filter(|&e| e <= end)
+            .ok_or_else(bad)?;
+        let name = cstr_at(strings, name_off as usize).unwrap_or("");
+        match action(name, name_off) {
+            ExtAction::Drop => dropped.push((name.to_string(), n)),
+            a => {
+                let from = kept.len();
+                kept.extend_from_slice(&ext[at..block_end]);
+                if let ExtAction::Rename(to) = a {
+                    o.put_u32(&mut kept, from, to);
+                }
+            }
+        }
+        at = block_end;
+    }
+    ext[start..start + kept.len()].copy_from_slice(&kept);
+    ext[start + kept.len()..end].fill(0);
+    Ok((kept.len(), dropped))
+}
+
+/// The string section of raw `.BTF` data.
+fn btf_strings(btf: &[u8], o: Order) -> Option<&[u8]> {
+    let hdr_len = o.u32(btf, 4)? as usize;
+    let str_off = o.u32(btf, 16)? as usize;
+    let str_len = o.u32(btf, 20)? as usize;
+    let start = hdr_len.checked_add(str_off)?;
+    btf.get(start..start.checked_add(str_len)?)
+}
+
+/// The executable sections of `data` that are not `.text`, unchanged.
+pub fn scan(data: &[u8]) -> Result<Vec<ProgSection>, String> {
+    let (_, shdrs, shstrndx) = headers(data)?;
+    let shstr = shdrs
+        .get(shstrndx)
+        .and_then(|s| section_bytes(data, s))
+        .ok_or("its section name table is out of bounds")?;
+    let mut sections = Vec::new();
+    for (index, s) in shdrs.iter().enumerate() {
+        let name = cstr_at(shstr, s.name_off as usize).unwrap_or("");
+        if s.sh_type != SHT_PROGBITS
+            || s.flags & SHF_EXECINSTR == 0
+            || s.size == 0
+            || aya_known_kind(name)
+        {
+            continue;
+        }
+        let (optional, kind_name) = match name.strip_prefix('?') {
+            Some(rest) => (true, rest),
+            None => (false, name),
+        };
+        sections.push(ProgSection {
+            index,
+            handling: handling(kind_name),
+            name: name.to_string(),
+            kind_name: kind_name.to_string(),
+            optional,
+            core_relos: 0,
+        });
+    }
+    Ok(sections)
+}
+
+/// The name aya sees for each shown `?` section: the name without the
+/// `?`, or, where that is another shown section's name (aya keys sections
+/// by name), that name with `/` appended until it is unique and still
+/// parses to the same section kind. `None` for a name that needs new bytes.
+fn aya_names(
+    shown: &[&ProgSection],
+) -> Result<std::collections::HashMap<usize, (String, bool)>, String> {
+    let mut taken: std::collections::HashSet<String> = shown
+        .iter()
+        .filter(|p| !p.optional)
+        .map(|p| p.kind_name.clone())
+        .collect();
+    let mut out = std::collections::HashMap::new();
+    for p in shown.iter().filter(|p| p.optional) {
+        if taken.insert(p.kind_name.clone()) {
+            out.insert(p.index, (p.kind_name.clone(), false));
+            continue;
+        }
+        let kind = format!("{:?}", ProgramSection::from_str(&p.kind_name).ok());
+        let unique = (1..=8)
+            .map(|n| format!("{}{}", p.kind_name, "/".repeat(n)))
+            .find(|c| {
+                !taken.contains(c) && format!("{:?}", ProgramSection::from_str(c).ok()) == kind
+            })
+            .ok_or_else(|| {
+                format!(
+                    "its section \"{}\" cannot be loaded beside \"{}\": aya 0.14 keys sections by name, and both are \"{}\" without the '?'",
+                    p.name, p.kind_name, p.kind_name
+                )
+            })?;
+        taken.insert(unique.clone());
+        out.insert(p.index, (unique, true));
+    }
+    Ok(out)
+}
+
+/// Moves the bytes of section `s` (`table`) to the end of the file with
+/// `names` appended, each NUL-terminated; returns where the section now
+/// starts and each name's offset in it.
+fn append_strings(
+    data: &mut Vec<u8>,
+    o: Order,
+    s: &Shdr,
+    table: &[u8],
+    names: &[&str],
+) -> (usize, Vec<u32>) {
+    while !data.len().is_multiple_of(8) {
+        data.push(0);
+    }
+    let start = data.len();
+    data.extend_from_slice(table);
+    let mut offs = Vec::new();
+    for n in names {
+        offs.push((data.len() - start) as u32);
+        data.extend_from_slice(n.as_bytes());
+        data.push(0);
+    }
+    let size = (data.len() - start) as u64;
+    o.put_u64(data, s.at + 24, start as u64);
+    o.put_u64(data, s.at + 32, size);
+    (start, offs)
+}
+
+/// Rewrites `data` so that aya 0.14 can read it (see the module docs),
+/// showing aya only the program sections that `keep` takes and aya can
+/// load. A hidden section loses its name (`sh_name` 0) and its CO-RE
+/// records, so that nothing of aya's, which keys sections by name, can
+/// mistake it for one it reads; its func_info and line_info stay, under
+/// its own name, for `link.rs`. A shown `?X` beside a shown `X` is named
+/// `X/` for aya (new bytes in the section name table and in the `.BTF`
+/// strings, both moved to the end of the file).
+pub fn prepare(mut data: Vec<u8>, keep: &dyn Fn(&ProgSection) -> bool) -> Result<Prepared, String> {
+    let mut sections = scan(&data)?;
+    let (o, shdrs, shstrndx) = headers(&data)?;
+    let shstr = shdrs
+        .get(shstrndx)
+        .and_then(|s| section_bytes(&data, s))
+        .ok_or("its section name table is out of bounds")?
+        .to_vec();
+    let name_of = |s: &Shdr| {
+        cstr_at(&shstr, s.name_off as usize)
+            .unwrap_or("")
+            .to_string()
+    };
+    let shown = |p: &ProgSection| p.handling == Handling::Aya && keep(p);
+    let shown_list: Vec<&ProgSection> = sections.iter().filter(|p| shown(p)).collect();
+    let renames = aya_names(&shown_list)?;
+    // The sections that need new name bytes, in section order.
+    let mut fresh: Vec<(usize, String)> = renames
+        .iter()
+        .filter(|(_, (_, new))| *new)
+        .map(|(i, (n, _))| (*i, n.clone()))
+        .collect();
+    fresh.sort();
+
+    for p in &sections {
+        let s = &shdrs[p.index];
+        if !shown(p) {
+            o.put_u32(&mut data, s.at, 0);
+            o.put_u64(&mut data, s.at + 8, s.flags & !SHF_EXECINSTR);
+        } else if p.optional && !fresh.iter().any(|(i, _)| *i == p.index) {
+            o.put_u32(&mut data, s.at, s.name_off + 1);
+        }
+    }
+
+    let find = |want: &str| shdrs.iter().find(|s| name_of(s) == want);
+    // Where each fresh name will be in the .BTF strings.
+    let mut btf_fresh: Vec<u32> = Vec::new();
+    let btf = find(".BTF");
+    if let (Some(btf), Some(ext)) = (btf, find(".BTF.ext")) {
+        let raw = section_bytes(&data, btf).ok_or("its .BTF section is out of bounds")?;
+        let strings = btf_strings(raw, o)
+            .ok_or("its .BTF section is out of bounds")?
+            .to_vec();
+        let mut next = strings.len() as u32;
+        for (_, n) in &fresh {
+            btf_fresh.push(next);
+            next += n.len() as u32 + 1;
+        }
+        let ext_range = ext.offset..ext.offset + ext.size;
+        let bytes = data
+            .get_mut(ext_range)
+            .ok_or("its .BTF.ext section is out of bounds")?;
+        let hdr_len = o.u32(bytes, 4).ok_or("its .BTF.ext header is short")? as usize;
+        let by_name = |name: &str| sections.iter().find(|p| p.name == name);
+        // (offset field, length field) of func_info, line_info, core_relo.
+        let mut subs = vec![(8usize, 12usize, false), (16, 20, false)];
+        if hdr_len >= 32 {
+            subs.push((24, 28, true));
+        }
+        let mut dropped_core = Vec::new();
+        for (off_field, len_field, is_core) in subs {
+            let off = o.u32(bytes, off_field).ok_or("short .BTF.ext header")? as usize;
+            let len = o.u32(bytes, len_field).ok_or("short .BTF.ext header")? as usize;
+            let action = |name: &str, name_off: u32| match by_name(name) {
+                Some(p) if !shown(p) && is_core => ExtAction::Drop,
+                Some(p) if shown(p) && p.optional => {
+                    match fresh.iter().position(|(i, _)| *i == p.index) {
+                        Some(k) => ExtAction::Rename(btf_fresh[k]),
+                        None => ExtAction::Rename(name_off + 1),
+                    }
+                }
+                _ => ExtAction::Keep,
+            };
+            let (new_len, dropped) =
+                rewrite_subsection(bytes, o, hdr_len + off, len, &strings, &action)?;
+            o.put_u32(bytes, len_field, new_len as u32);
+            dropped_core.extend(dropped);
+        }
+        for (name, n) in dropped_core {
+            if let Some(p) = sections.iter_mut().find(|p| p.name == name) {
+                p.core_relos += n;
+            }
+        }
+    }
+
+    if !fresh.is_empty() {
+        let names: Vec<&str> = fresh.iter().map(|(_, n)| n.as_str()).collect();
+        if let Some(btf) = btf.filter(|_| !btf_fresh.is_empty()) {
+            let raw = section_bytes(&data, btf)
+                .ok_or("its .BTF section is out of bounds")?
+                .to_vec();
+            let end = [4usize, 16, 20]
+                .iter()
+                .map(|&f| o.u32(&raw, f).unwrap_or(0) as usize)
+                .sum::<usize>();
+            if end != raw.len() {
+                return Err("its .BTF strings are not at the end of .BTF".into());
+            }
+            let (start, _) = append_strings(&mut data, o, btf, &raw, &names);
+            let added = (data.len() - start - raw.len()) as u32;
+            let str_len = o.u32(&raw, 20).unwrap_or(0) + added;
+            o.put_u32(&mut data, start + 20, str_len);
+        }
+        let (_, offs) = append_strings(&mut data, o, &shdrs[shstrndx], &shstr, &names);
+        for ((i, _), off) in fresh.iter().zip(offs) {
+            o.put_u32(&mut data, shdrs[*i].at, off);
+        }
+    }
+    Ok(Prepared { data, sections })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A hand-made little-endian ELF64 object: the given sections (name,
+    /// type, flags, data) after a null section, with `.shstrtab` last.
+    pub fn elf(sections: &[(&str, u32, u64, Vec<u8>)]) -> Vec<u8> {
+        let mut shstr = vec![0u8];
+        let mut names = Vec::new();
+        for (n, ..) in sections.iter() {
+            names.push(shstr.len() as u32);
+            shstr.extend_from_slice(n.as_bytes());
+            shstr.push(0);
+        }
+        let shstr_name = shstr.len() as u32;
+        shstr.extend_from_slice(b".shstrtab\0");
+        let mut out = vec![0u8; 64];
+        out[..4].copy_from_slice(b"\x7fELF");
+        out[4] = 2; // ELFCLASS64
+        out[5] = 1; // little-endian
+        out[6] = 1;
+        out[16..18].copy_from_slice(&1u16.to_le_bytes()); // ET_REL
+        out[18..20].copy_from_slice(&247u16.to_le_bytes()); // EM_BPF
+        out[20..24].copy_from_slice(&1u32.to_le_bytes());
+        let mut offsets = Vec::new();
+        for (.., d) in sections.iter() {
+            offsets.push(out.len());
+            out.extend_from_slice(d);
+        }
+        let shstr_off = out.len();
+        out.extend_from_slice(&shstr);
+        while !out.len().is_multiple_of(8) {
+            out.push(0);
+        }
+        let shoff = out.len();
+        out.extend_from_slice(&[0u8; 64]); // the null section
+        let mut hdr = |name: u32, ty: u32, flags: u64, off: usize, size: usize| {
+            let mut h = [0u8; 64];
+            h[0..4].copy_from_slice(&name.to_le_bytes());
+            h[4..8].copy_from_slice(&ty.to_le_bytes());
+            h[8..16].copy_from_slice(&flags.to_le_bytes());
+            h[24..32].copy_from_slice(&(off as u64).to_le_bytes());
+            h[32..40].copy_from_slice(&(size as u64).to_le_bytes());
+            h[48..56].copy_from_slice(&8u64.to_le_bytes());
+            out.extend_from_slice(&h);
+        };
+        for (i, (_, ty, flags, d)) in sections.iter().enumerate() {
+            hdr(names[i], *ty, *flags, offsets[i], d.len());
+        }
+        hdr(shstr_name, 3, 0, shstr_off, shstr.len());
+        let shnum = sections.len() as u16 + 2;
+        out[0x28..0x30].copy_from_slice(&(shoff as u64).to_le_bytes());
+        out[0x34..0x36].copy_from_slice(&64u16.to_le_bytes());
+        out[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
+        out[0x3c..0x3e].copy_from_slice(&shnum.to_le_bytes());
+        out[0x3e..0x40].copy_from_slice(&(shnum - 1).to_le_bytes());
+        out
+    }
+
+    const EXEC: u64 = 0x6; // SHF_ALLOC | SHF_EXECINSTR
+    fn exit() -> Vec<u8> {
+        // r0 = 0; exit
+        vec![0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]
+    }
+
+    fn name_of(data: &[u8], index: usize) -> String {
+        let (_, shdrs, shstrndx) = headers(data).unwrap();
+        let shstr = section_bytes(data, &shdrs[shstrndx]).unwrap();
+        cstr_at(shstr, shdrs[index].name_off as usize)
+            .unwrap()
+            .to_string()
+    }
+
+    fn flags_of(data: &[u8], index: usize) -> u64 {
+        headers(data).unwrap().1[index].flags
+    }
+
+    #[test]
+    fn handling_knows_what_aya_takes_what_bpfx_loads_and_what_is_missing() {
+        assert_eq!(handling("iter/task"), Handling::Aya);
+        assert_eq!(handling("kprobe/do_unlinkat"), Handling::Aya);
+        assert_eq!(handling("syscall"), Handling::Syscall);
+        let Handling::Unsupported(why) = handling("tc/ingress") else {
+            panic!("tc is not aya's")
+        };
+        assert!(why.contains("tc, tcx and netkit"), "{why}");
+        let Handling::Unsupported(why) = handling("bogus/thing") else {
+            panic!("bogus is nobody's")
+        };
+        assert!(why.contains("\"bogus\""), "{why}");
+    }
+
+    #[test]
+    fn prepare_strips_the_mark_and_hides_what_aya_cannot_read() {
+        let data = elf(&[
+            (".text", 1, EXEC, exit()),
+            ("?iter/task", 1, EXEC, exit()),
+            ("syscall", 1, EXEC, exit()),
+            ("tc/ingress", 1, EXEC, exit()),
+            ("kprobe/x", 1, EXEC, exit()),
+            ("license", 1, 0x2, b"GPL\0".to_vec()),
+        ]);
+        let p = prepare(data.clone(), &|s| s.name != "kprobe/x").unwrap();
+        let got: Vec<(usize, &str, bool, bool)> = p
+            .sections
+            .iter()
+            .map(|s| {
+                (
+                    s.index,
+                    s.name.as_str(),
+                    s.optional,
+                    s.handling == Handling::Aya,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, "?iter/task", true, true),
+                (3, "syscall", false, false),
+                (4, "tc/ingress", false, false),
+                (5, "kprobe/x", false, true),
+            ]
+        );
+        assert_eq!(name_of(&p.data, 2), "iter/task");
+        assert_eq!(flags_of(&p.data, 2), EXEC);
+        for hidden in [3, 4, 5] {
+            assert_eq!(name_of(&p.data, hidden), "", "section {hidden} is nameless");
+            assert_eq!(
+                flags_of(&p.data, hidden),
+                0x2,
+                "section {hidden} is data to aya"
+            );
+        }
+        assert_eq!(name_of(&p.data, 1), ".text");
+        // Only those header fields changed: one name, three names and flags.
+        let diff: Vec<usize> = (0..data.len()).filter(|&i| data[i] != p.data[i]).collect();
+        assert!(diff.len() <= 7, "{diff:?}");
+        assert_eq!(
+            scan(&p.data).unwrap().len(),
+            1,
+            "aya sees one program section"
+        );
+    }
+
+    #[test]
+    fn prepare_refuses_headers_out_of_bounds() {
+        let mut data = elf(&[(".text", 1, EXEC, exit())]);
+        let n = data.len();
+        data[0x28..0x30].copy_from_slice(&(n as u64).to_le_bytes());
+        assert_eq!(
+            prepare(data, &|_| true).unwrap_err(),
+            "its section headers are out of bounds"
+        );
+        assert_eq!(
+            prepare(b"\x7fELF\x01".to_vec(), &|_| true).unwrap_err(),
+            "not a 64-bit ELF file"
+        );
+    }
+
+    #[test]
+    fn a_shown_optional_section_beside_its_twin_gets_a_name_of_its_own() {
+        let data = elf(&[
+            ("?iter/task", 1, EXEC, exit()),
+            ("iter/task", 1, EXEC, exit()),
+            ("?xdp", 1, EXEC, exit()),
+            ("xdp", 1, EXEC, exit()),
+        ]);
+        let p = prepare(data.clone(), &|s| s.kind_name != "xdp").unwrap();
+        assert_eq!(name_of(&p.data, 1), "iter/task/");
+        assert_eq!(name_of(&p.data, 2), "iter/task");
+        assert_eq!(scan(&p.data).unwrap().len(), 2, "both shown");
+        // Alone, either keeps its plain name; the other is hidden, nameless.
+        let p = prepare(data.clone(), &|s| s.name == "?iter/task").unwrap();
+        assert_eq!(
+            (name_of(&p.data, 1), name_of(&p.data, 2)),
+            ("iter/task".into(), "".into())
+        );
+        // "xdp/" is not an xdp section to aya: refused, saying why.
+        let e = prepare(data, &|s| s.kind_name == "xdp").unwrap_err();
+        assert!(
+            e.contains("\"?xdp\" cannot be loaded beside \"xdp\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn btf_ext_blocks_are_renamed_past_the_mark_or_dropped() {
+        // Strings: "\0?iter/task\0syscall\0"
+        let strings = b"\0?iter/task\0syscall\0".to_vec();
+        let o = Order { big: false };
+        let mut sub = Vec::new();
+        sub.extend_from_slice(&16u32.to_le_bytes()); // rec_size
+        for (name_off, n) in [(1u32, 1u32), (12, 2)] {
+            sub.extend_from_slice(&name_off.to_le_bytes());
+            sub.extend_from_slice(&n.to_le_bytes());
+            sub.extend_from_slice(&vec![0xaa; 16 * n as usize]);
+        }
+        let len = sub.len();
+        let action = |n: &str, off: u32| match n {
+            "?iter/task" => ExtAction::Rename(off + 1),
+            "syscall" => ExtAction::Drop,
+            _ => ExtAction::Keep,
+        };
+        let (new_len, dropped) =
+            rewrite_subsection(&mut sub, o, 0, len, &strings, &action).unwrap();
+        assert_eq!(new_len, 4 + 8 + 16);
+        assert_eq!(dropped, vec![("syscall".to_string(), 2)]);
+        assert_eq!(o.u32(&sub, 4), Some(2), "past the '?'");
+        assert_eq!(cstr_at(&strings, 2), Some("iter/task"));
+        assert!(sub[new_len..].iter().all(|&b| b == 0));
+    }
+}
+
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+
+    #[test]
+    fn aya_finds_the_func_and_line_info_of_a_shown_optional_section() {
+        let data = std::fs::read(crate::object::tests::fixture("sections.bpf.o")).unwrap();
+        let secs = scan(&data).unwrap();
+        let opt = secs.iter().find(|s| s.optional).unwrap().index;
+        let p = prepare(data, &|s| s.index == opt).unwrap();
+        let obj = aya_obj::Object::parse(&p.data).unwrap();
+        let names: Vec<&String> = obj.programs.keys().collect();
+        assert_eq!(names, ["list_task_comms_optional"], "only it is shown");
+        let prog = &obj.programs["list_task_comms_optional"];
+        assert!(matches!(prog.section, ProgramSection::Iter { .. }));
+        let f = &obj.functions[&prog.function_key()];
+        assert_eq!(f.func_info.func_info.len(), 1, "its FUNC record");
+        assert!(!f.line_info.line_info.is_empty(), "its line info");
+        // Both iterators at once: the `?` one is "iter/task/" to aya, with
+        // its own records under that name in the grown .BTF strings.
+        let data = std::fs::read(crate::object::tests::fixture("sections.bpf.o")).unwrap();
+        let both = prepare(data, &|s| s.kind_name == "iter/task").unwrap();
+        let obj = aya_obj::Object::parse(&both.data).unwrap();
+        let mut names: Vec<&String> = obj.programs.keys().collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["list_task_comms_optional", "list_task_tgids_in_full"]
+        );
+        for (name, prog) in &obj.programs {
+            let f = &obj.functions[&prog.function_key()];
+            assert_eq!(f.func_info.func_info.len(), 1, "{name}");
+            assert!(!f.line_info.line_info.is_empty(), "{name}");
+        }
+        let strings = btf_strings(
+            obj.btf.as_ref().map(|b| b.to_bytes()).unwrap().as_slice(),
+            Order { big: false },
+        )
+        .unwrap()
+        .to_vec();
+        assert!(
+            strings.windows(11).any(|w| w == b"iter/task/\0"),
+            "the new name is in the .BTF strings"
+        );
+        // The hidden sections lost their CO-RE records for aya: the syscall
+        // program has none, the other iterator's field reads are CO-RE.
+        let view = p.sections.iter().find(|s| s.name == "iter/task").unwrap();
+        assert!(view.core_relos > 0, "{view:?}");
+    }
+}

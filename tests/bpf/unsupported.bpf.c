@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0
+// unsupported: a fixture for tests/sections_test.ts. A `tc`
+// program (libbpf loads it; aya 0.14 has no such section type) beside a
+// task view bpfx can load.
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("tc")
+int pass_ingress(struct __sk_buff *skb)
+{
+	return 0; /* TC_ACT_OK */
+}
+
+SEC("iter/task")
+int count_tasks_plain(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+
+	if (task)
+		BPF_SEQ_PRINTF(ctx->meta->seq, "%d\n", task->pid);
+	return 0;
+}

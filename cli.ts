@@ -184,7 +184,8 @@ pinned.`,
   leaf({
     name: "run",
     summary: "run a pinned program once with a context (BPF_PROG_TEST_RUN)",
-    help: `Prints the program's return value and, for a syscall program, the context
+    help:
+      `Prints the program's return value and, for a syscall program, the context
 as the program left it (hex). Needs root.`,
     options: {
       ctx: {

@@ -445,7 +445,7 @@ fn pin_error(what: &str, name: &str, path: &Path, e: &(dyn std::error::Error + '
 /// Loads every program of the object at `opts.path` and pins everything, or
 /// pins nothing and says why.
 pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
-    let parsed = object::parse_file(&opts.path)?;
+    let parsed = crate::externs::link_object(&opts.path, object::parse_file(&opts.path)?)?;
     let spec = &parsed.spec;
     let pin_dir = mounts::absolute(&opts.pin_dir);
     let by_name_root = mounts::absolute(

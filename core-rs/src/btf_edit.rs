@@ -104,7 +104,10 @@ impl<'a> Btf<'a> {
             return Err("truncated type section".into());
         }
         let (first_id, str_base) = match base {
-            Some(b) => (b.first_id + b.recs.len() as u32, b.str_base + b.strs.len() as u32),
+            Some(b) => (
+                b.first_id + b.recs.len() as u32,
+                b.str_base + b.strs.len() as u32,
+            ),
             None => (1, 0),
         };
         Ok(Btf {
@@ -146,7 +149,10 @@ impl<'a> Btf<'a> {
         if off < self.str_base {
             return self.base.map_or(&[], |b| b.name_bytes(off));
         }
-        let rest = self.strs.get((off - self.str_base) as usize..).unwrap_or(&[]);
+        let rest = self
+            .strs
+            .get((off - self.str_base) as usize..)
+            .unwrap_or(&[]);
         &rest[..rest.iter().position(|&b| b == 0).unwrap_or(rest.len())]
     }
 

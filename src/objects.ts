@@ -49,6 +49,37 @@ export interface MapSpec {
   readonly pinning: Pinning;
 }
 
+/**
+ * What an extern is: a kernel function (`ksym-func`), a kernel variable
+ * with a type (`ksym-var`, found by BTF) or without one (`ksym-typeless`,
+ * found in /proc/kallsyms), or a `__kconfig` value.
+ */
+export type ExternKind = "ksym-func" | "ksym-var" | "ksym-typeless" | "kconfig";
+
+/**
+ * An extern an object needs (`__ksym`, `__kconfig`), and how it resolves on
+ * the running kernel. {@linkcode load} refuses an object with a strong
+ * extern that is not found, naming it; a weak one that is not found is 0.
+ */
+export interface ExternSpec {
+  readonly name: string;
+  readonly kind: ExternKind;
+  /** Declared `__weak`. */
+  readonly weak: boolean;
+  /** Whether this kernel gives it. */
+  readonly found: boolean;
+  /** The kernel BTF id of a kfunc or a typed ksym. */
+  readonly btfId?: number;
+  /** A typeless ksym's address (hex). */
+  readonly address?: string;
+  /** A kconfig value, as the kernel's config (or uname) gives it. */
+  readonly value?: string;
+  /** The module whose BTF has it, when vmlinux's does not. */
+  readonly module?: string;
+  /** Why it is not found (or cannot be used). */
+  readonly why?: string;
+}
+
 /** What an ELF object file describes, read without privileges. */
 export interface ObjectSpec {
   /** The object file. */
@@ -65,6 +96,12 @@ export interface ObjectSpec {
   readonly programs: readonly ProgramSpec[];
   /** Its maps. */
   readonly maps: readonly MapSpec[];
+  /**
+   * The externs it needs and whether this kernel has each (read from
+   * /sys/kernel/btf, /proc/kallsyms and the kernel's config: root may be
+   * needed for kallsyms addresses).
+   */
+  readonly externs: readonly ExternSpec[];
 }
 
 /** A program loaded and pinned by {@linkcode load}. */

@@ -13,6 +13,7 @@ import {
 import {
   assert,
   bpftoolJson,
+  child,
   kernelTest,
   privateBpffs,
   privateCgroups,
@@ -103,28 +104,6 @@ async function bpftoolLoadall(
 function programsOf(report: LoadReport): [string, string][] {
   return report.programs.map((p): [string, string] => [p.name, p.type])
     .sort();
-}
-
-/** A child process, killed when disposed. */
-function child(
-  cmd: string,
-  args: string[],
-): AsyncDisposable & { pid: number } {
-  const p = new Deno.Command(cmd, {
-    args,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  return {
-    pid: p.pid,
-    async [Symbol.asyncDispose]() {
-      try {
-        p.kill("SIGKILL");
-      } catch { /* gone */ }
-      await p.status;
-    },
-  };
 }
 
 kernelTest(

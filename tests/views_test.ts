@@ -21,6 +21,7 @@ import {
   bpftoolJson,
   bpftoolMap,
   captureIo,
+  child,
   eventually,
   HELLO,
   inode,
@@ -44,28 +45,6 @@ const CLEAR_LINE = "\x1b[K";
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/** A child process, killed when disposed. */
-function child(
-  cmd: string,
-  args: string[],
-): AsyncDisposable & { pid: number } {
-  const process = new Deno.Command(cmd, {
-    args,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  return {
-    pid: process.pid,
-    async [Symbol.asyncDispose]() {
-      try {
-        process.kill("SIGKILL");
-      } catch { /* already gone */ }
-      await process.status;
-    },
-  };
-}
 
 /** The ids of the links bpftool lists whose program is one of `progIds`. */
 async function linksOf(progIds: ReadonlySet<number>): Promise<number[]> {

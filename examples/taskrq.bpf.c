@@ -10,10 +10,11 @@
 // `runqueues` is weak: the verifier finds a variable's address in kallsyms,
 // which lists data only with CONFIG_KALLSYMS_ALL; without it the extern is
 // 0 and rq_cpu is -1.
-// The first line also shows two weak externs: a typeless ksym
+// The first line also shows three weak externs: a typeless ksym
 // (`bpf_prog_fops`, whose kallsyms address is 0 on a kernel without
-// CONFIG_KALLSYMS_ALL) and a kfunc no kernel has, which resolves to 0 so
-// the verifier drops the call.
+// CONFIG_KALLSYMS_ALL), a kfunc no kernel has, which resolves to 0 so the
+// verifier drops the call, and whether the kernel has the kfunc
+// bpf_task_from_pid (its address, as bpf_ksym_exists() tests it).
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -25,6 +26,7 @@ extern const void bpf_prog_fops __ksym __weak;
 extern struct task_struct *bpf_task_acquire(struct task_struct *p) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
 extern void bpf_bpfx_not_a_kfunc(void) __ksym __weak;
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym __weak;
 
 SEC("iter/task")
 int taskrq(struct bpf_iter__task *ctx)
@@ -43,8 +45,8 @@ int taskrq(struct bpf_iter__task *ctx)
 			bpf_bpfx_not_a_kfunc();
 			has_kfunc = 1;
 		}
-		BPF_SEQ_PRINTF(seq, "fops=%lx not_a_kfunc=%d\n", (unsigned long)&bpf_prog_fops,
-			       has_kfunc);
+		BPF_SEQ_PRINTF(seq, "fops=%lx not_a_kfunc=%d from_pid=%d\n",
+			       (unsigned long)&bpf_prog_fops, has_kfunc, bpf_task_from_pid ? 1 : 0);
 	}
 	t = bpf_task_acquire(task);
 	if (!t)

@@ -216,10 +216,13 @@ kernelTest(
         "bpf_bpfx_not_a_kfunc",
         "bpf_prog_fops",
         "bpf_task_acquire",
+        "bpf_task_from_pid",
         "bpf_task_release",
         "runqueues",
       ],
     );
+    const fromPid = byName.get("bpf_task_from_pid")!;
+    assert.ok(fromPid.found && fromPid.btfId! > 0, JSON.stringify(fromPid));
     assert.equal(byName.get("bpf_task_acquire")!.found, true);
     assert.equal(byName.get("bpf_bpfx_not_a_kfunc")!.found, false);
     assert.equal(byName.get("runqueues")!.kind, "ksym-var");
@@ -249,6 +252,7 @@ kernelTest(
     const head = fields(text[0]!);
     assert.equal(BigInt(`0x${head.fops}`), syms.get("bpf_prog_fops") ?? 0n);
     assert.equal(head.not_a_kfunc, "0");
+    assert.equal(head.from_pid, "1", "a BTF id load of a kfunc is not null");
     const cpus = navigator.hardwareConcurrency;
     const rows = text.slice(1).map(fields);
     assert.ok(rows.length >= 1, text.join("\n"));

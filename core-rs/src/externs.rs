@@ -1036,6 +1036,7 @@ extern void bpf_not_here(void) __ksym __weak;
 extern const struct rq runqueues __ksym;
 extern const void bpf_prog_fops __ksym;
 extern const void bpf_absent_sym __ksym __weak;
+extern int bpf_two(int a, int b) __ksym __weak;
 long out;
 __attribute__((section("iter/task"), used)) int prog(struct task_struct *t)
 {
@@ -1043,7 +1044,7 @@ __attribute__((section("iter/task"), used)) int prog(struct task_struct *t)
 	t = bpf_task_acquire(t);
 	if (bpf_not_here)
 		bpf_not_here();
-	out = (long)&runqueues + (long)&bpf_prog_fops + (long)&bpf_absent_sym;
+	out = (long)&runqueues + (long)&bpf_prog_fops + (long)&bpf_absent_sym + (bpf_two ? 1 : 0);
 	return t->pid;
 }
 char LICENSE[] __attribute__((section("license"), used)) = "GPL";
@@ -1102,6 +1103,7 @@ char LICENSE[] __attribute__((section("license"), used)) = "GPL";
             calls("bpf_prog_fops"),
             calls("bpf_absent_sym"),
         );
+        let two = calls("bpf_two");
         assert_eq!(not_here.len(), 2, "a load (the test) and a call");
 
         let linked = link(&obj, &k).unwrap().expect("the object has externs");
@@ -1138,6 +1140,11 @@ char LICENSE[] __attribute__((section("license"), used)) = "GPL";
             (0, 0x81234560u32 as i32, -1)
         );
         assert_eq!((ins[absent[0]].1, ins[absent[0]].3), (0, 0));
+        assert_eq!(
+            (ins[two[0]].0, ins[two[0]].1, ins[two[0]].3),
+            (0x18, 3, kernel_id(&k, "bpf_two")),
+            "a kfunc's address is a BTF id load"
+        );
         for s in [
             "bpf_task_acquire",
             "runqueues",

@@ -193,18 +193,17 @@ fn malformed(why: impl std::fmt::Display) -> Error {
     Error::new(Kind::Elf, "link", format!("the object is malformed: {why}"))
 }
 
+/// A named global or weak symbol that the object does not define.
+fn is_extern(s: &e::Sym) -> bool {
+    s.index > 0
+        && s.shndx == e::SHN_UNDEF
+        && !s.name.is_empty()
+        && (s.bind == e::STB_GLOBAL || s.bind == e::STB_WEAK)
+}
+
 /// Finds the object's externs and classifies them by its BTF.
 fn collect(elf: &Elf, btf: Option<&Btf<'_>>) -> Result<Vec<Ext>> {
-    let syms: Vec<e::Sym> = elf
-        .symbols()
-        .into_iter()
-        .filter(|s| {
-            s.index > 0
-                && s.shndx == e::SHN_UNDEF
-                && !s.name.is_empty()
-                && (s.bind == e::STB_GLOBAL || s.bind == e::STB_WEAK)
-        })
-        .collect();
+    let syms: Vec<e::Sym> = elf.symbols().into_iter().filter(is_extern).collect();
     if syms.is_empty() {
         return Ok(Vec::new());
     }
@@ -592,13 +591,24 @@ fn resolve_ksym(
         ));
         return Ok(res);
     }
-    if want == b::VAR && look.address(&ext.name)?.is_none() {
-        // The verifier looks the variable's address up in kallsyms.
-        res.why = Some(
-            "in the kernel's BTF but not in /proc/kallsyms, where the kernel looks its address up (it needs CONFIG_KALLSYMS_ALL)"
-                .into(),
-        );
-        return Ok(res);
+    // The verifier looks a variable's address up in kallsyms, which lists
+    // variables only with CONFIG_KALLSYMS_ALL. The config says so in a few
+    // ms; reading /proc/kallsyms takes about 60.
+    if want == b::VAR {
+        let all = look
+            .config()
+            .map(|(_, v)| v.get("CONFIG_KALLSYMS_ALL").is_some_and(|v| v == "y"));
+        let listed = match all {
+            Some(all) => all,
+            None => look.address(&ext.name)?.is_some(),
+        };
+        if !listed {
+            res.why = Some(
+                "in the kernel's BTF but not in /proc/kallsyms, where the kernel looks its address up (it needs CONFIG_KALLSYMS_ALL)"
+                    .into(),
+            );
+            return Ok(res);
+        }
     }
     res.found = true;
     res.kernel_id = Some(id);
@@ -607,7 +617,13 @@ fn resolve_ksym(
 
 /// Finds the externs of `data`. `None` when it has none.
 fn find(data: &[u8]) -> Result<Option<(Elf, Vec<Ext>)>> {
-    let elf = Elf::parse(data.to_vec()).map_err(malformed)?;
+    // What is not an ELF64 object with externs is left for aya to judge.
+    let Ok(elf) = Elf::parse(data.to_vec()) else {
+        return Ok(None);
+    };
+    if !elf.symbols().iter().any(is_extern) {
+        return Ok(None);
+    }
     let exts = match elf.section(".BTF") {
         Some(i) => {
             let btf = Btf::parse(elf.bytes(i)).map_err(|e| malformed(format!("its BTF: {e}")))?;
@@ -1022,7 +1038,7 @@ __attribute__((noinline)) int bpf_two(int a, int b) {{ return a + b; }}
         Fake {
             btf,
             kallsyms: "ffffffff81000000 T _text\nffffffff81234560 T bpf_prog_fops\nffffffff82000000 D runqueues\nffffffff81100000 T __x64_sys_bpf\n".into(),
-            config: Some("# comment\nCONFIG_HZ=250\nCONFIG_BPF_SYSCALL=y\nCONFIG_IKCONFIG=m\nCONFIG_DEFAULT_HOSTNAME=\"(none)\"\n# CONFIG_OFF is not set\n".into()),
+            config: Some("# comment\nCONFIG_KALLSYMS_ALL=y\nCONFIG_HZ=250\nCONFIG_BPF_SYSCALL=y\nCONFIG_IKCONFIG=m\nCONFIG_DEFAULT_HOSTNAME=\"(none)\"\n# CONFIG_OFF is not set\n".into()),
             release: "6.18.44-test".into(),
         }
     }
@@ -1223,9 +1239,20 @@ char LICENSE[] __attribute__((section("license"), used)) = "GPL";
         let listed = list(&obj, &k);
         assert_eq!((listed.len(), listed[0].found), (1, false));
 
-        // A typed ksym the kernel cannot give the address of.
+        // A typed ksym the kernel cannot give the address of: the config
+        // says so, or (without a config) kallsyms does.
         k.kallsyms = "ffffffff81000000 T _text\n".into();
         let obj = compile("var", &format!("{TYPES}{KSYMS}"));
+        k.config = Some("CONFIG_HZ=250\n".into());
+        let e = link(&obj, &k).err().unwrap();
+        assert!(
+            e.message.contains(
+                "extern \"runqueues\" (ksym) is in the kernel's BTF but not in /proc/kallsyms"
+            ),
+            "{}",
+            e.message
+        );
+        k.config = None;
         let e = link(&obj, &k).err().unwrap();
         assert!(
             e.message.contains(

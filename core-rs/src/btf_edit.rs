@@ -120,6 +120,12 @@ impl<'a> Btf<'a> {
         })
     }
 
+    /// The string offset one past this blob's strings (where a split
+    /// BTF's strings start).
+    pub fn str_end(&self) -> u32 {
+        self.str_base + self.strs.len() as u32
+    }
+
     /// One past the last id.
     pub fn end_id(&self) -> u32 {
         self.first_id + self.recs.len() as u32

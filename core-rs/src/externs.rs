@@ -542,7 +542,7 @@ fn resolve_ksym(
         });
         res.why = Some(match &module {
             Some(m) => format!(
-                "it is in module \"{m}\"'s BTF, and bpfx cannot yet pass a module's BTF to the kernel (aya 0.14 sends no fd_array)"
+                "in module \"{m}\"'s BTF, which bpfx cannot yet pass to the kernel (aya 0.14 sends no fd_array)"
             ),
             None => "not in the running kernel's BTF".into(),
         });
@@ -991,6 +991,7 @@ mod tests {
     /// and variables, compiled by clang.
     struct Fake {
         btf: Vec<u8>,
+        modules: Vec<(String, Vec<u8>)>,
         kallsyms: String,
         config: Option<String>,
         release: String,
@@ -1001,7 +1002,7 @@ mod tests {
             Ok(&self.btf)
         }
         fn module_btfs(&self) -> Vec<(String, Vec<u8>)> {
-            Vec::new()
+            self.modules.clone()
         }
         fn kallsyms(&self) -> Result<String> {
             Ok(self.kallsyms.clone())
@@ -1037,6 +1038,7 @@ __attribute__((noinline)) int bpf_two(int a, int b) {{ return a + b; }}
         let btf = elf.bytes(elf.section(".BTF").unwrap()).to_vec();
         Fake {
             btf,
+            modules: Vec::new(),
             kallsyms: "ffffffff81000000 T _text\nffffffff81234560 T bpf_prog_fops\nffffffff82000000 D runqueues\nffffffff81100000 T __x64_sys_bpf\n".into(),
             config: Some("# comment\nCONFIG_KALLSYMS_ALL=y\nCONFIG_HZ=250\nCONFIG_BPF_SYSCALL=y\nCONFIG_IKCONFIG=m\nCONFIG_DEFAULT_HOSTNAME=\"(none)\"\n# CONFIG_OFF is not set\n".into()),
             release: "6.18.44-test".into(),
@@ -1267,6 +1269,57 @@ char LICENSE[] __attribute__((section("license"), used)) = "GPL";
             "{}",
             e.message
         );
+    }
+
+    /// A module's split BTF over `base`: a FUNC_PROTO and a FUNC `name`.
+    fn module_btf(base: &[u8], name: &str) -> Vec<u8> {
+        let base = Btf::parse(base).unwrap();
+        let first = base.end_id();
+        let str_base = base.str_end();
+        let mut strs = vec![0u8];
+        strs.extend_from_slice(name.as_bytes());
+        strs.push(0);
+        let mut types = Vec::new();
+        for w in [
+            0,
+            b::FUNC_PROTO << 24,
+            0,
+            str_base + 1,
+            b::FUNC << 24 | b::FUNC_GLOBAL,
+            first,
+        ] {
+            types.extend_from_slice(&w.to_le_bytes());
+        }
+        let mut out = vec![0x9f, 0xeb, 1, 0];
+        for v in [24, 0, types.len(), types.len(), strs.len()] {
+            out.extend_from_slice(&(v as u32).to_le_bytes());
+        }
+        out.extend_from_slice(&types);
+        out.extend_from_slice(&strs);
+        out
+    }
+
+    #[test]
+    fn a_module_kfunc_is_refused_naming_the_module() {
+        let mut k = fake();
+        k.modules = vec![("fake_mod".into(), module_btf(&k.btf, "bpf_mod_func"))];
+        let obj = compile(
+            "module",
+            &format!(
+                r#"{TYPES}
+extern void bpf_mod_func(void) __attribute__((section(".ksyms")));
+__attribute__((section("iter/task"), used)) int prog(void *c) {{ bpf_mod_func(); return 0; }}
+char LICENSE[] __attribute__((section("license"), used)) = "GPL";
+"#
+            ),
+        );
+        let e = link(&obj, &k).err().unwrap();
+        assert_eq!(
+            e.message,
+            "extern \"bpf_mod_func\" (kfunc) is in module \"fake_mod\"'s BTF, which bpfx cannot yet pass to the kernel (aya 0.14 sends no fd_array)"
+        );
+        let listed = list(&obj, &k);
+        assert_eq!(listed[0].module.as_deref(), Some("fake_mod"));
     }
 
     #[test]

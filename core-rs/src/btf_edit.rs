@@ -162,6 +162,16 @@ impl<'a> Btf<'a> {
         &rest[..rest.iter().position(|&b| b == 0).unwrap_or(rest.len())]
     }
 
+    /// Whether the string at `off` is `name`, without scanning for its end.
+    pub fn name_is(&self, off: u32, name: &str) -> bool {
+        if off < self.str_base {
+            return self.base.is_some_and(|b| b.name_is(off, name));
+        }
+        let at = (off - self.str_base) as usize;
+        let n = name.len();
+        self.strs.get(at..at + n) == Some(name.as_bytes()) && self.strs.get(at + n) == Some(&0)
+    }
+
     pub fn name(&self, id: u32) -> String {
         self.get(id).map_or_else(String::new, |r| {
             String::from_utf8_lossy(self.name_bytes(r.name_off)).into_owned()
@@ -224,24 +234,21 @@ impl<'a> Btf<'a> {
     /// The first DATASEC named `name`.
     pub fn datasec(&self, name: &str) -> Option<u32> {
         self.own()
-            .find(|(_, r)| r.kind == DATASEC && self.name_bytes(r.name_off) == name.as_bytes())
+            .find(|(_, r)| r.kind == DATASEC && self.name_is(r.name_off, name))
             .map(|(id, _)| id)
     }
 
     /// The first FUNC or VAR of this blob named `name`.
     pub fn find_ksym(&self, name: &str) -> Option<(u32, Rec)> {
-        self.own().find(|(_, r)| {
-            matches!(r.kind, FUNC | VAR) && self.name_bytes(r.name_off) == name.as_bytes()
-        })
+        self.own()
+            .find(|(_, r)| matches!(r.kind, FUNC | VAR) && self.name_is(r.name_off, name))
     }
 
     /// Whether enum `enum_name` has a member named `member`.
     pub fn has_enum_member(&self, enum_name: &str, member: &str) -> bool {
         self.own()
-            .filter(|(_, r)| r.kind == ENUM && self.name_bytes(r.name_off) == enum_name.as_bytes())
-            .any(|(id, r)| {
-                (0..r.vlen).any(|i| self.name_bytes(self.extra(id, 2 * i)) == member.as_bytes())
-            })
+            .filter(|(_, r)| r.kind == ENUM && self.name_is(r.name_off, enum_name))
+            .any(|(id, r)| (0..r.vlen).any(|i| self.name_is(self.extra(id, 2 * i), member)))
     }
 
     /// What a type is, for comparing an object's declaration with the

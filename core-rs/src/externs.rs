@@ -30,8 +30,8 @@ use std::path::Path;
 
 /// The running kernel, as the extern pass reads it.
 pub trait Kernel {
-    /// `/sys/kernel/btf/vmlinux`.
-    fn vmlinux_btf(&self) -> Result<&[u8]>;
+    /// `/sys/kernel/btf/vmlinux`, indexed.
+    fn vmlinux_btf(&self) -> Result<&Btf<'static>>;
     /// The modules' split BTF (`/sys/kernel/btf/<module>`), by name.
     fn module_btfs(&self) -> Vec<(String, Vec<u8>)>;
     /// `/proc/kallsyms`.
@@ -46,8 +46,20 @@ pub trait Kernel {
 pub struct Running;
 
 impl Kernel for Running {
-    fn vmlinux_btf(&self) -> Result<&[u8]> {
-        Ok(crate::btf::RawBtf::kernel()?.bytes())
+    /// Read and indexed once per process.
+    fn vmlinux_btf(&self) -> Result<&Btf<'static>> {
+        static INDEX: std::sync::OnceLock<Btf<'static>> = std::sync::OnceLock::new();
+        if let Some(b) = INDEX.get() {
+            return Ok(b);
+        }
+        let b = Btf::parse(crate::btf::RawBtf::kernel()?.bytes()).map_err(|e| {
+            Error::new(
+                Kind::Invalid,
+                "parse",
+                format!("The kernel's BTF is malformed: {e}"),
+            )
+        })?;
+        Ok(INDEX.get_or_init(|| b))
     }
 
     fn module_btfs(&self) -> Vec<(String, Vec<u8>)> {
@@ -640,13 +652,7 @@ fn resolve(elf: &Elf, exts: &[Ext], kernel: &dyn Kernel) -> Result<Vec<Res>> {
         .section(".BTF")
         .ok_or_else(|| malformed("it has no BTF"))?;
     let btf = Btf::parse(elf.bytes(index)).map_err(|e| malformed(format!("its BTF: {e}")))?;
-    let kbtf = Btf::parse(kernel.vmlinux_btf()?).map_err(|e| {
-        Error::new(
-            Kind::Invalid,
-            "parse",
-            format!("The kernel's BTF is malformed: {e}"),
-        )
-    })?;
+    let kbtf = kernel.vmlinux_btf()?;
     let mut look = Lookup {
         kernel,
         kallsyms: None,
@@ -662,9 +668,9 @@ fn resolve(elf: &Elf, exts: &[Ext], kernel: &dyn Kernel) -> Result<Vec<Res>> {
     let mut res = Vec::with_capacity(exts.len());
     for x in exts {
         res.push(if x.kind == ExternKind::Kconfig {
-            resolve_kconfig(x, &btf, &kbtf, &mut look)
+            resolve_kconfig(x, &btf, kbtf, &mut look)
         } else {
-            resolve_ksym(x, &btf, &kbtf, &mut modules, &mut look)?
+            resolve_ksym(x, &btf, kbtf, &mut modules, &mut look)?
         });
     }
     Ok(res)
@@ -990,7 +996,8 @@ mod tests {
     /// A fake kernel: its BTF is that of a C file that defines the kfuncs
     /// and variables, compiled by clang.
     struct Fake {
-        btf: Vec<u8>,
+        btf: &'static [u8],
+        index: Btf<'static>,
         modules: Vec<(String, Vec<u8>)>,
         kallsyms: String,
         config: Option<String>,
@@ -998,8 +1005,8 @@ mod tests {
     }
 
     impl Kernel for Fake {
-        fn vmlinux_btf(&self) -> Result<&[u8]> {
-            Ok(&self.btf)
+        fn vmlinux_btf(&self) -> Result<&Btf<'static>> {
+            Ok(&self.index)
         }
         fn module_btfs(&self) -> Vec<(String, Vec<u8>)> {
             self.modules.clone()
@@ -1035,9 +1042,10 @@ __attribute__((noinline)) int bpf_two(int a, int b) {{ return a + b; }}
             ),
         );
         let elf = Elf::parse(o).unwrap();
-        let btf = elf.bytes(elf.section(".BTF").unwrap()).to_vec();
+        let btf: &'static [u8] = elf.bytes(elf.section(".BTF").unwrap()).to_vec().leak();
         Fake {
             btf,
+            index: Btf::parse(btf).unwrap(),
             modules: Vec::new(),
             kallsyms: "ffffffff81000000 T _text\nffffffff81234560 T bpf_prog_fops\nffffffff82000000 D runqueues\nffffffff81100000 T __x64_sys_bpf\n".into(),
             config: Some("# comment\nCONFIG_KALLSYMS_ALL=y\nCONFIG_HZ=250\nCONFIG_BPF_SYSCALL=y\nCONFIG_IKCONFIG=m\nCONFIG_DEFAULT_HOSTNAME=\"(none)\"\n# CONFIG_OFF is not set\n".into()),
@@ -1102,7 +1110,7 @@ char LICENSE[] __attribute__((section("license"), used)) = "GPL";
     }
 
     fn kernel_id(k: &Fake, name: &str) -> i32 {
-        Btf::parse(&k.btf).unwrap().find_ksym(name).unwrap().0 as i32
+        k.index.find_ksym(name).unwrap().0 as i32
     }
 
     fn features() -> aya_obj::btf::BtfFeatures {
@@ -1302,7 +1310,7 @@ char LICENSE[] __attribute__((section("license"), used)) = "GPL";
     #[test]
     fn a_module_kfunc_is_refused_naming_the_module() {
         let mut k = fake();
-        k.modules = vec![("fake_mod".into(), module_btf(&k.btf, "bpf_mod_func"))];
+        k.modules = vec![("fake_mod".into(), module_btf(k.btf, "bpf_mod_func"))];
         let obj = compile(
             "module",
             &format!(

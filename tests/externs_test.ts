@@ -10,9 +10,11 @@ import {
   type LoadReport,
   readView,
 } from "../mod.ts";
+import { main } from "../cli.ts";
 import {
   assert,
   bpftoolJson,
+  captureIo,
   child,
   kernelTest,
   privateBpffs,
@@ -357,5 +359,53 @@ char LICENSE[] __attribute__((section("license"), used)) = "GPL";
     ]);
     const libbpf = await bpftoolLoadall(obj, `${b.path}/bpftool`);
     assert.ok("refused" in libbpf, "libbpf refuses it too");
+  },
+);
+
+kernelTest(
+  "bpfx inspect lists the externs with what this kernel gives; bpfx load loads the kfunc object",
+  async () => {
+    const io = captureIo();
+    assert.equal(await main(["inspect", CGTASKS], { io }), 0, io.stderr());
+    const text = new TextDecoder().decode(io.stdout());
+    const table = text.slice(text.indexOf("EXTERN"));
+    const rows = table.trimEnd().split("\n");
+    assert.match(rows[0]!, /^EXTERN\s+KIND\s+WEAK\s+FOUND\s+RESOLVES TO$/);
+    const ids = new Map(inspect(CGTASKS).externs.map((e) => [e.name, e.btfId]));
+    assert.equal(rows.length, 6, table);
+    for (const r of rows.slice(1)) {
+      const [name, kind, weak, found, ...to] = r.split(/\s+/);
+      assert.deepEqual([kind, weak, found], ["ksym-func", "no", "yes"], r);
+      assert.equal(to.join(" "), `btf id ${ids.get(name!)}`);
+    }
+    const json = captureIo();
+    assert.equal(await main(["inspect", KCONFIG, "--json"], { io: json }), 0);
+    const spec = JSON.parse(new TextDecoder().decode(json.stdout()));
+    assert.equal(spec.externs.length, 7);
+
+    await using b = await privateBpffs();
+    const hello = captureIo();
+    assert.equal(
+      await main(["inspect", `${ROOT}/build/examples/hello.bpf.o`], {
+        io: hello,
+      }),
+      0,
+    );
+    assert.ok(
+      !new TextDecoder().decode(hello.stdout()).includes("EXTERN"),
+      "no extern table for an object without externs",
+    );
+    const loaded = captureIo();
+    assert.equal(
+      await main(["load", CGTASKS, "--pin", `${b.path}/x`, "--json"], {
+        io: loaded,
+      }),
+      0,
+      loaded.stderr(),
+    );
+    const report = JSON.parse(new TextDecoder().decode(loaded.stdout()));
+    assert.deepEqual(report.programs.map((p: { name: string }) => p.name), [
+      "cgtasks",
+    ]);
   },
 );

@@ -168,7 +168,9 @@ export interface LoadOptions {
 
 /**
  * Reads what the BPF ELF object at `path` describes: its programs, maps,
- * license and BTF. Makes no bpf(2) call and needs no privileges.
+ * license and BTF, and the externs it needs with what the running kernel
+ * gives for each (from /sys/kernel/btf, /proc/kallsyms and the kernel's
+ * config). Makes no bpf(2) call; kallsyms shows addresses only to root.
  *
  * Needs `--allow-ffi` (the core reads the file itself).
  *
@@ -189,11 +191,17 @@ export function inspect(path: string): ObjectSpec {
  * `/sys/fs/bpf`), and a compatible map already pinned there is reused. When
  * a step fails, every pin of the load is removed again.
  *
+ * `__ksym` and `__kconfig` externs are linked against the running kernel
+ * first (see {@linkcode ExternSpec}): a strong one the kernel lacks fails
+ * the load before anything is made, naming it.
+ *
  * Needs `--allow-ffi`, and root or CAP_BPF (plus CAP_NET_ADMIN or
  * CAP_PERFMON for some program types) on a kernel with bpffs.
  *
  * @throws {VerifierError} when the verifier refuses a program.
  * @throws {BpfAlreadyExistsError} when a pin is in the way.
+ * @throws {NotSupportedError} (feature `extern`) when the kernel lacks a
+ * strong extern of the object.
  */
 export function load(path: string, options: LoadOptions): LoadReport {
   const params: Record<string, unknown> = { path, pinDir: options.pinDir };

@@ -8,6 +8,7 @@ import {
   inspect,
   load,
   type LoadReport,
+  NotSupportedError,
   readView,
 } from "../mod.ts";
 import { main } from "../cli.ts";
@@ -343,6 +344,8 @@ char LICENSE[] __attribute__((section("license"), used)) = "GPL";
     ]);
     assert.equal(cc.code, 0, cc.stderr);
     const e = await rejected(() => load(obj, { pinDir: `${b.path}/gone` }));
+    assert.ok(e instanceof NotSupportedError, String(e));
+    assert.equal(e.feature, "extern");
     assert.equal(
       e.message,
       `Cannot load "${obj}": extern "bpf_bpfx_gone" (kfunc) is not in the running kernel's BTF`,

@@ -10,6 +10,7 @@ import {
   type LoadReport,
   NotSupportedError,
   readView,
+  VerifierError,
 } from "../mod.ts";
 import { main } from "../cli.ts";
 import {
@@ -362,6 +363,39 @@ char LICENSE[] __attribute__((section("license"), used)) = "GPL";
     ]);
     const libbpf = await bpftoolLoadall(obj, `${b.path}/bpftool`);
     assert.ok("refused" in libbpf, "libbpf refuses it too");
+
+    // A weak kfunc the kernel lacks, called without bpf_ksym_exists(): the
+    // verifier finds the call reachable, and the error names the kfunc.
+    await Deno.writeTextFile(
+      src,
+      `extern void bpf_bpfx_gone(void) __attribute__((section(".ksyms"), weak));
+__attribute__((section("iter/task"), used)) int gone(void *c) { bpf_bpfx_gone(); return 0; }
+char LICENSE[] __attribute__((section("license"), used)) = "GPL";
+`,
+    );
+    const cc2 = await run("clang", [
+      "-g",
+      "-O2",
+      "-target",
+      "bpf",
+      "-c",
+      src,
+      "-o",
+      obj,
+    ]);
+    assert.equal(cc2.code, 0, cc2.stderr);
+    const weak = await rejected(() => load(obj, { pinDir: `${b.path}/weak` }));
+    assert.ok(weak instanceof VerifierError, String(weak));
+    assert.match(
+      weak.message,
+      /: it calls the weak kfunc "bpf_bpfx_gone", which this kernel lacks$/,
+    );
+    assert.match(weak.log ?? "", /invalid func unknown#2002/);
+    assert.ok(
+      !(await Deno.lstat(`${b.path}/weak`).then(() => true, () => false)),
+    );
+    const libbpf2 = await bpftoolLoadall(obj, `${b.path}/bpftool`);
+    assert.ok("refused" in libbpf2, "libbpf refuses it too");
   },
 );
 

@@ -5,8 +5,9 @@
 //!
 //! - a kfunc call becomes a `BPF_PSEUDO_KFUNC_CALL` to the function's id in
 //!   the kernel's BTF; a weak kfunc the kernel lacks becomes a call of an
-//!   unknown helper (`2002000000 + n`), which the verifier drops as dead
-//!   code behind a `bpf_ksym_exists()` test;
+//!   unknown helper (`2002000000 +` its symbol's index), which the verifier
+//!   drops as dead code behind a `bpf_ksym_exists()` test, and which
+//!   [`explain`] names when the verifier finds it reachable;
 //! - a typed ksym (`extern const struct rq runqueues __ksym`) and a kfunc's
 //!   address become a `BPF_PSEUDO_BTF_ID` load, a typeless one
 //!   (`extern const void x __ksym`) its kallsyms address, a weak one the
@@ -773,6 +774,45 @@ pub fn link(data: &[u8], kernel: &dyn Kernel) -> Result<Option<Linked>> {
     }))
 }
 
+/// Names the weak kfunc behind a verifier refusal of a call to an unknown
+/// helper that `link` made (`invalid func unknown#2002000007`), as libbpf
+/// does: the program calls a kfunc this kernel lacks without testing it.
+pub fn explain(mut err: Error, data: &[u8]) -> Error {
+    let Some(log) = err.log.as_deref() else {
+        return err;
+    };
+    let Some(n) = log
+        .split("invalid func unknown#")
+        .nth(1)
+        .and_then(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<i64>().ok()
+        })
+        .and_then(|n| usize::try_from(n - i64::from(POISON_KFUNC)).ok())
+    else {
+        return err;
+    };
+    let Ok(elf) = Elf::parse(data.to_vec()) else {
+        return err;
+    };
+    let Some(sym) = elf
+        .symbols()
+        .into_iter()
+        .find(|s| s.index == n && is_extern(s))
+    else {
+        return err;
+    };
+    err.message = format!(
+        "{}: it calls the weak kfunc \"{}\", which this kernel lacks",
+        err.message, sym.name
+    );
+    err.hint = Some(format!(
+        "call it only behind `if (bpf_ksym_exists({}))`, so the verifier drops the call",
+        sym.name
+    ));
+    err
+}
+
 /// Rewrites each instruction that refers to a ksym, and drops its
 /// relocation (kconfig relocations stay: they now name a data section).
 fn patch_code(
@@ -815,8 +855,10 @@ fn patch_code(
                         set_imm(insn, 0, id as i32);
                     }
                     None => {
+                        // An unknown helper whose number names the symbol,
+                        // for `explain`.
                         insn[1] = 0;
-                        set_imm(insn, 0, POISON_KFUNC + i as i32);
+                        set_imm(insn, 0, POISON_KFUNC + x.sym as i32);
                     }
                 }
             } else if code == 0x18 && insn.len() == 16 {
@@ -1151,10 +1193,38 @@ char LICENSE[] __attribute__((section("license"), used)) = "GPL";
             (0, 0, 0),
             "weak kfunc address is 0"
         );
+        let sym = Elf::parse(obj.clone())
+            .unwrap()
+            .symbols()
+            .into_iter()
+            .find(|s| s.name == "bpf_not_here")
+            .unwrap()
+            .index as i32;
         assert_eq!(
             ins[call],
-            (0x85, 0, 0, POISON_KFUNC + 2),
+            (0x85, 0, 0, POISON_KFUNC + sym),
             "weak kfunc call poisoned"
+        );
+        let mut refused = Error::new(
+            Kind::Verifier,
+            "BPF_PROG_LOAD",
+            "Cannot load program \"prog\"",
+        );
+        refused.log = Some(format!(
+            "0: (85) call unknown#{}\ninvalid func unknown#{}\n",
+            POISON_KFUNC + sym,
+            POISON_KFUNC + sym
+        ));
+        let e = explain(refused, &linked.data);
+        assert_eq!(
+            e.message,
+            "Cannot load program \"prog\": it calls the weak kfunc \"bpf_not_here\", which this kernel lacks"
+        );
+        assert!(
+            e.hint
+                .as_deref()
+                .unwrap()
+                .contains("bpf_ksym_exists(bpf_not_here)")
         );
         assert_eq!(
             (ins[rq[0]].1, ins[rq[0]].3),

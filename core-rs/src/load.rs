@@ -523,7 +523,8 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         .map(|p| (p.name.as_str(), p.section.as_str()))
         .collect();
     for (name, prog) in ebpf.programs_mut() {
-        load_program(prog, name, sections.get(name).copied().unwrap_or(""), btf)?;
+        load_program(prog, name, sections.get(name).copied().unwrap_or(""), btf)
+            .map_err(|e| crate::externs::explain(e, &parsed.data))?;
     }
 
     for d in &plan.new_dirs {

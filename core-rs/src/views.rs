@@ -151,7 +151,8 @@ pub fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<(IterPro
     match ebpf.program_mut(name) {
         Some(Program::Iter(p)) => p
             .load(&target, btf)
-            .map_err(|e| crate::load::aya_error(format!("Cannot load program \"{name}\""), &e))?,
+            .map_err(|e| crate::load::aya_error(format!("Cannot load program \"{name}\""), &e))
+            .map_err(|e| crate::externs::explain(e, &parsed.data))?,
         _ => {
             return Err(Error::internal(format!(
                 "program \"{name}\" is not an iterator in aya's view"

@@ -105,6 +105,38 @@ async function bpftoolLoadall(
   return { programs: programs.sort() };
 }
 
+/**
+ * Compiles an object in `dir` whose one program calls kfunc `name`, with
+ * `attrs` added to its `__ksym` declaration; returns its path.
+ */
+async function calling(
+  dir: string,
+  name: string,
+  attrs: string,
+): Promise<string> {
+  const src = `${dir}/${name}.bpf.c`;
+  const obj = `${dir}/${name}.bpf.o`;
+  await Deno.writeTextFile(
+    src,
+    `extern void ${name}(void) __attribute__((section(".ksyms")${attrs}));
+__attribute__((section("iter/task"), used)) int gone(void *c) { ${name}(); return 0; }
+char LICENSE[] __attribute__((section("license"), used)) = "GPL";
+`,
+  );
+  const cc = await run("clang", [
+    "-g",
+    "-O2",
+    "-target",
+    "bpf",
+    "-c",
+    src,
+    "-o",
+    obj,
+  ]);
+  assert.equal(cc.code, 0, cc.stderr);
+  return obj;
+}
+
 function programsOf(report: LoadReport): [string, string][] {
   return report.programs.map((p): [string, string] => [p.name, p.type])
     .sort();
@@ -324,26 +356,7 @@ kernelTest(
   async () => {
     await using b = await privateBpffs();
     await using dir = await tempDir("bpfxext-");
-    const src = `${dir.path}/gone.bpf.c`;
-    const obj = `${dir.path}/gone.bpf.o`;
-    await Deno.writeTextFile(
-      src,
-      `extern void bpf_bpfx_gone(void) __attribute__((section(".ksyms")));
-__attribute__((section("iter/task"), used)) int gone(void *c) { bpf_bpfx_gone(); return 0; }
-char LICENSE[] __attribute__((section("license"), used)) = "GPL";
-`,
-    );
-    const cc = await run("clang", [
-      "-g",
-      "-O2",
-      "-target",
-      "bpf",
-      "-c",
-      src,
-      "-o",
-      obj,
-    ]);
-    assert.equal(cc.code, 0, cc.stderr);
+    const obj = await calling(dir.path, "bpf_bpfx_gone", "");
     const e = await rejected(() => load(obj, { pinDir: `${b.path}/gone` }));
     assert.ok(e instanceof NotSupportedError, String(e));
     assert.equal(e.feature, "extern");
@@ -366,24 +379,7 @@ char LICENSE[] __attribute__((section("license"), used)) = "GPL";
 
     // A weak kfunc the kernel lacks, called without bpf_ksym_exists(): the
     // verifier finds the call reachable, and the error names the kfunc.
-    await Deno.writeTextFile(
-      src,
-      `extern void bpf_bpfx_gone(void) __attribute__((section(".ksyms"), weak));
-__attribute__((section("iter/task"), used)) int gone(void *c) { bpf_bpfx_gone(); return 0; }
-char LICENSE[] __attribute__((section("license"), used)) = "GPL";
-`,
-    );
-    const cc2 = await run("clang", [
-      "-g",
-      "-O2",
-      "-target",
-      "bpf",
-      "-c",
-      src,
-      "-o",
-      obj,
-    ]);
-    assert.equal(cc2.code, 0, cc2.stderr);
+    await calling(dir.path, "bpf_bpfx_gone", ", weak");
     const weak = await rejected(() => load(obj, { pinDir: `${b.path}/weak` }));
     assert.ok(weak instanceof VerifierError, String(weak));
     assert.match(

@@ -28,6 +28,20 @@ fn compile(name: &str, src: &str) -> Vec<u8> {
     std::fs::read(&o).unwrap()
 }
 
+/// An object whose one program calls `call` after declaring `decl`.
+fn calling(name: &str, decl: &str, call: &str) -> Vec<u8> {
+    compile(
+        name,
+        &format!(
+            r#"{TYPES}
+{decl}
+__attribute__((section("iter/task"), used)) int prog(void *c) {{ {call}; return 0; }}
+char LICENSE[] __attribute__((section("license"), used)) = "GPL";
+"#
+        ),
+    )
+}
+
 /// A fake kernel: its BTF is that of a C file that defines the kfuncs
 /// and variables, compiled by clang.
 struct Fake {
@@ -292,15 +306,10 @@ fn ksyms_resolve_and_patch_their_instructions() {
 #[test]
 fn a_strong_extern_the_kernel_lacks_is_refused_by_name() {
     let mut k = fake();
-    let obj = compile(
+    let obj = calling(
         "strong",
-        &format!(
-            r#"{TYPES}
-extern void bpf_gone(void) __attribute__((section(".ksyms")));
-__attribute__((section("iter/task"), used)) int prog(void *c) {{ bpf_gone(); return 0; }}
-char LICENSE[] __attribute__((section("license"), used)) = "GPL";
-"#
-        ),
+        "extern void bpf_gone(void) __attribute__((section(\".ksyms\")));",
+        "bpf_gone()",
     );
     let e = link(&obj, &k).err().unwrap();
     assert_eq!(e.kind, Kind::NotSupported);
@@ -374,15 +383,10 @@ fn module_btf(base: &[u8], name: &str) -> Vec<u8> {
 fn a_module_kfunc_is_refused_naming_the_module() {
     let mut k = fake();
     k.modules = vec![("fake_mod".into(), module_btf(k.btf, "bpf_mod_func"))];
-    let obj = compile(
+    let obj = calling(
         "module",
-        &format!(
-            r#"{TYPES}
-extern void bpf_mod_func(void) __attribute__((section(".ksyms")));
-__attribute__((section("iter/task"), used)) int prog(void *c) {{ bpf_mod_func(); return 0; }}
-char LICENSE[] __attribute__((section("license"), used)) = "GPL";
-"#
-        ),
+        "extern void bpf_mod_func(void) __attribute__((section(\".ksyms\")));",
+        "bpf_mod_func()",
     );
     let e = link(&obj, &k).err().unwrap();
     assert_eq!(
@@ -395,15 +399,10 @@ char LICENSE[] __attribute__((section("license"), used)) = "GPL";
 
 #[test]
 fn a_kfunc_declared_unlike_the_kernels_is_refused() {
-    let obj = compile(
+    let obj = calling(
         "proto",
-        &format!(
-            r#"{TYPES}
-extern int bpf_two(int a) __attribute__((section(".ksyms")));
-__attribute__((section("iter/task"), used)) int prog(void *c) {{ return bpf_two(1); }}
-char LICENSE[] __attribute__((section("license"), used)) = "GPL";
-"#
-        ),
+        "extern int bpf_two(int a) __attribute__((section(\".ksyms\")));",
+        "bpf_two(1)",
     );
     let e = link(&obj, &fake()).err().unwrap();
     assert_eq!(

@@ -28,6 +28,15 @@ fn compile(name: &str, src: &str) -> Vec<u8> {
     std::fs::read(&o).unwrap()
 }
 
+/// The report of each extern, by name.
+fn by_name(linked: &Linked) -> HashMap<&str, &ExternReport> {
+    linked
+        .externs
+        .iter()
+        .map(|x| (x.name.as_str(), x))
+        .collect()
+}
+
 /// An object whose one program calls `call` after declaring `decl`.
 fn calling(name: &str, decl: &str, call: &str) -> Vec<u8> {
     compile(
@@ -260,11 +269,7 @@ fn ksyms_resolve_and_patch_their_instructions() {
         );
     }
 
-    let r: HashMap<&str, &ExternReport> = linked
-        .externs
-        .iter()
-        .map(|x| (x.name.as_str(), x))
-        .collect();
+    let r = by_name(&linked);
     assert_eq!(r["bpf_task_acquire"].kind, ExternKind::KsymFunc);
     assert_eq!(r["runqueues"].kind, ExternKind::KsymVar);
     assert_eq!(r["bpf_prog_fops"].kind, ExternKind::KsymTypeless);
@@ -497,11 +502,7 @@ fn kconfig_values_go_into_a_rodata_section_the_loads_point_at() {
         "BPF_PSEUDO_MAP_VALUE of the map"
     );
 
-    let r: HashMap<&str, &ExternReport> = linked
-        .externs
-        .iter()
-        .map(|x| (x.name.as_str(), x))
-        .collect();
+    let r = by_name(&linked);
     assert_eq!(r["CONFIG_HZ"].value.as_deref(), Some("250"));
     assert!(!r["CONFIG_ABSENT"].found);
     assert_eq!(

@@ -111,6 +111,8 @@ export {
   VerifierError,
 } from "./src/errors.ts";
 export {
+  type ExternKind,
+  type ExternSpec,
   inspect,
   load,
   type LoadedMap,

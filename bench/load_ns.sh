@@ -10,7 +10,11 @@ B=/sys/fs/bpf
 # xdp-tools' dispatcher: two programs, a .rodata map, no CO-RE relocations.
 # hello.bpf.o: three programs (tracepoint, kprobe, iter/task), CO-RE, four
 # maps, one pinned by name.
-for obj in /usr/lib/x86_64-linux-gnu/bpf/xdp-dispatcher.o build/examples/hello.bpf.o; do
+# cgtasks.bpf.o: five kfunc calls (css_task iterator, RCU) and
+# kconfig.bpf.o: seven __kconfig values, both linked by bpfx's extern pass
+# (kernel BTF, kallsyms and /proc/config.gz read) before aya loads them.
+for obj in /usr/lib/x86_64-linux-gnu/bpf/xdp-dispatcher.o build/examples/hello.bpf.o \
+	build/examples/cgtasks.bpf.o build/examples/kconfig.bpf.o; do
 	echo "-- $obj"
 	hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$out/load.json" \
 		--prepare "rm -rf $B/l $B/t $B/hello_total" \

@@ -51,6 +51,8 @@ echo "== 3. Load and pin multi-program objects: bpfx against bpftool prog loadal
 # In a private mount namespace with its own bpffs at /sys/fs/bpf, so that
 # by-name maps (which bpftool always pins under /sys/fs/bpf) stay private.
 unshare -m --propagation private bash bench/load_ns.sh "$RUNS" "$out"
+echo "-- extern resolution alone"
+"$DENO" run -A --no-check bench/externs.ts "$RUNS"
 
 echo
 echo "== 4. Views"

@@ -84,6 +84,26 @@ export function inspectCommand(
       m.pinning,
     ]),
   );
+  if (spec.externs.length > 0) {
+    text += "\n";
+    text += table(
+      [
+        { header: "EXTERN" },
+        { header: "KIND" },
+        { header: "WEAK" },
+        { header: "FOUND" },
+        { header: "RESOLVES TO" },
+      ],
+      spec.externs.map((e) => [
+        e.name,
+        e.kind,
+        e.weak ? "yes" : "no",
+        e.found ? "yes" : "no",
+        e.btfId !== undefined ? `btf id ${e.btfId}` : e.address ?? e.value ??
+          (e.weak ? `0 (${e.why ?? "not found"})` : e.why ?? "-"),
+      ]),
+    );
+  }
   io.out(text);
   return 0;
 }

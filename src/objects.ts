@@ -58,6 +58,37 @@ export interface MapSpec {
   readonly pinning: Pinning;
 }
 
+/**
+ * What an extern is: a kernel function (`ksym-func`), a kernel variable
+ * with a type (`ksym-var`, found by BTF) or without one (`ksym-typeless`,
+ * found in /proc/kallsyms), or a `__kconfig` value.
+ */
+export type ExternKind = "ksym-func" | "ksym-var" | "ksym-typeless" | "kconfig";
+
+/**
+ * An extern an object needs (`__ksym`, `__kconfig`), and how it resolves on
+ * the running kernel. {@linkcode load} refuses an object with a strong
+ * extern that is not found, naming it; a weak one that is not found is 0.
+ */
+export interface ExternSpec {
+  readonly name: string;
+  readonly kind: ExternKind;
+  /** Declared `__weak`. */
+  readonly weak: boolean;
+  /** Whether this kernel gives it. */
+  readonly found: boolean;
+  /** The kernel BTF id of a kfunc or a typed ksym. */
+  readonly btfId?: number;
+  /** A typeless ksym's address (hex). */
+  readonly address?: string;
+  /** A kconfig value, as the kernel's config (or uname) gives it. */
+  readonly value?: string;
+  /** The module whose BTF has it, when vmlinux's does not. */
+  readonly module?: string;
+  /** Why it is not found (or cannot be used). */
+  readonly why?: string;
+}
+
 /** What an ELF object file describes, read without privileges. */
 export interface ObjectSpec {
   /** The object file. */
@@ -74,6 +105,12 @@ export interface ObjectSpec {
   readonly programs: readonly ProgramSpec[];
   /** Its maps. */
   readonly maps: readonly MapSpec[];
+  /**
+   * The externs it needs and whether this kernel has each (read from
+   * /sys/kernel/btf, /proc/kallsyms and the kernel's config: root may be
+   * needed for kallsyms addresses).
+   */
+  readonly externs: readonly ExternSpec[];
 }
 
 /** A program loaded and pinned by {@linkcode load}. */
@@ -145,7 +182,9 @@ export interface LoadOptions {
 
 /**
  * Reads what the BPF ELF object at `path` describes: its programs, maps,
- * license and BTF. Makes no bpf(2) call and needs no privileges.
+ * license and BTF, and the externs it needs with what the running kernel
+ * gives for each (from /sys/kernel/btf, /proc/kallsyms and the kernel's
+ * config). Makes no bpf(2) call; kallsyms shows addresses only to root.
  *
  * Needs `--allow-ffi` (the core reads the file itself).
  *
@@ -167,6 +206,10 @@ export function inspect(path: string): ObjectSpec {
  * `/sys/fs/bpf`), and a compatible map already pinned there is reused. When
  * a step fails, every pin of the load is removed again.
  *
+ * `__ksym` and `__kconfig` externs are linked against the running kernel
+ * first (see {@linkcode ExternSpec}): a strong one the kernel lacks fails
+ * the load before anything is made, naming it.
+ *
  * Needs `--allow-ffi`, and root or CAP_BPF (plus CAP_NET_ADMIN or
  * CAP_PERFMON for some program types) on a kernel with bpffs.
  *
@@ -179,6 +222,8 @@ export function inspect(path: string): ObjectSpec {
  * @throws {BpfNotFoundError} when `only` names a program the object lacks.
  * @throws {NotSupportedError} when a program to load is of a type bpfx
  * cannot load (see {@linkcode ProgramSpec.unsupported}).
+ * @throws {NotSupportedError} (feature `extern`) when the kernel lacks a
+ * strong extern of the object.
  */
 export function load(path: string, options: LoadOptions): LoadReport {
   const params: Record<string, unknown> = { path, pinDir: options.pinDir };

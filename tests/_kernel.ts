@@ -503,6 +503,28 @@ export async function privateCgroups(): Promise<TestCgroups> {
   };
 }
 
+/** A child process, killed when disposed. */
+export function child(
+  cmd: string,
+  args: string[],
+): AsyncDisposable & { pid: number } {
+  const process = new Deno.Command(cmd, {
+    args,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  return {
+    pid: process.pid,
+    async [Symbol.asyncDispose]() {
+      try {
+        process.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await process.status;
+    },
+  };
+}
+
 /** A temporary directory (off bpffs), removed when disposed. */
 export async function tempDir(
   prefix: string,

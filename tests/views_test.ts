@@ -23,6 +23,7 @@ import {
   bpftoolJson,
   bpftoolMap,
   captureIo,
+  child,
   eventually,
   HELLO,
   inode,
@@ -58,28 +59,6 @@ const CLEAR_LINE = "\x1b[K";
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/** A child process, killed when disposed. */
-function child(
-  cmd: string,
-  args: string[],
-): AsyncDisposable & { pid: number } {
-  const process = new Deno.Command(cmd, {
-    args,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  return {
-    pid: process.pid,
-    async [Symbol.asyncDispose]() {
-      try {
-        process.kill("SIGKILL");
-      } catch { /* already gone */ }
-      await process.status;
-    },
-  };
-}
 
 /**
  * A process with `n` more threads, all asleep until it is disposed, so a

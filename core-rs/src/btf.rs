@@ -71,6 +71,11 @@ impl RawBtf {
         Self::parse(data)
     }
 
+    /// The raw blob.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+
     fn str_at(&self, off: u32) -> &str {
         let start = self.strs + off as usize;
         if start >= self.strs_end {

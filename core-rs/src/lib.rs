@@ -5,11 +5,14 @@
 
 pub mod abi;
 pub mod btf;
+pub mod btf_edit;
 pub mod cgroups;
 pub mod doctor;
+pub mod elf_edit;
 pub mod error;
 pub mod events;
 pub mod expose;
+pub mod externs;
 pub mod handles;
 pub mod info;
 pub mod link;

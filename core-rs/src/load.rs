@@ -524,7 +524,7 @@ pub fn choose<'a>(parsed: &'a Parsed, only: Option<&[String]>) -> Result<Vec<&'a
 /// autoloads, or those `opts.only` names) and pins them with their maps, or
 /// pins nothing and says why.
 pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
-    let parsed = object::parse_file(&opts.path)?;
+    let parsed = crate::externs::link_object(&opts.path, object::parse_file(&opts.path)?)?;
     let spec = &parsed.spec;
     let chosen = choose(&parsed, opts.only.as_deref())?;
     // Without --only, every map of the object, as libbpf; with it, the maps
@@ -630,7 +630,8 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         chosen.iter().map(|p| (p.name.as_str(), *p)).collect();
     for (name, prog) in ebpf.programs_mut() {
         if let Some(p) = by_name.get(name) {
-            load_program(prog, name, &parsed.section_of(p).kind_name, btf)?;
+            load_program(prog, name, &parsed.section_of(p).kind_name, btf)
+                .map_err(|e| crate::externs::explain(e, &parsed.data))?;
         }
     }
 

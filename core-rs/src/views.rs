@@ -141,7 +141,8 @@ pub fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<(IterPro
         return Ok((IterProg::Pinned { fd, name }, target));
     }
     let (obj, name) = spec.rsplit_once(':').expect("contains ':'");
-    let parsed = object::parse_file(Path::new(obj))?;
+    let parsed =
+        crate::externs::link_object(Path::new(obj), object::parse_file(Path::new(obj))?)?;
     let prog = parsed.program(name)?;
     let section = parsed.section_of(prog);
     let Some(target) = section
@@ -179,7 +180,8 @@ pub fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<(IterPro
     match ebpf.program_mut(name) {
         Some(Program::Iter(p)) => p
             .load(&target, btf)
-            .map_err(|e| crate::load::aya_error(format!("Cannot load program \"{name}\""), &e))?,
+            .map_err(|e| crate::load::aya_error(format!("Cannot load program \"{name}\""), &e))
+            .map_err(|e| crate::externs::explain(e, &parsed.data))?,
         _ => {
             return Err(Error::internal(format!(
                 "program \"{name}\" is not an iterator in aya's view"

@@ -5,7 +5,7 @@
 use crate::error::{Error, Kind, Result};
 use crate::handles::{self, Handle};
 use crate::info::ObjKind;
-use crate::{doctor, info, load, mirror, object, pins, views};
+use crate::{doctor, externs, info, load, mirror, object, pins, views};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -57,7 +57,10 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         }
         "inspect" => {
             let PathParam { path } = params(op, p)?;
-            to_json(&object::parse_file(&path)?.spec)
+            let parsed = object::parse_file(&path)?;
+            let mut spec = to_json(&parsed.spec)?;
+            spec["externs"] = to_json(&externs::list(&parsed.data, &externs::Running))?;
+            Ok(spec)
         }
         "load" => {
             #[derive(Deserialize)]

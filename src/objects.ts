@@ -71,7 +71,9 @@ export type ExternKind = "ksym-func" | "ksym-var" | "ksym-typeless" | "kconfig";
  * extern that is not found, naming it; a weak one that is not found is 0.
  */
 export interface ExternSpec {
+  /** The extern's name, as the object declares it. */
   readonly name: string;
+  /** A kfunc, a typed or typeless ksym, or a kconfig value. */
   readonly kind: ExternKind;
   /** Declared `__weak`. */
   readonly weak: boolean;

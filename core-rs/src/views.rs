@@ -141,8 +141,7 @@ pub fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<(IterPro
         return Ok((IterProg::Pinned { fd, name }, target));
     }
     let (obj, name) = spec.rsplit_once(':').expect("contains ':'");
-    let parsed =
-        crate::externs::link_object(Path::new(obj), object::parse_file(Path::new(obj))?)?;
+    let parsed = crate::externs::link_object(Path::new(obj), object::parse_file(Path::new(obj))?)?;
     let prog = parsed.program(name)?;
     let section = parsed.section_of(prog);
     let Some(target) = section

@@ -313,10 +313,14 @@ interface WatchProcess extends AsyncDisposable {
   stop(signal: Deno.Signal): Promise<number>;
 }
 
-function spawnWatch(state: string): WatchProcess {
+function spawnWatch(
+  state: string,
+  env: Record<string, string> = {},
+): WatchProcess {
   const process = new Deno.Command(BPFX, {
     args: ["watch", "--state", state, "--json"],
     cwd: ROOT,
+    env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -1200,3 +1204,58 @@ Deno.test("stateDir() takes options.state, else BPFX_STATE, else /run/bpfx", () 
     else Deno.env.set("BPFX_STATE", saved);
   }
 });
+
+kernelTest(
+  "bpfx watch tells systemd READY=1 through $NOTIFY_SOCKET once its first reconcile is done",
+  async () => {
+    await using setup = await exposeSetup();
+    const { state } = setup;
+    const socket = `${state.path}/notify`;
+    // systemd's side: a datagram socket that prints what it receives.
+    const listener = new Deno.Command("python3", {
+      args: [
+        "-c",
+        [
+          "import socket, sys",
+          "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
+          `s.bind(${JSON.stringify(socket)})`,
+          "print('bound', flush=True)",
+          "s.settimeout(20)",
+          "print(s.recv(4096).decode(), flush=True)",
+        ].join("\n"),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = listener.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let heard = "";
+    try {
+      while (!heard.includes("bound\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        heard += value;
+      }
+      assert.ok(heard.includes("bound"), "the listener did not start");
+      await using w = spawnWatch(state.path, { NOTIFY_SOCKET: socket });
+      await w.waitFor("ready", (a) => a.action === "ready");
+      // The first reconcile was done before: "started" comes first.
+      assert.equal(w.actions[0]?.action, "started");
+      while (!heard.includes("READY=1")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        heard += value;
+      }
+      assert.match(heard, /READY=1\nSTATUS=watching/);
+      assert.equal(await w.stop("SIGTERM"), 0, w.stderr());
+    } finally {
+      try {
+        listener.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await reader.cancel().catch(() => {});
+      await listener.status;
+      await listener.stderr.cancel().catch(() => {});
+    }
+  },
+  { needs: ["fanotify bpffs"] },
+);

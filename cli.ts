@@ -92,6 +92,22 @@ function parseCtx(value: string): string {
   return digits;
 }
 
+/** `--max-object-size N`: bytes, a positive integer. */
+function parseSize(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidValue("Expected a positive number of bytes.");
+  }
+  return n;
+}
+
+const MAX_OBJECT_SIZE = {
+  type: "string",
+  value: "<bytes>",
+  help: "the largest object file to read (default: 64 MiB)",
+  parse: parseSize,
+} as const satisfies OptionSpec;
+
 /** A pid or tid: a positive 32-bit integer. */
 function parseTaskId(value: string): number {
   const id = Number(value);
@@ -138,7 +154,7 @@ export const COMMANDS: readonly Command[] = [
     name: "inspect",
     summary: "list the programs and maps of a BPF ELF object",
     help: "Needs no privileges: nothing is loaded.",
-    options: {},
+    options: { "max-object-size": MAX_OBJECT_SIZE },
     args: [{ name: "obj", help: "BPF ELF object file" }],
     run: async ({ io, args: [obj], opts }) => {
       const { inspectCommand } = await import("./cli/objects.ts");
@@ -174,6 +190,7 @@ pinned.`,
           "load only these programs (comma-separated), with the maps they use",
         parse: parseNames,
       },
+      "max-object-size": MAX_OBJECT_SIZE,
     },
     args: [{ name: "obj", help: "BPF ELF object file" }],
     run: async ({ io, args: [obj], opts }) => {

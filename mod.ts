@@ -114,6 +114,7 @@ export {
   type ExternKind,
   type ExternSpec,
   inspect,
+  type InspectOptions,
   load,
   type LoadedMap,
   type LoadedProgram,

@@ -9,6 +9,7 @@ import { type Io, pairs, printJson, table } from "./output.ts";
 
 /** Flags of `bpfx inspect`. */
 export interface InspectFlags {
+  maxObjectSize?: number | undefined;
   json?: true | undefined;
 }
 
@@ -22,7 +23,12 @@ export function inspectCommand(
   object: string,
   flags: InspectFlags,
 ): number {
-  const spec = inspect(object);
+  const spec = inspect(
+    object,
+    flags.maxObjectSize === undefined
+      ? {}
+      : { maxObjectSize: flags.maxObjectSize },
+  );
   if (flags.json) {
     printJson(io, spec);
     return 0;
@@ -113,6 +119,7 @@ export interface LoadFlags {
   pin: string;
   pinByNameRoot?: string | undefined;
   only?: string[] | undefined;
+  maxObjectSize?: number | undefined;
   json?: true | undefined;
 }
 
@@ -123,6 +130,9 @@ export function loadCommand(io: Io, object: string, flags: LoadFlags): number {
     options.pinByNameRoot = flags.pinByNameRoot;
   }
   if (flags.only !== undefined) options.only = flags.only;
+  if (flags.maxObjectSize !== undefined) {
+    options.maxObjectSize = flags.maxObjectSize;
+  }
   const report = load(object, options);
   if (flags.json) {
     printJson(io, report);

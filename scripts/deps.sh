@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Debian packages the build, the examples, the tests and the benchmarks use.
 PACKAGES=(
 	clang llvm bpftool libbpf-dev libelf-dev libc6-dev
-	xdp-tools hyperfine util-linux make gcc pkg-config
+	xdp-tools hyperfine util-linux make gcc pkg-config time
 )
 
 missing=()

@@ -180,6 +180,17 @@ export interface LoadOptions {
    * Without it, every program that autoloads is loaded, with every map.
    */
   only?: readonly string[];
+  /**
+   * The largest object file to read, in bytes: 64 MiB by default. The file
+   * must be a regular file (a FIFO or a device is refused unread).
+   */
+  maxObjectSize?: number;
+}
+
+/** Options for {@linkcode inspect}. */
+export interface InspectOptions {
+  /** The largest object file to read, in bytes: 64 MiB by default. */
+  maxObjectSize?: number;
 }
 
 /**
@@ -188,7 +199,8 @@ export interface LoadOptions {
  * gives for each (from /sys/kernel/btf, /proc/kallsyms and the kernel's
  * config). Makes no bpf(2) call; kallsyms shows addresses only to root.
  *
- * Needs `--allow-ffi` (the core reads the file itself).
+ * Needs `--allow-ffi` (the core reads the file itself). The file must be a
+ * regular file of at most `options.maxObjectSize` bytes (64 MiB).
  *
  * @example Listing the programs of an object
  * ```ts ignore
@@ -196,8 +208,15 @@ export interface LoadOptions {
  * for (const p of inspect("xdp_pass.o").programs) console.log(p.name, p.type);
  * ```
  */
-export function inspect(path: string): ObjectSpec {
-  return call<ObjectSpec>("inspect", { path });
+export function inspect(
+  path: string,
+  options: InspectOptions = {},
+): ObjectSpec {
+  const params: Record<string, unknown> = { path };
+  if (options.maxObjectSize !== undefined) {
+    params.maxObjectSize = options.maxObjectSize;
+  }
+  return call<ObjectSpec>("inspect", params);
 }
 
 /**
@@ -233,5 +252,8 @@ export function load(path: string, options: LoadOptions): LoadReport {
     params.pinByNameRoot = options.pinByNameRoot;
   }
   if (options.only !== undefined) params.only = options.only;
+  if (options.maxObjectSize !== undefined) {
+    params.maxObjectSize = options.maxObjectSize;
+  }
   return call<LoadReport>("load", params);
 }

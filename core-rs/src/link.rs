@@ -162,200 +162,247 @@ fn ext_info(elf: &object::File<'_>) -> Result<ExtInfo, String> {
     Ok(out)
 }
 
-/// The functions defined in a section: (start, size, name).
-fn functions(elf: &object::File<'_>, section: usize) -> Vec<(usize, usize, String)> {
-    let mut out: Vec<(usize, usize, String)> = elf
-        .symbols()
-        .filter(|s| {
-            s.kind() == SymbolKind::Text
-                && s.is_definition()
-                && s.section_index().map(|i| i.0) == Some(section)
-        })
-        .filter_map(|s| {
-            let name = s.name().ok()?;
-            (!name.is_empty()).then(|| (s.address() as usize, s.size() as usize, name.to_string()))
-        })
-        .collect();
-    out.sort();
+/// The functions defined in each section: section index to (start, size,
+/// name), sorted. Built in one pass over the symbols.
+fn functions(elf: &object::File<'_>) -> HashMap<usize, Vec<(usize, usize, String)>> {
+    let mut out: HashMap<usize, Vec<(usize, usize, String)>> = HashMap::new();
+    for s in elf.symbols() {
+        if s.kind() != SymbolKind::Text || !s.is_definition() {
+            continue;
+        }
+        let (Some(section), Ok(name)) = (s.section_index(), s.name()) else {
+            continue;
+        };
+        if name.is_empty() {
+            continue;
+        }
+        out.entry(section.0).or_default().push((
+            s.address() as usize,
+            s.size() as usize,
+            name.to_string(),
+        ));
+    }
+    for f in out.values_mut() {
+        f.sort();
+    }
     out
 }
 
-/// The programs of one section, as aya lists them: (name, instructions).
-pub fn programs_in(data: &[u8], section: usize) -> Result<Vec<(String, usize)>, String> {
-    let elf = object::File::parse(data).map_err(|e| e.to_string())?;
-    Ok(functions(&elf, section)
-        .into_iter()
-        .map(|(_, size, name)| (name, size / INSN))
-        .collect())
+/// An object read once for linking any number of its programs: its ELF, its
+/// `.BTF.ext` records by section and its functions by section, so that
+/// listing or linking every program of an object costs time and memory in
+/// proportion to the object (an object of 3,000 programs is read once, not
+/// 3,000 times).
+pub struct Linker<'a> {
+    elf: object::File<'a>,
+    ext: ExtInfo,
+    functions: HashMap<usize, Vec<(usize, usize, String)>>,
+}
+
+impl<'a> Linker<'a> {
+    /// Reads `data` for linking.
+    pub fn new(data: &'a [u8]) -> Result<Self, String> {
+        let elf = object::File::parse(data).map_err(|e| e.to_string())?;
+        let ext = ext_info(&elf)?;
+        let functions = functions(&elf);
+        Ok(Linker {
+            elf,
+            ext,
+            functions,
+        })
+    }
+
+    /// The programs of one section, as aya lists them: (name, instructions).
+    pub fn programs_in(&self, section: usize) -> Vec<(String, usize)> {
+        self.functions
+            .get(&section)
+            .map(|f| {
+                f.iter()
+                    .map(|(_, size, name)| (name.clone(), size / INSN))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// Links program `prog` of section `section`. `ext_name` is the name its
 /// section's `.BTF.ext` records go by (`name` of `sections::ProgSection`).
 pub fn link(data: &[u8], section: usize, ext_name: &str, prog: &str) -> Result<Linked, String> {
-    let elf = object::File::parse(data).map_err(|e| e.to_string())?;
-    if elf.endianness() != object::Endianness::Little {
-        return Err("bpfx links little-endian objects only".into());
-    }
-    let ext = ext_info(&elf)?;
-    let (start, size, _) = functions(&elf, section)
-        .into_iter()
-        .find(|(_, _, n)| n == prog)
-        .ok_or_else(|| format!("it has no program \"{prog}\""))?;
-    let section_name = |i: usize| -> String {
-        if i == section {
-            return ext_name.to_string();
-        }
-        elf.section_by_index(object::SectionIndex(i))
-            .ok()
-            .and_then(|s| s.name().ok().map(String::from))
-            .unwrap_or_default()
-    };
+    Linker::new(data)?.link(section, ext_name, prog)
+}
 
-    let mut out = Linked::default();
-    let mut placed: HashMap<Func, usize> = HashMap::new();
-    let mut queue = VecDeque::from([Func {
-        section,
-        start,
-        size,
-    }]);
-    // (instruction, target section, target byte offset)
-    let mut fixups: Vec<(usize, usize, usize)> = Vec::new();
-    let mut relocs: HashMap<usize, HashMap<usize, object::SymbolIndex>> = HashMap::new();
+impl Linker<'_> {
+    /// Links program `prog` of section `section`. `ext_name` is the name its
+    /// section's `.BTF.ext` records go by (`name` of `sections::ProgSection`).
+    pub fn link(&self, section: usize, ext_name: &str, prog: &str) -> Result<Linked, String> {
+        let elf = &self.elf;
+        let ext = &self.ext;
+        if elf.endianness() != object::Endianness::Little {
+            return Err("bpfx links little-endian objects only".into());
+        }
+        let (start, size, _) = self
+            .functions
+            .get(&section)
+            .and_then(|f| f.iter().find(|(_, _, n)| n == prog).cloned())
+            .ok_or_else(|| format!("it has no program \"{prog}\""))?;
+        let section_name = |i: usize| -> String {
+            if i == section {
+                return ext_name.to_string();
+            }
+            elf.section_by_index(object::SectionIndex(i))
+                .ok()
+                .and_then(|s| s.name().ok().map(String::from))
+                .unwrap_or_default()
+        };
 
-    while let Some(f) = queue.pop_front() {
-        if placed.contains_key(&f) {
-            continue;
-        }
-        let sec = elf
-            .section_by_index(object::SectionIndex(f.section))
-            .map_err(|e| e.to_string())?;
-        let bytes = sec.data().map_err(|e| e.to_string())?;
-        let code = bytes
-            .get(f.start..f.start.saturating_add(f.size))
-            .filter(|c| c.len().is_multiple_of(INSN))
-            .ok_or_else(|| format!("function at {:#x} is out of bounds", f.start))?;
-        let rels = relocs.entry(f.section).or_insert_with(|| {
-            sec.relocations()
-                .filter_map(|(off, r)| match r.target() {
-                    RelocationTarget::Symbol(s) => Some((off as usize, s)),
-                    _ => None,
-                })
-                .collect()
-        });
-        let base = out.insns.len();
-        placed.insert(f, base);
-        let sname = section_name(f.section);
-        if let Some(recs) = ext.funcs.get(&sname) {
-            for (off, ty) in recs {
-                if *off as usize == f.start {
-                    out.func_info
-                        .extend_from_slice(&(base as u32).to_le_bytes());
-                    out.func_info.extend_from_slice(&ty.to_le_bytes());
-                }
+        let mut out = Linked::default();
+        let mut placed: HashMap<Func, usize> = HashMap::new();
+        let mut queue = VecDeque::from([Func {
+            section,
+            start,
+            size,
+        }]);
+        // (instruction, target section, target byte offset)
+        let mut fixups: Vec<(usize, usize, usize)> = Vec::new();
+        let mut relocs: HashMap<usize, HashMap<usize, object::SymbolIndex>> = HashMap::new();
+
+        while let Some(f) = queue.pop_front() {
+            if placed.contains_key(&f) {
+                continue;
             }
-        }
-        if let Some(recs) = ext.lines.get(&sname) {
-            for r in recs {
-                let off = r[0] as usize;
-                if (f.start..f.start + f.size).contains(&off) {
-                    let idx = (base + (off - f.start) / INSN) as u32;
-                    for v in [idx, r[1], r[2], r[3]] {
-                        out.line_info.extend_from_slice(&v.to_le_bytes());
-                    }
-                }
-            }
-        }
-        for (i, chunk) in code.chunks_exact(INSN).enumerate() {
-            let mut insn: [u8; INSN] = chunk.try_into().expect("8 bytes");
-            let at = f.start + i * INSN;
-            let pos = base + i;
-            let src = insn[1] >> 4;
-            let rel = rels.get(&at).copied();
-            let sym = match rel {
-                Some(s) => Some(elf.symbol_by_index(s).map_err(|e| e.to_string())?),
-                None => None,
-            };
-            match (insn[0], &sym) {
-                (CALL, _) if src == PSEUDO_CALL => {
-                    let (ts, toff) = match &sym {
-                        Some(s) => {
-                            let ts = s.section_index().map(|i| i.0).ok_or_else(|| {
-                                format!("call at insn {i} targets an undefined symbol")
-                            })?;
-                            let off = s.address() as i64 + (imm(&insn) as i64 + 1) * INSN as i64;
-                            (ts, off as usize)
-                        }
-                        None => {
-                            let off = at as i64 + (imm(&insn) as i64 + 1) * INSN as i64;
-                            (f.section, off as usize)
-                        }
-                    };
-                    fixups.push((pos, ts, toff));
-                }
-                (LD_IMM64, Some(s)) => {
-                    let name = s.name().unwrap_or("").to_string();
-                    let Some(ts) = s.section_index().map(|i| i.0) else {
-                        out.externs.push(name);
-                        out.insns.push(insn);
-                        continue;
-                    };
-                    let tsec = elf
-                        .section_by_index(object::SectionIndex(ts))
-                        .map_err(|e| e.to_string())?;
-                    let tname = tsec.name().unwrap_or("").to_string();
-                    if src == PSEUDO_FUNC || tsec.kind() == object::SectionKind::Text {
-                        let off = s.address() as i64 + imm(&insn) as i64;
-                        insn[1] = (insn[1] & 0x0f) | (PSEUDO_FUNC << 4);
-                        fixups.push((pos, ts, off as usize));
-                    } else if tname == ".maps" || tname.starts_with("maps") {
-                        out.maps.push(MapRef {
-                            insn: pos,
-                            name,
-                            value_offset: None,
-                        });
-                    } else if [".data", ".rodata", ".bss"]
-                        .iter()
-                        .any(|p| tname.starts_with(p))
-                    {
-                        let off = s.address() as i64 + imm(&insn) as i64;
-                        out.maps.push(MapRef {
-                            insn: pos,
-                            name: tname,
-                            value_offset: Some(off as u32),
-                        });
-                    } else {
-                        return Err(format!(
-                            "instruction {i} refers to section \"{tname}\", which holds no map"
-                        ));
-                    }
-                }
-                (CALL, Some(s)) => out.externs.push(s.name().unwrap_or("").to_string()),
-                _ => {}
-            }
-            out.insns.push(insn);
-        }
-        // Queue what this function calls.
-        for &(_, ts, toff) in fixups.iter().filter(|(p, ..)| *p >= base) {
-            let callee = functions(&elf, ts)
-                .into_iter()
-                .find(|(s, ..)| *s == toff)
-                .ok_or_else(|| format!("no function starts at {toff:#x} of section {ts}"))?;
-            queue.push_back(Func {
-                section: ts,
-                start: callee.0,
-                size: callee.1,
+            let sec = elf
+                .section_by_index(object::SectionIndex(f.section))
+                .map_err(|e| e.to_string())?;
+            let bytes = sec.data().map_err(|e| e.to_string())?;
+            let code = bytes
+                .get(f.start..f.start.saturating_add(f.size))
+                .filter(|c| c.len().is_multiple_of(INSN))
+                .ok_or_else(|| format!("function at {:#x} is out of bounds", f.start))?;
+            let rels = relocs.entry(f.section).or_insert_with(|| {
+                sec.relocations()
+                    .filter_map(|(off, r)| match r.target() {
+                        RelocationTarget::Symbol(s) => Some((off as usize, s)),
+                        _ => None,
+                    })
+                    .collect()
             });
+            let base = out.insns.len();
+            placed.insert(f, base);
+            let sname = section_name(f.section);
+            if let Some(recs) = ext.funcs.get(&sname) {
+                for (off, ty) in recs {
+                    if *off as usize == f.start {
+                        out.func_info
+                            .extend_from_slice(&(base as u32).to_le_bytes());
+                        out.func_info.extend_from_slice(&ty.to_le_bytes());
+                    }
+                }
+            }
+            if let Some(recs) = ext.lines.get(&sname) {
+                for r in recs {
+                    let off = r[0] as usize;
+                    if (f.start..f.start + f.size).contains(&off) {
+                        let idx = (base + (off - f.start) / INSN) as u32;
+                        for v in [idx, r[1], r[2], r[3]] {
+                            out.line_info.extend_from_slice(&v.to_le_bytes());
+                        }
+                    }
+                }
+            }
+            for (i, chunk) in code.chunks_exact(INSN).enumerate() {
+                let mut insn: [u8; INSN] = chunk.try_into().expect("8 bytes");
+                let at = f.start + i * INSN;
+                let pos = base + i;
+                let src = insn[1] >> 4;
+                let rel = rels.get(&at).copied();
+                let sym = match rel {
+                    Some(s) => Some(elf.symbol_by_index(s).map_err(|e| e.to_string())?),
+                    None => None,
+                };
+                match (insn[0], &sym) {
+                    (CALL, _) if src == PSEUDO_CALL => {
+                        let (ts, toff) = match &sym {
+                            Some(s) => {
+                                let ts = s.section_index().map(|i| i.0).ok_or_else(|| {
+                                    format!("call at insn {i} targets an undefined symbol")
+                                })?;
+                                let off =
+                                    s.address() as i64 + (imm(&insn) as i64 + 1) * INSN as i64;
+                                (ts, off as usize)
+                            }
+                            None => {
+                                let off = at as i64 + (imm(&insn) as i64 + 1) * INSN as i64;
+                                (f.section, off as usize)
+                            }
+                        };
+                        fixups.push((pos, ts, toff));
+                    }
+                    (LD_IMM64, Some(s)) => {
+                        let name = s.name().unwrap_or("").to_string();
+                        let Some(ts) = s.section_index().map(|i| i.0) else {
+                            out.externs.push(name);
+                            out.insns.push(insn);
+                            continue;
+                        };
+                        let tsec = elf
+                            .section_by_index(object::SectionIndex(ts))
+                            .map_err(|e| e.to_string())?;
+                        let tname = tsec.name().unwrap_or("").to_string();
+                        if src == PSEUDO_FUNC || tsec.kind() == object::SectionKind::Text {
+                            let off = s.address() as i64 + imm(&insn) as i64;
+                            insn[1] = (insn[1] & 0x0f) | (PSEUDO_FUNC << 4);
+                            fixups.push((pos, ts, off as usize));
+                        } else if tname == ".maps" || tname.starts_with("maps") {
+                            out.maps.push(MapRef {
+                                insn: pos,
+                                name,
+                                value_offset: None,
+                            });
+                        } else if [".data", ".rodata", ".bss"]
+                            .iter()
+                            .any(|p| tname.starts_with(p))
+                        {
+                            let off = s.address() as i64 + imm(&insn) as i64;
+                            out.maps.push(MapRef {
+                                insn: pos,
+                                name: tname,
+                                value_offset: Some(off as u32),
+                            });
+                        } else {
+                            return Err(format!(
+                                "instruction {i} refers to section \"{tname}\", which holds no map"
+                            ));
+                        }
+                    }
+                    (CALL, Some(s)) => out.externs.push(s.name().unwrap_or("").to_string()),
+                    _ => {}
+                }
+                out.insns.push(insn);
+            }
+            // Queue what this function calls.
+            for &(_, ts, toff) in fixups.iter().filter(|(p, ..)| *p >= base) {
+                let callee = self
+                    .functions
+                    .get(&ts)
+                    .and_then(|f| f.iter().find(|(s, ..)| *s == toff).cloned())
+                    .ok_or_else(|| format!("no function starts at {toff:#x} of section {ts}"))?;
+                queue.push_back(Func {
+                    section: ts,
+                    start: callee.0,
+                    size: callee.1,
+                });
+            }
         }
+        for (pos, ts, toff) in fixups {
+            let (f, new) = placed
+                .iter()
+                .find(|(f, _)| f.section == ts && f.start == toff)
+                .ok_or_else(|| format!("call target {toff:#x} was not placed"))?;
+            let target = *new + (toff - f.start) / INSN;
+            set_imm(&mut out.insns[pos], target as i32 - pos as i32 - 1);
+        }
+        Ok(out)
     }
-    for (pos, ts, toff) in fixups {
-        let (f, new) = placed
-            .iter()
-            .find(|(f, _)| f.section == ts && f.start == toff)
-            .ok_or_else(|| format!("call target {toff:#x} was not placed"))?;
-        let target = *new + (toff - f.start) / INSN;
-        set_imm(&mut out.insns[pos], target as i32 - pos as i32 - 1);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -433,7 +480,7 @@ mod fixture_tests {
         // One func_info record per function: the program, combine, twice.
         assert_eq!(l.func_info.len(), 3 * 8, "{:?}", l.func_info);
         assert_eq!(u32_at(&l.func_info, 0), Some(0));
-        let own = programs_in(&data, sys.index).unwrap();
+        let own = Linker::new(&data).unwrap().programs_in(sys.index);
         assert_eq!(own, vec![("write_ctx_to_map".to_string(), 26)]);
         assert!(l.insns.len() > 26);
         // Every pseudo call lands on the first instruction of a function

@@ -27,6 +27,9 @@ pub struct LoadOptions {
     pub pin_by_name_root: Option<PathBuf>,
     /// Load only these programs (and the maps they use); `?` programs too.
     pub only: Option<Vec<String>>,
+    /// The largest object file to read, in bytes (default
+    /// [`object::DEFAULT_MAX_OBJECT_SIZE`]).
+    pub max_object_size: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -524,7 +527,11 @@ pub fn choose<'a>(parsed: &'a Parsed, only: Option<&[String]>) -> Result<Vec<&'a
 /// autoloads, or those `opts.only` names) and pins them with their maps, or
 /// pins nothing and says why.
 pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
-    let parsed = crate::externs::link_object(&opts.path, object::parse_file(&opts.path)?)?;
+    let max = opts
+        .max_object_size
+        .unwrap_or(object::DEFAULT_MAX_OBJECT_SIZE);
+    let parsed =
+        crate::externs::link_object(&opts.path, object::parse_file_limited(&opts.path, max)?)?;
     let spec = &parsed.spec;
     let chosen = choose(&parsed, opts.only.as_deref())?;
     // Without --only, every map of the object, as libbpf; with it, the maps

@@ -207,12 +207,90 @@ fn aya_parse_error(path: &Path, e: &aya_obj::ParseError) -> Error {
     .with_hint("the file is a BPF object, but uses something bpfx cannot read yet; `bpftool prog loadall` may load it")
 }
 
-/// Reads and parses `path`.
+/// The largest object bpfx reads unless told otherwise: 64 MiB (the biggest
+/// BPF objects seen in the wild are a few MiB).
+pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 64 << 20;
+
+/// Reads and parses `path`, at most [`DEFAULT_MAX_OBJECT_SIZE`] bytes.
 pub fn parse_file(path: &Path) -> Result<Parsed> {
-    let data = std::fs::read(path).map_err(|e| {
-        Error::io(format!("Cannot read BPF object {}", q(path)), "open", &e).with_path(path)
-    })?;
+    parse_file_limited(path, DEFAULT_MAX_OBJECT_SIZE)
+}
+
+/// Reads and parses `path`, which must be a regular file of at most `max`
+/// bytes.
+pub fn parse_file_limited(path: &Path, max: u64) -> Result<Parsed> {
+    let data = read_object(path, max)?;
     parse(path, data)
+}
+
+/// What the file at `path` is, for a message: "a FIFO", "a directory", ...
+fn file_kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// The bytes of the object file at `path`: a regular file (a FIFO or a
+/// device such as `/dev/zero` is refused before anything is read, so it can
+/// neither hang bpfx nor grow its memory) of at most `max` bytes (checked
+/// again while reading, for a file that grows).
+pub fn read_object(path: &Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let what = || format!("Cannot read BPF object {}", q(path));
+    // O_NONBLOCK: opening a FIFO with no writer would otherwise block.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| Error::io(what(), "open", &e).with_path(path))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| Error::io(what(), "fstat", &e).with_path(path))?;
+    if !meta.file_type().is_file() {
+        return Err(Error::invalid(
+            "open",
+            format!(
+                "{}: it is {}, not a regular file",
+                what(),
+                file_kind(meta.file_type())
+            ),
+        )
+        .with_path(path)
+        .with_hint(
+            "give the path of a BPF ELF object file (clang -target bpf -c ... -o x.bpf.o)",
+        ));
+    }
+    let too_big = |size: String| {
+        Error::invalid(
+            "open",
+            format!("{}: it is {size} bytes, over the limit of {max} bytes", what()),
+        )
+        .with_path(path)
+        .with_hint("raise the limit with --max-object-size (maxObjectSize in the API) if the object is genuine")
+    };
+    if meta.len() > max {
+        return Err(too_big(meta.len().to_string()));
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    f.take(max.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(|e| Error::io(what(), "read", &e).with_path(path))?;
+    if data.len() as u64 > max {
+        return Err(too_big(format!("more than {max}")));
+    }
+    Ok(data)
 }
 
 /// Parses the bytes of an object read from `path`.
@@ -228,6 +306,8 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
             ),
         ));
     }
+    sections::check_bounds(&data, DEFAULT_MAX_OBJECT_SIZE.max(data.len() as u64))
+        .map_err(|why| elf_error(path, why))?;
     let sections = sections::scan(&data).map_err(|why| elf_error(path, why))?;
     // aya reads every section it can load but the `?` ones, whose names
     // may equal another's once the `?` is gone: what the spec needs of
@@ -237,7 +317,9 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
         .filter(|s| !s.optional)
         .map(|s| s.index)
         .collect();
-    let bytes = for_aya(data.clone(), &shown).map_err(|why| elf_error(path, why))?;
+    let bytes = for_aya(data.clone(), &shown)
+        .and_then(sections::without_btf_ext)
+        .map_err(|why| elf_error(path, why))?;
     let obj = Object::parse(&bytes).map_err(|e| aya_parse_error(path, &e))?;
     let section_name = |i: usize| {
         elf.section_by_index(object::SectionIndex(i))
@@ -247,8 +329,9 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
     };
 
     let mut programs = Vec::new();
+    let linker = link::Linker::new(&data).map_err(|why| elf_error(path, why))?;
     for sec in &sections {
-        let listed = link::programs_in(&data, sec.index).map_err(|why| elf_error(path, why))?;
+        let listed = linker.programs_in(sec.index);
         let kind = ProgramSection::from_str(&sec.kind_name).ok();
         for (name, instructions) in listed {
             let (type_name, attach_type) = match (&kind, &sec.handling) {
@@ -269,7 +352,8 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
             };
             // Map use is read from the instructions; an object bpfx cannot
             // link (say, a call into nowhere) still lists its programs.
-            let maps = link::link(&data, sec.index, &sec.name, &name)
+            let maps = linker
+                .link(sec.index, &sec.name, &name)
                 .map(|l| l.map_names().into_iter().collect())
                 .unwrap_or_default();
             programs.push(ProgramSpec {
@@ -325,7 +409,7 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
         license: obj.license.to_string_lossy().into_owned(),
         kernel_version: obj.kernel_version,
         btf: obj.btf.is_some(),
-        btf_ext: obj.btf_ext.is_some(),
+        btf_ext: elf.section_by_name(".BTF.ext").is_some(),
         programs,
         maps,
     };

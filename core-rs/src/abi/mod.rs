@@ -56,8 +56,20 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
             Ok(json!({ "version": env!("CARGO_PKG_VERSION"), "abi": ABI_VERSION, "aya": "0.14.0" }))
         }
         "inspect" => {
-            let PathParam { path } = params(op, p)?;
-            let parsed = object::parse_file(&path)?;
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct P {
+                path: PathBuf,
+                max_object_size: Option<u64>,
+            }
+            let P {
+                path,
+                max_object_size,
+            } = params(op, p)?;
+            let parsed = object::parse_file_limited(
+                &path,
+                max_object_size.unwrap_or(object::DEFAULT_MAX_OBJECT_SIZE),
+            )?;
             let mut spec = to_json(&parsed.spec)?;
             spec["externs"] = to_json(&externs::list(&parsed.data, &externs::Running))?;
             Ok(spec)
@@ -70,18 +82,21 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 pin_dir: PathBuf,
                 pin_by_name_root: Option<PathBuf>,
                 only: Option<Vec<String>>,
+                max_object_size: Option<u64>,
             }
             let P {
                 path,
                 pin_dir,
                 pin_by_name_root,
                 only,
+                max_object_size,
             } = params(op, p)?;
             to_json(&load::load(&load::LoadOptions {
                 path,
                 pin_dir,
                 pin_by_name_root,
                 only,
+                max_object_size,
             })?)
         }
         "run" => {

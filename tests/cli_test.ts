@@ -1041,3 +1041,70 @@ kernelTest(
   },
   { needs: [] },
 );
+
+kernelTest(
+  "bpfx cat and openView() read views only: a file off bpffs, a pinned map or a FIFO is refused with a hint",
+  async () => {
+    await using b = await privateBpffs();
+    const { openView } = await import("../mod.ts");
+    const map = `${b.path}/m`;
+    const made = await run("bpftool", [
+      "map",
+      "create",
+      map,
+      "type",
+      "array",
+      "key",
+      "4",
+      "value",
+      "4",
+      "entries",
+      "1",
+      "name",
+      "plain",
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    const fifoDir = await Deno.makeTempDir({ prefix: "bpfxfifo-" });
+    try {
+      const fifo = `${fifoDir}/f`;
+      assert.equal((await run("mkfifo", [fifo])).code, 0);
+      const cases: [string, string][] = [
+        ["/etc/passwd", "it is not on bpffs"],
+        [map, "it is a map"],
+        [fifo, "it is not on bpffs"],
+      ];
+      for (const [path, why] of cases) {
+        const o = await cli(["cat", path]);
+        assert.equal(o.code, 1, dump(`cat ${path}`, o));
+        assert.equal(o.stdout, "", `cat ${path} printed nothing`);
+        assert.equal(
+          o.stderr,
+          `error: Cannot read "${path}": ${why}, not a view\n` +
+            "  hint: bpfx cat reads views, pinned BPF iterators (make one with `bpfx view`); read other files with cat\n",
+        );
+        let kind = "";
+        try {
+          openView(path).close();
+        } catch (e) {
+          kind = (e as { kind: string }).kind;
+        }
+        assert.equal(kind, "wrong-kind", `openView(${path})`);
+      }
+      // A view, and a symlink to one, read as before.
+      const view = `${b.path}/v`;
+      const tasks = `${ROOT}/build/examples/tasks.bpf.o`;
+      assert.equal(
+        (await cli(["view", `${tasks}:tasks`, view, "--pid", "2"])).code,
+        0,
+      );
+      const link = `${fifoDir}/link`;
+      await Deno.symlink(view, link);
+      const ok = await cli(["cat", link]);
+      assert.equal(ok.code, 0, dump("cat link", ok));
+      assert.match(ok.stdout, /tid +tgid/);
+    } finally {
+      await Deno.remove(fifoDir, { recursive: true });
+    }
+  },
+  { needs: ["iterator task parameters"] },
+);

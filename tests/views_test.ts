@@ -792,12 +792,14 @@ kernelTest(
       `Cannot read view "${pin}": the reader is closed`,
     );
 
-    // A failing read is a bpfx error naming the path.
+    // What is not a view is refused at open, naming the path.
     {
-      using dir = openView(b.path);
-      const e = await rejected(() => dir.text());
-      assert.equal(e.errno, 21); // EISDIR
-      assert.equal(e.message, `Cannot read view "${b.path}": is a directory`);
+      const e = await rejected(() => openView(b.path));
+      assert.equal(e.kind, "wrong-kind");
+      assert.equal(
+        e.message,
+        `Cannot read "${b.path}": it is a directory, not a view`,
+      );
       assert.equal(e.path, b.path);
     }
     const missing = await rejected(() => readView(`${b.path}/nope`));
@@ -951,9 +953,11 @@ kernelTest(
     );
     const dir = captureIo();
     assert.equal(await main(["cat", b.path], { io: dir }), 1);
-    assert.equal(
+    assert.match(
       dir.stderr(),
-      `error: Cannot read view "${b.path}": is a directory\n`,
+      new RegExp(
+        `^error: Cannot read "${b.path}": it is a directory, not a view\n`,
+      ),
     );
   },
   { needs: [...TASK_VIEW] },

@@ -451,11 +451,53 @@ impl Reader {
     }
 }
 
-/// Opens a view (or any readable file) for reading through the data lane.
+/// Opens a view for reading through the data lane: a pinned BPF iterator
+/// link, reached by `path` (symlinks followed, as `cat` does). Anything else
+/// is refused: a file off bpffs (`/etc/passwd`), a pinned program or map, a
+/// link of another kind. The check is made on the file opened, through its
+/// descriptor, so a path swapped after the open cannot get around it.
 pub fn open_reader(path: &Path) -> Result<Reader> {
-    std::fs::File::open(path)
-        .map(|f| Reader::new(f, Some(path.to_path_buf())))
-        .map_err(|e| Error::io(format!("Cannot open view {}", q(path)), "open", &e).with_path(path))
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let cannot = |e: std::io::Error| {
+        Error::io(format!("Cannot open view {}", q(path)), "open", &e).with_path(path)
+    };
+    // O_PATH: nothing is opened for reading yet (a FIFO in a view's place
+    // cannot hang it); what it names is checked, then reopened through it.
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(path)
+        .map_err(cannot)?;
+    let me = std::path::PathBuf::from(format!("/proc/self/fd/{}", held.as_raw_fd()));
+    let not_view = |what: String| {
+        Error::new(
+            Kind::WrongKind,
+            "open",
+            format!("Cannot read {}: {what}, not a view", q(path)),
+        )
+        .with_path(path)
+        .with_hint(
+            "bpfx cat reads views, pinned BPF iterators (make one with `bpfx view`); read other files with cat",
+        )
+    };
+    if held.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(not_view("it is a directory".into()));
+    }
+    if !crate::mounts::is_bpffs(&me) {
+        return Err(not_view("it is not on bpffs".into()));
+    }
+    let (fd, kind) =
+        pins::open(&me, None).map_err(|_| not_view("it is not a pinned BPF object".into()))?;
+    if kind != ObjKind::Link {
+        return Err(not_view(format!("it is {}", kind.noun())));
+    }
+    let info = info::info_of_kind(fd.as_fd(), ObjKind::Link)?;
+    if info.type_name != "iter" {
+        return Err(not_view(format!("it is a {} link", info.type_name)));
+    }
+    let f = std::fs::File::open(&me).map_err(cannot)?;
+    Ok(Reader::new(f, Some(path.to_path_buf())))
 }
 
 /// The walk order of the cgroup iterator pinned at `path` (followed through

@@ -7,6 +7,7 @@ import type { Command } from "../cli/_table.ts";
 import { doctor, inspect, load, ls, show, VERSION } from "../mod.ts";
 import {
   assert,
+  bpftoolMap,
   BPFX,
   HELLO,
   kernelTest,
@@ -1005,22 +1006,7 @@ kernelTest(
     const evil = `${b.path}/x\x1b[2Jy\u202e`;
     await Deno.mkdir(evil);
     const pin = `${evil}/m\x07`;
-    const made = await run("bpftool", [
-      "map",
-      "create",
-      pin,
-      "type",
-      "array",
-      "key",
-      "4",
-      "value",
-      "4",
-      "entries",
-      "1",
-      "name",
-      "plain",
-    ]);
-    assert.equal(made.code, 0, made.stderr);
+    await bpftoolMap(pin, "type array key 4 value 4 entries 1 name plain");
     const shown = `${b.path}/x\\x1b[2Jy\\u{202e}/m\\x07`;
     const ls = await cli(["ls", b.path]);
     assert.equal(ls.code, 0, dump("ls", ls));
@@ -1048,22 +1034,7 @@ kernelTest(
     await using b = await privateBpffs();
     const { openView } = await import("../mod.ts");
     const map = `${b.path}/m`;
-    const made = await run("bpftool", [
-      "map",
-      "create",
-      map,
-      "type",
-      "array",
-      "key",
-      "4",
-      "value",
-      "4",
-      "entries",
-      "1",
-      "name",
-      "plain",
-    ]);
-    assert.equal(made.code, 0, made.stderr);
+    await bpftoolMap(map, "type array key 4 value 4 entries 1 name plain");
     const fifoDir = await Deno.makeTempDir({ prefix: "bpfxfifo-" });
     try {
       const fifo = `${fifoDir}/f`;

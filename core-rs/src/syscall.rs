@@ -88,6 +88,8 @@ pub fn load(
     let license = CString::new(parsed.spec.license.clone()).unwrap_or_else(|_| c"GPL".into());
     let attempt = |log: &mut [u8]| {
         progs::prog_load(&mut progs::FullProgLoad {
+            expected_attach_type: 0,
+            attach_btf_id: 0,
             prog_type: PROG_TYPE,
             insns: &insns,
             license: &license,

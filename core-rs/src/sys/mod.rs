@@ -321,24 +321,19 @@ pub struct ProgLoad<'a> {
 /// `BPF_PROG_LOAD` of a small program, for probes. With a log buffer, the
 /// kernel writes the verifier's log there (NUL-terminated).
 pub fn bpf_prog_load(p: &mut ProgLoad<'_>) -> SysResult<OwnedFd> {
-    let mut attr = [0u8; ATTR_SIZE];
-    put_u32(&mut attr, 0, p.prog_type);
-    put_u32(&mut attr, 4, p.insns.len() as u32);
-    put_u64(&mut attr, 8, p.insns.as_ptr() as u64);
-    put_u64(&mut attr, 16, p.license.as_ptr() as u64);
-    if !p.log.is_empty() {
-        p.log[0] = 0;
-        put_u32(&mut attr, 24, 1); // log_level
-        put_u32(&mut attr, 28, p.log.len().min(u32::MAX as usize) as u32);
-        put_u64(&mut attr, 32, p.log.as_mut_ptr() as u64);
-    }
-    put_u32(&mut attr, 68, p.expected_attach_type);
-    put_u32(&mut attr, 108, p.attach_btf_id);
-    let fd = syscall(Call::Bpf {
-        cmd: BpfCmd::ProgLoad,
-        attr: &mut attr,
-    })?;
-    Ok(fd_result(fd))
+    progs::prog_load(&mut progs::FullProgLoad {
+        prog_type: p.prog_type,
+        insns: p.insns,
+        license: p.license,
+        name: b"",
+        prog_flags: 0,
+        expected_attach_type: p.expected_attach_type,
+        attach_btf_id: p.attach_btf_id,
+        btf_fd: None,
+        func_info: &[],
+        line_info: &[],
+        log: p.log,
+    })
 }
 
 /// The parameters of an iterator link (`union bpf_iter_link_info`).

@@ -18,6 +18,8 @@ pub struct FullProgLoad<'a> {
     pub license: &'a CStr,
     pub name: &'a [u8],
     pub prog_flags: u32,
+    pub expected_attach_type: u32,
+    pub attach_btf_id: u32,
     pub btf_fd: Option<BorrowedFd<'a>>,
     /// `struct bpf_func_info` records (8 bytes each).
     pub func_info: &'a [u8],
@@ -35,11 +37,14 @@ pub fn prog_load(p: &mut FullProgLoad<'_>) -> SysResult<OwnedFd> {
     put_u64(&mut attr, 8, p.insns.as_ptr() as u64);
     put_u64(&mut attr, 16, p.license.as_ptr() as u64);
     if !p.log.is_empty() {
-        put_u32(&mut attr, 24, 1);
-        put_u32(&mut attr, 28, p.log.len() as u32);
+        p.log[0] = 0;
+        put_u32(&mut attr, 24, 1); // log_level
+        put_u32(&mut attr, 28, p.log.len().min(u32::MAX as usize) as u32);
         put_u64(&mut attr, 32, p.log.as_mut_ptr() as u64);
     }
     put_u32(&mut attr, 44, p.prog_flags);
+    put_u32(&mut attr, 68, p.expected_attach_type);
+    put_u32(&mut attr, 108, p.attach_btf_id);
     let n = p.name.len().min(15);
     attr[48..48 + n].copy_from_slice(&p.name[..n]);
     if let Some(btf) = p.btf_fd {

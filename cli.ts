@@ -795,7 +795,13 @@ export async function main(
     if (command === undefined || command.kind === "group") {
       return groupWords(io, path, rest, json);
     }
-    const parsed = parseLeaf(path, command, rest);
+    if (asksHelp(rest)) {
+      printHelp(io, path, json);
+      return 0;
+    }
+    // Only a command to run needs the tokenizer (help and --version do not).
+    const { parseArgs } = await import("node:util");
+    const parsed = parseLeaf(path, command, rest, parseArgs);
     if (parsed.opts.help === true) {
       printHelp(io, path, json);
       return 0;

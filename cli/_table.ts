@@ -12,14 +12,19 @@
  * their union, one with `parse` as what it returns, and a boolean flag as
  * `true | undefined`.
  *
- * This module imports nothing but `node:util`, so help, `--version` and usage
- * errors never load the API or the core library.
+ * This module imports nothing (`node:util` is given to {@linkcode parseLeaf}
+ * by the caller, which imports it only for a command to run: loading it
+ * costs several milliseconds), so help, `--version` and usage errors never
+ * load the API, the core library or Node's modules.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
+import type { parseArgs as ParseArgs } from "node:util";
 import type { Io } from "./output.ts";
+
+/** `node:util`'s `parseArgs`, which the caller imports when it needs it. */
+export type ParseArgs = typeof ParseArgs;
 
 /** An option of a command. The table key is its long name, without `--`. */
 export interface OptionSpec {
@@ -275,8 +280,8 @@ export function find(
   return found;
 }
 
-type Token = ReturnType<typeof parseArgs>["tokens"] extends
-  (infer T)[] | undefined ? T : never;
+type Token = ReturnType<ParseArgs>["tokens"] extends (infer T)[] | undefined ? T
+  : never;
 
 /**
  * Parses the words after the leaf's name. Throws {@linkcode UsageError} for
@@ -287,6 +292,7 @@ export function parseLeaf(
   path: readonly string[],
   leaf: Leaf,
   words: readonly string[],
+  parseArgs: ParseArgs,
 ): Parsed {
   if (leaf.raw) {
     return { path, leaf, args: [[...words]], opts: {} };

@@ -29,7 +29,8 @@ BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86
 BPF_INCLUDES = -I build -I /usr/include/$(MULTIARCH)
 EXAMPLE_SRCS := $(wildcard examples/*.bpf.c)
 EXAMPLE_OBJS := $(patsubst examples/%.bpf.c,build/examples/%.bpf.o,$(EXAMPLE_SRCS))
-# The test gate's witnesses: one minimal program per feature a kernel may refuse.
+# The test gate's witnesses (one minimal program per feature a kernel may
+# refuse) and the programs of the link tests.
 WITNESS_SRCS := $(wildcard tests/bpf/*.bpf.c)
 WITNESS_OBJS := $(patsubst tests/bpf/%.bpf.c,build/tests/%.bpf.o,$(WITNESS_SRCS))
 
@@ -42,7 +43,7 @@ help:
 	@echo 'make examples   build/examples/*.bpf.o from examples/*.bpf.c (and build/vmlinux.h)'
 	@echo 'make loadcheck  load the examples with bpftool into a private bpffs (needs root)'
 	@echo 'make check      deno fmt/lint/check, cargo fmt/clippy'
-	@echo 'make witnesses  build/tests/*.bpf.o: the programs the test gate loads with bpftool'
+	@echo 'make witnesses  build/tests/: the gate's witnesses, the link tests' programs and uprobe target'
 	@echo 'make test       all and the witnesses, then scripts/test.sh (cargo test + deno test)'
 	@echo 'make demo       all, then scripts/demo.sh (needs root)'
 	@echo 'make bench      bench/run.sh'
@@ -94,7 +95,13 @@ build/tests/%.bpf.o: tests/bpf/%.bpf.c build/vmlinux.h | deps
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
-witnesses: $(WITNESS_OBJS)
+witnesses: $(WITNESS_OBJS) build/tests/uprobe_target
+
+# The uprobe tests' binary (tests/uprobe_target.c): not stripped, so its
+# function has a symbol.
+build/tests/uprobe_target: tests/uprobe_target.c
+	@mkdir -p $(@D)
+	gcc -O1 -g -Wall -o $@ $<
 
 -include $(EXAMPLE_OBJS:.o=.d) $(WITNESS_OBJS:.o=.d)
 

@@ -12,6 +12,8 @@ pub mod events;
 pub mod expose;
 pub mod handles;
 pub mod info;
+pub mod links;
+pub mod links_info;
 pub mod load;
 pub mod manifest;
 pub mod maps;

@@ -95,11 +95,11 @@ build/tests/%.bpf.o: tests/bpf/%.bpf.c build/vmlinux.h | deps
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
-witnesses: $(WITNESS_OBJS) build/tests/uprobe_target
+witnesses: $(WITNESS_OBJS) build/tests/link_target
 
-# The uprobe tests' binary (tests/uprobe_target.c): not stripped, so its
+# The link tests' helper binary (tests/link_target.c): not stripped, so its
 # function has a symbol.
-build/tests/uprobe_target: tests/uprobe_target.c
+build/tests/link_target: tests/link_target.c
 	@mkdir -p $(@D)
 	gcc -O1 -g -Wall -o $@ $<
 

@@ -121,24 +121,9 @@ export interface AttachLinkOptions {
  * @throws {BpfAlreadyExistsError} when the pin exists.
  */
 export function attachLink(prog: string, options: AttachLinkOptions): LinkInfo {
-  const request: Record<string, unknown> = {
-    prog,
-    to: options.to,
-    pin: options.pin,
-  };
-  for (
-    const key of [
-      "attachType",
-      "mode",
-      "priority",
-      "pid",
-      "cpu",
-      "period",
-      "frequency",
-      "pinByNameRoot",
-    ] as const
-  ) {
-    if (options[key] !== undefined) request[key] = options[key];
+  const request: Record<string, unknown> = { prog };
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined) request[key] = value;
   }
   return call<LinkInfo>("link_attach", request);
 }

@@ -47,6 +47,9 @@ pub fn perf_event(fd: BorrowedFd<'_>) -> Result<Value> {
         }
         "tracepoint" => v["tracepoint"] = json!(cstr_name(&name)),
         "event" => {
+            // The type as the event has it now: recent kernels give
+            // cpu-clock and task-clock PMUs of their own, whose types are
+            // not PERF_TYPE_SOFTWARE and are shown as numbers.
             let (event_type, config) = (get_u32(&buf, 32), get_u64(&buf, 24));
             let named = EVENTS.iter().find(|(t, _, _)| *t == event_type);
             v["event_type"] = named.map_or(json!(event_type), |(_, n, _)| json!(n));

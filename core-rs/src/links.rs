@@ -365,7 +365,7 @@ fn wrong_type(p: &Opened, kind: &str) -> Error {
         Kind::WrongKind,
         "attach",
         format!(
-            "Cannot attach {} as \"{kind}\": it is a {} program, and a \"{kind}\" link takes a {need} program",
+            "Cannot attach {} as \"{kind}\": its type is {}, and a \"{kind}\" link takes a {need} program",
             p.what, p.type_name
         ),
     )
@@ -731,7 +731,7 @@ fn make(p: &Opened, kind: LinkKind, req: &LinkRequest) -> Result<OwnedFd> {
         if given {
             return Err(Error::invalid(
                 "attach",
-                format!("A {} link takes no {field}: it is for {kinds}", describe_kind(kind)),
+                format!("\"{field}\" is not for {} links: it is for {kinds}", describe_kind(kind)),
             ));
         }
         Ok(())
@@ -986,7 +986,7 @@ mod tests {
         assert_eq!(e.kind, Kind::WrongKind);
         assert_eq!(
             e.message,
-            "Cannot attach program \"x\" as \"kprobe\": it is a xdp program, and a \"kprobe\" link takes a kprobe program"
+            "Cannot attach program \"x\" as \"kprobe\": its type is xdp, and a \"kprobe\" link takes a kprobe program"
         );
         assert_eq!(kind_for(&p, "eth0", None).unwrap(), LinkKind::Xdp);
         assert!(kind_for(&p, "eth0", Some("nope")).unwrap_err().message.contains("tcx_ingress"));

@@ -566,7 +566,10 @@ fn link_checks(privileged: bool) -> Vec<Check> {
             Some(&format!("use a kernel built with {option}=y")),
         )
     };
-    for (pmu, option) in [("kprobe", "CONFIG_KPROBES"), ("uprobe", "CONFIG_UPROBE_EVENTS")] {
+    for (pmu, option) in [
+        ("kprobe", "CONFIG_KPROBES"),
+        ("uprobe", "CONFIG_UPROBE_EVENTS"),
+    ] {
         let dir = format!("/sys/bus/event_source/devices/{pmu}");
         let name = format!("link {pmu}");
         checks.push(if Path::new(&dir).join("type").exists() {
@@ -619,13 +622,8 @@ fn probe_multi(attach_type: u32) -> std::result::Result<(), i32> {
         log: &mut [],
     })
     .map_err(|e| e.errno())?;
-    match sys::links::bpf_link_create(
-        prog.as_fd(),
-        0,
-        attach_type,
-        0,
-        sys::links::LinkExtra::None,
-    ) {
+    match sys::links::bpf_link_create(prog.as_fd(), 0, attach_type, 0, sys::links::LinkExtra::None)
+    {
         Ok(_) => Ok(()), // not expected with no functions, but it is there
         Err(e) if e.errno() == libc::EINVAL => Ok(()),
         Err(e) => Err(e.errno()),

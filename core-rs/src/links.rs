@@ -62,13 +62,21 @@ pub enum LinkKind {
     /// `--to [ipv4|ipv6:]HOOK`.
     Netfilter,
     /// `--to FUNC[+OFFSET]`.
-    Kprobe { ret: bool },
+    Kprobe {
+        ret: bool,
+    },
     /// `--to GLOB` or `--to F1,F2,...`.
-    KprobeMulti { ret: bool },
+    KprobeMulti {
+        ret: bool,
+    },
     /// `--to PATH:SYMBOL[+OFFSET]` or `PATH:0xOFFSET`.
-    Uprobe { ret: bool },
+    Uprobe {
+        ret: bool,
+    },
     /// `--to PATH:GLOB` or `PATH:S1,S2,...`.
-    UprobeMulti { ret: bool },
+    UprobeMulti {
+        ret: bool,
+    },
     /// `--to CATEGORY:NAME`.
     Tracepoint,
     /// `--to NAME`.
@@ -90,12 +98,28 @@ const KINDS: &[(&str, LinkKind, &str)] = &[
     ("netfilter", LinkKind::Netfilter, "netfilter"),
     ("kprobe", LinkKind::Kprobe { ret: false }, "kprobe"),
     ("kretprobe", LinkKind::Kprobe { ret: true }, "kprobe"),
-    ("kprobe_multi", LinkKind::KprobeMulti { ret: false }, "kprobe"),
-    ("kretprobe_multi", LinkKind::KprobeMulti { ret: true }, "kprobe"),
+    (
+        "kprobe_multi",
+        LinkKind::KprobeMulti { ret: false },
+        "kprobe",
+    ),
+    (
+        "kretprobe_multi",
+        LinkKind::KprobeMulti { ret: true },
+        "kprobe",
+    ),
     ("uprobe", LinkKind::Uprobe { ret: false }, "kprobe"),
     ("uretprobe", LinkKind::Uprobe { ret: true }, "kprobe"),
-    ("uprobe_multi", LinkKind::UprobeMulti { ret: false }, "kprobe"),
-    ("uretprobe_multi", LinkKind::UprobeMulti { ret: true }, "kprobe"),
+    (
+        "uprobe_multi",
+        LinkKind::UprobeMulti { ret: false },
+        "kprobe",
+    ),
+    (
+        "uretprobe_multi",
+        LinkKind::UprobeMulti { ret: true },
+        "kprobe",
+    ),
     ("tracepoint", LinkKind::Tracepoint, "tracepoint"),
     ("raw_tracepoint", LinkKind::RawTracepoint, "raw_tracepoint"),
     ("perf_event", LinkKind::PerfEvent, "perf_event"),
@@ -152,10 +176,14 @@ impl LinkKind {
             | LinkKind::TcxEgress
             | LinkKind::NetkitPrimary
             | LinkKind::NetkitPeer => "a network interface (a name or an index)",
-            LinkKind::Netfilter => "a netfilter hook ([ipv4:|ipv6:]prerouting, input, forward, output or postrouting)",
+            LinkKind::Netfilter => {
+                "a netfilter hook ([ipv4:|ipv6:]prerouting, input, forward, output or postrouting)"
+            }
             LinkKind::Kprobe { .. } => "a kernel function (FUNC or FUNC+OFFSET)",
             LinkKind::KprobeMulti { .. } => "kernel functions (a glob, or F1,F2,...)",
-            LinkKind::Uprobe { .. } => "a function of a binary (PATH:SYMBOL, PATH:SYMBOL+OFFSET or PATH:0xOFFSET)",
+            LinkKind::Uprobe { .. } => {
+                "a function of a binary (PATH:SYMBOL, PATH:SYMBOL+OFFSET or PATH:0xOFFSET)"
+            }
             LinkKind::UprobeMulti { .. } => "functions of a binary (PATH:GLOB or PATH:S1,S2,...)",
             LinkKind::Tracepoint => "a tracepoint (CATEGORY:NAME)",
             LinkKind::RawTracepoint => "a raw tracepoint (NAME)",
@@ -234,7 +262,11 @@ fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<Opened> {
 
 /// Loads program `name` of the object at `obj` (and only it); returns the
 /// loaded object and the program's section.
-fn load_one(obj: &Path, name: &str, pin_by_name_root: Option<&Path>) -> Result<(Box<Ebpf>, String)> {
+fn load_one(
+    obj: &Path,
+    name: &str,
+    pin_by_name_root: Option<&Path>,
+) -> Result<(Box<Ebpf>, String)> {
     let parsed = object::parse_file(obj)?;
     let section = parsed
         .spec
@@ -243,7 +275,12 @@ fn load_one(obj: &Path, name: &str, pin_by_name_root: Option<&Path>) -> Result<(
         .find(|p| p.name == name)
         .map(|p| p.section.clone())
         .ok_or_else(|| {
-            let names: Vec<&str> = parsed.spec.programs.iter().map(|p| p.name.as_str()).collect();
+            let names: Vec<&str> = parsed
+                .spec
+                .programs
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect();
             Error::new(
                 Kind::NotFound,
                 "lookup",
@@ -264,7 +301,9 @@ fn load_one(obj: &Path, name: &str, pin_by_name_root: Option<&Path>) -> Result<(
         .btf(btf)
         .default_map_pin_directory(root)
         .load(&parsed.data)
-        .map_err(|e| crate::load::aya_error(format!("Cannot load {}", q(obj)), &e).with_path(obj))?;
+        .map_err(|e| {
+            crate::load::aya_error(format!("Cannot load {}", q(obj)), &e).with_path(obj)
+        })?;
     let prog = ebpf
         .program_mut(name)
         .ok_or_else(|| Error::internal(format!("aya did not load program \"{name}\"")))?;
@@ -338,7 +377,10 @@ fn kind_for(p: &Opened, to: &str, attach_type: Option<&str>) -> Result<LinkKind>
             return Err(Error::new(
                 Kind::WrongKind,
                 "attach",
-                format!("Cannot attach {} with --to: a {t} program attaches to a cgroup", p.what),
+                format!(
+                    "Cannot attach {} with --to: a {t} program attaches to a cgroup",
+                    p.what
+                ),
             )
             .with_hint("attach it to cgroups with `bpfx attach PROG --cgroup-root ...`"));
         }
@@ -387,7 +429,9 @@ fn interface(to: &str) -> Result<u32> {
     };
     if !to.is_empty() && to.bytes().all(|b| b.is_ascii_digit()) {
         let index: u32 = to.parse().map_err(|_| not_found())?;
-        return sys_links::if_indextoname(index).map(|_| index).ok_or_else(not_found);
+        return sys_links::if_indextoname(index)
+            .map(|_| index)
+            .ok_or_else(not_found);
     }
     if to.is_empty() || to.len() >= libc::IF_NAMESIZE || to.contains(['/', ' ']) {
         return Err(not_found());
@@ -400,12 +444,16 @@ const XDP_MODES: [(&str, u32); 3] = [("generic", 1 << 1), ("native", 1 << 2), ("
 fn xdp_flags(mode: Option<&str>) -> Result<u32> {
     match mode {
         None => Ok(0),
-        Some(m) => XDP_MODES.iter().find(|(n, _)| *n == m).map(|(_, f)| *f).ok_or_else(|| {
-            Error::invalid(
-                "attach",
-                format!("Unknown xdp mode \"{m}\": use generic, native or offload"),
-            )
-        }),
+        Some(m) => XDP_MODES
+            .iter()
+            .find(|(n, _)| *n == m)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "attach",
+                    format!("Unknown xdp mode \"{m}\": use generic, native or offload"),
+                )
+            }),
     }
 }
 
@@ -443,9 +491,17 @@ fn netfilter_hook(to: &str) -> Result<(u32, u32)> {
 fn name_offset(s: &str) -> Result<(&str, u64)> {
     match s.split_once('+') {
         None => Ok((s, 0)),
-        Some((n, off)) => Ok((n, number(off).ok_or_else(|| {
-            Error::invalid("attach", format!("Invalid offset \"{off}\" in \"{s}\": give a number (decimal or 0x hex)"))
-        })?)),
+        Some((n, off)) => Ok((
+            n,
+            number(off).ok_or_else(|| {
+                Error::invalid(
+                    "attach",
+                    format!(
+                        "Invalid offset \"{off}\" in \"{s}\": give a number (decimal or 0x hex)"
+                    ),
+                )
+            })?,
+        )),
     }
 }
 
@@ -483,7 +539,11 @@ pub fn glob_match(pat: &str, name: &str) -> bool {
 /// `all` a glob matches.
 fn multi_names(to: &str, all: impl FnOnce() -> Result<Vec<String>>) -> Result<Vec<String>> {
     if to.contains(',') || !to.contains(['*', '?']) {
-        return Ok(to.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect());
+        return Ok(to
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect());
     }
     Ok(all()?.into_iter().filter(|n| glob_match(to, n)).collect())
 }
@@ -494,7 +554,9 @@ pub fn tracefs() -> Option<String> {
     let mut places = vec!["/sys/kernel/tracing".to_string()];
     places.extend(mounts::mountpoints("tracefs").unwrap_or_default());
     places.push("/sys/kernel/debug/tracing".into());
-    places.into_iter().find(|p| Path::new(p).join("events").is_dir())
+    places
+        .into_iter()
+        .find(|p| Path::new(p).join("events").is_dir())
 }
 
 fn no_tracefs(what: &str) -> Error {
@@ -526,13 +588,20 @@ fn kernel_functions() -> Result<Vec<String>> {
 /// A tracepoint's id, from tracefs.
 fn tracepoint_id(to: &str) -> Result<u64> {
     let (cat, name) = to.split_once([':', '/']).ok_or_else(|| {
-        Error::invalid("attach", format!("Invalid tracepoint \"{to}\": give CATEGORY:NAME, such as syscalls:sys_enter_openat"))
+        Error::invalid(
+            "attach",
+            format!(
+                "Invalid tracepoint \"{to}\": give CATEGORY:NAME, such as syscalls:sys_enter_openat"
+            ),
+        )
     })?;
     let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !ok(cat) || !ok(name) {
         return Err(Error::invalid(
             "attach",
-            format!("Invalid tracepoint \"{to}\": a category and a name are letters, digits and '_'"),
+            format!(
+                "Invalid tracepoint \"{to}\": a category and a name are letters, digits and '_'"
+            ),
         ));
     }
     let dir = tracefs().ok_or_else(|| no_tracefs(&format!("tracepoint \"{to}\"")))?;
@@ -592,7 +661,12 @@ fn symbol_offsets(path: &Path, names: &[&str]) -> Result<Vec<u64>> {
         Error::io(format!("Cannot read binary {}", q(path)), "open", &e).with_path(path)
     })?;
     let elf = ::object::File::parse(&*data).map_err(|e| {
-        Error::new(Kind::Invalid, "parse", format!("Cannot read binary {}: not an ELF file ({e})", q(path))).with_path(path)
+        Error::new(
+            Kind::Invalid,
+            "parse",
+            format!("Cannot read binary {}: not an ELF file ({e})", q(path)),
+        )
+        .with_path(path)
     })?;
     let segments: Vec<(u64, u64, u64)> = elf
         .segments()
@@ -611,7 +685,9 @@ fn symbol_offsets(path: &Path, names: &[&str]) -> Result<Vec<u64>> {
                     format!("Binary {} has no function \"{name}\"", q(path)),
                 )
                 .with_path(path)
-                .with_hint("`nm -D` or `nm` lists its symbols; a stripped binary takes PATH:0xOFFSET")
+                .with_hint(
+                    "`nm -D` or `nm` lists its symbols; a stripped binary takes PATH:0xOFFSET",
+                )
             })?;
         let addr = sym.address();
         let off = segments
@@ -630,7 +706,12 @@ fn binary_functions(path: &Path) -> Result<Vec<String>> {
         Error::io(format!("Cannot read binary {}", q(path)), "open", &e).with_path(path)
     })?;
     let elf = ::object::File::parse(&*data).map_err(|e| {
-        Error::new(Kind::Invalid, "parse", format!("Cannot read binary {}: not an ELF file ({e})", q(path))).with_path(path)
+        Error::new(
+            Kind::Invalid,
+            "parse",
+            format!("Cannot read binary {}: not an ELF file ({e})", q(path)),
+        )
+        .with_path(path)
     })?;
     let mut names: Vec<String> = elf
         .symbols()
@@ -645,13 +726,22 @@ fn binary_functions(path: &Path) -> Result<Vec<String>> {
 
 fn perf_event(to: &str) -> Result<(u32, u64)> {
     let (kind, name) = to.split_once(':').unwrap_or(("software", to));
-    let (type_, _, names) = crate::links_info::EVENTS.iter().find(|(_, k, _)| *k == kind).ok_or_else(|| {
-        Error::invalid("attach", format!("Unknown perf event type \"{kind}\": use software or hardware"))
-    })?;
+    let (type_, _, names) = crate::links_info::EVENTS
+        .iter()
+        .find(|(_, k, _)| *k == kind)
+        .ok_or_else(|| {
+            Error::invalid(
+                "attach",
+                format!("Unknown perf event type \"{kind}\": use software or hardware"),
+            )
+        })?;
     let config = names.iter().position(|n| *n == name).ok_or_else(|| {
         Error::invalid(
             "attach",
-            format!("Unknown {kind} event \"{name}\": use one of {}", names.join(", ")),
+            format!(
+                "Unknown {kind} event \"{name}\": use one of {}",
+                names.join(", ")
+            ),
         )
     })?;
     Ok((*type_, config as u64))
@@ -731,16 +821,30 @@ fn make(p: &Opened, kind: LinkKind, req: &LinkRequest) -> Result<OwnedFd> {
         if given {
             return Err(Error::invalid(
                 "attach",
-                format!("\"{field}\" is not for {} links: it is for {kinds}", describe_kind(kind)),
+                format!(
+                    "\"{field}\" is not for {} links: it is for {kinds}",
+                    describe_kind(kind)
+                ),
             ));
         }
         Ok(())
     };
     let is_net = matches!(kind, LinkKind::Xdp);
     only("mode", req.mode.is_some() && !is_net, "xdp links")?;
-    only("priority", req.priority.is_some() && kind != LinkKind::Netfilter, "netfilter links")?;
-    let takes_pid = matches!(kind, LinkKind::Uprobe { .. } | LinkKind::UprobeMulti { .. } | LinkKind::PerfEvent);
-    only("pid", req.pid.is_some() && !takes_pid, "uprobes and perf events")?;
+    only(
+        "priority",
+        req.priority.is_some() && kind != LinkKind::Netfilter,
+        "netfilter links",
+    )?;
+    let takes_pid = matches!(
+        kind,
+        LinkKind::Uprobe { .. } | LinkKind::UprobeMulti { .. } | LinkKind::PerfEvent
+    );
+    only(
+        "pid",
+        req.pid.is_some() && !takes_pid,
+        "uprobes and perf events",
+    )?;
     let perf = kind == LinkKind::PerfEvent;
     only("cpu", req.cpu.is_some() && !perf, "perf events")?;
     only("period", req.period.is_some() && !perf, "perf events")?;
@@ -753,23 +857,43 @@ fn make(p: &Opened, kind: LinkKind, req: &LinkRequest) -> Result<OwnedFd> {
         let event = sys_links::perf_event_open(&attr, pid, cpu)
             .map_err(|e| link_error(kind, to, ": perf_event_open", e))?;
         use std::os::fd::AsRawFd as _;
-        link_create(event.as_raw_fd() as u32, 0, LinkExtra::PerfEvent { cookie: 0 })
+        link_create(
+            event.as_raw_fd() as u32,
+            0,
+            LinkExtra::PerfEvent { cookie: 0 },
+        )
         // `event` closes here; the link holds the perf event.
     };
     match kind {
-        LinkKind::Xdp => link_create(interface(to)?, xdp_flags(req.mode.as_deref())?, LinkExtra::None),
-        LinkKind::TcxIngress | LinkKind::TcxEgress | LinkKind::NetkitPrimary | LinkKind::NetkitPeer => {
-            link_create(interface(to)?, 0, LinkExtra::None)
-        }
+        LinkKind::Xdp => link_create(
+            interface(to)?,
+            xdp_flags(req.mode.as_deref())?,
+            LinkExtra::None,
+        ),
+        LinkKind::TcxIngress
+        | LinkKind::TcxEgress
+        | LinkKind::NetkitPrimary
+        | LinkKind::NetkitPeer => link_create(interface(to)?, 0, LinkExtra::None),
         LinkKind::Netfilter => {
             let (pf, hooknum) = netfilter_hook(to)?;
             let priority = req.priority.unwrap_or(0);
-            link_create(0, 0, LinkExtra::Netfilter { pf, hooknum, priority })
+            link_create(
+                0,
+                0,
+                LinkExtra::Netfilter {
+                    pf,
+                    hooknum,
+                    priority,
+                },
+            )
         }
         LinkKind::Kprobe { ret } => {
             let (func, offset) = name_offset(to)?;
             if func.is_empty() || func.contains(['/', ':', ' ']) {
-                return Err(Error::invalid("attach", format!("Invalid kernel function \"{to}\": give FUNC or FUNC+OFFSET")));
+                return Err(Error::invalid(
+                    "attach",
+                    format!("Invalid kernel function \"{to}\": give FUNC or FUNC+OFFSET"),
+                ));
             }
             let (type_, bit) = pmu("kprobe", "CONFIG_KPROBES", to)?;
             let name = CString::new(func).expect("checked: no NUL");
@@ -786,7 +910,11 @@ fn make(p: &Opened, kind: LinkKind, req: &LinkRequest) -> Result<OwnedFd> {
         LinkKind::KprobeMulti { ret } => {
             let names = multi_names(to, kernel_functions)?;
             if names.is_empty() {
-                return Err(Error::new(Kind::NotFound, "attach", format!("No kernel function matches \"{to}\"")));
+                return Err(Error::new(
+                    Kind::NotFound,
+                    "attach",
+                    format!("No kernel function matches \"{to}\""),
+                ));
             }
             let cs: Vec<CString> = names
                 .iter()
@@ -794,7 +922,14 @@ fn make(p: &Opened, kind: LinkKind, req: &LinkRequest) -> Result<OwnedFd> {
                 .collect::<std::result::Result<_, _>>()
                 .map_err(|_| Error::invalid("attach", "A function name holds a NUL byte"))?;
             let ptrs: Vec<*const libc::c_char> = cs.iter().map(|c| c.as_ptr()).collect();
-            link_create(0, 0, LinkExtra::KprobeMulti { retprobe: ret, syms: &ptrs })
+            link_create(
+                0,
+                0,
+                LinkExtra::KprobeMulti {
+                    retprobe: ret,
+                    syms: &ptrs,
+                },
+            )
         }
         LinkKind::Uprobe { ret } => {
             let (path, spec) = split_binary(to)?;
@@ -805,7 +940,8 @@ fn make(p: &Opened, kind: LinkKind, req: &LinkRequest) -> Result<OwnedFd> {
                 _ => symbol_offsets(&path, &[sym])?[0] + extra,
             };
             let (type_, bit) = pmu("uprobe", "CONFIG_UPROBE_EVENTS", to)?;
-            let cpath = sys::cpath(&path, "perf_event_open").map_err(|e| Error::sys("Cannot attach a uprobe", e))?;
+            let cpath = sys::cpath(&path, "perf_event_open")
+                .map_err(|e| Error::sys("Cannot attach a uprobe", e))?;
             let attr = PerfEventAttr {
                 type_,
                 config: if ret { 1 << bit } else { 0 },
@@ -824,17 +960,26 @@ fn make(p: &Opened, kind: LinkKind, req: &LinkRequest) -> Result<OwnedFd> {
             let path = mounts::absolute(Path::new(path));
             let names = multi_names(spec, || binary_functions(&path))?;
             if names.is_empty() {
-                return Err(Error::new(Kind::NotFound, "attach", format!("No function of {} matches \"{spec}\"", q(&path))));
+                return Err(Error::new(
+                    Kind::NotFound,
+                    "attach",
+                    format!("No function of {} matches \"{spec}\"", q(&path)),
+                ));
             }
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             let offsets = symbol_offsets(&path, &refs)?;
-            let cpath = sys::cpath(&path, "BPF_LINK_CREATE").map_err(|e| Error::sys("Cannot attach a uprobe", e))?;
-            link_create(0, 0, LinkExtra::UprobeMulti {
-                retprobe: ret,
-                path: &cpath,
-                offsets: &offsets,
-                pid: req.pid.unwrap_or(0),
-            })
+            let cpath = sys::cpath(&path, "BPF_LINK_CREATE")
+                .map_err(|e| Error::sys("Cannot attach a uprobe", e))?;
+            link_create(
+                0,
+                0,
+                LinkExtra::UprobeMulti {
+                    retprobe: ret,
+                    path: &cpath,
+                    offsets: &offsets,
+                    pid: req.pid.unwrap_or(0),
+                },
+            )
         }
         LinkKind::Tracepoint => {
             let id = tracepoint_id(to)?;
@@ -849,7 +994,10 @@ fn make(p: &Opened, kind: LinkKind, req: &LinkRequest) -> Result<OwnedFd> {
         LinkKind::PerfEvent => {
             let (type_, config) = perf_event(to)?;
             if req.period.is_some() && req.frequency.is_some() {
-                return Err(Error::invalid("attach", "Give a sampling period or a frequency, not both"));
+                return Err(Error::invalid(
+                    "attach",
+                    "Give a sampling period or a frequency, not both",
+                ));
             }
             let (sample_period, freq) = match (req.period, req.frequency) {
                 (Some(p), _) => (p, false),
@@ -857,9 +1005,18 @@ fn make(p: &Opened, kind: LinkKind, req: &LinkRequest) -> Result<OwnedFd> {
                 _ => (99, true),
             };
             if sample_period == 0 {
-                return Err(Error::invalid("attach", "The sampling period or frequency must be at least 1"));
+                return Err(Error::invalid(
+                    "attach",
+                    "The sampling period or frequency must be at least 1",
+                ));
             }
-            let attr = PerfEventAttr { type_, config, sample_period, freq, ..Default::default() };
+            let attr = PerfEventAttr {
+                type_,
+                config,
+                sample_period,
+                freq,
+                ..Default::default()
+            };
             let (pid, cpu) = match (req.pid, req.cpu) {
                 (Some(pid), cpu) => (pid as i32, cpu.map_or(-1, |c| c as i32)),
                 (None, cpu) => (-1, cpu.unwrap_or(0) as i32),
@@ -868,9 +1025,13 @@ fn make(p: &Opened, kind: LinkKind, req: &LinkRequest) -> Result<OwnedFd> {
         }
         LinkKind::RawTracepoint => {
             if to.is_empty() || to.contains(['/', ':', ' ']) {
-                return Err(Error::invalid("attach", format!("Invalid raw tracepoint \"{to}\": give its NAME, such as sched_switch")));
+                return Err(Error::invalid(
+                    "attach",
+                    format!("Invalid raw tracepoint \"{to}\": give its NAME, such as sched_switch"),
+                ));
             }
-            sys_links::bpf_raw_tracepoint_open(prog, Some(to)).map_err(|e| link_error(kind, to, "", e))
+            sys_links::bpf_raw_tracepoint_open(prog, Some(to))
+                .map_err(|e| link_error(kind, to, "", e))
         }
         LinkKind::Tracing => {
             check_tracing_target(p, to)?;
@@ -896,7 +1057,10 @@ fn check_tracing_target(p: &Opened, to: &str) -> Result<()> {
         return Err(Error::new(
             Kind::WrongKind,
             "attach",
-            format!("Cannot attach {} with --to: it is a \"{iter}\" iterator", p.what),
+            format!(
+                "Cannot attach {} with --to: it is a \"{iter}\" iterator",
+                p.what
+            ),
         )
         .with_hint("make a view of it with `bpfx view PROG PIN`"));
     }
@@ -950,18 +1114,43 @@ mod tests {
         assert_eq!(name_offset("f+0x10").unwrap(), ("f", 16));
         assert_eq!(name_offset("f+8").unwrap(), ("f", 8));
         assert_eq!(name_offset("f").unwrap(), ("f", 0));
-        assert!(name_offset("f+x").unwrap_err().message.contains("Invalid offset \"x\""));
+        assert!(
+            name_offset("f+x")
+                .unwrap_err()
+                .message
+                .contains("Invalid offset \"x\"")
+        );
         assert_eq!(netfilter_hook("input").unwrap(), (2, 1));
         assert_eq!(netfilter_hook("ipv6:postrouting").unwrap(), (10, 4));
-        assert!(netfilter_hook("ipx:input").unwrap_err().message.contains("\"ipx\""));
-        assert!(netfilter_hook("nope").unwrap_err().message.contains("\"nope\""));
+        assert!(
+            netfilter_hook("ipx:input")
+                .unwrap_err()
+                .message
+                .contains("\"ipx\"")
+        );
+        assert!(
+            netfilter_hook("nope")
+                .unwrap_err()
+                .message
+                .contains("\"nope\"")
+        );
         assert_eq!(perf_event("software:cpu-clock").unwrap(), (1, 0));
         assert_eq!(perf_event("hardware:instructions").unwrap(), (0, 1));
-        assert!(perf_event("software:nope").unwrap_err().message.contains("cpu-clock"));
+        assert!(
+            perf_event("software:nope")
+                .unwrap_err()
+                .message
+                .contains("cpu-clock")
+        );
         assert_eq!(xdp_flags(Some("generic")).unwrap(), 2);
         assert!(xdp_flags(Some("fast")).is_err());
         assert!(tracepoint_id("../x:y").is_err());
-        assert!(tracepoint_id("nocolon").unwrap_err().message.contains("CATEGORY:NAME"));
+        assert!(
+            tracepoint_id("nocolon")
+                .unwrap_err()
+                .message
+                .contains("CATEGORY:NAME")
+        );
         assert_eq!(
             multi_names("a,b", || unreachable!()).unwrap(),
             vec!["a".to_string(), "b".to_string()]
@@ -989,21 +1178,137 @@ mod tests {
             "Cannot attach program \"x\" as \"kprobe\": its type is xdp, and a \"kprobe\" link takes a kprobe program"
         );
         assert_eq!(kind_for(&p, "eth0", None).unwrap(), LinkKind::Xdp);
-        assert!(kind_for(&p, "eth0", Some("nope")).unwrap_err().message.contains("tcx_ingress"));
-        let k = Opened { type_name: "kprobe".into(), section: Some("uretprobe/x".into()), ..p };
-        assert_eq!(kind_for(&k, "/bin/true:main", None).unwrap(), LinkKind::Uprobe { ret: true });
-        assert_eq!(kind_for(&k, "/bin/true:ma*", None).unwrap(), LinkKind::UprobeMulti { ret: true });
-        let k = Opened { section: Some("kprobe/x".into()), ..k };
-        assert_eq!(kind_for(&k, "vfs_*", None).unwrap(), LinkKind::KprobeMulti { ret: false });
-        assert_eq!(kind_for(&k, "vfs_read+4", None).unwrap(), LinkKind::Kprobe { ret: false });
-        let c = Opened { type_name: "sched_cls".into(), section: Some("classifier".into()), ..k };
-        assert!(kind_for(&c, "eth0", None).unwrap_err().hint.unwrap().contains("tcx_ingress"));
-        let c = Opened { section: Some("classifier/egress".into()), ..c };
+        assert!(
+            kind_for(&p, "eth0", Some("nope"))
+                .unwrap_err()
+                .message
+                .contains("tcx_ingress")
+        );
+        let k = Opened {
+            type_name: "kprobe".into(),
+            section: Some("uretprobe/x".into()),
+            ..p
+        };
+        assert_eq!(
+            kind_for(&k, "/bin/true:main", None).unwrap(),
+            LinkKind::Uprobe { ret: true }
+        );
+        assert_eq!(
+            kind_for(&k, "/bin/true:ma*", None).unwrap(),
+            LinkKind::UprobeMulti { ret: true }
+        );
+        let k = Opened {
+            section: Some("kprobe/x".into()),
+            ..k
+        };
+        assert_eq!(
+            kind_for(&k, "vfs_*", None).unwrap(),
+            LinkKind::KprobeMulti { ret: false }
+        );
+        assert_eq!(
+            kind_for(&k, "vfs_read+4", None).unwrap(),
+            LinkKind::Kprobe { ret: false }
+        );
+        let c = Opened {
+            type_name: "sched_cls".into(),
+            section: Some("classifier".into()),
+            ..k
+        };
+        assert!(
+            kind_for(&c, "eth0", None)
+                .unwrap_err()
+                .hint
+                .clone()
+                .unwrap()
+                .contains("tcx_ingress")
+        );
+        let c = Opened {
+            section: Some("classifier/egress".into()),
+            ..c
+        };
         assert_eq!(kind_for(&c, "eth0", None).unwrap(), LinkKind::TcxEgress);
-        let s = Opened { type_name: "struct_ops".into(), ..c };
-        assert_eq!(kind_for(&s, "x", None).unwrap_err().kind, Kind::NotSupported);
-        let g = Opened { type_name: "cgroup_skb".into(), ..s };
-        assert!(kind_for(&g, "x", None).unwrap_err().hint.unwrap().contains("--cgroup-root"));
+        let s = Opened {
+            type_name: "struct_ops".into(),
+            ..c
+        };
+        assert_eq!(
+            kind_for(&s, "x", None).unwrap_err().kind,
+            Kind::NotSupported
+        );
+        let g = Opened {
+            type_name: "cgroup_skb".into(),
+            ..s
+        };
+        assert!(
+            kind_for(&g, "x", None)
+                .unwrap_err()
+                .hint
+                .clone()
+                .unwrap()
+                .contains("--cgroup-root")
+        );
+    }
+
+    #[test]
+    fn kernel_refusals_are_said_for_the_link_and_its_target() {
+        use crate::sys::{BpfCmd, Call, fake};
+        let _g = fake::install(|c| match c {
+            Call::Bpf {
+                cmd: BpfCmd::RawTracepointOpen,
+                ..
+            } => fake::errno(libc::ENOENT),
+            Call::Bpf {
+                cmd: BpfCmd::LinkCreate,
+                ..
+            } => fake::errno(libc::EOPNOTSUPP),
+            _ => None,
+        });
+        let p = |type_name: &str| Opened {
+            prog: Prog::Pinned(std::fs::File::open("/dev/null").unwrap().into()),
+            what: "program \"x\"".into(),
+            type_name: type_name.into(),
+            attach_btf_id: 0,
+            attach_btf_obj_id: 0,
+            section: None,
+        };
+        let req = |to: &str| LinkRequest {
+            to: to.into(),
+            ..Default::default()
+        };
+        let e = make(&p("raw_tracepoint"), LinkKind::RawTracepoint, &req("nope")).unwrap_err();
+        assert_eq!(
+            (e.kind, e.op.as_str()),
+            (Kind::NotFound, "BPF_RAW_TRACEPOINT_OPEN")
+        );
+        assert_eq!(
+            e.message,
+            "Cannot attach a raw tracepoint link to \"nope\": the kernel has no raw tracepoint \"nope\""
+        );
+        let e = make(
+            &p("kprobe"),
+            LinkKind::KprobeMulti { ret: false },
+            &req("a,b"),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, Kind::NotSupported);
+        assert_eq!(e.feature.as_deref(), Some("link kprobe_multi"));
+        assert!(
+            e.message
+                .ends_with("the kernel is built without CONFIG_FPROBE")
+        );
+        let e = make(
+            &p("xdp"),
+            LinkKind::Xdp,
+            &LinkRequest {
+                priority: Some(1),
+                ..req("lo")
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "\"priority\" is not for xdp links: it is for netfilter links"
+        );
     }
 
     #[test]

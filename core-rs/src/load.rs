@@ -408,7 +408,11 @@ fn btf_needed<'a>(btf: Option<&'a Btf>, name: &str) -> Result<&'a Btf> {
 
 /// Loads one program, giving it the attach point its section names.
 pub(crate) fn load_program(
-    prog: &mut Program, name: &str, section: &str, btf: Option<&Btf>) -> Result<()> {
+    prog: &mut Program,
+    name: &str,
+    section: &str,
+    btf: Option<&Btf>,
+) -> Result<()> {
     let target = object::attach_to(section);
     let what = || format!("Cannot load program \"{name}\" (section \"{section}\")");
     let r = match prog {

@@ -18,7 +18,9 @@ use std::path::Path;
 pub enum LinkExtra<'a> {
     None,
     /// `perf_event.bpf_cookie`.
-    PerfEvent { cookie: u64 },
+    PerfEvent {
+        cookie: u64,
+    },
     /// `kprobe_multi`: the functions by name.
     KprobeMulti {
         retprobe: bool,
@@ -32,7 +34,11 @@ pub enum LinkExtra<'a> {
         pid: u32,
     },
     /// `netfilter`.
-    Netfilter { pf: u32, hooknum: u32, priority: i32 },
+    Netfilter {
+        pf: u32,
+        hooknum: u32,
+        priority: i32,
+    },
 }
 
 /// `BPF_LINK_CREATE` of `prog` on `target` (an fd or an ifindex, by type).
@@ -90,9 +96,7 @@ pub fn bpf_link_create(
 /// (fentry, fexit, fmod_ret, lsm, tp_btf).
 pub fn bpf_raw_tracepoint_open(prog: BorrowedFd<'_>, name: Option<&str>) -> SysResult<OwnedFd> {
     let op = BpfCmd::RawTracepointOpen.name();
-    let name = name
-        .map(|n| cpath(Path::new(n), op))
-        .transpose()?;
+    let name = name.map(|n| cpath(Path::new(n), op)).transpose()?;
     let mut attr = [0u8; ATTR_SIZE];
     put_u64(&mut attr, 0, name.as_ref().map_or(0, |n| n.as_ptr() as u64));
     put_u32(&mut attr, 8, prog.as_raw_fd() as u32);

@@ -134,10 +134,14 @@ test: all witnesses
 demo: all
 	scripts/demo.sh
 
-bench: all build/bench/readview build/bench/maps_c
+bench: all witnesses build/bench/readview build/bench/maps_c build/bench/links_c
 	bash bench/run.sh
 
 build/bench/maps_c: bench/maps_c.c
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -o $@ $< -lbpf
+
+build/bench/links_c: bench/links_c.c
 	@mkdir -p $(@D)
 	gcc -O2 -Wall -o $@ $< -lbpf
 

@@ -786,7 +786,7 @@ fn link_error(kind: LinkKind, to: &str, op_what: &str, e: sys::SysError) -> Erro
             "a multi link needs a program loaded for it (SEC(\"kprobe.multi/...\") or SEC(\"uprobe.multi/...\"), with libbpf 1.0 or 1.3 and later), and every name must exist",
         ),
         (LinkKind::Xdp | LinkKind::TcxIngress | LinkKind::TcxEgress, libc::EBUSY | libc::EEXIST) => err
-            .with_hint("the interface has a program attached that is not a link of this kind: detach it first (ip link set dev IFACE xdp off)"),
+            .with_hint("another program is attached to the interface (`bpftool net` shows it; detach it first), or a link to it was just unpinned and the kernel is still releasing it (try again)"),
         (LinkKind::NetkitPrimary | LinkKind::NetkitPeer, libc::ENXIO | libc::EINVAL) => err
             .with_hint("a netkit link needs a netkit device (ip link add NAME type netkit)"),
         (LinkKind::KprobeMulti { .. } | LinkKind::UprobeMulti { .. }, libc::EOPNOTSUPP) => {

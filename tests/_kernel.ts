@@ -477,6 +477,17 @@ export async function rejected(fn: () => unknown): Promise<BpfError> {
   assert.fail("expected an error");
 }
 
+/** The error `fn` throws, which must be a bpfx error. */
+export function caught(fn: () => unknown): BpfError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(isBpfError(e), `expected a bpfx error, got ${e}`);
+    return e as BpfError;
+  }
+  assert.fail("expected an error");
+}
+
 /** Every path below `dir` (files, links and directories), sorted. */
 export async function tree(dir: string): Promise<string[]> {
   const out: string[] = [];

@@ -6,9 +6,7 @@
 import {
   attachLink,
   type AttachLinkOptions,
-  type BpfError,
   doctor,
-  isBpfError,
   type LinkInfo,
   load,
   ls,
@@ -21,6 +19,7 @@ import {
   assert,
   BPFX,
   captureIo,
+  caught,
   eventually,
   kernelTest,
   privateBpffs,
@@ -31,17 +30,6 @@ import {
 
 const OBJ = `${ROOT}/build/tests/links.bpf.o`;
 const TARGET = `${ROOT}/build/tests/link_target`;
-
-/** The error `fn` throws, which must be a bpfx error. */
-function caught(fn: () => unknown): BpfError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(isBpfError(e), `expected a bpfx error, got ${e}`);
-    return e as BpfError;
-  }
-  assert.fail("expected an error");
-}
 
 /** Loads the test programs into `dir`/p; returns the program and map dirs. */
 function loadPrograms(dir: string): { progs: string; maps: string } {
@@ -85,13 +73,19 @@ async function sameAsBpftool(link: LinkInfo, ns?: string): Promise<void> {
   }
 }
 
-/** Unpins `pin` and waits until bpftool no longer lists link `id`. */
-async function unpinAndGone(pin: string, id: number, ns?: string) {
-  unpin(pin);
+/** Waits until bpftool no longer lists link `id` (the kernel frees lazily). */
+async function gone(id: number, ns?: string): Promise<void> {
   await eventually(
     `bpftool still lists link ${id}`,
     async () => !(await bpftoolLinks(ns)).some((l) => l.id === id),
   );
+}
+
+/** Unpins each of `pins` that is there (for `finally`). */
+async function unpinIfThere(...pins: string[]): Promise<void> {
+  for (const pin of pins) {
+    await Deno.lstat(pin).then(() => unpin(pin), () => {});
+  }
 }
 
 /** A u64 counter of `map` at `key`, or 0n when there is none. */
@@ -198,6 +192,14 @@ async function vethPair(): Promise<VethPair> {
   }
 }
 
+/** Detached: datagrams sent across are no longer counted at `key`. */
+async function notCounted(pair: VethPair, maps: string, key: number) {
+  const before = counter(maps, "net_hits", key);
+  await pair.send(3);
+  await sleep(100);
+  assert.equal(counter(maps, "net_hits", key), before);
+}
+
 /** Runs the bpfx CLI in the namespace `ns`; returns its parsed JSON. */
 async function bpfxIn<T>(ns: string, ...args: string[]): Promise<T> {
   const r = await run("ip", ["netns", "exec", ns, BPFX, ...args, "--json"]);
@@ -276,21 +278,13 @@ kernelTest(
         `${b.path}/tcx2`,
       );
       assert.equal(fromObj.target.attachType, "tcx_ingress");
-      await unpinAndGone(`${b.path}/tcx2`, fromObj.id, pair.ns);
+      unpin(`${b.path}/tcx2`);
+      await gone(fromObj.id, pair.ns);
     } finally {
-      for (const p of [pin, `${b.path}/tcx2`]) {
-        await Deno.lstat(p).then(() => unpin(p), () => {});
-      }
+      await unpinIfThere(pin, `${b.path}/tcx2`);
     }
-    await eventually(
-      `bpftool still lists link ${link.id}`,
-      async () => !(await bpftoolLinks(pair.ns)).some((l) => l.id === link.id),
-    );
-    // Detached: packets are no longer counted.
-    const after = counter(maps, "net_hits", 0);
-    await pair.send(3);
-    await sleep(100);
-    assert.equal(counter(maps, "net_hits", 0), after);
+    await gone(link.id, pair.ns);
+    await notCounted(pair, maps, 0);
   },
   { needs: [] },
 );
@@ -336,16 +330,13 @@ kernelTest(
       assert.equal(dev?.xdp?.prog?.id, link.progId, JSON.stringify(dev?.xdp));
       await sameAsBpftool(link, pair.ns);
     } finally {
-      await Deno.lstat(pin).then(() => unpin(pin), () => {});
+      await unpinIfThere(pin);
     }
     await eventually(
       "bpftool net still shows the xdp program",
       async () => (await bpftoolNet(pair.ns)).xdp.length === 0,
     );
-    const after = counter(maps, "net_hits", 1);
-    await pair.send(3);
-    await sleep(100);
-    assert.equal(counter(maps, "net_hits", 1), after);
+    await notCounted(pair, maps, 1);
   },
   { needs: [] },
 );
@@ -393,12 +384,9 @@ kernelTest(
       assert.equal(counter(maps, "uprobe_hits", pid), 7n);
       await sameAsBpftool(link);
     } finally {
-      await Deno.lstat(pin).then(() => unpin(pin), () => {});
+      await unpinIfThere(pin);
     }
-    await eventually(
-      `bpftool still lists link ${link.id}`,
-      async () => !(await bpftoolLinks()).some((l) => l.id === link.id),
-    );
+    await gone(link.id);
     const again = await runTarget("3");
     assert.equal(counter(maps, "uprobe_hits", again), 0n);
   },
@@ -426,12 +414,9 @@ kernelTest(
       assert.equal(counter(maps, "tp_hits", pid), 4n);
       await sameAsBpftool(link);
     } finally {
-      await Deno.lstat(pin).then(() => unpin(pin), () => {});
+      await unpinIfThere(pin);
     }
-    await eventually(
-      `bpftool still lists link ${link.id}`,
-      async () => !(await bpftoolLinks()).some((l) => l.id === link.id),
-    );
+    await gone(link.id);
     assert.equal(counter(maps, "tp_hits", await runTarget("2")), 0n);
   },
   { needs: [] },
@@ -504,14 +489,11 @@ kernelTest(
       for (const l of made) await sameAsBpftool(l);
     } finally {
       for (const pin of [raw, perf]) {
-        await Deno.lstat(pin).then(() => unpin(pin), () => {});
+        await unpinIfThere(pin);
       }
     }
     for (const l of made) {
-      await eventually(
-        `bpftool still lists link ${l.id}`,
-        async () => !(await bpftoolLinks()).some((x) => x.id === l.id),
-      );
+      await gone(l.id);
     }
   },
   { needs: [] },
@@ -541,12 +523,9 @@ kernelTest(
       assert.ok(counter(maps, "kprobe_hits", Deno.pid) >= 4n);
       await sameAsBpftool(link);
     } finally {
-      await Deno.lstat(pin).then(() => unpin(pin), () => {});
+      await unpinIfThere(pin);
     }
-    await eventually(
-      `bpftool still lists link ${link.id}`,
-      async () => !(await bpftoolLinks()).some((l) => l.id === link.id),
-    );
+    await gone(link.id);
   },
   { needs: ["link kprobe"] },
 );
@@ -580,7 +559,7 @@ kernelTest(
       assert.deepEqual(funcs.sort(), ["do_rmdir", "do_unlinkat"]);
       await sameAsBpftool(link);
     } finally {
-      await Deno.lstat(pin).then(() => unpin(pin), () => {});
+      await unpinIfThere(pin);
     }
     await nothingLeft(pin, progId(prog));
   },

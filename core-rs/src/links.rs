@@ -269,29 +269,9 @@ fn load_one(
 ) -> Result<(Box<Ebpf>, String)> {
     let parsed = object::parse_file(obj)?;
     let section = parsed
-        .spec
-        .programs
-        .iter()
-        .find(|p| p.name == name)
-        .map(|p| p.section.clone())
-        .ok_or_else(|| {
-            let names: Vec<&str> = parsed
-                .spec
-                .programs
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect();
-            Error::new(
-                Kind::NotFound,
-                "lookup",
-                format!(
-                    "Object {} has no program \"{name}\" (it has: {})",
-                    q(obj),
-                    names.join(", ")
-                ),
-            )
-            .with_path(obj)
-        })?;
+        .program(&obj.display().to_string(), name)?
+        .section
+        .clone();
     let btf = parsed
         .needs_kernel_btf
         .then(crate::load::kernel_btf)
@@ -1099,6 +1079,11 @@ pub fn attach(req: &LinkRequest) -> Result<ObjectInfo> {
 mod tests {
     use super::*;
 
+    /// Whether `r` failed with a message holding `text`.
+    fn says<T: std::fmt::Debug>(r: Result<T>, text: &str) -> bool {
+        r.unwrap_err().message.contains(text)
+    }
+
     #[test]
     fn globs_match_as_shells_do() {
         assert!(glob_match("do_unlink*", "do_unlinkat"));
@@ -1114,43 +1099,18 @@ mod tests {
         assert_eq!(name_offset("f+0x10").unwrap(), ("f", 16));
         assert_eq!(name_offset("f+8").unwrap(), ("f", 8));
         assert_eq!(name_offset("f").unwrap(), ("f", 0));
-        assert!(
-            name_offset("f+x")
-                .unwrap_err()
-                .message
-                .contains("Invalid offset \"x\"")
-        );
+        assert!(says(name_offset("f+x"), "Invalid offset \"x\""));
         assert_eq!(netfilter_hook("input").unwrap(), (2, 1));
         assert_eq!(netfilter_hook("ipv6:postrouting").unwrap(), (10, 4));
-        assert!(
-            netfilter_hook("ipx:input")
-                .unwrap_err()
-                .message
-                .contains("\"ipx\"")
-        );
-        assert!(
-            netfilter_hook("nope")
-                .unwrap_err()
-                .message
-                .contains("\"nope\"")
-        );
+        assert!(says(netfilter_hook("ipx:input"), "\"ipx\""));
+        assert!(says(netfilter_hook("nope"), "\"nope\""));
         assert_eq!(perf_event("software:cpu-clock").unwrap(), (1, 0));
         assert_eq!(perf_event("hardware:instructions").unwrap(), (0, 1));
-        assert!(
-            perf_event("software:nope")
-                .unwrap_err()
-                .message
-                .contains("cpu-clock")
-        );
+        assert!(says(perf_event("software:nope"), "cpu-clock"));
         assert_eq!(xdp_flags(Some("generic")).unwrap(), 2);
         assert!(xdp_flags(Some("fast")).is_err());
         assert!(tracepoint_id("../x:y").is_err());
-        assert!(
-            tracepoint_id("nocolon")
-                .unwrap_err()
-                .message
-                .contains("CATEGORY:NAME")
-        );
+        assert!(says(tracepoint_id("nocolon"), "CATEGORY:NAME"));
         assert_eq!(
             multi_names("a,b", || unreachable!()).unwrap(),
             vec!["a".to_string(), "b".to_string()]
@@ -1178,12 +1138,7 @@ mod tests {
             "Cannot attach program \"x\" as \"kprobe\": its type is xdp, and a \"kprobe\" link takes a kprobe program"
         );
         assert_eq!(kind_for(&p, "eth0", None).unwrap(), LinkKind::Xdp);
-        assert!(
-            kind_for(&p, "eth0", Some("nope"))
-                .unwrap_err()
-                .message
-                .contains("tcx_ingress")
-        );
+        assert!(says(kind_for(&p, "eth0", Some("nope")), "tcx_ingress"));
         let k = Opened {
             type_name: "kprobe".into(),
             section: Some("uretprobe/x".into()),

@@ -60,6 +60,28 @@ pub struct Parsed {
     pub needs_kernel_btf: bool,
 }
 
+impl Parsed {
+    /// The program `name` of the object (read from `obj`, as messages say
+    /// it), or an error that lists the programs it has.
+    pub fn program(&self, obj: &str, name: &str) -> Result<&ProgramSpec> {
+        self.spec
+            .programs
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.spec.programs.iter().map(|p| p.name.as_str()).collect();
+                Error::new(
+                    Kind::NotFound,
+                    "lookup",
+                    format!(
+                        "Object \"{obj}\" has no program \"{name}\" (it has: {})",
+                        names.join(", ")
+                    ),
+                )
+            })
+    }
+}
+
 /// The kernel program type and attach type a section implies.
 fn section_kind(s: &ProgramSection) -> (&'static str, Option<String>) {
     use ProgramSection as S;

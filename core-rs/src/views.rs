@@ -142,27 +142,7 @@ pub fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<(IterPro
     }
     let (obj, name) = spec.rsplit_once(':').expect("contains ':'");
     let parsed = object::parse_file(Path::new(obj))?;
-    let prog = parsed
-        .spec
-        .programs
-        .iter()
-        .find(|p| p.name == name)
-        .ok_or_else(|| {
-            let names: Vec<&str> = parsed
-                .spec
-                .programs
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect();
-            Error::new(
-                Kind::NotFound,
-                "lookup",
-                format!(
-                    "Object \"{obj}\" has no program \"{name}\" (it has: {})",
-                    names.join(", ")
-                ),
-            )
-        })?;
+    let prog = parsed.program(obj, name)?;
     let Some(target) = prog
         .section
         .strip_prefix("iter/")

@@ -7,7 +7,14 @@
 //                               has a symbol, so a uprobe sees every call)
 //   link_target udp ADDR PORT N sends N UDP datagrams to the IPv4 ADDR:PORT
 //                               (for tcx and xdp on a veth pair)
+//   link_target prog TYPE EXPECTED_ATTACH_TYPE PIN
+//                               loads `r0 = 1; exit` as a program of TYPE for
+//                               EXPECTED_ATTACH_TYPE (numbers, as in the UAPI)
+//                               with bpf(2) and pins it at PIN: the programs
+//                               neither aya 0.14 nor Debian's bpftool can load
+//                               (netfilter, uprobe_multi)
 #include <arpa/inet.h>
+#include <linux/bpf.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,8 +52,43 @@ static int udp(const char *addr, int port, int n)
 	return 0;
 }
 
+static int prog(int type, int expected, const char *pin)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	char log[4096] = "";
+	union bpf_attr attr;
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = type;
+	attr.expected_attach_type = expected;
+	attr.insns = (unsigned long)insns;
+	attr.insn_cnt = 2;
+	attr.license = (unsigned long)"GPL";
+	attr.log_buf = (unsigned long)log;
+	attr.log_size = sizeof(log);
+	attr.log_level = 1;
+	int fd = syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+	if (fd < 0) {
+		perror("link_target: BPF_PROG_LOAD");
+		fputs(log, stderr);
+		return 1;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.pathname = (unsigned long)pin;
+	attr.bpf_fd = fd;
+	if (syscall(SYS_bpf, BPF_OBJ_PIN, &attr, sizeof(attr))) {
+		perror("link_target: BPF_OBJ_PIN");
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && strcmp(argv[1], "prog") == 0)
+		return prog(atoi(argv[2]), atoi(argv[3]), argv[4]);
 	if (argc == 5 && strcmp(argv[1], "udp") == 0)
 		return udp(argv[2], atoi(argv[3]), atoi(argv[4]));
 	int n = argc > 1 ? atoi(argv[1]) : 1, sum = 0;

@@ -341,6 +341,80 @@ kernelTest(
   { needs: [] },
 );
 
+/** Pins at `pin` a `r0 = 1; exit` program of `type` for `attachType`. */
+async function rawProgram(type: number, attachType: number, pin: string) {
+  const r = await run(TARGET, ["prog", String(type), String(attachType), pin]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+kernelTest(
+  "attach --to makes a netfilter link in a test namespace: show gives its family, hook and priority as bpftool does, and unpin detaches it",
+  async () => {
+    await using b = await privateBpffs();
+    await using pair = await vethPair();
+    // Neither aya 0.14 nor bpftool 7.1 loads netfilter programs: the helper
+    // loads one (BPF_PROG_TYPE_NETFILTER 32, BPF_NETFILTER 45) that accepts.
+    const prog = `${b.path}/nf`;
+    await rawProgram(32, 45, prog);
+    const pin = `${b.path}/nfl`;
+    const link = await bpfxIn<LinkInfo>(
+      pair.ns,
+      "attach",
+      prog,
+      "--to",
+      "ipv6:forward",
+      "--priority",
+      "-128",
+      "--pin",
+      pin,
+    );
+    try {
+      assert.equal(link.type, "netfilter");
+      // NFPROTO_IPV6 10, NF_INET_FORWARD 2.
+      assert.deepEqual(link.target, { pf: 10, hook: 2, prio: -128, flags: 0 });
+      assert.deepEqual(show(pin), { ...link, path: pin });
+      await sameAsBpftool(link, pair.ns);
+    } finally {
+      await unpinIfThere(pin);
+    }
+    await gone(link.id, pair.ns);
+  },
+  { needs: [] },
+);
+
+kernelTest(
+  "attachLink() makes a uprobe_multi link over a list of a binary's functions, at the offsets a uprobe has, and unpin detaches it",
+  async () => {
+    await using b = await privateBpffs();
+    const { progs } = loadPrograms(b.path);
+    // A kprobe program loaded for BPF_TRACE_UPROBE_MULTI (48), which
+    // neither aya 0.14 nor bpftool 7.1 can load.
+    const prog = `${b.path}/um`;
+    await rawProgram(2, 48, prog);
+    const one = attachLink(`${progs}/uprobe_count`, {
+      to: `${TARGET}:bpfx_probed`,
+      pin: `${b.path}/one`,
+    });
+    unpin(`${b.path}/one`);
+    const pin = `${b.path}/multi`;
+    const link = attachLink(prog, { to: `${TARGET}:bpfx_probed,main`, pin });
+    try {
+      assert.equal(link.type, "uprobe_multi");
+      assert.equal(link.target.path, TARGET);
+      assert.equal(link.target.func_cnt, 2);
+      assert.equal(link.target.retprobe, false);
+      const [first] = link.target.funcs as { offset: number }[];
+      assert.equal(first?.offset, one.target.offset);
+      await sameAsBpftool(link);
+    } finally {
+      await unpinIfThere(pin);
+    }
+    await gone(link.id);
+    await gone(one.id);
+  },
+  { needs: ["link uprobe_multi"] },
+);
+
 // ---------------------------------------------------------------------------
 // Tracing links
 
@@ -659,6 +733,12 @@ kernelTest(
         { to: "lo", pin },
         "invalid",
         /Cannot tell where .* attaches: a sched_cls program attaches to tcx ingress or egress/,
+      ],
+      [
+        `${progs}/tcx_count`,
+        { to: "lo", pin, attachType: "netkit_primary" },
+        "invalid",
+        /^Cannot attach a netkit primary link to "lo": invalid argument$/,
       ],
       [
         `${progs}/uprobe_count`,

@@ -47,7 +47,7 @@ help:
 	@echo 'make examples   build/examples/*.bpf.o and build/tests/*.bpf.o (and build/vmlinux.h)'
 	@echo 'make loadcheck  load the examples with bpftool into a private bpffs (needs root)'
 	@echo 'make check      deno fmt/lint/check, cargo fmt/clippy'
-	@echo 'make witnesses  build/tests/*.bpf.o: the test gate witnesses and the test fixtures (also built by examples)'
+	@echo 'make witnesses  build/tests/: the test gate witnesses, the test fixtures (also built by examples), the link tests programs and uprobe target'
 	@echo 'make test       all and the witnesses, then scripts/test.sh (cargo test + deno test)'
 	@echo 'make demo       all, then scripts/demo.sh (needs root)'
 	@echo 'make bench      bench/run.sh'
@@ -99,7 +99,13 @@ build/tests/%.bpf.o: tests/bpf/%.bpf.c build/vmlinux.h | deps
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
-witnesses: $(TEST_BPF_OBJS)
+witnesses: $(TEST_BPF_OBJS) build/tests/link_target
+
+# The link tests' helper binary (tests/link_target.c): not stripped, so its
+# function has a symbol.
+build/tests/link_target: tests/link_target.c
+	@mkdir -p $(@D)
+	gcc -O1 -g -Wall -o $@ $<
 
 build/tests/sections-noopt.bpf.o: tests/bpf/sections.bpf.c build/vmlinux.h | deps
 	@mkdir -p $(@D)
@@ -136,10 +142,14 @@ test: all witnesses
 demo: all
 	scripts/demo.sh
 
-bench: all build/bench/readview build/bench/maps_c
+bench: all witnesses build/bench/readview build/bench/maps_c build/bench/links_c
 	bash bench/run.sh
 
 build/bench/maps_c: bench/maps_c.c
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -o $@ $< -lbpf
+
+build/bench/links_c: bench/links_c.c
 	@mkdir -p $(@D)
 	gcc -O2 -Wall -o $@ $< -lbpf
 

@@ -30,6 +30,7 @@ import {
 } from "./cli/_table.ts";
 import { denoIo, fail, type Io, printJson, withJson } from "./cli/output.ts";
 import { VERSION } from "./src/_version.ts";
+import type { LinkKind } from "./src/links.ts";
 
 export type { Io } from "./cli/output.ts";
 
@@ -116,6 +117,64 @@ function parseTaskId(value: string): number {
   }
   return id;
 }
+
+/** A signed 32-bit integer. */
+function parseInt32(value: string): number {
+  const n = Number(value);
+  if (!/^-?[0-9]+$/.test(value) || n < -0x8000_0000 || n > 0x7fff_ffff) {
+    throw new InvalidValue("Expected a 32-bit integer.");
+  }
+  return n;
+}
+
+/** A CPU number: a non-negative 32-bit integer. */
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n > 0xffff_ffff) {
+    throw new InvalidValue("Expected a non-negative integer.");
+  }
+  return n;
+}
+
+/** A sampling period or frequency: a positive safe integer. */
+function parsePositive(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidValue("Expected a positive integer.");
+  }
+  return n;
+}
+
+/** The kinds of link `attach --to` makes (`--attach-type`). */
+const LINK_KINDS = [
+  "xdp",
+  "tcx_ingress",
+  "tcx_egress",
+  "netkit_primary",
+  "netkit_peer",
+  "netfilter",
+  "kprobe",
+  "kretprobe",
+  "kprobe_multi",
+  "kretprobe_multi",
+  "uprobe",
+  "uretprobe",
+  "uprobe_multi",
+  "uretprobe_multi",
+  "tracepoint",
+  "raw_tracepoint",
+  "perf_event",
+  "tracing",
+] as const satisfies readonly LinkKind[];
+
+/** The options of `attach`'s cgroup mode, which `--to` cannot be used with. */
+const LINK_CONFLICTS = [
+  "cgroup-root",
+  "pin-root",
+  "expose-root",
+  "name",
+  "state",
+] as const;
 
 const STATE = {
   type: "string",
@@ -332,47 +391,133 @@ same bytes \`cat VIEW\` gives. VIEW may be a symlink made by \`bpfx attach\`.`,
   }),
   leaf({
     name: "attach",
-    summary: "keep a view per cgroup of a subtree, in a mirror tree",
-    help:
-      `Pins a view of PROG (a cgroup iterator: pinned, or OBJ:NAME) for each cgroup
-under --cgroup-root at <pin root>/<cgroup path>/NAME, and a symlink to it at
-<expose root>/<cgroup path>/NAME. Views of cgroups that are gone are removed;
-running it again changes nothing. In the pin tree, '.' in a directory name is
-written %2E (bpffs refuses dots) and '%' is written %25.
+    summary:
+      "attach a program as a pinned link (--to), or keep a view per cgroup of a subtree",
+    help: `Two modes, chosen by --to.
 
-The attach is recorded as a rule in the state directory, which \`bpfx watch\`
-keeps true: a view for each cgroup that appears, none for those removed. A
-program given as OBJ:NAME is pinned at <pin root>/%prog-NAME for it.
+With --to TARGET --pin PIN: attaches PROG (pinned, or OBJ:NAME, loaded for
+it) to TARGET as one BPF link, pinned at PIN. The kind of link comes from the
+program's type and section; --attach-type overrides it. TARGET by kind:
+  xdp, tcx_ingress, tcx_egress  an interface (a name or an index)
+  netkit_primary, netkit_peer   a netkit device
+  netfilter                     [ipv4:|ipv6:]prerouting|input|forward|output|postrouting
+  kprobe, kretprobe             FUNC or FUNC+OFFSET
+  kprobe_multi, kretprobe_multi a glob, or F1,F2,...
+  uprobe, uretprobe             PATH:SYMBOL, PATH:SYMBOL+OFFSET or PATH:0xOFFSET
+  uprobe_multi, uretprobe_multi PATH:GLOB or PATH:S1,S2,...
+  tracepoint                    CATEGORY:NAME
+  raw_tracepoint                NAME
+  perf_event                    software:NAME or hardware:NAME (cpu-clock, ...)
+  tracing                       the function a fentry/fexit/lsm/tp_btf program
+                                was loaded for
+\`bpfx show PIN\` gives the link's target; \`bpfx unpin PIN\` detaches it.
 
-Example:
+With --cgroup-root: pins a view of PROG (a cgroup iterator: pinned, or
+OBJ:NAME) for each cgroup under --cgroup-root at <pin root>/<cgroup
+path>/NAME, and a symlink to it at <expose root>/<cgroup path>/NAME. Views of
+cgroups that are gone are removed; running it again changes nothing. In the
+pin tree, '.' in a directory name is written %2E (bpffs refuses dots) and '%'
+is written %25. The attach is recorded as a rule in the state directory,
+which \`bpfx watch\` keeps true: a view for each cgroup that appears, none for
+those removed. A program given as OBJ:NAME is pinned at <pin
+root>/%prog-NAME for it.
+
+Examples:
+  bpfx attach /sys/fs/bpf/app/xdp_filter --to eth0 --pin /sys/fs/bpf/app/eth0
+  bpfx attach prog.o:count_unlink --to do_unlinkat --pin /sys/fs/bpf/unlinks
+  bpfx attach prog.o:on_malloc --to /lib/x86_64-linux-gnu/libc.so.6:malloc \\
+    --pin /sys/fs/bpf/mallocs
   bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root system.slice \\
     --pin-root /sys/fs/bpf/cgstat --expose-root /run/bpfx/cgroups --name stat
   cat /run/bpfx/cgroups/ssh.service/stat`,
     json: "print the full report as JSON",
     options: {
+      to: {
+        type: "string",
+        value: "<target>",
+        help: "attach as one pinned link to this target (see below)",
+        needs: ["pin"],
+        conflicts: LINK_CONFLICTS,
+      },
+      pin: {
+        type: "string",
+        value: "<pin>",
+        help: "with --to: where to pin the link (on bpffs)",
+        needs: ["to"],
+      },
+      "attach-type": {
+        type: "string",
+        value: "<kind>",
+        help: "with --to: the kind of link, when not the program's own",
+        choices: LINK_KINDS,
+        needs: ["to"],
+      },
+      mode: {
+        type: "string",
+        value: "<mode>",
+        help: "with --to, xdp: the mode (default: the kernel's choice)",
+        choices: ["generic", "native", "offload"],
+        needs: ["to"],
+      },
+      priority: {
+        type: "string",
+        value: "<n>",
+        help: "with --to, netfilter: the hook priority (default: 0)",
+        parse: parseInt32,
+        needs: ["to"],
+      },
+      pid: {
+        type: "string",
+        value: "<n>",
+        help: "with --to, uprobe and perf_event: only this process",
+        parse: parseTaskId,
+        needs: ["to"],
+      },
+      cpu: {
+        type: "string",
+        value: "<n>",
+        help: "with --to, perf_event: the CPU (default: 0, or any with --pid)",
+        parse: parseCount,
+        needs: ["to"],
+      },
+      period: {
+        type: "string",
+        value: "<n>",
+        help: "with --to, perf_event: sample every N events",
+        parse: parsePositive,
+        needs: ["to"],
+        conflicts: ["frequency"],
+      },
+      frequency: {
+        type: "string",
+        value: "<hz>",
+        help: "with --to, perf_event: samples a second (default: 99)",
+        parse: parsePositive,
+        needs: ["to"],
+      },
       "cgroup-root": {
         type: "string",
         value: "<cgroup>",
-        required: true,
+        requiredUnless: ["to"],
         help:
           "the subtree's root (a path, absolute or below the cgroup2 mount)",
       },
       "pin-root": {
         type: "string",
         value: "<dir>",
-        required: true,
+        requiredUnless: ["to"],
         help: "where to pin the views (on bpffs)",
       },
       "expose-root": {
         type: "string",
         value: "<dir>",
-        required: true,
+        requiredUnless: ["to"],
         help: "where to mirror the cgroup tree (not on bpffs or cgroupfs)",
       },
       name: {
         type: "string",
         value: "<name>",
-        required: true,
+        requiredUnless: ["to"],
         help: "each view's file name (no '/' or '.')",
       },
       "pin-by-name-root": PIN_BY_NAME_ROOT,
@@ -380,11 +525,32 @@ Example:
     },
     args: [{
       name: "prog",
-      help: "pinned cgroup iterator program, or OBJ:NAME",
+      help: "pinned program, or OBJ:NAME",
     }],
     run: async ({ io, args: [prog], opts }) => {
+      if (opts.to !== undefined && opts.pin !== undefined) {
+        const { attachLinkCommand } = await import("./cli/links.ts");
+        return attachLinkCommand(io, prog, {
+          ...opts,
+          to: opts.to,
+          pin: opts.pin,
+        });
+      }
+      const { cgroupRoot, pinRoot, exposeRoot, name } = opts;
+      if (
+        cgroupRoot === undefined || pinRoot === undefined ||
+        exposeRoot === undefined || name === undefined
+      ) {
+        throw new Error("the command table requires the view options");
+      }
       const { attachCommand } = await import("./cli/views.ts");
-      return await attachCommand(io, prog, opts);
+      return await attachCommand(io, prog, {
+        ...opts,
+        cgroupRoot,
+        pinRoot,
+        exposeRoot,
+        name,
+      });
     },
   }),
   leaf({

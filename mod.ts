@@ -210,6 +210,11 @@ export {
   ViewReader,
 } from "./src/views.ts";
 export {
+  attachLink,
+  type AttachLinkOptions,
+  type LinkKind,
+} from "./src/links.ts";
+export {
   type AttachRule,
   expose,
   type ExposeOptions,

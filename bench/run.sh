@@ -65,3 +65,7 @@ echo "== 5. Expose and watch"
 echo
 echo "== 6. Maps"
 bash bench/maps.sh "$RUNS"
+
+echo
+echo "== 7. Pinned links: attach + pin of a probe link, beside libbpf in C"
+"$DENO" run -A --no-check bench/links.ts "$B" "$RUNS"

@@ -38,6 +38,11 @@ export interface OptionSpec {
   readonly help: string;
   /** Whether the option must be given (marked "required" in help). */
   readonly required?: boolean;
+  /**
+   * Long names of options that, given, make this one unneeded: the option
+   * is required unless one of them is given (a command with two modes).
+   */
+  readonly requiredUnless?: readonly string[];
   /** The values the option accepts. */
   readonly choices?: readonly string[];
   /** Turns the text into the value; throws {@linkcode InvalidValue}. */
@@ -351,6 +356,14 @@ export function parseLeaf(
     const text = given[name];
     if (text === undefined) {
       if (spec.required) fail(`required option '${label}' not specified`);
+      const unless = spec.requiredUnless;
+      if (unless !== undefined && !unless.some((o) => given[o] !== undefined)) {
+        fail(
+          `required option '${label}' not specified (or give ${
+            unless.map((o) => `'${optionLabel(o, table[o]!)}'`).join(" or ")
+          })`,
+        );
+      }
       continue;
     }
     for (const other of spec.conflicts ?? []) {
@@ -467,6 +480,13 @@ function optionHelp(spec: OptionSpec): string {
     notes.push(`choices: ${spec.choices.join(", ")}`);
   }
   if (spec.required) notes.push("required");
+  if (spec.requiredUnless !== undefined) {
+    notes.push(
+      `required unless ${
+        spec.requiredUnless.map((o) => `--${o}`).join(" or ")
+      }`,
+    );
+  }
   return notes.length ? `${spec.help} (${notes.join("; ")})` : spec.help;
 }
 
@@ -571,6 +591,7 @@ export function helpDocument(
           value: spec.type === "string" ? spec.value ?? "<value>" : null,
           help: name === "json" ? c.json : spec.help,
           required: spec.required ?? false,
+          requiredUnless: spec.requiredUnless?.map((o) => `--${o}`) ?? null,
           choices: spec.choices ?? null,
         })),
         help: c.help?.trim() ?? null,

@@ -22,13 +22,18 @@ export interface DoctorCheck {
    * rather than a missing feature: `"eperm-before-verification"` when the
    * probe's program load failed with EPERM before the verifier processed
    * any instruction (an LSM or a vendor patch refusing that program type
-   * even to root). `null` otherwise.
+   * even to root); `"not-configured"` when the kernel's build leaves the
+   * feature out (a `CONFIG_` option not set: kprobes, fprobe), which the
+   * check's detail names. `null` otherwise.
    */
   readonly refused: DoctorRefusal | null;
 }
 
-/** How the kernel refused a {@linkcode DoctorCheck}, by policy. */
-export type DoctorRefusal = "eperm-before-verification";
+/**
+ * Why the kernel refused a {@linkcode DoctorCheck}: by policy, or because
+ * it is built without the feature.
+ */
+export type DoctorRefusal = "eperm-before-verification" | "not-configured";
 
 /** What {@linkcode doctor} found. */
 export interface DoctorReport {

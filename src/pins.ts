@@ -104,9 +104,23 @@ export interface MapInfo extends ObjectInfoBase {
  * - `cgroup`: `{cgroupId, attachType}`;
  * - `tracing`: `{attachType, targetObjId, targetBtfId}`;
  * - `netns`: `{netnsIno, attachType}`;
- * - `xdp`: `{ifindex}`; `tcx` and `netkit`: `{ifindex, attachType}`;
+ * - `xdp`: `{ifindex, devname}`; `tcx` and `netkit`: `{ifindex, devname,
+ *   attachType}` (`devname` is the name of the index in this process's
+ *   network namespace, left out when it has none);
  * - `struct_ops`: `{mapId}`;
+ * - `perf_event`: `{perf_event_type}` (`kprobe`, `kretprobe`, `uprobe`,
+ *   `uretprobe`, `tracepoint` or `event`) and, by that type, `{retprobe,
+ *   func, offset, addr, missed}`, `{retprobe, file, offset}`,
+ *   `{tracepoint}` or `{event_type, event_config}`;
+ * - `kprobe_multi`: `{retprobe, func_cnt, missed, funcs: [{addr, func}]}`;
+ * - `uprobe_multi`: `{retprobe, path, func_cnt, pid, funcs: [{offset,
+ *   ref_ctr_offset, cookie}]}`;
+ * - `raw_tracepoint`: `{tp_name}`;
+ * - `netfilter`: `{pf, hook, prio, flags}`;
  * - any other type: `{}`.
+ *
+ * The fields of the link types added with single-target links
+ * (`attachLink()`) carry bpftool's names (`bpftool link show -j`).
  */
 export interface LinkTarget {
   /** An iterator link's target, such as `task`, `cgroup` or `bpf_map_elem`. */
@@ -125,6 +139,24 @@ export interface LinkTarget {
   readonly attachType?: string;
   /** The network interface of an xdp, tcx or netkit link. */
   readonly ifindex?: number;
+  /** The name of `ifindex` in this process's network namespace. */
+  readonly devname?: string;
+  /** A perf event link's kind: `kprobe`, `uprobe`, `tracepoint`, ... */
+  readonly perf_event_type?: string;
+  /** Whether a probe fires on return (kretprobe, uretprobe). */
+  readonly retprobe?: boolean;
+  /** A kprobe's kernel function. */
+  readonly func?: string;
+  /** A probe's offset: in the function (kprobe) or the file (uprobe). */
+  readonly offset?: number;
+  /** A uprobe's file. */
+  readonly file?: string;
+  /** A tracepoint link's `category:name`... as the kernel gives it: `name`. */
+  readonly tracepoint?: string;
+  /** A raw tracepoint link's name. */
+  readonly tp_name?: string;
+  /** How many times a kprobe missed (it could not run). */
+  readonly missed?: number;
   /** The network namespace's inode of a netns link. */
   readonly netnsIno?: number;
   /** The object id of a tracing link's target, or 0 for the kernel. */

@@ -39,6 +39,11 @@ export type Feature =
   | "trampoline fmod_ret"
   | "trampoline lsm"
   | "link types"
+  | "link kprobe"
+  | "link uprobe"
+  | "link kprobe_multi"
+  | "link uprobe_multi"
+  | "tracefs"
   | "fanotify bpffs"
   | "fanotify cgroupfs";
 
@@ -58,6 +63,18 @@ export const WITNESSES: Readonly<Record<string, string>> = {
   "trampoline fexit": "fexit",
   "trampoline fmod_ret": "fmod_ret",
   "trampoline lsm": "lsm",
+};
+
+/**
+ * The kernel option each "not-configured" check hangs on: the gate reads
+ * the kernel's own config (/proc/config.gz, or /boot/config-RELEASE) to
+ * confirm that it is not set, as bpftool's witness confirms a policy.
+ */
+export const CONFIG_WITNESSES: Readonly<Record<string, string>> = {
+  "link kprobe": "CONFIG_KPROBES",
+  "link uprobe": "CONFIG_UPROBE_EVENTS",
+  "link kprobe_multi": "CONFIG_FPROBE",
+  "link uprobe_multi": "CONFIG_UPROBES",
 };
 
 /** What bpftool did with a feature's witness. */
@@ -128,6 +145,20 @@ export function gateDecision(
         continue;
       }
       if (check.ok) continue;
+      if (check.refused === "not-configured") {
+        const w = inputs.witness(check.name);
+        if (w?.refused === true) {
+          policy.push(`"${check.name}": ${check.detail}; ${w.detail}`);
+        } else {
+          other.push(
+            `bpfx doctor says the kernel is built without "${check.name}" (${check.detail}), ` +
+              `but its config does not confirm it: ${
+                w?.detail ?? "the config was not read"
+              }`,
+          );
+        }
+        continue;
+      }
       if (check.refused === "eperm-before-verification") {
         const w = inputs.witness(check.name);
         if (w?.refused === true) {
@@ -195,6 +226,49 @@ export async function runWitness(
   };
 }
 
+/**
+ * Reads the running kernel's config (/proc/config.gz, else
+ * /boot/config-RELEASE) and says whether `option` is not set in it.
+ */
+export async function configWitness(
+  option: string | undefined,
+): Promise<WitnessResult> {
+  if (option === undefined) {
+    return { refused: false, detail: "no kernel option is known for it" };
+  }
+  let text: string | undefined;
+  try {
+    const gz = await Deno.readFile("/proc/config.gz");
+    const stream = new Blob([gz]).stream().pipeThrough(
+      new DecompressionStream("gzip"),
+    );
+    text = await new Response(stream).text();
+  } catch {
+    const release = (await Deno.readTextFile("/proc/sys/kernel/osrelease")
+      .catch(() => "")).trim();
+    text = await Deno.readTextFile(`/boot/config-${release}`).catch(() =>
+      undefined
+    );
+  }
+  if (text === undefined) {
+    return { refused: false, detail: "the kernel's config is not readable" };
+  }
+  const lines = text.split("\n");
+  if (lines.includes(`# ${option} is not set`)) {
+    return {
+      refused: true,
+      detail: `the kernel's config says "# ${option} is not set"`,
+    };
+  }
+  const set = lines.find((l) => l.startsWith(`${option}=`));
+  return {
+    refused: false,
+    detail: set === undefined
+      ? `the kernel's config does not name ${option}`
+      : `the kernel's config has ${set}`,
+  };
+}
+
 /** Witness programs: build/tests/<name>.bpf.o. */
 const WITNESS_DIR = new URL("../build/tests/", import.meta.url).pathname;
 
@@ -226,6 +300,10 @@ async function probeKernel(): Promise<{
     }
     for (const c of report.checks) {
       if (c.ok || c.refused === null) continue;
+      if (c.refused === "not-configured") {
+        witnesses.set(c.name, await configWitness(CONFIG_WITNESSES[c.name]));
+        continue;
+      }
       const name = WITNESSES[c.name];
       witnesses.set(
         c.name,
@@ -392,6 +470,17 @@ export const BPFX = `${ROOT}/bpfx`;
 export async function rejected(fn: () => unknown): Promise<BpfError> {
   try {
     await fn();
+  } catch (e) {
+    assert.ok(isBpfError(e), `expected a bpfx error, got ${e}`);
+    return e as BpfError;
+  }
+  assert.fail("expected an error");
+}
+
+/** The error `fn` throws, which must be a bpfx error. */
+export function caught(fn: () => unknown): BpfError {
+  try {
+    fn();
   } catch (e) {
     assert.ok(isBpfError(e), `expected a bpfx error, got ${e}`);
     return e as BpfError;

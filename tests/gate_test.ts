@@ -5,6 +5,8 @@ import type { DoctorCheck, DoctorReport } from "../mod.ts";
 import {
   assert,
   BASE_NEEDS,
+  CONFIG_WITNESSES,
+  configWitness,
   type Feature,
   gateDecision,
   type GateInputs,
@@ -230,6 +232,51 @@ Deno.test("gateDecision() fails a known bug or a gap under BPFX_REQUIRE_KERNEL=1
   });
 });
 
+Deno.test("gateDecision() skips a feature the kernel is built without only when the kernel's config confirms it", () => {
+  const noKprobes: DoctorCheck = {
+    name: "link kprobe",
+    ok: false,
+    detail:
+      "no perf PMU at /sys/bus/event_source/devices/kprobe: the kernel is built without CONFIG_KPROBES",
+    fix: "use a kernel built with CONFIG_KPROBES=y",
+    refused: "not-configured",
+  };
+  const base = report();
+  const r = { ...base, checks: [...base.checks, noKprobes] };
+  const says: WitnessResult = {
+    refused: true,
+    detail: `the kernel's config says "# CONFIG_KPROBES is not set"`,
+  };
+  assert.deepEqual(
+    gateDecision(["link kprobe"], inputs(r, { "link kprobe": says })),
+    {
+      action: "skip",
+      reason: `"link kprobe": ${noKprobes.detail}; ${says.detail}`,
+    },
+  );
+  const set: WitnessResult = {
+    refused: false,
+    detail: "the kernel's config has CONFIG_KPROBES=y",
+  };
+  const d = gateDecision(["link kprobe"], inputs(r, { "link kprobe": set }));
+  assert.equal(d.action, "fail");
+  assert.match(
+    (d as { reason: string }).reason,
+    /built without "link kprobe" .* but its config does not confirm it: the kernel's config has CONFIG_KPROBES=y/,
+  );
+});
+
+Deno.test("configWitness() reads this kernel's config, and knows no option it is not given", async () => {
+  assert.deepEqual(await configWitness(undefined), {
+    refused: false,
+    detail: "no kernel option is known for it",
+  });
+  // CONFIG_BPF is set on any kernel bpfx runs on.
+  const w = await configWitness("CONFIG_BPF");
+  assert.equal(w.refused, false);
+  assert.match(w.detail, /CONFIG_BPF=y|not readable/);
+});
+
 Deno.test("runWitness() of a witness that was not built says so, and confirms nothing", async () => {
   const w = await runWitness(`${ROOT}/build/tests/nope.bpf.o`, "/nonexistent");
   assert.equal(w.refused, false);
@@ -278,9 +325,11 @@ kernelTest(
       "iterator cgroup parameters",
       "iterator bpf_map_elem parameters",
       "link types",
+      "tracefs",
       "fanotify bpffs",
       "fanotify cgroupfs",
       ...Object.keys(WITNESSES) as Feature[],
+      ...Object.keys(CONFIG_WITNESSES) as Feature[],
     ];
     for (const f of features) {
       const base = checks.find((c) => c.name === f.replace(/ parameters$/, ""));

@@ -1,9 +1,7 @@
 // Load, pin, list, show, open and unpin through the API, against the real
 // kernel, each test in its own private bpffs.
 import {
-  type BpfError,
   inspect,
-  isBpfError,
   load,
   ls,
   openMap,
@@ -16,6 +14,7 @@ import {
   assert,
   bpftoolJson,
   bpftoolMap,
+  caught,
   HELLO,
   kernelTest,
   privateBpffs,
@@ -23,17 +22,6 @@ import {
   tree,
   XDP_DIR,
 } from "./_kernel.ts";
-
-/** The error `fn` throws, which must be a bpfx error. */
-function caught(fn: () => unknown): BpfError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(isBpfError(e), `expected a bpfx error, got ${e}`);
-    return e as BpfError;
-  }
-  assert.fail("expected an error");
-}
 
 kernelTest(
   "load() pins programs, maps and by-name maps where it says, and ls() lists them",

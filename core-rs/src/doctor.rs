@@ -488,6 +488,8 @@ pub fn doctor(fix: bool) -> Result<DoctorReport> {
         ));
     }
 
+    checks.extend(link_checks(privileged));
+
     if let Some(b) = bpffs.first() {
         let inode = probe_fanotify(b, false);
         let fs = probe_fanotify(b, true);
@@ -542,6 +544,90 @@ pub fn doctor(fix: bool) -> Result<DoctorReport> {
         cgroup2,
         fixed,
     })
+}
+
+/// What doctor says of a failed check that the kernel's build leaves out
+/// (a `CONFIG_` option not set), rather than a policy or an old kernel.
+pub const NOT_CONFIGURED: &str = "not-configured";
+
+/// The link kinds that hang on a kernel option: kprobes and uprobes (their
+/// perf PMUs), kprobe_multi and uprobe_multi (probed with a link of no
+/// functions, which a kernel with them refuses as invalid and one without
+/// as unsupported), and tracefs, where tracepoints and traceable functions
+/// are named.
+fn link_checks(privileged: bool) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let not_configured = |name: &str, detail: String, option: &str| Check {
+        refused: Some(NOT_CONFIGURED),
+        ..check(
+            name,
+            false,
+            format!("{detail}: the kernel is built without {option}"),
+            Some(&format!("use a kernel built with {option}=y")),
+        )
+    };
+    for (pmu, option) in [
+        ("kprobe", "CONFIG_KPROBES"),
+        ("uprobe", "CONFIG_UPROBE_EVENTS"),
+    ] {
+        let dir = format!("/sys/bus/event_source/devices/{pmu}");
+        let name = format!("link {pmu}");
+        checks.push(if Path::new(&dir).join("type").exists() {
+            check(&name, true, format!("perf PMU at {dir}"), None)
+        } else {
+            not_configured(&name, format!("no perf PMU at {dir}"), option)
+        });
+    }
+    if privileged {
+        for (name, attach_type, option) in [
+            ("link kprobe_multi", 42, "CONFIG_FPROBE"),
+            ("link uprobe_multi", 48, "CONFIG_UPROBES"),
+        ] {
+            checks.push(match probe_multi(attach_type) {
+                Ok(()) => check(name, true, "the kernel makes such links", None),
+                Err(libc::EOPNOTSUPP) => {
+                    not_configured(name, "BPF_LINK_CREATE says not supported".into(), option)
+                }
+                Err(errno) => check(
+                    name,
+                    false,
+                    format!("the probe failed: {}", describe_errno(errno)),
+                    Some("use a kernel with multi links (kprobe_multi 5.18, uprobe_multi 6.7)"),
+                ),
+            });
+        }
+    }
+    let tracefs = crate::links::tracefs();
+    checks.push(check(
+        "tracefs",
+        tracefs.is_some(),
+        tracefs.map_or("not mounted".into(), |t| format!("mounted at {t}")),
+        Some("mount it (mount -t tracefs tracefs /sys/kernel/tracing): tracepoint links name their tracepoint there"),
+    ));
+    checks
+}
+
+/// A multi link (`attach_type` 42 kprobe_multi or 48 uprobe_multi) of no
+/// functions from a plain kprobe program: `Ok` when the kernel refuses it
+/// as invalid (it has the link type), else the errno.
+fn probe_multi(attach_type: u32) -> std::result::Result<(), i32> {
+    const PROG_TYPE_KPROBE: u32 = 2;
+    let license = CString::new("GPL").expect("no NUL");
+    let prog = sys::bpf_prog_load(&mut sys::ProgLoad {
+        prog_type: PROG_TYPE_KPROBE,
+        insns: &INSNS_RETURN_0,
+        license: &license,
+        expected_attach_type: 0,
+        attach_btf_id: 0,
+        log: &mut [],
+    })
+    .map_err(|e| e.errno())?;
+    match sys::links::bpf_link_create(prog.as_fd(), 0, attach_type, 0, sys::links::LinkExtra::None)
+    {
+        Ok(_) => Ok(()), // not expected with no functions, but it is there
+        Err(e) if e.errno() == libc::EINVAL => Ok(()),
+        Err(e) => Err(e.errno()),
+    }
 }
 
 #[cfg(test)]

@@ -104,12 +104,12 @@ pub struct ObjectInfo {
     pub detail: Detail,
 }
 
-fn cstr_name(b: &[u8]) -> String {
+pub(crate) fn cstr_name(b: &[u8]) -> String {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
     String::from_utf8_lossy(&b[..end]).into_owned()
 }
 
-fn info_error(e: sys::SysError) -> Error {
+pub(crate) fn info_error(e: sys::SysError) -> Error {
     Error::sys("Cannot read the object's information", e)
 }
 
@@ -283,14 +283,41 @@ fn link_target(fd: BorrowedFd<'_>, link_type: u32, buf: &[u8]) -> Result<serde_j
             "netnsIno": get_u32(buf, 16),
             "attachType": names::attach_type(get_u32(buf, 20)),
         }),
-        "xdp" => json!({ "ifindex": get_u32(buf, 16) }),
+        "xdp" => with_devname(json!({ "ifindex": get_u32(buf, 16) })),
         "struct_ops" => json!({ "mapId": get_u32(buf, 16) }),
-        "tcx" | "netkit" => json!({
+        "tcx" | "netkit" => with_devname(json!({
             "ifindex": get_u32(buf, 16),
             "attachType": names::attach_type(get_u32(buf, 20)),
+        })),
+        "raw_tracepoint" => {
+            let mut name = [0u8; 256];
+            let mut again = [0u8; 128];
+            again[16..24].copy_from_slice(&(name.as_mut_ptr() as u64).to_ne_bytes());
+            again[24..28].copy_from_slice(&(name.len() as u32).to_ne_bytes());
+            sys::bpf_obj_get_info(fd, &mut again).map_err(info_error)?;
+            json!({ "tp_name": cstr_name(&name) })
+        }
+        "netfilter" => json!({
+            "pf": get_u32(buf, 16),
+            "hook": get_u32(buf, 20),
+            "prio": get_u32(buf, 24) as i32,
+            "flags": get_u32(buf, 28),
         }),
+        "perf_event" => crate::links_info::perf_event(fd)?,
+        "kprobe_multi" => crate::links_info::kprobe_multi(fd, buf)?,
+        "uprobe_multi" => crate::links_info::uprobe_multi(fd, buf)?,
         _ => json!({}),
     })
+}
+
+/// Adds `devname`, the name of `ifindex` in this network namespace (as
+/// bpftool gives it), when there is an interface of that index here.
+fn with_devname(mut v: serde_json::Value) -> serde_json::Value {
+    let index = v["ifindex"].as_u64().unwrap_or(0) as u32;
+    if let Some(name) = sys::links::if_indextoname(index) {
+        v["devname"] = serde_json::json!(name);
+    }
+    v
 }
 
 fn link_info(fd: BorrowedFd<'_>) -> Result<ObjectInfo> {

@@ -16,6 +16,8 @@ pub mod externs;
 pub mod handles;
 pub mod info;
 pub mod link;
+pub mod links;
+pub mod links_info;
 pub mod load;
 pub mod manifest;
 pub mod maps;

@@ -418,7 +418,12 @@ fn btf_needed<'a>(btf: Option<&'a Btf>, name: &str) -> Result<&'a Btf> {
 }
 
 /// Loads one program, giving it the attach point its section names.
-fn load_program(prog: &mut Program, name: &str, section: &str, btf: Option<&Btf>) -> Result<()> {
+pub(crate) fn load_program(
+    prog: &mut Program,
+    name: &str,
+    section: &str,
+    btf: Option<&Btf>,
+) -> Result<()> {
     let target = object::attach_to(section);
     let what = || format!("Cannot load program \"{name}\" (section \"{section}\")");
     let r = match prog {

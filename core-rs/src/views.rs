@@ -317,20 +317,25 @@ fn require_task(what: &str, n: u32) -> Result<()> {
     Ok(())
 }
 
-/// Checks that `pin` can be made: its directory is on bpffs, its name has
-/// no `.`, and nothing is there yet.
+/// Checks that `pin` can be made for a view.
 pub fn check_pin_path(pin: &Path) -> Result<()> {
+    check_pin_path_for(pin, "view")
+}
+
+/// Checks that `pin` can be made for the `what` (`view`, `link`) to pin:
+/// its directory is on bpffs, its name has no `.`, and nothing is there yet.
+pub fn check_pin_path_for(pin: &Path, what: &str) -> Result<()> {
     let parent = pin
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    mounts::require_bpffs_dir(parent, "pin the view")?;
+    mounts::require_bpffs_dir(parent, &format!("pin the {what}"))?;
     let name = pin.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if name.is_empty() || name.contains('.') {
         return Err(Error::invalid(
             "BPF_OBJ_PIN",
             format!(
-                "Cannot pin the view at {}: bpffs refuses '.' in names",
+                "Cannot pin the {what} at {}: bpffs refuses '.' in names",
                 q(pin)
             ),
         )
@@ -342,7 +347,7 @@ pub fn check_pin_path(pin: &Path) -> Result<()> {
             Kind::Exists,
             "BPF_OBJ_PIN",
             format!(
-                "Cannot pin the view at {}: the name is already in use",
+                "Cannot pin the {what} at {}: the name is already in use",
                 q(pin)
             ),
         )
@@ -368,10 +373,15 @@ pub fn make_link(prog: BorrowedFd<'_>, target: &str, params: sys::IterParams) ->
     })
 }
 
-/// Pins `link` at `pin`.
+/// Pins the view `link` at `pin`.
 pub fn pin_link(link: BorrowedFd<'_>, pin: &Path) -> Result<()> {
+    pin_link_for(link, pin, "view")
+}
+
+/// Pins `link`, a `what` (`view`, `link`), at `pin`.
+pub fn pin_link_for(link: BorrowedFd<'_>, pin: &Path, what: &str) -> Result<()> {
     sys::bpf_obj_pin(link, pin).map_err(|e| {
-        let err = Error::sys(format!("Cannot pin the view at {}", q(pin)), e).with_path(pin);
+        let err = Error::sys(format!("Cannot pin the {what} at {}", q(pin)), e).with_path(pin);
         if err.kind == Kind::Exists {
             err.with_hint("unpin it first, or choose another name")
         } else {

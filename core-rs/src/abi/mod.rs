@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+mod links;
+
 pub const ABI_VERSION: u32 = 1;
 
 const OK: i32 = 0;
@@ -240,6 +242,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 pin_by_name_root.as_deref(),
             )?)
         }
+        "link_attach" => links::attach(op, p),
         "view_open" => {
             let PathParam { path } = params(op, p)?;
             let file = views::open_reader(&path)?;

@@ -13,6 +13,7 @@ use std::path::Path;
 
 pub mod fake;
 pub mod fs;
+pub mod links;
 pub mod maps;
 pub mod progs;
 
@@ -38,6 +39,7 @@ pub enum BpfCmd {
     ObjGet = 7,
     ObjGetInfoByFd = 15,
     LinkCreate = 28,
+    RawTracepointOpen = 17,
 }
 
 impl BpfCmd {
@@ -62,6 +64,7 @@ impl BpfCmd {
             Self::ObjGet => "BPF_OBJ_GET",
             Self::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
             Self::LinkCreate => "BPF_LINK_CREATE",
+            Self::RawTracepointOpen => "BPF_RAW_TRACEPOINT_OPEN",
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod mounts;
 pub mod names;
 pub mod notify;
 pub mod object;
+pub mod paths;
 pub mod pins;
 pub mod sdnotify;
 pub mod sys;

@@ -312,6 +312,14 @@ fn pin_on_bpffs(pin: &Path) -> bool {
         .is_some_and(|d| d.magic().is_ok_and(|m| m == BPF_FS_MAGIC))
 }
 
+/// Whether `fd` is the root of the mount `id` records, showing a bpffs
+/// inode: the ids alone could be copied from another mount into a forged
+/// manifest, but not the filesystem.
+fn is_our_mount(fd: BorrowedFd<'_>, id: &MountId) -> bool {
+    crate::sys::fs::stat_at(fd, "").is_ok_and(|st| id.is(&st))
+        && crate::sys::fs::fs_magic_fd(fd).is_ok_and(|m| m == BPF_FS_MAGIC)
+}
+
 /// What [`remove_physical`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Removal {
@@ -378,22 +386,35 @@ pub fn remove_physical(x: &Exposure) -> Result<Removal> {
             let id = MountId::from(rec);
             if let Some(d) = &d
                 && let Ok(fd) = d.open_path(&name)
-                && d.stat(&name).is_ok_and(|st| id.is(&st))
+                && is_our_mount(fd.as_fd(), &id)
             {
                 paths::umount(fd.as_fd()).map_err(fail)?;
                 remove_placeholder(d, &name);
                 return Ok(Removal::Removed { moved_to: None });
             }
             // Not at its path: its directory was moved, or it is gone.
-            if let Some(fd) = paths::find_mount(&id) {
-                let now = paths::path_of(fd.as_fd()).ok();
+            if let Some((fd, pd, pn)) = paths::find_mount(&id)
+                && is_our_mount(fd.as_fd(), &id)
+            {
                 paths::umount(fd.as_fd()).map_err(fail)?;
-                if let Some((pd, pn)) = now.as_deref().and_then(paths::split)
-                    && let Ok(pd) = Dir::open(pd)
-                {
-                    remove_placeholder(&pd, pn);
-                }
-                return Ok(Removal::Removed { moved_to: now });
+                remove_placeholder(&pd, &pn);
+                return Ok(Removal::Removed {
+                    moved_to: Some(pd.path().join(pn)),
+                });
+            }
+            if paths::is_mounted_id(id.mnt_id) && d.is_none() {
+                // Still mounted, somewhere bpfx could not open safely: keep
+                // the record, to try again.
+                return Err(Error::new(
+                    Kind::Busy,
+                    "umount2",
+                    format!(
+                        "Cannot remove exposure {}: its directory keeps changing under it",
+                        q(&x.path)
+                    ),
+                )
+                .with_path(&x.path)
+                .with_hint("try again; bpfx follows the mount by its id"));
             }
             let Some(d) = d else { return Ok(Removal::Gone) };
             match d.stat(&name) {
@@ -479,8 +500,17 @@ pub fn state_of(x: &Exposure) -> &'static str {
         Mode::Bind => {
             let id = x.mount.map(MountId::from);
             match (here, id) {
-                (Some((d, n)), Some(id)) if d.stat(n).is_ok_and(|st| id.is(&st)) => "ok",
-                (_, Some(id)) if paths::find_mount(&id).is_some() => "moved",
+                (Some((d, n)), Some(id))
+                    if d.open_path(n).is_ok_and(|fd| is_our_mount(fd.as_fd(), &id)) =>
+                {
+                    "ok"
+                }
+                (_, Some(id))
+                    if paths::find_mount(&id)
+                        .is_some_and(|(fd, ..)| is_our_mount(fd.as_fd(), &id)) =>
+                {
+                    "moved"
+                }
                 (Some((d, n)), _) if d.stat(n).is_ok() => "unmounted",
                 _ => "path-gone",
             }

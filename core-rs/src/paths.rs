@@ -345,11 +345,13 @@ pub fn mount_id(fd: BorrowedFd<'_>) -> SysResult<MountId> {
 
 /// Finds the mount `id` wherever it is now in this namespace (its parent
 /// may have been renamed): looks its id up in `/proc/self/mountinfo`, opens
-/// its mountpoint, and checks the mount there is `id`. `None` when it is
-/// not mounted any more.
-pub fn find_mount(id: &MountId) -> Option<OwnedFd> {
+/// its mountpoint's directory and the mount on it, and checks the mount
+/// there is `id`. Returns an `O_PATH` fd on the mount's root, the directory
+/// it is mounted in (checked to hold it) and its name there; `None` when it
+/// is not mounted any more.
+pub fn find_mount(id: &MountId) -> Option<(OwnedFd, Dir, String)> {
     // A rename between reading mountinfo and opening is retried.
-    for _ in 0..8 {
+    for _ in 0..64 {
         let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
         let point = text.lines().find_map(|l| {
             let mut f = l.split(' ');
@@ -364,10 +366,18 @@ pub fn find_mount(id: &MountId) -> Option<OwnedFd> {
         let Ok(d) = Dir::open(dir) else { continue };
         let Ok(fd) = d.open_path(name) else { continue };
         if fs::stat_at(fd.as_fd(), "").is_ok_and(|st| id.is(&st)) {
-            return Some(fd);
+            return Some((fd, d, name.to_string()));
         }
     }
     None
+}
+
+/// Whether a mount with id `mnt_id` is in `/proc/self/mountinfo`.
+pub fn is_mounted_id(mnt_id: u64) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|t| {
+        t.lines()
+            .any(|l| l.split(' ').next().and_then(|f| f.parse().ok()) == Some(mnt_id))
+    })
 }
 
 /// Unmounts the mount whose root `fd` is (`MNT_DETACH`), through the fd.

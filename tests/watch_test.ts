@@ -897,7 +897,7 @@ kernelTest(
       );
       io = captureIo();
       assert.equal(await main(["watch", "--state", missing], { io }), 1);
-      assert.match(io.stderr(), /no such directory\n  hint: check --state/);
+      assert.match(io.stderr(), /no such directory\n {2}hint: check --state/);
       assert.ok(!(await exists(missing)), "the state directory was not made");
     }
     // Once the first is closed, the directory is free again.

@@ -122,8 +122,12 @@ build/tests/swap: tests/helpers/swap.c
 demo: all
 	scripts/demo.sh
 
-bench: all build/bench/readview build/bench/maps_c
+bench: all build/bench/readview build/bench/maps_c build/bench/attach_c
 	bash bench/run.sh
+
+build/bench/attach_c: bench/attach_c.c
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -o $@ $< -lbpf
 
 build/bench/maps_c: bench/maps_c.c
 	@mkdir -p $(@D)

@@ -1,7 +1,9 @@
 //! The manifest: what the user asked for (exposures and attach rules), kept
 //! in `<state dir>/manifest.json`. Everything else is read back from the
 //! kernel and the filesystems. Written by temporary file, fsync and rename,
-//! under a lock; a corrupt manifest is refused, never overwritten.
+//! under a lock; an exposure added or removed is one line appended (and
+//! fsynced) to `manifest.journal` instead, folded into the manifest when the
+//! journal grows. A corrupt manifest is refused, never overwritten.
 //!
 //! The state directory is root's: bpfx makes it mode 0700 and refuses one
 //! that another user owns or that group or others may write, since what it
@@ -21,8 +23,10 @@ pub const DEFAULT_STATE: &str = "/run/bpfx";
 const FILE: &str = "manifest.json";
 const TMP: &str = ".manifest.json.tmp";
 const CORRUPT: &str = "manifest.json.corrupt";
+/// Exposures added and removed since the manifest was last written whole.
+pub const JOURNAL: &str = "manifest.journal";
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Symlink,
@@ -31,7 +35,7 @@ pub enum Mode {
 
 /// How bpfx knows a bind exposure's mount again: the mount's ids (statx)
 /// and the bpffs inode it shows.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct MountRecord {
     /// The mount id of `/proc/self/mountinfo` (`STATX_MNT_ID`).
@@ -67,7 +71,7 @@ impl From<MountRecord> for crate::paths::MountId {
 }
 
 /// A pinned object put at a path outside bpffs.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct Exposure {
     /// The pin's real path (symlinks resolved when it was exposed).
@@ -153,7 +157,7 @@ pub struct Lock(#[allow(dead_code)] OwnedFd);
 
 /// A change token of the manifest file: it changes with every write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Token(Option<(u64, u64, i128)>);
+pub struct Token(Option<(u64, u64, i128)>, Option<(u64, u64, i128)>);
 
 impl State {
     /// Opens `state`; with `create`, makes it (mode 0700) when it is
@@ -207,9 +211,11 @@ impl State {
         &self.dir
     }
 
-    fn open_lock(&self, name: &str) -> Result<OwnedFd> {
+    /// Opens lock `name`; read-only for the state lock (flock needs no
+    /// write, and a file opened to write reports its close to the watcher).
+    fn open_lock(&self, name: &str, mode: i32) -> Result<OwnedFd> {
         self.dir
-            .open_file(name, libc::O_CREAT | libc::O_RDWR, 0o600)
+            .open_file(name, libc::O_CREAT | mode, 0o600)
             .map_err(|e| {
                 Error::sys(
                     format!("Cannot open lock {}", q(&self.path().join(name))),
@@ -221,63 +227,97 @@ impl State {
     /// Takes the state directory's lock (waits for it): attach, detach,
     /// expose and the watcher's changes hold it, one at a time.
     pub fn lock(&self) -> Result<Lock> {
-        let fd = self.open_lock("lock")?;
+        let fd = self.open_lock("lock", libc::O_RDONLY)?;
         sys::fs::flock_exclusive(fd.as_fd(), true)
             .map_err(|e| Error::sys(format!("Cannot lock {}", q(&self.path().join("lock"))), e))?;
         Ok(Lock(fd))
     }
 
-    /// The manifest file's change token.
+    /// The manifest's change token: it changes with every write of the
+    /// manifest or its journal.
     pub fn token(&self) -> Token {
-        Token(
-            self.dir
-                .stat(FILE)
-                .ok()
-                .map(|s| (s.ino, s.size, s.mtime_ns)),
+        let id = |f: &str| self.dir.stat(f).ok().map(|s| (s.ino, s.size, s.mtime_ns));
+        Token(id(FILE), id(JOURNAL))
+    }
+
+    fn corrupt(&self, file: &str, text: &[u8], why: &str) -> Error {
+        let p = self.path().join(file);
+        let aside = self.path().join(CORRUPT);
+        if let Ok(fd) = self.dir.open_file(
+            CORRUPT,
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY,
+            0o600,
+        ) {
+            let _ = sys::fs::write_all(fd.as_fd(), text);
+        }
+        Error::new(
+            Kind::Invalid,
+            "parse",
+            format!("The manifest {} is corrupt: {why}", q(&p)),
         )
+        .with_path(&p)
+        .with_hint(format!(
+            "bpfx changes nothing until it is fixed or removed; a copy is kept at {}",
+            q(&aside)
+        ))
+    }
+
+    /// Reads a file of the state directory; `None` when it is missing.
+    fn slurp(&self, file: &str) -> Result<Option<Vec<u8>>> {
+        match self
+            .dir
+            .open_file(file, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+            .and_then(|fd| sys::fs::read_to_end(fd.as_fd()))
+        {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.errno() == libc::ENOENT => Ok(None),
+            Err(e) => {
+                let p = self.path().join(file);
+                Err(Error::sys(format!("Cannot read manifest {}", q(&p)), e).with_path(&p))
+            }
+        }
+    }
+
+    /// Reads the manifest and replays its journal; returns it, the size of
+    /// the base file, and the journal's whole lines' length and its length.
+    fn read_all(&self) -> Result<(Manifest, usize, usize, usize)> {
+        let (mut m, base) = match self.slurp(FILE)? {
+            Some(text) => (
+                parse(&text).map_err(|why| self.corrupt(FILE, &text, &why))?,
+                text.len(),
+            ),
+            None => (Manifest::default(), 0),
+        };
+        let journal = self.slurp(JOURNAL)?.unwrap_or_default();
+        // A last line with no newline is a write cut short: not applied,
+        // and cut off before the next append.
+        let whole = journal
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        for line in journal[..whole].split(|&b| b == b'\n') {
+            if line.is_empty() {
+                continue;
+            }
+            let op: JournalOp = serde_json::from_slice(line)
+                .map_err(|e| self.corrupt(JOURNAL, &journal, &e.to_string()))?;
+            op.apply(&mut m);
+        }
+        Ok((m, base, whole, journal.len()))
     }
 
     /// Reads the manifest; a missing one is empty. A corrupt one is
     /// refused, and a copy is kept beside it.
     pub fn read(&self) -> Result<Manifest> {
-        let p = self.path().join(FILE);
-        let text = match self
-            .dir
-            .open_file(FILE, libc::O_RDONLY | libc::O_NONBLOCK, 0)
-            .and_then(|fd| sys::fs::read_to_end(fd.as_fd()))
-        {
-            Ok(t) => t,
-            Err(e) if e.errno() == libc::ENOENT => return Ok(Manifest::default()),
-            Err(e) => {
-                return Err(Error::sys(format!("Cannot read manifest {}", q(&p)), e).with_path(&p));
-            }
-        };
-        parse(&text).map_err(|why| {
-            let aside = self.path().join(CORRUPT);
-            if let Ok(fd) = self.dir.create_excl(CORRUPT, 0o600) {
-                drop(fd);
-                if let Ok(w) = self.dir.open_file(CORRUPT, libc::O_WRONLY, 0) {
-                    let _ = sys::fs::write_all(w.as_fd(), &text);
-                }
-            }
-            Error::new(
-                Kind::Invalid,
-                "parse",
-                format!("The manifest {} is corrupt: {why}", q(&p)),
-            )
-            .with_path(&p)
-            .with_hint(format!(
-                "bpfx changes nothing until it is fixed or removed; a copy is kept at {}",
-                q(&aside)
-            ))
-        })
+        Ok(self.read_all()?.0)
     }
 
-    /// Writes `m` (the lock held): temporary file made `O_EXCL`, fsync,
-    /// rename over the manifest, fsync of the directory.
+    /// Writes `m` whole (the lock held): temporary file made `O_EXCL`,
+    /// fsync, rename over the manifest, then the journal (now in it) goes,
+    /// and the directory is synced.
     pub fn write(&self, _lock: &Lock, m: &Manifest) -> Result<()> {
         let tmp = self.path().join(TMP);
-        let mut bytes = serde_json::to_vec_pretty(m)
+        let mut bytes = serde_json::to_vec(m)
             .map_err(|e| Error::internal(format!("Cannot encode the manifest: {e}")))?;
         bytes.push(b'\n');
         let io = |what: &str, e: sys::SysError| {
@@ -300,21 +340,133 @@ impl State {
             let p = self.path().join(FILE);
             Error::sys(format!("Cannot replace manifest {}", q(&p)), e).with_path(&p)
         })?;
+        // A crash before this unlink replays the journal on a manifest that
+        // holds it already: each entry is keyed by its path, so that changes
+        // nothing.
+        match self.dir.unlink(JOURNAL) {
+            Ok(()) => {}
+            Err(e) if e.errno() == libc::ENOENT => {}
+            Err(e) => return Err(io("remove", e)),
+        }
         let _ = sys::fs::fsync(self.dir.fd());
         Ok(())
     }
 
+    /// Appends `ops` to the journal as one write, then fsync: an exposure
+    /// added or removed costs a line, not a rewrite of every other.
+    fn append(&self, ops: &[JournalOp], whole: usize, len: usize) -> Result<()> {
+        let p = self.path().join(JOURNAL);
+        let io = |e: sys::SysError| {
+            Error::sys(format!("Cannot write manifest journal {}", q(&p)), e).with_path(&p)
+        };
+        let mut bytes = Vec::new();
+        for op in ops {
+            serde_json::to_writer(&mut bytes, op)
+                .map_err(|e| Error::internal(format!("Cannot encode the journal: {e}")))?;
+            bytes.push(b'\n');
+        }
+        let f = self
+            .dir
+            .open_file(
+                JOURNAL,
+                libc::O_CREAT | libc::O_WRONLY | libc::O_APPEND,
+                0o600,
+            )
+            .map_err(io)?;
+        if whole != len {
+            sys::fs::truncate_to(f.as_fd(), whole as u64).map_err(io)?;
+        }
+        sys::fs::write_all(f.as_fd(), &bytes).map_err(io)?;
+        sys::fs::fsync(f.as_fd()).map_err(io)?;
+        if len == 0 {
+            let _ = sys::fs::fsync(self.dir.fd());
+        }
+        Ok(())
+    }
+
     /// Reads the manifest, lets `f` change it, and writes it back (the lock
-    /// held). Nothing is written when `f` fails.
+    /// held). Nothing is written when `f` fails. Exposures added or removed
+    /// go to the journal; anything else, or a journal grown past a quarter
+    /// of the manifest, is a rewrite.
     pub fn update<T>(&self, lock: &Lock, f: impl FnOnce(&mut Manifest) -> Result<T>) -> Result<T> {
-        let mut m = self.read()?;
+        let (mut m, base, whole, len) = self.read_all()?;
         let before = m.clone();
         let out = f(&mut m)?;
-        if m != before {
+        if m == before {
+            return Ok(out);
+        }
+        if base > 0
+            && let Some(ops) = journal_ops(&before, &m)
+            && whole + ops.len() * 256 < (base / 4).max(64 * 1024)
+        {
+            self.append(&ops, whole, len)?;
+        } else {
             self.write(lock, &m)?;
         }
         Ok(out)
     }
+}
+
+/// One change of the journal, keyed by exposure path, so that applying it
+/// twice changes nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+enum JournalOp {
+    /// The exposure, in place of any at its path, or last.
+    Add(Exposure),
+    /// Forget the exposure at this path.
+    Remove(PathBuf),
+}
+
+impl JournalOp {
+    fn apply(&self, m: &mut Manifest) {
+        match self {
+            JournalOp::Add(x) => match m.exposures.iter_mut().find(|e| e.path == x.path) {
+                Some(e) => *e = x.clone(),
+                None => m.exposures.push(x.clone()),
+            },
+            JournalOp::Remove(p) => m.exposures.retain(|e| &e.path != p),
+        }
+    }
+}
+
+/// The journal lines that turn `before` into `after`, when exposures are all
+/// that changed and replaying them gives exactly `after`: some removed, and
+/// some added at the end (what `expose`, `unexpose` and the watcher do).
+/// Linear, with no hashing: the common case is one entry in 40,000.
+fn journal_ops(before: &Manifest, after: &Manifest) -> Option<Vec<JournalOp>> {
+    if before.version != after.version || before.rules != after.rules {
+        return None;
+    }
+    let (b, a) = (&before.exposures, &after.exposures);
+    let prefix = b.iter().zip(a).take_while(|(x, y)| x == y).count();
+    let suffix = b[prefix..]
+        .iter()
+        .rev()
+        .zip(a[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let removed = &b[prefix..b.len() - suffix];
+    let added = &a[prefix..a.len() - suffix];
+    // Replayed, adds go last; an add whose path is taken would replace in
+    // place. Either way a read would not give back `after`: rewrite.
+    if removed.len() + added.len() > 64 || (!added.is_empty() && suffix > 0) {
+        return None;
+    }
+    let taken = |x: &Exposure| {
+        b[..prefix].iter().any(|k| k.path == x.path)
+            || b[b.len() - suffix..].iter().any(|k| k.path == x.path)
+    };
+    if added.iter().any(taken) {
+        return None;
+    }
+    Some(
+        removed
+            .iter()
+            .map(|x| JournalOp::Remove(x.path.clone()))
+            .chain(added.iter().cloned().map(JournalOp::Add))
+            .collect(),
+    )
 }
 
 /// Refuses a state directory that is not root's alone.
@@ -403,7 +555,7 @@ pub fn watcher_lock(state: &Path) -> Result<(State, OwnedFd)> {
         Err(e) => return Err(e),
     };
     let p = s.path().join("watch.lock");
-    let f = s.open_lock("watch.lock")?;
+    let f = s.open_lock("watch.lock", libc::O_RDWR)?;
     if let Err(e) = sys::fs::flock_exclusive(f.as_fd(), false) {
         if e.errno() != libc::EWOULDBLOCK {
             return Err(Error::sys(format!("Cannot lock {}", q(&p)), e));
@@ -644,5 +796,79 @@ mod tests {
         }
         assert!(ok + refused > 1000, "{ok} parsed, {refused} refused");
         assert!(refused > 0 && ok > 0, "{ok} parsed, {refused} refused");
+    }
+
+    fn exposure(i: usize) -> Exposure {
+        Exposure {
+            pin: "/sys/fs/bpf/p".into(),
+            path: format!("/srv/x{i}").into(),
+            mode: Mode::Symlink,
+            object_id: 7,
+            kind: "map".into(),
+            mount: None,
+        }
+    }
+
+    #[test]
+    fn exposures_go_to_the_journal_and_replay_once() {
+        let d = tmp();
+        update(&d, |m| {
+            m.exposures.push(exposure(0));
+            Ok(())
+        })
+        .unwrap();
+        for i in 1..4 {
+            update(&d, |m| {
+                m.exposures.push(exposure(i));
+                Ok(())
+            })
+            .unwrap();
+        }
+        update(&d, |m| {
+            m.exposures.retain(|x| x.path != Path::new("/srv/x1"));
+            Ok(())
+        })
+        .unwrap();
+        let journal = std::fs::read_to_string(d.join(JOURNAL)).unwrap();
+        assert_eq!(journal.lines().count(), 4, "{journal}");
+        let want: Vec<Exposure> = [0, 2, 3].into_iter().map(exposure).collect();
+        assert_eq!(read(&d).unwrap().exposures, want);
+        // A crash after the manifest was rewritten but before the journal
+        // went: replaying it again changes nothing.
+        let s = State::open(&d, false).unwrap().unwrap();
+        let lock = s.lock().unwrap();
+        let m = s.read().unwrap();
+        let kept = std::fs::read(d.join(JOURNAL)).unwrap();
+        s.write(&lock, &m).unwrap();
+        assert!(!d.join(JOURNAL).exists(), "folded in");
+        std::fs::write(d.join(JOURNAL), &kept).unwrap();
+        assert_eq!(s.read().unwrap().exposures, want);
+        // A line cut short is not applied, and is cut off by the next append.
+        let mut torn = kept.clone();
+        torn.extend_from_slice(b"{\"add\":{\"pin\":\"/x\"");
+        std::fs::write(d.join(JOURNAL), &torn).unwrap();
+        assert_eq!(s.read().unwrap().exposures, want);
+        s.update(&lock, |m| {
+            m.exposures.push(exposure(9));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(s.read().unwrap().exposures.last(), Some(&exposure(9)));
+        // A rule change rewrites the manifest whole.
+        s.update(&lock, |m| {
+            m.rules.push(Rule {
+                prog: "/p".into(),
+                cgroup_root: "/c".into(),
+                pin_root: "/b".into(),
+                expose_root: "/e".into(),
+                name: "v".into(),
+            });
+            Ok(())
+        })
+        .unwrap();
+        assert!(!d.join(JOURNAL).exists());
+        assert_eq!(s.read().unwrap().exposures.len(), 4);
+        drop(lock);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -19,6 +19,8 @@ pub const FAN_MOVED_FROM: u64 = 0x40;
 pub const FAN_MOVED_TO: u64 = 0x80;
 pub const FAN_DELETE_SELF: u64 = 0x400;
 pub const FAN_MOVE_SELF: u64 = 0x800;
+pub const FAN_CLOSE_WRITE: u64 = 0x8;
+pub const FAN_EVENT_ON_CHILD: u64 = 0x0800_0000;
 pub const FAN_Q_OVERFLOW: u64 = 0x4000;
 pub const FAN_ONDIR: u64 = 0x4000_0000;
 const FAN_CLOEXEC: u32 = 0x1;
@@ -104,8 +106,8 @@ pub fn kernfs_id(ev: &RawEvent) -> Option<u64> {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Event {
     /// `created`, `deleted`, `moved-from`, `moved-to`, `deleted-self`,
-    /// `moved-self` (of a marked directory), or `overflow` (events were
-    /// lost: rescan).
+    /// `moved-self` (of a marked directory), `written` (a file opened for
+    /// writing was closed), or `overflow` (events were lost: rescan).
     pub event: &'static str,
     pub path: Option<PathBuf>,
     pub dir: bool,
@@ -263,6 +265,7 @@ impl Fan {
                     (FAN_MOVED_TO, "moved-to"),
                     (FAN_DELETE_SELF, "deleted-self"),
                     (FAN_MOVE_SELF, "moved-self"),
+                    (FAN_CLOSE_WRITE, "written"),
                 ] {
                     if ev.mask & bit != 0 {
                         out.push(Event {

@@ -14,7 +14,9 @@ use crate::handles::Source;
 use crate::info::ObjKind;
 use crate::manifest::{self, Exposure, Lock, Manifest, Rule, State, Token};
 use crate::mirror::{AttachReport, Tree};
-use crate::notify::{Event, FAN_DELETE_SELF, FAN_MOVE_SELF, Fan};
+use crate::notify::{
+    Event, FAN_CLOSE_WRITE, FAN_DELETE_SELF, FAN_EVENT_ON_CHILD, FAN_MOVE_SELF, Fan,
+};
 use crate::paths::Dir;
 use crate::pins;
 use serde::Serialize;
@@ -79,7 +81,7 @@ pub struct Watcher {
     /// Set when an event asks for a full reconcile.
     rescan: bool,
     /// Exposures removed since the manifest was last written.
-    gone: Vec<Exposure>,
+    gone: HashSet<Exposure>,
     /// Exposures made again (a new mount) since the manifest was last
     /// written.
     remade: Vec<Exposure>,
@@ -104,7 +106,7 @@ impl Watcher {
             known: HashSet::new(),
             pending: VecDeque::new(),
             rescan: false,
-            gone: Vec::new(),
+            gone: HashSet::new(),
             remade: Vec::new(),
         };
         w.mark_state()?;
@@ -134,7 +136,11 @@ impl Watcher {
     fn mark_state(&mut self) -> Result<()> {
         self.pins.mark_dir_for(
             &self.state_path,
-            crate::notify::DIR_EVENTS | FAN_DELETE_SELF | FAN_MOVE_SELF,
+            crate::notify::DIR_EVENTS
+                | FAN_DELETE_SELF
+                | FAN_MOVE_SELF
+                | FAN_CLOSE_WRITE
+                | FAN_EVENT_ON_CHILD,
         )?;
         if let Some(parent) = self.state_path.parent()
             && let Err(e) = self.pins.mark_dir(parent)
@@ -266,8 +272,9 @@ impl Watcher {
         self.known.clear();
         self.mark();
         let exposures = self.manifest.exposures.clone();
+        let mut cache = expose::PinCache::default();
         for x in &exposures {
-            self.check_exposure(x);
+            self.check_exposure_with(x, &mut cache);
         }
         let rules = self.manifest.rules.clone();
         for r in &rules {
@@ -283,6 +290,7 @@ impl Watcher {
         }
         let gone = std::mem::take(&mut self.gone);
         let remade = std::mem::take(&mut self.remade);
+        self.manifest.exposures.retain(|e| !gone.contains(e));
         let written = self.state.update(lock, |m| {
             m.exposures.retain(|e| !gone.contains(e));
             for x in m.exposures.iter_mut() {
@@ -334,8 +342,8 @@ impl Watcher {
     }
 
     fn forget_exposure(&mut self, x: &Exposure, what: &'static str, why: String) {
-        self.manifest.exposures.retain(|e| e != x);
-        self.gone.push(x.clone());
+        // Dropped from `manifest` at the flush, all at once.
+        self.gone.insert(x.clone());
         self.log(Action {
             path: Some(x.path.display().to_string()),
             pin: Some(x.pin.display().to_string()),
@@ -345,7 +353,14 @@ impl Watcher {
 
     /// Removes an exposure whose pin is gone; remakes one whose file is gone.
     fn check_exposure(&mut self, x: &Exposure) {
-        match expose::state_of(x) {
+        self.check_exposure_with(x, &mut expose::PinCache::default());
+    }
+
+    fn check_exposure_with(&mut self, x: &Exposure, cache: &mut expose::PinCache) {
+        if self.gone.contains(x) {
+            return;
+        }
+        match expose::state_with(x, cache) {
             "ok" => {}
             "pin-gone" => match expose::remove_physical(x) {
                 // The manifest is written once per batch of events (flush).
@@ -409,7 +424,10 @@ impl Watcher {
             return;
         }
         if path.parent() == Some(self.state_path.as_path()) {
-            if path.file_name().is_some_and(|n| n == "manifest.json") {
+            if path
+                .file_name()
+                .is_some_and(|n| n == "manifest.json" || n == manifest::JOURNAL)
+            {
                 self.reload();
             }
             return;
@@ -450,11 +468,12 @@ impl Watcher {
         let old = std::mem::replace(&mut self.manifest, m);
         self.log(action("reloaded", "the manifest changed"));
         self.mark();
+        let was: HashSet<&Exposure> = old.exposures.iter().collect();
         let exposures: Vec<Exposure> = self
             .manifest
             .exposures
             .iter()
-            .filter(|x| !old.exposures.contains(x))
+            .filter(|x| !was.contains(x))
             .cloned()
             .collect();
         for x in &exposures {

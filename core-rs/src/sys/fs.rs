@@ -265,6 +265,15 @@ pub fn truncate(fd: BorrowedFd<'_>) -> SysResult<()> {
     Ok(())
 }
 
+/// `ftruncate(fd, len)`.
+pub fn truncate_to(fd: BorrowedFd<'_>, len: u64) -> SysResult<()> {
+    // SAFETY: valid fd.
+    named("ftruncate", || unsafe {
+        libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) as i64
+    })?;
+    Ok(())
+}
+
 /// `fsync(fd)`.
 pub fn fsync(fd: BorrowedFd<'_>) -> SysResult<()> {
     // SAFETY: valid fd.

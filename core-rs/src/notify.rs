@@ -325,4 +325,37 @@ mod tests {
             "a short buffer yields nothing"
         );
     }
+
+    #[test]
+    fn a_kernfs_handle_names_its_cgroup_id() {
+        let ev = |ty: i32, handle: Vec<u8>| RawEvent {
+            mask: FAN_CREATE,
+            handle_type: ty,
+            handle,
+            name: "x".into(),
+        };
+        assert_eq!(kernfs_id(&ev(0xfe, 42u64.to_ne_bytes().to_vec())), Some(42));
+        assert_eq!(kernfs_id(&ev(1, 42u64.to_ne_bytes().to_vec())), None);
+        assert_eq!(kernfs_id(&ev(0xfe, vec![1, 2, 3])), None);
+    }
+
+    #[test]
+    fn the_handle_of_a_cgroup_directory_is_its_id() {
+        use std::os::unix::fs::MetadataExt as _;
+        let Ok(Some(root)) = crate::mounts::cgroup2() else {
+            return; // no cgroup2 here: nothing to compare
+        };
+        let (ty, handle) = fs::handle_of(Path::new(&root)).unwrap();
+        let ev = RawEvent {
+            mask: FAN_CREATE,
+            handle_type: ty,
+            handle,
+            name: String::new(),
+        };
+        assert_eq!(
+            kernfs_id(&ev),
+            Some(std::fs::metadata(&root).unwrap().ino()),
+            "the watcher's event filter relies on it"
+        );
+    }
 }

@@ -56,8 +56,9 @@ export interface ExposureMount {
   readonly mntId: number;
   /** The never-reused mount id (`STATX_MNT_ID_UNIQUE`, Linux 6.8+). */
   readonly mntIdUnique?: number;
-  /** Device and inode of the pin the mount shows. */
+  /** The device of the pin the mount shows. */
   readonly dev: number;
+  /** The inode of the pin the mount shows. */
   readonly ino: number;
 }
 

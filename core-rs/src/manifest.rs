@@ -597,18 +597,22 @@ mod tests {
         d
     }
 
+    fn rule() -> Rule {
+        Rule {
+            prog: "/p".into(),
+            cgroup_root: "/c".into(),
+            pin_root: "/b".into(),
+            expose_root: "/e".into(),
+            name: "v".into(),
+        }
+    }
+
     #[test]
     fn update_round_trips_and_writes_nothing_on_failure() {
         let d = tmp();
         assert_eq!(read(&d).unwrap(), Manifest::default());
         update(&d, |m| {
-            m.rules.push(Rule {
-                prog: "/p".into(),
-                cgroup_root: "/c".into(),
-                pin_root: "/b".into(),
-                expose_root: "/e".into(),
-                name: "v".into(),
-            });
+            m.rules.push(rule());
             Ok(())
         })
         .unwrap();
@@ -701,13 +705,7 @@ mod tests {
         std::fs::remove_file(d.join("lock")).unwrap();
         std::os::unix::fs::symlink(&victim, d.join(TMP)).unwrap();
         update(&d, |m| {
-            m.rules.push(Rule {
-                prog: "/p".into(),
-                cgroup_root: "/c".into(),
-                pin_root: "/b".into(),
-                expose_root: "/e".into(),
-                name: "v".into(),
-            });
+            m.rules.push(rule());
             Ok(())
         })
         .unwrap();
@@ -856,13 +854,7 @@ mod tests {
         assert_eq!(s.read().unwrap().exposures.last(), Some(&exposure(9)));
         // A rule change rewrites the manifest whole.
         s.update(&lock, |m| {
-            m.rules.push(Rule {
-                prog: "/p".into(),
-                cgroup_root: "/c".into(),
-                pin_root: "/b".into(),
-                expose_root: "/e".into(),
-                name: "v".into(),
-            });
+            m.rules.push(rule());
             Ok(())
         })
         .unwrap();

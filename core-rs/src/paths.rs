@@ -50,6 +50,16 @@ impl Dir {
         })
     }
 
+    /// Opens directory `path` as the caller spelled it, symlinks followed:
+    /// for a root the caller names, below which everything is by handle.
+    pub fn open_following(path: &Path) -> SysResult<Dir> {
+        let fd = fs::openat2(None, path, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+        Ok(Dir {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
     /// Opens the absolute directory `path`, making what is missing of it
     /// (mode `mode`), with no symlink on the way.
     pub fn make_all(path: &Path, mode: u32) -> SysResult<Dir> {

@@ -7,8 +7,7 @@ use crate::paths::{self, Dir};
 use crate::sys;
 use serde::Serialize;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::MetadataExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Opens the object pinned at `path` and tells its kind. With `want`, an
 /// object of another kind is refused.
@@ -118,47 +117,71 @@ pub fn ls(root: &Path, depth: Option<u32>) -> Result<Vec<PinEntry>> {
     }
     let mut out = Vec::new();
     if meta.is_dir() {
-        walk(root, meta.dev(), depth, 1, &mut out)?;
+        // The caller's own spelling of the root is followed; below it the
+        // tree is walked by handles, never through a symlink or onto another
+        // mount, so a rename during the walk cannot lead it elsewhere.
+        let dir = Dir::open_following(root)
+            .map_err(|e| Error::sys(format!("Cannot list {}", q(root)), e).with_path(root))?;
+        walk(&dir, depth, 1, &mut out)?;
     } else {
         out.extend(entry(root));
     }
     Ok(out)
 }
 
-fn walk(
-    dir: &Path,
-    dev: u64,
-    depth: Option<u32>,
-    level: u32,
-    out: &mut Vec<PinEntry>,
-) -> Result<()> {
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(format!("Cannot list {}", q(dir)), "readdir", &e).with_path(dir))?;
-    let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    names.sort();
-    for p in names {
-        let Ok(meta) = std::fs::symlink_metadata(&p) else {
-            continue;
-        }; // removed meanwhile
-        if meta.file_type().is_symlink() || meta.dev() != dev {
-            continue; // never follow links, never cross into another mount
-        }
-        if meta.is_dir() {
-            if depth.is_none_or(|d| level < d) {
-                walk(&p, dev, depth, level + 1, out)?;
+fn walk(dir: &Dir, depth: Option<u32>, level: u32, out: &mut Vec<PinEntry>) -> Result<()> {
+    let mut names = dir.entries().map_err(|e| {
+        Error::sys(format!("Cannot list {}", q(dir.path())), e).with_path(dir.path())
+    })?;
+    names.sort_by(|a, b| a.name.cmp(&b.name));
+    for e in names {
+        match e.kind {
+            paths::DT_DIR => {
+                if depth.is_some_and(|d| level >= d) {
+                    continue;
+                }
+                // Gone meanwhile, or another mount: skipped.
+                if let Ok(sub) = dir.open_rel(Path::new(&e.name), false) {
+                    walk(&sub, depth, level + 1, out)?;
+                }
             }
-        } else if let Some(e) = entry(&p) {
-            out.push(e);
+            paths::DT_REG => out.extend(entry_at(dir, &e.name)),
+            _ => {} // never follow links
         }
     }
     Ok(())
 }
 
+/// The entry for pin `name` in `dir`, opened relative to it.
+fn entry_at(dir: &Dir, name: &str) -> Option<PinEntry> {
+    let p = dir.path().join(name);
+    let opened = dir
+        .obj_get(name)
+        .map_err(|e| open_error(&p, e))
+        .and_then(|fd| {
+            let kind = info::kind_of(fd.as_fd()).ok_or_else(|| {
+                Error::new(
+                    Kind::WrongKind,
+                    "BPF_OBJ_GET",
+                    format!("Cannot open pin {}: not a BPF program, map or link", q(&p)),
+                )
+            })?;
+            let mut i = info::info_of_kind(fd.as_fd(), kind)?;
+            i.path = Some(p.display().to_string());
+            Ok(i)
+        });
+    pin_entry(&p, opened)
+}
+
 /// The entry for one file; `None` for bpffs's preloaded `maps.debug` and
 /// `progs.debug`, which are kernel files rather than pins.
 fn entry(p: &Path) -> Option<PinEntry> {
+    pin_entry(p, show(p))
+}
+
+fn pin_entry(p: &Path, shown: Result<ObjectInfo>) -> Option<PinEntry> {
     let path = p.display().to_string();
-    Some(match show(p) {
+    Some(match shown {
         Err(e) if e.kind == Kind::NotFound && is_preload(p) => return None,
         Ok(i) => PinEntry {
             path,

@@ -631,7 +631,7 @@ kernelTest(
 );
 
 kernelTest(
-  "the watcher: a pin replaced by rename is gone; a replaced state directory is taken up again; a removed rule root loses its view",
+  "the watcher: a pin replaced by rename is gone; a removed rule root loses its view; a state directory moved away, or removed, and made again is taken up",
   async () => {
     await using b = await privateBpffs();
     await using cg = await privateCgroups();
@@ -678,6 +678,24 @@ kernelTest(
     await eventually(
       "the new manifest is acted on",
       async () => !(await exists(`${t.path}/y`)),
+    );
+    // Removed, then made again.
+    await Deno.remove(state, { recursive: true });
+    await eventually(
+      "the watcher saw it go",
+      () => seen.items.some((a) => a.action === "state-gone"),
+    );
+    await Deno.mkdir(state, { mode: 0o700 });
+    await eventually(
+      "and took up the new one",
+      () => seen.items.filter((a) => a.action === "rearmed").length === 2,
+    );
+    createView(`${TASKS}:tasks`, { pin });
+    expose(pin, { path: `${t.path}/z`, state });
+    await Deno.remove(pin);
+    await eventually(
+      "the third manifest is acted on",
+      async () => !(await exists(`${t.path}/z`)),
     );
     await Deno.remove(`${t.path}/old-state`, { recursive: true });
   },

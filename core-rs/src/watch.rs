@@ -80,6 +80,8 @@ pub struct Watcher {
     pending: VecDeque<Vec<u8>>,
     /// Set when an event asks for a full reconcile.
     rescan: bool,
+    /// Set when a new state directory was taken up during a batch.
+    rearmed: bool,
     /// Exposures removed since the manifest was last written.
     gone: HashSet<Exposure>,
     /// Exposures made again (a new mount) since the manifest was last
@@ -106,6 +108,7 @@ impl Watcher {
             known: HashSet::new(),
             pending: VecDeque::new(),
             rescan: false,
+            rearmed: false,
             gone: HashSet::new(),
             remade: Vec::new(),
         };
@@ -183,6 +186,7 @@ impl Watcher {
                     "the state directory was replaced: watching the new one",
                 ));
                 self.rescan = true;
+                self.rearmed = true;
             }
             Err(e) => self.log_error("cannot take the new state directory", &e),
         }
@@ -525,7 +529,7 @@ impl Watcher {
     /// directory's lock: the manifest is read again first if someone
     /// changed it, so no view is made for a rule that is gone.
     fn drain(&mut self) -> Result<()> {
-        let lock = self.state.lock()?;
+        let mut lock = self.take_lock();
         self.reload();
         for ev in self.pins.read()? {
             if ev.event == "overflow" {
@@ -533,6 +537,12 @@ impl Watcher {
             } else {
                 self.on_pin_event(&ev);
             }
+        }
+        if self.rearmed {
+            // A new state directory: its own lock from here on.
+            self.rearmed = false;
+            drop(lock);
+            lock = self.take_lock();
         }
         let known = &self.known;
         let events = self.cgroups.read_filtered(|ev| {
@@ -553,8 +563,25 @@ impl Watcher {
             ));
             self.reconcile_all();
         }
-        self.flush(&lock);
+        // Without a lock (no state directory now), what is gone is kept for
+        // the next batch.
+        if let Some(l) = &lock {
+            self.flush(l);
+        }
         Ok(())
+    }
+
+    /// The state directory's lock; when it cannot be had (the directory was
+    /// removed), the watcher looks for a new one and goes on meanwhile.
+    fn take_lock(&mut self) -> Option<Lock> {
+        match self.state.lock() {
+            Ok(l) => Some(l),
+            Err(_) => {
+                self.check_state_dir();
+                self.rearmed = false;
+                self.state.lock().ok()
+            }
+        }
     }
 }
 

@@ -136,14 +136,23 @@ check: | deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-test: all witnesses
+test: all witnesses build/tests/swap
 	scripts/test.sh
+
+# The rename-exchange loop tests/harden_test.ts runs as an unprivileged user.
+build/tests/swap: tests/helpers/swap.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Werror -o $@ $<
 
 demo: all
 	scripts/demo.sh
 
-bench: all witnesses build/bench/readview build/bench/maps_c build/bench/links_c
+bench: all witnesses build/bench/readview build/bench/maps_c build/bench/links_c build/bench/attach_c
 	bash bench/run.sh
+
+build/bench/attach_c: bench/attach_c.c
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -o $@ $< -lbpf
 
 build/bench/maps_c: bench/maps_c.c
 	@mkdir -p $(@D)

@@ -220,12 +220,14 @@ export {
   type ExposeOptions,
   type Exposure,
   type ExposureMode,
+  type ExposureMount,
   exposures,
   type ExposureState,
   type ExposureStatus,
   type Manifest,
   readManifest,
   unexpose,
+  type Unexposed,
 } from "./src/expose.ts";
 export { DEFAULT_STATE, stateDir, type StateOptions } from "./src/state.ts";
 export {

@@ -61,6 +61,8 @@ bash bench/views.sh "$B" "$out" "$RUNS"
 echo
 echo "== 5. Expose and watch"
 "$DENO" run -A --no-check bench/watch.ts
+echo
+"$DENO" run -A --no-check bench/harden.ts
 
 echo
 echo "== 6. Maps"

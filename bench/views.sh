@@ -63,8 +63,14 @@ first=$(t ./bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root "$top" 
 second=$(t ./bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root "$top" --pin-root "$B/views" --expose-root "$out/mirror" --name stat --json)
 made=$(find "$out/mirror" -name stat | wc -l)
 third=$(t ./bpfx detach --pin-root "$B/views" --expose-root "$out/mirror" --json)
+# The C floor, in the same run: libbpf, one self-order link per cgroup,
+# pinned and symlinked (build/bench/attach_c, from bench/attach_c.c).
+mkdir -p "$out/cmirror"
+read -r c_made c_ms < <(build/bench/attach_c build/examples/cgstat.bpf.o cgstat "$top" "$B/cviews" "$out/cmirror" stat)
+./bpfx detach --pin-root "$B/cviews" --expose-root "$out/cmirror" --json >/dev/null
 printf '%-40s %8s\n' "operation (whole process)" "ms"
 printf '%-40s %8s\n' "attach, $total views made" "$first"
+printf '%-40s %8s\n' "C floor (libbpf), $c_made views made" "$c_ms"
 printf '%-40s %8s\n' "attach again, all kept" "$second"
 printf '%-40s %8s\n' "detach, all removed" "$third"
 echo "(mirror files after the first attach: $made)"

@@ -66,6 +66,11 @@ export function unexposeCommand(
   const x = unexpose(path, { state: stateOf(flags) });
   if (flags.json) printJson(io, x);
   else io.out(describeExposure(x));
+  if (x.leftAlone !== undefined) {
+    io.err(
+      `warning: forgot the exposure, but left what is at "${x.path}" alone: ${x.leftAlone}\n`,
+    );
+  }
   return 0;
 }
 

@@ -41,15 +41,49 @@ export interface Exposure {
   readonly objectId: number;
   /** The kind of the object. */
   readonly kind: ObjectKind;
+  /**
+   * A bind exposure's mount, as bpfx made it: it is checked and unmounted
+   * by these ids, never by its path, so a mount someone else put at the
+   * path is never touched, and a mount whose directory was moved is still
+   * found.
+   */
+  readonly mount?: ExposureMount;
+}
+
+/** How bpfx knows a bind exposure's mount again. */
+export interface ExposureMount {
+  /** The mount id, as `/proc/self/mountinfo` gives it (`STATX_MNT_ID`). */
+  readonly mntId: number;
+  /** The never-reused mount id (`STATX_MNT_ID_UNIQUE`, Linux 6.8+). */
+  readonly mntIdUnique?: number;
+  /** The device of the pin the mount shows. */
+  readonly dev: number;
+  /** The inode of the pin the mount shows. */
+  readonly ino: number;
+}
+
+/** What {@linkcode unexpose} forgot, and what it left alone. */
+export interface Unexposed extends Exposure {
+  /**
+   * Why what is at the path now was left in place: it is not verifiably
+   * the exposure bpfx made (another symlink, another mount, a file).
+   */
+  readonly leftAlone?: string;
 }
 
 /**
  * The state of an exposure, read from the kernel and the filesystems:
  * `ok`; `pin-gone` (the pin was removed, or now holds another object);
  * `path-gone` (the exposure's file was removed); `unmounted` (a bind
- * exposure's file is there but nothing is mounted on it).
+ * exposure's file is there but nothing is mounted on it); `moved` (a bind
+ * exposure's mount is elsewhere: its directory was renamed).
  */
-export type ExposureStatus = "ok" | "pin-gone" | "path-gone" | "unmounted";
+export type ExposureStatus =
+  | "ok"
+  | "pin-gone"
+  | "path-gone"
+  | "unmounted"
+  | "moved";
 
 /** An exposure as {@linkcode exposures} lists it, with its state. */
 export interface ExposureState extends Exposure {
@@ -152,8 +186,11 @@ export function expose(pin: string, options: ExposeOptions): Exposure {
  * @throws {BpfNotFoundError} when no exposure is recorded at `path`.
  * @throws {BpfError} of kind `invalid` when the manifest is corrupt.
  */
-export function unexpose(path: string, options: StateOptions = {}): Exposure {
-  return call<Exposure>("unexpose", { state: stateDir(options), path });
+export function unexpose(
+  path: string,
+  options: StateOptions = {},
+): Unexposed {
+  return call<Unexposed>("unexpose", { state: stateDir(options), path });
 }
 
 /**

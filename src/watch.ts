@@ -211,9 +211,12 @@ export type WatchActionKind =
   | "rescan"
   | "unexposed"
   | "re-exposed"
+  | "left-alone"
   | "view-made"
   | "view-removed"
   | "skipped"
+  | "state-gone"
+  | "rearmed"
   | "error";
 
 /** One thing the watcher did, as {@linkcode watch} reports it. */
@@ -226,9 +229,13 @@ export interface WatchAction {
    * `ready-failed` when that socket could not be reached), `reloaded` (the manifest changed), `rescan` (events were lost: it
    * reconciled everything), `unexposed` (an exposure whose pin went was
    * removed), `re-exposed` (an exposure whose file went was made again),
-   * `view-made`, `view-removed` (a cgroup came or went under an attach
-   * rule), `skipped` (a cgroup left without a view), or `error` (something
-   * could not be done; the watcher goes on).
+   * `left-alone` (the manifest named something bpfx cannot verify as its
+   * own: reported, forgotten, and not touched), `view-made`,
+   * `view-removed` (a cgroup came or went under an attach rule), `skipped`
+   * (a cgroup left without a view, and why), `state-gone` (the state
+   * directory was removed or moved away), `rearmed` (a new state directory
+   * at its path was taken up), or `error` (something could not be done;
+   * the watcher goes on).
    */
   readonly action: WatchActionKind;
   /** The exposure's path, or the view's mirror file. */

@@ -2,30 +2,33 @@
 //! the pin or as a bind mount of the pin onto a file made for it, recorded in
 //! the manifest so that the watcher can remove it when the pin goes.
 //!
-//! The exposure's directory is opened with `openat2(RESOLVE_NO_SYMLINKS)`
-//! and everything below is done relative to that fd, so a symlink planted
-//! in the path cannot redirect it; an existing file is never replaced. An
-//! exposure never widens access: a symlink is checked against the pin's own
-//! mode, and a bind mount shows the pin's inode itself.
+//! Everything goes through handles ([`crate::paths`]): the pin is resolved
+//! once into an fd, checked, and bound from that fd; the exposure's
+//! directory is opened with no symlink on the way and everything below is
+//! relative to it, so nothing planted in the path can redirect it, and an
+//! existing file is never replaced. A bind exposure is known by its mount
+//! (its ids and the bpffs inode it shows): it is checked and unmounted
+//! through an fd on that mount, wherever its directory has been moved. A
+//! manifest entry is acted on only where it is verifiably bpfx's own; the
+//! rest is reported and left alone. An exposure never widens access: a
+//! symlink leaves the pin's own path in charge, and a bind mount is refused
+//! when anyone could reach the pin through it who cannot now.
 
 use crate::error::{Error, Kind, Result, q};
 use crate::info::{self, ObjKind};
-use crate::manifest::{self, Exposure, Mode};
-use crate::mounts;
+use crate::manifest::{self, Exposure, Mode, MountRecord};
+use crate::mounts::{self, BPF_FS_MAGIC};
+use crate::paths::{self, Dir, MountId};
 use crate::pins;
-use crate::sys::fs;
+use crate::sys::fs::Stat;
 use serde::Serialize;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 fn split(path: &Path) -> Result<(PathBuf, String)> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .filter(|n| !n.is_empty() && *n != "..");
-    match (path.parent(), name) {
-        (Some(dir), Some(name)) if path.is_absolute() => Ok((dir.to_path_buf(), name.to_string())),
-        _ => Err(Error::invalid(
+    match paths::split(path) {
+        Some((dir, name)) => Ok((dir.to_path_buf(), name.to_string())),
+        None => Err(Error::invalid(
             "expose",
             format!(
                 "Cannot expose at {}: give an absolute path to a file",
@@ -36,8 +39,8 @@ fn split(path: &Path) -> Result<(PathBuf, String)> {
     }
 }
 
-fn open_parent(dir: &Path, path: &Path) -> Result<OwnedFd> {
-    fs::open_dir_nofollow(dir).map_err(|e| {
+fn open_parent(dir: &Path, path: &Path) -> Result<Dir> {
+    Dir::open(dir).map_err(|e| {
         let err = Error::sys(format!("Cannot expose at {}", q(path)), e).with_path(path);
         match err.errno {
             libc::ELOOP => err
@@ -72,56 +75,125 @@ fn exists_error(path: &Path) -> Error {
     .with_hint("remove it, or choose another path")
 }
 
-/// Refuses a bind mount that would let someone reach the pin who cannot now:
-/// a bind mount shows the pin's own mode, but not the directories that
-/// guard it, so a pin readable by others behind a closed directory (bpffs
-/// is often mounted mode 0700) must not be bound into an open one.
-pub fn check_no_widening(pin: &Path) -> Result<()> {
-    use std::os::unix::fs::MetadataExt as _;
-    let mode = std::fs::metadata(pin)
-        .map_err(|e| Error::io(format!("Cannot expose {}", q(pin)), "stat", &e))?
-        .mode();
-    let granted = mode & 0o077;
-    let mut reachable = granted;
-    for dir in pin.ancestors().skip(1) {
-        let Ok(m) = std::fs::metadata(dir) else {
-            continue;
-        };
-        if m.mode() & 0o001 == 0 {
-            reachable &= !0o007;
-        }
-        if m.mode() & 0o010 == 0 {
-            reachable &= !0o070;
-        }
-    }
-    if reachable != granted {
-        return Err(Error::new(
+/// Whether a principal passes through every directory of `dirs`.
+fn traverses(dirs: &[Stat], can: impl Fn(&Stat) -> bool) -> bool {
+    dirs.iter().all(can)
+}
+
+/// Refuses a bind mount that would let someone reach the pin who cannot now.
+/// A bind mount shows the pin's inode itself, but not the directories that
+/// guard it. `st` is the pin's inode and `dirs` its real ancestors (walked
+/// by handles, so no spelling of the path gets around this): the pin's owner
+/// (who could chmod it through the bind), its group and others must each
+/// reach it now, through every ancestor, for the bind to be allowed.
+/// Supplementary groups are not known here, so the check errs on refusing.
+pub fn check_no_widening(pin: &Path, st: &Stat, dirs: &[Stat]) -> Result<()> {
+    let refuse = |why: String, hint: &str| {
+        Err(Error::new(
             Kind::Permission,
             "expose",
             format!(
-                "Cannot bind {} elsewhere: its mode {:04o} grants access that its directories withhold, so the bind mount would widen access",
-                q(pin),
-                mode & 0o7777
+                "Cannot bind {} elsewhere: {why}, so the bind mount would widen access",
+                q(pin)
             ),
         )
         .with_path(pin)
-        .with_hint("narrow the pin's mode first (chmod go-rwx), or expose it as a symlink"));
+        .with_hint(hint.to_string()))
+    };
+    let mode = st.mode & 0o7777;
+    let others = |d: &Stat| d.mode & 0o001 != 0;
+    if st.uid != 0
+        && !traverses(dirs, |d| {
+            others(d) || (d.uid == st.uid && d.mode & 0o100 != 0)
+        })
+    {
+        return refuse(
+            format!(
+                "it belongs to uid {}, whom its directories keep out (and who could change its mode through the bind)",
+                st.uid
+            ),
+            "give the pin to root first (chown root), or expose it as a symlink",
+        );
+    }
+    if mode & 0o070 != 0
+        && !traverses(dirs, |d| {
+            others(d) || (d.gid == st.gid && d.mode & 0o010 != 0)
+        })
+    {
+        return refuse(
+            format!("its mode {mode:04o} grants its group access that its directories withhold"),
+            "narrow the pin's mode first (chmod go-rwx), or expose it as a symlink",
+        );
+    }
+    if mode & 0o007 != 0 && !traverses(dirs, others) {
+        return refuse(
+            format!("its mode {mode:04o} grants others access that its directories withhold"),
+            "narrow the pin's mode first (chmod go-rwx), or expose it as a symlink",
+        );
     }
     Ok(())
 }
 
+/// A pin resolved once: an `O_PATH` fd on its inode, its real directory
+/// (opened with no symlink) and name, and the object's id and kind.
+struct Pin {
+    fd: OwnedFd,
+    dir: Dir,
+    name: String,
+    st: Stat,
+    id: u32,
+    kind: ObjKind,
+}
+
+impl Pin {
+    fn real(&self) -> PathBuf {
+        self.dir.path().join(&self.name)
+    }
+}
+
+fn pin_error(pin: &Path, e: crate::sys::SysError) -> Error {
+    Error::sys(format!("Cannot expose {}", q(pin)), e).with_path(pin)
+}
+
+/// Resolves the pin the caller named (its own spelling, symlinks followed)
+/// into a [`Pin`]: the inode on bpffs, and the object it holds.
+fn resolve_pin(given: &Path) -> Result<Pin> {
+    // The usual checks and messages (not found, not bpffs, kind) first.
+    let (_, kind) = pins::open(given, None)?;
+    let fd = paths::open_object(given).map_err(|e| pin_error(given, e))?;
+    if !matches!(crate::sys::fs::fs_magic_fd(fd.as_fd()), Ok(BPF_FS_MAGIC)) {
+        return Err(Error::new(
+            Kind::NotBpffs,
+            "fstatfs",
+            format!("Cannot expose {}: the path is not on bpffs", q(given)),
+        )
+        .with_path(given));
+    }
+    let obj = paths::obj_get_fd(fd.as_fd()).map_err(|e| pin_error(given, e))?;
+    let id = info::info_of_kind(obj.as_fd(), kind)?.id;
+    let (dir, name, st) = paths::parent_of(fd.as_fd()).map_err(|e| pin_error(given, e))?;
+    Ok(Pin {
+        fd,
+        dir,
+        name,
+        st,
+        id,
+        kind,
+    })
+}
+
 /// Puts the object pinned at `pin` at `path`, and records it in `state`.
 pub fn expose(state: &Path, pin: &Path, path: &Path, mode: Mode) -> Result<Exposure> {
-    let pin = mounts::absolute(pin);
+    let given = mounts::absolute(pin);
     let path = mounts::absolute(path);
-    let (fd, kind) = pins::open(&pin, None)?;
-    let id = info::info_of_kind(fd.as_fd(), kind)?.id;
-    drop(fd);
+    let p = resolve_pin(&given)?;
     if mode == Mode::Bind {
-        check_no_widening(&pin)?;
+        let dirs = paths::ancestors(&p.dir).map_err(|e| pin_error(&given, e))?;
+        check_no_widening(&given, &p.st, &dirs)?;
     }
     let (dir, name) = split(&path)?;
-    if mounts::is_bpffs(&dir) {
+    let dirfd = open_parent(&dir, &path)?;
+    if dirfd.magic().is_ok_and(|m| m == BPF_FS_MAGIC) {
         return Err(Error::invalid(
             "expose",
             format!(
@@ -131,25 +203,27 @@ pub fn expose(state: &Path, pin: &Path, path: &Path, mode: Mode) -> Result<Expos
         )
         .with_path(&path));
     }
-    let dirfd = open_parent(&dir, &path)?;
-    let kind_name = match kind {
-        ObjKind::Prog => "prog",
-        ObjKind::Map => "map",
-        ObjKind::Link => "link",
-    };
-    let exposure = Exposure {
-        pin: pin.clone(),
+    let mut exposure = Exposure {
+        pin: p.real(),
         path: path.clone(),
         mode,
-        object_id: id,
-        kind: kind_name.into(),
+        object_id: p.id,
+        kind: match p.kind {
+            ObjKind::Prog => "prog",
+            ObjKind::Map => "map",
+            ObjKind::Link => "link",
+        }
+        .into(),
+        mount: None,
     };
+    let state = manifest::State::open(state, true)?.expect("made");
+    let lock = state.lock()?;
     let mut made = false;
-    let recorded = manifest::update(state, |m| {
+    let recorded = state.update(&lock, |m| {
         if m.exposures.iter().any(|x| x.path == path) {
             return Err(exists_error(&path));
         }
-        make(&exposure, dirfd.as_fd(), &name)?;
+        exposure.mount = make(&exposure, p.fd.as_fd(), &dirfd, &name)?;
         made = true;
         m.exposures.push(exposure.clone());
         Ok(())
@@ -165,98 +239,211 @@ pub fn expose(state: &Path, pin: &Path, path: &Path, mode: Mode) -> Result<Expos
     Ok(exposure)
 }
 
-fn make(x: &Exposure, dir: std::os::fd::BorrowedFd<'_>, name: &str) -> Result<()> {
-    match x.mode {
-        Mode::Symlink => fs::symlink_at(&x.pin, dir, name).map_err(|e| {
-            if e.errno() == libc::EEXIST {
-                exists_error(&x.path)
-            } else {
-                Error::sys(format!("Cannot expose at {}", q(&x.path)), e)
-            }
-        }),
-        Mode::Bind => {
-            let placeholder = fs::create_excl(dir, name, 0o000).map_err(|e| {
-                if e.errno() == libc::EEXIST {
-                    exists_error(&x.path)
-                } else {
-                    Error::sys(format!("Cannot expose at {}", q(&x.path)), e)
-                }
-            })?;
-            drop(placeholder);
-            let mounted = fs::open_tree_clone(&x.pin)
-                .and_then(|tree| fs::move_mount_to(tree.as_fd(), dir, name));
-            if let Err(e) = mounted {
-                let _ = fs::unlink_at(dir, name);
-                return Err(Error::sys(
-                    format!("Cannot bind {} onto {}", q(&x.pin), q(&x.path)),
-                    e,
-                )
-                .with_path(&x.path));
-            }
-            Ok(())
-        }
-    }
-}
-
-/// Makes a recorded exposure again (its file went, its pin is still there).
-pub fn remake(x: &Exposure) -> Result<()> {
-    let (dir, name) = split(&x.path)?;
-    let dirfd = open_parent(&dir, &x.path)?;
-    make(x, dirfd.as_fd(), &name)
-}
-
-/// Whether a mount sits at `path`: the file there is on another device
-/// than its directory (a bound pin is on bpffs, and no exposure is).
-pub fn is_mounted(path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt as _;
-    let dev = |p: &Path| std::fs::symlink_metadata(p).map(|m| m.dev()).ok();
-    match (dev(path), path.parent().and_then(dev)) {
-        (Some(a), Some(b)) => a != b,
-        _ => false,
-    }
-}
-
-/// Removes the exposure's file (and mount), touching nothing that is not ours.
-pub fn remove_physical(x: &Exposure) -> Result<()> {
-    let (dir, name) = split(&x.path)?;
-    let dirfd = match fs::open_dir_nofollow(&dir) {
-        Ok(fd) => fd,
-        Err(e) if e.errno() == libc::ENOENT => return Ok(()),
-        Err(e) => {
-            return Err(Error::sys(
-                format!("Cannot remove exposure {}", q(&x.path)),
-                e,
-            ));
+/// Makes the exposure `x` of the pin inode `pin` at `name` in `dir`; for a
+/// bind, returns the mount made.
+fn make(x: &Exposure, pin: BorrowedFd<'_>, dir: &Dir, name: &str) -> Result<Option<MountRecord>> {
+    let fail = |e: crate::sys::SysError| {
+        if e.errno() == libc::EEXIST {
+            exists_error(&x.path)
+        } else {
+            Error::sys(format!("Cannot expose at {}", q(&x.path)), e).with_path(&x.path)
         }
     };
     match x.mode {
-        Mode::Symlink => {
-            if std::fs::read_link(&x.path).is_ok_and(|t| t == x.pin) {
-                fs::unlink_at(dirfd.as_fd(), &name)
-                    .map_err(|e| Error::sys(format!("Cannot remove exposure {}", q(&x.path)), e))?;
-            }
-        }
+        Mode::Symlink => dir.symlink(&x.pin, name).map(|()| None).map_err(fail),
         Mode::Bind => {
-            while is_mounted(&x.path) {
-                fs::umount_nofollow(&x.path).map_err(|e| {
-                    Error::sys(format!("Cannot unmount exposure {}", q(&x.path)), e)
-                })?;
-            }
-            match std::fs::symlink_metadata(&x.path) {
-                Ok(m) if m.is_file() && m.len() == 0 => {
-                    fs::unlink_at(dirfd.as_fd(), &name).map_err(|e| {
-                        Error::sys(format!("Cannot remove exposure {}", q(&x.path)), e)
-                    })?;
+            drop(dir.create_excl(name, 0o000).map_err(fail)?);
+            let mounted = paths::clone_tree(pin).and_then(|tree| {
+                dir.mount_at(tree.as_fd(), name)?;
+                paths::mount_id(tree.as_fd())
+            });
+            match mounted {
+                Ok(id) => Ok(Some(id.into())),
+                Err(e) => {
+                    let _ = dir.unlink(name);
+                    Err(
+                        Error::sys(format!("Cannot bind {} onto {}", q(&x.pin), q(&x.path)), e)
+                            .with_path(&x.path),
+                    )
                 }
-                _ => {}
             }
         }
     }
-    Ok(())
+}
+
+/// Makes a recorded exposure again (its file went, its pin is still there
+/// and holds the object exposed); returns it as made now.
+pub fn remake(x: &Exposure) -> Result<Exposure> {
+    let pin = open_recorded_pin(x).ok_or_else(|| {
+        Error::new(
+            Kind::NotFound,
+            "BPF_OBJ_GET",
+            format!(
+                "Cannot expose {} again: it no longer holds the object exposed",
+                q(&x.pin)
+            ),
+        )
+        .with_path(&x.pin)
+    })?;
+    let (dir, name) = split(&x.path)?;
+    let dirfd = open_parent(&dir, &x.path)?;
+    let mut out = x.clone();
+    out.mount = make(x, pin.as_fd(), &dirfd, &name)?;
+    Ok(out)
+}
+
+/// An `O_PATH` fd on the recorded pin (its real path, opened with no
+/// symlink), if it still holds the object exposed.
+fn open_recorded_pin(x: &Exposure) -> Option<OwnedFd> {
+    let (dir, name) = paths::split(&x.pin)?;
+    let fd = Dir::open(dir).ok()?.open_path(name).ok()?;
+    let obj = paths::obj_get_fd(fd.as_fd()).ok()?;
+    let kind = info::kind_of(obj.as_fd())?;
+    (info::info_of_kind(obj.as_fd(), kind).ok()?.id == x.object_id).then_some(fd)
+}
+
+/// Whether the recorded pin's place is on bpffs (its nearest directory
+/// that is still there): a manifest entry naming anything else is not an
+/// exposure bpfx made.
+fn pin_on_bpffs(pin: &Path) -> bool {
+    pin.ancestors()
+        .skip(1)
+        .find_map(|d| Dir::open(d).ok())
+        .is_some_and(|d| d.magic().is_ok_and(|m| m == BPF_FS_MAGIC))
+}
+
+/// Whether `fd` is the root of the mount `id` records, showing a bpffs
+/// inode: the ids alone could be copied from another mount into a forged
+/// manifest, but not the filesystem.
+fn is_our_mount(fd: BorrowedFd<'_>, id: &MountId) -> bool {
+    crate::sys::fs::stat_at(fd, "").is_ok_and(|st| id.is(&st))
+        && crate::sys::fs::fs_magic_fd(fd).is_ok_and(|m| m == BPF_FS_MAGIC)
+}
+
+/// What [`remove_physical`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// Removed (from where it was now, if it was moved).
+    Removed { moved_to: Option<PathBuf> },
+    /// Nothing of it was left.
+    Gone,
+    /// Something is there that bpfx cannot verify as its own: left alone.
+    NotOurs(String),
+}
+
+/// Removes the empty placeholder file a bind exposure was mounted on, if
+/// it is still the one bpfx made (an empty root-owned mode-0 file).
+fn remove_placeholder(dir: &Dir, name: &str) {
+    let (Ok(st), Ok(me)) = (dir.stat(name), dir.stat("")) else {
+        return;
+    };
+    if st.is_file() && st.size == 0 && st.mode & 0o7777 == 0 && st.uid == 0 && st.dev == me.dev {
+        let _ = dir.unlink(name);
+    }
+}
+
+/// Removes the exposure's file (and mount), touching nothing that is not
+/// verifiably bpfx's own.
+pub fn remove_physical(x: &Exposure) -> Result<Removal> {
+    let (dir, name) = split(&x.path)?;
+    let fail = |e: crate::sys::SysError| {
+        Error::sys(format!("Cannot remove exposure {}", q(&x.path)), e).with_path(&x.path)
+    };
+    let d = match Dir::open(&dir) {
+        Ok(d) => Some(d),
+        Err(e) if e.errno() == libc::ENOENT => None,
+        Err(e) if e.errno() == libc::ELOOP => None,
+        Err(e) => return Err(fail(e)),
+    };
+    match x.mode {
+        Mode::Symlink => {
+            let Some(d) = d else { return Ok(Removal::Gone) };
+            match d.readlink(&name) {
+                Err(e) if e.errno() == libc::ENOENT => Ok(Removal::Gone),
+                Err(e) if e.errno() == libc::EINVAL => {
+                    Ok(Removal::NotOurs("it is not a symlink now".into()))
+                }
+                Err(e) => Err(fail(e)),
+                Ok(t) if t != x.pin => Ok(Removal::NotOurs(format!(
+                    "it is a symlink to {} now",
+                    q(&t)
+                ))),
+                Ok(_) if !pin_on_bpffs(&x.pin) => {
+                    Ok(Removal::NotOurs("the pin it names is not on bpffs".into()))
+                }
+                Ok(_) => {
+                    d.unlink(&name).map_err(fail)?;
+                    Ok(Removal::Removed { moved_to: None })
+                }
+            }
+        }
+        Mode::Bind => {
+            let Some(rec) = x.mount else {
+                return Ok(Removal::NotOurs(
+                    "the manifest does not record its mount (made by an older bpfx): unmount it by hand".into(),
+                ));
+            };
+            let id = MountId::from(rec);
+            if let Some(d) = &d
+                && let Ok(fd) = d.open_path(&name)
+                && is_our_mount(fd.as_fd(), &id)
+            {
+                paths::umount(fd.as_fd()).map_err(fail)?;
+                remove_placeholder(d, &name);
+                return Ok(Removal::Removed { moved_to: None });
+            }
+            // Not at its path: its directory was moved, or it is gone.
+            if let Some((fd, pd, pn)) = paths::find_mount(&id)
+                && is_our_mount(fd.as_fd(), &id)
+            {
+                paths::umount(fd.as_fd()).map_err(fail)?;
+                remove_placeholder(&pd, &pn);
+                return Ok(Removal::Removed {
+                    moved_to: Some(pd.path().join(pn)),
+                });
+            }
+            if paths::is_mounted_id(id.mnt_id) && d.is_none() {
+                // Still mounted, somewhere bpfx could not open safely: keep
+                // the record, to try again.
+                return Err(Error::new(
+                    Kind::Busy,
+                    "umount2",
+                    format!(
+                        "Cannot remove exposure {}: its directory keeps changing under it",
+                        q(&x.path)
+                    ),
+                )
+                .with_path(&x.path)
+                .with_hint("try again; bpfx follows the mount by its id"));
+            }
+            let Some(d) = d else { return Ok(Removal::Gone) };
+            match d.stat(&name) {
+                Err(_) => Ok(Removal::Gone),
+                Ok(st) if st.dev != d.stat("").map(|s| s.dev).unwrap_or(st.dev) => Ok(
+                    Removal::NotOurs("another mount, not the one bpfx made, is there".into()),
+                ),
+                Ok(_) => {
+                    remove_placeholder(&d, &name);
+                    Ok(Removal::Gone)
+                }
+            }
+        }
+    }
+}
+
+/// What `unexpose` did: the exposure forgotten, and why anything at its
+/// path was left alone.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unexposed {
+    #[serde(flatten)]
+    pub exposure: Exposure,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_alone: Option<String>,
 }
 
 /// Removes the exposure at `path` and forgets it.
-pub fn unexpose(state: &Path, path: &Path) -> Result<Exposure> {
+pub fn unexpose(state: &Path, path: &Path) -> Result<Unexposed> {
     let path = mounts::absolute(path);
     manifest::update(state, |m| {
         let i = m
@@ -277,8 +464,14 @@ pub fn unexpose(state: &Path, path: &Path) -> Result<Exposure> {
                 .with_hint("`bpfx exposures` lists them")
             })?;
         let x = m.exposures.remove(i);
-        remove_physical(&x)?;
-        Ok(x)
+        let left_alone = match remove_physical(&x)? {
+            Removal::NotOurs(why) => Some(why),
+            _ => None,
+        };
+        Ok(Unexposed {
+            exposure: x,
+            left_alone,
+        })
     })
 }
 
@@ -288,35 +481,63 @@ pub struct ExposureState {
     #[serde(flatten)]
     pub exposure: Exposure,
     /// `ok`, `pin-gone` (the pin was removed or now holds another object),
-    /// `path-gone` (the exposure's file was removed), or `unmounted`.
+    /// `path-gone` (the exposure's file was removed), `unmounted`, or
+    /// `moved` (a bind exposure's mount is elsewhere: its directory moved).
     pub state: &'static str,
 }
 
 /// The state of one exposure, read from the kernel and the filesystems.
 pub fn state_of(x: &Exposure) -> &'static str {
-    let pin_ok = pins::open(&x.pin, None)
-        .ok()
-        .and_then(|(fd, k)| info::info_of_kind(fd.as_fd(), k).ok())
-        .is_some_and(|i| i.id == x.object_id);
+    state_with(x, &mut PinCache::default())
+}
+
+/// Whether each pin holds its object, as found during one pass over many
+/// exposures (40,000 symlinks of one pin check it once).
+pub type PinCache = std::collections::HashMap<(PathBuf, u32), bool>;
+
+/// [`state_of`], with the pins checked once per `cache`.
+pub fn state_with(x: &Exposure, cache: &mut PinCache) -> &'static str {
+    let pin_ok = *cache
+        .entry((x.pin.clone(), x.object_id))
+        .or_insert_with(|| open_recorded_pin(x).is_some());
     if !pin_ok {
         return "pin-gone";
     }
+    let here = paths::split(&x.path).and_then(|(d, n)| Some((Dir::open(d).ok()?, n)));
     match x.mode {
-        Mode::Symlink if std::fs::read_link(&x.path).is_ok_and(|t| t == x.pin) => "ok",
-        Mode::Symlink => "path-gone",
-        Mode::Bind if is_mounted(&x.path) => "ok",
-        Mode::Bind if std::fs::symlink_metadata(&x.path).is_ok() => "unmounted",
-        Mode::Bind => "path-gone",
+        Mode::Symlink => match here {
+            Some((d, n)) if d.links_to(n, &x.pin) => "ok",
+            _ => "path-gone",
+        },
+        Mode::Bind => {
+            let id = x.mount.map(MountId::from);
+            match (here, id) {
+                (Some((d, n)), Some(id))
+                    if d.open_path(n).is_ok_and(|fd| is_our_mount(fd.as_fd(), &id)) =>
+                {
+                    "ok"
+                }
+                (_, Some(id))
+                    if paths::find_mount(&id)
+                        .is_some_and(|(fd, ..)| is_our_mount(fd.as_fd(), &id)) =>
+                {
+                    "moved"
+                }
+                (Some((d, n)), _) if d.stat(n).is_ok() => "unmounted",
+                _ => "path-gone",
+            }
+        }
     }
 }
 
 /// Every exposure recorded in `state`, with its state.
 pub fn list(state: &Path) -> Result<Vec<ExposureState>> {
+    let mut cache = PinCache::default();
     Ok(manifest::read(state)?
         .exposures
         .into_iter()
         .map(|x| ExposureState {
-            state: state_of(&x),
+            state: state_with(&x, &mut cache),
             exposure: x,
         })
         .collect())
@@ -326,24 +547,49 @@ pub fn list(state: &Path) -> Result<Vec<ExposureState>> {
 mod tests {
     use super::*;
 
+    fn st(mode: u32, uid: u32, gid: u32) -> Stat {
+        Stat {
+            mode,
+            uid,
+            gid,
+            ino: 1,
+            dev: 1,
+            size: 0,
+            mtime_ns: 0,
+            mnt_id: 1,
+            mnt_id_unique: None,
+        }
+    }
+
     #[test]
     fn a_bind_that_would_widen_access_is_refused() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let d = std::env::temp_dir().join(format!("bpfx-widen-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        let f = d.join("pin");
-        std::fs::write(&f, b"").unwrap();
-        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let e = check_no_widening(&f).unwrap_err();
+        let pin = Path::new("/sys/fs/bpf/x");
+        let closed = [st(0o40700, 0, 0), st(0o40755, 0, 0)];
+        let e = check_no_widening(pin, &st(0o100644, 0, 0), &closed).unwrap_err();
         assert_eq!(e.kind, Kind::Permission);
         assert!(e.message.contains("would widen access"), "{}", e.message);
-        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(
-            check_no_widening(&f).is_ok(),
-            "an owner-only pin widens nothing"
+            check_no_widening(pin, &st(0o100600, 0, 0), &closed).is_ok(),
+            "a root-only pin widens nothing"
         );
-        std::fs::remove_dir_all(&d).unwrap();
+        let open = [st(0o40755, 0, 0)];
+        assert!(check_no_widening(pin, &st(0o100644, 0, 0), &open).is_ok());
+    }
+
+    #[test]
+    fn a_user_owned_pin_behind_a_root_only_directory_is_refused() {
+        let pin = Path::new("/sys/fs/bpf/x");
+        let closed = [st(0o40700, 0, 0), st(0o40755, 0, 0)];
+        let e = check_no_widening(pin, &st(0o100600, 1000, 1000), &closed).unwrap_err();
+        assert!(e.message.contains("belongs to uid 1000"), "{}", e.message);
+        let theirs = [st(0o40700, 1000, 0), st(0o40755, 0, 0)];
+        assert!(
+            check_no_widening(pin, &st(0o100600, 1000, 1000), &theirs).is_ok(),
+            "its owner reaches it now"
+        );
+        let group_only = [st(0o40750, 0, 5), st(0o40755, 0, 0)];
+        assert!(check_no_widening(pin, &st(0o100640, 0, 5), &group_only).is_ok());
+        assert!(check_no_widening(pin, &st(0o100640, 0, 6), &group_only).is_err());
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod mounts;
 pub mod names;
 pub mod notify;
 pub mod object;
+pub mod paths;
 pub mod pins;
 pub mod sdnotify;
 pub mod sections;

@@ -80,15 +80,26 @@ struct Undo {
 }
 
 impl Drop for Undo {
+    /// Removes by handle: each entry's directory is opened with no symlink
+    /// on the way, so a directory swapped for a symlink since the load made
+    /// it cannot lead the rollback to remove anything elsewhere.
     fn drop(&mut self) {
         if self.done {
             return;
         }
+        let at = |p: &PathBuf| {
+            let (dir, name) = crate::paths::split(p)?;
+            Some((crate::paths::Dir::open(dir).ok()?, name.to_string()))
+        };
         for f in self.files.iter().rev() {
-            let _ = std::fs::remove_file(f);
+            if let Some((d, name)) = at(f) {
+                let _ = d.unlink(&name);
+            }
         }
-        for d in self.dirs.iter().rev() {
-            let _ = std::fs::remove_dir(d);
+        for dir in self.dirs.iter().rev() {
+            if let Some((d, name)) = at(dir) {
+                let _ = d.rmdir(&name);
+            }
         }
     }
 }
@@ -841,7 +852,20 @@ mod tests {
             u.done = true;
         }
         assert!(dir.exists(), "a finished load keeps everything");
-        std::fs::remove_dir(&dir).unwrap();
+        // A directory swapped for a symlink: nothing is removed through it.
+        let elsewhere = dir.join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("f"), b"x").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.join("swapped")).unwrap();
+        {
+            let mut u = Undo::default();
+            u.files.push(dir.join("swapped/f"));
+        }
+        assert!(
+            elsewhere.join("f").exists(),
+            "not removed through a symlink"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn fixture(name: &str) -> crate::object::Parsed {

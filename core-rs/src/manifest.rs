@@ -1,30 +1,80 @@
 //! The manifest: what the user asked for (exposures and attach rules), kept
 //! in `<state dir>/manifest.json`. Everything else is read back from the
 //! kernel and the filesystems. Written by temporary file, fsync and rename,
-//! under a lock; a corrupt manifest is refused, never overwritten.
+//! under a lock; an exposure added or removed is one line appended (and
+//! fsynced) to `manifest.journal` instead, folded into the manifest when the
+//! journal grows. A corrupt manifest is refused, never overwritten.
+//!
+//! The state directory is root's: bpfx makes it mode 0700 and refuses one
+//! that another user owns or that group or others may write, since what it
+//! holds decides what root unmounts and removes. Its files are opened
+//! relative to a handle on it, never through a symlink, and the temporary
+//! manifest with `O_EXCL`. What the manifest says is a claim: the code that
+//! acts on an entry checks it against the kernel first.
 
 use crate::error::{Error, Kind, Result, q};
+use crate::paths::Dir;
 use crate::sys;
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
-use std::io::{Read as _, Seek as _, Write as _};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_STATE: &str = "/run/bpfx";
 const FILE: &str = "manifest.json";
+const TMP: &str = ".manifest.json.tmp";
+const CORRUPT: &str = "manifest.json.corrupt";
+/// Exposures added and removed since the manifest was last written whole.
+pub const JOURNAL: &str = "manifest.journal";
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Symlink,
     Bind,
 }
 
+/// How bpfx knows a bind exposure's mount again: the mount's ids (statx)
+/// and the bpffs inode it shows.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct MountRecord {
+    /// The mount id of `/proc/self/mountinfo` (`STATX_MNT_ID`).
+    pub mnt_id: u64,
+    /// The unique mount id (`STATX_MNT_ID_UNIQUE`, kernel 6.8+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mnt_id_unique: Option<u64>,
+    /// Device and inode of the pin the mount shows.
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl From<crate::paths::MountId> for MountRecord {
+    fn from(m: crate::paths::MountId) -> Self {
+        MountRecord {
+            mnt_id: m.mnt_id,
+            mnt_id_unique: m.mnt_id_unique,
+            dev: m.dev,
+            ino: m.ino,
+        }
+    }
+}
+
+impl From<MountRecord> for crate::paths::MountId {
+    fn from(m: MountRecord) -> Self {
+        crate::paths::MountId {
+            mnt_id: m.mnt_id,
+            mnt_id_unique: m.mnt_id_unique,
+            dev: m.dev,
+            ino: m.ino,
+        }
+    }
+}
+
 /// A pinned object put at a path outside bpffs.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct Exposure {
+    /// The pin's real path (symlinks resolved when it was exposed).
     pub pin: PathBuf,
     pub path: PathBuf,
     pub mode: Mode,
@@ -32,6 +82,9 @@ pub struct Exposure {
     /// another object is not the one exposed.
     pub object_id: u32,
     pub kind: String,
+    /// A bind exposure's mount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount: Option<MountRecord>,
 }
 
 /// An attach rule: a view per cgroup of a subtree, kept true by the watcher.
@@ -40,6 +93,7 @@ pub struct Exposure {
 pub struct Rule {
     /// The pinned iterator program the views are made from.
     pub prog: PathBuf,
+    /// The cgroup root's canonical path.
     pub cgroup_root: PathBuf,
     pub pin_root: PathBuf,
     pub expose_root: PathBuf,
@@ -70,123 +124,416 @@ pub fn path(state: &Path) -> PathBuf {
     state.join(FILE)
 }
 
-fn ensure_dir(state: &Path) -> Result<()> {
-    std::fs::create_dir_all(state).map_err(|e| {
-        Error::io(
-            format!("Cannot make state directory {}", q(state)),
-            "mkdir",
-            &e,
-        )
-        .with_path(state)
-    })
+/// Parses manifest text; the error says what is wrong, for the caller to
+/// word.
+pub fn parse(text: &[u8]) -> std::result::Result<Manifest, String> {
+    serde_json::from_slice::<Manifest>(text).map_err(|e| e.to_string())
 }
 
-/// Reads the manifest; a missing one is empty. A corrupt one is refused,
-/// and a copy is kept beside it.
-pub fn read(state: &Path) -> Result<Manifest> {
-    let p = path(state);
-    let text = match std::fs::read(&p) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
-        Err(e) => {
-            return Err(
-                Error::io(format!("Cannot read manifest {}", q(&p)), "read", &e).with_path(&p),
-            );
-        }
-    };
-    serde_json::from_slice::<Manifest>(&text).map_err(|e| {
-        let aside = state.join("manifest.json.corrupt");
-        if std::fs::symlink_metadata(&aside).is_err() {
-            let _ = std::fs::copy(&p, &aside);
+fn state_error(state: &Path, e: sys::SysError) -> Error {
+    let err = Error::sys(format!("Cannot use state directory {}", q(state)), e).with_path(state);
+    if err.errno == libc::ELOOP {
+        err.with_kind(Kind::Invalid)
+            .with_message(format!(
+                "Cannot use state directory {}: it, or a directory on the way to it, is a symlink",
+                q(state)
+            ))
+            .with_hint("bpfx follows no symlink to its state: give the real path")
+    } else {
+        err
+    }
+}
+
+/// A state directory, open and checked: owned by this user (root), and
+/// writable by no one else.
+#[derive(Debug)]
+pub struct State {
+    dir: Dir,
+}
+
+/// The state directory's lock, held while it lives.
+#[derive(Debug)]
+pub struct Lock(#[allow(dead_code)] OwnedFd);
+
+/// A change token of the manifest file: it changes with every write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Token(Option<(u64, u64, i128)>, Option<(u64, u64, i128)>);
+
+impl State {
+    /// Opens `state`; with `create`, makes it (mode 0700) when it is
+    /// missing. `Ok(None)`: it is missing and `create` is false.
+    pub fn open(state: &Path, create: bool) -> Result<Option<State>> {
+        let state = &crate::mounts::absolute(state);
+        let dir = match Dir::open(state) {
+            Ok(d) => d,
+            Err(e) if e.errno() == libc::ENOENT && create => {
+                let Some((parent, name)) = crate::paths::split(state) else {
+                    return Err(Error::invalid(
+                        "mkdir",
+                        format!("Cannot make state directory {}", q(state)),
+                    ));
+                };
+                let parent = Dir::make_all(parent, 0o755).map_err(|e| state_error(state, e))?;
+                match sys::fs::mkdir_at(parent.fd(), name, 0o700) {
+                    Ok(()) => {}
+                    Err(e) if e.errno() == libc::EEXIST => {}
+                    Err(e) => return Err(state_error(state, e)),
+                }
+                parent
+                    .open_rel(Path::new(name), true)
+                    .map_err(|e| state_error(state, e))?
+            }
+            Err(e) if e.errno() == libc::ENOENT => return Ok(None),
+            Err(e) => return Err(state_error(state, e)),
+        };
+        let st = dir.stat("").map_err(|e| state_error(state, e))?;
+        check_trusted(state, &st)?;
+        Ok(Some(State { dir }))
+    }
+
+    /// Opens `state`, which must exist.
+    pub fn existing(state: &Path) -> Result<State> {
+        State::open(state, false)?.ok_or_else(|| {
+            Error::new(
+                Kind::NotFound,
+                "openat2",
+                format!("No state directory {}", q(state)),
+            )
+            .with_path(state)
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn dir(&self) -> &Dir {
+        &self.dir
+    }
+
+    /// Opens lock `name`; read-only for the state lock (flock needs no
+    /// write, and a file opened to write reports its close to the watcher).
+    fn open_lock(&self, name: &str, mode: i32) -> Result<OwnedFd> {
+        self.dir
+            .open_file(name, libc::O_CREAT | mode, 0o600)
+            .map_err(|e| {
+                Error::sys(
+                    format!("Cannot open lock {}", q(&self.path().join(name))),
+                    e,
+                )
+            })
+    }
+
+    /// Takes the state directory's lock (waits for it): attach, detach,
+    /// expose and the watcher's changes hold it, one at a time.
+    pub fn lock(&self) -> Result<Lock> {
+        let fd = self.open_lock("lock", libc::O_RDONLY)?;
+        sys::fs::flock_exclusive(fd.as_fd(), true)
+            .map_err(|e| Error::sys(format!("Cannot lock {}", q(&self.path().join("lock"))), e))?;
+        Ok(Lock(fd))
+    }
+
+    /// The manifest's change token: it changes with every write of the
+    /// manifest or its journal.
+    pub fn token(&self) -> Token {
+        let id = |f: &str| self.dir.stat(f).ok().map(|s| (s.ino, s.size, s.mtime_ns));
+        Token(id(FILE), id(JOURNAL))
+    }
+
+    fn corrupt(&self, file: &str, text: &[u8], why: &str) -> Error {
+        let p = self.path().join(file);
+        let aside = self.path().join(CORRUPT);
+        if let Ok(fd) = self.dir.open_file(
+            CORRUPT,
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY,
+            0o600,
+        ) {
+            let _ = sys::fs::write_all(fd.as_fd(), text);
         }
         Error::new(
             Kind::Invalid,
             "parse",
-            format!("The manifest {} is corrupt: {e}", q(&p)),
+            format!("The manifest {} is corrupt: {why}", q(&p)),
         )
         .with_path(&p)
         .with_hint(format!(
             "bpfx changes nothing until it is fixed or removed; a copy is kept at {}",
             q(&aside)
         ))
-    })
+    }
+
+    /// Reads a file of the state directory; `None` when it is missing.
+    fn slurp(&self, file: &str) -> Result<Option<Vec<u8>>> {
+        match self
+            .dir
+            .open_file(file, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+            .and_then(|fd| sys::fs::read_to_end(fd.as_fd()))
+        {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.errno() == libc::ENOENT => Ok(None),
+            Err(e) => {
+                let p = self.path().join(file);
+                Err(Error::sys(format!("Cannot read manifest {}", q(&p)), e).with_path(&p))
+            }
+        }
+    }
+
+    /// Reads the manifest and replays its journal; returns it, the size of
+    /// the base file, and the journal's whole lines' length and its length.
+    fn read_all(&self) -> Result<(Manifest, usize, usize, usize)> {
+        let (mut m, base) = match self.slurp(FILE)? {
+            Some(text) => (
+                parse(&text).map_err(|why| self.corrupt(FILE, &text, &why))?,
+                text.len(),
+            ),
+            None => (Manifest::default(), 0),
+        };
+        let journal = self.slurp(JOURNAL)?.unwrap_or_default();
+        // A last line with no newline is a write cut short: not applied,
+        // and cut off before the next append.
+        let whole = journal
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        for line in journal[..whole].split(|&b| b == b'\n') {
+            if line.is_empty() {
+                continue;
+            }
+            let op: JournalOp = serde_json::from_slice(line)
+                .map_err(|e| self.corrupt(JOURNAL, &journal, &e.to_string()))?;
+            op.apply(&mut m);
+        }
+        Ok((m, base, whole, journal.len()))
+    }
+
+    /// Reads the manifest; a missing one is empty. A corrupt one is
+    /// refused, and a copy is kept beside it.
+    pub fn read(&self) -> Result<Manifest> {
+        Ok(self.read_all()?.0)
+    }
+
+    /// Writes `m` whole (the lock held): temporary file made `O_EXCL`,
+    /// fsync, rename over the manifest, then the journal (now in it) goes,
+    /// and the directory is synced.
+    pub fn write(&self, _lock: &Lock, m: &Manifest) -> Result<()> {
+        let tmp = self.path().join(TMP);
+        let mut bytes = serde_json::to_vec(m)
+            .map_err(|e| Error::internal(format!("Cannot encode the manifest: {e}")))?;
+        bytes.push(b'\n');
+        let io = |what: &str, e: sys::SysError| {
+            Error::sys(format!("Cannot {what} {}", q(&tmp)), e).with_path(&tmp)
+        };
+        // Left by a crash: the directory is ours alone, so it is ours too.
+        match self.dir.unlink(TMP) {
+            Ok(()) => {}
+            Err(e) if e.errno() == libc::ENOENT => {}
+            Err(e) => return Err(io("remove", e)),
+        }
+        let f = self
+            .dir
+            .open_file(TMP, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o600)
+            .map_err(|e| io("write", e))?;
+        sys::fs::write_all(f.as_fd(), &bytes).map_err(|e| io("write", e))?;
+        sys::fs::fsync(f.as_fd()).map_err(|e| io("sync", e))?;
+        drop(f);
+        self.dir.rename(TMP, FILE).map_err(|e| {
+            let p = self.path().join(FILE);
+            Error::sys(format!("Cannot replace manifest {}", q(&p)), e).with_path(&p)
+        })?;
+        // A crash before this unlink replays the journal on a manifest that
+        // holds it already: each entry is keyed by its path, so that changes
+        // nothing.
+        match self.dir.unlink(JOURNAL) {
+            Ok(()) => {}
+            Err(e) if e.errno() == libc::ENOENT => {}
+            Err(e) => return Err(io("remove", e)),
+        }
+        let _ = sys::fs::fsync(self.dir.fd());
+        Ok(())
+    }
+
+    /// Appends `ops` to the journal as one write, then fsync: an exposure
+    /// added or removed costs a line, not a rewrite of every other.
+    fn append(&self, ops: &[JournalOp], whole: usize, len: usize) -> Result<()> {
+        let p = self.path().join(JOURNAL);
+        let io = |e: sys::SysError| {
+            Error::sys(format!("Cannot write manifest journal {}", q(&p)), e).with_path(&p)
+        };
+        let mut bytes = Vec::new();
+        for op in ops {
+            serde_json::to_writer(&mut bytes, op)
+                .map_err(|e| Error::internal(format!("Cannot encode the journal: {e}")))?;
+            bytes.push(b'\n');
+        }
+        let f = self
+            .dir
+            .open_file(
+                JOURNAL,
+                libc::O_CREAT | libc::O_WRONLY | libc::O_APPEND,
+                0o600,
+            )
+            .map_err(io)?;
+        if whole != len {
+            sys::fs::truncate_to(f.as_fd(), whole as u64).map_err(io)?;
+        }
+        sys::fs::write_all(f.as_fd(), &bytes).map_err(io)?;
+        sys::fs::fsync(f.as_fd()).map_err(io)?;
+        if len == 0 {
+            let _ = sys::fs::fsync(self.dir.fd());
+        }
+        Ok(())
+    }
+
+    /// Reads the manifest, lets `f` change it, and writes it back (the lock
+    /// held). Nothing is written when `f` fails. Exposures added or removed
+    /// go to the journal; anything else, or a journal grown past a quarter
+    /// of the manifest, is a rewrite.
+    pub fn update<T>(&self, lock: &Lock, f: impl FnOnce(&mut Manifest) -> Result<T>) -> Result<T> {
+        let (mut m, base, whole, len) = self.read_all()?;
+        let before = m.clone();
+        let out = f(&mut m)?;
+        if m == before {
+            return Ok(out);
+        }
+        if base > 0
+            && let Some(ops) = journal_ops(&before, &m)
+            && whole + ops.len() * 256 < (base / 4).max(64 * 1024)
+        {
+            self.append(&ops, whole, len)?;
+        } else {
+            self.write(lock, &m)?;
+        }
+        Ok(out)
+    }
 }
 
-fn write(state: &Path, m: &Manifest) -> Result<()> {
-    let p = path(state);
-    let tmp = state.join(".manifest.json.tmp");
-    let bytes = serde_json::to_vec_pretty(m)
-        .map_err(|e| Error::internal(format!("Cannot encode the manifest: {e}")))?;
-    let io = |what: &str, op: &str, e: std::io::Error| {
-        Error::io(format!("Cannot {what} {}", q(&tmp)), op, &e).with_path(&tmp)
+/// One change of the journal, keyed by exposure path, so that applying it
+/// twice changes nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+enum JournalOp {
+    /// The exposure, in place of any at its path, or last.
+    Add(Exposure),
+    /// Forget the exposure at this path.
+    Remove(PathBuf),
+}
+
+impl JournalOp {
+    fn apply(&self, m: &mut Manifest) {
+        match self {
+            JournalOp::Add(x) => match m.exposures.iter_mut().find(|e| e.path == x.path) {
+                Some(e) => *e = x.clone(),
+                None => m.exposures.push(x.clone()),
+            },
+            JournalOp::Remove(p) => m.exposures.retain(|e| &e.path != p),
+        }
+    }
+}
+
+/// The journal lines that turn `before` into `after`, when exposures are all
+/// that changed and replaying them gives exactly `after`: some removed, and
+/// some added at the end (what `expose`, `unexpose` and the watcher do).
+/// Linear, with no hashing: the common case is one entry in 40,000.
+fn journal_ops(before: &Manifest, after: &Manifest) -> Option<Vec<JournalOp>> {
+    if before.version != after.version || before.rules != after.rules {
+        return None;
+    }
+    let (b, a) = (&before.exposures, &after.exposures);
+    let prefix = b.iter().zip(a).take_while(|(x, y)| x == y).count();
+    let suffix = b[prefix..]
+        .iter()
+        .rev()
+        .zip(a[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let removed = &b[prefix..b.len() - suffix];
+    let added = &a[prefix..a.len() - suffix];
+    // Replayed, adds go last; an add whose path is taken would replace in
+    // place. Either way a read would not give back `after`: rewrite.
+    if removed.len() + added.len() > 64 || (!added.is_empty() && suffix > 0) {
+        return None;
+    }
+    let taken = |x: &Exposure| {
+        b[..prefix].iter().any(|k| k.path == x.path)
+            || b[b.len() - suffix..].iter().any(|k| k.path == x.path)
     };
-    let mut f = File::create(&tmp).map_err(|e| io("write", "open", e))?;
-    f.write_all(&bytes)
-        .and_then(|()| f.write_all(b"\n"))
-        .map_err(|e| io("write", "write", e))?;
-    f.sync_all().map_err(|e| io("sync", "fsync", e))?;
-    std::fs::rename(&tmp, &p).map_err(|e| {
-        Error::io(format!("Cannot replace manifest {}", q(&p)), "rename", &e).with_path(&p)
-    })?;
-    if let Ok(d) = File::open(state) {
-        let _ = d.sync_all();
+    if added.iter().any(taken) {
+        return None;
     }
-    Ok(())
+    Some(
+        removed
+            .iter()
+            .map(|x| JournalOp::Remove(x.path.clone()))
+            .chain(added.iter().cloned().map(JournalOp::Add))
+            .collect(),
+    )
 }
 
-/// Holds `<state>/lock` while the manifest is read, changed and written.
-struct Lock(#[allow(dead_code)] File);
-
-/// Opens (making it if needed) the lock file `name` in `state`.
-fn open_lock(state: &Path, name: &str) -> Result<(File, PathBuf)> {
-    ensure_dir(state)?;
-    let p = state.join(name);
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&p)
-        .map_err(|e| Error::io(format!("Cannot open lock {}", q(&p)), "open", &e).with_path(&p))?;
-    Ok((f, p))
+/// Refuses a state directory that is not root's alone.
+fn check_trusted(state: &Path, st: &sys::fs::Stat) -> Result<()> {
+    // SAFETY: no arguments.
+    let me = unsafe { libc::geteuid() };
+    let why = if !st.is_dir() {
+        Some("it is not a directory".to_string())
+    } else if st.uid != me {
+        Some(format!(
+            "it belongs to uid {}, not to {}",
+            st.uid,
+            owner_name(me)
+        ))
+    } else if st.mode & 0o022 != 0 {
+        Some(format!(
+            "group or others may write it (mode {:04o})",
+            st.mode & 0o7777
+        ))
+    } else {
+        None
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(Error::new(
+            Kind::Permission,
+            "statx",
+            format!("Cannot trust state directory {}: {why}", q(state)),
+        )
+        .with_path(state)
+        .with_hint(
+            "what it holds decides what bpfx removes and unmounts: give a directory only root owns and writes (mode 0700), or a missing one for bpfx to make",
+        )),
+    }
 }
 
-fn lock(state: &Path) -> Result<Lock> {
-    let (f, p) = open_lock(state, "lock")?;
-    sys::fs::flock_exclusive(f.as_fd(), true)
-        .map_err(|e| Error::sys(format!("Cannot lock {}", q(&p)), e))?;
-    Ok(Lock(f))
+fn owner_name(uid: u32) -> String {
+    if uid == 0 {
+        "root".into()
+    } else {
+        format!("uid {uid}")
+    }
 }
 
-/// Reads the manifest, lets `f` change it, and writes it back, under the
-/// lock. Nothing is written when `f` fails.
+/// Reads the manifest of `state`; a missing directory or file is empty.
+pub fn read(state: &Path) -> Result<Manifest> {
+    match State::open(state, false)? {
+        Some(s) => s.read(),
+        None => Ok(Manifest::default()),
+    }
+}
+
+/// Opens (making it) `state`, takes its lock, and updates the manifest.
 pub fn update<T>(state: &Path, f: impl FnOnce(&mut Manifest) -> Result<T>) -> Result<T> {
-    let _lock = lock(state)?;
-    let mut m = read(state)?;
-    let before = m.clone();
-    let out = f(&mut m)?;
-    if m != before {
-        write(state, &m)?;
-    }
-    Ok(out)
+    let s = State::open(state, true)?.expect("made");
+    let lock = s.lock()?;
+    s.update(&lock, f)
 }
 
 /// Takes the watcher's lock on `state`: one watcher per state directory.
 /// The directory must exist (a watcher of a mistyped directory would watch
 /// nothing); the lock file holds the watcher's pid, so that a second one can
 /// name it.
-pub fn watcher_lock(state: &Path) -> Result<File> {
-    match std::fs::symlink_metadata(state) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return Err(Error::new(
-                Kind::Invalid,
-                "watch",
-                format!("Cannot watch state directory {}: not a directory", q(state)),
-            )
-            .with_path(state));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+pub fn watcher_lock(state: &Path) -> Result<(State, OwnedFd)> {
+    let s = match State::open(state, false) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
             return Err(Error::new(
                 Kind::NotFound,
                 "watch",
@@ -197,23 +544,24 @@ pub fn watcher_lock(state: &Path) -> Result<File> {
                 "check --state (or $BPFX_STATE); make it with `mkdir -m 0700`, or let `bpfx expose` or `bpfx attach` make it",
             ));
         }
-        Err(e) => {
-            return Err(Error::io(
-                format!("Cannot watch state directory {}", q(state)),
-                "stat",
-                &e,
+        Err(e) if e.errno == libc::ENOTDIR => {
+            return Err(Error::new(
+                Kind::Invalid,
+                "watch",
+                format!("Cannot watch state directory {}: not a directory", q(state)),
             )
             .with_path(state));
         }
-    }
-    let (mut f, p) = open_lock(state, "watch.lock")?;
+        Err(e) => return Err(e),
+    };
+    let p = s.path().join("watch.lock");
+    let f = s.open_lock("watch.lock", libc::O_RDWR)?;
     if let Err(e) = sys::fs::flock_exclusive(f.as_fd(), false) {
         if e.errno() != libc::EWOULDBLOCK {
             return Err(Error::sys(format!("Cannot lock {}", q(&p)), e));
         }
-        let mut text = String::new();
-        let _ = f.read_to_string(&mut text);
-        let holder = match text.trim().parse::<u32>() {
+        let text = sys::fs::read_to_end(f.as_fd()).unwrap_or_default();
+        let holder = match String::from_utf8_lossy(&text).trim().parse::<u32>() {
             Ok(pid) => format!("Another watcher (pid {pid})"),
             Err(_) => "Another watcher".to_string(),
         };
@@ -227,14 +575,12 @@ pub fn watcher_lock(state: &Path) -> Result<File> {
     }
     // Ours now: say who holds it.
     let pid = format!("{}\n", std::process::id());
-    let written = f
-        .set_len(0)
-        .and_then(|()| f.seek(std::io::SeekFrom::Start(0)))
-        .and_then(|_| f.write_all(pid.as_bytes()));
+    let written =
+        sys::fs::truncate(f.as_fd()).and_then(|()| sys::fs::write_all(f.as_fd(), pid.as_bytes()));
     if let Err(e) = written {
-        return Err(Error::io(format!("Cannot write {}", q(&p)), "write", &e).with_path(&p));
+        return Err(Error::sys(format!("Cannot write {}", q(&p)), e).with_path(&p));
     }
-    Ok(f)
+    Ok((s, f))
 }
 
 #[cfg(test)]
@@ -251,18 +597,22 @@ mod tests {
         d
     }
 
+    fn rule() -> Rule {
+        Rule {
+            prog: "/p".into(),
+            cgroup_root: "/c".into(),
+            pin_root: "/b".into(),
+            expose_root: "/e".into(),
+            name: "v".into(),
+        }
+    }
+
     #[test]
     fn update_round_trips_and_writes_nothing_on_failure() {
         let d = tmp();
         assert_eq!(read(&d).unwrap(), Manifest::default());
         update(&d, |m| {
-            m.rules.push(Rule {
-                prog: "/p".into(),
-                cgroup_root: "/c".into(),
-                pin_root: "/b".into(),
-                expose_root: "/e".into(),
-                name: "v".into(),
-            });
+            m.rules.push(rule());
             Ok(())
         })
         .unwrap();
@@ -322,6 +672,208 @@ mod tests {
         );
         drop(first);
         assert!(watcher_lock(&d).is_ok());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_state_directory_others_may_write_or_own_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let d = tmp();
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = update(&d, |_| Ok(())).unwrap_err();
+        assert_eq!(e.kind, Kind::Permission);
+        assert!(
+            e.message
+                .contains("group or others may write it (mode 0777)"),
+            "{}",
+            e.message
+        );
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(&d, Some(65534), None).unwrap();
+        let e = read(&d).unwrap_err();
+        assert!(e.message.contains("belongs to uid 65534"), "{}", e.message);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_missing_state_directory_is_made_root_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let d = tmp();
+        update(&d, |_| Ok(())).unwrap();
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o700);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn symlinks_planted_in_the_state_directory_are_not_followed() {
+        let d = tmp();
+        std::fs::create_dir_all(&d).unwrap();
+        let victim = d.with_extension("victim");
+        std::fs::write(&victim, b"root's").unwrap();
+        std::os::unix::fs::symlink(&victim, d.join("lock")).unwrap();
+        let e = update(&d, |_| Ok(())).unwrap_err();
+        assert_eq!(e.errno, libc::ELOOP, "{}", e.message);
+        std::fs::remove_file(d.join("lock")).unwrap();
+        std::os::unix::fs::symlink(&victim, d.join(TMP)).unwrap();
+        update(&d, |m| {
+            m.rules.push(rule());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            std::fs::read(&victim).unwrap(),
+            b"root's",
+            "not written through"
+        );
+        assert_eq!(read(&d).unwrap().rules.len(), 1);
+        std::fs::remove_file(&victim).unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A bounded mutation fuzz of the manifest parser: a few thousand
+    /// mutants of a real manifest (bytes flipped, cut, duplicated, spliced)
+    /// must each parse or be refused, never panic.
+    #[test]
+    fn the_manifest_parser_survives_mutation() {
+        let mut m = Manifest::default();
+        m.exposures.push(Exposure {
+            pin: "/sys/fs/bpf/p".into(),
+            path: "/srv/x".into(),
+            mode: Mode::Bind,
+            object_id: 7,
+            kind: "map".into(),
+            mount: Some(MountRecord {
+                mnt_id: 40,
+                mnt_id_unique: Some(1 << 33),
+                dev: 5,
+                ino: 9,
+            }),
+        });
+        m.rules.push(Rule {
+            prog: "/sys/fs/bpf/prog".into(),
+            cgroup_root: "/sys/fs/cgroup/a".into(),
+            pin_root: "/sys/fs/bpf/v".into(),
+            expose_root: "/run/v".into(),
+            name: "stat".into(),
+        });
+        let seed = serde_json::to_vec_pretty(&m).unwrap();
+        assert_eq!(parse(&seed).unwrap(), m);
+        let dict: [&[u8]; 8] = [
+            b"{", b"}", b"[", b"]", b"\"", b"null", b"-1e999", b"\\u0000",
+        ];
+        let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n.max(1) as u64) as usize
+        };
+        let start = std::time::Instant::now();
+        let (mut ok, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            let mut b = seed.clone();
+            for _ in 0..1 + next(4) {
+                let at = next(b.len());
+                match next(5) {
+                    0 => b[at] ^= 1 << next(8),
+                    1 => b.truncate(at),
+                    2 => {
+                        let len = next(16).min(b.len() - at);
+                        let chunk = b[at..at + len].to_vec();
+                        b.splice(at..at, chunk);
+                    }
+                    3 => {
+                        let w = dict[next(dict.len())];
+                        b.splice(at..at, w.iter().copied());
+                    }
+                    _ => {
+                        b.remove(at.min(b.len().saturating_sub(1)));
+                    }
+                }
+                if b.is_empty() {
+                    break;
+                }
+            }
+            match std::panic::catch_unwind(|| parse(&b)) {
+                Ok(Ok(_)) => ok += 1,
+                Ok(Err(_)) => refused += 1,
+                Err(_) => panic!("the parser panicked on {:?}", String::from_utf8_lossy(&b)),
+            }
+            if start.elapsed().as_secs() >= 3 {
+                break;
+            }
+        }
+        assert!(ok + refused > 1000, "{ok} parsed, {refused} refused");
+        assert!(refused > 0 && ok > 0, "{ok} parsed, {refused} refused");
+    }
+
+    fn exposure(i: usize) -> Exposure {
+        Exposure {
+            pin: "/sys/fs/bpf/p".into(),
+            path: format!("/srv/x{i}").into(),
+            mode: Mode::Symlink,
+            object_id: 7,
+            kind: "map".into(),
+            mount: None,
+        }
+    }
+
+    #[test]
+    fn exposures_go_to_the_journal_and_replay_once() {
+        let d = tmp();
+        update(&d, |m| {
+            m.exposures.push(exposure(0));
+            Ok(())
+        })
+        .unwrap();
+        for i in 1..4 {
+            update(&d, |m| {
+                m.exposures.push(exposure(i));
+                Ok(())
+            })
+            .unwrap();
+        }
+        update(&d, |m| {
+            m.exposures.retain(|x| x.path != Path::new("/srv/x1"));
+            Ok(())
+        })
+        .unwrap();
+        let journal = std::fs::read_to_string(d.join(JOURNAL)).unwrap();
+        assert_eq!(journal.lines().count(), 4, "{journal}");
+        let want: Vec<Exposure> = [0, 2, 3].into_iter().map(exposure).collect();
+        assert_eq!(read(&d).unwrap().exposures, want);
+        // A crash after the manifest was rewritten but before the journal
+        // went: replaying it again changes nothing.
+        let s = State::open(&d, false).unwrap().unwrap();
+        let lock = s.lock().unwrap();
+        let m = s.read().unwrap();
+        let kept = std::fs::read(d.join(JOURNAL)).unwrap();
+        s.write(&lock, &m).unwrap();
+        assert!(!d.join(JOURNAL).exists(), "folded in");
+        std::fs::write(d.join(JOURNAL), &kept).unwrap();
+        assert_eq!(s.read().unwrap().exposures, want);
+        // A line cut short is not applied, and is cut off by the next append.
+        let mut torn = kept.clone();
+        torn.extend_from_slice(b"{\"add\":{\"pin\":\"/x\"");
+        std::fs::write(d.join(JOURNAL), &torn).unwrap();
+        assert_eq!(s.read().unwrap().exposures, want);
+        s.update(&lock, |m| {
+            m.exposures.push(exposure(9));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(s.read().unwrap().exposures.last(), Some(&exposure(9)));
+        // A rule change rewrites the manifest whole.
+        s.update(&lock, |m| {
+            m.rules.push(rule());
+            Ok(())
+        })
+        .unwrap();
+        assert!(!d.join(JOURNAL).exists());
+        assert_eq!(s.read().unwrap().exposures.len(), 4);
+        drop(lock);
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

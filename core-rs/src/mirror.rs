@@ -16,12 +16,13 @@ use crate::error::{Error, Kind, Result, q};
 use crate::info::{self, Detail, ObjKind};
 use crate::manifest::{self, Rule};
 use crate::mounts;
+use crate::paths::{self, Dir};
 use crate::views;
 use crate::{pins, sys};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Progress of the running bulk operation: (done, total).
@@ -92,11 +93,15 @@ pub struct AttachReport {
     pub kept: Vec<Item>,
     pub removed: Vec<Item>,
     pub skipped: Vec<Skipped>,
+    /// The id of every cgroup walked (for the watcher's event filter).
+    #[serde(skip)]
+    pub seen: Vec<u64>,
 }
 
-/// A view found in the pin tree: its cgroup (relative, decoded) and id.
+/// A view found in the pin tree: where (its directory, encoded, relative to
+/// the pin root) and for which cgroup.
 struct Existing {
-    pin: PathBuf,
+    enc_rel: PathBuf,
     cgroup_id: u64,
 }
 
@@ -112,72 +117,72 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Finds the cgroup iterator links named `name` (or any name) below `root`.
-fn existing_views(root: &Path, name: Option<&str>) -> Result<BTreeMap<PathBuf, Existing>> {
-    let mut out = BTreeMap::new();
-    if std::fs::symlink_metadata(root).is_err() {
-        return Ok(out);
+fn sys_err(what: String, path: &Path, e: sys::SysError) -> Error {
+    Error::sys(what, e).with_path(path)
+}
+
+/// The cgroup id of the view pinned at `name` in `dir`, if it is a cgroup
+/// iterator link (a view bpfx makes).
+fn view_at(dir: &Dir, name: &str) -> Option<u64> {
+    let fd = dir.obj_get(name).ok()?;
+    let i = info::info_of_kind(fd.as_fd(), ObjKind::Link).ok()?;
+    let Detail::Link(l) = &i.detail else {
+        return None;
+    };
+    if l.target.get("iter").and_then(|v| v.as_str()) != Some("cgroup") {
+        return None;
     }
-    let mut stack = vec![PathBuf::new()];
+    l.target.get("cgroupId").and_then(|v| v.as_u64())
+}
+
+/// Finds the cgroup iterator links named `name` (or any name) in the pin
+/// tree below `start` (encoded, relative to the pin root `root`), walked by
+/// handles: no symlink followed, never off the pin root's mount. Keyed by
+/// decoded cgroup path and file name.
+fn existing_views(
+    root: &Dir,
+    start: &Path,
+    name: Option<&str>,
+) -> Result<BTreeMap<PathBuf, Existing>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![start.to_path_buf()];
     while let Some(rel) = stack.pop() {
-        let dir = root.join(&rel);
-        let rd = std::fs::read_dir(&dir).map_err(|e| {
-            Error::io(format!("Cannot read {}", q(&dir)), "readdir", &e).with_path(&dir)
-        })?;
-        for entry in rd.flatten() {
-            let Ok(ft) = entry.file_type() else { continue };
-            let file = entry.file_name().to_string_lossy().into_owned();
-            if ft.is_dir() {
+        let dir = match root.open_rel(&rel, false) {
+            Ok(d) => d,
+            Err(e) if e.errno() == libc::ENOENT => continue,
+            Err(e) => {
+                let p = root.path().join(&rel);
+                return Err(sys_err(format!("Cannot read {}", q(&p)), &p, e));
+            }
+        };
+        let entries = dir
+            .entries()
+            .map_err(|e| sys_err(format!("Cannot read {}", q(dir.path())), dir.path(), e))?;
+        for entry in entries {
+            let file = entry.name;
+            if entry.kind == paths::DT_DIR {
                 stack.push(rel.join(&file));
                 continue;
             }
-            if ft.is_symlink() || name.is_some_and(|n| n != file) || pins::is_preload(&entry.path())
+            if entry.kind != paths::DT_REG
+                || name.is_some_and(|n| n != file)
+                || pins::is_preload(Path::new(&file))
             {
                 continue;
             }
-            let Ok((fd, _)) = pins::open(&entry.path(), Some(ObjKind::Link)) else {
-                continue;
-            };
-            let Ok(i) = info::info_of_kind(fd.as_fd(), ObjKind::Link) else {
-                continue;
-            };
-            let Detail::Link(l) = &i.detail else { continue };
-            if l.target.get("iter").and_then(|v| v.as_str()) != Some("cgroup") {
+            let Some(cgroup_id) = view_at(&dir, &file) else {
                 continue; // not a view bpfx makes: leave it alone
-            }
-            let Some(cgroup_id) = l.target.get("cgroupId").and_then(|v| v.as_u64()) else {
-                continue;
             };
-            let key = decode_rel(&rel).join(&file);
             out.insert(
-                key,
+                decode_rel(&rel).join(&file),
                 Existing {
-                    pin: entry.path(),
+                    enc_rel: rel.clone(),
                     cgroup_id,
                 },
             );
         }
     }
     Ok(out)
-}
-
-/// Whether `link` is a symlink to `target`.
-fn links_to(link: &Path, target: &Path) -> bool {
-    std::fs::read_link(link).is_ok_and(|t| t == target)
-}
-
-/// Removes `dir` and its parents while they are empty, up to (not
-/// including) `stop`.
-fn prune(mut dir: &Path, stop: &Path) {
-    while dir != stop && dir.starts_with(stop) {
-        if std::fs::remove_dir(dir).is_err() {
-            break;
-        }
-        match dir.parent() {
-            Some(p) => dir = p,
-            None => break,
-        }
-    }
 }
 
 fn item(rel: &Path, id: u64, pin: &Path, expose: &Path) -> Item {
@@ -198,120 +203,215 @@ fn join_rel(rel: &Path, sub: &Path) -> PathBuf {
     }
 }
 
-/// Removes the mirror symlinks named `name` below `expose_root` that point
-/// into `pin_root` at nothing (left by a crash); returns their paths.
-fn sweep_dangling(expose_root: &Path, pin_root: &Path, name: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![expose_root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in rd.flatten() {
-            let Ok(ft) = entry.file_type() else { continue };
-            let p = entry.path();
-            if ft.is_dir() {
-                stack.push(p);
-            } else if ft.is_symlink()
-                && entry.file_name() == name
-                && std::fs::read_link(&p).is_ok_and(|t| {
-                    t.starts_with(pin_root) && std::fs::symlink_metadata(&t).is_err()
-                })
-                && std::fs::remove_file(&p).is_ok()
-            {
-                if let Some(d) = p.parent() {
-                    prune(d, expose_root);
-                }
-                out.push(p);
+/// Refuses a path with `..` or `.` components: a root is named plainly, so
+/// that what is recorded is what is used.
+fn plain(path: &Path, what: &str) -> Result<PathBuf> {
+    let path = mounts::absolute(path);
+    if path
+        .components()
+        .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+    {
+        return Err(Error::invalid(
+            "attach",
+            format!("Give the {what} {} without '..' or '.'", q(&path)),
+        ));
+    }
+    Ok(path)
+}
+
+/// Opens the pin root, on bpffs, making it (in a bpffs directory) when
+/// `make` and it is missing. It must be root's: owned by it and, unless
+/// sticky, writable by no one else, or others could rearrange its views.
+fn open_pin_root(root: &Path, make: bool) -> Result<Option<Dir>> {
+    let dir = match Dir::open(root) {
+        Ok(d) => d,
+        Err(e) if e.errno() == libc::ENOENT && make => {
+            let (parent, name) = paths::split(root).ok_or_else(|| {
+                Error::invalid("mkdir", format!("Cannot make pin root {}", q(root)))
+            })?;
+            mounts::require_bpffs_dir(parent, "pin views")?;
+            if name.contains('.') {
+                return Err(Error::invalid(
+                    "mkdir",
+                    format!(
+                        "Cannot make pin root {}: bpffs refuses '.' in names",
+                        q(root)
+                    ),
+                ));
             }
+            let p = Dir::open(parent)
+                .map_err(|e| sys_err(format!("Cannot make pin root {}", q(root)), root, e))?;
+            match sys::fs::mkdir_at(p.fd(), name, 0o755) {
+                Ok(()) => {}
+                Err(e) if e.errno() == libc::EEXIST => {}
+                Err(e) => {
+                    return Err(sys_err(
+                        format!("Cannot make pin root {}", q(root)),
+                        root,
+                        e,
+                    ));
+                }
+            }
+            p.open_rel(Path::new(name), false)
+                .map_err(|e| sys_err(format!("Cannot open pin root {}", q(root)), root, e))?
         }
-    }
-    out
-}
-
-/// Removes one view and its mirror symlink, if the symlink is bpfx's.
-/// The symlink goes first: a crash between the two leaves a pin, which the
-/// next reconcile finds, rather than a symlink to nothing.
-fn remove_view(pin: &Path, expose: &Path, pin_root: &Path, expose_root: &Path) -> Result<()> {
-    if links_to(expose, pin) {
-        std::fs::remove_file(expose).map_err(|e| {
-            Error::io(format!("Cannot remove {}", q(expose)), "unlink", &e).with_path(expose)
-        })?;
-    }
-    match std::fs::remove_file(pin) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) if e.errno() == libc::ENOENT => return Ok(None),
         Err(e) => {
-            return Err(Error::io(format!("Cannot unpin {}", q(pin)), "unlink", &e).with_path(pin));
+            let err = sys_err(format!("Cannot open pin root {}", q(root)), root, e);
+            return Err(if err.errno == libc::ELOOP {
+                err.with_kind(Kind::Invalid)
+                    .with_hint("bpfx follows no symlink in a pin tree: give the real path")
+            } else {
+                err
+            });
         }
+    };
+    if !dir.magic().is_ok_and(|m| m == mounts::BPF_FS_MAGIC) {
+        return Err(Error::new(
+            Kind::NotBpffs,
+            "fstatfs",
+            format!(
+                "Cannot pin views at {}: the directory is not on bpffs",
+                q(root)
+            ),
+        )
+        .with_path(root)
+        .with_hint(mounts::not_bpffs_hint(root)));
     }
-    if let Some(d) = pin.parent() {
-        prune(d, pin_root);
+    let st = dir
+        .stat("")
+        .map_err(|e| sys_err(format!("Cannot open pin root {}", q(root)), root, e))?;
+    // SAFETY: no arguments.
+    let me = unsafe { libc::geteuid() };
+    let open_to_others = st.mode & 0o022 != 0 && st.mode & 0o1000 == 0;
+    if st.uid != me || open_to_others {
+        return Err(Error::new(
+            Kind::Permission,
+            "statx",
+            format!(
+                "Cannot use pin root {}: {}",
+                q(root),
+                if st.uid != me {
+                    format!("it belongs to uid {}", st.uid)
+                } else {
+                    format!("others may write it (mode {:04o})", st.mode & 0o7777)
+                }
+            ),
+        )
+        .with_path(root)
+        .with_hint("views are root's: give a pin root that root owns and alone writes, or a missing one for bpfx to make"));
     }
-    if let Some(d) = expose.parent() {
-        prune(d, expose_root);
-    }
-    Ok(())
+    Ok(Some(dir))
 }
 
-/// Makes the directories of `dir` below `root` (which exists).
-fn make_dirs(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        Error::io(format!("Cannot make directory {}", q(dir)), "mkdir", &e).with_path(dir)
-    })
+/// Opens the expose root, making it when `make`. It must not be on bpffs
+/// or cgroupfs.
+fn open_expose_root(root: &Path, make: bool) -> Result<Option<Dir>> {
+    let fail = |e: sys::SysError| {
+        let err = sys_err(format!("Cannot open expose root {}", q(root)), root, e);
+        if err.errno == libc::ELOOP {
+            err.with_kind(Kind::Invalid)
+                .with_message(format!(
+                    "Cannot use expose root {}: it, or a directory on the way to it, is a symlink",
+                    q(root)
+                ))
+                .with_hint("bpfx follows no symlink in a mirror tree: give the real path")
+        } else {
+            err
+        }
+    };
+    let dir = match Dir::open(root) {
+        Ok(d) => d,
+        Err(e) if e.errno() == libc::ENOENT && !make => return Ok(None),
+        Err(e) if e.errno() == libc::ENOENT => {
+            // Judge it by where it would be made before making it.
+            let mut on = root;
+            let near = loop {
+                match on.parent() {
+                    Some(p) => on = p,
+                    None => break Dir::open(Path::new("/")).map_err(fail)?,
+                }
+                match Dir::open(on) {
+                    Ok(d) => break d,
+                    Err(e) if e.errno() == libc::ENOENT => continue,
+                    Err(e) => return Err(fail(e)),
+                }
+            };
+            check_expose_fs(root, &near)?;
+            Dir::make_all(root, 0o755).map_err(fail)?
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    check_expose_fs(root, &dir)?;
+    Ok(Some(dir))
+}
+
+fn check_expose_fs(root: &Path, on: &Dir) -> Result<()> {
+    match on.magic() {
+        Ok(mounts::BPF_FS_MAGIC) => Err(Error::invalid(
+            "attach",
+            format!(
+                "The expose root {} is on bpffs: give a directory on another filesystem",
+                q(root)
+            ),
+        )),
+        Ok(mounts::CGROUP2_SUPER_MAGIC) => Err(Error::invalid(
+            "attach",
+            format!(
+                "The expose root {} is on cgroupfs, which takes no files: give another directory",
+                q(root)
+            ),
+        )
+        .with_hint("use a directory such as /run/bpfx/views; bpfx mirrors the cgroup tree there")),
+        _ => Ok(()),
+    }
 }
 
 /// Makes, keeps and removes views so that every cgroup of the subtree has
-/// exactly one, pinned and exposed. Running it again changes nothing.
+/// exactly one, pinned and exposed. Running it again changes nothing. With
+/// a state directory, its lock is held throughout, so that attach, detach
+/// and the watcher never work on one tree at once.
 pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
     check_name(&o.name)?;
     let top = cgroups::resolve(&o.cgroup_root)?;
     let top_path = top
         .path
         .ok_or_else(|| Error::invalid("attach", "Give the cgroup root as a path, not an id"))?;
-    let pin_root = mounts::absolute(&o.pin_root);
-    let expose_root = mounts::absolute(&o.expose_root);
-    if std::fs::symlink_metadata(&pin_root).is_ok() {
-        mounts::require_bpffs_dir(&pin_root, "pin views")?;
-    } else {
+    // Rules store canonical paths: a root given through a symlink or `..`
+    // is recorded (and matched against events) as what it resolves to.
+    let top_path = std::fs::canonicalize(&top_path).map_err(|e| {
+        Error::io(
+            format!("Cannot use cgroup {}", q(&top_path)),
+            "realpath",
+            &e,
+        )
+        .with_path(&top_path)
+    })?;
+    cgroups::resolve(&top_path.to_string_lossy())?;
+    let pin_root = plain(&o.pin_root, "pin root")?;
+    let expose_root = plain(&o.expose_root, "expose root")?;
+    let state = match &o.state {
+        Some(s) => Some(manifest::State::open(s, true)?.expect("made")),
+        None => None,
+    };
+    let lock = state.as_ref().map(|s| s.lock()).transpose()?;
+    // Check the roots before anything is made.
+    if Dir::open(&pin_root).is_err() {
         let parent = pin_root.parent().unwrap_or(Path::new("/"));
         mounts::require_bpffs_dir(parent, "pin views")?;
-        if pin_root
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().contains('.'))
-        {
-            return Err(Error::invalid(
-                "mkdir",
-                format!(
-                    "Cannot make pin root {}: bpffs refuses '.' in names",
-                    q(&pin_root)
-                ),
-            ));
+    }
+    open_expose_root(&expose_root, false)?;
+    {
+        let mut on = expose_root.as_path();
+        while let Err(e) = Dir::open(on) {
+            if e.errno() != libc::ENOENT {
+                break;
+            }
+            on = on.parent().unwrap_or(Path::new("/"));
         }
-    }
-    // The expose root may not exist yet: judge it by where it would be made.
-    let mut on = expose_root.as_path();
-    while std::fs::symlink_metadata(on).is_err() {
-        on = on.parent().unwrap_or(Path::new("/"));
-    }
-    if mounts::is_bpffs(on) {
-        return Err(Error::invalid(
-            "attach",
-            format!(
-                "The expose root {} is on bpffs: give a directory on another filesystem",
-                q(&expose_root)
-            ),
-        ));
-    }
-    if matches!(sys::fs_magic(on), Ok(m) if m == mounts::CGROUP2_SUPER_MAGIC) {
-        return Err(Error::invalid(
-            "attach",
-            format!(
-                "The expose root {} is on cgroupfs, which takes no files: give another directory",
-                q(&expose_root)
-            ),
-        )
-        .with_hint("use a directory such as /run/bpfx/views; bpfx mirrors the cgroup tree there"));
+        if let Ok(d) = Dir::open(on) {
+            check_expose_fs(&expose_root, &d)?;
+        }
     }
 
     let (prog, target) = views::open_prog(&o.prog, o.pin_by_name_root.as_deref())?;
@@ -331,15 +431,18 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
         name: o.name.clone(),
     };
     let report = tree.reconcile(prog.fd()?, &top_path)?;
-    if let Some(state) = &o.state {
+    if let (Some(state), Some(lock)) = (&state, &lock) {
         let prog_path = match &prog {
             views::IterProg::Pinned { .. } => mounts::absolute(Path::new(&o.prog)),
             views::IterProg::Loaded { .. } => {
                 let p = prog_pin(&tree.pin_root, &tree.name);
-                make_dirs(&tree.pin_root)?;
-                let _ = std::fs::remove_file(&p);
-                sys::bpf_obj_pin(prog.fd()?, &p)
-                    .map_err(|e| Error::sys(format!("Cannot pin the program at {}", q(&p)), e))?;
+                let root = open_pin_root(&tree.pin_root, true)?.expect("made");
+                let file = p.file_name().and_then(|n| n.to_str()).expect("named");
+                if view_at(&root, file).is_none() {
+                    let _ = root.unlink(file);
+                }
+                root.pin(prog.fd()?, file)
+                    .map_err(|e| sys_err(format!("Cannot pin the program at {}", q(&p)), &p, e))?;
                 p
             }
         };
@@ -350,7 +453,7 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
             expose_root: tree.expose_root.clone(),
             name: tree.name.clone(),
         };
-        manifest::update(state, |m| {
+        state.update(lock, |m| {
             m.rules
                 .retain(|r| !(r.pin_root == rule.pin_root && r.name == rule.name));
             m.rules.push(rule);
@@ -368,6 +471,12 @@ pub struct Tree {
     pub name: String,
 }
 
+/// A tree's roots, open for one operation.
+struct Roots {
+    pin: Dir,
+    expose: Dir,
+}
+
 impl Tree {
     fn pin(&self, rel: &Path) -> PathBuf {
         self.pin_root.join(encode_rel(rel)).join(&self.name)
@@ -377,10 +486,60 @@ impl Tree {
         self.expose_root.join(rel).join(&self.name)
     }
 
+    fn roots(&self) -> Result<Roots> {
+        Ok(Roots {
+            pin: open_pin_root(&self.pin_root, true)?.expect("made"),
+            expose: open_expose_root(&self.expose_root, true)?.expect("made"),
+        })
+    }
+
+    /// Removes the mirror symlinks named `name` that point into the pin
+    /// root at nothing (left by a crash); returns their cgroups.
+    fn sweep_dangling(&self, roots: &Roots, report: &mut AttachReport) {
+        let mut stack = vec![PathBuf::new()];
+        while let Some(rel) = stack.pop() {
+            let Ok(dir) = roots.expose.open_rel(&rel, false) else {
+                continue;
+            };
+            let Ok(entries) = dir.entries() else { continue };
+            for entry in entries {
+                if entry.kind == paths::DT_DIR {
+                    stack.push(rel.join(&entry.name));
+                    continue;
+                }
+                if entry.kind != paths::DT_LNK || entry.name != self.name {
+                    continue;
+                }
+                let Ok(target) = dir.readlink(&entry.name) else {
+                    continue;
+                };
+                let Ok(in_pins) = target.strip_prefix(&self.pin_root) else {
+                    continue;
+                };
+                let dangling = match in_pins.parent().map(|p| roots.pin.open_rel(p, false)) {
+                    Some(Ok(d)) => in_pins
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| d.stat(n).is_err()),
+                    Some(Err(e)) => e.errno() == libc::ENOENT,
+                    None => false,
+                };
+                if dangling && dir.unlink(&entry.name).is_ok() {
+                    roots.expose.prune(&rel, false);
+                    report
+                        .removed
+                        .push(item(&rel, 0, &target, &self.expose(&rel)));
+                }
+            }
+        }
+    }
+
     /// Brings the whole subtree at `top` to truth: a view for every cgroup,
-    /// none for cgroups that are gone.
+    /// none for cgroups that are gone. A cgroup that cannot get a view is
+    /// skipped and named in the report; the rest is done.
     pub fn reconcile(&self, prog: BorrowedFd<'_>, top: &Path) -> Result<AttachReport> {
         let cgroups::Walk { cgroups, vanished } = cgroups::walk(top)?;
+        let roots = self.roots()?;
         let mut report = AttachReport {
             cgroups: cgroups.len(),
             ..Default::default()
@@ -391,25 +550,20 @@ impl Tree {
                 why: "the cgroup was removed during the walk".into(),
             });
         }
-        for p in sweep_dangling(&self.expose_root, &self.pin_root, &self.name) {
-            let rel = p
-                .parent()
-                .and_then(|d| d.strip_prefix(&self.expose_root).ok())
-                .unwrap_or(Path::new(""));
-            report.removed.push(item(rel, 0, &self.pin(rel), &p));
-        }
-        let mut existing = existing_views(&self.pin_root, Some(&self.name))?;
+        self.sweep_dangling(&roots, &mut report);
+        let mut existing = existing_views(&roots.pin, Path::new(""), Some(&self.name))?;
         let total = cgroups.len() as u64;
         progress(0, total);
         for (done, (rel, id)) in cgroups.iter().enumerate() {
+            report.seen.push(*id);
             let old = existing.remove(&rel.join(&self.name));
-            self.sync_one(prog, rel, *id, old, &mut report)?;
+            self.sync_one(&roots, prog, rel, *id, old, &mut report);
             progress(done as u64 + 1, total);
         }
         // What is left belongs to cgroups that are gone.
         for (key, old) in existing {
             let rel = key.parent().unwrap_or(Path::new("")).to_path_buf();
-            self.remove_one(&rel, &old, &mut report)?;
+            self.remove_one(&roots, &rel, &old, &mut report)?;
         }
         progress(total, total);
         Ok(report)
@@ -424,39 +578,71 @@ impl Tree {
             Err(e) if e.kind == Kind::NotFound => return Ok(report), // gone again
             Err(e) => return Err(e),
         };
-        let pin_dir = self.pin_root.join(encode_rel(rel));
-        let mut existing = existing_views(&pin_dir, Some(&self.name))?;
+        let roots = self.roots()?;
+        let mut existing = existing_views(&roots.pin, &encode_rel(rel), Some(&self.name))?;
         report.cgroups = cgroups.len();
         for (sub, id) in cgroups {
-            let old = existing.remove(&sub.join(&self.name));
-            self.sync_one(prog, &join_rel(rel, &sub), id, old, &mut report)?;
+            report.seen.push(id);
+            let old = existing.remove(&join_rel(rel, &sub).join(&self.name));
+            self.sync_one(&roots, prog, &join_rel(rel, &sub), id, old, &mut report);
         }
         Ok(report)
     }
 
-    /// Removes the views of the cgroup at `rel` and of any below it.
+    /// Removes the views of the cgroup at `rel` and of any below it (`rel`
+    /// empty: the whole tree, root view included).
     pub fn vanished(&self, rel: &Path) -> Result<AttachReport> {
         let mut report = AttachReport::default();
-        let pin_dir = self.pin_root.join(encode_rel(rel));
-        for (key, old) in existing_views(&pin_dir, Some(&self.name))? {
+        let Some(pin) = open_pin_root(&self.pin_root, false)? else {
+            return Ok(report);
+        };
+        let Some(expose) = open_expose_root(&self.expose_root, false)? else {
+            return Ok(report);
+        };
+        let roots = Roots { pin, expose };
+        for (key, old) in existing_views(&roots.pin, &encode_rel(rel), Some(&self.name))? {
             let sub = key.parent().unwrap_or(Path::new("")).to_path_buf();
-            self.remove_one(&join_rel(rel, &sub), &old, &mut report)?;
+            self.remove_one(&roots, &sub, &old, &mut report)?;
         }
         Ok(report)
     }
 
-    fn remove_one(&self, rel: &Path, old: &Existing, report: &mut AttachReport) -> Result<()> {
+    fn remove_one(
+        &self,
+        roots: &Roots,
+        rel: &Path,
+        old: &Existing,
+        report: &mut AttachReport,
+    ) -> Result<()> {
+        let pin = self.pin(rel);
         let expose = self.expose(rel);
-        remove_view(&old.pin, &expose, &self.pin_root, &self.expose_root)?;
-        report
-            .removed
-            .push(item(rel, old.cgroup_id, &old.pin, &expose));
+        remove_view(roots, rel, old, &self.name, &pin)?;
+        report.removed.push(item(rel, old.cgroup_id, &pin, &expose));
         Ok(())
     }
 
-    /// Keeps, replaces or makes the view of one cgroup.
+    /// Keeps, replaces or makes the view of one cgroup; what fails is
+    /// skipped and reported.
     fn sync_one(
         &self,
+        roots: &Roots,
+        prog: BorrowedFd<'_>,
+        rel: &Path,
+        id: u64,
+        old: Option<Existing>,
+        report: &mut AttachReport,
+    ) {
+        if let Err(e) = self.try_sync_one(roots, prog, rel, id, old, report) {
+            report.skipped.push(Skipped {
+                cgroup: rel.display().to_string(),
+                why: e.message.clone(),
+            });
+        }
+    }
+
+    fn try_sync_one(
+        &self,
+        roots: &Roots,
         prog: BorrowedFd<'_>,
         rel: &Path,
         id: u64,
@@ -465,34 +651,47 @@ impl Tree {
     ) -> Result<()> {
         let pin = self.pin(rel);
         let expose = self.expose(rel);
+        let name = self.name.as_str();
         let not_ours = |report: &mut AttachReport| {
             report.skipped.push(Skipped {
                 cgroup: rel.display().to_string(),
-                why: format!("{} exists and is not bpfx's", q(&expose)),
+                why: format!("{} exists and is not bpfx's: left alone", q(&expose)),
             })
         };
+        let mkdirs = |root: &Dir, rel: &Path, shown: &Path| {
+            root.make_rel(rel, 0o755, false).map_err(|e| {
+                let d = shown.parent().unwrap_or(shown);
+                sys_err(format!("Cannot make directory {}", q(d)), d, e)
+            })
+        };
+        let exp_dir = roots.expose.open_rel(rel, false).ok();
+        let there = |d: &Option<Dir>| d.as_ref().is_some_and(|d| d.stat(name).is_ok());
+        let ours = |d: &Option<Dir>| d.as_ref().is_some_and(|d| d.links_to(name, &pin));
         if let Some(old) = old {
             if old.cgroup_id == id {
-                if !links_to(&expose, &pin) {
-                    if std::fs::symlink_metadata(&expose).is_ok() {
+                if !ours(&exp_dir) {
+                    if there(&exp_dir) {
                         not_ours(report);
                         return Ok(());
                     }
-                    make_dirs(expose.parent().expect("below the root"))?;
-                    std::os::unix::fs::symlink(&pin, &expose).map_err(|e| {
-                        Error::io(format!("Cannot expose {}", q(&expose)), "symlink", &e)
-                    })?;
+                    mkdirs(&roots.expose, rel, &expose)?
+                        .symlink(&pin, name)
+                        .map_err(|e| {
+                            sys_err(format!("Cannot expose {}", q(&expose)), &expose, e)
+                        })?;
                 }
                 report.kept.push(item(rel, id, &pin, &expose));
                 return Ok(());
             }
             // The cgroup was removed and made again: its old view is stale.
-            self.remove_one(rel, &old, report)?;
+            self.remove_one(roots, rel, &old, report)?;
         }
-        if links_to(&expose, &pin) {
+        if ours(&exp_dir) {
             // A symlink of ours left by a crash, to a pin that is gone.
-            let _ = std::fs::remove_file(&expose);
-        } else if std::fs::symlink_metadata(&expose).is_ok() {
+            if let Some(d) = &exp_dir {
+                let _ = d.unlink(name);
+            }
+        } else if there(&exp_dir) {
             not_ours(report);
             return Ok(());
         }
@@ -512,19 +711,60 @@ impl Tree {
             }
             Err(e) => return Err(e),
         };
-        make_dirs(pin.parent().expect("below the root"))?;
-        views::pin_link(link.as_fd(), &pin)?;
-        make_dirs(expose.parent().expect("below the root"))?;
-        if let Err(e) = std::os::unix::fs::symlink(&pin, &expose) {
-            let _ = std::fs::remove_file(&pin);
-            return Err(
-                Error::io(format!("Cannot expose {}", q(&expose)), "symlink", &e)
-                    .with_path(&expose),
-            );
+        let pin_dir = mkdirs(&roots.pin, &encode_rel(rel), &pin)?;
+        pin_dir.pin(link.as_fd(), name).map_err(|e| {
+            let err = sys_err(format!("Cannot pin the view at {}", q(&pin)), &pin, e);
+            if err.kind == Kind::Exists {
+                err.with_message(format!(
+                    "Cannot pin the view at {}: something else has that name (a child cgroup named like the view?)",
+                    q(&pin)
+                ))
+            } else {
+                err
+            }
+        })?;
+        let made = mkdirs(&roots.expose, rel, &expose).and_then(|d| {
+            d.symlink(&pin, name)
+                .map_err(|e| sys_err(format!("Cannot expose {}", q(&expose)), &expose, e))
+        });
+        if let Err(e) = made {
+            let _ = pin_dir.unlink(name);
+            roots.pin.prune(&encode_rel(rel), false);
+            return Err(e);
         }
         report.made.push(item(rel, id, &pin, &expose));
         Ok(())
     }
+}
+
+/// Removes one view and its mirror symlink, if the symlink is bpfx's. The
+/// symlink goes first: a crash between the two leaves a pin, which the next
+/// reconcile finds, rather than a symlink to nothing. The pin is checked
+/// again right before it goes: still a view of the same cgroup.
+fn remove_view(roots: &Roots, rel: &Path, old: &Existing, name: &str, pin: &Path) -> Result<()> {
+    if let Ok(d) = roots.expose.open_rel(rel, false)
+        && d.links_to(name, pin)
+    {
+        d.unlink(name).map_err(|e| {
+            let p = d.path().join(name);
+            sys_err(format!("Cannot remove {}", q(&p)), &p, e)
+        })?;
+        roots.expose.prune(rel, false);
+    }
+    let d = match roots.pin.open_rel(&old.enc_rel, false) {
+        Ok(d) => d,
+        Err(e) if e.errno() == libc::ENOENT => return Ok(()),
+        Err(e) => return Err(sys_err(format!("Cannot unpin {}", q(pin)), pin, e)),
+    };
+    if view_at(&d, name) == Some(old.cgroup_id) {
+        match d.unlink(name) {
+            Ok(()) => {}
+            Err(e) if e.errno() == libc::ENOENT => {}
+            Err(e) => return Err(sys_err(format!("Cannot unpin {}", q(pin)), pin, e)),
+        }
+    }
+    roots.pin.prune(&old.enc_rel, false);
+    Ok(())
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -534,17 +774,25 @@ pub struct DetachReport {
 
 /// Removes every view below `pin_root` (named `name`, or any) and the
 /// mirror symlinks that point at them, and forgets the matching attach rules
-/// in `state`. Touches nothing else.
+/// in `state`. Touches nothing else. With a state directory, its lock is
+/// held throughout: the watcher makes no view of a rule while it goes, and
+/// none is left when this returns.
 pub fn detach(
     pin_root: &Path,
     expose_root: &Path,
     name: Option<&str>,
     state: Option<&Path>,
 ) -> Result<DetachReport> {
-    let pin_root = mounts::absolute(pin_root);
-    let expose_root = mounts::absolute(expose_root);
-    if let Some(state) = state {
-        let gone = manifest::update(state, |m| {
+    let pin_root = plain(pin_root, "pin root")?;
+    let expose_root = plain(expose_root, "expose root")?;
+    let state = match state {
+        Some(s) => Some(manifest::State::open(s, true)?.expect("made")),
+        None => None,
+    };
+    let lock = state.as_ref().map(|s| s.lock()).transpose()?;
+    let pins = open_pin_root(&pin_root, false)?;
+    if let (Some(state), Some(lock)) = (&state, &lock) {
+        let gone = state.update(lock, |m| {
             let (gone, kept): (Vec<Rule>, Vec<Rule>) = m
                 .rules
                 .drain(..)
@@ -554,26 +802,37 @@ pub fn detach(
         })?;
         for r in gone {
             let p = prog_pin(&r.pin_root, &r.name);
-            if r.prog == p {
-                let _ = std::fs::remove_file(&p);
+            if let (true, Some(root), Some(file)) =
+                (r.prog == p, &pins, p.file_name().and_then(|n| n.to_str()))
+            {
+                let _ = root.unlink(file);
             }
         }
     }
-    if std::fs::symlink_metadata(&pin_root).is_err() {
+    let Some(pins) = pins else {
         return Ok(DetachReport::default());
-    }
-    mounts::require_bpffs_dir(&pin_root, "detach views")?;
-    let existing = existing_views(&pin_root, name)?;
+    };
+    let expose = match open_expose_root(&expose_root, false)? {
+        Some(d) => d,
+        // No mirror: the pins still go.
+        None => pins
+            .open_rel(Path::new(""), false)
+            .map_err(|e| sys_err(format!("Cannot open {}", q(&pin_root)), &pin_root, e))?,
+    };
+    let roots = Roots { pin: pins, expose };
+    let existing = existing_views(&roots.pin, Path::new(""), name)?;
     let total = existing.len() as u64;
     progress(0, total);
     let mut report = DetachReport::default();
     for (done, (key, old)) in existing.into_iter().enumerate() {
         let rel = key.parent().unwrap_or(Path::new("")).to_path_buf();
-        let expose = expose_root.join(&key);
-        remove_view(&old.pin, &expose, &pin_root, &expose_root)?;
+        let file = key.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let pin = pin_root.join(&old.enc_rel).join(file);
+        let exposed = expose_root.join(&key);
+        remove_view(&roots, &rel, &old, file, &pin)?;
         report
             .removed
-            .push(item(&rel, old.cgroup_id, &old.pin, &expose));
+            .push(item(&rel, old.cgroup_id, &pin, &exposed));
         progress(done as u64 + 1, total);
     }
     Ok(report)

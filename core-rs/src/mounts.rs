@@ -16,33 +16,12 @@ pub struct Mount {
     pub fstype: String,
 }
 
-/// Unescapes mountinfo's octal escapes (`\040` is a space).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 4 <= b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Parses mountinfo text.
 pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
     text.lines()
         .filter_map(|line| {
             let (pre, post) = line.split_once(" - ")?;
-            let mountpoint = unescape(pre.split(' ').nth(4)?);
+            let mountpoint = crate::paths::unescape(pre.split(' ').nth(4)?);
             let fstype = post.split(' ').next()?.to_string();
             Some(Mount { mountpoint, fstype })
         })

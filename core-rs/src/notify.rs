@@ -18,6 +18,9 @@ pub const FAN_DELETE: u64 = 0x200;
 pub const FAN_MOVED_FROM: u64 = 0x40;
 pub const FAN_MOVED_TO: u64 = 0x80;
 pub const FAN_DELETE_SELF: u64 = 0x400;
+pub const FAN_MOVE_SELF: u64 = 0x800;
+pub const FAN_CLOSE_WRITE: u64 = 0x8;
+pub const FAN_EVENT_ON_CHILD: u64 = 0x0800_0000;
 pub const FAN_Q_OVERFLOW: u64 = 0x4000;
 pub const FAN_ONDIR: u64 = 0x4000_0000;
 const FAN_CLOEXEC: u32 = 0x1;
@@ -26,6 +29,7 @@ const FAN_REPORT_DFID_NAME: u32 = 0x400 | 0x800;
 const FAN_MARK_ADD: u32 = 0x1;
 const FAN_MARK_ONLYDIR: u32 = 0x8;
 const FAN_MARK_FILESYSTEM: u32 = 0x100;
+const INFO_FID: u8 = 1;
 const INFO_DFID_NAME: u8 = 2;
 const INFO_DFID: u8 = 3;
 /// How many directory paths [`Fan`] remembers.
@@ -67,7 +71,7 @@ pub fn parse(buf: &[u8]) -> Vec<RawEvent> {
             if len < 4 || info + len > off + event_len {
                 break;
             }
-            if (ty == INFO_DFID_NAME || ty == INFO_DFID) && len >= 4 + 8 + 8 {
+            if (ty == INFO_DFID_NAME || ty == INFO_DFID || ty == INFO_FID) && len >= 4 + 8 + 8 {
                 let fh = info + 4 + 8; // after the header and the fsid
                 let hlen = u32::from_ne_bytes(buf[fh..fh + 4].try_into().expect("4")) as usize;
                 let htype = i32::from_ne_bytes(buf[fh + 4..fh + 8].try_into().expect("4"));
@@ -90,11 +94,20 @@ pub fn parse(buf: &[u8]) -> Vec<RawEvent> {
     out
 }
 
+/// The cgroup id a cgroupfs (kernfs) file handle names: kernfs encodes the
+/// node id, which is the cgroup's id, as 8 bytes of type `FILEID_KERNFS`.
+pub fn kernfs_id(ev: &RawEvent) -> Option<u64> {
+    const FILEID_KERNFS: i32 = 0xfe;
+    (ev.handle_type == FILEID_KERNFS && ev.handle.len() == 8)
+        .then(|| u64::from_ne_bytes(ev.handle[..8].try_into().expect("8")))
+}
+
 /// What happened, named by path.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Event {
-    /// `created`, `deleted`, `moved-from`, `moved-to`, or `overflow` (events
-    /// were lost: rescan).
+    /// `created`, `deleted`, `moved-from`, `moved-to`, `deleted-self`,
+    /// `moved-self` (of a marked directory), `written` (a file opened for
+    /// writing was closed), or `overflow` (events were lost: rescan).
     pub event: &'static str,
     pub path: Option<PathBuf>,
     pub dir: bool,
@@ -140,20 +153,26 @@ impl Fan {
 
     /// Marks directory `dir` itself (an inode mark).
     pub fn mark_dir(&mut self, dir: &Path) -> Result<()> {
+        self.mark_dir_for(dir, DIR_EVENTS)
+    }
+
+    /// Marks directory `dir` itself for `mask`.
+    pub fn mark_dir_for(&mut self, dir: &Path, mask: u64) -> Result<()> {
         let key = fs::handle_of(dir)
             .map_err(|e| Error::sys(format!("Cannot watch {}", q(dir)), e).with_path(dir))?;
         if self.marked.contains_key(&key) {
             return Ok(());
         }
-        sys::fanotify_mark(
-            self.fd.as_fd(),
-            FAN_MARK_ADD | FAN_MARK_ONLYDIR,
-            DIR_EVENTS,
-            dir,
-        )
-        .map_err(|e| Error::sys(format!("Cannot watch {}", q(dir)), e).with_path(dir))?;
+        sys::fanotify_mark(self.fd.as_fd(), FAN_MARK_ADD | FAN_MARK_ONLYDIR, mask, dir)
+            .map_err(|e| Error::sys(format!("Cannot watch {}", q(dir)), e).with_path(dir))?;
         self.marked.insert(key, dir.to_path_buf());
         Ok(())
+    }
+
+    /// Forgets the mark on `dir` (its inode is gone or replaced); the
+    /// kernel drops an inode's marks with the inode.
+    pub fn forget(&mut self, dir: &Path) {
+        self.marked.retain(|_, p| p != dir);
     }
 
     /// Whether `dir` is marked.
@@ -204,6 +223,13 @@ impl Fan {
 
     /// Reads what is queued now (never blocks), as events named by path.
     pub fn read(&mut self) -> Result<Vec<Event>> {
+        self.read_filtered(|_| true)
+    }
+
+    /// As [`Fan::read`], but an event `keep` refuses is dropped before any
+    /// lookup (no `open_by_handle_at`, no readlink): the cheap way past the
+    /// events of a filesystem mark that no rule covers.
+    pub fn read_filtered(&mut self, keep: impl Fn(&RawEvent) -> bool) -> Result<Vec<Event>> {
         let mut out = Vec::new();
         loop {
             let n = fs::read_some(self.fd.as_fd(), &mut self.buf)
@@ -221,6 +247,9 @@ impl Fan {
                     });
                     continue;
                 }
+                if !keep(&ev) {
+                    continue;
+                }
                 let dir = ev.mask & FAN_ONDIR != 0;
                 let path = self.dir_of(&ev).map(|d| {
                     if ev.name.is_empty() {
@@ -234,7 +263,9 @@ impl Fan {
                     (FAN_DELETE, "deleted"),
                     (FAN_MOVED_FROM, "moved-from"),
                     (FAN_MOVED_TO, "moved-to"),
-                    (FAN_DELETE_SELF, "deleted"),
+                    (FAN_DELETE_SELF, "deleted-self"),
+                    (FAN_MOVE_SELF, "moved-self"),
+                    (FAN_CLOSE_WRITE, "written"),
                 ] {
                     if ev.mask & bit != 0 {
                         out.push(Event {
@@ -292,6 +323,39 @@ mod tests {
         assert!(
             parse(&buf[..10]).is_empty(),
             "a short buffer yields nothing"
+        );
+    }
+
+    #[test]
+    fn a_kernfs_handle_names_its_cgroup_id() {
+        let ev = |ty: i32, handle: Vec<u8>| RawEvent {
+            mask: FAN_CREATE,
+            handle_type: ty,
+            handle,
+            name: "x".into(),
+        };
+        assert_eq!(kernfs_id(&ev(0xfe, 42u64.to_ne_bytes().to_vec())), Some(42));
+        assert_eq!(kernfs_id(&ev(1, 42u64.to_ne_bytes().to_vec())), None);
+        assert_eq!(kernfs_id(&ev(0xfe, vec![1, 2, 3])), None);
+    }
+
+    #[test]
+    fn the_handle_of_a_cgroup_directory_is_its_id() {
+        use std::os::unix::fs::MetadataExt as _;
+        let Ok(Some(root)) = crate::mounts::cgroup2() else {
+            return; // no cgroup2 here: nothing to compare
+        };
+        let (ty, handle) = fs::handle_of(Path::new(&root)).unwrap();
+        let ev = RawEvent {
+            mask: FAN_CREATE,
+            handle_type: ty,
+            handle,
+            name: String::new(),
+        };
+        assert_eq!(
+            kernfs_id(&ev),
+            Some(std::fs::metadata(&root).unwrap().ino()),
+            "the watcher's event filter relies on it"
         );
     }
 }

@@ -3,11 +3,11 @@
 use crate::error::{Error, Kind, Result, q};
 use crate::info::{self, ObjKind, ObjectInfo};
 use crate::mounts::{self, BPF_FS_MAGIC};
+use crate::paths::{self, Dir};
 use crate::sys;
 use serde::Serialize;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::MetadataExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Opens the object pinned at `path` and tells its kind. With `want`, an
 /// object of another kind is refused.
@@ -117,47 +117,71 @@ pub fn ls(root: &Path, depth: Option<u32>) -> Result<Vec<PinEntry>> {
     }
     let mut out = Vec::new();
     if meta.is_dir() {
-        walk(root, meta.dev(), depth, 1, &mut out)?;
+        // The caller's own spelling of the root is followed; below it the
+        // tree is walked by handles, never through a symlink or onto another
+        // mount, so a rename during the walk cannot lead it elsewhere.
+        let dir = Dir::open_following(root)
+            .map_err(|e| Error::sys(format!("Cannot list {}", q(root)), e).with_path(root))?;
+        walk(&dir, depth, 1, &mut out)?;
     } else {
         out.extend(entry(root));
     }
     Ok(out)
 }
 
-fn walk(
-    dir: &Path,
-    dev: u64,
-    depth: Option<u32>,
-    level: u32,
-    out: &mut Vec<PinEntry>,
-) -> Result<()> {
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(format!("Cannot list {}", q(dir)), "readdir", &e).with_path(dir))?;
-    let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    names.sort();
-    for p in names {
-        let Ok(meta) = std::fs::symlink_metadata(&p) else {
-            continue;
-        }; // removed meanwhile
-        if meta.file_type().is_symlink() || meta.dev() != dev {
-            continue; // never follow links, never cross into another mount
-        }
-        if meta.is_dir() {
-            if depth.is_none_or(|d| level < d) {
-                walk(&p, dev, depth, level + 1, out)?;
+fn walk(dir: &Dir, depth: Option<u32>, level: u32, out: &mut Vec<PinEntry>) -> Result<()> {
+    let mut names = dir.entries().map_err(|e| {
+        Error::sys(format!("Cannot list {}", q(dir.path())), e).with_path(dir.path())
+    })?;
+    names.sort_by(|a, b| a.name.cmp(&b.name));
+    for e in names {
+        match e.kind {
+            paths::DT_DIR => {
+                if depth.is_some_and(|d| level >= d) {
+                    continue;
+                }
+                // Gone meanwhile, or another mount: skipped.
+                if let Ok(sub) = dir.open_rel(Path::new(&e.name), false) {
+                    walk(&sub, depth, level + 1, out)?;
+                }
             }
-        } else if let Some(e) = entry(&p) {
-            out.push(e);
+            paths::DT_REG => out.extend(entry_at(dir, &e.name)),
+            _ => {} // never follow links
         }
     }
     Ok(())
 }
 
+/// The entry for pin `name` in `dir`, opened relative to it.
+fn entry_at(dir: &Dir, name: &str) -> Option<PinEntry> {
+    let p = dir.path().join(name);
+    let opened = dir
+        .obj_get(name)
+        .map_err(|e| open_error(&p, e))
+        .and_then(|fd| {
+            let kind = info::kind_of(fd.as_fd()).ok_or_else(|| {
+                Error::new(
+                    Kind::WrongKind,
+                    "BPF_OBJ_GET",
+                    format!("Cannot open pin {}: not a BPF program, map or link", q(&p)),
+                )
+            })?;
+            let mut i = info::info_of_kind(fd.as_fd(), kind)?;
+            i.path = Some(p.display().to_string());
+            Ok(i)
+        });
+    pin_entry(&p, opened)
+}
+
 /// The entry for one file; `None` for bpffs's preloaded `maps.debug` and
 /// `progs.debug`, which are kernel files rather than pins.
 fn entry(p: &Path) -> Option<PinEntry> {
+    pin_entry(p, show(p))
+}
+
+fn pin_entry(p: &Path, shown: Result<ObjectInfo>) -> Option<PinEntry> {
     let path = p.display().to_string();
-    Some(match show(p) {
+    Some(match shown {
         Err(e) if e.kind == Kind::NotFound && is_preload(p) => return None,
         Ok(i) => PinEntry {
             path,
@@ -192,32 +216,46 @@ pub struct UnpinReport {
 }
 
 /// Removes the pin at `path`; a directory only with `recursive`. Refuses any
-/// path that is not on bpffs. Never follows symlinks or crosses mounts.
+/// path that is not on bpffs. Never follows symlinks or crosses mounts: the
+/// tree is walked and changed through handles, so a directory renamed or
+/// swapped for a symlink during the walk cannot lead it elsewhere.
 pub fn unpin(path: &Path, recursive: bool) -> Result<UnpinReport> {
+    let path = &mounts::absolute(path);
     let what = || format!("Cannot unpin {}", q(path));
-    let meta = std::fs::symlink_metadata(path)
-        .map_err(|e| Error::io(what(), "stat", &e).with_path(path))?;
-    // statfs follows a final symlink, so check the parent for a link.
-    let on = if meta.file_type().is_symlink() {
-        path.parent().unwrap_or(path)
-    } else {
-        path
-    };
-    match sys::fs_magic(on) {
-        Ok(m) if m == BPF_FS_MAGIC => {}
-        Ok(_) => {
-            return Err(Error::new(
-                Kind::NotBpffs,
-                "statfs",
-                format!("{}: the path is not on bpffs", what()),
-            )
-            .with_path(path)
-            .with_hint("bpfx only removes pins in bpffs; remove other files with rm"));
+    let fail = |e: sys::SysError| {
+        let err = Error::sys(what(), e).with_path(path);
+        if err.errno == libc::ELOOP {
+            err.with_kind(Kind::Invalid)
+                .with_message(format!(
+                    "{}: a directory on the way to it is a symlink",
+                    what()
+                ))
+                .with_hint("bpfx follows no symlink to remove pins: give the real path")
+        } else {
+            err
         }
-        Err(e) => return Err(Error::sys(what(), e).with_path(path)),
-    }
+    };
+    let not_bpffs = || {
+        Err(Error::new(
+            Kind::NotBpffs,
+            "statfs",
+            format!("{}: the path is not on bpffs", what()),
+        )
+        .with_path(path)
+        .with_hint("bpfx only removes pins in bpffs; remove other files with rm"))
+    };
     let mut report = UnpinReport::default();
-    if meta.is_dir() {
+    let Some((parent, name)) = paths::split(path) else {
+        // `/` itself, or a path ending in `..`.
+        return not_bpffs();
+    };
+    let pd = Dir::open(parent).map_err(fail)?;
+    let st = pd.stat(name).map_err(fail)?;
+    if st.is_dir() {
+        let d = pd.open_rel(Path::new(name), true).map_err(fail)?;
+        if !d.magic().is_ok_and(|m| m == BPF_FS_MAGIC) {
+            return not_bpffs();
+        }
         if !recursive {
             return Err(Error::new(
                 Kind::Invalid,
@@ -227,60 +265,67 @@ pub fn unpin(path: &Path, recursive: bool) -> Result<UnpinReport> {
             .with_path(path)
             .with_hint("pass --recursive to remove the directory and every pin below it"));
         }
-        remove_tree(path, meta.dev(), &mut report)?;
+        empty_tree(&d, path, &mut report)?;
+        let mount_root = pd.stat("").map(|p| p.mnt_id).ok() != Some(st.mnt_id);
+        if mount_root || report.kept.iter().any(|k| Path::new(k).starts_with(path)) {
+            report.kept.push(path.display().to_string());
+        } else {
+            pd.rmdir(name).map_err(fail)?;
+            report.removed.push(path.display().to_string());
+        }
     } else {
-        std::fs::remove_file(path).map_err(|e| Error::io(what(), "unlink", &e).with_path(path))?;
+        if !pd.magic().is_ok_and(|m| m == BPF_FS_MAGIC) {
+            return not_bpffs();
+        }
+        pd.unlink(name).map_err(fail)?;
         report.removed.push(path.display().to_string());
     }
     Ok(report)
 }
 
-fn is_mount_root(dir: &Path, dev: u64) -> bool {
-    match dir.parent() {
-        Some(parent) => std::fs::metadata(parent)
-            .map(|m| m.dev() != dev)
-            .unwrap_or(true),
-        None => true,
-    }
-}
-
-fn remove_tree(dir: &Path, dev: u64, report: &mut UnpinReport) -> Result<()> {
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(format!("Cannot unpin {}", q(dir)), "readdir", &e).with_path(dir))?;
-    let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    names.sort();
-    for p in names {
-        let Ok(meta) = std::fs::symlink_metadata(&p) else {
-            continue;
-        };
-        if meta.dev() != dev {
-            report.kept.push(p.display().to_string());
-            continue;
-        }
-        if meta.is_dir() {
-            remove_tree(&p, dev, report)?;
-        } else {
-            match std::fs::remove_file(&p) {
-                Ok(()) => report.removed.push(p.display().to_string()),
-                // The kernel's preloaded iterators cannot be removed.
-                Err(e) if e.raw_os_error() == Some(libc::EPERM) && is_preload(&p) => {
-                    report.kept.push(p.display().to_string())
+/// Removes everything below `dir` (shown as `shown`), staying on its mount.
+fn empty_tree(dir: &Dir, shown: &Path, report: &mut UnpinReport) -> Result<()> {
+    let fail = |p: &Path, op: &str, e: sys::SysError| {
+        Error::sys(format!("Cannot unpin {}", q(p)), e)
+            .with_path(p)
+            .with_op(op)
+    };
+    let mut entries = dir.entries().map_err(|e| fail(shown, "readdir", e))?;
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    for entry in entries {
+        let p = shown.join(&entry.name);
+        if entry.kind == paths::DT_DIR {
+            let sub = match dir.open_rel(Path::new(&entry.name), false) {
+                Ok(s) => s,
+                // Another mount: not ours to empty.
+                Err(e) if e.errno() == libc::EXDEV => {
+                    report.kept.push(p.display().to_string());
+                    continue;
                 }
-                Err(e) => {
-                    return Err(
-                        Error::io(format!("Cannot unpin {}", q(&p)), "unlink", &e).with_path(&p)
-                    );
+                Err(e) if e.errno() == libc::ENOENT => continue,
+                Err(e) => return Err(fail(&p, "openat2", e)),
+            };
+            empty_tree(&sub, &p, report)?;
+            if report.kept.iter().any(|k| Path::new(k).starts_with(&p)) {
+                report.kept.push(p.display().to_string());
+            } else {
+                match dir.rmdir(&entry.name) {
+                    Ok(()) => report.removed.push(p.display().to_string()),
+                    Err(e) if e.errno() == libc::ENOENT => {}
+                    Err(e) => return Err(fail(&p, "rmdir", e)),
                 }
             }
+            continue;
         }
-    }
-    if is_mount_root(dir, dev) || report.kept.iter().any(|k| Path::new(k).starts_with(dir)) {
-        report.kept.push(dir.display().to_string());
-    } else {
-        std::fs::remove_dir(dir).map_err(|e| {
-            Error::io(format!("Cannot unpin {}", q(dir)), "rmdir", &e).with_path(dir)
-        })?;
-        report.removed.push(dir.display().to_string());
+        match dir.unlink(&entry.name) {
+            Ok(()) => report.removed.push(p.display().to_string()),
+            Err(e) if e.errno() == libc::ENOENT => {}
+            // The kernel's preloaded iterators cannot be removed.
+            Err(e) if e.errno() == libc::EPERM && is_preload(&p) => {
+                report.kept.push(p.display().to_string())
+            }
+            Err(e) => return Err(fail(&p, "unlink", e)),
+        }
     }
     Ok(())
 }

@@ -9,16 +9,18 @@
 //! cgroupfs an attach rule covers.
 
 use crate::error::{Error, Kind, Result};
-use crate::expose;
+use crate::expose::{self, Removal};
 use crate::handles::Source;
 use crate::info::ObjKind;
-use crate::manifest::{self, Exposure, Manifest, Rule};
+use crate::manifest::{self, Exposure, Lock, Manifest, Rule, State, Token};
 use crate::mirror::{AttachReport, Tree};
-use crate::notify::{Event, Fan};
+use crate::notify::{
+    Event, FAN_CLOSE_WRITE, FAN_DELETE_SELF, FAN_EVENT_ON_CHILD, FAN_MOVE_SELF, Fan,
+};
+use crate::paths::Dir;
 use crate::pins;
 use serde::Serialize;
-use std::collections::{HashMap, VecDeque};
-use std::fs::File;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -30,7 +32,8 @@ pub struct Action {
     /// Milliseconds since the epoch.
     pub time: u64,
     /// `started`, `rescan`, `reloaded`, `unexposed`, `re-exposed`,
-    /// `view-made`, `view-removed`, `skipped`, `error`.
+    /// `left-alone`, `view-made`, `view-removed`, `skipped`, `state-gone`,
+    /// `rearmed`, `error`.
     pub action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -59,46 +62,66 @@ fn action(action: &'static str, why: impl Into<String>) -> Action {
 }
 
 pub struct Watcher {
-    state: PathBuf,
-    _lock: File,
+    /// The state directory as named, to notice when it is replaced.
+    state_path: PathBuf,
+    state: State,
+    _lock: OwnedFd,
     pins: Fan,
     cgroups: Fan,
     manifest: Manifest,
+    /// The manifest file's token when `manifest` was read.
+    token: Token,
     /// The program fd of each rule, by its pin.
     progs: HashMap<PathBuf, OwnedFd>,
     cg_marked: Vec<PathBuf>,
+    /// The ids of the cgroups under some rule, and of each rule root's
+    /// parent: a cgroup event in any other directory is dropped unread.
+    known: HashSet<u64>,
     pending: VecDeque<Vec<u8>>,
     /// Set when an event asks for a full reconcile.
     rescan: bool,
+    /// Set when a new state directory was taken up during a batch.
+    rearmed: bool,
     /// Exposures removed since the manifest was last written.
-    gone: Vec<Exposure>,
+    gone: HashSet<Exposure>,
+    /// Exposures made again (a new mount) since the manifest was last
+    /// written.
+    remade: Vec<Exposure>,
 }
 
 impl Watcher {
     /// Takes the state directory's watcher lock and reconciles once.
     pub fn open(state: &Path) -> Result<Watcher> {
-        let lock = manifest::watcher_lock(state)?;
-        let manifest = manifest::read(state)?;
-        let mut pins = Fan::new()?;
-        pins.mark_dir(state)?;
+        let (st, lock) = manifest::watcher_lock(state)?;
+        let manifest = st.read()?;
+        let token = st.token();
         let mut w = Watcher {
-            state: state.to_path_buf(),
+            state_path: st.path().to_path_buf(),
+            state: st,
             _lock: lock,
-            pins,
+            pins: Fan::new()?,
             cgroups: Fan::new()?,
             manifest,
+            token,
             progs: HashMap::new(),
             cg_marked: Vec::new(),
+            known: HashSet::new(),
             pending: VecDeque::new(),
             rescan: false,
-            gone: Vec::new(),
+            rearmed: false,
+            gone: HashSet::new(),
+            remade: Vec::new(),
         };
+        w.mark_state()?;
         w.log(action(
             "started",
             format!("watching state directory {}", crate::error::q(state)),
         ));
-        w.reconcile_all();
-        w.flush();
+        {
+            let lock = w.state.lock()?;
+            w.reconcile_all();
+            w.flush(&lock);
+        }
         // Under systemd (Type=notify): ready once the first reconcile is done.
         match crate::sdnotify::notify("READY=1\nSTATUS=watching") {
             Ok(true) => w.log(action("ready", "told systemd the first reconcile is done")),
@@ -109,6 +132,64 @@ impl Watcher {
             )),
         }
         Ok(w)
+    }
+
+    /// Marks the state directory (its manifest, and its own deletion or
+    /// move) and its parent (a new directory made in its place).
+    fn mark_state(&mut self) -> Result<()> {
+        self.pins.mark_dir_for(
+            &self.state_path,
+            crate::notify::DIR_EVENTS
+                | FAN_DELETE_SELF
+                | FAN_MOVE_SELF
+                | FAN_CLOSE_WRITE
+                | FAN_EVENT_ON_CHILD,
+        )?;
+        if let Some(parent) = self.state_path.parent()
+            && let Err(e) = self.pins.mark_dir(parent)
+        {
+            self.log_error("cannot watch the state directory's parent", &e);
+        }
+        Ok(())
+    }
+
+    /// After an event on the state directory or its name: if the directory
+    /// at its path is not the one held, take the new one (its watcher lock,
+    /// its manifest) and reconcile everything.
+    fn check_state_dir(&mut self) {
+        let held = self.state.dir().stat("").ok().map(|s| (s.dev, s.ino));
+        let now = Dir::open(&self.state_path)
+            .and_then(|d| d.stat(""))
+            .ok()
+            .map(|s| (s.dev, s.ino));
+        if now.is_some() && now == held {
+            return;
+        }
+        self.pins.forget(&self.state_path);
+        if now.is_none() {
+            self.log(action(
+                "state-gone",
+                "the state directory was removed or moved: waiting for it to be made again",
+            ));
+            return;
+        }
+        match manifest::watcher_lock(&self.state_path) {
+            Ok((st, lock)) => {
+                self.state = st;
+                self._lock = lock;
+                self.token = Token::default();
+                if let Err(e) = self.mark_state() {
+                    self.log_error("cannot watch the new state directory", &e);
+                }
+                self.log(action(
+                    "rearmed",
+                    "the state directory was replaced: watching the new one",
+                ));
+                self.rescan = true;
+                self.rearmed = true;
+            }
+            Err(e) => self.log_error("cannot take the new state directory", &e),
+        }
     }
 
     fn log(&mut self, a: Action) {
@@ -126,12 +207,14 @@ impl Watcher {
     /// Marks what the manifest needs watched: the directory of each exposed
     /// pin, and the cgroupfs of each rule.
     fn mark(&mut self) {
-        let dirs: Vec<PathBuf> = self
+        let mut dirs: Vec<PathBuf> = self
             .manifest
             .exposures
             .iter()
             .filter_map(|x| x.pin.parent().map(Path::to_path_buf))
             .collect();
+        dirs.sort();
+        dirs.dedup();
         for d in dirs {
             if !self.pins.is_marked(&d)
                 && let Err(e) = self.pins.mark_dir(&d)
@@ -146,6 +229,12 @@ impl Watcher {
             .map(|r| r.cgroup_root.clone())
             .collect();
         for root in roots {
+            // A removal of the root is reported in its parent.
+            if let Some(parent) = root.parent()
+                && let Ok(id) = crate::cgroups::resolve(&parent.to_string_lossy())
+            {
+                self.known.insert(id.id);
+            }
             // One filesystem mark per cgroupfs covers every rule on it.
             if self.cg_marked.iter().any(|m| same_fs(m, &root)) {
                 continue;
@@ -165,48 +254,66 @@ impl Watcher {
         Ok(self.progs[&rule.prog].as_fd())
     }
 
+    fn reconcile_rule(&mut self, r: &Rule) {
+        let tree = tree_of(r);
+        let result = self
+            .prog_fd(r)
+            .and_then(|fd| tree.reconcile(fd, &r.cgroup_root));
+        self.report(r, result);
+    }
+
     /// Re-reads the manifest (keeping the old one if the new is corrupt),
-    /// re-marks, and reconciles everything.
+    /// re-marks, and reconciles everything. The lock is held.
     fn reconcile_all(&mut self) {
-        self.flush();
-        match manifest::read(&self.state) {
-            Ok(m) => self.manifest = m,
+        match self.state.read() {
+            Ok(m) => {
+                self.manifest = m;
+                self.token = self.state.token();
+            }
             Err(e) => self.log_error("keeping the last good manifest", &e),
         }
         self.progs.clear();
+        self.known.clear();
         self.mark();
         let exposures = self.manifest.exposures.clone();
+        let mut cache = expose::PinCache::default();
         for x in &exposures {
-            self.check_exposure(x);
+            self.check_exposure_with(x, &mut cache);
         }
         let rules = self.manifest.rules.clone();
         for r in &rules {
-            let tree = tree_of(r);
-            let result = self
-                .prog_fd(r)
-                .and_then(|fd| tree.reconcile(fd, &r.cgroup_root));
-            self.report(r, result);
+            self.reconcile_rule(r);
         }
     }
 
-    /// Forgets the exposures removed since the last write, in one write.
-    fn flush(&mut self) {
-        if self.gone.is_empty() {
+    /// Writes the exposures removed or made again since the last write, in
+    /// one write (the lock is held).
+    fn flush(&mut self, lock: &Lock) {
+        if self.gone.is_empty() && self.remade.is_empty() {
             return;
         }
         let gone = std::mem::take(&mut self.gone);
-        let written = manifest::update(&self.state, |m| {
+        let remade = std::mem::take(&mut self.remade);
+        self.manifest.exposures.retain(|e| !gone.contains(e));
+        let written = self.state.update(lock, |m| {
             m.exposures.retain(|e| !gone.contains(e));
+            for x in m.exposures.iter_mut() {
+                if let Some(r) = remade.iter().find(|r| r.path == x.path && r.pin == x.pin) {
+                    *x = r.clone();
+                }
+            }
             Ok(())
         });
-        if let Err(e) = written {
-            self.log_error("cannot update the manifest", &e);
+        match written {
+            Ok(()) => self.token = self.state.token(),
+            Err(e) => self.log_error("cannot update the manifest", &e),
         }
     }
 
     fn report(&mut self, r: &Rule, result: Result<AttachReport>) {
         match result {
             Ok(rep) => {
+                self.known.extend(rep.seen.iter().copied());
                 for i in rep.made {
                     self.log(Action {
                         pin: Some(i.pin),
@@ -216,6 +323,7 @@ impl Watcher {
                     });
                 }
                 for i in rep.removed {
+                    self.known.remove(&i.cgroup_id);
                     self.log(Action {
                         pin: Some(i.pin),
                         path: Some(i.expose),
@@ -229,7 +337,7 @@ impl Watcher {
                 for s in rep.skipped {
                     self.log(Action {
                         cgroup: Some(s.cgroup),
-                        ..action("skipped", s.why)
+                        ..action("skipped", format!("rule \"{}\": {}", r.name, s.why))
                     });
                 }
             }
@@ -237,32 +345,73 @@ impl Watcher {
         }
     }
 
+    fn forget_exposure(&mut self, x: &Exposure, what: &'static str, why: String) {
+        // Dropped from `manifest` at the flush, all at once.
+        self.gone.insert(x.clone());
+        self.log(Action {
+            path: Some(x.path.display().to_string()),
+            pin: Some(x.pin.display().to_string()),
+            ..action(what, why)
+        });
+    }
+
     /// Removes an exposure whose pin is gone; remakes one whose file is gone.
     fn check_exposure(&mut self, x: &Exposure) {
-        match expose::state_of(x) {
+        self.check_exposure_with(x, &mut expose::PinCache::default());
+    }
+
+    fn check_exposure_with(&mut self, x: &Exposure, cache: &mut expose::PinCache) {
+        if self.gone.contains(x) {
+            return;
+        }
+        match expose::state_with(x, cache) {
             "ok" => {}
             "pin-gone" => match expose::remove_physical(x) {
                 // The manifest is written once per batch of events (flush).
-                Ok(()) => {
-                    self.manifest.exposures.retain(|e| e != x);
-                    self.gone.push(x.clone());
-                    self.log(Action {
-                        path: Some(x.path.display().to_string()),
-                        pin: Some(x.pin.display().to_string()),
-                        ..action("unexposed", "the pin is gone")
-                    });
-                }
+                Ok(Removal::NotOurs(why)) => self.forget_exposure(
+                    x,
+                    "left-alone",
+                    format!("the pin is gone; what is at the path is not bpfx's: {why}"),
+                ),
+                Ok(Removal::Removed {
+                    moved_to: Some(now),
+                }) => self.forget_exposure(
+                    x,
+                    "unexposed",
+                    format!(
+                        "the pin is gone; its mount had been moved to {}",
+                        crate::error::q(&now)
+                    ),
+                ),
+                Ok(_) => self.forget_exposure(x, "unexposed", "the pin is gone".into()),
                 Err(e) => self.log_error("cannot remove an exposure", &e),
             },
             other => {
                 let why = format!("the exposure was {other}");
-                let remade = expose::remove_physical(x).and_then(|()| expose::remake(x));
+                let remade = expose::remove_physical(x).and_then(|r| match r {
+                    Removal::NotOurs(why) => Err(Error::new(
+                        Kind::Exists,
+                        "expose",
+                        format!(
+                            "Cannot expose {} again: {why}; left alone",
+                            crate::error::q(&x.path)
+                        ),
+                    )
+                    .with_path(&x.path)),
+                    _ => expose::remake(x),
+                });
                 match remade {
-                    Ok(()) => self.log(Action {
-                        path: Some(x.path.display().to_string()),
-                        pin: Some(x.pin.display().to_string()),
-                        ..action("re-exposed", why)
-                    }),
+                    Ok(now) => {
+                        if let Some(m) = self.manifest.exposures.iter_mut().find(|e| *e == x) {
+                            *m = now.clone();
+                        }
+                        self.remade.push(now);
+                        self.log(Action {
+                            path: Some(x.path.display().to_string()),
+                            pin: Some(x.pin.display().to_string()),
+                            ..action("re-exposed", why)
+                        })
+                    }
                     Err(e) => self.log_error("cannot re-expose", &e),
                 }
             }
@@ -271,13 +420,26 @@ impl Watcher {
 
     fn on_pin_event(&mut self, ev: &Event) {
         let Some(path) = &ev.path else { return };
-        if path.parent() == Some(self.state.as_path()) {
-            if path.file_name().is_some_and(|n| n == "manifest.json") {
+        if path == &self.state_path
+            || (path.parent() == self.state_path.parent()
+                && path.file_name() == self.state_path.file_name())
+        {
+            self.check_state_dir();
+            return;
+        }
+        if path.parent() == Some(self.state_path.as_path()) {
+            if path
+                .file_name()
+                .is_some_and(|n| n == "manifest.json" || n == manifest::JOURNAL)
+            {
                 self.reload();
             }
             return;
         }
-        if ev.event != "deleted" && ev.event != "moved-from" {
+        // A pin replaced by rename (`mv new old`) is gone as much as a
+        // removed one: the exposure would show another object, or hold the
+        // old one alive.
+        if !matches!(ev.event, "deleted" | "moved-from" | "moved-to") {
             return;
         }
         let hit: Vec<Exposure> = self
@@ -293,21 +455,31 @@ impl Watcher {
     }
 
     /// Picks up a manifest the CLI changed: new exposures are checked and
-    /// watched, new or changed rules reconciled. Our own writes change
-    /// nothing and cost one read.
+    /// watched, new or changed rules reconciled. The lock is held.
     fn reload(&mut self) {
-        self.flush();
-        let m = match manifest::read(&self.state) {
+        let token = self.state.token();
+        if token == self.token {
+            return;
+        }
+        let m = match self.state.read() {
             Ok(m) => m,
             Err(e) => return self.log_error("keeping the last good manifest", &e),
         };
+        self.token = token;
         if m == self.manifest {
             return;
         }
-        let old_rules = std::mem::replace(&mut self.manifest, m).rules;
+        let old = std::mem::replace(&mut self.manifest, m);
         self.log(action("reloaded", "the manifest changed"));
         self.mark();
-        let exposures = self.manifest.exposures.clone();
+        let was: HashSet<&Exposure> = old.exposures.iter().collect();
+        let exposures: Vec<Exposure> = self
+            .manifest
+            .exposures
+            .iter()
+            .filter(|x| !was.contains(x))
+            .cloned()
+            .collect();
         for x in &exposures {
             self.check_exposure(x);
         }
@@ -315,16 +487,12 @@ impl Watcher {
             .manifest
             .rules
             .iter()
-            .filter(|r| !old_rules.contains(r))
+            .filter(|r| !old.rules.contains(r))
             .cloned()
             .collect();
         for r in &rules {
             self.progs.remove(&r.prog);
-            let tree = tree_of(r);
-            let result = self
-                .prog_fd(r)
-                .and_then(|fd| tree.reconcile(fd, &r.cgroup_root));
-            self.report(r, result);
+            self.reconcile_rule(r);
         }
     }
 
@@ -333,11 +501,12 @@ impl Watcher {
         if !ev.dir {
             return;
         }
+        let gone = matches!(ev.event, "deleted" | "moved-from");
         let rules: Vec<Rule> = self
             .manifest
             .rules
             .iter()
-            .filter(|r| path.starts_with(&r.cgroup_root) && path != &r.cgroup_root)
+            .filter(|r| path.starts_with(&r.cgroup_root) && (path != &r.cgroup_root || gone))
             .cloned()
             .collect();
         for r in &rules {
@@ -346,18 +515,22 @@ impl Watcher {
                 .expect("checked")
                 .to_path_buf();
             let tree = tree_of(r);
-            let result = match ev.event {
-                "created" | "moved-to" => self
-                    .prog_fd(r)
-                    .and_then(|fd| tree.appeared(fd, &r.cgroup_root, &rel)),
-                _ => tree.vanished(&rel),
+            let result = if gone {
+                tree.vanished(&rel)
+            } else {
+                self.prog_fd(r)
+                    .and_then(|fd| tree.appeared(fd, &r.cgroup_root, &rel))
             };
             self.report(r, result);
         }
     }
 
-    /// Reads and handles whatever both groups have queued.
+    /// Reads and handles whatever both groups have queued, under the state
+    /// directory's lock: the manifest is read again first if someone
+    /// changed it, so no view is made for a rule that is gone.
     fn drain(&mut self) -> Result<()> {
+        let mut lock = self.take_lock();
+        self.reload();
         for ev in self.pins.read()? {
             if ev.event == "overflow" {
                 self.rescan = true;
@@ -365,7 +538,17 @@ impl Watcher {
                 self.on_pin_event(&ev);
             }
         }
-        for ev in self.cgroups.read()? {
+        if self.rearmed {
+            // A new state directory: its own lock from here on.
+            self.rearmed = false;
+            drop(lock);
+            lock = self.take_lock();
+        }
+        let known = &self.known;
+        let events = self.cgroups.read_filtered(|ev| {
+            crate::notify::kernfs_id(ev).is_none_or(|id| known.contains(&id))
+        })?;
+        for ev in events {
             if ev.event == "overflow" {
                 self.rescan = true;
             } else {
@@ -380,8 +563,25 @@ impl Watcher {
             ));
             self.reconcile_all();
         }
-        self.flush();
+        // Without a lock (no state directory now), what is gone is kept for
+        // the next batch.
+        if let Some(l) = &lock {
+            self.flush(l);
+        }
         Ok(())
+    }
+
+    /// The state directory's lock; when it cannot be had (the directory was
+    /// removed), the watcher looks for a new one and goes on meanwhile.
+    fn take_lock(&mut self) -> Option<Lock> {
+        match self.state.lock() {
+            Ok(l) => Some(l),
+            Err(_) => {
+                self.check_state_dir();
+                self.rearmed = false;
+                self.state.lock().ok()
+            }
+        }
     }
 }
 

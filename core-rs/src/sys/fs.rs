@@ -18,16 +18,25 @@ fn cname(name: &str, op: &'static str) -> SysResult<CString> {
 /// (`openat2` with `RESOLVE_NO_SYMLINKS`).
 pub fn open_dir_nofollow(path: &Path) -> SysResult<OwnedFd> {
     let c = cpath(path, "openat2")?;
+    openat2_raw(
+        libc::AT_FDCWD,
+        &c,
+        libc::O_PATH | libc::O_DIRECTORY,
+        libc::RESOLVE_NO_SYMLINKS,
+    )
+}
+
+fn openat2_raw(dir: i32, c: &CString, flags: i32, resolve: u64) -> SysResult<OwnedFd> {
     // SAFETY: open_how is plain data; zeroed is a valid value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_NO_SYMLINKS;
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.resolve = resolve;
     let fd = named("openat2", || {
         // SAFETY: valid path and open_how for the duration of the call.
         unsafe {
             libc::syscall(
                 libc::SYS_openat2,
-                libc::AT_FDCWD,
+                dir,
                 c.as_ptr(),
                 &how as *const libc::open_how,
                 std::mem::size_of::<libc::open_how>(),
@@ -35,6 +44,296 @@ pub fn open_dir_nofollow(path: &Path) -> SysResult<OwnedFd> {
         }
     })?;
     Ok(fd_result(fd))
+}
+
+/// `openat2(dir, path, flags, resolve)`; `dir` `None` is the current
+/// directory (for absolute paths).
+pub fn openat2(
+    dir: Option<BorrowedFd<'_>>,
+    path: &Path,
+    flags: i32,
+    resolve: u64,
+) -> SysResult<OwnedFd> {
+    let c = cpath(path, "openat2")?;
+    openat2_raw(
+        dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd()),
+        &c,
+        flags,
+        resolve,
+    )
+}
+
+/// `openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC, mode)`.
+pub fn open_at(dir: BorrowedFd<'_>, name: &str, flags: i32, mode: u32) -> SysResult<OwnedFd> {
+    let n = cname(name, "openat")?;
+    let flags = flags | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: valid C string and fd.
+    let fd = named("openat", || unsafe {
+        libc::openat(dir.as_raw_fd(), n.as_ptr(), flags, mode) as i64
+    })?;
+    Ok(fd_result(fd))
+}
+
+/// `mkdirat(dir, name, mode)`.
+pub fn mkdir_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> SysResult<()> {
+    let n = cname(name, "mkdirat")?;
+    // SAFETY: valid C string and fd.
+    named("mkdirat", || unsafe {
+        libc::mkdirat(dir.as_raw_fd(), n.as_ptr(), mode) as i64
+    })?;
+    Ok(())
+}
+
+/// `unlinkat(dir, name, AT_REMOVEDIR)`: removes an empty directory.
+pub fn rmdir_at(dir: BorrowedFd<'_>, name: &str) -> SysResult<()> {
+    let n = cname(name, "rmdir")?;
+    // SAFETY: valid C string and fd.
+    named("rmdir", || unsafe {
+        libc::unlinkat(dir.as_raw_fd(), n.as_ptr(), libc::AT_REMOVEDIR) as i64
+    })?;
+    Ok(())
+}
+
+/// `readlinkat(dir, name)`.
+pub fn readlink_at(dir: BorrowedFd<'_>, name: &str) -> SysResult<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStringExt as _;
+    let n = cname(name, "readlinkat")?;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: valid C string, fd and buffer.
+    let len = named("readlinkat", || unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            n.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        ) as i64
+    })? as usize;
+    buf.truncate(len);
+    Ok(std::ffi::OsString::from_vec(buf).into())
+}
+
+/// `renameat(dir, from, dir, to)`: replaces `to` atomically.
+pub fn rename_at(dir: BorrowedFd<'_>, from: &str, to: &str) -> SysResult<()> {
+    let f = cname(from, "renameat")?;
+    let t = cname(to, "renameat")?;
+    // SAFETY: valid C strings and fd.
+    named("renameat", || unsafe {
+        libc::renameat(dir.as_raw_fd(), f.as_ptr(), dir.as_raw_fd(), t.as_ptr()) as i64
+    })?;
+    Ok(())
+}
+
+/// What `statx` tells bpfx about a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// `st_mode`: type and permission bits.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub ino: u64,
+    pub dev: u64,
+    pub size: u64,
+    /// Modification time, in nanoseconds since the epoch.
+    pub mtime_ns: i128,
+    /// The mount's id, as `/proc/self/mountinfo` gives it (reused after an
+    /// unmount).
+    pub mnt_id: u64,
+    /// The mount's unique id (never reused), where the kernel has it (6.8+).
+    pub mnt_id_unique: Option<u64>,
+}
+
+impl Stat {
+    pub fn is_dir(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFDIR
+    }
+    pub fn is_file(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFREG
+    }
+    pub fn is_symlink(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFLNK
+    }
+}
+
+fn statx_raw(dir: i32, n: &CString, flags: i32, mask: u32) -> SysResult<libc::statx> {
+    // SAFETY: statx is plain data; zeroed is a valid value.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: valid C string, fd and buffer.
+    named("statx", || unsafe {
+        libc::statx(dir, n.as_ptr(), flags, mask, &mut st) as i64
+    })?;
+    Ok(st)
+}
+
+/// `statx(dir, name, AT_SYMLINK_NOFOLLOW)`; an empty `name` is `dir` itself.
+pub fn stat_at(dir: BorrowedFd<'_>, name: &str) -> SysResult<Stat> {
+    let n = cname(name, "statx")?;
+    let mut flags = libc::AT_SYMLINK_NOFOLLOW | libc::AT_STATX_SYNC_AS_STAT;
+    if name.is_empty() {
+        flags |= libc::AT_EMPTY_PATH;
+    }
+    let base = libc::STATX_BASIC_STATS;
+    let st = statx_raw(dir.as_raw_fd(), &n, flags, base | libc::STATX_MNT_ID_UNIQUE)?;
+    let unique = st.stx_mask & libc::STATX_MNT_ID_UNIQUE != 0;
+    // The unique id replaces the old one in the reply: ask for that too.
+    let old = if unique {
+        statx_raw(dir.as_raw_fd(), &n, flags, base | libc::STATX_MNT_ID)?.stx_mnt_id
+    } else {
+        st.stx_mnt_id
+    };
+    Ok(Stat {
+        mode: u32::from(st.stx_mode),
+        uid: st.stx_uid,
+        gid: st.stx_gid,
+        ino: st.stx_ino,
+        dev: libc::makedev(st.stx_dev_major, st.stx_dev_minor),
+        size: st.stx_size,
+        mtime_ns: i128::from(st.stx_mtime.tv_sec) * 1_000_000_000
+            + i128::from(st.stx_mtime.tv_nsec),
+        mnt_id: old,
+        mnt_id_unique: unique.then_some(st.stx_mnt_id),
+    })
+}
+
+/// `fstatfs(fd)`: the filesystem magic of what `fd` refers to.
+pub fn fs_magic_fd(fd: BorrowedFd<'_>) -> SysResult<i64> {
+    // SAFETY: statfs is plain data; zeroed is a valid value.
+    let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and buffer.
+    named("fstatfs", || unsafe {
+        libc::fstatfs(fd.as_raw_fd(), &mut buf) as i64
+    })?;
+    Ok(buf.f_type as i64)
+}
+
+/// One directory entry: its name and `d_type` (`DT_DIR`, `DT_REG`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: String,
+    pub kind: u8,
+}
+
+/// Every entry of the directory `dir` (opened for reading), `.` and `..`
+/// left out, read with `getdents64` from the start.
+pub fn read_dir_fd(dir: BorrowedFd<'_>) -> SysResult<Vec<DirEntry>> {
+    // SAFETY: valid fd.
+    named("lseek", || unsafe {
+        libc::lseek(dir.as_raw_fd(), 0, libc::SEEK_SET)
+    })?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        // SAFETY: valid fd and buffer.
+        let n = named("getdents64", || unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        })? as usize;
+        if n == 0 {
+            return Ok(out);
+        }
+        let mut off = 0;
+        while off + 19 <= n {
+            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+            if reclen == 0 || off + reclen > n {
+                break;
+            }
+            let kind = buf[off + 18];
+            let name = &buf[off + 19..off + reclen];
+            let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            let name = String::from_utf8_lossy(&name[..end]).into_owned();
+            if name != "." && name != ".." {
+                out.push(DirEntry { name, kind });
+            }
+            off += reclen;
+        }
+    }
+}
+
+/// `ftruncate(fd, 0)` and a seek back to the start.
+pub fn truncate(fd: BorrowedFd<'_>) -> SysResult<()> {
+    // SAFETY: valid fd.
+    named("ftruncate", || unsafe {
+        libc::ftruncate(fd.as_raw_fd(), 0) as i64
+    })?;
+    // SAFETY: valid fd.
+    named("lseek", || unsafe {
+        libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_SET)
+    })?;
+    Ok(())
+}
+
+/// `ftruncate(fd, len)`.
+pub fn truncate_to(fd: BorrowedFd<'_>, len: u64) -> SysResult<()> {
+    // SAFETY: valid fd.
+    named("ftruncate", || unsafe {
+        libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) as i64
+    })?;
+    Ok(())
+}
+
+/// `fsync(fd)`.
+pub fn fsync(fd: BorrowedFd<'_>) -> SysResult<()> {
+    // SAFETY: valid fd.
+    named("fsync", || unsafe { libc::fsync(fd.as_raw_fd()) as i64 })?;
+    Ok(())
+}
+
+/// `umount2` of the mount `fd` is the root of, named by its
+/// `/proc/self/fd` link (which no one else can change), with `MNT_DETACH`.
+pub fn umount_fd(fd: BorrowedFd<'_>) -> SysResult<()> {
+    let c = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL");
+    // SAFETY: valid path.
+    named("umount2", || unsafe {
+        libc::umount2(c.as_ptr(), libc::MNT_DETACH) as i64
+    })?;
+    Ok(())
+}
+
+/// `open_tree(fd, "", OPEN_TREE_CLONE | AT_EMPTY_PATH)`: a detached bind
+/// mount of what `fd` refers to.
+pub fn open_tree_clone_fd(fd: BorrowedFd<'_>) -> SysResult<OwnedFd> {
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | libc::AT_EMPTY_PATH as u32;
+    let empty = c"";
+    // SAFETY: valid fd and C string.
+    let fd = named("open_tree", || unsafe {
+        libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), empty.as_ptr(), flags)
+    })?;
+    Ok(fd_result(fd))
+}
+
+/// `write(2)` of all of `bytes`.
+pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> SysResult<()> {
+    while !bytes.is_empty() {
+        // SAFETY: valid fd and buffer.
+        match named("write", || unsafe {
+            libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) as i64
+        }) {
+            Ok(n) => bytes = &bytes[n as usize..],
+            Err(e) if e.errno() == libc::EINTR => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Reads `fd` to its end.
+pub fn read_to_end(fd: BorrowedFd<'_>) -> SysResult<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        // SAFETY: valid fd and buffer.
+        match named("read", || unsafe {
+            libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) as i64
+        }) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&buf[..n as usize]),
+            Err(e) if e.errno() == libc::EINTR => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// `symlinkat(target, dir, name)`: fails with EEXIST rather than replace.

@@ -278,6 +278,37 @@ pub fn bpf_obj_pin(fd: BorrowedFd<'_>, path: &Path) -> SysResult<()> {
     Ok(())
 }
 
+const BPF_F_PATH_FD: u32 = 1 << 14;
+
+/// `BPF_OBJ_GET` of `name` relative to the directory `dir` (`BPF_F_PATH_FD`).
+pub fn bpf_obj_get_at(dir: BorrowedFd<'_>, name: &Path) -> SysResult<OwnedFd> {
+    let cpath = cpath(name, BpfCmd::ObjGet.name())?;
+    let mut attr = [0u8; ATTR_SIZE];
+    put_u64(&mut attr, 0, cpath.as_ptr() as u64);
+    put_u32(&mut attr, 12, BPF_F_PATH_FD);
+    put_u32(&mut attr, 16, dir.as_raw_fd() as u32);
+    let fd = syscall(Call::Bpf {
+        cmd: BpfCmd::ObjGet,
+        attr: &mut attr,
+    })?;
+    Ok(fd_result(fd))
+}
+
+/// `BPF_OBJ_PIN` of `fd` at `name` relative to the directory `dir`.
+pub fn bpf_obj_pin_at(fd: BorrowedFd<'_>, dir: BorrowedFd<'_>, name: &Path) -> SysResult<()> {
+    let cpath = cpath(name, BpfCmd::ObjPin.name())?;
+    let mut attr = [0u8; ATTR_SIZE];
+    put_u64(&mut attr, 0, cpath.as_ptr() as u64);
+    put_u32(&mut attr, 8, fd.as_raw_fd() as u32);
+    put_u32(&mut attr, 12, BPF_F_PATH_FD);
+    put_u32(&mut attr, 16, dir.as_raw_fd() as u32);
+    syscall(Call::Bpf {
+        cmd: BpfCmd::ObjPin,
+        attr: &mut attr,
+    })?;
+    Ok(())
+}
+
 /// `BPF_OBJ_GET_INFO_BY_FD` into `info`; returns how many bytes the kernel wrote.
 pub fn bpf_obj_get_info(fd: BorrowedFd<'_>, info: &mut [u8]) -> SysResult<usize> {
     let mut attr = [0u8; ATTR_SIZE];

@@ -351,6 +351,22 @@ export function core(): CoreSymbols {
   return bound;
 }
 
+/** The bound groups' own symbol objects. */
+const groupSymbols: Partial<Record<keyof typeof GROUPS, unknown>> = {};
+
+/**
+ * The symbols of one group of {@linkcode GROUPS}, bound if needed: the
+ * library's own symbol object, for hot paths (a map's get and set) that
+ * keep it, since reading a property of it is as fast as V8 allows.
+ */
+export function coreGroup<G extends keyof typeof GROUPS>(
+  group: G,
+): Pick<CoreSymbols, typeof GROUPS[G][number]> {
+  const table = core() as unknown as Record<string, unknown>;
+  if (groupSymbols[group] === undefined) bindGroup(table, group);
+  return groupSymbols[group] as Pick<CoreSymbols, typeof GROUPS[G][number]>;
+}
+
 /** Binds one group's symbols into `table` (the control group first). */
 function bindGroup(
   table: Record<string, unknown>,
@@ -371,6 +387,7 @@ function bindGroup(
       throw openError(location!, cause);
     }
   }
+  groupSymbols[group] = lib.symbols;
   for (const name of names) {
     Object.defineProperty(table, name, {
       configurable: false,

@@ -36,7 +36,7 @@ import {
   type ErrorKind,
   NotSupportedError,
 } from "./errors.ts";
-import { core, type CoreSymbols } from "./ffi.ts";
+import { core, coreGroup } from "./ffi.ts";
 import { Source } from "./_source.ts";
 
 // ---------------------------------------------------------------------------
@@ -328,7 +328,7 @@ export interface MapIdentity {
 export class MapAccess {
   readonly meta: MapMeta;
   readonly #h: number;
-  readonly #lib: CoreSymbols;
+  readonly #lib: ReturnType<typeof coreGroup<"maps">>;
   readonly #id: MapIdentity;
   /** Throws the "handle is closed" error when the map is closed. */
   readonly #checkOpen: (verb: string) => void;
@@ -367,7 +367,7 @@ export class MapAccess {
     this.meta = meta;
     this.#id = id;
     this.#checkOpen = checkOpen;
-    this.#lib = core();
+    this.#lib = coreGroup("maps");
     const hasBtf = meta.btfId !== 0 &&
       (meta.btfKeyTypeId !== 0 || meta.btfValueTypeId !== 0);
     this.#btf = hasBtf ? call<MapBtf | null>("map_btf", { handle }) : null;

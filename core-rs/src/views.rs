@@ -379,15 +379,29 @@ pub fn pin_link(link: BorrowedFd<'_>, pin: &Path) -> Result<()> {
 }
 
 /// Pins `link`, a `what` (`view`, `link`), at `pin`.
+///
+/// The parent is resolved once into a handle (as the caller spelled it) and
+/// the pin is made relative to it (`BPF_F_PATH_FD`), so a directory swapped
+/// in on the way after the checks cannot redirect it.
 pub fn pin_link_for(link: BorrowedFd<'_>, pin: &Path, what: &str) -> Result<()> {
-    sys::bpf_obj_pin(link, pin).map_err(|e| {
-        let err = Error::sys(format!("Cannot pin the {what} at {}", q(pin)), e).with_path(pin);
-        if err.kind == Kind::Exists {
-            err.with_hint("unpin it first, or choose another name")
-        } else {
-            err
-        }
-    })
+    let pin = &crate::mounts::absolute(pin);
+    let (parent, name) = crate::paths::split(pin).ok_or_else(|| {
+        Error::invalid(
+            "BPF_OBJ_PIN",
+            format!("Cannot pin the {what} at {}: not a file name", q(pin)),
+        )
+        .with_path(pin)
+    })?;
+    crate::paths::Dir::open_following(parent)
+        .and_then(|dir| dir.pin(link, name))
+        .map_err(|e| {
+            let err = Error::sys(format!("Cannot pin the {what} at {}", q(pin)), e).with_path(pin);
+            if err.kind == Kind::Exists {
+                err.with_hint("unpin it first, or choose another name")
+            } else {
+                err
+            }
+        })
 }
 
 /// Makes one view: an iterator link of `prog` with `params`, pinned at `pin`.

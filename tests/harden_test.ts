@@ -30,6 +30,16 @@ import {
 
 const TASKS = `${ROOT}/build/examples/tasks.bpf.o`;
 const CGSTAT = `${ROOT}/build/examples/cgstat.bpf.o`;
+/** What every test here needs: views of tasks and cgroups, and the watcher. */
+const HARDEN_NEEDS = [
+  "cgroup2",
+  "iterator cgroup",
+  "iterator cgroup parameters",
+  "iterator task",
+  "iterator task parameters",
+  "fanotify bpffs",
+  "fanotify cgroupfs",
+] as const;
 const SWAP = `${ROOT}/build/tests/swap`;
 
 // ---------------------------------------------------------------------------
@@ -223,17 +233,7 @@ kernelTest(
       await run("umount", [`${theirs}/e`]);
     }
   },
-  {
-    needs: [
-      "cgroup2",
-      "iterator cgroup",
-      "iterator cgroup parameters",
-      "iterator task",
-      "iterator task parameters",
-      "fanotify bpffs",
-      "fanotify cgroupfs",
-    ],
-  },
+  { needs: HARDEN_NEEDS },
 );
 
 kernelTest(
@@ -280,17 +280,7 @@ kernelTest(
       await unmountBelow(d.path);
     }
   },
-  {
-    needs: [
-      "cgroup2",
-      "iterator cgroup",
-      "iterator cgroup parameters",
-      "iterator task",
-      "iterator task parameters",
-      "fanotify bpffs",
-      "fanotify cgroupfs",
-    ],
-  },
+  { needs: HARDEN_NEEDS },
 );
 
 kernelTest(
@@ -338,17 +328,7 @@ kernelTest(
       await unmountBelow(d.path);
     }
   },
-  {
-    needs: [
-      "cgroup2",
-      "iterator cgroup",
-      "iterator cgroup parameters",
-      "iterator task",
-      "iterator task parameters",
-      "fanotify bpffs",
-      "fanotify cgroupfs",
-    ],
-  },
+  { needs: HARDEN_NEEDS },
 );
 
 kernelTest(
@@ -375,17 +355,7 @@ kernelTest(
     assert.match(e2.message, /group or others may write it \(mode 0777\)/);
     assert.ok(!(await exists(`${d.root}/x`)), "nothing was exposed");
   },
-  {
-    needs: [
-      "cgroup2",
-      "iterator cgroup",
-      "iterator cgroup parameters",
-      "iterator task",
-      "iterator task parameters",
-      "fanotify bpffs",
-      "fanotify cgroupfs",
-    ],
-  },
+  { needs: HARDEN_NEEDS },
 );
 
 kernelTest(
@@ -449,17 +419,7 @@ kernelTest(
       await run("umount", [mnt]);
     }
   },
-  {
-    needs: [
-      "cgroup2",
-      "iterator cgroup",
-      "iterator cgroup parameters",
-      "iterator task",
-      "iterator task parameters",
-      "fanotify bpffs",
-      "fanotify cgroupfs",
-    ],
-  },
+  { needs: HARDEN_NEEDS },
 );
 
 // ---------------------------------------------------------------------------
@@ -503,17 +463,7 @@ kernelTest(
     assert.deepEqual([...Deno.readDirSync(victim)], [], "nothing went there");
     await detach({ ...layout });
   },
-  {
-    needs: [
-      "cgroup2",
-      "iterator cgroup",
-      "iterator cgroup parameters",
-      "iterator task",
-      "iterator task parameters",
-      "fanotify bpffs",
-      "fanotify cgroupfs",
-    ],
-  },
+  { needs: HARDEN_NEEDS },
 );
 
 kernelTest(
@@ -571,17 +521,7 @@ kernelTest(
     );
     await Deno.remove(`${b.path}/views`);
   },
-  {
-    needs: [
-      "cgroup2",
-      "iterator cgroup",
-      "iterator cgroup parameters",
-      "iterator task",
-      "iterator task parameters",
-      "fanotify bpffs",
-      "fanotify cgroupfs",
-    ],
-  },
+  { needs: HARDEN_NEEDS },
 );
 
 kernelTest(
@@ -630,17 +570,7 @@ kernelTest(
     // The rule's root goes: its root view goes with it.
     await detach({ ...layout, state: undefined } as never).catch(() => {});
   },
-  {
-    needs: [
-      "cgroup2",
-      "iterator cgroup",
-      "iterator cgroup parameters",
-      "iterator task",
-      "iterator task parameters",
-      "fanotify bpffs",
-      "fanotify cgroupfs",
-    ],
-  },
+  { needs: HARDEN_NEEDS },
 );
 
 kernelTest(
@@ -685,17 +615,7 @@ kernelTest(
     assert.equal(await left(), 0, "and the watcher made nothing after");
     assert.deepEqual(readManifest({ state: state.path }).rules, []);
   },
-  {
-    needs: [
-      "cgroup2",
-      "iterator cgroup",
-      "iterator cgroup parameters",
-      "iterator task",
-      "iterator task parameters",
-      "fanotify bpffs",
-      "fanotify cgroupfs",
-    ],
-  },
+  { needs: HARDEN_NEEDS },
 );
 
 kernelTest(
@@ -727,17 +647,7 @@ kernelTest(
     }
     await detach(layout);
   },
-  {
-    needs: [
-      "cgroup2",
-      "iterator cgroup",
-      "iterator cgroup parameters",
-      "iterator task",
-      "iterator task parameters",
-      "fanotify bpffs",
-      "fanotify cgroupfs",
-    ],
-  },
+  { needs: HARDEN_NEEDS },
 );
 
 kernelTest(
@@ -814,15 +724,5 @@ kernelTest(
     );
     await Deno.remove(`${t.path}/old-state`, { recursive: true });
   },
-  {
-    needs: [
-      "cgroup2",
-      "iterator cgroup",
-      "iterator cgroup parameters",
-      "iterator task",
-      "iterator task parameters",
-      "fanotify bpffs",
-      "fanotify cgroupfs",
-    ],
-  },
+  { needs: HARDEN_NEEDS },
 );

@@ -10,8 +10,12 @@ use std::process::Command;
 fn compile(name: &str, src: &str) -> Vec<u8> {
     let dir = std::env::temp_dir().join(format!("bpfx-externs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let c = dir.join(format!("{name}.c"));
-    let o: PathBuf = dir.join(format!("{name}.o"));
+    // Tests run in parallel, several compiling the same name: each compile
+    // gets files of its own, or one test reads another's half-written object.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let c = dir.join(format!("{name}-{n}.c"));
+    let o: PathBuf = dir.join(format!("{name}-{n}.o"));
     std::fs::write(&c, src).unwrap();
     let out = Command::new(std::env::var("CLANG").unwrap_or_else(|_| "clang".into()))
         .args(["-g", "-O2", "-target", "bpf", "-c"])

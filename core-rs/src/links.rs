@@ -659,13 +659,19 @@ fn split_binary(to: &str) -> Result<(&str, &str)> {
     })
 }
 
+/// The largest binary a uprobe target is read from: 1 GiB.
+const MAX_BINARY: u64 = 1 << 30;
+
+/// The bytes of the ELF binary at `path`, a regular file.
+fn read_binary(path: &Path) -> Result<Vec<u8>> {
+    object::read_file(path, MAX_BINARY, "binary", "name a smaller binary")
+}
+
 /// The file offsets of `names` in the ELF binary at `path` (symbol values
 /// turned into offsets through the loadable segment that holds them).
 fn symbol_offsets(path: &Path, names: &[&str]) -> Result<Vec<u64>> {
     use ::object::{Object as _, ObjectSegment as _, ObjectSymbol as _};
-    let data = std::fs::read(path).map_err(|e| {
-        Error::io(format!("Cannot read binary {}", q(path)), "open", &e).with_path(path)
-    })?;
+    let data = read_binary(path)?;
     let elf = ::object::File::parse(&*data).map_err(|e| {
         Error::new(
             Kind::Invalid,
@@ -708,9 +714,7 @@ fn symbol_offsets(path: &Path, names: &[&str]) -> Result<Vec<u64>> {
 /// Every function symbol of the ELF binary at `path`.
 fn binary_functions(path: &Path) -> Result<Vec<String>> {
     use ::object::{Object as _, ObjectSymbol as _, SymbolKind};
-    let data = std::fs::read(path).map_err(|e| {
-        Error::io(format!("Cannot read binary {}", q(path)), "open", &e).with_path(path)
-    })?;
+    let data = read_binary(path)?;
     let elf = ::object::File::parse(&*data).map_err(|e| {
         Error::new(
             Kind::Invalid,

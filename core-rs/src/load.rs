@@ -18,7 +18,7 @@ use aya::programs::{Program, ProgramError};
 use aya::{Btf, EbpfLoader};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 
 pub struct LoadOptions {
@@ -87,10 +87,6 @@ impl Drop for Undo {
         if self.done {
             return;
         }
-        let at = |p: &PathBuf| {
-            let (dir, name) = crate::paths::split(p)?;
-            Some((crate::paths::Dir::open(dir).ok()?, name.to_string()))
-        };
         for f in self.files.iter().rev() {
             if let Some((d, name)) = at(f) {
                 let _ = d.unlink(&name);
@@ -101,6 +97,32 @@ impl Drop for Undo {
                 let _ = d.rmdir(&name);
             }
         }
+    }
+}
+
+/// The directory of `p` as a handle (no symlink on the way) and its last
+/// name: where the load's own files and directories are removed.
+fn at(p: &Path) -> Option<(crate::paths::Dir, String)> {
+    let (dir, name) = crate::paths::split(p)?;
+    Some((crate::paths::Dir::open(dir).ok()?, name.to_string()))
+}
+
+/// Makes the pin directory `d` relative to a handle on its parent (resolved
+/// once, as the caller spelled it). `Ok(false)` when it exists already.
+fn make_pin_dir(d: &Path) -> Result<bool> {
+    let fail = |e: crate::sys::SysError| {
+        Error::sys(format!("Cannot make pin directory {}", q(d)), e).with_path(d)
+    };
+    let (parent, name) = crate::paths::split(d).ok_or_else(|| {
+        Error::invalid("mkdir", format!("Cannot make pin directory {}", q(d))).with_path(d)
+    })?;
+    let dir = crate::paths::Dir::open_following(parent).map_err(fail)?;
+    match crate::sys::fs::mkdir_at(dir.fd(), name, 0o755) {
+        Ok(()) => Ok(true),
+        Err(e) if e.errno() == libc::EEXIST && dir.stat(name).is_ok_and(|s| s.is_dir()) => {
+            Ok(false)
+        }
+        Err(e) => Err(fail(e)),
     }
 }
 
@@ -646,7 +668,9 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         .load(&bytes)
         .map_err(|e| aya_error(what, &e).with_path(&opts.path))?;
     for p in &unused_by_name {
-        let _ = std::fs::remove_file(p);
+        if let Some((d, name)) = at(p) {
+            let _ = d.unlink(&name);
+        }
     }
 
     let by_name: BTreeMap<&str, &ProgramSpec> =
@@ -659,30 +683,43 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     }
 
     for d in &plan.new_dirs {
-        std::fs::create_dir(d).map_err(|e| {
-            Error::io(format!("Cannot make pin directory {}", q(d)), "mkdir", &e).with_path(d)
-        })?;
-        undo.dirs.push(d.clone());
+        if make_pin_dir(d)? {
+            undo.dirs.push(d.clone());
+        }
     }
     if !plan.maps.is_empty() {
         let d = pin_dir.join("maps");
-        match std::fs::create_dir(&d) {
-            Ok(()) => undo.dirs.push(d),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => {}
-            Err(e) => {
-                return Err(
-                    Error::io(format!("Cannot make pin directory {}", q(&d)), "mkdir", &e)
-                        .with_path(&d),
-                );
-            }
+        if make_pin_dir(&d)? {
+            undo.dirs.push(d);
         }
     }
 
+    // aya pins by path: it is given the pin's name below a handle on its
+    // directory (`/proc/self/fd/N/NAME`, which the kernel resolves to the
+    // directory opened), so a directory swapped in on the way after the
+    // checks cannot redirect a pin.
+    let mut dirs: BTreeMap<PathBuf, crate::paths::Dir> = BTreeMap::new();
+    let mut pin_at = |path: &Path| -> Result<PathBuf> {
+        let (parent, name) = crate::paths::split(path).ok_or_else(|| {
+            Error::invalid("BPF_OBJ_PIN", format!("Cannot pin at {}", q(path))).with_path(path)
+        })?;
+        if !dirs.contains_key(parent) {
+            let d = crate::paths::Dir::open_following(parent).map_err(|e| {
+                Error::sys(format!("Cannot open pin directory {}", q(parent)), e).with_path(parent)
+            })?;
+            dirs.insert(parent.to_path_buf(), d);
+        }
+        let d = &dirs[parent];
+        Ok(PathBuf::from(format!(
+            "/proc/self/fd/{}/{name}",
+            d.fd().as_raw_fd()
+        )))
+    };
     for (name, prog) in ebpf.programs_mut() {
         let Some(path) = plan.programs.get(name) else {
             continue;
         };
-        prog.pin(path)
+        prog.pin(pin_at(path)?)
             .map_err(|e| pin_error("program", name, path, &e))?;
         undo.files.push(path.clone());
     }
@@ -690,7 +727,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         let Some(path) = plan.maps.get(name) else {
             continue;
         };
-        map.pin(path)
+        map.pin(pin_at(path)?)
             .map_err(|e| pin_error("map", name, path, &e))?;
         undo.files.push(path.clone());
     }

@@ -241,14 +241,27 @@ fn file_kind(t: std::fs::FileType) -> &'static str {
     }
 }
 
-/// The bytes of the object file at `path`: a regular file (a FIFO or a
-/// device such as `/dev/zero` is refused before anything is read, so it can
-/// neither hang bpfx nor grow its memory) of at most `max` bytes (checked
-/// again while reading, for a file that grows).
+/// The bytes of the object file at `path`: a regular file of at most `max`
+/// bytes (see [`read_file`]).
 pub fn read_object(path: &Path, max: u64) -> Result<Vec<u8>> {
+    read_file(path, max, "BPF object", "raise the limit with --max-object-size (maxObjectSize in the API) if the object is genuine")
+        .map_err(|e| match e.kind {
+            Kind::Invalid if e.op == "open" && e.message.contains("not a regular file") => e.with_hint(
+                "give the path of a BPF ELF object file (clang -target bpf -c ... -o x.bpf.o)",
+            ),
+            _ => e,
+        })
+}
+
+/// The bytes of the file at `path` (`what` it is, for messages: "BPF
+/// object", "binary"): a regular file (a FIFO or a device such as
+/// `/dev/zero` is refused before anything is read, so it can neither hang
+/// bpfx nor grow its memory) of at most `max` bytes (checked again while
+/// reading, for a file that grows; `too_big_hint` says what to do).
+pub fn read_file(path: &Path, max: u64, what: &str, too_big_hint: &str) -> Result<Vec<u8>> {
     use std::io::Read as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let what = || format!("Cannot read BPF object {}", q(path));
+    let what = || format!("Cannot read {what} {}", q(path));
     // O_NONBLOCK: opening a FIFO with no writer would otherwise block.
     let f = std::fs::OpenOptions::new()
         .read(true)
@@ -267,18 +280,18 @@ pub fn read_object(path: &Path, max: u64) -> Result<Vec<u8>> {
                 file_kind(meta.file_type())
             ),
         )
-        .with_path(path)
-        .with_hint(
-            "give the path of a BPF ELF object file (clang -target bpf -c ... -o x.bpf.o)",
-        ));
+        .with_path(path));
     }
     let too_big = |size: String| {
         Error::invalid(
             "open",
-            format!("{}: it is {size} bytes, over the limit of {max} bytes", what()),
+            format!(
+                "{}: it is {size} bytes, over the limit of {max} bytes",
+                what()
+            ),
         )
         .with_path(path)
-        .with_hint("raise the limit with --max-object-size (maxObjectSize in the API) if the object is genuine")
+        .with_hint(too_big_hint)
     };
     if meta.len() > max {
         return Err(too_big(meta.len().to_string()));

@@ -192,32 +192,12 @@ const MAX_CTX: u64 = u16::MAX as u64;
 
 /// Reads a context from a file: a regular file of at most 65535 bytes.
 pub fn read_ctx(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read as _;
-    let what = || format!("Cannot read the context from {}", q(path));
-    let f = std::fs::File::open(path).map_err(|e| Error::io(what(), "open", &e).with_path(path))?;
-    let meta = f
-        .metadata()
-        .map_err(|e| Error::io(what(), "stat", &e).with_path(path))?;
-    if !meta.is_file() {
-        return Err(
-            Error::invalid("open", format!("{}: not a regular file", what())).with_path(path),
-        );
-    }
-    let mut buf = Vec::new();
-    f.take(MAX_CTX + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::io(what(), "read", &e).with_path(path))?;
-    if buf.len() as u64 > MAX_CTX {
-        return Err(Error::invalid(
-            "read",
-            format!(
-                "{}: it is larger than 65535 bytes, the most the kernel takes",
-                what()
-            ),
-        )
-        .with_path(path));
-    }
-    Ok(buf)
+    crate::object::read_file(
+        path,
+        MAX_CTX,
+        "the context from",
+        "the kernel takes a context of at most 65535 bytes",
+    )
 }
 
 /// Parses hex bytes (whitespace allowed between them).
@@ -268,9 +248,13 @@ mod tests {
         let e = read_ctx(&big).unwrap_err();
         assert!(
             e.message
-                .ends_with("larger than 65535 bytes, the most the kernel takes"),
+                .ends_with("it is 65536 bytes, over the limit of 65535 bytes"),
             "{}",
             e.message
+        );
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("the kernel takes a context of at most 65535 bytes")
         );
         let e = read_ctx(&dir).unwrap_err();
         assert!(e.message.ends_with("not a regular file"), "{}", e.message);

@@ -87,20 +87,11 @@ pub fn target_of(fd: BorrowedFd<'_>, what: &str) -> Result<(String, String)> {
 /// is expected (`bpfx view prog.o PIN`): which programs to name. `None` when
 /// `path` is not a regular file that starts like an ELF file.
 fn object_without_name(path: &Path) -> Option<Error> {
-    use std::io::Read as _;
-    let meta = std::fs::symlink_metadata(path).ok()?;
-    if !meta.is_file() {
+    let data = object::read_object(path, object::DEFAULT_MAX_OBJECT_SIZE).ok()?;
+    if !data.starts_with(b"\x7fELF") {
         return None;
     }
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .ok()?
-        .read_exact(&mut magic)
-        .ok()?;
-    if &magic != b"\x7fELF" {
-        return None;
-    }
-    let iters: Vec<String> = object::parse_file(path)
+    let iters: Vec<String> = object::parse(path, data)
         .map(|p| {
             p.spec
                 .programs

@@ -698,3 +698,50 @@ export async function inode(dir: string): Promise<number> {
   assert.ok(st.ino !== null, `no inode for ${dir}`);
   return st.ino;
 }
+
+/** Whether anything is at `path` (not following a symlink). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/** The mount points in this namespace, from /proc/self/mountinfo, unescaped. */
+export async function mountpoints(): Promise<string[]> {
+  const text = await Deno.readTextFile("/proc/self/mountinfo");
+  return text.split("\n").filter((l) => l !== "").map((l) =>
+    (l.split(" ")[4] ?? "").replace(
+      /\\([0-7]{3})/g,
+      (_, o: string) => String.fromCharCode(parseInt(o, 8)),
+    )
+  );
+}
+
+/** What an async iterable gives, collected in the background. */
+export interface Collected<T> {
+  readonly items: T[];
+  /** What the iteration threw, once it has. */
+  readonly error: () => unknown;
+  /** Resolves when the iteration ends; rejects with what it threw. */
+  readonly done: Promise<void>;
+}
+
+/** Collects what `source` gives, in the background. */
+export function collect<T>(source: AsyncIterable<T>): Collected<T> {
+  const items: T[] = [];
+  let error: unknown;
+  const done = (async () => {
+    try {
+      for await (const item of source) items.push(item);
+    } catch (e) {
+      error = e;
+      throw e;
+    }
+  })();
+  done.catch(() => {}); // awaited by the test; reported by error() meanwhile
+  return { items, error: () => error, done };
+}

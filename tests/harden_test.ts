@@ -12,12 +12,14 @@ import {
   readManifest,
   unexpose,
   watch,
-  type WatchAction,
 } from "../mod.ts";
 import {
   assert,
+  collect,
   eventually,
+  exists,
   kernelTest,
+  mountpoints,
   privateBpffs,
   privateCgroups,
   rejected,
@@ -118,17 +120,6 @@ function swapping(u: TestUser, a: string, b: string, seconds: number) {
   };
 }
 
-/** The mount points in this namespace, unescaped. */
-async function mountpoints(): Promise<string[]> {
-  const text = await Deno.readTextFile("/proc/self/mountinfo");
-  return text.split("\n").filter((l) => l !== "").map((l) =>
-    (l.split(" ")[4] ?? "").replace(
-      /\\([0-7]{3})/g,
-      (_, o: string) => String.fromCharCode(parseInt(o, 8)),
-    )
-  );
-}
-
 async function mountedAt(path: string): Promise<boolean> {
   return (await mountpoints()).includes(path);
 }
@@ -138,25 +129,6 @@ async function unmountBelow(dir: string): Promise<void> {
   for (const p of (await mountpoints()).reverse()) {
     if (p.startsWith(`${dir}/`)) await run("umount", ["-l", p]);
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
-function collect(source: AsyncIterable<WatchAction>) {
-  const items: WatchAction[] = [];
-  const done = (async () => {
-    for await (const a of source) items.push(a);
-  })();
-  done.catch(() => {});
-  return { items, done };
 }
 
 // ---------------------------------------------------------------------------

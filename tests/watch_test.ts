@@ -25,9 +25,13 @@ import {
   assert,
   BPFX,
   captureIo,
+  collect,
+  type Collected,
   eventually,
+  exists,
   inode,
   kernelTest,
+  mountpoints,
   privateBpffs,
   privateCgroups,
   rejected,
@@ -54,26 +58,9 @@ const RULE_NEEDS = [
 // ---------------------------------------------------------------------------
 // Helpers
 
-/** Whether anything is at `path` (not following a symlink). */
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
-/** Whether a mount sits at `path`, by /proc/self/mountinfo. */
+/** Whether a mount sits at `path`. */
 async function mounted(path: string): Promise<boolean> {
-  const text = await Deno.readTextFile("/proc/self/mountinfo");
-  return text.split("\n").some((line) =>
-    line.split(" ")[4]?.replace(
-      /\\([0-7]{3})/g,
-      (_, octal: string) => String.fromCharCode(parseInt(octal, 8)),
-    ) === path
-  );
+  return (await mountpoints()).includes(path);
 }
 
 /** Unmounts whatever is mounted at `path` (cleanup after a failure). */
@@ -81,30 +68,6 @@ async function unmountAll(path: string): Promise<void> {
   for (let i = 0; i < 10 && await mounted(path); i++) {
     await run("umount", [path]);
   }
-}
-
-/** What an async iterable gives, collected in the background. */
-interface Collected<T> {
-  readonly items: T[];
-  /** What the iteration threw, once it has. */
-  readonly error: () => unknown;
-  /** Resolves when the iteration ends; rejects with what it threw. */
-  readonly done: Promise<void>;
-}
-
-function collect<T>(source: AsyncIterable<T>): Collected<T> {
-  const items: T[] = [];
-  let error: unknown;
-  const done = (async () => {
-    try {
-      for await (const item of source) items.push(item);
-    } catch (e) {
-      error = e;
-      throw e;
-    }
-  })();
-  done.catch(() => {}); // awaited by the test; reported by error() meanwhile
-  return { items, error: () => error, done };
 }
 
 /** The actions of kind `action`. */

@@ -1,6 +1,6 @@
 /**
  * The `bpfx` command line: a typed command table ({@linkcode COMMANDS}) over
- * `mod.ts`, parsed with `node:util`'s `parseArgs`.
+ * `mod.ts`, split into options and arguments by `cli/_table.ts`'s tokenizer.
  *
  * {@linkcode main} runs it in-process and returns the exit code: 0 on
  * success, 1 on a runtime failure (or a failed `doctor` check), 2 on a usage
@@ -966,8 +966,7 @@ export async function main(
       return 0;
     }
     // Only a command to run needs the tokenizer (help and --version do not).
-    const { parseArgs } = await import("node:util");
-    const parsed = parseLeaf(path, command, rest, parseArgs);
+    const parsed = parseLeaf(path, command, rest);
     if (parsed.opts.help === true) {
       printHelp(io, path, json);
       return 0;

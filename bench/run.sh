@@ -22,7 +22,7 @@ echo "== 1. One FFI call into the core, against a bare Deno.dlopen call (same pr
 "$DENO" run -A --no-check bench/ffi_call.ts
 
 echo
-echo "== 2. Cold start: bpfx commands beside a Deno hello world and the parseArgs floor (whole processes)"
+echo "== 2. Cold start: bpfx commands beside a Deno hello world (whole processes)"
 # Something to list, show, read and look up: the example objects' pins, a
 # task view and a map entry.
 ./bpfx load "$OBJ" --pin "$B/hello" --pin-by-name-root "$B" --json >/dev/null
@@ -30,8 +30,8 @@ echo "== 2. Cold start: bpfx commands beside a Deno hello world and the parseArg
 ./bpfx map set "$B/maps/maps/counts" 42 7
 ./bpfx view build/examples/tasks.bpf.o:tasks "$B/tasks" --pid 1 --json >/dev/null
 printf 'console.log("hello");\n' >"$out/hello.ts"
-# The runtime's own floor for a CLI on node:util's parseArgs (what bpfx's
-# command table is parsed with): a hello world that parses its arguments.
+# What a CLI on node:util's parseArgs starts in (bpfx's table used it before
+# it had a tokenizer of its own): a hello world that parses its arguments.
 printf 'import { parseArgs } from "node:util";\nconsole.log(parseArgs({ args: Deno.args, strict: false }).positionals.length);\n' >"$out/parseargs.ts"
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$out/start.json" \
 	-n 'bpfx --version' "./bpfx --version" \
@@ -41,7 +41,7 @@ hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$out/start.json" \
 	-n 'bpfx cat (task view)' "./bpfx cat $B/tasks" \
 	-n 'cat (task view)' "cat $B/tasks" \
 	-n 'bpftool -j prog show' "bpftool -j prog show" \
-	-n 'deno parseArgs floor' "$DENO run --no-check $out/parseargs.ts x" \
+	-n 'deno hello + node:util parseArgs' "$DENO run --no-check $out/parseargs.ts x" \
 	-n 'deno hello world' "$DENO run --no-check $out/hello.ts" >/dev/null
 "$DENO" run -A --no-check bench/table.ts "$out/start.json" 'deno hello world'
 "$DENO" run -A --no-check bench/table.ts "$out/start.json" 'cat (task view)' | sed -n '1p;/^bpfx cat/p'

@@ -1,8 +1,9 @@
 /**
  * The command table of the `bpfx` command line: typed options and arguments,
- * parsed with `node:util`'s `parseArgs` (built into Deno: no tokenizer of our
- * own, no npm package to resolve at start-up), help generated from the
- * table, and usage errors that name what was wrong.
+ * split into options and arguments by {@linkcode tokenize} (the POSIX and
+ * GNU conventions of `node:util`'s `parseArgs`, whose load alone costs
+ * about 10 ms of a 25 ms start), help generated from the table, and usage
+ * errors that name what was wrong.
  *
  * A command is either a leaf ({@linkcode leaf}: options, arguments and what
  * it runs) or a group of commands ({@linkcode group}). The option and
@@ -12,19 +13,13 @@
  * their union, one with `parse` as what it returns, and a boolean flag as
  * `true | undefined`.
  *
- * This module imports nothing (`node:util` is given to {@linkcode parseLeaf}
- * by the caller, which imports it only for a command to run: loading it
- * costs several milliseconds), so help, `--version` and usage errors never
+ * This module imports nothing, so help, `--version` and usage errors never
  * load the API, the core library or Node's modules.
  *
  * @module
  */
 
-import type { parseArgs as ParseArgs } from "node:util";
 import type { Io } from "./output.ts";
-
-/** `node:util`'s `parseArgs`, which the caller imports when it needs it. */
-export type ParseArgs = typeof ParseArgs;
 
 /** An option of a command. The table key is its long name, without `--`. */
 export interface OptionSpec {
@@ -285,8 +280,98 @@ export function find(
   return found;
 }
 
-type Token = ReturnType<ParseArgs>["tokens"] extends (infer T)[] | undefined ? T
-  : never;
+/** An option as written: `--name`, `--name=value`, `-n`, `-nVALUE`. */
+export interface OptionToken {
+  /** The long name, or the letter of a short option no table entry has. */
+  name: string;
+  /** As written, for errors: `--name`, `-n`. */
+  rawName: string;
+  /** The value, inline or the next word; undefined when none was given. */
+  value: string | undefined;
+  /** Whether the value was written in the same word (`--name=value`). */
+  inlineValue: boolean;
+}
+
+/** What {@linkcode tokenize} splits words into. */
+export interface Tokens {
+  options: OptionToken[];
+  positionals: string[];
+}
+
+/**
+ * Splits words into options and positional arguments. `--` ends the
+ * options; a lone `-` is an argument; `--name=value` and `-nVALUE` carry
+ * their value inline; an option the table says takes a value takes the next
+ * word whatever it starts with (the Open Group's utility conventions, as
+ * `node:util`'s `parseArgs`); `-abc` is `-a -b -c`, and the first of them
+ * that takes a value takes the rest of the word. Options may come after
+ * arguments. Unknown options are kept, for the caller to refuse by name.
+ */
+export function tokenize(
+  words: readonly string[],
+  table: Readonly<Record<string, OptionSpec>>,
+): Tokens {
+  const shorts = new Map<string, string>();
+  for (const [name, spec] of Object.entries(table)) {
+    if (spec.short !== undefined) shorts.set(spec.short, name);
+  }
+  const takesValue = (name: string) =>
+    Object.hasOwn(table, name) && table[name]!.type === "string";
+  const options: OptionToken[] = [];
+  const positionals: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (word === "--") {
+      positionals.push(...words.slice(i + 1));
+      break;
+    }
+    if (word.startsWith("--")) {
+      const eq = word.indexOf("=");
+      if (eq !== -1) {
+        const name = word.slice(2, eq);
+        options.push({
+          name,
+          rawName: `--${name}`,
+          value: word.slice(eq + 1),
+          inlineValue: true,
+        });
+        continue;
+      }
+      const name = word.slice(2);
+      const value = takesValue(name) && i + 1 < words.length
+        ? words[++i]
+        : undefined;
+      options.push({ name, rawName: word, value, inlineValue: false });
+      continue;
+    }
+    if (word.length < 2 || word[0] !== "-") {
+      positionals.push(word);
+      continue;
+    }
+    for (let at = 1; at < word.length; at++) {
+      const letter = word[at]!;
+      const name = shorts.get(letter) ?? letter;
+      const rawName = `-${letter}`;
+      if (!takesValue(name)) {
+        options.push({ name, rawName, value: undefined, inlineValue: false });
+        continue;
+      }
+      if (at + 1 < word.length) {
+        options.push({
+          name,
+          rawName,
+          value: word.slice(at + 1),
+          inlineValue: true,
+        });
+      } else {
+        const value = i + 1 < words.length ? words[++i] : undefined;
+        options.push({ name, rawName, value, inlineValue: false });
+      }
+      break;
+    }
+  }
+  return { options, positionals };
+}
 
 /**
  * Parses the words after the leaf's name. Throws {@linkcode UsageError} for
@@ -297,39 +382,21 @@ export function parseLeaf(
   path: readonly string[],
   leaf: Leaf,
   words: readonly string[],
-  parseArgs: ParseArgs,
 ): Parsed {
   if (leaf.raw) {
     return { path, leaf, args: [[...words]], opts: {} };
   }
   const table: Record<string, OptionSpec> = { ...leaf.options, ...COMMON };
-  const config: Record<string, { type: "boolean" | "string"; short?: string }> =
-    {};
-  for (const [name, spec] of Object.entries(table)) {
-    config[name] = spec.short === undefined
-      ? { type: spec.type }
-      : { type: spec.type, short: spec.short };
-  }
   const fail = (message: string): never => {
     throw new UsageError(path, message);
   };
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...words],
-      options: config,
-      allowPositionals: true,
-      strict: false,
-      tokens: true,
-    });
-  } catch (error) {
-    // Only for malformed tables; strict: false reports no user input.
-    return fail((error as Error).message);
-  }
+  const parsed = tokenize(words, table);
   const given: Record<string, string | true> = {};
-  for (const token of parsed.tokens as Token[]) {
-    if (token.kind !== "option") continue;
-    const spec = table[token.name];
+  for (const token of parsed.options) {
+    // Own entries only: `--constructor` is no option.
+    const spec = Object.hasOwn(table, token.name)
+      ? table[token.name]
+      : undefined;
     if (spec === undefined) {
       return fail(`unknown option '${token.rawName}'`);
     }

@@ -1080,6 +1080,8 @@ export async function main(
         signal: options.signal,
       });
     } catch (error) {
+      // A check across options that the table cannot state is a usage error.
+      if (error instanceof UsageError) throw error;
       const { isBpfError } = await import("./src/errors.ts");
       return fail(io, error, parsed.opts.json === true, isBpfError);
     }

@@ -662,9 +662,10 @@ fn check_depth(top: &Path, depth: u32) -> Result<()> {
         return Err(Error::invalid(
             "attach",
             format!(
-                "No cgroup is {depth} level{} below {}: the deepest is {deepest} below",
+                "No cgroup is {depth} level{} below {}: the deepest is {deepest} level{} below",
                 if depth == 1 { "" } else { "s" },
-                q(top)
+                q(top),
+                if deepest == 1 { "" } else { "s" },
             ),
         )
         .with_hint("give a --depth within the tree (0 is the root, 1 each child)"));

@@ -152,10 +152,14 @@ build/tests/swap: tests/helpers/swap.c
 demo: all
 	scripts/demo.sh
 
-bench: all witnesses build/bench/readview build/bench/maps_c build/bench/links_c build/bench/attach_c
+bench: all witnesses build/bench/readview build/bench/maps_c build/bench/links_c build/bench/attach_c build/bench/cgroup_links_c
 	bash bench/run.sh
 
 build/bench/attach_c: bench/attach_c.c
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -o $@ $< -lbpf
+
+build/bench/cgroup_links_c: bench/cgroup_links_c.c
 	@mkdir -p $(@D)
 	gcc -O2 -Wall -o $@ $< -lbpf
 

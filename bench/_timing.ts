@@ -1,7 +1,8 @@
 // Timing helpers of the watcher benchmarks (bench/watch.ts,
 // bench/cgroup_watch.ts): a worker that makes a change and spins until a
 // path is gone or there, waits that yield to the event loop, quantiles and
-// the table they print, and the cgroup2 mount.
+// the table they print, the next value of an iterator within a time, and
+// the cgroup2 mount.
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -72,6 +73,23 @@ export function spinner(giveUpMs: number): Spinner {
       URL.revokeObjectURL(url);
     },
   };
+}
+
+/** The iterator's next value, or null when none comes within `ms`. */
+export async function nextWithin<T>(
+  it: AsyncIterator<T>,
+  ms: number,
+): Promise<T | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((
+    r,
+  ) => (timer = setTimeout(() => r(null), ms)));
+  try {
+    const r = await Promise.race([it.next(), late]);
+    return r === null || r.done ? null : r.value;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Waits (yielding to the event loop) until `check()`, or `ms` pass. */

@@ -34,6 +34,7 @@ import {
 import {
   cgroup2Mount,
   gone,
+  nextWithin,
   printTable,
   removeCgroups,
   type Row,
@@ -58,23 +59,6 @@ const PAUSE_MS = 5;
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/** The iterator's next value, or null when none comes within `ms`. */
-async function nextWithin<T>(
-  it: AsyncIterator<T>,
-  ms: number,
-): Promise<T | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<null>((
-    r,
-  ) => (timer = setTimeout(() => r(null), ms)));
-  try {
-    const r = await Promise.race([it.next(), late]);
-    return r === null || r.done ? null : r.value;
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** How many `name` files are in the directories right below `dir`. */
 function filesBelow(dir: string, name: string): number {

@@ -312,6 +312,16 @@ kernelTest(
       readManifest({ state: s.state }).rules[0]?.prog,
       `${pinRoot}/%prog-egress`,
     );
+    // Loaded again, the same program (by its instructions) keeps its links.
+    const again = await attach(`${OBJ}:egress_count`, {
+      cgroupRoot: s.cg.root,
+      pinRoot,
+      name: "egress",
+      depth: 1,
+      state: s.state,
+    });
+    assert.deepEqual(again.kept.map((i) => i.cgroup).sort(), ["a", "b"]);
+    assert.deepEqual(again.made, []);
     const watcher = watch({ state: s.state });
     const actions = collect<WatchAction>(watcher);
     try {
@@ -535,7 +545,7 @@ kernelTest(
     assert.equal(e.kind, "invalid");
     assert.equal(
       e.message,
-      `No cgroup is 3 levels below "${s.cg.root}": the deepest is 1 level below`,
+      `--depth 3 is beyond the tree at "${s.cg.root}": no cgroup is 2 levels below it to hold cgroups 3 levels below (the deepest is 1 level below)`,
     );
     await nothingLeft("depth beyond the tree");
 

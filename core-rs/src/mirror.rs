@@ -649,7 +649,10 @@ fn open_any(o: &AttachOptions) -> Result<AnyProg> {
     Ok(AnyProg::Link(p, at))
 }
 
-/// Refuses a depth no cgroup of the tree at `top` has.
+/// Refuses a depth the tree at `top` cannot hold: no cgroup one level
+/// above it, to be the parent of the cgroups it selects. The level below
+/// the deepest cgroup is allowed: a rule for the children to come (each
+/// container) starts with none.
 fn check_depth(top: &Path, depth: u32) -> Result<()> {
     let walk = cgroups::walk(top)?;
     let deepest = walk
@@ -658,17 +661,19 @@ fn check_depth(top: &Path, depth: u32) -> Result<()> {
         .map(|(rel, _)| rel.components().count() as u32)
         .max()
         .unwrap_or(0);
-    if depth > deepest {
+    if depth > deepest + 1 {
+        let levels = |n: u32| format!("{n} level{}", if n == 1 { "" } else { "s" });
         return Err(Error::invalid(
             "attach",
             format!(
-                "No cgroup is {depth} level{} below {}: the deepest is {deepest} level{} below",
-                if depth == 1 { "" } else { "s" },
+                "--depth {depth} is beyond the tree at {}: no cgroup is {} below it to hold cgroups {} below (the deepest is {} below)",
                 q(top),
-                if deepest == 1 { "" } else { "s" },
+                levels(depth - 1),
+                levels(depth),
+                levels(deepest)
             ),
         )
-        .with_hint("give a --depth within the tree (0 is the root, 1 each child)"));
+        .with_hint("give a --depth within the tree (0 is the root, 1 each child), or make the cgroups first"));
     }
     Ok(())
 }
@@ -814,12 +819,12 @@ impl Tree {
         self.sweep_dangling(&roots, &mut report);
         let mut existing =
             existing_views(&roots.pin, Path::new(""), Some(&self.name), self.want())?;
-        let prog_id = prog_id(prog);
+        let prog_key = ProgKey::of(prog);
         let total = selected.len() as u64;
         progress(0, total);
         for (done, (rel, id)) in selected.into_iter().enumerate() {
             let old = existing.remove(&rel.join(&self.name));
-            self.sync_one(&roots, prog, prog_id, rel, *id, old, &mut report);
+            self.sync_one(&roots, prog, &prog_key, rel, *id, old, &mut report);
             progress(done as u64 + 1, total);
         }
         // What is left belongs to cgroups that are gone or not selected.
@@ -843,7 +848,7 @@ impl Tree {
         let roots = self.roots(top)?;
         let mut existing =
             existing_views(&roots.pin, &encode_rel(rel), Some(&self.name), self.want())?;
-        let prog_id = prog_id(prog);
+        let prog_key = ProgKey::of(prog);
         for (sub, id) in cgroups {
             report.seen.push(id);
             let at = join_rel(rel, &sub);
@@ -852,7 +857,7 @@ impl Tree {
             }
             report.cgroups += 1;
             let old = existing.remove(&at.join(&self.name));
-            self.sync_one(&roots, prog, prog_id, &at, id, old, &mut report);
+            self.sync_one(&roots, prog, &prog_key, &at, id, old, &mut report);
         }
         Ok(report)
     }
@@ -910,13 +915,13 @@ impl Tree {
         &self,
         roots: &Roots,
         prog: BorrowedFd<'_>,
-        prog_id: Option<u32>,
+        prog_key: &ProgKey,
         rel: &Path,
         id: u64,
         old: Option<Existing>,
         report: &mut AttachReport,
     ) {
-        if let Err(e) = self.try_sync_one(roots, prog, prog_id, rel, id, old, report) {
+        if let Err(e) = self.try_sync_one(roots, prog, prog_key, rel, id, old, report) {
             report.skipped.push(Skipped {
                 cgroup: rel.display().to_string(),
                 why: e.message.clone(),
@@ -985,7 +990,7 @@ impl Tree {
         &self,
         roots: &Roots,
         prog: BorrowedFd<'_>,
-        prog_id: Option<u32>,
+        prog_key: &ProgKey,
         rel: &Path,
         id: u64,
         old: Option<Existing>,
@@ -1013,8 +1018,9 @@ impl Tree {
         let there = |d: &Option<Dir>| d.as_ref().is_some_and(|d| d.stat(name).is_ok());
         let ours = |d: &Option<Dir>| d.as_ref().is_some_and(|d| d.links_to(name, &pin));
         if let Some(old) = old {
-            // A link is right when it is of this cgroup and this program.
-            let same_prog = self.attach.is_none() || prog_id == Some(old.held.prog_id);
+            // A link is right when it is of this cgroup and this program
+            // (or one with the same instructions).
+            let same_prog = self.attach.is_none() || prog_key.same(old.held.prog_id);
             if old.cgroup_id == id && same_prog {
                 if let Some(expose_dir) = &roots.expose
                     && !ours(&exp_dir)
@@ -1086,9 +1092,49 @@ impl Tree {
     }
 }
 
-/// The id of the program `fd`.
-fn prog_id(fd: BorrowedFd<'_>) -> Option<u32> {
-    info::info_of_kind(fd, ObjKind::Prog).ok().map(|i| i.id)
+/// The program a reconcile attaches, to tell whether a link holds it: the
+/// same program, or one with the same instructions (its tag), as a second
+/// attach of `OBJ:NAME` loads the program again.
+struct ProgKey {
+    id: Option<u32>,
+    tag: Option<String>,
+    /// Other programs' ids, and whether their tag is this one's.
+    known: std::cell::RefCell<std::collections::HashMap<u32, bool>>,
+}
+
+impl ProgKey {
+    fn of(fd: BorrowedFd<'_>) -> ProgKey {
+        let (id, tag) = match prog_info(fd) {
+            Some((id, tag)) => (Some(id), Some(tag)),
+            None => (None, None),
+        };
+        ProgKey {
+            id,
+            tag,
+            known: Default::default(),
+        }
+    }
+
+    fn same(&self, other: u32) -> bool {
+        if self.id == Some(other) {
+            return true;
+        }
+        *self.known.borrow_mut().entry(other).or_insert_with(|| {
+            let tag = sys::progs::prog_fd_by_id(other)
+                .ok()
+                .and_then(|fd| prog_info(fd.as_fd()));
+            self.tag.is_some() && tag.map(|(_, t)| t) == self.tag
+        })
+    }
+}
+
+/// The id and tag of the program `fd`.
+fn prog_info(fd: BorrowedFd<'_>) -> Option<(u32, String)> {
+    let i = info::info_of_kind(fd, ObjKind::Prog).ok()?;
+    match i.detail {
+        Detail::Prog(p) => Some((i.id, p.tag)),
+        _ => None,
+    }
 }
 
 /// Removes one view or link and its mirror symlink, if the symlink is

@@ -1,8 +1,9 @@
 // The C floor of `bpfx attach` with a cgroup program, on libbpf: for every
-// cgroup DEPTH levels below CGROUP_ROOT, one link of the object's program
-// (bpf_link_create on the cgroup's fd, with the attach type its section
-// gives), pinned at PIN_ROOT/<relative path>/NAME, as bpfx attach does
-// (without its checks, its report or its handles). Prints the links made
+// cgroup DEPTH levels below CGROUP_ROOT (walked by readdir's d_type, each
+// pin directory made once on the way down), one link of the object's
+// program (bpf_link_create on the cgroup's fd, with the attach type its
+// section gives), pinned at PIN_ROOT/<relative path>/NAME, as bpfx attach
+// does (without its checks, its report or its handles). Prints the links made
 // and the milliseconds it took, load included.
 //
 //   cgroup_links_c OBJ PROG CGROUP_ROOT DEPTH PIN_ROOT NAME
@@ -11,7 +12,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,6 @@
 static int prog_fd, depth;
 static enum bpf_attach_type attach_type;
 static const char *pin_root, *name;
-static size_t cg_len;
 static long made;
 
 static double now(void)
@@ -32,42 +32,50 @@ static double now(void)
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static int mkdirs(char *path)
+/* Walks the cgroup directory CG (LEVEL below the root) by readdir's d_type,
+ * with its pin directory PIN made: links the cgroups DEPTH levels down. */
+static int walk(const char *cg, const char *pin, int level)
 {
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(path, 0755) && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
-}
-
-static int one(const char *dir, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	if (type != FTW_D || f->level != depth)
+	if (level == depth) {
+		char file[4096];
+		snprintf(file, sizeof(file), "%s/%s", pin, name);
+		int fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return 0; // removed meanwhile
+		int link = bpf_link_create(prog_fd, fd, attach_type, NULL);
+		close(fd);
+		if (link < 0) {
+			fprintf(stderr, "attach %s: %s\n", cg, strerror(errno));
+			return 1;
+		}
+		if (bpf_obj_pin(link, file)) {
+			fprintf(stderr, "pin %s: %s\n", file, strerror(errno));
+			return 1;
+		}
+		close(link);
+		made++;
 		return 0;
-	char pin[4096];
-	snprintf(pin, sizeof(pin), "%s%s/%s", pin_root, dir + cg_len, name);
-	int cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cg < 0)
-		return 0; // removed meanwhile
-	int link = bpf_link_create(prog_fd, cg, attach_type, NULL);
-	close(cg);
-	if (link < 0) {
-		fprintf(stderr, "attach %s: %s\n", dir, strerror(errno));
-		return 1;
 	}
-	if (mkdirs(pin) || bpf_obj_pin(link, pin)) {
-		fprintf(stderr, "pin %s: %s\n", pin, strerror(errno));
-		return 1;
+	DIR *d = opendir(cg);
+	if (!d)
+		return 0;
+	struct dirent *e;
+	int rc = 0;
+	while (!rc && (e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		char sub[4096], subpin[4096];
+		snprintf(sub, sizeof(sub), "%s/%s", cg, e->d_name);
+		snprintf(subpin, sizeof(subpin), "%s/%s", pin, e->d_name);
+		if (mkdir(subpin, 0755) && errno != EEXIST) {
+			fprintf(stderr, "mkdir %s: %s\n", subpin, strerror(errno));
+			rc = 1;
+			break;
+		}
+		rc = walk(sub, subpin, level + 1);
 	}
-	close(link);
-	made++;
-	return 0;
+	closedir(d);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -76,7 +84,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: cgroup_links_c OBJ PROG CGROUP_ROOT DEPTH PIN_ROOT NAME\n");
 		return 2;
 	}
-	cg_len = strlen(argv[3]);
 	depth = atoi(argv[4]);
 	pin_root = argv[5];
 	name = argv[6];
@@ -100,7 +107,7 @@ int main(int argc, char **argv)
 	}
 	prog_fd = bpf_program__fd(prog);
 	attach_type = bpf_program__expected_attach_type(prog);
-	if (nftw(argv[3], one, 64, FTW_PHYS) != 0)
+	if ((mkdir(pin_root, 0755) && errno != EEXIST) || walk(argv[3], pin_root, 0))
 		return 1;
 	printf("%ld %.0f\n", made, (now() - t0) * 1000);
 	bpf_object__close(obj);

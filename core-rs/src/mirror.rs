@@ -543,8 +543,9 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
             (Some(cgroup_links::value(attach_type)?), select)
         }
     };
+    let walk = cgroups::walk(&top_path)?;
     if let Some(depth) = o.depth {
-        check_depth(&top_path, depth)?;
+        check_depth(&top_path, &walk, depth)?;
     }
     let tree = Tree {
         pin_root,
@@ -553,7 +554,7 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
         attach,
         select,
     };
-    let report = tree.reconcile(prog.fd()?, &top_path)?;
+    let report = tree.reconcile_walk(prog.fd()?, &top_path, walk)?;
     if let (Some(state), Some(lock)) = (&state, &lock) {
         let prog_path = if prog.loaded() {
             let p = prog_pin(&tree.pin_root, &tree.name);
@@ -653,8 +654,7 @@ fn open_any(o: &AttachOptions) -> Result<AnyProg> {
 /// above it, to be the parent of the cgroups it selects. The level below
 /// the deepest cgroup is allowed: a rule for the children to come (each
 /// container) starts with none.
-fn check_depth(top: &Path, depth: u32) -> Result<()> {
-    let walk = cgroups::walk(top)?;
+fn check_depth(top: &Path, walk: &cgroups::Walk, depth: u32) -> Result<()> {
     let deepest = walk
         .cgroups
         .iter()
@@ -695,6 +695,47 @@ struct Roots {
     pin: Dir,
     expose: Option<Dir>,
     cgroups: Option<Dir>,
+    /// The pin directory made last: cgroups come in order, so the next
+    /// one's directory is most often beside it.
+    pin_parent: std::cell::RefCell<Option<(PathBuf, Dir)>>,
+}
+
+impl Roots {
+    fn new(pin: Dir, expose: Option<Dir>, cgroups: Option<Dir>) -> Roots {
+        Roots {
+            pin,
+            expose,
+            cgroups,
+            pin_parent: Default::default(),
+        }
+    }
+
+    /// Opens the pin directory `enc_rel`, making what is missing: below
+    /// the parent made last when it is the same, else from the pin root.
+    fn pin_dir(&self, enc_rel: &Path) -> sys::SysResult<Dir> {
+        let (Some(parent), Some(name)) = (enc_rel.parent(), enc_rel.file_name()) else {
+            return self.pin.open_rel(Path::new(""), false);
+        };
+        let name = name.to_str().unwrap_or_default();
+        let child = |dir: &Dir| {
+            match sys::fs::mkdir_at(dir.fd(), name, 0o755) {
+                Ok(()) => {}
+                Err(e) if e.errno() == libc::EEXIST => {}
+                Err(e) => return Err(e),
+            }
+            dir.open_rel(Path::new(name), false)
+        };
+        let mut cached = self.pin_parent.borrow_mut();
+        if let Some((at, dir)) = cached.as_ref()
+            && at == parent
+        {
+            return child(dir);
+        }
+        let dir = self.pin.make_rel(parent, 0o755, false)?;
+        let made = child(&dir);
+        *cached = Some((parent.to_path_buf(), dir));
+        made
+    }
 }
 
 impl Tree {
@@ -743,11 +784,11 @@ impl Tree {
             ),
             None => None,
         };
-        Ok(Roots {
-            pin: open_pin_root(&self.pin_root, true)?.expect("made"),
+        Ok(Roots::new(
+            open_pin_root(&self.pin_root, true)?.expect("made"),
             expose,
             cgroups,
-        })
+        ))
     }
 
     /// Removes the mirror symlinks named `name` that point into the pin
@@ -799,7 +840,17 @@ impl Tree {
     /// cgroup that cannot get one is skipped and named in the report; the
     /// rest is done.
     pub fn reconcile(&self, prog: BorrowedFd<'_>, top: &Path) -> Result<AttachReport> {
-        let cgroups::Walk { cgroups, vanished } = cgroups::walk(top)?;
+        self.reconcile_walk(prog, top, cgroups::walk(top)?)
+    }
+
+    /// [`Tree::reconcile`] with the walk of `top` made.
+    fn reconcile_walk(
+        &self,
+        prog: BorrowedFd<'_>,
+        top: &Path,
+        walk: cgroups::Walk,
+    ) -> Result<AttachReport> {
+        let cgroups::Walk { cgroups, vanished } = walk;
         let roots = self.roots(top)?;
         let selected: Vec<&(PathBuf, u64)> = cgroups
             .iter()
@@ -877,11 +928,7 @@ impl Tree {
             },
             None => None,
         };
-        let roots = Roots {
-            pin,
-            expose,
-            cgroups: None,
-        };
+        let roots = Roots::new(pin, expose, None);
         for (key, old) in
             existing_views(&roots.pin, &encode_rel(rel), Some(&self.name), self.want())?
         {
@@ -1060,7 +1107,10 @@ impl Tree {
         } else {
             "view"
         };
-        let pin_dir = mkdirs(&roots.pin, &encode_rel(rel), &pin)?;
+        let pin_dir = roots.pin_dir(&encode_rel(rel)).map_err(|e| {
+            let d = pin.parent().unwrap_or(&pin);
+            sys_err(format!("Cannot make directory {}", q(d)), d, e)
+        })?;
         pin_dir.pin(link.as_fd(), name).map_err(|e| {
             let err = sys_err(format!("Cannot pin the {what} at {}", q(&pin)), &pin, e);
             if err.kind == Kind::Exists {
@@ -1221,11 +1271,7 @@ pub fn detach(
         Some(e) => open_expose_root(e, false)?,
         None => None,
     };
-    let roots = Roots {
-        pin: pins,
-        expose,
-        cgroups: None,
-    };
+    let roots = Roots::new(pins, expose, None);
     let existing = existing_views(&roots.pin, Path::new(""), name, Want::Any)?;
     let total = existing.len() as u64;
     progress(0, total);

@@ -558,7 +558,7 @@ Examples:
         type: "string",
         value: "<dir>",
         requiredUnless: ["to"],
-        help: "where to pin the views (on bpffs)",
+        help: "where to pin the views or links (on bpffs)",
       },
       "expose-root": {
         type: "string",
@@ -657,7 +657,7 @@ Unpinning a cgroup program's link detaches the program from its cgroup.`,
       name: {
         type: "string",
         value: "<name>",
-        help: "only the views of this name (default: all)",
+        help: "only the views or links of this name (default: all)",
       },
       state: STATE,
     },
@@ -741,7 +741,7 @@ path-gone (the exposure's file was removed) or unmounted.`,
     summary: "keep exposures and attach rules true as pins and cgroups change",
     help:
       `The watcher of the state directory: an exposure goes when its pin goes; a
-view appears for each new cgroup under an attach rule and goes with it;
+view or link appears for each new cgroup an attach rule selects and goes with it;
 changes made by expose, unexpose, attach and detach are picked up as they
 land; at start and when events are lost, everything is reconciled. Prints one
 line per action (--json: one JSON object per line). SIGINT and SIGTERM stop it

@@ -741,11 +741,11 @@ path-gone (the exposure's file was removed) or unmounted.`,
     summary: "keep exposures and attach rules true as pins and cgroups change",
     help:
       `The watcher of the state directory: an exposure goes when its pin goes; a
-view or link appears for each new cgroup an attach rule selects and goes with it;
-changes made by expose, unexpose, attach and detach are picked up as they
-land; at start and when events are lost, everything is reconciled. Prints one
-line per action (--json: one JSON object per line). SIGINT and SIGTERM stop it
-cleanly. One watcher per state directory.`,
+view or link appears for each new cgroup an attach rule selects and goes
+with it; changes made by expose, unexpose, attach and detach are picked up as
+they land; at start and when events are lost, everything is reconciled.
+Prints one line per action (--json: one JSON object per line). SIGINT and
+SIGTERM stop it cleanly. One watcher per state directory.`,
     json: "print one JSON object per line",
     options: { state: STATE },
     args: [],

@@ -81,6 +81,7 @@ export interface Attachment {
   readonly cgroup: string;
   /** The cgroup's id (its directory's inode number). */
   readonly cgroupId: number;
+  /** What is true of it now. */
   readonly state: AttachmentState;
   /** The view's or link's id, when one is pinned. */
   readonly linkId?: number;
@@ -92,6 +93,7 @@ export interface Attachment {
 
 /** A rule with its cgroups. */
 export interface RuleStatus extends AttachRule {
+  /** Each cgroup the rule selects, and each pin it left for another. */
   readonly entries: readonly Attachment[];
 }
 

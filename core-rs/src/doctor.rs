@@ -663,10 +663,10 @@ fn probe_cgroup_link() -> std::result::Result<(), i32> {
         log: &mut [],
     })
     .map_err(|e| e.errno())?;
-    let not_cgroup = std::fs::File::open("/").map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    let not_cgroup = crate::paths::Dir::open(Path::new("/")).map_err(|e| e.errno())?;
     match sys::links::bpf_link_create(
         prog.as_fd(),
-        std::os::fd::AsRawFd::as_raw_fd(&not_cgroup) as u32,
+        std::os::fd::AsRawFd::as_raw_fd(&not_cgroup.fd()) as u32,
         CGROUP_INET_EGRESS,
         0,
         sys::links::LinkExtra::None,

@@ -1,8 +1,10 @@
 // Timing helpers of the watcher benchmarks (bench/watch.ts,
 // bench/cgroup_watch.ts): a worker that makes a change and spins until a
 // path is gone or there, waits that yield to the event loop, quantiles and
-// the table they print, the next value of an iterator within a time, and
-// the cgroup2 mount.
+// the table they print, the next value of an iterator within a time, the
+// cgroup2 mount, and the floor of a mkdir latency (its raw event in JS).
+
+import { watchFs } from "../mod.ts";
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -154,4 +156,41 @@ export async function removeCgroups(dir: string): Promise<void> {
     if (e.isDirectory) await removeCgroups(`${dir}/${e.name}`);
   }
   await Deno.remove(dir);
+}
+
+/**
+ * The floor of a "mkdir -> ..." latency: `count` mkdirs below `cgroupRoot`
+ * (named `r0`, `r1`, ...), each timed to its raw event in JS (watchFs).
+ */
+export async function mkdirFloor(
+  cgroupRoot: string,
+  count: number,
+  giveUpMs: number,
+): Promise<Row> {
+  await using raw = watchFs([cgroupRoot], { filesystem: true });
+  const it = raw[Symbol.asyncIterator]();
+  const samples: number[] = [];
+  let lost = 0;
+  for (let i = 0; i < count; i++) {
+    const dir = `${cgroupRoot}/r${i}`;
+    const t0 = performance.now();
+    Deno.mkdirSync(dir);
+    for (;;) {
+      const e = await nextWithin(it, giveUpMs);
+      if (e === null) {
+        lost++;
+        break;
+      }
+      if (e.path === dir && e.event === "created") {
+        samples.push(performance.now() - t0);
+        break;
+      }
+    }
+  }
+  return {
+    what: "mkdir -> its event in JS (watchFs, the floor)",
+    n: samples.length + lost,
+    samples,
+    missed: lost,
+  };
 }

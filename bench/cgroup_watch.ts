@@ -15,11 +15,10 @@ import {
   unpin,
   watch,
   type WatchAction,
-  watchFs,
 } from "../mod.ts";
 import {
   cgroup2Mount,
-  nextWithin,
+  mkdirFloor,
   printTable,
   removeCgroups,
   type Row,
@@ -84,34 +83,7 @@ try {
     samples,
     missed,
   });
-  {
-    await using raw = watchFs([cgroupRoot], { filesystem: true });
-    const it = raw[Symbol.asyncIterator]();
-    const floor: number[] = [];
-    let lost = 0;
-    for (let i = 0; i < COUNT; i++) {
-      const dir = `${cgroupRoot}/r${i}`;
-      const t0 = performance.now();
-      Deno.mkdirSync(dir);
-      for (;;) {
-        const e = await nextWithin(it, GIVE_UP_MS);
-        if (e === null) {
-          lost++;
-          break;
-        }
-        if (e.path === dir && e.event === "created") {
-          floor.push(performance.now() - t0);
-          break;
-        }
-      }
-    }
-    rows.push({
-      what: "mkdir -> its event in JS (watchFs, the floor)",
-      n: floor.length + lost,
-      samples: floor,
-      missed: lost,
-    });
-  }
+  rows.push(await mkdirFloor(cgroupRoot, COUNT, GIVE_UP_MS));
   await watcher[Symbol.asyncDispose]();
   await consuming;
   printTable(rows);

@@ -34,6 +34,7 @@ import {
 import {
   cgroup2Mount,
   gone,
+  mkdirFloor,
   nextWithin,
   printTable,
   removeCgroups,
@@ -210,34 +211,7 @@ try {
     samples: made,
     missed,
   });
-  {
-    await using raw = watchFs([cgroupRoot], { filesystem: true });
-    const it = raw[Symbol.asyncIterator]();
-    const samples: number[] = [];
-    let lost = 0;
-    for (let i = 0; i < Math.min(CGROUPS, 300); i++) {
-      const dir = `${cgroupRoot}/r${i}`;
-      const t0 = performance.now();
-      Deno.mkdirSync(dir);
-      for (;;) {
-        const e = await nextWithin(it, GIVE_UP_MS);
-        if (e === null) {
-          lost++;
-          break;
-        }
-        if (e.path === dir && e.event === "created") {
-          samples.push(performance.now() - t0);
-          break;
-        }
-      }
-    }
-    rows.push({
-      what: "mkdir -> its event in JS (watchFs, the floor)",
-      n: samples.length + lost,
-      samples,
-      missed: lost,
-    });
-  }
+  rows.push(await mkdirFloor(cgroupRoot, Math.min(CGROUPS, 300), GIVE_UP_MS));
 
   // 3. A burst of mkdirs, then of rmdirs, in a parent of their own.
   await Deno.mkdir(`${cgroupRoot}/burst`);

@@ -52,6 +52,9 @@ fn decode_rel(rel: &Path) -> PathBuf {
     rel.iter().map(|c| decode(&c.to_string_lossy())).collect()
 }
 
+/// What `attach` is asked (the `attach` request of the ABI, as it is).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AttachOptions {
     pub prog: String,
     pub cgroup_root: String,
@@ -65,6 +68,7 @@ pub struct AttachOptions {
     /// Only the cgroups this many levels below the root.
     pub depth: Option<u32>,
     /// Only the cgroups whose name matches this glob.
+    #[serde(rename = "match")]
     pub glob: Option<String>,
     /// With a state directory, the attach is recorded as a rule that the
     /// watcher keeps true as cgroups come and go.

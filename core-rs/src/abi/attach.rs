@@ -8,47 +8,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// `attach`: the rule's options in, [`mirror::AttachReport`] out.
+/// `attach`: [`mirror::AttachOptions`] in, [`mirror::AttachReport`] out.
 pub fn attach(op: &str, p: Value) -> Result<Value> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct P {
-        prog: String,
-        cgroup_root: String,
-        pin_root: PathBuf,
-        expose_root: Option<PathBuf>,
-        name: String,
-        pin_by_name_root: Option<PathBuf>,
-        attach_type: Option<String>,
-        depth: Option<u32>,
-        #[serde(rename = "match")]
-        glob: Option<String>,
-        state: Option<PathBuf>,
-    }
-    let P {
-        prog,
-        cgroup_root,
-        pin_root,
-        expose_root,
-        name,
-        pin_by_name_root,
-        attach_type,
-        depth,
-        glob,
-        state,
-    } = params(op, p)?;
-    to_json(&mirror::attach(&mirror::AttachOptions {
-        prog,
-        cgroup_root,
-        pin_root,
-        expose_root,
-        name,
-        pin_by_name_root,
-        attach_type,
-        depth,
-        glob,
-        state,
-    })?)
+    to_json(&mirror::attach(&params(op, p)?)?)
 }
 
 /// `detach`: the pin root (and expose root, name) in, what went out.

@@ -288,3 +288,92 @@ fn gone(rel: &Path, p: mirror::Pinned, why: &str) -> Entry {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mirror::{Item, Skipped};
+
+    fn tree(name: &str) -> Tree {
+        Tree {
+            pin_root: "/b".into(),
+            expose_root: None,
+            name: name.into(),
+            attach: Some(1),
+            select: Default::default(),
+        }
+    }
+
+    fn report(made: &[&str], skipped: &[&str]) -> AttachReport {
+        AttachReport {
+            made: made
+                .iter()
+                .map(|c| Item {
+                    cgroup: c.to_string(),
+                    cgroup_id: 1,
+                    pin: String::new(),
+                    expose: String::new(),
+                    link_id: Some(9),
+                })
+                .collect(),
+            skipped: skipped
+                .iter()
+                .map(|c| Skipped {
+                    cgroup: c.to_string(),
+                    why: format!("{c} failed"),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn failures_are_kept_per_rule_and_replaced_by_what_a_reconcile_saw() {
+        let dir = std::env::temp_dir().join(format!("bpfx-status-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let state = State::open(&dir, true).unwrap().unwrap();
+        let lock = state.lock().unwrap();
+        let names = |state: &State| -> Vec<(String, String)> {
+            read_file(state)
+                .failures
+                .into_iter()
+                .map(|f| (f.name, f.cgroup))
+                .collect()
+        };
+        record(&state, &lock, &tree("e"), &report(&[], &["a", "b/c"]), None).unwrap();
+        record(&state, &lock, &tree("f"), &report(&[], &["a"]), None).unwrap();
+        assert_eq!(names(&state).len(), 3);
+        // A watcher event below "b": what failed there is replaced; "a" stays.
+        record(
+            &state,
+            &lock,
+            &tree("e"),
+            &report(&[], &[]),
+            Some(Path::new("b")),
+        )
+        .unwrap();
+        assert_eq!(
+            names(&state),
+            vec![("e".into(), "a".into()), ("f".into(), "a".into())]
+        );
+        // "a" attached after all: its failure goes, the other rule's stays.
+        record(
+            &state,
+            &lock,
+            &tree("e"),
+            &report(&["a"], &[]),
+            Some(Path::new("x")),
+        )
+        .unwrap();
+        assert_eq!(names(&state), vec![("f".into(), "a".into())]);
+        let gone = Rule {
+            pin_root: "/b".into(),
+            name: "f".into(),
+            ..Default::default()
+        };
+        forget(&state, &lock, &[gone]).unwrap();
+        assert!(names(&state).is_empty());
+        drop(lock);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -33,8 +33,8 @@ pub struct Action {
     /// Milliseconds since the epoch.
     pub time: u64,
     /// `started`, `rescan`, `reloaded`, `unexposed`, `re-exposed`,
-    /// `left-alone`, `view-made`, `view-removed`, `link-made`, `link-removed`, `skipped`, `state-gone`,
-    /// `rearmed`, `error`.
+    /// `left-alone`, `view-made`, `view-removed`, `link-made`,
+    /// `link-removed`, `skipped`, `state-gone`, `rearmed`, `error`.
     pub action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,

@@ -47,7 +47,7 @@ help:
 	@echo 'make examples   build/examples/*.bpf.o and build/tests/*.bpf.o (and build/vmlinux.h)'
 	@echo 'make loadcheck  load the examples with bpftool into a private bpffs (needs root)'
 	@echo 'make check      deno fmt/lint/check, cargo fmt/clippy'
-	@echo 'make witnesses  build/tests/: the test gate witnesses, the test fixtures (also built by examples), the link tests programs and uprobe target'
+	@echo 'make witnesses  build/tests/: the test gate witnesses, the test fixtures (also built by examples), the link tests programs and uprobe target, the UDP sender'
 	@echo 'make test       all and the witnesses, then scripts/test.sh (cargo test + deno test)'
 	@echo 'make demo       all, then scripts/demo.sh (needs root)'
 	@echo 'make bench      bench/run.sh'
@@ -99,11 +99,16 @@ build/tests/%.bpf.o: tests/bpf/%.bpf.c build/vmlinux.h | deps
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
-witnesses: $(TEST_BPF_OBJS) build/tests/link_target
+witnesses: $(TEST_BPF_OBJS) build/tests/link_target build/tests/udp_send
 
 # The link tests' helper binary (tests/link_target.c): not stripped, so its
 # function has a symbol.
 build/tests/link_target: tests/link_target.c
+	@mkdir -p $(@D)
+	gcc -O1 -g -Wall -o $@ $<
+
+# The cgroup link tests' UDP sender (tests/udp_send.c).
+build/tests/udp_send: tests/udp_send.c
 	@mkdir -p $(@D)
 	gcc -O1 -g -Wall -o $@ $<
 
@@ -147,10 +152,14 @@ build/tests/swap: tests/helpers/swap.c
 demo: all
 	scripts/demo.sh
 
-bench: all witnesses build/bench/readview build/bench/maps_c build/bench/links_c build/bench/attach_c
+bench: all witnesses build/bench/readview build/bench/maps_c build/bench/links_c build/bench/attach_c build/bench/cgroup_links_c
 	bash bench/run.sh
 
 build/bench/attach_c: bench/attach_c.c
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -o $@ $< -lbpf
+
+build/bench/cgroup_links_c: bench/cgroup_links_c.c
 	@mkdir -p $(@D)
 	gcc -O2 -Wall -o $@ $< -lbpf
 

@@ -30,6 +30,7 @@ import {
 } from "./cli/_table.ts";
 import { denoIo, fail, type Io, printJson, withJson } from "./cli/output.ts";
 import { VERSION } from "./src/_version.ts";
+import type { CgroupAttachType } from "./src/cgroup_links.ts";
 import type { LinkKind } from "./src/links.ts";
 
 export type { Io } from "./cli/output.ts";
@@ -167,12 +168,46 @@ const LINK_KINDS = [
   "tracing",
 ] as const satisfies readonly LinkKind[];
 
+/** The cgroup attach types (`attach --cgroup-root --attach-type`). */
+const CGROUP_ATTACH_TYPES = [
+  "ingress",
+  "egress",
+  "sock_create",
+  "sock_release",
+  "post_bind4",
+  "post_bind6",
+  "bind4",
+  "bind6",
+  "connect4",
+  "connect6",
+  "sendmsg4",
+  "sendmsg6",
+  "recvmsg4",
+  "recvmsg6",
+  "getpeername4",
+  "getpeername6",
+  "getsockname4",
+  "getsockname6",
+  "connect_unix",
+  "sendmsg_unix",
+  "recvmsg_unix",
+  "getpeername_unix",
+  "getsockname_unix",
+  "sock_ops",
+  "device",
+  "sysctl",
+  "getsockopt",
+  "setsockopt",
+] as const satisfies readonly CgroupAttachType[];
+
 /** The options of `attach`'s cgroup mode, which `--to` cannot be used with. */
 const LINK_CONFLICTS = [
   "cgroup-root",
   "pin-root",
   "expose-root",
   "name",
+  "depth",
+  "match",
   "state",
 ] as const;
 
@@ -392,7 +427,7 @@ same bytes \`cat VIEW\` gives. VIEW may be a symlink made by \`bpfx attach\`.`,
   leaf({
     name: "attach",
     summary:
-      "attach a program as a pinned link (--to), or keep a view per cgroup of a subtree",
+      "attach a program as a pinned link (--to), or keep a view or link per cgroup of a subtree",
     help: `Two modes, chosen by --to.
 
 With --to TARGET --pin PIN: attaches PROG (pinned, or OBJ:NAME, loaded for
@@ -412,15 +447,29 @@ program's type and section; --attach-type overrides it. TARGET by kind:
                                 was loaded for
 \`bpfx show PIN\` gives the link's target; \`bpfx unpin PIN\` detaches it.
 
-With --cgroup-root: pins a view of PROG (a cgroup iterator: pinned, or
-OBJ:NAME) for each cgroup under --cgroup-root at <pin root>/<cgroup
-path>/NAME, and a symlink to it at <expose root>/<cgroup path>/NAME. Views of
-cgroups that are gone are removed; running it again changes nothing. In the
-pin tree, '.' in a directory name is written %2E (bpffs refuses dots) and '%'
-is written %25. The attach is recorded as a rule in the state directory,
-which \`bpfx watch\` keeps true: a view for each cgroup that appears, none for
-those removed. A program given as OBJ:NAME is pinned at <pin
-root>/%prog-NAME for it.
+With --cgroup-root and a cgroup iterator PROG (pinned, or OBJ:NAME): pins a
+view for each cgroup under --cgroup-root at <pin root>/<cgroup path>/NAME,
+and a symlink to it at <expose root>/<cgroup path>/NAME (--expose-root is
+needed).
+
+With --cgroup-root and a cgroup program PROG (cgroup_skb, cgroup_sock,
+cgroup_sock_addr, sock_ops, cgroup_device, cgroup_sysctl, cgroup_sockopt):
+attaches it to each selected cgroup as one BPF link, pinned at <pin
+root>/<cgroup path>/NAME (and symlinked under --expose-root if given). The
+attach type is the one its section names; --attach-type gives it for a
+pinned program, or overrides it. A program on a cgroup runs for the cgroups
+below too, so by default only the root gets a link; --depth 1 gives each
+child its own.
+
+--depth N takes only the cgroups N levels below the root (0: the root);
+--match GLOB only those whose name matches. Views and links of cgroups that
+are gone or not selected are removed; running it again changes nothing. In
+the pin tree, '.' in a directory name is written %2E (bpffs refuses dots)
+and '%' is written %25. The attach is recorded as a rule in the state
+directory, which \`bpfx watch\` keeps true: a view or link for each selected
+cgroup that appears, none for those removed. A program given as OBJ:NAME is
+pinned at <pin root>/%prog-NAME for it. \`bpfx links\` shows each rule's
+cgroups.
 
 Examples:
   bpfx attach /sys/fs/bpf/app/xdp_filter --to eth0 --pin /sys/fs/bpf/app/eth0
@@ -429,7 +478,10 @@ Examples:
     --pin /sys/fs/bpf/mallocs
   bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root system.slice \\
     --pin-root /sys/fs/bpf/cgstat --expose-root /run/bpfx/cgroups --name stat
-  cat /run/bpfx/cgroups/ssh.service/stat`,
+  cat /run/bpfx/cgroups/ssh.service/stat
+  bpfx attach /sys/fs/bpf/app/count_egress --attach-type egress \\
+    --cgroup-root machine.slice --depth 1 --pin-root /sys/fs/bpf/egress \\
+    --name egress`,
     json: "print the full report as JSON",
     options: {
       to: {
@@ -448,9 +500,9 @@ Examples:
       "attach-type": {
         type: "string",
         value: "<kind>",
-        help: "with --to: the kind of link, when not the program's own",
-        choices: LINK_KINDS,
-        needs: ["to"],
+        help:
+          "the kind of link (--to) or cgroup attach type, when not the program's own",
+        choices: [...LINK_KINDS, ...CGROUP_ATTACH_TYPES],
       },
       mode: {
         type: "string",
@@ -506,19 +558,30 @@ Examples:
         type: "string",
         value: "<dir>",
         requiredUnless: ["to"],
-        help: "where to pin the views (on bpffs)",
+        help: "where to pin the views or links (on bpffs)",
       },
       "expose-root": {
         type: "string",
         value: "<dir>",
-        requiredUnless: ["to"],
-        help: "where to mirror the cgroup tree (not on bpffs or cgroupfs)",
+        help:
+          "where to mirror the cgroup tree (not on bpffs or cgroupfs; needed for views)",
       },
       name: {
         type: "string",
         value: "<name>",
         requiredUnless: ["to"],
-        help: "each view's file name (no '/' or '.')",
+        help: "each view's or link's file name (no '/' or '.')",
+      },
+      depth: {
+        type: "string",
+        value: "<n>",
+        help: "only the cgroups N levels below the root (0: the root)",
+        parse: parseCount,
+      },
+      match: {
+        type: "string",
+        value: "<glob>",
+        help: "only the cgroups whose name matches",
       },
       "pin-by-name-root": PIN_BY_NAME_ROOT,
       state: STATE,
@@ -528,37 +591,56 @@ Examples:
       help: "pinned program, or OBJ:NAME",
     }],
     run: async ({ io, args: [prog], opts }) => {
+      const { attachType, ...rest } = opts;
+      const isLinkKind = (t: string): t is LinkKind =>
+        (LINK_KINDS as readonly string[]).includes(t);
+      const isCgroupType = (t: string): t is CgroupAttachType =>
+        (CGROUP_ATTACH_TYPES as readonly string[]).includes(t);
       if (opts.to !== undefined && opts.pin !== undefined) {
+        if (attachType !== undefined && !isLinkKind(attachType)) {
+          throw new UsageError(
+            ["attach"],
+            `"${attachType}" is a cgroup attach type: use it with --cgroup-root, or give a link kind with --to`,
+          );
+        }
         const { attachLinkCommand } = await import("./cli/links.ts");
         return attachLinkCommand(io, prog, {
-          ...opts,
+          ...rest,
+          attachType,
           to: opts.to,
           pin: opts.pin,
         });
       }
-      const { cgroupRoot, pinRoot, exposeRoot, name } = opts;
+      const { cgroupRoot, pinRoot, name } = opts;
       if (
         cgroupRoot === undefined || pinRoot === undefined ||
-        exposeRoot === undefined || name === undefined
+        name === undefined
       ) {
-        throw new Error("the command table requires the view options");
+        throw new Error("the command table requires the cgroup options");
+      }
+      if (attachType !== undefined && !isCgroupType(attachType)) {
+        throw new UsageError(
+          ["attach"],
+          `"${attachType}" is a kind of link for --to: with --cgroup-root, give a cgroup attach type (egress, sysctl, device, ...)`,
+        );
       }
       const { attachCommand } = await import("./cli/views.ts");
       return await attachCommand(io, prog, {
-        ...opts,
+        ...rest,
+        attachType,
         cgroupRoot,
         pinRoot,
-        exposeRoot,
         name,
       });
     },
   }),
   leaf({
     name: "detach",
-    summary: "remove the views attach made, and their symlinks",
+    summary: "remove the views and links attach made, and their symlinks",
     help:
       `The matching attach rules (same pin root, and --name if given) are forgotten
-in the state directory first, so that \`bpfx watch\` stops keeping them.`,
+in the state directory first, so that \`bpfx watch\` stops keeping them.
+Unpinning a cgroup program's link detaches the program from its cgroup.`,
     json: "print the full report as JSON",
     options: {
       "pin-root": {
@@ -570,13 +652,12 @@ in the state directory first, so that \`bpfx watch\` stops keeping them.`,
       "expose-root": {
         type: "string",
         value: "<dir>",
-        required: true,
-        help: "the expose root given to attach",
+        help: "the expose root given to attach, if one was",
       },
       name: {
         type: "string",
         value: "<name>",
-        help: "only the views of this name (default: all)",
+        help: "only the views or links of this name (default: all)",
       },
       state: STATE,
     },
@@ -584,6 +665,25 @@ in the state directory first, so that \`bpfx watch\` stops keeping them.`,
     run: async ({ io, opts }) => {
       const { detachCommand } = await import("./cli/views.ts");
       return await detachCommand(io, opts);
+    },
+  }),
+  leaf({
+    name: "links",
+    summary:
+      "show each attach rule's cgroups: attached, cgroup gone, or failed and why",
+    help:
+      `For each attach rule of the state directory and each cgroup it selects:
+STATE is attached (ID is the view's or link's id), cgroup-gone (a pin left
+for a removed cgroup), not-selected (a pin for a cgroup the rule no longer
+selects), failed (WHY is what attach or the watcher last met) or missing
+(nothing yet: \`bpfx watch\` attaches it). Read from the kernel and the pin
+tree now.`,
+    json: "print the rules and their cgroups as JSON",
+    options: { state: STATE },
+    args: [],
+    run: async ({ io, opts }) => {
+      const { linksCommand } = await import("./cli/views.ts");
+      return linksCommand(io, opts);
     },
   }),
   leaf({
@@ -641,11 +741,11 @@ path-gone (the exposure's file was removed) or unmounted.`,
     summary: "keep exposures and attach rules true as pins and cgroups change",
     help:
       `The watcher of the state directory: an exposure goes when its pin goes; a
-view appears for each new cgroup under an attach rule and goes with it;
-changes made by expose, unexpose, attach and detach are picked up as they
-land; at start and when events are lost, everything is reconciled. Prints one
-line per action (--json: one JSON object per line). SIGINT and SIGTERM stop it
-cleanly. One watcher per state directory.`,
+view or link appears for each new cgroup an attach rule selects and goes
+with it; changes made by expose, unexpose, attach and detach are picked up as
+they land; at start and when events are lost, everything is reconciled.
+Prints one line per action (--json: one JSON object per line). SIGINT and
+SIGTERM stop it cleanly. One watcher per state directory.`,
     json: "print one JSON object per line",
     options: { state: STATE },
     args: [],
@@ -979,6 +1079,8 @@ export async function main(
         signal: options.signal,
       });
     } catch (error) {
+      // A check across options that the table cannot state is a usage error.
+      if (error instanceof UsageError) throw error;
       const { isBpfError } = await import("./src/errors.ts");
       return fail(io, error, parsed.opts.json === true, isBpfError);
     }

@@ -4,8 +4,10 @@
  * remove pins; run a program once with a context ({@linkcode runProgram});
  * make views
  * (iterator links pinned on bpffs, whose reads run the program) and read
- * them; keep a view per cgroup of a subtree in a mirror of the cgroup tree;
- * expose pins at paths outside bpffs ({@linkcode expose}); and run the
+ * them; keep a view per cgroup of a subtree in a mirror of the cgroup tree,
+ * or a cgroup program's link per selected cgroup ({@linkcode attach},
+ * {@linkcode attachStatus}); attach any other program as a pinned link
+ * ({@linkcode attachLink}); expose pins at paths outside bpffs ({@linkcode expose}); and run the
  * watcher ({@linkcode watch}) that keeps exposures and attach rules true as
  * pins and cgroups come and go, or watch directories yourself
  * ({@linkcode watchFs}).
@@ -182,6 +184,13 @@ export {
   type Codec,
   type LpmKey,
 } from "./src/codec.ts";
+export {
+  type Attachment,
+  type AttachmentState,
+  attachStatus,
+  type CgroupAttachType,
+  type RuleStatus,
+} from "./src/cgroup_links.ts";
 export {
   attach,
   type AttachItem,

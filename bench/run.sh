@@ -71,3 +71,7 @@ bash bench/maps.sh "$RUNS"
 echo
 echo "== 7. Pinned links: attach + pin of a probe link, beside libbpf in C"
 "$DENO" run -A --no-check bench/links.ts "$B" "$RUNS"
+
+echo
+echo "== 8. Cgroup programs over a subtree: links per cgroup, beside libbpf in C, and the watcher"
+bash bench/cgroup_links.sh "$B" "$out" "$RUNS"

@@ -31,6 +31,18 @@ import {
   type WatchAction,
   watchFs,
 } from "../mod.ts";
+import {
+  cgroup2Mount,
+  gone,
+  mkdirFloor,
+  nextWithin,
+  printTable,
+  removeCgroups,
+  type Row,
+  sleep,
+  spinner,
+  until,
+} from "./_timing.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const TASKS = `${ROOT}/build/examples/tasks.bpf.o`;
@@ -48,156 +60,6 @@ const PAUSE_MS = 5;
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function gone(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return false;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return true;
-    throw e;
-  }
-}
-
-/**
- * The timed loop runs in a worker: it makes the change, then spins on lstat
- * until the path it waits for is gone (or there). The main thread stays
- * free to drive the watcher, whose waits need the event loop between two
- * calls into the core; spinning there would stall it.
- */
-const SPINNER = `
-const GIVE_UP_MS = ${GIVE_UP_MS};
-function gone(path) {
-  try { Deno.lstatSync(path); return false; }
-  catch (e) { if (e instanceof Deno.errors.NotFound) return true; throw e; }
-}
-self.onmessage = ({ data }) => {
-  const t0 = performance.now();
-  if (data.op === "unlink") Deno.removeSync(data.path);
-  else Deno.mkdirSync(data.path);
-  for (;;) {
-    if (gone(data.wait) === data.untilGone) {
-      self.postMessage(performance.now() - t0);
-      return;
-    }
-    if (performance.now() - t0 > GIVE_UP_MS) {
-      self.postMessage(null);
-      return;
-    }
-  }
-};
-`;
-
-interface Spinner extends Disposable {
-  /** Makes the change and returns the ms until `wait` is gone (or there). */
-  time(
-    op: "unlink" | "mkdir",
-    path: string,
-    wait: string,
-    untilGone: boolean,
-  ): Promise<number | null>;
-}
-
-function spinner(): Spinner {
-  const url = URL.createObjectURL(
-    new Blob([SPINNER], { type: "application/javascript" }),
-  );
-  const worker = new Worker(url, { type: "module" });
-  return {
-    time(op, path, wait, untilGone) {
-      return new Promise((resolve, reject) => {
-        worker.onmessage = (e) => resolve(e.data as number | null);
-        worker.onerror = (e) => reject(new Error(e.message));
-        worker.postMessage({ op, path, wait, untilGone });
-      });
-    },
-    [Symbol.dispose]() {
-      worker.terminate();
-      URL.revokeObjectURL(url);
-    },
-  };
-}
-
-/** The iterator's next value, or null when none comes within `ms`. */
-async function nextWithin<T>(
-  it: AsyncIterator<T>,
-  ms: number,
-): Promise<T | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<null>((
-    r,
-  ) => (timer = setTimeout(() => r(null), ms)));
-  try {
-    const r = await Promise.race([it.next(), late]);
-    return r === null || r.done ? null : r.value;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Waits (yielding to the event loop) until `check()`, or `ms` pass. */
-async function until(check: () => boolean, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > deadline) return false;
-    await sleep(0);
-  }
-  return true;
-}
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-interface Row {
-  what: string;
-  n: number;
-  samples?: number[];
-  note?: string;
-  missed: number;
-}
-const rows: Row[] = [];
-
-function printTable(): void {
-  const f = (x: number) => (Number.isNaN(x) ? "-" : x.toFixed(3)).padStart(9);
-  console.log(
-    `${"what".padEnd(46)} ${"n".padStart(6)} ${"p50 ms".padStart(9)} ${
-      "p99 ms".padStart(9)
-    } ${"max ms".padStart(9)} ${"missed".padStart(6)}`,
-  );
-  for (const r of rows) {
-    const s = [...(r.samples ?? [])].sort((a, b) => a - b);
-    const stats = r.samples === undefined
-      ? (r.note ?? "").padStart(29)
-      : `${f(quantile(s, 0.5))} ${f(quantile(s, 0.99))} ${f(s.at(-1) ?? NaN)}`;
-    console.log(
-      `${r.what.padEnd(46)} ${String(r.n).padStart(6)} ${stats} ${
-        String(r.missed).padStart(6)
-      }`,
-    );
-  }
-}
-
-async function cgroup2Mount(): Promise<string> {
-  for (
-    const line of (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
-  ) {
-    const [left, right] = line.split(" - ");
-    if (right?.split(" ")[0] === "cgroup2") return left!.split(" ")[4]!;
-  }
-  throw new Error("no cgroup2 filesystem is mounted");
-}
-
-/** Removes a cgroup subtree, children first. */
-async function removeCgroups(dir: string): Promise<void> {
-  for await (const e of Deno.readDir(dir)) {
-    if (e.isDirectory) await removeCgroups(`${dir}/${e.name}`);
-  }
-  await Deno.remove(dir);
-}
 
 /** How many `name` files are in the directories right below `dir`. */
 function filesBelow(dir: string, name: string): number {
@@ -228,6 +90,7 @@ const layout = {
   name: "stat",
 };
 
+const rows: Row[] = [];
 const actions: WatchAction[] = [];
 const counts = new Map<string, number>();
 const seen = (action: string) => counts.get(action) ?? 0;
@@ -265,7 +128,7 @@ try {
   })();
   await until(() => seen("started") > 0, 5000);
 
-  using timer = spinner();
+  using timer = spinner(GIVE_UP_MS);
   const unexposed: number[] = [];
   let missed = 0;
   for (let i = 0; i < PINS; i++) {
@@ -348,34 +211,7 @@ try {
     samples: made,
     missed,
   });
-  {
-    await using raw = watchFs([cgroupRoot], { filesystem: true });
-    const it = raw[Symbol.asyncIterator]();
-    const samples: number[] = [];
-    let lost = 0;
-    for (let i = 0; i < Math.min(CGROUPS, 300); i++) {
-      const dir = `${cgroupRoot}/r${i}`;
-      const t0 = performance.now();
-      Deno.mkdirSync(dir);
-      for (;;) {
-        const e = await nextWithin(it, GIVE_UP_MS);
-        if (e === null) {
-          lost++;
-          break;
-        }
-        if (e.path === dir && e.event === "created") {
-          samples.push(performance.now() - t0);
-          break;
-        }
-      }
-    }
-    rows.push({
-      what: "mkdir -> its event in JS (watchFs, the floor)",
-      n: samples.length + lost,
-      samples,
-      missed: lost,
-    });
-  }
+  rows.push(await mkdirFloor(cgroupRoot, Math.min(CGROUPS, 300), GIVE_UP_MS));
 
   // 3. A burst of mkdirs, then of rmdirs, in a parent of their own.
   await Deno.mkdir(`${cgroupRoot}/burst`);
@@ -439,7 +275,7 @@ try {
 
   await watcher[Symbol.asyncDispose]();
   await consuming;
-  printTable();
+  printTable(rows);
   console.log(
     `(set-up: ${PINS} views ${tViews.toFixed(0)} ms, ${PINS} exposures ${
       tExpose.toFixed(0)

@@ -1,5 +1,6 @@
 /**
- * The view commands: `view`, `cat`, `attach` and `detach`.
+ * The view and cgroup attach commands: `view`, `cat`, `attach`, `detach` and
+ * `links`.
  *
  * @module
  */
@@ -18,8 +19,9 @@ import {
   type ViewOptions,
   type ViewPin,
 } from "../src/views.ts";
+import { attachStatus, type CgroupAttachType } from "../src/cgroup_links.ts";
 import { type StateFlags, stateOf } from "./expose.ts";
-import { type Io, pairs, printJson } from "./output.ts";
+import { type Io, pairs, printJson, table } from "./output.ts";
 import { describe } from "./pins.ts";
 
 /** Flags of `bpfx view`. */
@@ -158,31 +160,42 @@ function attachSummary(report: AttachReport): string {
 export interface AttachFlags extends StateFlags {
   cgroupRoot: string;
   pinRoot: string;
-  exposeRoot: string;
+  exposeRoot?: string | undefined;
   name: string;
+  attachType?: CgroupAttachType | undefined;
+  depth?: number | undefined;
+  match?: string | undefined;
   pinByNameRoot?: string | undefined;
   json?: true | undefined;
 }
 
 /**
- * `bpfx attach PROG --cgroup-root CG --pin-root DIR --expose-root DIR --name
- * NAME`: makes the views and records the rule in the state directory.
+ * `bpfx attach PROG --cgroup-root CG --pin-root DIR [--expose-root DIR]
+ * --name NAME [--depth N] [--match GLOB] [--attach-type T]`: makes the
+ * views or links and records the rule in the state directory.
  */
 export async function attachCommand(
   io: Io,
   prog: string,
   flags: AttachFlags,
 ): Promise<number> {
-  const progress = progressLine(io, flags.json === true, "attaching views");
+  const progress = progressLine(io, flags.json === true, "attaching");
   const options: AttachOptions = {
     cgroupRoot: flags.cgroupRoot,
     pinRoot: flags.pinRoot,
-    exposeRoot: flags.exposeRoot,
     name: flags.name,
     state: stateOf(flags),
   };
-  if (flags.pinByNameRoot !== undefined) {
-    options.pinByNameRoot = flags.pinByNameRoot;
+  for (
+    const key of [
+      "exposeRoot",
+      "attachType",
+      "depth",
+      "match",
+      "pinByNameRoot",
+    ] as const
+  ) {
+    if (flags[key] !== undefined) Object.assign(options, { [key]: flags[key] });
   }
   if (progress.update !== undefined) options.onProgress = progress.update;
   let report: AttachReport;
@@ -199,25 +212,25 @@ export async function attachCommand(
 /** Flags of `bpfx detach`. */
 export interface DetachFlags extends StateFlags {
   pinRoot: string;
-  exposeRoot: string;
+  exposeRoot?: string | undefined;
   name?: string | undefined;
   json?: true | undefined;
 }
 
 /**
- * `bpfx detach --pin-root DIR --expose-root DIR [--name NAME]`: forgets the
- * matching rules in the state directory and removes the views.
+ * `bpfx detach --pin-root DIR [--expose-root DIR] [--name NAME]`: forgets
+ * the matching rules in the state directory and removes the views and links.
  */
 export async function detachCommand(
   io: Io,
   flags: DetachFlags,
 ): Promise<number> {
-  const progress = progressLine(io, flags.json === true, "detaching views");
+  const progress = progressLine(io, flags.json === true, "detaching");
   const options: DetachOptions = {
     pinRoot: flags.pinRoot,
-    exposeRoot: flags.exposeRoot,
     state: stateOf(flags),
   };
+  if (flags.exposeRoot !== undefined) options.exposeRoot = flags.exposeRoot;
   if (flags.name !== undefined) options.name = flags.name;
   if (progress.update !== undefined) options.onProgress = progress.update;
   let report: DetachReport;
@@ -228,5 +241,50 @@ export async function detachCommand(
   }
   if (flags.json) printJson(io, report);
   else io.out(pairs([["removed", String(report.removed.length)]]));
+  return 0;
+}
+
+/** Flags of `bpfx links`. */
+export interface LinksFlags extends StateFlags {
+  json?: true | undefined;
+}
+
+/**
+ * `bpfx links`: each attach rule of the state directory and each cgroup it
+ * selects, as a table: attached (with the view's or link's id), cgroup
+ * gone, not selected, failed (and why) or missing.
+ */
+export function linksCommand(io: Io, flags: LinksFlags): number {
+  const state = stateOf(flags);
+  const rules = attachStatus({ state });
+  if (flags.json) {
+    printJson(io, rules);
+    return 0;
+  }
+  if (rules.length === 0) {
+    io.err(`No attach rules in state directory "${state}"\n`);
+    return 0;
+  }
+  const rows = rules.flatMap((r) =>
+    r.entries.map((e) => [
+      r.name,
+      r.kind === "link" ? r.attachType ?? "" : "view",
+      `${r.cgroupRoot}/${e.cgroup}`.replace(/\/$/, ""),
+      e.state,
+      e.linkId === undefined ? "" : String(e.linkId),
+      e.why ?? "",
+    ])
+  );
+  io.out(table(
+    [
+      { header: "RULE" },
+      { header: "TYPE" },
+      { header: "CGROUP" },
+      { header: "STATE" },
+      { header: "ID", align: "right" },
+      { header: "WHY" },
+    ],
+    rows,
+  ));
   return 0;
 }

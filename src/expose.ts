@@ -92,20 +92,29 @@ export interface ExposureState extends Exposure {
 }
 
 /**
- * An attach rule: a view per cgroup of a subtree, kept true by the watcher
- * (recorded by `attach()` when given `state`).
+ * An attach rule: a view or a cgroup program's link per selected cgroup of
+ * a subtree, kept true by the watcher (recorded by `attach()` when given
+ * `state`).
  */
 export interface AttachRule {
-  /** The pinned cgroup iterator program the views are made from. */
+  /** The pinned program the views or links are made from. */
   readonly prog: string;
   /** The subtree's root (absolute). */
   readonly cgroupRoot: string;
-  /** Where the views are pinned. */
+  /** Where the views or links are pinned. */
   readonly pinRoot: string;
-  /** Where the mirror of the cgroup tree is. */
+  /** Where the mirror of the cgroup tree is (`""`: links without one). */
   readonly exposeRoot: string;
-  /** The file name of each view. */
+  /** The file name of each view or link. */
   readonly name: string;
+  /** `link` for a cgroup program's links; views when left out. */
+  readonly kind?: "view" | "link";
+  /** A link rule's attach type (`egress`, `sysctl`, ...). */
+  readonly attachType?: string;
+  /** Only the cgroups this many levels below the root (0: the root). */
+  readonly depth?: number;
+  /** Only the cgroups whose name matches this glob. */
+  readonly match?: string;
 }
 
 /** What a state directory's `manifest.json` holds. */

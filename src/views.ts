@@ -26,6 +26,7 @@ import {
 } from "./errors.ts";
 import { core } from "./ffi.ts";
 import { OwnedHandle } from "./_owned.ts";
+import type { CgroupAttachType } from "./cgroup_links.ts";
 import type { LinkInfo } from "./pins.ts";
 
 // ---------------------------------------------------------------------------
@@ -589,10 +590,12 @@ export interface AttachItem {
   readonly cgroup: string;
   /** The cgroup's id: the inode number of its directory. */
   readonly cgroupId: number;
-  /** The view's pin, under the pin root. */
+  /** The view's or link's pin, under the pin root. */
   readonly pin: string;
-  /** The symlink to the pin, under the expose root. */
+  /** The symlink to the pin, under the expose root (`""` without one). */
   readonly expose: string;
+  /** A cgroup program's link: its id. */
+  readonly linkId?: number;
 }
 
 /** A cgroup {@linkcode attach} left alone, and why. */
@@ -637,12 +640,28 @@ export interface AttachOptions {
    * cgroup2 mount (not an id).
    */
   cgroupRoot: string;
-  /** Where the views are pinned, on bpffs; made if missing. */
+  /** Where the views or links are pinned, on bpffs; made if missing. */
   pinRoot: string;
-  /** Where the mirror of the cgroup tree goes; any filesystem but bpffs and cgroupfs. */
-  exposeRoot: string;
-  /** The file name of each view, in both trees; no `/` or `.`. */
+  /**
+   * Where the mirror of the cgroup tree goes; any filesystem but bpffs and
+   * cgroupfs. Needed for views; optional for a cgroup program's links.
+   */
+  exposeRoot?: string;
+  /** The file name of each view or link, in both trees; no `/` or `.`. */
   name: string;
+  /**
+   * A cgroup program's attach type, when its section does not name one or
+   * names another (a pinned program does not say it); checked against the
+   * program's type.
+   */
+  attachType?: CgroupAttachType;
+  /**
+   * Only the cgroups exactly this many levels below the root (0: the root,
+   * 1: each child). Refused when the tree is not that deep.
+   */
+  depth?: number;
+  /** Only the cgroups whose name matches this glob (`*`, `?`). */
+  match?: string;
   /** Where maps pinned by name go when `prog` is `OBJ:NAME`. */
   pinByNameRoot?: string;
   /**
@@ -660,9 +679,9 @@ export interface AttachOptions {
 export interface DetachOptions {
   /** The pin root given to {@linkcode attach}. */
   pinRoot: string;
-  /** The expose root given to {@linkcode attach}. */
-  exposeRoot: string;
-  /** Remove only the views of this name; all cgroup views when left out. */
+  /** The expose root given to {@linkcode attach}, if one was. */
+  exposeRoot?: string;
+  /** Remove only the views or links of this name; all when left out. */
   name?: string;
   /**
    * A state directory whose matching attach rules (same pin root, and
@@ -743,8 +762,23 @@ async function withProgress<T>(
 }
 
 /**
- * Gives every cgroup of the subtree at `options.cgroupRoot` one view of the
- * cgroup iterator program `prog` (a pinned program or `OBJ:NAME`), with
+ * Gives every selected cgroup of the subtree at `options.cgroupRoot` a view
+ * of a cgroup iterator, or a link of a cgroup program.
+ *
+ * A cgroup program (cgroup_skb, cgroup_sock, cgroup_sock_addr, sock_ops,
+ * cgroup_device, cgroup_sysctl, cgroup_sockopt; see
+ * {@linkcode CgroupAttachType}) gets one BPF link per selected cgroup
+ * (`BPF_LINK_CREATE` on the cgroup, opened by handle), pinned at
+ * `<pinRoot>/<cgroup path>/<name>`, and symlinked under `exposeRoot` when
+ * one is given. Its attach type is the one its section names, or
+ * `options.attachType`. A program on a cgroup also runs for the cgroups
+ * below, so with neither `depth` nor `match` only the root gets a link;
+ * `depth: 1` gives each child its own. A second attach keeps the links
+ * that are right (same cgroup, same program) and replaces the others; a
+ * failure on one cgroup is reported in `skipped` and the rest is done.
+ *
+ * A cgroup iterator program (a pinned program or `OBJ:NAME`) gets a view
+ * per selected cgroup (every cgroup by default), with
  * order `self`: pinned at `<pinRoot>/<cgroup path>/<name>` (each `.` in a
  * directory name written `%2E`, each `%` as `%25`, as bpffs refuses dots)
  * and exposed as a symlink `<exposeRoot>/<cgroup path>/<name>`, so reading
@@ -775,25 +809,22 @@ async function withProgress<T>(
  * console.log(`${report.made.length} made, ${report.kept.length} kept`);
  * ```
  *
- * @throws {BpfError} of kind `invalid` when `prog` is not a cgroup
- * iterator, the name has a `/` or `.`, or the expose root is on bpffs or
- * cgroupfs; `not-bpffs` when the pin root is not on bpffs.
+ * @throws {BpfError} of kind `wrong-kind` when `prog` neither iterates
+ * cgroups nor attaches to them, or does not take `attachType`; `invalid`
+ * when the name has a `/` or `.`, the cgroup root is not a cgroup2
+ * directory, `depth` is beyond the tree, a view has no expose root, or the
+ * expose root is on bpffs or cgroupfs; `not-bpffs` when the pin root is not
+ * on bpffs. Nothing is made when it throws.
  */
 export function attach(
   prog: string,
   options: AttachOptions,
 ): Promise<AttachReport> {
-  const params: Record<string, unknown> = {
-    prog,
-    cgroupRoot: options.cgroupRoot,
-    pinRoot: options.pinRoot,
-    exposeRoot: options.exposeRoot,
-    name: options.name,
-  };
-  if (options.pinByNameRoot !== undefined) {
-    params.pinByNameRoot = options.pinByNameRoot;
+  const { onProgress: _, ...given } = options;
+  const params: Record<string, unknown> = { prog };
+  for (const [key, value] of Object.entries(given)) {
+    if (value !== undefined) params[key] = value;
   }
-  if (options.state !== undefined) params.state = options.state;
   return runBulk<AttachReport>(
     "attach",
     params,
@@ -816,10 +847,8 @@ export function attach(
  * @throws {BpfError} of kind `not-bpffs` when the pin root is not on bpffs.
  */
 export function detach(options: DetachOptions): Promise<DetachReport> {
-  const params: Record<string, unknown> = {
-    pinRoot: options.pinRoot,
-    exposeRoot: options.exposeRoot,
-  };
+  const params: Record<string, unknown> = { pinRoot: options.pinRoot };
+  if (options.exposeRoot !== undefined) params.exposeRoot = options.exposeRoot;
   if (options.name !== undefined) params.name = options.name;
   if (options.state !== undefined) params.state = options.state;
   return runBulk<DetachReport>(

@@ -214,6 +214,8 @@ export type WatchActionKind =
   | "left-alone"
   | "view-made"
   | "view-removed"
+  | "link-made"
+  | "link-removed"
   | "skipped"
   | "state-gone"
   | "rearmed"
@@ -231,8 +233,10 @@ export interface WatchAction {
    * removed), `re-exposed` (an exposure whose file went was made again),
    * `left-alone` (the manifest named something bpfx cannot verify as its
    * own: reported, forgotten, and not touched), `view-made`,
-   * `view-removed` (a cgroup came or went under an attach rule), `skipped`
-   * (a cgroup left without a view, and why), `state-gone` (the state
+   * `view-removed` (a cgroup came or went under an attach rule of views),
+   * `link-made`, `link-removed` (the same under a rule of a cgroup
+   * program's links), `skipped` (a cgroup left without a view or link, and
+   * why), `state-gone` (the state
    * directory was removed or moved away), `rearmed` (a new state directory
    * at its path was taken up), or `error` (something could not be done;
    * the watcher goes on).
@@ -244,6 +248,8 @@ export interface WatchAction {
   readonly pin?: string;
   /** The cgroup, relative to the rule's cgroup root. */
   readonly cgroup?: string;
+  /** The id of the cgroup program's link made or removed. */
+  readonly linkId?: number;
   /** Why, in words. */
   readonly why: string;
 }

@@ -43,6 +43,7 @@ export type Feature =
   | "link uprobe"
   | "link kprobe_multi"
   | "link uprobe_multi"
+  | "link cgroup"
   | "tracefs"
   | "fanotify bpffs"
   | "fanotify cgroupfs";

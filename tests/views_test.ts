@@ -1080,10 +1080,10 @@ kernelTest(
       assert.ok(line.endsWith(CLEAR_LINE), JSON.stringify(line));
       assert.match(
         line.slice(0, -CLEAR_LINE.length),
-        /^attaching views \d+\/\d+$/,
+        /^attaching \d+\/\d+$/,
       );
     }
-    assert.equal(drawn.at(-1), `attaching views 3/3${CLEAR_LINE}`);
+    assert.equal(drawn.at(-1), `attaching 3/3${CLEAR_LINE}`);
     // The rule is recorded, with the program pinned for the watcher.
     const rule = {
       prog: `${b.path}/views/%prog-stat`,

@@ -4,7 +4,7 @@
 use crate::error::{Error, Kind, Result, q};
 use crate::mounts::{self, CGROUP2_SUPER_MAGIC};
 use crate::sys;
-use std::os::unix::fs::MetadataExt as _;
+use std::os::unix::fs::{DirEntryExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 
 /// A cgroup: its directory (when known) and its id (the directory's inode).
@@ -100,11 +100,9 @@ pub fn walk(top: &Path) -> Result<Walk> {
             if !ft.is_dir() {
                 continue;
             }
-            let child = rel.join(entry.file_name());
-            match entry.metadata() {
-                Ok(m) => children.push((child, m.ino())),
-                Err(_) => vanished.push(child),
-            }
+            // d_ino is the cgroup's id (kernfs gives its node's id): no
+            // stat per cgroup.
+            children.push((rel.join(entry.file_name()), entry.ino()));
         }
         for (child, id) in children {
             stack.push(child.clone());

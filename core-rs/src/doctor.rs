@@ -597,6 +597,22 @@ fn link_checks(privileged: bool) -> Vec<Check> {
             });
         }
     }
+    if privileged {
+        checks.push(match probe_cgroup_link() {
+            Ok(()) => check(
+                "link cgroup",
+                true,
+                "the kernel makes cgroup program links",
+                None,
+            ),
+            Err(errno) => check(
+                "link cgroup",
+                false,
+                format!("the probe failed: {}", describe_errno(errno)),
+                Some("use a kernel with cgroup links (5.7+)"),
+            ),
+        });
+    }
     let tracefs = crate::links::tracefs();
     checks.push(check(
         "tracefs",
@@ -626,6 +642,37 @@ fn probe_multi(attach_type: u32) -> std::result::Result<(), i32> {
     {
         Ok(_) => Ok(()), // not expected with no functions, but it is there
         Err(e) if e.errno() == libc::EINVAL => Ok(()),
+        Err(e) => Err(e.errno()),
+    }
+}
+
+/// A cgroup link of a cgroup_skb egress program made on `/`, which is no
+/// cgroup: `Ok` when the kernel refuses the target (EBADF), having taken
+/// the link type; else the errno. Nothing is attached anywhere.
+fn probe_cgroup_link() -> std::result::Result<(), i32> {
+    const PROG_TYPE_CGROUP_SKB: u32 = 8;
+    const CGROUP_INET_EGRESS: u32 = 1;
+    const INSNS_RETURN_1: [u64; 2] = [0x1_0000_00b7, 0x95]; // r0 = 1; exit
+    let license = CString::new("GPL").expect("no NUL");
+    let prog = sys::bpf_prog_load(&mut sys::ProgLoad {
+        prog_type: PROG_TYPE_CGROUP_SKB,
+        insns: &INSNS_RETURN_1,
+        license: &license,
+        expected_attach_type: CGROUP_INET_EGRESS,
+        attach_btf_id: 0,
+        log: &mut [],
+    })
+    .map_err(|e| e.errno())?;
+    let not_cgroup = crate::paths::Dir::open(Path::new("/")).map_err(|e| e.errno())?;
+    match sys::links::bpf_link_create(
+        prog.as_fd(),
+        std::os::fd::AsRawFd::as_raw_fd(&not_cgroup.fd()) as u32,
+        CGROUP_INET_EGRESS,
+        0,
+        sys::links::LinkExtra::None,
+    ) {
+        Ok(_) => Ok(()), // not expected of `/`, and closed at once
+        Err(e) if e.errno() == libc::EBADF => Ok(()),
         Err(e) => Err(e.errno()),
     }
 }

@@ -4,8 +4,10 @@
 //! modules (one per concept), and `abi` (the `extern "C"` exports).
 
 pub mod abi;
+pub mod attach_status;
 pub mod btf;
 pub mod btf_edit;
+pub mod cgroup_links;
 pub mod cgroups;
 pub mod doctor;
 pub mod elf_edit;

@@ -194,13 +194,13 @@ impl LinkKind {
 }
 
 /// The program to link, kept loaded until the link holds it.
-enum Prog {
+pub(crate) enum Prog {
     Pinned(OwnedFd),
     Loaded { ebpf: Box<Ebpf>, name: String },
 }
 
 impl Prog {
-    fn fd(&self) -> Result<BorrowedFd<'_>> {
+    pub(crate) fn fd(&self) -> Result<BorrowedFd<'_>> {
         match self {
             Prog::Pinned(fd) => Ok(fd.as_fd()),
             Prog::Loaded { ebpf, name } => ebpf
@@ -215,17 +215,17 @@ impl Prog {
 
 /// A program opened for a link: its fd's owner, the kernel's information on
 /// it, and for `OBJ:NAME` its section.
-struct Opened {
-    prog: Prog,
+pub(crate) struct Opened {
+    pub(crate) prog: Prog,
     /// `program "NAME"` or `the program pinned at "PATH"`, for messages.
-    what: String,
-    type_name: String,
+    pub(crate) what: String,
+    pub(crate) type_name: String,
     attach_btf_id: u32,
     attach_btf_obj_id: u32,
-    section: Option<String>,
+    pub(crate) section: Option<String>,
 }
 
-fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<Opened> {
+pub(crate) fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<Opened> {
     let as_path = Path::new(spec);
     let (prog, what, section) = if as_path.exists() || !spec.contains(':') {
         let (fd, _) = pins::open(as_path, Some(ObjKind::Prog))?;

@@ -87,17 +87,49 @@ pub struct Exposure {
     pub mount: Option<MountRecord>,
 }
 
-/// An attach rule: a view per cgroup of a subtree, kept true by the watcher.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// What an attach rule keeps per selected cgroup.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleKind {
+    /// A `self`-order cgroup iterator link (a view), exposed in a mirror.
+    #[default]
+    View,
+    /// A cgroup program's link (`BPF_LINK_CREATE` on the cgroup).
+    Link,
+}
+
+impl RuleKind {
+    fn is_view(&self) -> bool {
+        *self == RuleKind::View
+    }
+}
+
+/// An attach rule: a view or a program's link per selected cgroup of a
+/// subtree, kept true by the watcher. Fields past `name` came later and are
+/// optional, so older manifests still parse.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Rule {
-    /// The pinned iterator program the views are made from.
+    /// The pinned program the views or links are made from.
     pub prog: PathBuf,
     /// The cgroup root's canonical path.
     pub cgroup_root: PathBuf,
     pub pin_root: PathBuf,
+    /// Where the mirror of symlinks goes; empty for links without one.
+    #[serde(default)]
     pub expose_root: PathBuf,
     pub name: String,
+    #[serde(default, skip_serializing_if = "RuleKind::is_view")]
+    pub kind: RuleKind,
+    /// A link rule's attach type (`egress`, `sysctl`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach_type: Option<String>,
+    /// Only the cgroups this many levels below the root (0: the root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<u32>,
+    /// Only the cgroups whose name matches this glob.
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub glob: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -604,6 +636,7 @@ mod tests {
             pin_root: "/b".into(),
             expose_root: "/e".into(),
             name: "v".into(),
+            ..Default::default()
         }
     }
 
@@ -736,6 +769,28 @@ mod tests {
     /// mutants of a real manifest (bytes flipped, cut, duplicated, spliced)
     /// must each parse or be refused, never panic.
     #[test]
+    fn a_rule_without_the_later_fields_is_a_view_of_every_cgroup() {
+        let old = br#"{"version":1,"rules":[{"prog":"/p","cgroupRoot":"/c","pinRoot":"/b","exposeRoot":"/e","name":"v"}]}"#;
+        let m = parse(old).unwrap();
+        assert_eq!(m.rules, vec![rule()]);
+        assert_eq!(m.rules[0].kind, RuleKind::View);
+        // A link rule keeps its fields, and a view's are not written.
+        let link = Rule {
+            kind: RuleKind::Link,
+            attach_type: Some("egress".into()),
+            depth: Some(1),
+            glob: Some("web-*".into()),
+            expose_root: PathBuf::new(),
+            ..rule()
+        };
+        let text = serde_json::to_string(&link).unwrap();
+        assert!(text.contains(r#""kind":"link""#) && text.contains(r#""match":"web-*""#));
+        assert_eq!(serde_json::from_str::<Rule>(&text).unwrap(), link);
+        let view = serde_json::to_string(&rule()).unwrap();
+        assert!(!view.contains("kind") && !view.contains("depth"), "{view}");
+    }
+
+    #[test]
     fn the_manifest_parser_survives_mutation() {
         let mut m = Manifest::default();
         m.exposures.push(Exposure {
@@ -757,6 +812,7 @@ mod tests {
             pin_root: "/sys/fs/bpf/v".into(),
             expose_root: "/run/v".into(),
             name: "stat".into(),
+            ..Default::default()
         });
         let seed = serde_json::to_vec_pretty(&m).unwrap();
         assert_eq!(parse(&seed).unwrap(), m);

@@ -11,17 +11,18 @@
 //! encoded: `%` becomes `%25` and `.` becomes `%2E` (reversible). The mirror
 //! keeps the cgroups' own names.
 
+use crate::cgroup_links::{self, Selection};
 use crate::cgroups;
 use crate::error::{Error, Kind, Result, q};
 use crate::info::{self, Detail, ObjKind};
-use crate::manifest::{self, Rule};
+use crate::manifest::{self, Rule, RuleKind};
 use crate::mounts;
 use crate::paths::{self, Dir};
 use crate::views;
 use crate::{pins, sys};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -51,13 +52,24 @@ fn decode_rel(rel: &Path) -> PathBuf {
     rel.iter().map(|c| decode(&c.to_string_lossy())).collect()
 }
 
+/// What `attach` is asked (the `attach` request of the ABI, as it is).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AttachOptions {
     pub prog: String,
     pub cgroup_root: String,
     pub pin_root: PathBuf,
-    pub expose_root: PathBuf,
+    /// Needed for views; optional for a cgroup program's links.
+    pub expose_root: Option<PathBuf>,
     pub name: String,
     pub pin_by_name_root: Option<PathBuf>,
+    /// A cgroup program's attach type, when not the one its section names.
+    pub attach_type: Option<String>,
+    /// Only the cgroups this many levels below the root.
+    pub depth: Option<u32>,
+    /// Only the cgroups whose name matches this glob.
+    #[serde(rename = "match")]
+    pub glob: Option<String>,
     /// With a state directory, the attach is recorded as a rule that the
     /// watcher keeps true as cgroups come and go.
     pub state: Option<PathBuf>,
@@ -76,7 +88,11 @@ pub struct Item {
     pub cgroup: String,
     pub cgroup_id: u64,
     pub pin: String,
+    /// The mirror's symlink (`""` without an expose root).
     pub expose: String,
+    /// A cgroup program's link: its id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_id: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,11 +114,30 @@ pub struct AttachReport {
     pub seen: Vec<u64>,
 }
 
-/// A view found in the pin tree: where (its directory, encoded, relative to
-/// the pin root) and for which cgroup.
+/// A view or cgroup link found in the pin tree: where (its directory,
+/// encoded, relative to the pin root) and what it is.
 struct Existing {
     enc_rel: PathBuf,
     cgroup_id: u64,
+    held: Held,
+}
+
+/// What a pin of bpfx's kind holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Held {
+    cgroup_id: u64,
+    link_id: u32,
+    prog_id: u32,
+    /// `None`: a view; else a cgroup link's attach type.
+    attach: Option<u32>,
+}
+
+/// Which pins a walk of the pin tree takes: views, the cgroup links of one
+/// attach type, or both kinds (`Any`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Any,
+    Kind(Option<u32>),
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -121,18 +156,38 @@ fn sys_err(what: String, path: &Path, e: sys::SysError) -> Error {
     Error::sys(what, e).with_path(path)
 }
 
-/// The cgroup id of the view pinned at `name` in `dir`, if it is a cgroup
-/// iterator link (a view bpfx makes).
-fn view_at(dir: &Dir, name: &str) -> Option<u64> {
+/// What is pinned at `name` in `dir`, if it is a cgroup iterator link (a
+/// view) or a cgroup link (a cgroup program's link; its cgroup id is 0 once
+/// the kernel detached it from a removed cgroup).
+fn held_at(dir: &Dir, name: &str) -> Option<Held> {
     let fd = dir.obj_get(name).ok()?;
-    let i = info::info_of_kind(fd.as_fd(), ObjKind::Link).ok()?;
+    held_by(fd.as_fd())
+}
+
+fn held_by(fd: BorrowedFd<'_>) -> Option<Held> {
+    let i = info::info_of_kind(fd, ObjKind::Link).ok()?;
     let Detail::Link(l) = &i.detail else {
         return None;
     };
-    if l.target.get("iter").and_then(|v| v.as_str()) != Some("cgroup") {
-        return None;
-    }
-    l.target.get("cgroupId").and_then(|v| v.as_u64())
+    let cgroup_id = l.target.get("cgroupId").and_then(|v| v.as_u64())?;
+    let attach = match i.type_name.as_str() {
+        "iter" if l.target.get("iter").and_then(|v| v.as_str()) == Some("cgroup") => None,
+        "cgroup" => {
+            let name = l.target.get("attachType").and_then(|v| v.as_str())?;
+            Some(
+                (0..64u32)
+                    .find(|v| crate::names::attach_type(*v) == name)
+                    .filter(|v| cgroup_links::name_of(*v).is_some())?,
+            )
+        }
+        _ => return None,
+    };
+    Some(Held {
+        cgroup_id,
+        link_id: i.id,
+        prog_id: l.prog_id,
+        attach,
+    })
 }
 
 /// Finds the cgroup iterator links named `name` (or any name) in the pin
@@ -143,6 +198,7 @@ fn existing_views(
     root: &Dir,
     start: &Path,
     name: Option<&str>,
+    want: Want,
 ) -> Result<BTreeMap<PathBuf, Existing>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![start.to_path_buf()];
@@ -170,19 +226,59 @@ fn existing_views(
             {
                 continue;
             }
-            let Some(cgroup_id) = view_at(&dir, &file) else {
-                continue; // not a view bpfx makes: leave it alone
+            let Some(held) = held_at(&dir, &file) else {
+                continue; // not a view or link bpfx makes: leave it alone
             };
+            if want != Want::Any && want != Want::Kind(held.attach) {
+                continue;
+            }
             out.insert(
                 decode_rel(&rel).join(&file),
                 Existing {
                     enc_rel: rel.clone(),
-                    cgroup_id,
+                    cgroup_id: held.cgroup_id,
+                    held,
                 },
             );
         }
     }
     Ok(out)
+}
+
+/// A view or link found pinned for a rule.
+pub struct Pinned {
+    pub cgroup_id: u64,
+    pub link_id: u32,
+    pub pin: PathBuf,
+}
+
+/// The views (`attach` `None`) or cgroup links of one attach type pinned
+/// as `name` under `pin_root`, by cgroup path.
+pub fn pinned(
+    pin_root: &Path,
+    name: &str,
+    attach: Option<u32>,
+) -> Result<BTreeMap<PathBuf, Pinned>> {
+    let Some(root) = open_pin_root(pin_root, false)? else {
+        return Ok(BTreeMap::new());
+    };
+    Ok(
+        existing_views(&root, Path::new(""), Some(name), Want::Kind(attach))?
+            .into_iter()
+            .map(|(key, e)| {
+                let rel = key.parent().unwrap_or(Path::new("")).to_path_buf();
+                let pin = pin_root.join(&e.enc_rel).join(name);
+                (
+                    rel,
+                    Pinned {
+                        cgroup_id: e.cgroup_id,
+                        link_id: e.held.link_id,
+                        pin,
+                    },
+                )
+            })
+            .collect(),
+    )
 }
 
 fn item(rel: &Path, id: u64, pin: &Path, expose: &Path) -> Item {
@@ -191,6 +287,14 @@ fn item(rel: &Path, id: u64, pin: &Path, expose: &Path) -> Item {
         cgroup_id: id,
         pin: pin.display().to_string(),
         expose: expose.display().to_string(),
+        link_id: None,
+    }
+}
+
+impl Item {
+    fn link(mut self, id: Option<u32>) -> Item {
+        self.link_id = id;
+        self
     }
 }
 
@@ -389,7 +493,11 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
     })?;
     cgroups::resolve(&top_path.to_string_lossy())?;
     let pin_root = plain(&o.pin_root, "pin root")?;
-    let expose_root = plain(&o.expose_root, "expose root")?;
+    let expose_root = o
+        .expose_root
+        .as_deref()
+        .map(|e| plain(e, "expose root"))
+        .transpose()?;
     let state = match &o.state {
         Some(s) => Some(manifest::State::open(s, true)?.expect("made")),
         None => None,
@@ -400,8 +508,8 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
         let parent = pin_root.parent().unwrap_or(Path::new("/"));
         mounts::require_bpffs_dir(parent, "pin views")?;
     }
-    open_expose_root(&expose_root, false)?;
-    {
+    if let Some(expose_root) = &expose_root {
+        open_expose_root(expose_root, false)?;
         let mut on = expose_root.as_path();
         while let Err(e) = Dir::open(on) {
             if e.errno() != libc::ENOENT {
@@ -410,48 +518,75 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
             on = on.parent().unwrap_or(Path::new("/"));
         }
         if let Ok(d) = Dir::open(on) {
-            check_expose_fs(&expose_root, &d)?;
+            check_expose_fs(expose_root, &d)?;
         }
     }
 
-    let (prog, target) = views::open_prog(&o.prog, o.pin_by_name_root.as_deref())?;
-    if target != "cgroup" {
-        return Err(Error::invalid(
-            "attach",
-            format!(
-                "attach needs a cgroup iterator program, but {} iterates \"{target}\"",
-                o.prog
-            ),
-        )
-        .with_hint("use a program from a SEC(\"iter/cgroup\") section"));
+    let prog = open_any(o)?;
+    let (attach, select) = match &prog {
+        AnyProg::View(_) => {
+            if expose_root.is_none() {
+                return Err(Error::invalid(
+                    "attach",
+                    "Give an expose root: views are read through their mirror of the cgroup tree",
+                ));
+            }
+            let select = Selection {
+                depth: o.depth,
+                glob: o.glob.clone(),
+            };
+            (None, select)
+        }
+        AnyProg::Link(_, attach_type) => {
+            // A program on a cgroup runs for its descendants too: with no
+            // selection, the root alone.
+            let select = Selection {
+                depth: o.depth.or(o.glob.is_none().then_some(0)),
+                glob: o.glob.clone(),
+            };
+            (Some(cgroup_links::value(attach_type)?), select)
+        }
+    };
+    let walk = cgroups::walk(&top_path)?;
+    if let Some(depth) = o.depth {
+        check_depth(&top_path, &walk, depth)?;
     }
     let tree = Tree {
         pin_root,
         expose_root,
         name: o.name.clone(),
+        attach,
+        select,
     };
-    let report = tree.reconcile(prog.fd()?, &top_path)?;
+    let report = tree.reconcile_walk(prog.fd()?, &top_path, walk)?;
     if let (Some(state), Some(lock)) = (&state, &lock) {
-        let prog_path = match &prog {
-            views::IterProg::Pinned { .. } => mounts::absolute(Path::new(&o.prog)),
-            views::IterProg::Loaded { .. } => {
-                let p = prog_pin(&tree.pin_root, &tree.name);
-                let root = open_pin_root(&tree.pin_root, true)?.expect("made");
-                let file = p.file_name().and_then(|n| n.to_str()).expect("named");
-                if view_at(&root, file).is_none() {
-                    let _ = root.unlink(file);
-                }
-                root.pin(prog.fd()?, file)
-                    .map_err(|e| sys_err(format!("Cannot pin the program at {}", q(&p)), &p, e))?;
-                p
+        let prog_path = if prog.loaded() {
+            let p = prog_pin(&tree.pin_root, &tree.name);
+            let root = open_pin_root(&tree.pin_root, true)?.expect("made");
+            let file = p.file_name().and_then(|n| n.to_str()).expect("named");
+            if held_at(&root, file).is_none() {
+                let _ = root.unlink(file);
             }
+            root.pin(prog.fd()?, file)
+                .map_err(|e| sys_err(format!("Cannot pin the program at {}", q(&p)), &p, e))?;
+            p
+        } else {
+            mounts::absolute(Path::new(&o.prog))
         };
         let rule = Rule {
             prog: prog_path,
             cgroup_root: top_path.clone(),
             pin_root: tree.pin_root.clone(),
-            expose_root: tree.expose_root.clone(),
+            expose_root: tree.expose_root.clone().unwrap_or_default(),
             name: tree.name.clone(),
+            kind: if attach.is_some() {
+                RuleKind::Link
+            } else {
+                RuleKind::View
+            },
+            attach_type: attach.and_then(cgroup_links::name_of).map(str::to_string),
+            depth: tree.select.depth,
+            glob: tree.select.glob.clone(),
         };
         state.update(lock, |m| {
             m.rules
@@ -459,46 +594,216 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
             m.rules.push(rule);
             Ok(())
         })?;
+        crate::attach_status::record(state, lock, &tree, &report, None)?;
     }
     Ok(report)
 }
 
-/// The two trees of one attach: views pinned under `pin_root`, exposed
-/// under `expose_root`, each file named `name`.
-pub struct Tree {
-    pub pin_root: PathBuf,
-    pub expose_root: PathBuf,
-    pub name: String,
+/// The program of an attach: a cgroup iterator (views), or a cgroup
+/// program with the attach type it takes (links).
+enum AnyProg {
+    View(views::IterProg),
+    Link(crate::links::Opened, &'static str),
 }
 
-/// A tree's roots, open for one operation.
+impl AnyProg {
+    fn fd(&self) -> Result<BorrowedFd<'_>> {
+        match self {
+            AnyProg::View(p) => p.fd(),
+            AnyProg::Link(p, _) => p.prog.fd(),
+        }
+    }
+
+    /// Loaded from `OBJ:NAME` for this attach (not a pin).
+    fn loaded(&self) -> bool {
+        match self {
+            AnyProg::View(p) => matches!(p, views::IterProg::Loaded { .. }),
+            AnyProg::Link(p, _) => matches!(p.prog, crate::links::Prog::Loaded { .. }),
+        }
+    }
+}
+
+/// Opens the program of `o`: a cgroup iterator makes views; anything else
+/// (or any program with an attach type given) must be a cgroup program.
+fn open_any(o: &AttachOptions) -> Result<AnyProg> {
+    let root = o.pin_by_name_root.as_deref();
+    if o.attach_type.is_none() {
+        match views::open_prog(&o.prog, root) {
+            Ok((_, target)) if target != "cgroup" => {
+                return Err(Error::invalid(
+                    "attach",
+                    format!(
+                        "attach needs a cgroup iterator program, but {} iterates \"{target}\"",
+                        o.prog
+                    ),
+                )
+                .with_hint("use a program from a SEC(\"iter/cgroup\") section"));
+            }
+            Ok((p, _)) => return Ok(AnyProg::View(p)),
+            Err(e) if e.kind == Kind::WrongKind => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let p = crate::links::open_prog(&o.prog, root)?;
+    let at = cgroup_links::resolve(
+        &p.what,
+        &p.type_name,
+        p.section.as_deref(),
+        o.attach_type.as_deref(),
+    )?;
+    Ok(AnyProg::Link(p, at))
+}
+
+/// Refuses a depth the tree at `top` cannot hold: no cgroup one level
+/// above it, to be the parent of the cgroups it selects. The level below
+/// the deepest cgroup is allowed: a rule for the children to come (each
+/// container) starts with none.
+fn check_depth(top: &Path, walk: &cgroups::Walk, depth: u32) -> Result<()> {
+    let deepest = walk
+        .cgroups
+        .iter()
+        .map(|(rel, _)| rel.components().count() as u32)
+        .max()
+        .unwrap_or(0);
+    if depth > deepest + 1 {
+        let levels = |n: u32| format!("{n} level{}", if n == 1 { "" } else { "s" });
+        return Err(Error::invalid(
+            "attach",
+            format!(
+                "--depth {depth} is beyond the tree at {}: no cgroup is {} below it to hold cgroups {} below (the deepest is {} below)",
+                q(top),
+                levels(depth - 1),
+                levels(depth),
+                levels(deepest)
+            ),
+        )
+        .with_hint("give a --depth within the tree (0 is the root, 1 each child), or make the cgroups first"));
+    }
+    Ok(())
+}
+
+/// The trees of one attach: views or cgroup links pinned under
+/// `pin_root`, exposed under `expose_root` (when there is one), each file
+/// named `name`, for the cgroups `select` takes.
+pub struct Tree {
+    pub pin_root: PathBuf,
+    pub expose_root: Option<PathBuf>,
+    pub name: String,
+    /// `None`: views; else the attach type of a cgroup program's links.
+    pub attach: Option<u32>,
+    pub select: Selection,
+}
+
+/// A tree's roots, open for one operation; for links, the cgroup root too.
 struct Roots {
     pin: Dir,
-    expose: Dir,
+    expose: Option<Dir>,
+    cgroups: Option<Dir>,
+    /// The pin directory made last: cgroups come in order, so the next
+    /// one's directory is most often beside it.
+    pin_parent: std::cell::RefCell<Option<(PathBuf, Dir)>>,
+}
+
+impl Roots {
+    fn new(pin: Dir, expose: Option<Dir>, cgroups: Option<Dir>) -> Roots {
+        Roots {
+            pin,
+            expose,
+            cgroups,
+            pin_parent: Default::default(),
+        }
+    }
+
+    /// Opens the pin directory `enc_rel`, making what is missing: below
+    /// the parent made last when it is the same, else from the pin root.
+    fn pin_dir(&self, enc_rel: &Path) -> sys::SysResult<Dir> {
+        let (Some(parent), Some(name)) = (enc_rel.parent(), enc_rel.file_name()) else {
+            return self.pin.open_rel(Path::new(""), false);
+        };
+        let name = name.to_str().unwrap_or_default();
+        let child = |dir: &Dir| {
+            match sys::fs::mkdir_at(dir.fd(), name, 0o755) {
+                Ok(()) => {}
+                Err(e) if e.errno() == libc::EEXIST => {}
+                Err(e) => return Err(e),
+            }
+            dir.open_rel(Path::new(name), false)
+        };
+        let mut cached = self.pin_parent.borrow_mut();
+        if let Some((at, dir)) = cached.as_ref()
+            && at == parent
+        {
+            return child(dir);
+        }
+        let dir = self.pin.make_rel(parent, 0o755, false)?;
+        let made = child(&dir);
+        *cached = Some((parent.to_path_buf(), dir));
+        made
+    }
 }
 
 impl Tree {
+    /// The tree a rule keeps. What the rule says is checked: an unknown
+    /// attach type is refused.
+    pub fn of(r: &Rule) -> Result<Tree> {
+        let attach = match r.kind {
+            RuleKind::View => None,
+            RuleKind::Link => Some(cgroup_links::value(r.attach_type.as_deref().unwrap_or(""))?),
+        };
+        Ok(Tree {
+            pin_root: r.pin_root.clone(),
+            expose_root: (!r.expose_root.as_os_str().is_empty()).then(|| r.expose_root.clone()),
+            name: r.name.clone(),
+            attach,
+            select: Selection {
+                depth: r.depth,
+                glob: r.glob.clone(),
+            },
+        })
+    }
+
     fn pin(&self, rel: &Path) -> PathBuf {
         self.pin_root.join(encode_rel(rel)).join(&self.name)
     }
 
     fn expose(&self, rel: &Path) -> PathBuf {
-        self.expose_root.join(rel).join(&self.name)
+        self.expose_root
+            .as_ref()
+            .map_or_else(PathBuf::new, |e| e.join(rel).join(&self.name))
     }
 
-    fn roots(&self) -> Result<Roots> {
-        Ok(Roots {
-            pin: open_pin_root(&self.pin_root, true)?.expect("made"),
-            expose: open_expose_root(&self.expose_root, true)?.expect("made"),
-        })
+    fn want(&self) -> Want {
+        Want::Kind(self.attach)
+    }
+
+    fn roots(&self, top: &Path) -> Result<Roots> {
+        let expose = match &self.expose_root {
+            Some(e) => Some(open_expose_root(e, true)?.expect("made")),
+            None => None,
+        };
+        let cgroups = match self.attach {
+            Some(_) => Some(
+                Dir::open(top)
+                    .map_err(|e| sys_err(format!("Cannot open cgroup {}", q(top)), top, e))?,
+            ),
+            None => None,
+        };
+        Ok(Roots::new(
+            open_pin_root(&self.pin_root, true)?.expect("made"),
+            expose,
+            cgroups,
+        ))
     }
 
     /// Removes the mirror symlinks named `name` that point into the pin
     /// root at nothing (left by a crash); returns their cgroups.
     fn sweep_dangling(&self, roots: &Roots, report: &mut AttachReport) {
+        let Some(expose) = &roots.expose else {
+            return;
+        };
         let mut stack = vec![PathBuf::new()];
         while let Some(rel) = stack.pop() {
-            let Ok(dir) = roots.expose.open_rel(&rel, false) else {
+            let Ok(dir) = expose.open_rel(&rel, false) else {
                 continue;
             };
             let Ok(entries) = dir.entries() else { continue };
@@ -525,7 +830,7 @@ impl Tree {
                     None => false,
                 };
                 if dangling && dir.unlink(&entry.name).is_ok() {
-                    roots.expose.prune(&rel, false);
+                    expose.prune(&rel, false);
                     report
                         .removed
                         .push(item(&rel, 0, &target, &self.expose(&rel)));
@@ -534,14 +839,30 @@ impl Tree {
         }
     }
 
-    /// Brings the whole subtree at `top` to truth: a view for every cgroup,
-    /// none for cgroups that are gone. A cgroup that cannot get a view is
-    /// skipped and named in the report; the rest is done.
+    /// Brings the whole subtree at `top` to truth: a view or link for every
+    /// selected cgroup, none for cgroups that are gone or not selected. A
+    /// cgroup that cannot get one is skipped and named in the report; the
+    /// rest is done.
     pub fn reconcile(&self, prog: BorrowedFd<'_>, top: &Path) -> Result<AttachReport> {
-        let cgroups::Walk { cgroups, vanished } = cgroups::walk(top)?;
-        let roots = self.roots()?;
+        self.reconcile_walk(prog, top, cgroups::walk(top)?)
+    }
+
+    /// [`Tree::reconcile`] with the walk of `top` made.
+    fn reconcile_walk(
+        &self,
+        prog: BorrowedFd<'_>,
+        top: &Path,
+        walk: cgroups::Walk,
+    ) -> Result<AttachReport> {
+        let cgroups::Walk { cgroups, vanished } = walk;
+        let roots = self.roots(top)?;
+        let selected: Vec<&(PathBuf, u64)> = cgroups
+            .iter()
+            .filter(|(rel, _)| self.select.selects(rel))
+            .collect();
         let mut report = AttachReport {
-            cgroups: cgroups.len(),
+            cgroups: selected.len(),
+            seen: cgroups.iter().map(|(_, id)| *id).collect(),
             ..Default::default()
         };
         for v in vanished {
@@ -551,16 +872,17 @@ impl Tree {
             });
         }
         self.sweep_dangling(&roots, &mut report);
-        let mut existing = existing_views(&roots.pin, Path::new(""), Some(&self.name))?;
-        let total = cgroups.len() as u64;
+        let mut existing =
+            existing_views(&roots.pin, Path::new(""), Some(&self.name), self.want())?;
+        let prog_key = ProgKey::of(prog);
+        let total = selected.len() as u64;
         progress(0, total);
-        for (done, (rel, id)) in cgroups.iter().enumerate() {
-            report.seen.push(*id);
+        for (done, (rel, id)) in selected.into_iter().enumerate() {
             let old = existing.remove(&rel.join(&self.name));
-            self.sync_one(&roots, prog, rel, *id, old, &mut report);
+            self.sync_one(&roots, prog, &prog_key, rel, *id, old, &mut report);
             progress(done as u64 + 1, total);
         }
-        // What is left belongs to cgroups that are gone.
+        // What is left belongs to cgroups that are gone or not selected.
         for (key, old) in existing {
             let rel = key.parent().unwrap_or(Path::new("")).to_path_buf();
             self.remove_one(&roots, &rel, &old, &mut report)?;
@@ -569,8 +891,8 @@ impl Tree {
         Ok(report)
     }
 
-    /// Makes the views of a cgroup subtree that just appeared at `rel`
-    /// (below `top`), keeping any that exist.
+    /// Makes the views or links of a cgroup subtree that just appeared at
+    /// `rel` (below `top`), keeping any that exist.
     pub fn appeared(&self, prog: BorrowedFd<'_>, top: &Path, rel: &Path) -> Result<AttachReport> {
         let mut report = AttachReport::default();
         let cgroups::Walk { cgroups, .. } = match cgroups::walk(&top.join(rel)) {
@@ -578,29 +900,42 @@ impl Tree {
             Err(e) if e.kind == Kind::NotFound => return Ok(report), // gone again
             Err(e) => return Err(e),
         };
-        let roots = self.roots()?;
-        let mut existing = existing_views(&roots.pin, &encode_rel(rel), Some(&self.name))?;
-        report.cgroups = cgroups.len();
+        let roots = self.roots(top)?;
+        let mut existing =
+            existing_views(&roots.pin, &encode_rel(rel), Some(&self.name), self.want())?;
+        let prog_key = ProgKey::of(prog);
         for (sub, id) in cgroups {
             report.seen.push(id);
-            let old = existing.remove(&join_rel(rel, &sub).join(&self.name));
-            self.sync_one(&roots, prog, &join_rel(rel, &sub), id, old, &mut report);
+            let at = join_rel(rel, &sub);
+            if !self.select.selects(&at) {
+                continue;
+            }
+            report.cgroups += 1;
+            let old = existing.remove(&at.join(&self.name));
+            self.sync_one(&roots, prog, &prog_key, &at, id, old, &mut report);
         }
         Ok(report)
     }
 
-    /// Removes the views of the cgroup at `rel` and of any below it (`rel`
-    /// empty: the whole tree, root view included).
+    /// Removes the views or links of the cgroup at `rel` and of any below
+    /// it (`rel` empty: the whole tree, root included).
     pub fn vanished(&self, rel: &Path) -> Result<AttachReport> {
         let mut report = AttachReport::default();
         let Some(pin) = open_pin_root(&self.pin_root, false)? else {
             return Ok(report);
         };
-        let Some(expose) = open_expose_root(&self.expose_root, false)? else {
-            return Ok(report);
+        let expose = match &self.expose_root {
+            Some(e) => match open_expose_root(e, false)? {
+                Some(d) => Some(d),
+                None if self.attach.is_none() => return Ok(report),
+                None => None,
+            },
+            None => None,
         };
-        let roots = Roots { pin, expose };
-        for (key, old) in existing_views(&roots.pin, &encode_rel(rel), Some(&self.name))? {
+        let roots = Roots::new(pin, expose, None);
+        for (key, old) in
+            existing_views(&roots.pin, &encode_rel(rel), Some(&self.name), self.want())?
+        {
             let sub = key.parent().unwrap_or(Path::new("")).to_path_buf();
             self.remove_one(&roots, &sub, &old, &mut report)?;
         }
@@ -617,22 +952,27 @@ impl Tree {
         let pin = self.pin(rel);
         let expose = self.expose(rel);
         remove_view(roots, rel, old, &self.name, &pin)?;
-        report.removed.push(item(rel, old.cgroup_id, &pin, &expose));
+        let link = old.held.attach.map(|_| old.held.link_id);
+        report
+            .removed
+            .push(item(rel, old.cgroup_id, &pin, &expose).link(link));
         Ok(())
     }
 
-    /// Keeps, replaces or makes the view of one cgroup; what fails is
-    /// skipped and reported.
+    /// Keeps, replaces or makes the view or link of one cgroup; what fails
+    /// is skipped and reported.
+    #[allow(clippy::too_many_arguments)]
     fn sync_one(
         &self,
         roots: &Roots,
         prog: BorrowedFd<'_>,
+        prog_key: &ProgKey,
         rel: &Path,
         id: u64,
         old: Option<Existing>,
         report: &mut AttachReport,
     ) {
-        if let Err(e) = self.try_sync_one(roots, prog, rel, id, old, report) {
+        if let Err(e) = self.try_sync_one(roots, prog, prog_key, rel, id, old, report) {
             report.skipped.push(Skipped {
                 cgroup: rel.display().to_string(),
                 why: e.message.clone(),
@@ -640,10 +980,68 @@ impl Tree {
         }
     }
 
+    /// Makes the object for the cgroup `id` at `rel`: a `self`-order
+    /// iterator link (a view), or the program's link on the cgroup, opened
+    /// by handle below the cgroup root and checked to be that cgroup still.
+    /// `None`: the cgroup is gone (reported as skipped).
+    fn make_object(
+        &self,
+        roots: &Roots,
+        prog: BorrowedFd<'_>,
+        rel: &Path,
+        id: u64,
+        report: &mut AttachReport,
+    ) -> Result<Option<OwnedFd>> {
+        let gone = |report: &mut AttachReport| {
+            report.skipped.push(Skipped {
+                cgroup: rel.display().to_string(),
+                why: format!(
+                    "the cgroup was removed before its {} was made",
+                    if self.attach.is_some() {
+                        "link"
+                    } else {
+                        "view"
+                    }
+                ),
+            });
+            Ok(None)
+        };
+        let Some(attach) = self.attach else {
+            let params = sys::IterParams::Cgroup {
+                order: 1,
+                cgroup_fd: 0,
+                cgroup_id: id,
+            };
+            return match views::make_link(prog, "cgroup", params) {
+                Ok(l) => Ok(Some(l)),
+                Err(e) if e.kind == Kind::NotFound => gone(report),
+                Err(e) => Err(e),
+            };
+        };
+        let top = roots
+            .cgroups
+            .as_ref()
+            .expect("a link tree opens its cgroup root");
+        let cg = match top.open_rel(rel, true) {
+            Ok(d) => d,
+            Err(e) if e.errno() == libc::ENOENT => return gone(report),
+            Err(e) => {
+                let p = top.path().join(rel);
+                return Err(sys_err(format!("Cannot open cgroup {}", q(&p)), &p, e));
+            }
+        };
+        if !cg.stat("").is_ok_and(|st| st.ino == id) {
+            return gone(report); // and made again: the next event takes it
+        }
+        cgroup_links::make(prog, cg.fd(), attach, rel).map(Some)
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn try_sync_one(
         &self,
         roots: &Roots,
         prog: BorrowedFd<'_>,
+        prog_key: &ProgKey,
         rel: &Path,
         id: u64,
         old: Option<Existing>,
@@ -664,26 +1062,36 @@ impl Tree {
                 sys_err(format!("Cannot make directory {}", q(d)), d, e)
             })
         };
-        let exp_dir = roots.expose.open_rel(rel, false).ok();
+        let exp_dir = roots
+            .expose
+            .as_ref()
+            .and_then(|e| e.open_rel(rel, false).ok());
         let there = |d: &Option<Dir>| d.as_ref().is_some_and(|d| d.stat(name).is_ok());
         let ours = |d: &Option<Dir>| d.as_ref().is_some_and(|d| d.links_to(name, &pin));
         if let Some(old) = old {
-            if old.cgroup_id == id {
-                if !ours(&exp_dir) {
+            // A link is right when it is of this cgroup and this program
+            // (or one with the same instructions).
+            let same_prog = self.attach.is_none() || prog_key.same(old.held.prog_id);
+            if old.cgroup_id == id && same_prog {
+                if let Some(expose_dir) = &roots.expose
+                    && !ours(&exp_dir)
+                {
                     if there(&exp_dir) {
                         not_ours(report);
                         return Ok(());
                     }
-                    mkdirs(&roots.expose, rel, &expose)?
+                    mkdirs(expose_dir, rel, &expose)?
                         .symlink(&pin, name)
                         .map_err(|e| {
                             sys_err(format!("Cannot expose {}", q(&expose)), &expose, e)
                         })?;
                 }
-                report.kept.push(item(rel, id, &pin, &expose));
+                let link = old.held.attach.map(|_| old.held.link_id);
+                report.kept.push(item(rel, id, &pin, &expose).link(link));
                 return Ok(());
             }
-            // The cgroup was removed and made again: its old view is stale.
+            // The cgroup was removed and made again, or the program is
+            // another: the old one is stale.
             self.remove_one(roots, rel, &old, report)?;
         }
         if ours(&exp_dir) {
@@ -695,68 +1103,118 @@ impl Tree {
             not_ours(report);
             return Ok(());
         }
-        let params = sys::IterParams::Cgroup {
-            order: 1,
-            cgroup_fd: 0,
-            cgroup_id: id,
+        let Some(link) = self.make_object(roots, prog, rel, id, report)? else {
+            return Ok(());
         };
-        let link = match views::make_link(prog, "cgroup", params) {
-            Ok(l) => l,
-            Err(e) if e.kind == Kind::NotFound => {
-                report.skipped.push(Skipped {
-                    cgroup: rel.display().to_string(),
-                    why: "the cgroup was removed before its view was made".into(),
-                });
-                return Ok(());
-            }
-            Err(e) => return Err(e),
+        let what = if self.attach.is_some() {
+            "link"
+        } else {
+            "view"
         };
-        let pin_dir = mkdirs(&roots.pin, &encode_rel(rel), &pin)?;
+        let pin_dir = roots.pin_dir(&encode_rel(rel)).map_err(|e| {
+            let d = pin.parent().unwrap_or(&pin);
+            sys_err(format!("Cannot make directory {}", q(d)), d, e)
+        })?;
         pin_dir.pin(link.as_fd(), name).map_err(|e| {
-            let err = sys_err(format!("Cannot pin the view at {}", q(&pin)), &pin, e);
+            let err = sys_err(format!("Cannot pin the {what} at {}", q(&pin)), &pin, e);
             if err.kind == Kind::Exists {
                 err.with_message(format!(
-                    "Cannot pin the view at {}: something else has that name (a child cgroup named like the view?)",
+                    "Cannot pin the {what} at {}: something else has that name (a child cgroup named like the {what}?)",
                     q(&pin)
                 ))
             } else {
                 err
             }
         })?;
-        let made = mkdirs(&roots.expose, rel, &expose).and_then(|d| {
-            d.symlink(&pin, name)
-                .map_err(|e| sys_err(format!("Cannot expose {}", q(&expose)), &expose, e))
-        });
-        if let Err(e) = made {
-            let _ = pin_dir.unlink(name);
-            roots.pin.prune(&encode_rel(rel), false);
-            return Err(e);
+        if let Some(expose_dir) = &roots.expose {
+            let made = mkdirs(expose_dir, rel, &expose).and_then(|d| {
+                d.symlink(&pin, name)
+                    .map_err(|e| sys_err(format!("Cannot expose {}", q(&expose)), &expose, e))
+            });
+            if let Err(e) = made {
+                let _ = pin_dir.unlink(name);
+                roots.pin.prune(&encode_rel(rel), false);
+                return Err(e);
+            }
         }
-        report.made.push(item(rel, id, &pin, &expose));
+        let link_id = self
+            .attach
+            .and_then(|_| held_by(link.as_fd()))
+            .map(|h| h.link_id);
+        report.made.push(item(rel, id, &pin, &expose).link(link_id));
         Ok(())
     }
 }
 
-/// Removes one view and its mirror symlink, if the symlink is bpfx's. The
-/// symlink goes first: a crash between the two leaves a pin, which the next
-/// reconcile finds, rather than a symlink to nothing. The pin is checked
-/// again right before it goes: still a view of the same cgroup.
+/// The program a reconcile attaches, to tell whether a link holds it: the
+/// same program, or one with the same instructions (its tag), as a second
+/// attach of `OBJ:NAME` loads the program again.
+struct ProgKey {
+    id: Option<u32>,
+    tag: Option<String>,
+    /// Other programs' ids, and whether their tag is this one's.
+    known: std::cell::RefCell<std::collections::HashMap<u32, bool>>,
+}
+
+impl ProgKey {
+    fn of(fd: BorrowedFd<'_>) -> ProgKey {
+        let (id, tag) = match prog_info(fd) {
+            Some((id, tag)) => (Some(id), Some(tag)),
+            None => (None, None),
+        };
+        ProgKey {
+            id,
+            tag,
+            known: Default::default(),
+        }
+    }
+
+    fn same(&self, other: u32) -> bool {
+        if self.id == Some(other) {
+            return true;
+        }
+        *self.known.borrow_mut().entry(other).or_insert_with(|| {
+            let tag = sys::progs::prog_fd_by_id(other)
+                .ok()
+                .and_then(|fd| prog_info(fd.as_fd()));
+            self.tag.is_some() && tag.map(|(_, t)| t) == self.tag
+        })
+    }
+}
+
+/// The id and tag of the program `fd`.
+fn prog_info(fd: BorrowedFd<'_>) -> Option<(u32, String)> {
+    let i = info::info_of_kind(fd, ObjKind::Prog).ok()?;
+    match i.detail {
+        Detail::Prog(p) => Some((i.id, p.tag)),
+        _ => None,
+    }
+}
+
+/// Removes one view or link and its mirror symlink, if the symlink is
+/// bpfx's. The symlink goes first: a crash between the two leaves a pin,
+/// which the next reconcile finds, rather than a symlink to nothing. The
+/// pin is checked again right before it goes: still the same kind, of the
+/// same cgroup. Unpinning a cgroup link detaches its program.
 fn remove_view(roots: &Roots, rel: &Path, old: &Existing, name: &str, pin: &Path) -> Result<()> {
-    if let Ok(d) = roots.expose.open_rel(rel, false)
+    if let Some(expose) = &roots.expose
+        && let Ok(d) = expose.open_rel(rel, false)
         && d.links_to(name, pin)
     {
         d.unlink(name).map_err(|e| {
             let p = d.path().join(name);
             sys_err(format!("Cannot remove {}", q(&p)), &p, e)
         })?;
-        roots.expose.prune(rel, false);
+        expose.prune(rel, false);
     }
     let d = match roots.pin.open_rel(&old.enc_rel, false) {
         Ok(d) => d,
         Err(e) if e.errno() == libc::ENOENT => return Ok(()),
         Err(e) => return Err(sys_err(format!("Cannot unpin {}", q(pin)), pin, e)),
     };
-    if view_at(&d, name) == Some(old.cgroup_id) {
+    if held_at(&d, name)
+        .is_some_and(|h| h.cgroup_id == old.cgroup_id && h.attach == old.held.attach)
+    {
         match d.unlink(name) {
             Ok(()) => {}
             Err(e) if e.errno() == libc::ENOENT => {}
@@ -772,19 +1230,19 @@ pub struct DetachReport {
     pub removed: Vec<Item>,
 }
 
-/// Removes every view below `pin_root` (named `name`, or any) and the
-/// mirror symlinks that point at them, and forgets the matching attach rules
-/// in `state`. Touches nothing else. With a state directory, its lock is
-/// held throughout: the watcher makes no view of a rule while it goes, and
-/// none is left when this returns.
+/// Removes every view and cgroup link below `pin_root` (named `name`, or
+/// any) and the mirror symlinks that point at them, and forgets the matching
+/// attach rules in `state`. Touches nothing else. With a state directory,
+/// its lock is held throughout: the watcher makes nothing for a rule while
+/// it goes, and nothing is left when this returns.
 pub fn detach(
     pin_root: &Path,
-    expose_root: &Path,
+    expose_root: Option<&Path>,
     name: Option<&str>,
     state: Option<&Path>,
 ) -> Result<DetachReport> {
     let pin_root = plain(pin_root, "pin root")?;
-    let expose_root = plain(expose_root, "expose root")?;
+    let expose_root = expose_root.map(|e| plain(e, "expose root")).transpose()?;
     let state = match state {
         Some(s) => Some(manifest::State::open(s, true)?.expect("made")),
         None => None,
@@ -800,7 +1258,7 @@ pub fn detach(
             m.rules = kept;
             Ok(gone)
         })?;
-        for r in gone {
+        for r in &gone {
             let p = prog_pin(&r.pin_root, &r.name);
             if let (true, Some(root), Some(file)) =
                 (r.prog == p, &pins, p.file_name().and_then(|n| n.to_str()))
@@ -808,19 +1266,17 @@ pub fn detach(
                 let _ = root.unlink(file);
             }
         }
+        crate::attach_status::forget(state, lock, &gone)?;
     }
     let Some(pins) = pins else {
         return Ok(DetachReport::default());
     };
-    let expose = match open_expose_root(&expose_root, false)? {
-        Some(d) => d,
-        // No mirror: the pins still go.
-        None => pins
-            .open_rel(Path::new(""), false)
-            .map_err(|e| sys_err(format!("Cannot open {}", q(&pin_root)), &pin_root, e))?,
+    let expose = match &expose_root {
+        Some(e) => open_expose_root(e, false)?,
+        None => None,
     };
-    let roots = Roots { pin: pins, expose };
-    let existing = existing_views(&roots.pin, Path::new(""), name)?;
+    let roots = Roots::new(pins, expose, None);
+    let existing = existing_views(&roots.pin, Path::new(""), name, Want::Any)?;
     let total = existing.len() as u64;
     progress(0, total);
     let mut report = DetachReport::default();
@@ -828,11 +1284,14 @@ pub fn detach(
         let rel = key.parent().unwrap_or(Path::new("")).to_path_buf();
         let file = key.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let pin = pin_root.join(&old.enc_rel).join(file);
-        let exposed = expose_root.join(&key);
+        let exposed = expose_root
+            .as_ref()
+            .map_or_else(PathBuf::new, |e| e.join(&key));
         remove_view(&roots, &rel, &old, file, &pin)?;
+        let link = old.held.attach.map(|_| old.held.link_id);
         report
             .removed
-            .push(item(&rel, old.cgroup_id, &pin, &exposed));
+            .push(item(&rel, old.cgroup_id, &pin, &exposed).link(link));
         progress(done as u64 + 1, total);
     }
     Ok(report)

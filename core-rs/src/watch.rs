@@ -8,11 +8,12 @@
 //! exposed pin, and on the state directory; and a filesystem mark on each
 //! cgroupfs an attach rule covers.
 
+use crate::attach_status::Update;
 use crate::error::{Error, Kind, Result};
 use crate::expose::{self, Removal};
 use crate::handles::Source;
 use crate::info::ObjKind;
-use crate::manifest::{self, Exposure, Lock, Manifest, Rule, State, Token};
+use crate::manifest::{self, Exposure, Lock, Manifest, Rule, RuleKind, State, Token};
 use crate::mirror::{AttachReport, Tree};
 use crate::notify::{
     Event, FAN_CLOSE_WRITE, FAN_DELETE_SELF, FAN_EVENT_ON_CHILD, FAN_MOVE_SELF, Fan,
@@ -32,8 +33,8 @@ pub struct Action {
     /// Milliseconds since the epoch.
     pub time: u64,
     /// `started`, `rescan`, `reloaded`, `unexposed`, `re-exposed`,
-    /// `left-alone`, `view-made`, `view-removed`, `skipped`, `state-gone`,
-    /// `rearmed`, `error`.
+    /// `left-alone`, `view-made`, `view-removed`, `link-made`,
+    /// `link-removed`, `skipped`, `state-gone`, `rearmed`, `error`.
     pub action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -41,6 +42,9 @@ pub struct Action {
     pub pin: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<String>,
+    /// A cgroup program's link made or removed: its id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_id: Option<u32>,
     pub why: String,
 }
 
@@ -57,6 +61,7 @@ fn action(action: &'static str, why: impl Into<String>) -> Action {
         path: None,
         pin: None,
         cgroup: None,
+        link_id: None,
         why: why.into(),
     }
 }
@@ -87,6 +92,9 @@ pub struct Watcher {
     /// Exposures made again (a new mount) since the manifest was last
     /// written.
     remade: Vec<Exposure>,
+    /// What the reconciles since the last flush made and failed, for the
+    /// attach status.
+    status: Vec<Update>,
 }
 
 impl Watcher {
@@ -111,6 +119,7 @@ impl Watcher {
             rearmed: false,
             gone: HashSet::new(),
             remade: Vec::new(),
+            status: Vec::new(),
         };
         w.mark_state()?;
         w.log(action(
@@ -255,10 +264,13 @@ impl Watcher {
     }
 
     fn reconcile_rule(&mut self, r: &Rule) {
-        let tree = tree_of(r);
-        let result = self
-            .prog_fd(r)
-            .and_then(|fd| tree.reconcile(fd, &r.cgroup_root));
+        let result = Tree::of(r).and_then(|tree| {
+            let rep = self
+                .prog_fd(r)
+                .and_then(|fd| tree.reconcile(fd, &r.cgroup_root))?;
+            self.status.push(Update::of(&tree, &rep, None));
+            Ok(rep)
+        });
         self.report(r, result);
     }
 
@@ -289,6 +301,10 @@ impl Watcher {
     /// Writes the exposures removed or made again since the last write, in
     /// one write (the lock is held).
     fn flush(&mut self, lock: &Lock) {
+        let status = std::mem::take(&mut self.status);
+        if let Err(e) = crate::attach_status::apply(&self.state, lock, &status) {
+            self.log_error("cannot record the attach status", &e);
+        }
         if self.gone.is_empty() && self.remade.is_empty() {
             return;
         }
@@ -314,24 +330,28 @@ impl Watcher {
         match result {
             Ok(rep) => {
                 self.known.extend(rep.seen.iter().copied());
+                let (made, removed) = match r.kind {
+                    RuleKind::View => ("view-made", "view-removed"),
+                    RuleKind::Link => ("link-made", "link-removed"),
+                };
+                let path = |e: String| (!e.is_empty()).then_some(e);
                 for i in rep.made {
                     self.log(Action {
                         pin: Some(i.pin),
-                        path: Some(i.expose),
+                        path: path(i.expose),
                         cgroup: Some(i.cgroup),
-                        ..action("view-made", format!("rule \"{}\"", r.name))
+                        link_id: i.link_id,
+                        ..action(made, format!("rule \"{}\"", r.name))
                     });
                 }
                 for i in rep.removed {
                     self.known.remove(&i.cgroup_id);
                     self.log(Action {
                         pin: Some(i.pin),
-                        path: Some(i.expose),
+                        path: path(i.expose),
                         cgroup: Some(i.cgroup),
-                        ..action(
-                            "view-removed",
-                            format!("rule \"{}\": the cgroup is gone", r.name),
-                        )
+                        link_id: i.link_id,
+                        ..action(removed, format!("rule \"{}\": the cgroup is gone", r.name))
                     });
                 }
                 for s in rep.skipped {
@@ -514,13 +534,16 @@ impl Watcher {
                 .strip_prefix(&r.cgroup_root)
                 .expect("checked")
                 .to_path_buf();
-            let tree = tree_of(r);
-            let result = if gone {
-                tree.vanished(&rel)
-            } else {
-                self.prog_fd(r)
-                    .and_then(|fd| tree.appeared(fd, &r.cgroup_root, &rel))
-            };
+            let result = Tree::of(r).and_then(|tree| {
+                let rep = if gone {
+                    tree.vanished(&rel)
+                } else {
+                    self.prog_fd(r)
+                        .and_then(|fd| tree.appeared(fd, &r.cgroup_root, &rel))
+                }?;
+                self.status.push(Update::of(&tree, &rep, Some(&rel)));
+                Ok(rep)
+            });
             self.report(r, result);
         }
     }
@@ -582,14 +605,6 @@ impl Watcher {
                 self.state.lock().ok()
             }
         }
-    }
-}
-
-fn tree_of(r: &Rule) -> Tree {
-    Tree {
-        pin_root: r.pin_root.clone(),
-        expose_root: r.expose_root.clone(),
-        name: r.name.clone(),
     }
 }
 

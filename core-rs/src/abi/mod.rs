@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+mod attach;
 mod links;
 
 pub const ABI_VERSION: u32 = 1;
@@ -252,59 +253,9 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
             });
             Ok(json!({ "handle": handle }))
         }
-        "attach" => {
-            #[derive(Deserialize)]
-            #[serde(rename_all = "camelCase")]
-            struct P {
-                prog: String,
-                cgroup_root: String,
-                pin_root: PathBuf,
-                expose_root: PathBuf,
-                name: String,
-                pin_by_name_root: Option<PathBuf>,
-                state: Option<PathBuf>,
-            }
-            let P {
-                prog,
-                cgroup_root,
-                pin_root,
-                expose_root,
-                name,
-                pin_by_name_root,
-                state,
-            } = params(op, p)?;
-            to_json(&mirror::attach(&mirror::AttachOptions {
-                prog,
-                cgroup_root,
-                pin_root,
-                expose_root,
-                name,
-                pin_by_name_root,
-                state,
-            })?)
-        }
-        "detach" => {
-            #[derive(Deserialize)]
-            #[serde(rename_all = "camelCase")]
-            struct P {
-                pin_root: PathBuf,
-                expose_root: PathBuf,
-                name: Option<String>,
-                state: Option<PathBuf>,
-            }
-            let P {
-                pin_root,
-                expose_root,
-                name,
-                state,
-            } = params(op, p)?;
-            to_json(&mirror::detach(
-                &pin_root,
-                &expose_root,
-                name.as_deref(),
-                state.as_deref(),
-            )?)
-        }
+        "attach" => attach::attach(op, p),
+        "detach" => attach::detach(op, p),
+        "attach_status" => attach::status(op, p),
         "events_open" => {
             #[derive(Deserialize)]
             struct P {

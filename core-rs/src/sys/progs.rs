@@ -30,6 +30,11 @@ pub struct FullProgLoad<'a> {
 }
 
 /// `BPF_PROG_LOAD` with BTF and flags.
+/// `BPF_PROG_GET_FD_BY_ID`: a new fd for the program with that id.
+pub fn prog_fd_by_id(id: u32) -> SysResult<OwnedFd> {
+    super::fd_by_id(BpfCmd::ProgGetFdById, id)
+}
+
 pub fn prog_load(p: &mut FullProgLoad<'_>) -> SysResult<OwnedFd> {
     let mut attr = [0u8; ATTR_SIZE];
     put_u32(&mut attr, 0, p.prog_type);

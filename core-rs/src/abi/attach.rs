@@ -1,0 +1,48 @@
+//! The control requests of rules over a cgroup subtree: `attach` (views or
+//! a cgroup program's links), `detach`, and `attach_status`.
+
+use super::{params, to_json};
+use crate::error::Result;
+use crate::mirror;
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// `attach`: [`mirror::AttachOptions`] in, [`mirror::AttachReport`] out.
+pub fn attach(op: &str, p: Value) -> Result<Value> {
+    to_json(&mirror::attach(&params(op, p)?)?)
+}
+
+/// `detach`: the pin root (and expose root, name) in, what went out.
+pub fn detach(op: &str, p: Value) -> Result<Value> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct P {
+        pin_root: PathBuf,
+        expose_root: Option<PathBuf>,
+        name: Option<String>,
+        state: Option<PathBuf>,
+    }
+    let P {
+        pin_root,
+        expose_root,
+        name,
+        state,
+    } = params(op, p)?;
+    to_json(&mirror::detach(
+        &pin_root,
+        expose_root.as_deref(),
+        name.as_deref(),
+        state.as_deref(),
+    )?)
+}
+
+/// `attach_status`: a state directory in, each rule with its cgroups out.
+pub fn status(op: &str, p: Value) -> Result<Value> {
+    #[derive(Deserialize)]
+    struct P {
+        state: PathBuf,
+    }
+    let P { state } = params(op, p)?;
+    to_json(&crate::attach_status::status(&state)?)
+}

@@ -354,7 +354,7 @@ kernelTest(
       /attach needs a cgroup iterator program, but .* iterates "task"/,
     );
     e = await rejected(() => attach(prog, { ...options, name: "a.b" }));
-    assert.match(e.message, /^Invalid view name "a\.b"/);
+    assert.match(e.message, /^Invalid name "a\.b" for the pins of the rule/);
     // (An expose root that does not exist yet is not checked by the core:
     // see the report. These exist.)
     await Deno.mkdir(`${b.path}/x`);

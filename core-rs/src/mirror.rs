@@ -145,7 +145,7 @@ fn check_name(name: &str) -> Result<()> {
         return Err(Error::invalid(
             "attach",
             format!(
-                "Invalid view name \"{name}\": use a plain name without '/' or '.' (bpffs refuses '.')"
+                "Invalid name \"{name}\" for the pins of the rule: use a plain name without '/' or '.' (bpffs refuses '.')"
             ),
         ));
     }

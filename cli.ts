@@ -596,12 +596,29 @@ with --bind an empty file with PIN bind-mounted on it (which holds the object
 until it is unmounted). The exposure is recorded in the state directory, and
 \`bpfx watch\` removes it when PIN goes.
 
-Example:
-  bpfx expose /sys/fs/bpf/tasks /srv/app/tasks`,
+With --into PID, PATH is inside the mount namespace of process PID (a
+container's init): PIN is bind-mounted there read-only, PATH resolved from the
+container's root without following symlinks. \`bpfx watch\` removes it inside
+the container when PIN goes, and forgets it when the process is gone.
+
+Examples:
+  bpfx expose /sys/fs/bpf/tasks /srv/app/tasks
+  bpfx expose /sys/fs/bpf/tasks /run/bpfx/tasks --into "$(runc state web | jq .pid)" --parents`,
     options: {
       bind: {
         type: "boolean",
         help: "bind-mount the pin instead of making a symlink",
+      },
+      into: {
+        type: "string",
+        value: "<pid>",
+        help: "expose inside the mount namespace of this process (a container)",
+        parse: parsePositive,
+      },
+      parents: {
+        type: "boolean",
+        help: "with --into, make PATH's missing directories there",
+        needs: ["into"],
       },
       state: STATE,
     },
@@ -617,7 +634,15 @@ Example:
   leaf({
     name: "unexpose",
     summary: "remove an exposure, and forget it",
-    options: { state: STATE },
+    options: {
+      into: {
+        type: "string",
+        value: "<pid>",
+        help: "the exposure is inside the container of this process",
+        parse: parsePositive,
+      },
+      state: STATE,
+    },
     args: [{ name: "path", help: "the exposure's path" }],
     run: async ({ io, args: [path], opts }) => {
       const { unexposeCommand } = await import("./cli/expose.ts");
@@ -628,7 +653,9 @@ Example:
     name: "exposures",
     summary: "list the recorded exposures and their state",
     help: `STATE is ok, pin-gone (the pin was removed or holds another object),
-path-gone (the exposure's file was removed) or unmounted.`,
+path-gone (the exposure's file was removed), unmounted, or ns-gone (an
+exposure inside a container whose process is gone). IN is "host", or the
+container's PID and mount namespace.`,
     options: { state: STATE },
     args: [],
     run: async ({ io, opts }) => {

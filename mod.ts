@@ -221,6 +221,7 @@ export {
   type Exposure,
   type ExposureMode,
   type ExposureMount,
+  type ExposureNamespace,
   exposures,
   type ExposureState,
   type ExposureStatus,
@@ -228,6 +229,7 @@ export {
   readManifest,
   unexpose,
   type Unexposed,
+  type UnexposeOptions,
 } from "./src/expose.ts";
 export { DEFAULT_STATE, stateDir, type StateOptions } from "./src/state.ts";
 export {

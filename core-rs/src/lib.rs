@@ -7,6 +7,7 @@ pub mod abi;
 pub mod btf;
 pub mod btf_edit;
 pub mod cgroups;
+pub mod container;
 pub mod doctor;
 pub mod elf_edit;
 pub mod error;

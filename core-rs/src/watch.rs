@@ -32,7 +32,7 @@ pub struct Action {
     /// Milliseconds since the epoch.
     pub time: u64,
     /// `started`, `rescan`, `reloaded`, `unexposed`, `re-exposed`,
-    /// `left-alone`, `view-made`, `view-removed`, `skipped`, `state-gone`,
+    /// `left-alone`, `forgotten`, `view-made`, `view-removed`, `skipped`, `state-gone`,
     /// `rearmed`, `error`.
     pub action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,6 +87,10 @@ pub struct Watcher {
     /// Exposures made again (a new mount) since the manifest was last
     /// written.
     remade: Vec<Exposure>,
+    /// A pidfd per container an exposure is in, polled for its exit.
+    exits: crate::container::Exits,
+    /// Containers whose process exited, to be handled in the next batch.
+    exited: Vec<manifest::Namespace>,
 }
 
 impl Watcher {
@@ -111,6 +115,8 @@ impl Watcher {
             rearmed: false,
             gone: HashSet::new(),
             remade: Vec::new(),
+            exits: crate::container::Exits::default(),
+            exited: Vec::new(),
         };
         w.mark_state()?;
         w.log(action(
@@ -215,6 +221,7 @@ impl Watcher {
             .collect();
         dirs.sort();
         dirs.dedup();
+        self.exits.sync(&self.manifest.exposures);
         for d in dirs {
             if !self.pins.is_marked(&d)
                 && let Err(e) = self.pins.mark_dir(&d)
@@ -366,6 +373,13 @@ impl Watcher {
         }
         match expose::state_with(x, cache) {
             "ok" => {}
+            "ns-gone" => self.forget_exposure(
+                x,
+                "forgotten",
+                "the container's process is gone, and its namespace with it".into(),
+            ),
+            // Made through a container's process: not made again.
+            _ if x.into.is_some() => {}
             "pin-gone" => match expose::remove_physical(x) {
                 // The manifest is written once per batch of events (flush).
                 Ok(Removal::NotOurs(why)) => self.forget_exposure(
@@ -538,6 +552,18 @@ impl Watcher {
                 self.on_pin_event(&ev);
             }
         }
+        for ns in std::mem::take(&mut self.exited) {
+            let hit: Vec<Exposure> = self
+                .manifest
+                .exposures
+                .iter()
+                .filter(|x| x.into == Some(ns))
+                .cloned()
+                .collect();
+            for x in &hit {
+                self.check_exposure(x);
+            }
+        }
         if self.rearmed {
             // A new state directory: its own lock from here on.
             self.rearmed = false;
@@ -609,11 +635,23 @@ impl Source for Watcher {
         room: usize,
     ) -> Result<Option<Vec<u8>>> {
         if self.pending.is_empty() {
-            let Some(ready) =
-                crate::events::wait(&[self.pins.fd(), self.cgroups.fd()], wake, timeout_ms)?
-            else {
+            let exits = self.exits.fds();
+            let mut fds = vec![self.pins.fd(), self.cgroups.fd()];
+            fds.extend(exits.iter().map(|(_, fd)| *fd));
+            let Some(ready) = crate::events::wait(&fds, wake, timeout_ms)? else {
                 return Ok(None);
             };
+            let exited: Vec<manifest::Namespace> = exits
+                .iter()
+                .zip(&ready[2..])
+                .filter(|(_, r)| **r)
+                .map(|((n, _), _)| *n)
+                .collect();
+            drop(exits);
+            if !exited.is_empty() {
+                let gone = self.exits.take_exited(&exited);
+                self.exited.extend(gone);
+            }
             if ready.contains(&true) {
                 self.drain()?;
             }

@@ -1,0 +1,643 @@
+//! Exposures inside another mount namespace: a container's. The pin is
+//! taken on the host as a detached, read-only mount (`open_tree` with
+//! `OPEN_TREE_CLONE`, then `mount_setattr`), and a thread of its own enters
+//! the container's mount namespace and moves the mount into place there.
+//!
+//! Why a thread and not a helper process: `setns(CLONE_NEWNS)` is refused
+//! (EINVAL) to a thread that shares its root and working directory with
+//! another, which every thread of a multi-threaded process does. A thread
+//! that first gives itself its own (`unshare(CLONE_FS)`) may enter; the
+//! namespace is then its own (each thread has its own namespaces), the
+//! process's other threads stay on the host, and the thread ends when its
+//! work is done, so nothing else ever runs in the container. No second
+//! binary to build, install and find, no fork of a large process, and the
+//! same handles ([`crate::paths`]) and errors as the rest of the core.
+//!
+//! The target is held by a pidfd, so a recycled PID cannot be taken for
+//! it, and recorded by its namespace's identity (nsfs device and inode)
+//! with the process's start time. Inside, the path is resolved from the
+//! container's root with `RESOLVE_IN_ROOT` and no symlink; the mount is
+//! never wider than the pin (the rule of [`crate::expose::check_no_widening`]),
+//! and it is read-only, so the container cannot change the pin's mode or
+//! owner through it.
+
+use crate::error::{Error, Kind, Result, q};
+use crate::expose::{self, Removal};
+use crate::info::ObjKind;
+use crate::manifest::{self, Exposure, Mode, MountRecord, Namespace};
+use crate::mounts;
+use crate::paths::{self, Dir, MountId};
+use crate::sys::{self, SysError, ns};
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+/// A live process bpfx enters through, held by a pidfd, and the identity
+/// of its mount namespace.
+pub struct Process {
+    pidfd: OwnedFd,
+    pub ns: Namespace,
+}
+
+fn proc_dir() -> sys::SysResult<Dir> {
+    Dir::open(Path::new("/proc"))
+}
+
+/// The identity (nsfs device, inode) of the mount namespace
+/// `/proc/<who>/ns/mnt` names, `who` relative to the procfs `proc`.
+fn ns_at(proc: &Dir, who: &str) -> sys::SysResult<(u64, u64)> {
+    let fd = crate::sys::fs::openat2(
+        Some(proc.fd()),
+        Path::new(&format!("{who}/ns/mnt")),
+        libc::O_PATH,
+        0,
+    )?;
+    let st = crate::sys::fs::stat_at(fd.as_fd(), "")?;
+    Ok((st.dev, st.ino))
+}
+
+/// The start time of process `pid` (field 22 of `/proc/PID/stat`: clock
+/// ticks after boot).
+fn start_time(proc: &Dir, pid: u32) -> sys::SysResult<u64> {
+    let fd = proc.open_file(&format!("{pid}/stat"), libc::O_RDONLY, 0)?;
+    let text = crate::sys::fs::read_to_end(fd.as_fd())?;
+    parse_start_time(&text).ok_or_else(|| SysError {
+        op: "read",
+        error: std::io::Error::new(std::io::ErrorKind::InvalidData, "unreadable stat line"),
+    })
+}
+
+/// Field 22 of a `/proc/PID/stat` line; the command name (field 2) may
+/// hold spaces and parentheses, so fields are counted after its last `)`.
+fn parse_start_time(text: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(text).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The host's mount namespace: bpfx's own.
+fn own_ns(proc: &Dir) -> sys::SysResult<(u64, u64)> {
+    ns_at(proc, "self")
+}
+
+fn verb_error(what: &str, pid: u32, why: String) -> Error {
+    Error::new(
+        Kind::NotFound,
+        "pidfd_open",
+        format!("Cannot {what} process {pid}: {why}"),
+    )
+}
+
+fn exited_midway(what: &str, pid: u32) -> Error {
+    verb_error(what, pid, "the process exited midway".into())
+        .with_op("setns")
+        .with_errno(libc::ESRCH)
+        .with_hint("start the container again, and give the PID of its running process")
+}
+
+impl Process {
+    /// Opens process `pid` to enter its mount namespace (`what` words the
+    /// errors): it must exist, be in a mount namespace other than bpfx's,
+    /// and, when `start` is given, have started at that time (else the PID
+    /// names another process now).
+    pub fn open(pid: u32, start: Option<u64>, what: &str) -> Result<Process> {
+        let pidfd = ns::pidfd_open(pid).map_err(|e| {
+            let err = Error::sys(format!("Cannot {what} process {pid}"), e);
+            if err.errno == libc::ESRCH {
+                err.with_message(format!("Cannot {what} process {pid}: no such process"))
+                    .with_hint(
+                        "give the PID of a running process (a container's init: `runc state ID`)",
+                    )
+            } else {
+                err
+            }
+        })?;
+        let proc = proc_dir().map_err(|e| Error::sys("Cannot open /proc", e))?;
+        let read = start_time(&proc, pid).and_then(|t| Ok((t, ns_at(&proc, &pid.to_string())?)));
+        // The process is still the pidfd's when it is alive after the reads:
+        // the start time and namespace read are its own.
+        if ns::pidfd_alive(pidfd.as_fd()).is_err() {
+            return Err(exited_midway(what, pid));
+        }
+        let (start_time, (ns_dev, mnt_ns)) = read.map_err(|e| {
+            Error::sys(format!("Cannot {what} process {pid}"), e).with_message(format!(
+                "Cannot {what} process {pid}: its /proc entry cannot be read"
+            ))
+        })?;
+        if let Some(want) = start
+            && want != start_time
+        {
+            return Err(Error::new(
+                Kind::NotFound,
+                "pidfd_open",
+                format!(
+                    "Cannot {what} process {pid}: PID {pid} now names another process (it started at tick {start_time}, not {want}): the PID was reused"
+                ),
+            )
+            .with_hint("find the container's process again (`runc state ID`)"));
+        }
+        let host =
+            own_ns(&proc).map_err(|e| Error::sys("Cannot read bpfx's own mount namespace", e))?;
+        if host == (ns_dev, mnt_ns) {
+            return Err(Error::invalid(
+                "setns",
+                format!(
+                    "Cannot {what} process {pid}: it is in bpfx's own mount namespace, not a container's"
+                ),
+            )
+            .with_hint("expose without --into to put it on the host"));
+        }
+        Ok(Process {
+            pidfd,
+            ns: Namespace {
+                pid,
+                start_time,
+                mnt_ns,
+                ns_dev,
+            },
+        })
+    }
+
+    /// The process a record names, if it is still that process in that
+    /// namespace; `None` when bpfx can no longer enter it (the process
+    /// exited, or its PID names another process now).
+    pub fn reopen(ns: &Namespace) -> Option<Process> {
+        let p = Process::open(ns.pid, Some(ns.start_time), "enter").ok()?;
+        (p.ns == *ns).then_some(p)
+    }
+
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+
+    /// Runs `f` on a thread of its own inside this process's mount
+    /// namespace, given the container's root and the host's procfs; the
+    /// thread ends with `f`.
+    fn enter<T: Send>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&Dir, &Dir) -> Result<T> + Send,
+    ) -> Result<T> {
+        let pid = self.ns.pid;
+        let inside = || -> Result<T> {
+            let proc = proc_dir().map_err(|e| Error::sys("Cannot open /proc", e))?;
+            ns::unshare_fs().map_err(|e| Error::sys(format!("Cannot {what} process {pid}"), e))?;
+            ns::setns_mnt(self.pidfd.as_fd()).map_err(|e| {
+                if e.errno() == libc::ESRCH {
+                    exited_midway(what, pid)
+                } else {
+                    Error::sys(
+                        format!("Cannot enter the mount namespace of process {pid}"),
+                        e,
+                    )
+                }
+            })?;
+            // The namespace entered is the one recorded.
+            let here = ns_at(&proc, "thread-self")
+                .map_err(|e| Error::sys("Cannot read the mount namespace entered", e))?;
+            if here != self.ns.ns() {
+                return Err(exited_midway(what, pid).with_message(format!(
+                    "Cannot {what} process {pid}: it changed its mount namespace midway"
+                )));
+            }
+            let root = Dir::open(Path::new("/"))
+                .map_err(|e| Error::sys(format!("Cannot open the root of process {pid}"), e))?;
+            f(&root, &proc)
+        };
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("bpfx-setns".into())
+                .spawn_scoped(s, inside)
+                .map_err(|e| Error::io("Cannot start the namespace thread", "clone", &e))?
+                .join()
+                .unwrap_or_else(|_| Err(Error::internal("the namespace thread panicked")))
+        })
+    }
+}
+
+fn in_container(path: &Path, pid: u32) -> String {
+    format!("{} in process {pid}'s mount namespace", q(path))
+}
+
+/// Opens the directory `dir` inside (from `root`), making what is missing
+/// when `parents`; returns it and the directories made, deepest last, as
+/// (parent, name) for undoing.
+fn open_parent(
+    root: &Dir,
+    dir: &Path,
+    path: &Path,
+    pid: u32,
+    parents: bool,
+) -> Result<(Dir, Vec<(Dir, String)>)> {
+    let fail = |e: SysError| {
+        let err =
+            Error::sys(format!("Cannot expose at {}", in_container(path, pid)), e).with_path(path);
+        match err.errno {
+            libc::ELOOP => err
+                .with_kind(Kind::Invalid)
+                .with_message(format!(
+                    "Cannot expose at {}: a directory on the way to it is a symlink",
+                    in_container(path, pid)
+                ))
+                .with_hint("bpfx follows no symlink inside a container: give the real path"),
+            libc::ENOENT => err
+                .with_message(format!(
+                    "Cannot expose at {}: the directory {} does not exist there",
+                    in_container(path, pid),
+                    q(dir)
+                ))
+                .with_hint("make it first, or give --parents"),
+            _ => err,
+        }
+    };
+    if !parents {
+        return Ok((Dir::open_in(root, dir).map_err(fail)?, Vec::new()));
+    }
+    let mut made: Vec<(Dir, String)> = Vec::new();
+    let mut cur = Dir::open_in(root, Path::new("/")).map_err(fail)?;
+    for c in dir.components().skip(1) {
+        let step = (|| {
+            let std::path::Component::Normal(name) = c else {
+                return Err(fail(SysError {
+                    op: "mkdirat",
+                    error: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "the path has a '..' or '.' component",
+                    ),
+                }));
+            };
+            let name = name.to_string_lossy().into_owned();
+            let fresh = match cur.mkdir(&name, 0o755) {
+                Ok(()) => true,
+                Err(e) if e.errno() == libc::EEXIST => false,
+                Err(e) => return Err(fail(e)),
+            };
+            match cur.open_rel(Path::new(&name), true) {
+                Ok(next) => Ok((next, fresh.then_some(name))),
+                Err(e) => {
+                    if fresh {
+                        let _ = cur.rmdir(&name);
+                    }
+                    Err(fail(e))
+                }
+            }
+        })();
+        match step {
+            Ok((next, fresh)) => {
+                let parent = std::mem::replace(&mut cur, next);
+                if let Some(name) = fresh {
+                    made.push((parent, name));
+                }
+            }
+            Err(e) => {
+                undo_parents(made);
+                return Err(e);
+            }
+        }
+    }
+    Ok((cur, made))
+}
+
+fn undo_parents(made: Vec<(Dir, String)>) {
+    for (d, name) in made.into_iter().rev() {
+        let _ = d.rmdir(&name);
+    }
+}
+
+/// Moves the detached mount `tree` onto a new empty file at `path` inside
+/// `p`'s mount namespace; returns the mount as it is there.
+fn place(p: &Process, tree: BorrowedFd<'_>, path: &Path, parents: bool) -> Result<MountRecord> {
+    let pid = p.ns.pid;
+    let (dir, name) = expose::split(path)?;
+    p.enter("expose into", |root, _| {
+        let (d, made) = open_parent(root, &dir, path, pid, parents)?;
+        let placed = d
+            .create_excl(&name, 0o000)
+            .map_err(|e| {
+                if e.errno() == libc::EEXIST {
+                    expose::exists_error(path).with_message(format!(
+                        "Cannot expose at {}: a file is already there, and bpfx never replaces one",
+                        in_container(path, pid)
+                    ))
+                } else {
+                    Error::sys(format!("Cannot expose at {}", in_container(path, pid)), e)
+                        .with_path(path)
+                }
+            })
+            .and_then(|file| {
+                drop(file);
+                let moved = d.mount_at(tree, &name).and_then(|()| paths::mount_id(tree));
+                moved.map_err(|e| {
+                    let _ = d.unlink(&name);
+                    Error::sys(
+                        format!("Cannot bind the pin onto {}", in_container(path, pid)),
+                        e,
+                    )
+                    .with_path(path)
+                })
+            });
+        match placed {
+            Ok(id) => Ok(MountRecord::from(id)),
+            Err(e) => {
+                undo_parents(made);
+                Err(e)
+            }
+        }
+    })
+}
+
+/// What to expose into: a PID, and the start time the caller knows it by.
+#[derive(Debug, Clone, Copy)]
+pub struct Into {
+    pub pid: u32,
+    pub start_time: Option<u64>,
+}
+
+/// Puts the object pinned at `pin` at `path` inside the mount namespace of
+/// process `into`, as a read-only bind mount, and records it in `state`.
+pub fn expose_into(
+    state: &Path,
+    pin: &Path,
+    path: &Path,
+    into: Into,
+    parents: bool,
+) -> Result<Exposure> {
+    let given = mounts::absolute(pin);
+    if !path.is_absolute() {
+        return Err(Error::invalid(
+            "expose",
+            format!(
+                "Cannot expose at {}: give an absolute path inside the container",
+                q(path)
+            ),
+        )
+        .with_path(path));
+    }
+    let p = expose::resolve_pin(&given)?;
+    p.check_bind(&given)?;
+    let proc = Process::open(into.pid, into.start_time, "expose into")?;
+    let tree = paths::clone_tree(p.fd.as_fd())
+        .and_then(|t| ns::mount_read_only(t.as_fd()).map(|()| t))
+        .map_err(|e| {
+            Error::sys(format!("Cannot take {} as a mount", q(&given)), e).with_path(&given)
+        })?;
+    let mut exposure = Exposure {
+        pin: p.real(),
+        path: path.to_path_buf(),
+        mode: Mode::Bind,
+        object_id: p.id,
+        kind: match p.kind {
+            ObjKind::Prog => "prog",
+            ObjKind::Map => "map",
+            ObjKind::Link => "link",
+        }
+        .into(),
+        mount: None,
+        into: Some(proc.ns),
+    };
+    record(state, &mut exposure, |x| {
+        place(&proc, tree.as_fd(), &x.path, parents)
+    })?;
+    Ok(exposure)
+}
+
+/// Records `x` in `state`, made by `make` under the lock; nothing is left
+/// half-made when the record cannot be written.
+fn record(
+    state: &Path,
+    x: &mut Exposure,
+    make: impl FnOnce(&Exposure) -> Result<MountRecord>,
+) -> Result<()> {
+    let st = manifest::State::open(state, true)?.expect("made");
+    let lock = st.lock()?;
+    let mut made = false;
+    let recorded = st.update(&lock, |m| {
+        if m.exposures.iter().any(|e| e.same_place(x)) {
+            return Err(expose::exists_error(&x.path).with_message(format!(
+                "Cannot expose at {}: an exposure is recorded there",
+                in_container(&x.path, x.into.map_or(0, |n| n.pid))
+            )));
+        }
+        x.mount = Some(make(x)?);
+        made = true;
+        m.exposures.push(x.clone());
+        Ok(())
+    });
+    if let Err(e) = recorded {
+        if made {
+            let _ = remove(x);
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Removes the exposure `x` made inside a container: enters its namespace
+/// (only while the recorded process is still there), checks the mount at
+/// its path is the one recorded, unmounts it and removes its placeholder.
+pub fn remove(x: &Exposure) -> Result<Removal> {
+    let Some(ns) = x.into else {
+        return expose::remove_physical(x);
+    };
+    let Some(p) = Process::reopen(&ns) else {
+        // The namespace cannot be entered: its process is gone (and with a
+        // container's init, the namespace and the mount too).
+        return Ok(Removal::Gone);
+    };
+    let Some(rec) = x.mount else {
+        return Ok(Removal::NotOurs(
+            "the manifest records no mount for it".into(),
+        ));
+    };
+    let id = MountId::from(rec);
+    let (dir, name) = expose::split(&x.path)?;
+    let fail = |e: SysError| {
+        Error::sys(
+            format!("Cannot remove exposure {}", in_container(&x.path, ns.pid)),
+            e,
+        )
+        .with_path(&x.path)
+    };
+    p.enter("remove an exposure in", |root, proc| {
+        let d = match Dir::open_in(root, &dir) {
+            Ok(d) => d,
+            Err(e) if matches!(e.errno(), libc::ENOENT | libc::ELOOP) => return Ok(Removal::Gone),
+            Err(e) => return Err(fail(e)),
+        };
+        let fd = match d.open_path(&name) {
+            Ok(fd) => fd,
+            Err(e) if matches!(e.errno(), libc::ENOENT | libc::ELOOP) => return Ok(Removal::Gone),
+            Err(e) => return Err(fail(e)),
+        };
+        if !expose::is_our_mount(fd.as_fd(), &id) {
+            return Ok(Removal::NotOurs(
+                "another file or mount, not the one bpfx made, is there".into(),
+            ));
+        }
+        // umount2 takes a path: the fd's magic link on the host's procfs
+        // names this very mount, from inside the namespace.
+        ns::fchdir(proc.fd()).map_err(fail)?;
+        ns::umount_rel(Path::new(&format!("thread-self/fd/{}", fd.as_raw_fd()))).map_err(fail)?;
+        drop(fd);
+        expose::remove_placeholder(&d, &name);
+        Ok(Removal::Removed { moved_to: None })
+    })
+}
+
+/// The state of an exposure inside a container: `ns-gone` when its process
+/// is gone, else what is at its path there (`ok`, `unmounted`, `path-gone`).
+pub fn state_of(x: &Exposure, ns: &Namespace) -> &'static str {
+    let Some(p) = Process::reopen(ns) else {
+        return "ns-gone";
+    };
+    let id = x.mount.map(MountId::from);
+    let Some((dir, name)) = expose::split(&x.path).ok() else {
+        return "path-gone";
+    };
+    p.enter("read an exposure in", |root, _| {
+        let Ok(d) = Dir::open_in(root, &dir) else {
+            return Ok("path-gone");
+        };
+        Ok(match d.open_path(&name) {
+            Ok(fd) if id.is_some_and(|id| expose::is_our_mount(fd.as_fd(), &id)) => "ok",
+            Ok(_) => "unmounted",
+            Err(_) => "path-gone",
+        })
+    })
+    .unwrap_or("ns-gone")
+}
+
+/// Removes the exposure at `path` inside process `pid`'s namespace (as
+/// recorded), and forgets it.
+pub fn unexpose_in(state: &Path, path: &Path, pid: u32) -> Result<expose::Unexposed> {
+    manifest::update(state, |m| {
+        let i = m
+            .exposures
+            .iter()
+            .position(|x| x.path == path && x.into.is_some_and(|n| n.pid == pid))
+            .ok_or_else(|| {
+                Error::new(
+                    Kind::NotFound,
+                    "unexpose",
+                    format!(
+                        "No exposure at {} in state directory {}",
+                        in_container(path, pid),
+                        q(state)
+                    ),
+                )
+                .with_path(path)
+                .with_hint("`bpfx exposures` lists them")
+            })?;
+        let x = m.exposures.remove(i);
+        let left_alone = match remove(&x)? {
+            Removal::NotOurs(why) => Some(why),
+            _ => None,
+        };
+        Ok(expose::Unexposed {
+            exposure: x,
+            left_alone,
+        })
+    })
+}
+
+/// The watcher's handles on the processes of the container exposures: a
+/// pidfd polls readable when its process exits.
+#[derive(Default)]
+pub struct Exits {
+    fds: HashMap<Namespace, OwnedFd>,
+}
+
+impl Exits {
+    /// Holds a pidfd for each namespace of `exposures`, and drops the rest.
+    /// A process already gone gets none: its exposures are gone already.
+    pub fn sync(&mut self, exposures: &[Exposure]) {
+        let want: Vec<Namespace> = exposures.iter().filter_map(|x| x.into).collect();
+        self.fds.retain(|n, _| want.contains(n));
+        for n in want {
+            if !self.fds.contains_key(&n)
+                && let Some(p) = Process::reopen(&n)
+            {
+                self.fds.insert(n, p.pidfd);
+            }
+        }
+    }
+
+    /// The pidfds, in the order [`Exits::exited`] reads readiness.
+    pub fn fds(&self) -> Vec<(Namespace, BorrowedFd<'_>)> {
+        self.fds.iter().map(|(n, fd)| (*n, fd.as_fd())).collect()
+    }
+
+    /// Forgets the namespaces whose process exited; returns them.
+    pub fn take_exited(&mut self, ready: &[Namespace]) -> Vec<Namespace> {
+        for n in ready {
+            self.fds.remove(n);
+        }
+        ready.to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_time_is_field_22_after_the_command_name() {
+        let line = b"4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10 0 0 0\n";
+        assert_eq!(parse_start_time(line), Some(987654));
+        assert_eq!(parse_start_time(b"4242 (x) S 1"), None);
+        assert_eq!(parse_start_time(b"no paren"), None);
+    }
+
+    #[test]
+    fn a_missing_process_is_refused_clearly() {
+        let _g = sys::fake::install(|c| match c {
+            sys::Call::Named { op: "pidfd_open" } => sys::fake::errno(libc::ESRCH),
+            _ => None,
+        });
+        let e = Process::open(999_999, None, "expose into")
+            .err()
+            .expect("refused");
+        assert_eq!(e.kind, Kind::NotFound);
+        assert_eq!(
+            e.message,
+            "Cannot expose into process 999999: no such process"
+        );
+    }
+
+    #[test]
+    fn a_process_that_exits_before_its_namespace_is_read_is_refused() {
+        let _g = sys::fake::install(|c| match c {
+            sys::Call::Named {
+                op: "pidfd_send_signal",
+            } => sys::fake::errno(libc::ESRCH),
+            _ => None,
+        });
+        let me = std::process::id();
+        let e = Process::open(me, None, "expose into")
+            .err()
+            .expect("refused");
+        assert_eq!(
+            e.message,
+            format!("Cannot expose into process {me}: the process exited midway")
+        );
+        assert_eq!(e.errno, libc::ESRCH);
+    }
+
+    #[test]
+    fn bpfx_own_namespace_is_refused_and_a_wrong_start_time_too() {
+        let me = std::process::id();
+        let e = Process::open(me, None, "expose into")
+            .err()
+            .expect("refused");
+        assert_eq!(e.kind, Kind::Invalid);
+        assert!(
+            e.message.contains("bpfx's own mount namespace"),
+            "{}",
+            e.message
+        );
+        let e = Process::open(me, Some(1), "expose into")
+            .err()
+            .expect("refused");
+        assert!(e.message.contains("the PID was reused"), "{}", e.message);
+    }
+}

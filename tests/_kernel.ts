@@ -45,7 +45,8 @@ export type Feature =
   | "link uprobe_multi"
   | "tracefs"
   | "fanotify bpffs"
-  | "fanotify cgroupfs";
+  | "fanotify cgroupfs"
+  | "mount namespaces";
 
 /** What every privileged test needs. */
 export const BASE_NEEDS: readonly Feature[] = ["privileges", "btf"];

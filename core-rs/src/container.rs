@@ -104,7 +104,8 @@ impl Process {
         let pidfd = ns::pidfd_open(pid).map_err(|e| {
             let err = Error::sys(format!("Cannot {what} process {pid}"), e);
             if err.errno == libc::ESRCH {
-                err.with_message(format!("Cannot {what} process {pid}: no such process"))
+                err.with_kind(Kind::NotFound)
+                    .with_message(format!("Cannot {what} process {pid}: no such process"))
                     .with_hint(
                         "give the PID of a running process (a container's init: `runc state ID`)",
                     )
@@ -537,6 +538,31 @@ pub fn unexpose_in(state: &Path, path: &Path, pid: u32) -> Result<expose::Unexpo
             exposure: x,
             left_alone,
         })
+    })
+}
+
+/// Whether `expose --into` can work here: a thread enters a mount
+/// namespace through a pidfd (bpfx's own, which changes nothing), and a
+/// detached mount is made read-only.
+pub fn probe() -> Result<()> {
+    let pid = std::process::id();
+    let proc = proc_dir().map_err(|e| Error::sys("Cannot open /proc", e))?;
+    let (ns_dev, mnt_ns) =
+        own_ns(&proc).map_err(|e| Error::sys("Cannot read bpfx's own mount namespace", e))?;
+    let me = Process {
+        pidfd: ns::pidfd_open(pid).map_err(|e| Error::sys("Cannot open a pidfd", e))?,
+        ns: Namespace {
+            pid,
+            start_time: 0,
+            mnt_ns,
+            ns_dev,
+        },
+    };
+    me.enter("enter", |root, _| {
+        let tree =
+            paths::clone_tree(root.fd()).map_err(|e| Error::sys("Cannot clone a mount", e))?;
+        ns::mount_read_only(tree.as_fd())
+            .map_err(|e| Error::sys("Cannot make a mount read-only", e))
     })
 }
 

@@ -378,8 +378,6 @@ impl Watcher {
                 "forgotten",
                 "the container's process is gone, and its namespace with it".into(),
             ),
-            // Made through a container's process: not made again.
-            _ if x.into.is_some() => {}
             "pin-gone" => match expose::remove_physical(x) {
                 // The manifest is written once per batch of events (flush).
                 Ok(Removal::NotOurs(why)) => self.forget_exposure(
@@ -400,6 +398,8 @@ impl Watcher {
                 Ok(_) => self.forget_exposure(x, "unexposed", "the pin is gone".into()),
                 Err(e) => self.log_error("cannot remove an exposure", &e),
             },
+            // Made through a container's process: not made again.
+            _ if x.into.is_some() => {}
             other => {
                 let why = format!("the exposure was {other}");
                 let remade = expose::remove_physical(x).and_then(|r| match r {

@@ -654,8 +654,9 @@ Examples:
     summary: "list the recorded exposures and their state",
     help: `STATE is ok, pin-gone (the pin was removed or holds another object),
 path-gone (the exposure's file was removed), unmounted, or ns-gone (an
-exposure inside a container whose process is gone). IN is "host", or the
-container's PID and mount namespace.`,
+exposure inside a container whose process is gone). IN, shown when an
+exposure is inside a container, is "host" or the container's PID and mount
+namespace.`,
     options: { state: STATE },
     args: [],
     run: async ({ io, opts }) => {

@@ -108,6 +108,8 @@ export function exposuresCommand(io: Io, flags: ExposuresFlags): number {
     io.err(`No exposures in state directory "${state}"\n`);
     return 0;
   }
+  // The IN column only when some exposure is inside a container.
+  const inside = list.some((x) => x.into !== undefined);
   io.out(table(
     [
       { header: "PATH" },
@@ -115,9 +117,16 @@ export function exposuresCommand(io: Io, flags: ExposuresFlags): number {
       { header: "PIN" },
       { header: "KIND" },
       { header: "STATE" },
-      { header: "IN" },
+      ...(inside ? [{ header: "IN" }] : []),
     ],
-    list.map((x) => [x.path, x.mode, x.pin, x.kind, x.state, where(x)]),
+    list.map((x) => [
+      x.path,
+      x.mode,
+      x.pin,
+      x.kind,
+      x.state,
+      ...(inside ? [where(x)] : []),
+    ]),
   ));
   return 0;
 }

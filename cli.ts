@@ -420,7 +420,11 @@ pin tree, '.' in a directory name is written %2E (bpffs refuses dots) and '%'
 is written %25. The attach is recorded as a rule in the state directory,
 which \`bpfx watch\` keeps true: a view for each cgroup that appears, none for
 those removed. A program given as OBJ:NAME is pinned at <pin
-root>/%prog-NAME for it.
+root>/%prog-NAME for it. With --into-containers PATH, each cgroup that holds
+a container (processes in a mount namespace other than the host's) also gets
+its view at PATH inside that container; \`bpfx watch\` does the same for
+containers started later, forgets the exposure when the container exits, and
+\`bpfx detach\` removes them all.
 
 Examples:
   bpfx attach /sys/fs/bpf/app/xdp_filter --to eth0 --pin /sys/fs/bpf/app/eth0
@@ -429,7 +433,10 @@ Examples:
     --pin /sys/fs/bpf/mallocs
   bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root system.slice \\
     --pin-root /sys/fs/bpf/cgstat --expose-root /run/bpfx/cgroups --name stat
-  cat /run/bpfx/cgroups/ssh.service/stat`,
+  cat /run/bpfx/cgroups/ssh.service/stat
+  bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root machine.slice \\
+    --pin-root /sys/fs/bpf/cgstat --expose-root /run/bpfx/cgroups --name stat \\
+    --into-containers /run/bpfx/stat`,
     json: "print the full report as JSON",
     options: {
       to: {
@@ -519,6 +526,13 @@ Examples:
         value: "<name>",
         requiredUnless: ["to"],
         help: "each view's file name (no '/' or '.')",
+      },
+      "into-containers": {
+        type: "string",
+        value: "<path>",
+        help:
+          "also expose each view at PATH inside the container its cgroup holds",
+        conflicts: ["to"],
       },
       "pin-by-name-root": PIN_BY_NAME_ROOT,
       state: STATE,

@@ -186,6 +186,7 @@ export {
   attach,
   type AttachItem,
   type AttachOptions,
+  type AttachPlaced,
   type AttachReport,
   type AttachSkipped,
   type CgroupOrder,

@@ -149,6 +149,9 @@ function attachSummary(report: AttachReport): string {
     ["kept", String(report.kept.length)],
     ["removed", String(report.removed.length)],
     ["skipped", String(report.skipped.length)],
+    ...(report.into === undefined
+      ? []
+      : [["in containers", String(report.into.length)] as [string, string]]),
   ]) +
     report.skipped.map((s) => `skipped "${shown(s.cgroup)}": ${s.why}\n`)
       .join("");
@@ -161,6 +164,7 @@ export interface AttachFlags extends StateFlags {
   exposeRoot: string;
   name: string;
   pinByNameRoot?: string | undefined;
+  intoContainers?: string | undefined;
   json?: true | undefined;
 }
 
@@ -183,6 +187,9 @@ export async function attachCommand(
   };
   if (flags.pinByNameRoot !== undefined) {
     options.pinByNameRoot = flags.pinByNameRoot;
+  }
+  if (flags.intoContainers !== undefined) {
+    options.intoContainers = flags.intoContainers;
   }
   if (progress.update !== undefined) options.onProgress = progress.update;
   let report: AttachReport;

@@ -2,7 +2,9 @@
 // containers (busybox, tests/_containers.ts): each test with its own bpffs,
 // cgroup subtree, state directory and containers, all removed in finally.
 import {
+  attach,
   createView,
+  detach,
   expose,
   exposures,
   readManifest,
@@ -16,6 +18,7 @@ import {
   captureIo,
   collect,
   eventually,
+  inode,
   kernelTest,
   mountpoints,
   privateBpffs,
@@ -23,6 +26,7 @@ import {
   rejected,
   ROOT,
   tempDir,
+  tree,
 } from "./_kernel.ts";
 import { type Container, runcContainer } from "./_containers.ts";
 
@@ -314,7 +318,7 @@ kernelTest(
       } catch (e) {
         const m = (e as Error).message;
         outcome =
-          /exited midway|changed its mount namespace midway|no such process|own mount namespace|cannot be read/
+          /exited midway|changed its mount namespace midway|no such process|own mount namespace/
               .test(m)
             ? m.replace(/.*: /, "")
             : `unexpected: ${m}`;
@@ -341,7 +345,91 @@ kernelTest(
     const left: string[] = [];
     for await (const e of Deno.readDir(at.path)) left.push(e.name);
     assert.deepEqual(left.sort(), made.sort(), JSON.stringify(outcomes));
-    console.log(`outcomes: ${JSON.stringify(outcomes)}`);
   },
   { needs: ["iterator task", "mount namespaces"] },
+);
+
+// ---------------------------------------------------------------------------
+// A view per container: attach rules with intoContainers
+
+const CGSTAT = `${ROOT}/build/examples/cgstat.bpf.o`;
+const RULE_NEEDS = [
+  "cgroup2",
+  "iterator cgroup",
+  "iterator cgroup parameters",
+  "fanotify bpffs",
+  "fanotify cgroupfs",
+  "mount namespaces",
+] as const;
+
+kernelTest(
+  "attach({ intoContainers }): a container running before and one started after each read their own cgroup's view; exit forgets, detach removes them all",
+  async () => {
+    await using b = await privateBpffs();
+    await using state = await tempDir("bpfxstate-");
+    await using mirror = await tempDir("bpfxmirror-");
+    await using cg = await privateCgroups();
+    await using early = await runcContainer(cg, "early");
+    const at = "/run/bpfx/stat";
+    const rule = {
+      cgroupRoot: cg.root,
+      pinRoot: `${b.path}/views`,
+      exposeRoot: mirror.path,
+      name: "stat",
+      state: state.path,
+      intoContainers: at,
+    };
+    const report = await attach(`${CGSTAT}:cgstat`, rule);
+    assert.deepEqual(
+      report.into?.map((p) => [p.cgroup, p.pid, p.path]),
+      [["early", early.pid, at]],
+    );
+    const idOf = async (c: Container) => {
+      const r = await c.exec(["cat", at]);
+      assert.equal(r.code, 0, r.stderr);
+      return Number(/^id=(\d+)$/m.exec(r.stdout)?.[1]);
+    };
+    assert.equal(await idOf(early), await inode(early.cgroup));
+
+    await using watcher = watch({ state: state.path });
+    const seen = collect(watcher);
+    await eventually("the watcher started", () => seen.items.length > 0);
+    await using late = await runcContainer(cg, "late");
+    await eventually(
+      () => `the late container got its view: ${JSON.stringify(seen.items)}`,
+      async () => (await late.exec(["cat", at])).code === 0,
+      5,
+    );
+    assert.equal(await idOf(late), await inode(late.cgroup));
+    assert.equal(of(seen.items, "exposed-into").length, 1);
+    const inside = () =>
+      readManifest({ state: state.path }).exposures.filter((x) =>
+        x.into !== undefined
+      );
+    await eventually("both are recorded", () => inside().length === 2);
+
+    // The late container exits: its exposure is forgotten.
+    await late.stop();
+    await eventually(
+      "the exposure of the container that exited is forgotten",
+      () => inside().length === 1,
+    );
+    assert.equal(inside()[0]?.into?.pid, early.pid);
+    await watcher[Symbol.asyncDispose]();
+    await seen.done;
+
+    // detach removes the rest, inside the running container too.
+    await detach({
+      pinRoot: rule.pinRoot,
+      exposeRoot: rule.exposeRoot,
+      state: state.path,
+    });
+    assert.deepEqual(readManifest({ state: state.path }).exposures, []);
+    assert.deepEqual(readManifest({ state: state.path }).rules, []);
+    assert.ok(!(await mountsIn(early)).includes(at), "unmounted inside");
+    assert.deepEqual(await lsIn(early, "/run/bpfx"), []);
+    assert.deepEqual(await hostMountsBelow(b.path), []);
+    assert.deepEqual(await tree(`${b.path}/views`), []);
+  },
+  { needs: RULE_NEEDS },
 );

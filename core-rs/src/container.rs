@@ -24,13 +24,17 @@
 use crate::error::{Error, Kind, Result, q};
 use crate::expose::{self, Removal};
 use crate::info::ObjKind;
-use crate::manifest::{self, Exposure, Mode, MountRecord, Namespace};
+use crate::manifest::{self, Exposure, Mode, MountRecord, Namespace, Rule};
+use crate::mirror::{AttachReport, Skipped};
 use crate::mounts;
+use crate::notify::{FAN_EVENT_ON_CHILD, FAN_MODIFY, Fan};
 use crate::paths::{self, Dir, MountId};
 use crate::sys::{self, SysError, ns};
-use std::collections::HashMap;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// A live process bpfx enters through, held by a pidfd, and the identity
 /// of its mount namespace.
@@ -73,6 +77,18 @@ fn parse_start_time(text: &[u8]) -> Option<u64> {
     let text = std::str::from_utf8(text).ok()?;
     let rest = &text[text.rfind(')')? + 1..];
     rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The device and inode of process `pid`'s root directory.
+fn root_of(proc: &Dir, pid: u32) -> sys::SysResult<(u64, u64)> {
+    let fd = crate::sys::fs::openat2(
+        Some(proc.fd()),
+        Path::new(&format!("{pid}/root")),
+        libc::O_PATH,
+        0,
+    )?;
+    let st = crate::sys::fs::stat_at(fd.as_fd(), "")?;
+    Ok((st.dev, st.ino))
 }
 
 /// The host's mount namespace: bpfx's own.
@@ -121,9 +137,15 @@ impl Process {
             return Err(exited_midway(what, pid));
         }
         let (start_time, (ns_dev, mnt_ns)) = read.map_err(|e| {
-            Error::sys(format!("Cannot {what} process {pid}"), e).with_message(format!(
-                "Cannot {what} process {pid}: its /proc entry cannot be read"
-            ))
+            // A process's /proc entries vanish only as it exits (a zombie
+            // still takes signals, but has no namespaces left).
+            if matches!(e.errno(), libc::ENOENT | libc::ESRCH) {
+                exited_midway(what, pid)
+            } else {
+                Error::sys(format!("Cannot {what} process {pid}"), e).with_message(format!(
+                    "Cannot {what} process {pid}: its /proc entry cannot be read"
+                ))
+            }
         })?;
         if let Some(want) = start
             && want != start_time
@@ -203,6 +225,26 @@ impl Process {
             }
             let root = Dir::open(Path::new("/"))
                 .map_err(|e| Error::sys(format!("Cannot open the root of process {pid}"), e))?;
+            // The namespace's root must be the process's own: a process that
+            // is chrooted (or still being set up) sees another tree.
+            let mine = root
+                .stat("")
+                .map_err(|e| Error::sys("Cannot stat the namespace's root", e))?;
+            let theirs = root_of(&proc, pid).map_err(|e| {
+                if matches!(e.errno(), libc::ENOENT | libc::ESRCH) {
+                    exited_midway(what, pid)
+                } else {
+                    Error::sys(format!("Cannot stat the root of process {pid}"), e)
+                }
+            })?;
+            if (mine.dev, mine.ino) != theirs {
+                return Err(Error::invalid(
+                    "setns",
+                    format!(
+                        "Cannot {what} process {pid}: its root is not its mount namespace's root (it is chrooted, or still being set up)"
+                    ),
+                ));
+            }
             f(&root, &proc)
         };
         std::thread::scope(|s| {
@@ -354,6 +396,18 @@ pub struct Into {
     pub start_time: Option<u64>,
 }
 
+/// A view a rule exposed inside a container, as reports show it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Placed {
+    /// The cgroup's path relative to the rule's root.
+    pub cgroup: String,
+    /// The container's process entered.
+    pub pid: u32,
+    pub pin: String,
+    pub path: String,
+}
+
 /// Puts the object pinned at `pin` at `path` inside the mount namespace of
 /// process `into`, as a read-only bind mount, and records it in `state`.
 pub fn expose_into(
@@ -364,30 +418,52 @@ pub fn expose_into(
     parents: bool,
 ) -> Result<Exposure> {
     let given = mounts::absolute(pin);
-    if !path.is_absolute() {
+    check_path(path)?;
+    let pin = expose::resolve_pin(&given)?;
+    pin.check_bind(&given)?;
+    let proc = Process::open(into.pid, into.start_time, "expose into")?;
+    let (mut x, tree) = prepare(&given, &pin, path, &proc)?;
+    let st = manifest::State::open(state, true)?.expect("made");
+    let lock = st.lock()?;
+    record(&st, &lock, &mut x, |x| {
+        place(&proc, tree.as_fd(), &x.path, parents)
+    })?;
+    Ok(x)
+}
+
+fn check_path(path: &Path) -> Result<()> {
+    if !path.is_absolute() || paths::split(path).is_none() {
         return Err(Error::invalid(
             "expose",
             format!(
-                "Cannot expose at {}: give an absolute path inside the container",
+                "Cannot expose at {}: give an absolute path to a file inside the container",
                 q(path)
             ),
         )
         .with_path(path));
     }
-    let p = expose::resolve_pin(&given)?;
-    p.check_bind(&given)?;
-    let proc = Process::open(into.pid, into.start_time, "expose into")?;
-    let tree = paths::clone_tree(p.fd.as_fd())
+    Ok(())
+}
+
+/// The exposure of `pin` at `path` in `proc`'s namespace, not made yet, and
+/// the detached read-only mount of the pin to make it with.
+fn prepare(
+    given: &Path,
+    pin: &expose::Pin,
+    path: &Path,
+    proc: &Process,
+) -> Result<(Exposure, OwnedFd)> {
+    let tree = paths::clone_tree(pin.fd.as_fd())
         .and_then(|t| ns::mount_read_only(t.as_fd()).map(|()| t))
         .map_err(|e| {
-            Error::sys(format!("Cannot take {} as a mount", q(&given)), e).with_path(&given)
+            Error::sys(format!("Cannot take {} as a mount", q(given)), e).with_path(given)
         })?;
-    let mut exposure = Exposure {
-        pin: p.real(),
+    let x = Exposure {
+        pin: pin.real(),
         path: path.to_path_buf(),
         mode: Mode::Bind,
-        object_id: p.id,
-        kind: match p.kind {
+        object_id: pin.id,
+        kind: match pin.kind {
             ObjKind::Prog => "prog",
             ObjKind::Map => "map",
             ObjKind::Link => "link",
@@ -396,23 +472,19 @@ pub fn expose_into(
         mount: None,
         into: Some(proc.ns),
     };
-    record(state, &mut exposure, |x| {
-        place(&proc, tree.as_fd(), &x.path, parents)
-    })?;
-    Ok(exposure)
+    Ok((x, tree))
 }
 
-/// Records `x` in `state`, made by `make` under the lock; nothing is left
-/// half-made when the record cannot be written.
+/// Records `x` in `st`, made by `make` under the lock `lock`; nothing is
+/// left half-made when the record cannot be written.
 fn record(
-    state: &Path,
+    st: &manifest::State,
+    lock: &manifest::Lock,
     x: &mut Exposure,
     make: impl FnOnce(&Exposure) -> Result<MountRecord>,
 ) -> Result<()> {
-    let st = manifest::State::open(state, true)?.expect("made");
-    let lock = st.lock()?;
     let mut made = false;
-    let recorded = st.update(&lock, |m| {
+    let recorded = st.update(lock, |m| {
         if m.exposures.iter().any(|e| e.same_place(x)) {
             return Err(expose::exists_error(&x.path).with_message(format!(
                 "Cannot expose at {}: an exposure is recorded there",
@@ -564,6 +636,292 @@ pub fn probe() -> Result<()> {
         ns::mount_read_only(tree.as_fd())
             .map_err(|e| Error::sys("Cannot make a mount read-only", e))
     })
+}
+
+/// Refuses an `into_containers` path that is not an absolute file path, or
+/// a rule without a state directory (the watcher follows containers by it).
+pub fn check_rule_path(path: &Path, has_state: bool) -> Result<()> {
+    check_path(path)?;
+    if !has_state {
+        return Err(Error::invalid(
+            "attach",
+            "Exposing views into containers needs a state directory: give --state",
+        ));
+    }
+    Ok(())
+}
+
+/// What a cgroup holds, for a rule that exposes into containers.
+enum Held {
+    /// No process in a mount namespace other than bpfx's.
+    Nothing,
+    /// A container that is still being set up (its root is still the
+    /// host's): checked again shortly.
+    NotReady,
+    Ready(Process),
+}
+
+/// The container cgroup `dir` holds: the first of its own processes (not
+/// its descendants') in another mount namespace and under another root.
+fn held(dir: &Path) -> Held {
+    let pids = Dir::open(dir)
+        .and_then(|d| d.open_file("cgroup.procs", libc::O_RDONLY, 0))
+        .and_then(|fd| crate::sys::fs::read_to_end(fd.as_fd()))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let Ok(proc) = proc_dir() else {
+        return Held::Nothing;
+    };
+    let host_root = Dir::open(Path::new("/"))
+        .and_then(|d| d.stat(""))
+        .map(|s| (s.dev, s.ino))
+        .ok();
+    let mut out = Held::Nothing;
+    for pid in pids.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
+        let Ok(p) = Process::open(pid, None, "expose into") else {
+            continue;
+        };
+        if root_of(&proc, pid).ok() == host_root {
+            out = Held::NotReady;
+            continue;
+        }
+        return Held::Ready(p);
+    }
+    out
+}
+
+/// The pin of the rule's view of cgroup `rel`.
+fn rule_pin(rule: &Rule, rel: &Path) -> PathBuf {
+    rule.pin_root
+        .join(crate::mirror::encode_rel(rel))
+        .join(&rule.name)
+}
+
+/// What one check of a cgroup for a rule came to.
+pub enum Outcome {
+    /// Nothing to do: no container, or it has its view already.
+    Done,
+    /// Check again shortly.
+    Later,
+    Made(Box<(Exposure, Placed)>),
+    Failed(String, Error),
+}
+
+/// How an exposure is recorded and made: given the exposure and what
+/// makes it, under the state directory's lock.
+pub type Maker<'a> =
+    dyn FnMut(&mut Exposure, &dyn Fn(&Exposure) -> Result<MountRecord>) -> Result<()> + 'a;
+
+/// Exposes the rule's view of cgroup `rel` inside the container it holds,
+/// unless `have` records it there.
+fn check_one(rule: &Rule, rel: &Path, have: &[Exposure], make: &mut Maker<'_>) -> Outcome {
+    let Some(at) = &rule.into_containers else {
+        return Outcome::Done;
+    };
+    let cgroup = rel.display().to_string();
+    let p = match held(&rule.cgroup_root.join(rel)) {
+        Held::Nothing => return Outcome::Done,
+        Held::NotReady => return Outcome::Later,
+        Held::Ready(p) => p,
+    };
+    let pin_path = rule_pin(rule, rel);
+    if have
+        .iter()
+        .any(|x| x.into.is_some_and(|n| n.ns() == p.ns.ns()) && x.pin == pin_path && &x.path == at)
+    {
+        return Outcome::Done;
+    }
+    let made = (|| {
+        // The view may not be made yet (the cgroup is new): later.
+        let pin = expose::resolve_pin(&pin_path)?;
+        pin.check_bind(&pin_path)?;
+        let (mut x, tree) = prepare(&pin_path, &pin, at, &p)?;
+        make(&mut x, &|x: &Exposure| {
+            place(&p, tree.as_fd(), &x.path, true)
+        })?;
+        Ok::<_, Error>(x)
+    })();
+    match made {
+        Ok(x) => {
+            let placed = Placed {
+                cgroup,
+                pid: p.ns.pid,
+                pin: x.pin.display().to_string(),
+                path: x.path.display().to_string(),
+            };
+            Outcome::Made(Box::new((x, placed)))
+        }
+        Err(e)
+            if e.kind == Kind::NotFound
+                && e.path.as_deref() == Some(&*pin_path.to_string_lossy()) =>
+        {
+            Outcome::Later
+        }
+        Err(e) => Outcome::Failed(cgroup, e),
+    }
+}
+
+/// At attach: exposes each view of `report` (made or kept) inside the
+/// container its cgroup holds, recording each in `st`; what fails is
+/// reported as skipped. The watcher does the same as containers come.
+pub fn cover(st: &manifest::State, lock: &manifest::Lock, rule: &Rule, report: &mut AttachReport) {
+    let rels: Vec<String> = report
+        .made
+        .iter()
+        .chain(&report.kept)
+        .map(|i| i.cgroup.clone())
+        .collect();
+    for rel in rels {
+        let have = st.read().map(|m| m.exposures).unwrap_or_default();
+        let mut make = |x: &mut Exposure, mk: &dyn Fn(&Exposure) -> Result<MountRecord>| {
+            record(st, lock, x, mk)
+        };
+        match check_one(rule, Path::new(&rel), &have, &mut make) {
+            Outcome::Made(made) => report.into.push(made.1),
+            Outcome::Failed(cgroup, e) => report.skipped.push(Skipped {
+                cgroup,
+                why: e.message.clone(),
+            }),
+            Outcome::Done | Outcome::Later => {}
+        }
+    }
+}
+
+/// At detach: removes and forgets the exposures inside containers of the
+/// views under `pin_root` (named `name`, or any).
+pub fn uncover(st: &manifest::State, lock: &manifest::Lock, pin_root: &Path, name: Option<&str>) {
+    let ours = |x: &Exposure| {
+        x.into.is_some()
+            && x.pin.starts_with(pin_root)
+            && name.is_none_or(|n| x.pin.file_name().is_some_and(|f| f == n))
+    };
+    let _ = st.update(lock, |m| {
+        let (gone, kept): (Vec<Exposure>, Vec<Exposure>) =
+            m.exposures.drain(..).partition(|x| ours(x));
+        m.exposures = kept;
+        for x in &gone {
+            let _ = remove(x);
+        }
+        Ok(())
+    });
+}
+
+/// How long a cgroup whose container is being set up is checked again for.
+const SETUP_WAIT: Duration = Duration::from_secs(30);
+/// How often, meanwhile (ms).
+const RETRY_MS: i32 = 5;
+
+/// The watcher's eye on the cgroups of rules that expose into containers:
+/// an inode mark on each (a process joining writes `cgroup.procs`; the
+/// kernel notes `populated` in `cgroup.events`), and the cgroups whose
+/// container is still being set up, checked again every few ms.
+pub struct Follow {
+    fan: Fan,
+    marked: HashSet<PathBuf>,
+    pending: HashMap<PathBuf, Instant>,
+}
+
+impl Follow {
+    pub fn new() -> Result<Follow> {
+        Ok(Follow {
+            fan: Fan::new()?,
+            marked: HashSet::new(),
+            pending: HashMap::new(),
+        })
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fan.fd()
+    }
+
+    /// The poll timeout: short while a container is being set up.
+    pub fn timeout(&self, timeout_ms: i32) -> i32 {
+        if self.pending.is_empty() {
+            timeout_ms
+        } else if timeout_ms < 0 {
+            RETRY_MS
+        } else {
+            timeout_ms.min(RETRY_MS)
+        }
+    }
+
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    fn queue(&mut self, dir: &Path) {
+        self.pending
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| Instant::now() + SETUP_WAIT);
+    }
+
+    /// Watches the cgroup `dir` of a rule, and checks it at the next run.
+    pub fn watch(&mut self, dir: &Path) -> Result<()> {
+        if !self.marked.contains(dir) {
+            self.fan
+                .mark_dir_for(dir, FAN_MODIFY | FAN_EVENT_ON_CHILD)?;
+            self.marked.insert(dir.to_path_buf());
+        }
+        self.queue(dir);
+        Ok(())
+    }
+
+    /// Checks the cgroups whose processes changed and those pending, for
+    /// each rule of `rules` that covers them; `make` records and makes an
+    /// exposure.
+    pub fn run(
+        &mut self,
+        rules: &[Rule],
+        have: &[Exposure],
+        make: &mut Maker<'_>,
+    ) -> Result<Vec<Outcome>> {
+        for ev in self.fan.read()? {
+            if ev.event == "overflow" {
+                let all: Vec<PathBuf> = self.marked.iter().cloned().collect();
+                for d in all {
+                    self.queue(&d);
+                }
+                continue;
+            }
+            let Some(path) = ev.path else { continue };
+            let name = path.file_name().and_then(|n| n.to_str());
+            if matches!(name, Some("cgroup.procs" | "cgroup.events"))
+                && let Some(dir) = path.parent()
+            {
+                self.queue(dir);
+            }
+        }
+        let now = Instant::now();
+        let due: Vec<(PathBuf, Instant)> = self.pending.drain().collect();
+        let mut out = Vec::new();
+        let mut have = have.to_vec();
+        for (dir, deadline) in due {
+            if Dir::open(&dir).is_err() {
+                self.marked.remove(&dir);
+                self.fan.forget(&dir);
+                continue;
+            }
+            let mut later = false;
+            for r in rules.iter().filter(|r| r.into_containers.is_some()) {
+                let Ok(rel) = dir.strip_prefix(&r.cgroup_root) else {
+                    continue;
+                };
+                match check_one(r, rel, &have, make) {
+                    Outcome::Later => later = true,
+                    Outcome::Done => {}
+                    Outcome::Made(made) => {
+                        have.push(made.0.clone());
+                        out.push(Outcome::Made(made));
+                    }
+                    failed => out.push(failed),
+                }
+            }
+            if later && now < deadline {
+                self.pending.insert(dir, deadline);
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// The watcher's handles on the processes of the container exposures: a

@@ -130,6 +130,10 @@ pub struct Rule {
     pub pin_root: PathBuf,
     pub expose_root: PathBuf,
     pub name: String,
+    /// Where each view is also exposed inside the container its cgroup
+    /// holds (processes in a mount namespace other than the host's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub into_containers: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -643,6 +647,7 @@ mod tests {
             pin_root: "/b".into(),
             expose_root: "/e".into(),
             name: "v".into(),
+            into_containers: None,
         }
     }
 
@@ -802,6 +807,7 @@ mod tests {
             pin_root: "/sys/fs/bpf/v".into(),
             expose_root: "/run/v".into(),
             name: "stat".into(),
+            into_containers: Some("/run/bpfx/stat".into()),
         });
         let seed = serde_json::to_vec_pretty(&m).unwrap();
         assert_eq!(parse(&seed).unwrap(), m);

@@ -43,7 +43,7 @@ pub fn decode(name: &str) -> String {
     name.replace("%2E", ".").replace("%25", "%")
 }
 
-fn encode_rel(rel: &Path) -> PathBuf {
+pub fn encode_rel(rel: &Path) -> PathBuf {
     rel.iter().map(|c| encode(&c.to_string_lossy())).collect()
 }
 
@@ -61,6 +61,9 @@ pub struct AttachOptions {
     /// With a state directory, the attach is recorded as a rule that the
     /// watcher keeps true as cgroups come and go.
     pub state: Option<PathBuf>,
+    /// Also expose each view at this path inside the container its cgroup
+    /// holds (needs `state`: see [`crate::container::cover`]).
+    pub into_containers: Option<PathBuf>,
 }
 
 /// Where an attach rule keeps its program pinned, for the watcher.
@@ -96,6 +99,9 @@ pub struct AttachReport {
     /// The id of every cgroup walked (for the watcher's event filter).
     #[serde(skip)]
     pub seen: Vec<u64>,
+    /// Views exposed inside containers (`into_containers` rules).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub into: Vec<crate::container::Placed>,
 }
 
 /// A view found in the pin tree: where (its directory, encoded, relative to
@@ -390,6 +396,9 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
     cgroups::resolve(&top_path.to_string_lossy())?;
     let pin_root = plain(&o.pin_root, "pin root")?;
     let expose_root = plain(&o.expose_root, "expose root")?;
+    if let Some(p) = &o.into_containers {
+        crate::container::check_rule_path(p, o.state.is_some())?;
+    }
     let state = match &o.state {
         Some(s) => Some(manifest::State::open(s, true)?.expect("made")),
         None => None,
@@ -452,13 +461,17 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
             pin_root: tree.pin_root.clone(),
             expose_root: tree.expose_root.clone(),
             name: tree.name.clone(),
+            into_containers: o.into_containers.clone(),
         };
         state.update(lock, |m| {
             m.rules
                 .retain(|r| !(r.pin_root == rule.pin_root && r.name == rule.name));
-            m.rules.push(rule);
+            m.rules.push(rule.clone());
             Ok(())
         })?;
+        let mut report = report;
+        crate::container::cover(state, lock, &rule, &mut report);
+        return Ok(report);
     }
     Ok(report)
 }
@@ -800,6 +813,7 @@ pub fn detach(
             m.rules = kept;
             Ok(gone)
         })?;
+        crate::container::uncover(state, lock, &pin_root, name);
         for r in gone {
             let p = prog_pin(&r.pin_root, &r.name);
             if let (true, Some(root), Some(file)) =

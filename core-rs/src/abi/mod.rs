@@ -263,6 +263,8 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 name: String,
                 pin_by_name_root: Option<PathBuf>,
                 state: Option<PathBuf>,
+                #[serde(default)]
+                into_containers: Option<PathBuf>,
             }
             let P {
                 prog,
@@ -272,6 +274,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 name,
                 pin_by_name_root,
                 state,
+                into_containers,
             } = params(op, p)?;
             to_json(&mirror::attach(&mirror::AttachOptions {
                 prog,
@@ -281,6 +284,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 name,
                 pin_by_name_root,
                 state,
+                into_containers,
             })?)
         }
         "detach" => {

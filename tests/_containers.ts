@@ -1,8 +1,29 @@
 // Real containers for the tests: Debian's runc runs busybox (busybox-static,
 // installed by scripts/deps.sh) from a rootfs the test makes, with its
 // cgroup under the test's own subtree, detached, and always killed and
-// deleted when disposed. No image registry is needed or reached.
-import { assert, run, type TestCgroups } from "./_kernel.ts";
+// deleted when disposed. No image registry is needed or reached. It imports
+// nothing that probes the kernel, so the benchmarks use it too.
+import { assert } from "./_assert.ts";
+import type { TestCgroups } from "./_kernel.ts";
+
+/** Runs a command, returning its exit code, stdout and stderr as text. */
+async function run(
+  cmd: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
 
 /** A running runc container. */
 export interface Container extends AsyncDisposable {
@@ -81,7 +102,7 @@ let serial = 0;
  * `cgroups`, running `args` (by default a long sleep).
  */
 export async function runcContainer(
-  cgroups: TestCgroups,
+  cgroups: Pick<TestCgroups, "root" | "mount">,
   rel: string,
   args: string[] = ["sleep", "100000"],
 ): Promise<Container> {

@@ -663,7 +663,11 @@ enum Held {
 
 /// The container cgroup `dir` holds: the first of its own processes (not
 /// its descendants') in another mount namespace and under another root.
-fn held(dir: &Path) -> Held {
+/// `patient` (a process just joined): a process still in bpfx's namespace
+/// may be a runtime's that is about to make the container (runc's `init`
+/// joins the cgroup before it enters new namespaces), so it is looked at
+/// again shortly.
+fn held(dir: &Path, patient: bool) -> Held {
     let pids = Dir::open(dir)
         .and_then(|d| d.open_file("cgroup.procs", libc::O_RDONLY, 0))
         .and_then(|fd| crate::sys::fs::read_to_end(fd.as_fd()))
@@ -678,6 +682,9 @@ fn held(dir: &Path) -> Held {
         .ok();
     let mut out = Held::Nothing;
     for pid in pids.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
+        if patient {
+            out = Held::NotReady;
+        }
         let Ok(p) = Process::open(pid, None, "expose into") else {
             continue;
         };
@@ -714,12 +721,18 @@ pub type Maker<'a> =
 
 /// Exposes the rule's view of cgroup `rel` inside the container it holds,
 /// unless `have` records it there.
-fn check_one(rule: &Rule, rel: &Path, have: &[Exposure], make: &mut Maker<'_>) -> Outcome {
+fn check_one(
+    rule: &Rule,
+    rel: &Path,
+    patient: bool,
+    have: &[Exposure],
+    make: &mut Maker<'_>,
+) -> Outcome {
     let Some(at) = &rule.into_containers else {
         return Outcome::Done;
     };
     let cgroup = rel.display().to_string();
-    let p = match held(&rule.cgroup_root.join(rel)) {
+    let p = match held(&rule.cgroup_root.join(rel), patient) {
         Held::Nothing => return Outcome::Done,
         Held::NotReady => return Outcome::Later,
         Held::Ready(p) => p,
@@ -776,7 +789,7 @@ pub fn cover(st: &manifest::State, lock: &manifest::Lock, rule: &Rule, report: &
         let mut make = |x: &mut Exposure, mk: &dyn Fn(&Exposure) -> Result<MountRecord>| {
             record(st, lock, x, mk)
         };
-        match check_one(rule, Path::new(&rel), &have, &mut make) {
+        match check_one(rule, Path::new(&rel), false, &have, &mut make) {
             Outcome::Made(made) => report.into.push(made.1),
             Outcome::Failed(cgroup, e) => report.skipped.push(Skipped {
                 cgroup,
@@ -806,19 +819,32 @@ pub fn uncover(st: &manifest::State, lock: &manifest::Lock, pin_root: &Path, nam
     });
 }
 
-/// How long a cgroup whose container is being set up is checked again for.
-const SETUP_WAIT: Duration = Duration::from_secs(30);
-/// How often, meanwhile (ms).
-const RETRY_MS: i32 = 5;
+/// How long a cgroup a process just joined is checked again for, while its
+/// container is being set up.
+const SETUP_WAIT: Duration = Duration::from_secs(10);
+/// The first retry's delay; each next one doubles, up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(2);
+const RETRY_MAX: Duration = Duration::from_millis(10);
+
+/// When to check a cgroup again.
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    deadline: Instant,
+    next: Instant,
+    every: Duration,
+    /// A process joined: wait for a runtime's process to make its
+    /// container (see [`held`]).
+    patient: bool,
+}
 
 /// The watcher's eye on the cgroups of rules that expose into containers:
 /// an inode mark on each (a process joining writes `cgroup.procs`; the
 /// kernel notes `populated` in `cgroup.events`), and the cgroups whose
-/// container is still being set up, checked again every few ms.
+/// container is still being set up, checked again after 2, 4, 8 and then every 10 ms.
 pub struct Follow {
     fan: Fan,
     marked: HashSet<PathBuf>,
-    pending: HashMap<PathBuf, Instant>,
+    pending: HashMap<PathBuf, Retry>,
 }
 
 impl Follow {
@@ -834,14 +860,20 @@ impl Follow {
         self.fan.fd()
     }
 
-    /// The poll timeout: short while a container is being set up.
+    /// The poll timeout: no later than the next retry.
     pub fn timeout(&self, timeout_ms: i32) -> i32 {
-        if self.pending.is_empty() {
-            timeout_ms
-        } else if timeout_ms < 0 {
-            RETRY_MS
+        let now = Instant::now();
+        let Some(next) = self.pending.values().map(|r| r.next).min() else {
+            return timeout_ms;
+        };
+        let ms = next
+            .saturating_duration_since(now)
+            .as_millis()
+            .min(i32::MAX as u128) as i32;
+        if timeout_ms < 0 {
+            ms
         } else {
-            timeout_ms.min(RETRY_MS)
+            timeout_ms.min(ms)
         }
     }
 
@@ -849,10 +881,16 @@ impl Follow {
         !self.pending.is_empty()
     }
 
-    fn queue(&mut self, dir: &Path) {
-        self.pending
-            .entry(dir.to_path_buf())
-            .or_insert_with(|| Instant::now() + SETUP_WAIT);
+    fn queue(&mut self, dir: &Path, patient: bool) {
+        let now = Instant::now();
+        let r = self.pending.entry(dir.to_path_buf()).or_insert(Retry {
+            deadline: now + SETUP_WAIT,
+            next: now,
+            every: RETRY_FIRST,
+            patient,
+        });
+        r.patient |= patient;
+        r.next = now;
     }
 
     /// Watches the cgroup `dir` of a rule, and checks it at the next run.
@@ -862,11 +900,11 @@ impl Follow {
                 .mark_dir_for(dir, FAN_MODIFY | FAN_EVENT_ON_CHILD)?;
             self.marked.insert(dir.to_path_buf());
         }
-        self.queue(dir);
+        self.queue(dir, false);
         Ok(())
     }
 
-    /// Checks the cgroups whose processes changed and those pending, for
+    /// Checks the cgroups whose processes changed and those due again, for
     /// each rule of `rules` that covers them; `make` records and makes an
     /// exposure.
     pub fn run(
@@ -879,7 +917,7 @@ impl Follow {
             if ev.event == "overflow" {
                 let all: Vec<PathBuf> = self.marked.iter().cloned().collect();
                 for d in all {
-                    self.queue(&d);
+                    self.queue(&d, false);
                 }
                 continue;
             }
@@ -888,14 +926,20 @@ impl Follow {
             if matches!(name, Some("cgroup.procs" | "cgroup.events"))
                 && let Some(dir) = path.parent()
             {
-                self.queue(dir);
+                self.queue(dir, true);
             }
         }
         let now = Instant::now();
-        let due: Vec<(PathBuf, Instant)> = self.pending.drain().collect();
+        let due: Vec<(PathBuf, Retry)> = self
+            .pending
+            .iter()
+            .filter(|(_, r)| r.next <= now)
+            .map(|(d, r)| (d.clone(), *r))
+            .collect();
         let mut out = Vec::new();
         let mut have = have.to_vec();
-        for (dir, deadline) in due {
+        for (dir, mut retry) in due {
+            self.pending.remove(&dir);
             if Dir::open(&dir).is_err() {
                 self.marked.remove(&dir);
                 self.fan.forget(&dir);
@@ -906,7 +950,7 @@ impl Follow {
                 let Ok(rel) = dir.strip_prefix(&r.cgroup_root) else {
                     continue;
                 };
-                match check_one(r, rel, &have, make) {
+                match check_one(r, rel, retry.patient, &have, make) {
                     Outcome::Later => later = true,
                     Outcome::Done => {}
                     Outcome::Made(made) => {
@@ -916,8 +960,10 @@ impl Follow {
                     failed => out.push(failed),
                 }
             }
-            if later && now < deadline {
-                self.pending.insert(dir, deadline);
+            if later && now < retry.deadline {
+                retry.next = now + retry.every;
+                retry.every = (retry.every * 2).min(RETRY_MAX);
+                self.pending.insert(dir, retry);
             }
         }
         Ok(out)

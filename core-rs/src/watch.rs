@@ -322,7 +322,12 @@ impl Watcher {
         match written {
             Ok(()) => {
                 self.token = self.state.token();
-                self.exits.sync(&self.manifest.exposures);
+                if added.is_empty() {
+                    self.exits.sync(&self.manifest.exposures);
+                } else {
+                    // Their pins' directories and their processes, watched.
+                    self.mark();
+                }
             }
             Err(e) => {
                 self.log_error("cannot update the manifest", &e);

@@ -113,6 +113,7 @@ try {
   const exposedAt = new Map<number, number>();
   const actions = (async () => {
     for await (const a of watcher as AsyncIterable<WatchAction>) {
+      if (a.action === "error") console.error(`watcher: ${a.why}`);
       if (a.action !== "exposed-into") continue;
       const pid = Number(/process (\d+)/.exec(a.why)?.[1]);
       exposedAt.set(pid, performance.now());

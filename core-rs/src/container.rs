@@ -681,6 +681,7 @@ fn held(dir: &Path, patient: bool) -> Held {
         .map(|s| (s.dev, s.ino))
         .ok();
     let mut out = Held::Nothing;
+    let mut first = None;
     for pid in pids.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
         if patient {
             out = Held::NotReady;
@@ -692,9 +693,36 @@ fn held(dir: &Path, patient: bool) -> Held {
             out = Held::NotReady;
             continue;
         }
-        return Held::Ready(p);
+        // The init of the container's pid namespace lives as long as the
+        // container; a runtime's process of the set-up may share its mount
+        // namespace for a moment, and is taken only when there is no init.
+        if pid_ns_init(&proc, pid) {
+            return Held::Ready(p);
+        }
+        first.get_or_insert(p);
     }
-    out
+    first.map_or(out, Held::Ready)
+}
+
+/// Whether process `pid` is the init (PID 1) of a pid namespace of its own
+/// (the last `NSpid` of `/proc/PID/status`).
+fn pid_ns_init(proc: &Dir, pid: u32) -> bool {
+    let text = proc
+        .open_file(&format!("{pid}/status"), libc::O_RDONLY, 0)
+        .and_then(|fd| crate::sys::fs::read_to_end(fd.as_fd()))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    is_pid_ns_init(&text)
+}
+
+fn is_pid_ns_init(status: &str) -> bool {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .is_some_and(|ids| {
+            let ids: Vec<&str> = ids.split_whitespace().collect();
+            ids.len() > 1 && ids.last() == Some(&"1")
+        })
 }
 
 /// The pin of the rule's view of cgroup `rel`.
@@ -770,6 +798,9 @@ fn check_one(
         {
             Outcome::Later
         }
+        // A runtime's process of the set-up, gone meanwhile: the container's
+        // own comes next.
+        Err(e) if e.errno == libc::ESRCH => Outcome::Later,
         Err(e) => Outcome::Failed(cgroup, e),
     }
 }
@@ -1016,6 +1047,17 @@ mod tests {
         assert_eq!(parse_start_time(line), Some(987654));
         assert_eq!(parse_start_time(b"4242 (x) S 1"), None);
         assert_eq!(parse_start_time(b"no paren"), None);
+    }
+
+    #[test]
+    fn a_pid_namespace_init_is_told_by_its_last_nspid() {
+        assert!(is_pid_ns_init("Name:\tsleep\nNSpid:\t4242\t1\n"));
+        assert!(!is_pid_ns_init("NSpid:\t4242\t7\n"));
+        assert!(
+            !is_pid_ns_init("NSpid:\t1\n"),
+            "the host's init is in no pid namespace of its own"
+        );
+        assert!(!is_pid_ns_init("Name:\tx\n"));
     }
 
     #[test]

@@ -45,20 +45,18 @@ const BUSYBOX = "/usr/bin/busybox";
 const TOOLS = ["sh", "cat", "sleep", "ls", "ln", "mkdir", "grep", "stat"];
 
 let rootfs: Promise<string> | undefined;
+/** How many containers use the shared rootfs now. */
+let users = 0;
 
 /**
- * One busybox rootfs for every container of this test process, read-only
- * in each container (each gets its own tmpfs at /run and /tmp); removed at
- * the process's exit.
+ * One busybox rootfs for the containers of this test process that run at
+ * the same time, read-only in each (each gets its own tmpfs at /run and
+ * /tmp); removed when the last of them stops.
  */
 function sharedRootfs(): Promise<string> {
+  users++;
   rootfs ??= (async () => {
     const dir = await Deno.makeTempDir({ prefix: "bpfxrootfs-" });
-    globalThis.addEventListener("unload", () => {
-      try {
-        Deno.removeSync(dir, { recursive: true });
-      } catch { /* best effort at exit */ }
-    });
     for (const d of ["bin", "proc", "sys", "dev", "run", "tmp", "etc"]) {
       await Deno.mkdir(`${dir}/${d}`);
     }
@@ -68,6 +66,14 @@ function sharedRootfs(): Promise<string> {
     return dir;
   })();
   return rootfs;
+}
+
+/** One container is done with the shared rootfs. */
+async function releaseRootfs(): Promise<void> {
+  if (--users > 0 || rootfs === undefined) return;
+  const dir = await rootfs;
+  rootfs = undefined;
+  await Deno.remove(dir, { recursive: true });
 }
 
 /** The v1 cgroup hierarchies (hybrid layout), where runc also makes cgroups. */
@@ -108,7 +114,12 @@ export async function runcContainer(
 ): Promise<Container> {
   const fs = await sharedRootfs();
   const id = `bpfx-${Deno.pid}-${++serial}-${crypto.randomUUID().slice(0, 8)}`;
-  const bundle = await Deno.makeTempDir({ prefix: "bpfxbundle-" });
+  const bundle = await Deno.makeTempDir({ prefix: "bpfxbundle-" }).catch(
+    async (e) => {
+      await releaseRootfs();
+      throw e;
+    },
+  );
   const state = `${bundle}/state`;
   const runc = (a: string[]) => run("runc", ["--root", state, ...a]);
   const cgroupsPath = `${cgroups.root.slice(cgroups.mount.length)}/${rel}`;
@@ -121,7 +132,11 @@ export async function runcContainer(
       await runc(["delete", "-f", id]);
       await removeV1(cgroupsPath);
     } finally {
-      await Deno.remove(bundle, { recursive: true });
+      try {
+        await Deno.remove(bundle, { recursive: true });
+      } finally {
+        await releaseRootfs();
+      }
     }
   };
   try {

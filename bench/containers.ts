@@ -33,25 +33,11 @@ import {
   watch,
   type WatchAction,
 } from "../mod.ts";
+import { cgroup2Mount, CGSTAT, count, TASKS } from "./_common.ts";
 import { runcContainer } from "../tests/_containers.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const TASKS = `${ROOT}/build/examples/tasks.bpf.o`;
-const CGSTAT = `${ROOT}/build/examples/cgstat.bpf.o`;
-const quick = Deno.env.get("BPFX_BENCH_QUICK") === "1";
-const count = (name: string, full: number, small: number) =>
-  Number(Deno.env.get(name) ?? (quick ? small : full));
 const PER = count("BPFX_BENCH_INTO", 100, 20);
 const CONTAINERS = count("BPFX_BENCH_CONTAINERS", 50, 10);
-
-async function cgroup2Mount(): Promise<string> {
-  const text = await Deno.readTextFile("/proc/self/mountinfo");
-  for (const line of text.split("\n")) {
-    const [pre, post] = line.split(" - ");
-    if (post?.startsWith("cgroup2 ")) return pre!.split(" ")[4]!;
-  }
-  throw new Error("no cgroup2 mount");
-}
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);

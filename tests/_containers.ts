@@ -2,28 +2,11 @@
 // installed by scripts/deps.sh) from a rootfs the test makes, with its
 // cgroup under the test's own subtree, detached, and always killed and
 // deleted when disposed. No image registry is needed or reached. It imports
-// nothing that probes the kernel, so the benchmarks use it too.
+// nothing that probes the kernel (tests/_kernel.ts does, when loaded), so
+// the benchmarks use it too.
 import { assert } from "./_assert.ts";
 import type { TestCgroups } from "./_kernel.ts";
-
-/** Runs a command, returning its exit code, stdout and stderr as text. */
-async function run(
-  cmd: string,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
+import { run } from "./_run.ts";
 
 /** A running runc container. */
 export interface Container extends AsyncDisposable {
@@ -121,7 +104,8 @@ export async function runcContainer(
     },
   );
   const state = `${bundle}/state`;
-  const runc = (a: string[]) => run("runc", ["--root", state, ...a]);
+  const runc = (a: string[]) =>
+    run("runc", ["--root", state, ...a], { stdin: "null" });
   const cgroupsPath = `${cgroups.root.slice(cgroups.mount.length)}/${rel}`;
   let stopped = false;
   const stop = async () => {

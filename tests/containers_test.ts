@@ -64,19 +64,48 @@ function of(actions: readonly WatchAction[], action: string): WatchAction[] {
   return actions.filter((a) => a.action === action);
 }
 
+/**
+ * What a test of an exposure into one container runs in: a private bpffs
+ * with a view of every task pinned at `pin`, a state directory, a cgroup
+ * subtree and a running container in its cgroup `rel`, removed in reverse
+ * order when disposed.
+ */
+interface IntoSetup extends AsyncDisposable {
+  readonly b: { readonly path: string };
+  readonly state: { readonly path: string };
+  readonly c: Container;
+  readonly pin: string;
+  readonly view: ReturnType<typeof createView>;
+}
+
+async function intoSetup(rel: string): Promise<IntoSetup> {
+  await using stack = new AsyncDisposableStack();
+  const b = stack.use(await privateBpffs());
+  const state = stack.use(await tempDir("bpfxstate-"));
+  const cg = stack.use(await privateCgroups());
+  const c = stack.use(await runcContainer(cg, rel));
+  const pin = `${b.path}/tasks`;
+  // A view of every task: read inside the container, the iterator walks
+  // the reader's pid namespace, so it lists the container's own tasks.
+  // (A view limited by `pid` looks that number up in the reader's pid
+  // namespace too, where the host's PID of the container means nothing.)
+  const view = createView(`${TASKS}:tasks`, { pin });
+  const owned = stack.move();
+  return {
+    b,
+    state,
+    c,
+    pin,
+    view,
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
+}
+
 kernelTest(
   "expose({ into }) puts a task view of a container's process inside it, and the watcher removes it there when the pin goes",
   async () => {
-    await using b = await privateBpffs();
-    await using state = await tempDir("bpfxstate-");
-    await using cg = await privateCgroups();
-    await using c = await runcContainer(cg, "web");
-    const pin = `${b.path}/tasks`;
-    // A view of every task: read inside the container, the iterator walks
-    // the reader's pid namespace, so it lists the container's own tasks.
-    // (A view limited by `pid` looks that number up in the reader's pid
-    // namespace too, where the host's PID of the container means nothing.)
-    const view = createView(`${TASKS}:tasks`, { pin });
+    await using setup = await intoSetup("web");
+    const { state, c, pin, view } = setup;
     const path = "/run/bpfx/tasks";
     const x = expose(pin, {
       path,
@@ -136,12 +165,8 @@ kernelTest(
 kernelTest(
   "the watcher forgets an exposure inside a container once the container exits, and bpfx exposures shows PID and namespace",
   async () => {
-    await using b = await privateBpffs();
-    await using state = await tempDir("bpfxstate-");
-    await using cg = await privateCgroups();
-    await using c = await runcContainer(cg, "job");
-    const pin = `${b.path}/tasks`;
-    createView(`${TASKS}:tasks`, { pin });
+    await using setup = await intoSetup("job");
+    const { b, state, c, pin } = setup;
     const io = captureIo();
     assert.equal(
       await main([
@@ -190,12 +215,8 @@ kernelTest(
 kernelTest(
   "expose({ into }) refuses a missing PID, bpfx's own namespace, a reused PID, a symlink on the way and a file in place, leaving nothing behind",
   async () => {
-    await using b = await privateBpffs();
-    await using state = await tempDir("bpfxstate-");
-    await using cg = await privateCgroups();
-    await using c = await runcContainer(cg, "app");
-    const pin = `${b.path}/tasks`;
-    createView(`${TASKS}:tasks`, { pin });
+    await using setup = await intoSetup("app");
+    const { state, c, pin } = setup;
     const opts = { state: state.path };
     assert.equal((await c.exec(["ln", "-s", "/tmp", "/run/link"])).code, 0);
     assert.equal((await c.exec(["mkdir", "/run/d"])).code, 0);

@@ -258,7 +258,7 @@ impl Process {
     }
 }
 
-fn in_container(path: &Path, pid: u32) -> String {
+pub(crate) fn in_container(path: &Path, pid: u32) -> String {
     format!("{} in process {pid}'s mount namespace", q(path))
 }
 
@@ -578,39 +578,6 @@ pub fn state_of(x: &Exposure, ns: &Namespace) -> &'static str {
         })
     })
     .unwrap_or("ns-gone")
-}
-
-/// Removes the exposure at `path` inside process `pid`'s namespace (as
-/// recorded), and forgets it.
-pub fn unexpose_in(state: &Path, path: &Path, pid: u32) -> Result<expose::Unexposed> {
-    manifest::update(state, |m| {
-        let i = m
-            .exposures
-            .iter()
-            .position(|x| x.path == path && x.into.is_some_and(|n| n.pid == pid))
-            .ok_or_else(|| {
-                Error::new(
-                    Kind::NotFound,
-                    "unexpose",
-                    format!(
-                        "No exposure at {} in state directory {}",
-                        in_container(path, pid),
-                        q(state)
-                    ),
-                )
-                .with_path(path)
-                .with_hint("`bpfx exposures` lists them")
-            })?;
-        let x = m.exposures.remove(i);
-        let left_alone = match remove(&x)? {
-            Removal::NotOurs(why) => Some(why),
-            _ => None,
-        };
-        Ok(expose::Unexposed {
-            exposure: x,
-            left_alone,
-        })
-    })
 }
 
 /// Whether `expose --into` can work here: a thread enters a mount

@@ -452,23 +452,31 @@ pub struct Unexposed {
     pub left_alone: Option<String>,
 }
 
-/// Removes the exposure at `path` and forgets it.
-pub fn unexpose(state: &Path, path: &Path) -> Result<Unexposed> {
-    let path = mounts::absolute(path);
+/// Removes the exposure at `path` and forgets it: on the host, or with
+/// `into` inside the container of that PID, as recorded.
+pub fn unexpose(state: &Path, path: &Path, into: Option<u32>) -> Result<Unexposed> {
+    let path = match into {
+        None => mounts::absolute(path),
+        Some(_) => path.to_path_buf(),
+    };
+    let there = |x: &Exposure| match into {
+        None => x.into.is_none(),
+        Some(pid) => x.into.is_some_and(|n| n.pid == pid),
+    };
     manifest::update(state, |m| {
         let i = m
             .exposures
             .iter()
-            .position(|x| x.path == path && x.into.is_none())
+            .position(|x| x.path == path && there(x))
             .ok_or_else(|| {
+                let at = match into {
+                    None => q(&path),
+                    Some(pid) => crate::container::in_container(&path, pid),
+                };
                 Error::new(
                     Kind::NotFound,
                     "unexpose",
-                    format!(
-                        "No exposure at {} in state directory {}",
-                        q(&path),
-                        q(state)
-                    ),
+                    format!("No exposure at {at} in state directory {}", q(state)),
                 )
                 .with_path(&path)
                 .with_hint("`bpfx exposures` lists them")

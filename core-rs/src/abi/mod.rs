@@ -382,10 +382,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 into: Option<u32>,
             }
             let P { state, path, into } = params(op, p)?;
-            match into {
-                Some(pid) => to_json(&crate::container::unexpose_in(&state, &path, pid)?),
-                None => to_json(&crate::expose::unexpose(&state, &path)?),
-            }
+            to_json(&crate::expose::unexpose(&state, &path, into)?)
         }
         "exposures" => {
             #[derive(Deserialize)]

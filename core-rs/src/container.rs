@@ -47,17 +47,18 @@ fn proc_dir() -> sys::SysResult<Dir> {
     Dir::open(Path::new("/proc"))
 }
 
+/// The device and inode of what the magic link `rel` of the procfs `proc`
+/// leads to (`PID/root`, `PID/ns/mnt`), followed as the kernel does.
+fn identity_at(proc: &Dir, rel: &str) -> sys::SysResult<(u64, u64)> {
+    let fd = crate::sys::fs::openat2(Some(proc.fd()), Path::new(rel), libc::O_PATH, 0)?;
+    let st = crate::sys::fs::stat_at(fd.as_fd(), "")?;
+    Ok((st.dev, st.ino))
+}
+
 /// The identity (nsfs device, inode) of the mount namespace
 /// `/proc/<who>/ns/mnt` names, `who` relative to the procfs `proc`.
 fn ns_at(proc: &Dir, who: &str) -> sys::SysResult<(u64, u64)> {
-    let fd = crate::sys::fs::openat2(
-        Some(proc.fd()),
-        Path::new(&format!("{who}/ns/mnt")),
-        libc::O_PATH,
-        0,
-    )?;
-    let st = crate::sys::fs::stat_at(fd.as_fd(), "")?;
-    Ok((st.dev, st.ino))
+    identity_at(proc, &format!("{who}/ns/mnt"))
 }
 
 /// The start time of process `pid` (field 22 of `/proc/PID/stat`: clock
@@ -81,14 +82,7 @@ fn parse_start_time(text: &[u8]) -> Option<u64> {
 
 /// The device and inode of process `pid`'s root directory.
 fn root_of(proc: &Dir, pid: u32) -> sys::SysResult<(u64, u64)> {
-    let fd = crate::sys::fs::openat2(
-        Some(proc.fd()),
-        Path::new(&format!("{pid}/root")),
-        libc::O_PATH,
-        0,
-    )?;
-    let st = crate::sys::fs::stat_at(fd.as_fd(), "")?;
-    Ok((st.dev, st.ino))
+    identity_at(proc, &format!("{pid}/root"))
 }
 
 /// The host's mount namespace: bpfx's own.

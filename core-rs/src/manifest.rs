@@ -873,6 +873,54 @@ mod tests {
     }
 
     #[test]
+    fn exposures_inside_containers_share_paths_and_the_journal_keeps_them_apart() {
+        let d = tmp();
+        let inside = |pid: u32, ns: u64| Exposure {
+            into: Some(Namespace {
+                pid,
+                start_time: 1,
+                mnt_ns: ns,
+                ns_dev: 4,
+            }),
+            ..exposure(0)
+        };
+        let (host, a, b) = (exposure(0), inside(10, 100), inside(20, 200));
+        assert!(!host.same_place(&a) && !a.same_place(&b));
+        assert!(a.same_place(&inside(11, 100)), "one namespace, one place");
+        update(&d, |m| {
+            m.exposures.extend([host.clone(), a.clone(), b.clone()]);
+            Ok(())
+        })
+        .unwrap();
+        // Adding and removing the host's exposure at the same path goes
+        // through the journal and leaves the containers' alone.
+        update(&d, |m| {
+            m.exposures.retain(|x| x.into.is_some());
+            Ok(())
+        })
+        .unwrap();
+        assert!(d.join(JOURNAL).exists(), "the host's removal is journalled");
+        assert_eq!(read(&d).unwrap().exposures, vec![a.clone(), b.clone()]);
+        update(&d, |m| {
+            m.exposures.push(host.clone());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            read(&d).unwrap().exposures,
+            vec![a.clone(), b.clone(), host.clone()]
+        );
+        // A container's exposure removed: written whole, the others kept.
+        update(&d, |m| {
+            m.exposures.retain(|x| x != &a);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(read(&d).unwrap().exposures, vec![b, host]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn exposures_go_to_the_journal_and_replay_once() {
         let d = tmp();
         update(&d, |m| {

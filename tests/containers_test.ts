@@ -16,6 +16,7 @@ import { main } from "../cli.ts";
 import {
   assert,
   captureIo,
+  child,
   collect,
   eventually,
   inode,
@@ -58,6 +59,24 @@ async function lsIn(c: Container, dir: string): Promise<string[]> {
 /** The host's mounts of bpffs objects below `dir` (none may be left). */
 async function hostMountsBelow(dir: string): Promise<string[]> {
   return (await mountpoints()).filter((m) => m.startsWith(`${dir}/`));
+}
+
+/** The child of `pid` once it has exited unreaped (state `Z`). */
+async function zombieOf(pid: number): Promise<number> {
+  let found = 0;
+  await eventually(`a zombie child of ${pid}`, async () => {
+    const kids = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`)
+      .catch(() => "");
+    for (const k of kids.split(" ").filter((k) => k !== "")) {
+      const stat = await Deno.readTextFile(`/proc/${k}/stat`).catch(() => "");
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) {
+        found = Number(k);
+        return true;
+      }
+    }
+    return false;
+  });
+  return found;
 }
 
 function of(actions: readonly WatchAction[], action: string): WatchAction[] {
@@ -213,7 +232,7 @@ kernelTest(
 );
 
 kernelTest(
-  "expose({ into }) refuses a missing PID, bpfx's own namespace, a reused PID, a symlink on the way and a file in place, leaving nothing behind",
+  "expose({ into }) refuses a missing PID, one that exited midway, bpfx's own namespace, a reused PID, a symlink on the way and a file in place, leaving nothing behind",
   async () => {
     await using setup = await intoSetup("app");
     const { state, c, pin } = setup;
@@ -226,7 +245,18 @@ kernelTest(
       (await Deno.readTextFile(`/proc/${c.pid}/stat`)).split(") ")[1]
         ?.split(" ")[19],
     );
+    // A process that has exited but is not reaped yet (a zombie: its
+    // parent, `sleep`, never waits): it still has its PID and takes a
+    // pidfd and signals, but its namespaces are gone.
+    await using parent = child("sh", ["-c", "true & exec sleep 100"]);
+    const zombie = await zombieOf(parent.pid);
     const cases: [string, () => unknown, string, RegExp][] = [
+      [
+        "a PID that exited midway",
+        () => expose(pin, { ...opts, path: "/run/x", into: zombie }),
+        "not-found",
+        /^Cannot expose into process \d+: the process exited midway$/,
+      ],
       [
         "a missing PID",
         () => expose(pin, { ...opts, path: "/run/x", into: 0x3fffff }),

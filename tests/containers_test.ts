@@ -327,7 +327,19 @@ kernelTest(
     );
     assert.equal(twice.kind, "exists");
     assert.equal(readManifest(opts).exposures.length, 1);
-    const gone = unexpose("/run/d/x", { ...opts, into: c.pid });
+    // Not on the host, nor in another PID's container: refused.
+    const host = await rejected(() => unexpose("/run/d/x", opts));
+    assert.equal(host.kind, "not-found");
+    // Through the command line, in the container recorded.
+    const io = captureIo();
+    const argv = ["unexpose", "/run/d/x", "--into", String(c.pid)];
+    assert.equal(
+      await main([...argv, "--state", state.path, "--json"], { io }),
+      0,
+      io.stderr(),
+    );
+    const gone = JSON.parse(new TextDecoder().decode(io.stdout()));
+    assert.equal(gone.into.pid, c.pid);
     assert.equal(gone.leftAlone, undefined);
     assert.deepEqual(await lsIn(c, "/run/d"), []);
     assert.deepEqual(await mountsIn(c), before);

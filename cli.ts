@@ -471,6 +471,12 @@ cgroup that appears, none for those removed. A program given as OBJ:NAME is
 pinned at <pin root>/%prog-NAME for it. \`bpfx links\` shows each rule's
 cgroups.
 
+With --into-containers PATH (views only), each cgroup that holds a container
+(processes in a mount namespace other than the host's) also gets its view at
+PATH inside that container; \`bpfx watch\` does the same for containers
+started later, forgets the exposure when the container exits, and \`bpfx
+detach\` removes them all.
+
 Examples:
   bpfx attach /sys/fs/bpf/app/xdp_filter --to eth0 --pin /sys/fs/bpf/app/eth0
   bpfx attach prog.o:count_unlink --to do_unlinkat --pin /sys/fs/bpf/unlinks
@@ -481,7 +487,10 @@ Examples:
   cat /run/bpfx/cgroups/ssh.service/stat
   bpfx attach /sys/fs/bpf/app/count_egress --attach-type egress \\
     --cgroup-root machine.slice --depth 1 --pin-root /sys/fs/bpf/egress \\
-    --name egress`,
+    --name egress
+  bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root machine.slice \\
+    --pin-root /sys/fs/bpf/cgstat --expose-root /run/bpfx/cgroups --name stat \\
+    --into-containers /run/bpfx/stat`,
     json: "print the full report as JSON",
     options: {
       to: {
@@ -582,6 +591,13 @@ Examples:
         type: "string",
         value: "<glob>",
         help: "only the cgroups whose name matches",
+      },
+      "into-containers": {
+        type: "string",
+        value: "<path>",
+        help:
+          "also expose each view at PATH inside the container its cgroup holds",
+        conflicts: ["to"],
       },
       "pin-by-name-root": PIN_BY_NAME_ROOT,
       state: STATE,
@@ -696,12 +712,29 @@ with --bind an empty file with PIN bind-mounted on it (which holds the object
 until it is unmounted). The exposure is recorded in the state directory, and
 \`bpfx watch\` removes it when PIN goes.
 
-Example:
-  bpfx expose /sys/fs/bpf/tasks /srv/app/tasks`,
+With --into PID, PATH is inside the mount namespace of process PID (a
+container's init): PIN is bind-mounted there read-only, PATH resolved from the
+container's root without following symlinks. \`bpfx watch\` removes it inside
+the container when PIN goes, and forgets it when the process is gone.
+
+Examples:
+  bpfx expose /sys/fs/bpf/tasks /srv/app/tasks
+  bpfx expose /sys/fs/bpf/tasks /run/bpfx/tasks --into "$(runc state web | jq .pid)" --parents`,
     options: {
       bind: {
         type: "boolean",
         help: "bind-mount the pin instead of making a symlink",
+      },
+      into: {
+        type: "string",
+        value: "<pid>",
+        help: "expose inside the mount namespace of this process (a container)",
+        parse: parsePositive,
+      },
+      parents: {
+        type: "boolean",
+        help: "with --into, make PATH's missing directories there",
+        needs: ["into"],
       },
       state: STATE,
     },
@@ -717,7 +750,15 @@ Example:
   leaf({
     name: "unexpose",
     summary: "remove an exposure, and forget it",
-    options: { state: STATE },
+    options: {
+      into: {
+        type: "string",
+        value: "<pid>",
+        help: "the exposure is inside the container of this process",
+        parse: parsePositive,
+      },
+      state: STATE,
+    },
     args: [{ name: "path", help: "the exposure's path" }],
     run: async ({ io, args: [path], opts }) => {
       const { unexposeCommand } = await import("./cli/expose.ts");
@@ -728,7 +769,10 @@ Example:
     name: "exposures",
     summary: "list the recorded exposures and their state",
     help: `STATE is ok, pin-gone (the pin was removed or holds another object),
-path-gone (the exposure's file was removed) or unmounted.`,
+path-gone (the exposure's file was removed), unmounted, or ns-gone (an
+exposure inside a container whose process is gone). IN, shown when an
+exposure is inside a container, is "host" or the container's PID and mount
+namespace.`,
     options: { state: STATE },
     args: [],
     run: async ({ io, opts }) => {

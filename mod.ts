@@ -195,6 +195,7 @@ export {
   attach,
   type AttachItem,
   type AttachOptions,
+  type AttachPlaced,
   type AttachReport,
   type AttachSkipped,
   type CgroupOrder,
@@ -230,6 +231,7 @@ export {
   type Exposure,
   type ExposureMode,
   type ExposureMount,
+  type ExposureNamespace,
   exposures,
   type ExposureState,
   type ExposureStatus,
@@ -237,6 +239,7 @@ export {
   readManifest,
   unexpose,
   type Unexposed,
+  type UnexposeOptions,
 } from "./src/expose.ts";
 export { DEFAULT_STATE, stateDir, type StateOptions } from "./src/state.ts";
 export {

@@ -140,16 +140,6 @@ export function printTable(rows: readonly Row[]): void {
   }
 }
 
-export async function cgroup2Mount(): Promise<string> {
-  for (
-    const line of (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
-  ) {
-    const [left, right] = line.split(" - ");
-    if (right?.split(" ")[0] === "cgroup2") return left!.split(" ")[4]!;
-  }
-  throw new Error("no cgroup2 filesystem is mounted");
-}
-
 /** Removes a cgroup subtree, children first. */
 export async function removeCgroups(dir: string): Promise<void> {
   for await (const e of Deno.readDir(dir)) {

@@ -16,8 +16,8 @@ import {
   watch,
   type WatchAction,
 } from "../mod.ts";
+import { cgroup2Mount, ROOT } from "./_common.ts";
 import {
-  cgroup2Mount,
   mkdirFloor,
   printTable,
   removeCgroups,
@@ -27,7 +27,6 @@ import {
   until,
 } from "./_timing.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const OBJ = `${ROOT}/build/tests/cgroup_progs.bpf.o`;
 const COUNT = Number(Deno.args[0] ?? 300);
 const GIVE_UP_MS = 2000;

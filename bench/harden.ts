@@ -25,24 +25,10 @@ import {
   unpin,
   watch,
 } from "../mod.ts";
+import { cgroup2Mount, CGSTAT, count, ROOT, TASKS } from "./_common.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const TASKS = `${ROOT}/build/examples/tasks.bpf.o`;
-const CGSTAT = `${ROOT}/build/examples/cgstat.bpf.o`;
-const quick = Deno.env.get("BPFX_BENCH_QUICK") === "1";
-const count = (name: string, full: number, small: number) =>
-  Number(Deno.env.get(name) ?? (quick ? small : full));
 const MANIFEST = count("BPFX_BENCH_MANIFEST", 40000, 4000);
 const OUTSIDE = count("BPFX_BENCH_OUTSIDE", 5000, 1000);
-
-async function cgroup2Mount(): Promise<string> {
-  const text = await Deno.readTextFile("/proc/self/mountinfo");
-  for (const line of text.split("\n")) {
-    const [pre, post] = line.split(" - ");
-    if (post?.startsWith("cgroup2 ")) return pre!.split(" ")[4]!;
-  }
-  throw new Error("no cgroup2 mount");
-}
 
 /** User and system CPU seconds of process `pid`. */
 async function cpuSeconds(pid: number): Promise<number> {

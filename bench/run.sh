@@ -65,6 +65,10 @@ echo
 "$DENO" run -A --no-check bench/harden.ts
 
 echo
+echo "== 5b. Inside containers: expose --into, and a view per container (runc, busybox)"
+"$DENO" run -A --no-check bench/containers.ts
+
+echo
 echo "== 6. Maps"
 bash bench/maps.sh "$RUNS"
 

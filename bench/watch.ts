@@ -31,8 +31,8 @@ import {
   type WatchAction,
   watchFs,
 } from "../mod.ts";
+import { cgroup2Mount, CGSTAT, count, TASKS } from "./_common.ts";
 import {
-  cgroup2Mount,
   gone,
   mkdirFloor,
   nextWithin,
@@ -44,12 +44,6 @@ import {
   until,
 } from "./_timing.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const TASKS = `${ROOT}/build/examples/tasks.bpf.o`;
-const CGSTAT = `${ROOT}/build/examples/cgstat.bpf.o`;
-const quick = Deno.env.get("BPFX_BENCH_QUICK") === "1";
-const count = (name: string, full: number, small: number) =>
-  Number(Deno.env.get(name) ?? (quick ? small : full));
 const PINS = count("BPFX_BENCH_PINS", 1000, 100);
 const CGROUPS = count("BPFX_BENCH_CGROUPS", 300, 50);
 const BURST = count("BPFX_BENCH_BURST", 10000, 1000);

@@ -26,12 +26,22 @@ function describeExposure(x: Exposure): string {
     ["pin", x.pin],
     ["kind", x.kind],
     ["id", String(x.objectId)],
+    ...(x.into === undefined ? [] : [["in", where(x)] as [string, string]]),
   ]);
+}
+
+/** Where an exposure is: `host`, or a container's PID and namespace. */
+function where(x: Exposure): string {
+  return x.into === undefined
+    ? "host"
+    : `pid ${x.into.pid} mnt:[${x.into.mntNs}]`;
 }
 
 /** Flags of `bpfx expose`. */
 export interface ExposeFlags extends StateFlags {
   bind?: true | undefined;
+  into?: number | undefined;
+  parents?: true | undefined;
   json?: true | undefined;
 }
 
@@ -46,6 +56,9 @@ export function exposeCommand(
     path,
     bind: flags.bind === true,
     state: stateOf(flags),
+    ...(flags.into === undefined
+      ? {}
+      : { into: flags.into, parents: flags.parents === true }),
   });
   if (flags.json) printJson(io, x);
   else io.out(describeExposure(x));
@@ -54,6 +67,7 @@ export function exposeCommand(
 
 /** Flags of `bpfx unexpose`. */
 export interface UnexposeFlags extends StateFlags {
+  into?: number | undefined;
   json?: true | undefined;
 }
 
@@ -63,7 +77,10 @@ export function unexposeCommand(
   path: string,
   flags: UnexposeFlags,
 ): number {
-  const x = unexpose(path, { state: stateOf(flags) });
+  const x = unexpose(path, {
+    state: stateOf(flags),
+    ...(flags.into === undefined ? {} : { into: flags.into }),
+  });
   if (flags.json) printJson(io, x);
   else io.out(describeExposure(x));
   if (x.leftAlone !== undefined) {
@@ -91,6 +108,8 @@ export function exposuresCommand(io: Io, flags: ExposuresFlags): number {
     io.err(`No exposures in state directory "${state}"\n`);
     return 0;
   }
+  // The IN column only when some exposure is inside a container.
+  const inside = list.some((x) => x.into !== undefined);
   io.out(table(
     [
       { header: "PATH" },
@@ -98,8 +117,16 @@ export function exposuresCommand(io: Io, flags: ExposuresFlags): number {
       { header: "PIN" },
       { header: "KIND" },
       { header: "STATE" },
+      ...(inside ? [{ header: "IN" }] : []),
     ],
-    list.map((x) => [x.path, x.mode, x.pin, x.kind, x.state]),
+    list.map((x) => [
+      x.path,
+      x.mode,
+      x.pin,
+      x.kind,
+      x.state,
+      ...(inside ? [where(x)] : []),
+    ]),
   ));
   return 0;
 }

@@ -151,6 +151,9 @@ function attachSummary(report: AttachReport): string {
     ["kept", String(report.kept.length)],
     ["removed", String(report.removed.length)],
     ["skipped", String(report.skipped.length)],
+    ...(report.into === undefined
+      ? []
+      : [["in containers", String(report.into.length)] as [string, string]]),
   ]) +
     report.skipped.map((s) => `skipped "${shown(s.cgroup)}": ${s.why}\n`)
       .join("");
@@ -166,6 +169,7 @@ export interface AttachFlags extends StateFlags {
   depth?: number | undefined;
   match?: string | undefined;
   pinByNameRoot?: string | undefined;
+  intoContainers?: string | undefined;
   json?: true | undefined;
 }
 
@@ -196,6 +200,9 @@ export async function attachCommand(
     ] as const
   ) {
     if (flags[key] !== undefined) Object.assign(options, { [key]: flags[key] });
+  }
+  if (flags.intoContainers !== undefined) {
+    options.intoContainers = flags.intoContainers;
   }
   if (progress.update !== undefined) options.onProgress = progress.update;
   let report: AttachReport;

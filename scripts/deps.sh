@@ -6,10 +6,12 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Debian packages the build, the examples, the tests and the benchmarks use.
+# Debian packages the build, the examples, the tests and the benchmarks use
+# (runc and busybox-static: the container tests run busybox under runc).
 PACKAGES=(
 	clang llvm bpftool libbpf-dev libelf-dev libc6-dev
 	xdp-tools hyperfine util-linux make gcc pkg-config time
+	runc busybox-static
 )
 
 missing=()

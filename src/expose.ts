@@ -48,6 +48,27 @@ export interface Exposure {
    * found.
    */
   readonly mount?: ExposureMount;
+  /**
+   * For an exposure inside a container: the mount namespace `path` is in,
+   * known by its identity and by the process it was entered through.
+   */
+  readonly into?: ExposureNamespace;
+}
+
+/**
+ * The mount namespace of an exposure inside a container. The namespace is
+ * known by its nsfs inode and device, and the process by its PID and start
+ * time together, so a recycled PID is never taken for it.
+ */
+export interface ExposureNamespace {
+  /** The process entered (a container's init), as the host sees its PID. */
+  readonly pid: number;
+  /** The process's start time, in clock ticks after boot (`/proc/PID/stat`). */
+  readonly startTime: number;
+  /** The inode of the mount namespace (`stat -L /proc/PID/ns/mnt`). */
+  readonly mntNs: number;
+  /** The device of the nsfs that inode is on. */
+  readonly nsDev: number;
 }
 
 /** How bpfx knows a bind exposure's mount again. */
@@ -76,14 +97,17 @@ export interface Unexposed extends Exposure {
  * `ok`; `pin-gone` (the pin was removed, or now holds another object);
  * `path-gone` (the exposure's file was removed); `unmounted` (a bind
  * exposure's file is there but nothing is mounted on it); `moved` (a bind
- * exposure's mount is elsewhere: its directory was renamed).
+ * exposure's mount is elsewhere: its directory was renamed); `ns-gone` (an
+ * exposure inside a container whose process is gone: the namespace can no
+ * longer be entered, and with a container's init it is gone).
  */
 export type ExposureStatus =
   | "ok"
   | "pin-gone"
   | "path-gone"
   | "unmounted"
-  | "moved";
+  | "moved"
+  | "ns-gone";
 
 /** An exposure as {@linkcode exposures} lists it, with its state. */
 export interface ExposureState extends Exposure {
@@ -141,6 +165,16 @@ export interface ExposeOptions extends StateOptions {
    * sees only `path`).
    */
   bind?: boolean;
+  /**
+   * Expose inside the mount namespace of this process (a container's
+   * init), as a read-only bind mount: `path` is resolved there, from the
+   * container's root, without following any symlink. A number is a PID; a
+   * `startTime` (clock ticks after boot, `/proc/PID/stat` field 22) refuses
+   * a PID that now names another process.
+   */
+  into?: number | { pid: number; startTime?: number };
+  /** With `into`: make the missing directories of `path` there (mode 0755). */
+  parents?: boolean;
 }
 
 /**
@@ -155,6 +189,17 @@ export interface ExposeOptions extends StateOptions {
  * symlink leaves the pin's own mode in charge, and a bind mount shows the
  * pin's own inode. Nothing is left half-made: if recording fails, the
  * exposure is removed again.
+ *
+ * With `into`, the exposure is made inside a container: the pin is taken
+ * on the host as a detached read-only mount, and a thread of the core
+ * enters the mount namespace of that process (by a pidfd, its identity
+ * checked) and mounts it at `path` there. `exposures()` shows it with the
+ * container's PID and namespace, and the watcher removes it inside the
+ * container when the pin goes, and forgets it when the process is gone.
+ * Refused, with nothing left behind: a process that does not exist, is in
+ * bpfx's own mount namespace, exits midway, or (with `startTime`) is not
+ * the one meant; a symlink among `path`'s directories there; a file at
+ * `path` there.
  *
  * Needs `--allow-ffi`, `--allow-env=BPFX_STATE` to honour that variable,
  * and root (CAP_BPF to open the pin, write access to the directories;
@@ -172,15 +217,22 @@ export interface ExposeOptions extends StateOptions {
  * @throws {BpfAlreadyExistsError} when a file is at `path` (it is kept) or
  * an exposure is recorded there.
  * @throws {BpfError} of kind `invalid` when `path` is not absolute, is on
- * bpffs, or a directory on the way to it is a symlink; and when the
- * manifest is corrupt (it is kept as it is).
+ * bpffs, or a directory on the way to it is a symlink; when `into` is a
+ * process in bpfx's own mount namespace; and when the manifest is corrupt
+ * (it is kept as it is).
+ * @throws {BpfNotFoundError} when `into` names no process, one that exited
+ * midway, or one that started at another time than `startTime`.
  */
 export function expose(pin: string, options: ExposeOptions): Exposure {
+  const into = typeof options.into === "number"
+    ? { pid: options.into }
+    : options.into;
   return call<Exposure>("expose", {
     state: stateDir(options),
     pin,
     path: options.path,
-    bind: options.bind === true,
+    bind: options.bind === true || into !== undefined,
+    ...(into === undefined ? {} : { into, parents: options.parents === true }),
   });
 }
 
@@ -197,9 +249,19 @@ export function expose(pin: string, options: ExposeOptions): Exposure {
  */
 export function unexpose(
   path: string,
-  options: StateOptions = {},
+  options: UnexposeOptions = {},
 ): Unexposed {
-  return call<Unexposed>("unexpose", { state: stateDir(options), path });
+  return call<Unexposed>("unexpose", {
+    state: stateDir(options),
+    path,
+    ...(options.into === undefined ? {} : { into: options.into }),
+  });
+}
+
+/** Options for {@linkcode unexpose}. */
+export interface UnexposeOptions extends StateOptions {
+  /** The exposure is inside the container of this PID, as recorded. */
+  into?: number;
 }
 
 /**

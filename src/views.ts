@@ -618,6 +618,23 @@ export interface AttachReport {
   readonly removed: readonly AttachItem[];
   /** The cgroups left without a view. */
   readonly skipped: readonly AttachSkipped[];
+  /**
+   * With `intoContainers`: the views exposed inside the containers their
+   * cgroups hold (left out when none).
+   */
+  readonly into?: readonly AttachPlaced[];
+}
+
+/** A view {@linkcode attach} exposed inside a container. */
+export interface AttachPlaced {
+  /** The cgroup, relative to the subtree's root. */
+  readonly cgroup: string;
+  /** The container's process entered (its PID on the host). */
+  readonly pid: number;
+  /** The view's pin. */
+  readonly pin: string;
+  /** Where it is inside the container. */
+  readonly path: string;
 }
 
 /** What {@linkcode detach} removed. */
@@ -671,6 +688,15 @@ export interface AttachOptions {
    * is recorded when left out (`BPFX_STATE` is not read here).
    */
   state?: string;
+  /**
+   * Also expose each cgroup's view at this path inside the container the
+   * cgroup holds (its processes are in a mount namespace other than the
+   * host's), as `expose()` with `into` does; needs `state`. The watcher
+   * follows the containers: one started later gets its view once its first
+   * process joins the cgroup, its exposure is forgotten when it exits, and
+   * `detach()` removes them all.
+   */
+  intoContainers?: string;
   /** Progress, as views are made. */
   onProgress?: ProgressCallback;
 }

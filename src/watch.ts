@@ -212,6 +212,8 @@ export type WatchActionKind =
   | "unexposed"
   | "re-exposed"
   | "left-alone"
+  | "forgotten"
+  | "exposed-into"
   | "view-made"
   | "view-removed"
   | "link-made"
@@ -231,6 +233,9 @@ export interface WatchAction {
    * `ready-failed` when that socket could not be reached), `reloaded` (the manifest changed), `rescan` (events were lost: it
    * reconciled everything), `unexposed` (an exposure whose pin went was
    * removed), `re-exposed` (an exposure whose file went was made again),
+   * `forgotten` (an exposure inside a container whose process is gone),
+   * `exposed-into` (a rule's view put inside a container that came into its
+   * cgroup),
    * `left-alone` (the manifest named something bpfx cannot verify as its
    * own: reported, forgotten, and not touched), `view-made`,
    * `view-removed` (a cgroup came or went under an attach rule of views),

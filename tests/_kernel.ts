@@ -14,6 +14,7 @@ import {
   unpin,
 } from "../mod.ts";
 import type { Io } from "../cli/output.ts";
+import { run } from "./_run.ts";
 
 export { assert };
 
@@ -46,7 +47,8 @@ export type Feature =
   | "link cgroup"
   | "tracefs"
   | "fanotify bpffs"
-  | "fanotify cgroupfs";
+  | "fanotify cgroupfs"
+  | "mount namespaces";
 
 /** What every privileged test needs. */
 export const BASE_NEEDS: readonly Feature[] = ["privileges", "btf"];
@@ -412,25 +414,7 @@ export async function privateBpffs(): Promise<PrivateBpffs> {
   };
 }
 
-/** Runs a command, returning its exit code, stdout and stderr as text. */
-export async function run(
-  cmd: string,
-  args: string[],
-  options: Deno.CommandOptions = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    ...options,
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
+export { run } from "./_run.ts";
 
 /** Runs bpftool and expects success. */
 export async function bpftool(args: string[]): Promise<void> {

@@ -328,6 +328,7 @@ kernelTest(
       "tracefs",
       "fanotify bpffs",
       "fanotify cgroupfs",
+      "mount namespaces",
       ...Object.keys(WITNESSES) as Feature[],
       ...Object.keys(CONFIG_WITNESSES) as Feature[],
     ];

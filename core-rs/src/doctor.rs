@@ -536,6 +536,23 @@ pub fn doctor(fix: bool) -> Result<DoctorReport> {
             }),
         ));
     }
+    let entered = crate::container::probe();
+    checks.push(check(
+        "mount namespaces",
+        entered.is_ok(),
+        match &entered {
+            Ok(()) => {
+                "a thread can enter a mount namespace by pidfd and take a read-only detached mount"
+                    .to_string()
+            }
+            Err(e) => format!("refused: {}", e.message),
+        },
+        Some(if privileged {
+            "use a kernel with pidfd setns and mount_setattr (5.12+)"
+        } else {
+            "run as root"
+        }),
+    ));
     Ok(DoctorReport {
         ok: checks.iter().all(|c| c.ok),
         kernel,

@@ -194,6 +194,11 @@ impl Error {
         self
     }
 
+    pub fn with_errno(mut self, errno: i32) -> Self {
+        self.errno = errno;
+        self
+    }
+
     pub fn with_op(mut self, op: impl Into<String>) -> Self {
         self.op = op.into();
         self

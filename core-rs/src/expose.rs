@@ -25,7 +25,7 @@ use serde::Serialize;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-fn split(path: &Path) -> Result<(PathBuf, String)> {
+pub(crate) fn split(path: &Path) -> Result<(PathBuf, String)> {
     match paths::split(path) {
         Some((dir, name)) => Ok((dir.to_path_buf(), name.to_string())),
         None => Err(Error::invalid(
@@ -62,7 +62,7 @@ fn open_parent(dir: &Path, path: &Path) -> Result<Dir> {
     })
 }
 
-fn exists_error(path: &Path) -> Error {
+pub(crate) fn exists_error(path: &Path) -> Error {
     Error::new(
         Kind::Exists,
         "symlinkat",
@@ -136,18 +136,25 @@ pub fn check_no_widening(pin: &Path, st: &Stat, dirs: &[Stat]) -> Result<()> {
 
 /// A pin resolved once: an `O_PATH` fd on its inode, its real directory
 /// (opened with no symlink) and name, and the object's id and kind.
-struct Pin {
-    fd: OwnedFd,
+pub(crate) struct Pin {
+    pub(crate) fd: OwnedFd,
     dir: Dir,
     name: String,
     st: Stat,
-    id: u32,
-    kind: ObjKind,
+    pub(crate) id: u32,
+    pub(crate) kind: ObjKind,
 }
 
 impl Pin {
-    fn real(&self) -> PathBuf {
+    pub(crate) fn real(&self) -> PathBuf {
         self.dir.path().join(&self.name)
+    }
+
+    /// Refuses a bind mount of this pin that would widen access
+    /// ([`check_no_widening`]); `given` is the caller's spelling.
+    pub(crate) fn check_bind(&self, given: &Path) -> Result<()> {
+        let dirs = paths::ancestors(&self.dir).map_err(|e| pin_error(given, e))?;
+        check_no_widening(given, &self.st, &dirs)
     }
 }
 
@@ -157,7 +164,7 @@ fn pin_error(pin: &Path, e: crate::sys::SysError) -> Error {
 
 /// Resolves the pin the caller named (its own spelling, symlinks followed)
 /// into a [`Pin`]: the inode on bpffs, and the object it holds.
-fn resolve_pin(given: &Path) -> Result<Pin> {
+pub(crate) fn resolve_pin(given: &Path) -> Result<Pin> {
     // The usual checks and messages (not found, not bpffs, kind) first.
     let (_, kind) = pins::open(given, None)?;
     let fd = paths::open_object(given).map_err(|e| pin_error(given, e))?;
@@ -188,8 +195,7 @@ pub fn expose(state: &Path, pin: &Path, path: &Path, mode: Mode) -> Result<Expos
     let path = mounts::absolute(path);
     let p = resolve_pin(&given)?;
     if mode == Mode::Bind {
-        let dirs = paths::ancestors(&p.dir).map_err(|e| pin_error(&given, e))?;
-        check_no_widening(&given, &p.st, &dirs)?;
+        p.check_bind(&given)?;
     }
     let (dir, name) = split(&path)?;
     let dirfd = open_parent(&dir, &path)?;
@@ -215,12 +221,13 @@ pub fn expose(state: &Path, pin: &Path, path: &Path, mode: Mode) -> Result<Expos
         }
         .into(),
         mount: None,
+        into: None,
     };
     let state = manifest::State::open(state, true)?.expect("made");
     let lock = state.lock()?;
     let mut made = false;
     let recorded = state.update(&lock, |m| {
-        if m.exposures.iter().any(|x| x.path == path) {
+        if m.exposures.iter().any(|x| x.same_place(&exposure)) {
             return Err(exists_error(&path));
         }
         exposure.mount = make(&exposure, p.fd.as_fd(), &dirfd, &name)?;
@@ -315,7 +322,7 @@ fn pin_on_bpffs(pin: &Path) -> bool {
 /// Whether `fd` is the root of the mount `id` records, showing a bpffs
 /// inode: the ids alone could be copied from another mount into a forged
 /// manifest, but not the filesystem.
-fn is_our_mount(fd: BorrowedFd<'_>, id: &MountId) -> bool {
+pub(crate) fn is_our_mount(fd: BorrowedFd<'_>, id: &MountId) -> bool {
     crate::sys::fs::stat_at(fd, "").is_ok_and(|st| id.is(&st))
         && crate::sys::fs::fs_magic_fd(fd).is_ok_and(|m| m == BPF_FS_MAGIC)
 }
@@ -333,7 +340,7 @@ pub enum Removal {
 
 /// Removes the empty placeholder file a bind exposure was mounted on, if
 /// it is still the one bpfx made (an empty root-owned mode-0 file).
-fn remove_placeholder(dir: &Dir, name: &str) {
+pub(crate) fn remove_placeholder(dir: &Dir, name: &str) {
     let (Ok(st), Ok(me)) = (dir.stat(name), dir.stat("")) else {
         return;
     };
@@ -345,6 +352,9 @@ fn remove_placeholder(dir: &Dir, name: &str) {
 /// Removes the exposure's file (and mount), touching nothing that is not
 /// verifiably bpfx's own.
 pub fn remove_physical(x: &Exposure) -> Result<Removal> {
+    if x.into.is_some() {
+        return crate::container::remove(x);
+    }
     let (dir, name) = split(&x.path)?;
     let fail = |e: crate::sys::SysError| {
         Error::sys(format!("Cannot remove exposure {}", q(&x.path)), e).with_path(&x.path)
@@ -442,23 +452,31 @@ pub struct Unexposed {
     pub left_alone: Option<String>,
 }
 
-/// Removes the exposure at `path` and forgets it.
-pub fn unexpose(state: &Path, path: &Path) -> Result<Unexposed> {
-    let path = mounts::absolute(path);
+/// Removes the exposure at `path` and forgets it: on the host, or with
+/// `into` inside the container of that PID, as recorded.
+pub fn unexpose(state: &Path, path: &Path, into: Option<u32>) -> Result<Unexposed> {
+    let path = match into {
+        None => mounts::absolute(path),
+        Some(_) => path.to_path_buf(),
+    };
+    let there = |x: &Exposure| match into {
+        None => x.into.is_none(),
+        Some(pid) => x.into.is_some_and(|n| n.pid == pid),
+    };
     manifest::update(state, |m| {
         let i = m
             .exposures
             .iter()
-            .position(|x| x.path == path)
+            .position(|x| x.path == path && there(x))
             .ok_or_else(|| {
+                let at = match into {
+                    None => q(&path),
+                    Some(pid) => crate::container::in_container(&path, pid),
+                };
                 Error::new(
                     Kind::NotFound,
                     "unexpose",
-                    format!(
-                        "No exposure at {} in state directory {}",
-                        q(&path),
-                        q(state)
-                    ),
+                    format!("No exposure at {at} in state directory {}", q(state)),
                 )
                 .with_path(&path)
                 .with_hint("`bpfx exposures` lists them")
@@ -481,8 +499,9 @@ pub struct ExposureState {
     #[serde(flatten)]
     pub exposure: Exposure,
     /// `ok`, `pin-gone` (the pin was removed or now holds another object),
-    /// `path-gone` (the exposure's file was removed), `unmounted`, or
-    /// `moved` (a bind exposure's mount is elsewhere: its directory moved).
+    /// `path-gone` (the exposure's file was removed), `unmounted`,
+    /// `moved` (a bind exposure's mount is elsewhere: its directory moved),
+    /// or `ns-gone` (the container's process it was made through is gone).
     pub state: &'static str,
 }
 
@@ -502,6 +521,9 @@ pub fn state_with(x: &Exposure, cache: &mut PinCache) -> &'static str {
         .or_insert_with(|| open_recorded_pin(x).is_some());
     if !pin_ok {
         return "pin-gone";
+    }
+    if let Some(ns) = &x.into {
+        return crate::container::state_of(x, ns);
     }
     let here = paths::split(&x.path).and_then(|(d, n)| Some((Dir::open(d).ok()?, n)));
     match x.mode {

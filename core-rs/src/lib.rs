@@ -9,6 +9,7 @@ pub mod btf;
 pub mod btf_edit;
 pub mod cgroup_links;
 pub mod cgroups;
+pub mod container;
 pub mod doctor;
 pub mod elf_edit;
 pub mod error;

@@ -85,6 +85,38 @@ pub struct Exposure {
     /// A bind exposure's mount.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount: Option<MountRecord>,
+    /// For an exposure inside another mount namespace (a container's),
+    /// that namespace: `path` is resolved in it, and `mount` is there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub into: Option<Namespace>,
+}
+
+impl Exposure {
+    /// Whether `self` and `other` are at the same place: the same path in
+    /// the same mount namespace (the host's when `into` is none).
+    pub fn same_place(&self, other: &Exposure) -> bool {
+        self.path == other.path && self.into.map(|n| n.ns()) == other.into.map(|n| n.ns())
+    }
+}
+
+/// A mount namespace bpfx exposed into, known by its identity, not by a
+/// PID alone: the nsfs inode and device of the namespace, and the process
+/// it was entered through with that process's start time (clock ticks
+/// after boot), so that a recycled PID is never taken for it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct Namespace {
+    pub pid: u32,
+    pub start_time: u64,
+    pub mnt_ns: u64,
+    pub ns_dev: u64,
+}
+
+impl Namespace {
+    /// The namespace's own identity (its nsfs device and inode).
+    pub fn ns(&self) -> (u64, u64) {
+        (self.ns_dev, self.mnt_ns)
+    }
 }
 
 /// What an attach rule keeps per selected cgroup.
@@ -130,6 +162,10 @@ pub struct Rule {
     /// Only the cgroups whose name matches this glob.
     #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
     pub glob: Option<String>,
+    /// Where each view is also exposed inside the container its cgroup
+    /// holds (processes in a mount namespace other than the host's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub into_containers: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -453,11 +489,13 @@ enum JournalOp {
 impl JournalOp {
     fn apply(&self, m: &mut Manifest) {
         match self {
-            JournalOp::Add(x) => match m.exposures.iter_mut().find(|e| e.path == x.path) {
+            JournalOp::Add(x) => match m.exposures.iter_mut().find(|e| e.same_place(x)) {
                 Some(e) => *e = x.clone(),
                 None => m.exposures.push(x.clone()),
             },
-            JournalOp::Remove(p) => m.exposures.retain(|e| &e.path != p),
+            // The journal keys host exposures by path: one inside a
+            // container is only ever written whole (see `journal_ops`).
+            JournalOp::Remove(p) => m.exposures.retain(|e| e.into.is_some() || &e.path != p),
         }
     }
 }
@@ -480,6 +518,11 @@ fn journal_ops(before: &Manifest, after: &Manifest) -> Option<Vec<JournalOp>> {
         .count();
     let removed = &b[prefix..b.len() - suffix];
     let added = &a[prefix..a.len() - suffix];
+    // Exposures inside containers share paths: the journal, keyed by
+    // path, does not carry them.
+    if removed.iter().chain(added).any(|x| x.into.is_some()) {
+        return None;
+    }
     // Replayed, adds go last; an add whose path is taken would replace in
     // place. Either way a read would not give back `after`: rewrite.
     if removed.len() + added.len() > 64 || (!added.is_empty() && suffix > 0) {
@@ -805,6 +848,12 @@ mod tests {
                 dev: 5,
                 ino: 9,
             }),
+            into: Some(Namespace {
+                pid: 42,
+                start_time: 1234,
+                mnt_ns: 4026532178,
+                ns_dev: 4,
+            }),
         });
         m.rules.push(Rule {
             prog: "/sys/fs/bpf/prog".into(),
@@ -812,6 +861,7 @@ mod tests {
             pin_root: "/sys/fs/bpf/v".into(),
             expose_root: "/run/v".into(),
             name: "stat".into(),
+            into_containers: Some("/run/bpfx/stat".into()),
             ..Default::default()
         });
         let seed = serde_json::to_vec_pretty(&m).unwrap();
@@ -873,7 +923,56 @@ mod tests {
             object_id: 7,
             kind: "map".into(),
             mount: None,
+            into: None,
         }
+    }
+
+    #[test]
+    fn exposures_inside_containers_share_paths_and_the_journal_keeps_them_apart() {
+        let d = tmp();
+        let inside = |pid: u32, ns: u64| Exposure {
+            into: Some(Namespace {
+                pid,
+                start_time: 1,
+                mnt_ns: ns,
+                ns_dev: 4,
+            }),
+            ..exposure(0)
+        };
+        let (host, a, b) = (exposure(0), inside(10, 100), inside(20, 200));
+        assert!(!host.same_place(&a) && !a.same_place(&b));
+        assert!(a.same_place(&inside(11, 100)), "one namespace, one place");
+        update(&d, |m| {
+            m.exposures.extend([host.clone(), a.clone(), b.clone()]);
+            Ok(())
+        })
+        .unwrap();
+        // Adding and removing the host's exposure at the same path goes
+        // through the journal and leaves the containers' alone.
+        update(&d, |m| {
+            m.exposures.retain(|x| x.into.is_some());
+            Ok(())
+        })
+        .unwrap();
+        assert!(d.join(JOURNAL).exists(), "the host's removal is journalled");
+        assert_eq!(read(&d).unwrap().exposures, vec![a.clone(), b.clone()]);
+        update(&d, |m| {
+            m.exposures.push(host.clone());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            read(&d).unwrap().exposures,
+            vec![a.clone(), b.clone(), host.clone()]
+        );
+        // A container's exposure removed: written whole, the others kept.
+        update(&d, |m| {
+            m.exposures.retain(|x| x != &a);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(read(&d).unwrap().exposures, vec![b, host]);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

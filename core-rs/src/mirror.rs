@@ -44,7 +44,7 @@ pub fn decode(name: &str) -> String {
     name.replace("%2E", ".").replace("%25", "%")
 }
 
-fn encode_rel(rel: &Path) -> PathBuf {
+pub fn encode_rel(rel: &Path) -> PathBuf {
     rel.iter().map(|c| encode(&c.to_string_lossy())).collect()
 }
 
@@ -73,6 +73,9 @@ pub struct AttachOptions {
     /// With a state directory, the attach is recorded as a rule that the
     /// watcher keeps true as cgroups come and go.
     pub state: Option<PathBuf>,
+    /// Also expose each view at this path inside the container its cgroup
+    /// holds (needs `state`: see [`crate::container::cover`]).
+    pub into_containers: Option<PathBuf>,
 }
 
 /// Where an attach rule keeps its program pinned, for the watcher.
@@ -112,6 +115,9 @@ pub struct AttachReport {
     /// The id of every cgroup walked (for the watcher's event filter).
     #[serde(skip)]
     pub seen: Vec<u64>,
+    /// Views exposed inside containers (`into_containers` rules).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub into: Vec<crate::container::Placed>,
 }
 
 /// A view or cgroup link found in the pin tree: where (its directory,
@@ -498,6 +504,9 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
         .as_deref()
         .map(|e| plain(e, "expose root"))
         .transpose()?;
+    if let Some(p) = &o.into_containers {
+        crate::container::check_rule_path(p, o.state.is_some())?;
+    }
     let state = match &o.state {
         Some(s) => Some(manifest::State::open(s, true)?.expect("made")),
         None => None,
@@ -538,6 +547,12 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
             (None, select)
         }
         AnyProg::Link(_, attach_type) => {
+            if o.into_containers.is_some() {
+                return Err(Error::invalid(
+                    "attach",
+                    "Cannot put a cgroup program's links into containers: they are no files to read. Into-containers takes views (cgroup iterator programs); drop it for this program",
+                ));
+            }
             // A program on a cgroup runs for its descendants too: with no
             // selection, the root alone.
             let select = Selection {
@@ -587,14 +602,18 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
             attach_type: attach.and_then(cgroup_links::name_of).map(str::to_string),
             depth: tree.select.depth,
             glob: tree.select.glob.clone(),
+            into_containers: o.into_containers.clone(),
         };
         state.update(lock, |m| {
             m.rules
                 .retain(|r| !(r.pin_root == rule.pin_root && r.name == rule.name));
-            m.rules.push(rule);
+            m.rules.push(rule.clone());
             Ok(())
         })?;
         crate::attach_status::record(state, lock, &tree, &report, None)?;
+        let mut report = report;
+        crate::container::cover(state, lock, &rule, &mut report);
+        return Ok(report);
     }
     Ok(report)
 }
@@ -1258,6 +1277,7 @@ pub fn detach(
             m.rules = kept;
             Ok(gone)
         })?;
+        crate::container::uncover(state, lock, &pin_root, name);
         for r in &gone {
             let p = prog_pin(&r.pin_root, &r.name);
             if let (true, Some(root), Some(file)) =

@@ -20,6 +20,7 @@ pub const FAN_MOVED_TO: u64 = 0x80;
 pub const FAN_DELETE_SELF: u64 = 0x400;
 pub const FAN_MOVE_SELF: u64 = 0x800;
 pub const FAN_CLOSE_WRITE: u64 = 0x8;
+pub const FAN_MODIFY: u64 = 0x2;
 pub const FAN_EVENT_ON_CHILD: u64 = 0x0800_0000;
 pub const FAN_Q_OVERFLOW: u64 = 0x4000;
 pub const FAN_ONDIR: u64 = 0x4000_0000;
@@ -107,7 +108,9 @@ pub fn kernfs_id(ev: &RawEvent) -> Option<u64> {
 pub struct Event {
     /// `created`, `deleted`, `moved-from`, `moved-to`, `deleted-self`,
     /// `moved-self` (of a marked directory), `written` (a file opened for
-    /// writing was closed), or `overflow` (events were lost: rescan).
+    /// writing was closed), `modified` (a file was written, or a kernfs
+    /// file such as `cgroup.events` changed), or `overflow` (events were
+    /// lost: rescan).
     pub event: &'static str,
     pub path: Option<PathBuf>,
     pub dir: bool,
@@ -266,6 +269,7 @@ impl Fan {
                     (FAN_DELETE_SELF, "deleted-self"),
                     (FAN_MOVE_SELF, "moved-self"),
                     (FAN_CLOSE_WRITE, "written"),
+                    (FAN_MODIFY, "modified"),
                 ] {
                     if ev.mask & bit != 0 {
                         out.push(Event {

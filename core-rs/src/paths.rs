@@ -73,8 +73,36 @@ impl Dir {
         Ok(d)
     }
 
+    /// Opens the directory `path` inside the tree whose root is `root`
+    /// (a container's `/`): resolved as if `root` were `/`
+    /// (`RESOLVE_IN_ROOT`, so neither `..` nor an absolute symlink leaves
+    /// it), and refusing any symlink on the way (ELOOP).
+    pub fn open_in(root: &Dir, path: &Path) -> SysResult<Dir> {
+        let rel = path.strip_prefix("/").unwrap_or(path);
+        let name: &Path = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
+        let fd = fs::openat2(
+            Some(root.fd()),
+            name,
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            libc::RESOLVE_IN_ROOT | NO_LINKS,
+        )?;
+        Ok(Dir {
+            fd,
+            path: Path::new("/").join(rel),
+        })
+    }
+
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+
+    /// Makes the directory `name` here (EEXIST if anything is there).
+    pub fn mkdir(&self, name: &str, mode: u32) -> SysResult<()> {
+        fs::mkdir_at(self.fd(), name, mode)
     }
 
     /// The path this handle was opened by, for messages.

@@ -33,8 +33,9 @@ pub struct Action {
     /// Milliseconds since the epoch.
     pub time: u64,
     /// `started`, `rescan`, `reloaded`, `unexposed`, `re-exposed`,
-    /// `left-alone`, `view-made`, `view-removed`, `link-made`,
-    /// `link-removed`, `skipped`, `state-gone`, `rearmed`, `error`.
+    /// `left-alone`, `forgotten`, `exposed-into`, `view-made`,
+    /// `view-removed`, `link-made`, `link-removed`, `skipped`, `state-gone`,
+    /// `rearmed`, `error`.
     pub action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -95,6 +96,14 @@ pub struct Watcher {
     /// What the reconciles since the last flush made and failed, for the
     /// attach status.
     status: Vec<Update>,
+    /// A pidfd per container an exposure is in, polled for its exit.
+    exits: crate::container::Exits,
+    /// Containers whose process exited, to be handled in the next batch.
+    exited: Vec<manifest::Namespace>,
+    /// The cgroups of rules that expose into containers.
+    follow: crate::container::Follow,
+    /// Exposures made inside containers since the manifest was last written.
+    added: Vec<Exposure>,
 }
 
 impl Watcher {
@@ -120,6 +129,10 @@ impl Watcher {
             gone: HashSet::new(),
             remade: Vec::new(),
             status: Vec::new(),
+            exits: crate::container::Exits::default(),
+            exited: Vec::new(),
+            follow: crate::container::Follow::new()?,
+            added: Vec::new(),
         };
         w.mark_state()?;
         w.log(action(
@@ -224,6 +237,7 @@ impl Watcher {
             .collect();
         dirs.sort();
         dirs.dedup();
+        self.exits.sync(&self.manifest.exposures);
         for d in dirs {
             if !self.pins.is_marked(&d)
                 && let Err(e) = self.pins.mark_dir(&d)
@@ -305,14 +319,16 @@ impl Watcher {
         if let Err(e) = crate::attach_status::apply(&self.state, lock, &status) {
             self.log_error("cannot record the attach status", &e);
         }
-        if self.gone.is_empty() && self.remade.is_empty() {
+        if self.gone.is_empty() && self.remade.is_empty() && self.added.is_empty() {
             return;
         }
         let gone = std::mem::take(&mut self.gone);
         let remade = std::mem::take(&mut self.remade);
+        let added = std::mem::take(&mut self.added);
         self.manifest.exposures.retain(|e| !gone.contains(e));
         let written = self.state.update(lock, |m| {
             m.exposures.retain(|e| !gone.contains(e));
+            m.exposures.extend(added.iter().cloned());
             for x in m.exposures.iter_mut() {
                 if let Some(r) = remade.iter().find(|r| r.path == x.path && r.pin == x.pin) {
                     *x = r.clone();
@@ -321,8 +337,23 @@ impl Watcher {
             Ok(())
         });
         match written {
-            Ok(()) => self.token = self.state.token(),
-            Err(e) => self.log_error("cannot update the manifest", &e),
+            Ok(()) => {
+                self.token = self.state.token();
+                if added.is_empty() {
+                    self.exits.sync(&self.manifest.exposures);
+                } else {
+                    // Their pins' directories and their processes, watched.
+                    self.mark();
+                }
+            }
+            Err(e) => {
+                self.log_error("cannot update the manifest", &e);
+                // Nothing made that is not recorded.
+                for x in &added {
+                    let _ = expose::remove_physical(x);
+                }
+                self.manifest.exposures.retain(|e| !added.contains(e));
+            }
         }
     }
 
@@ -335,6 +366,13 @@ impl Watcher {
                     RuleKind::Link => ("link-made", "link-removed"),
                 };
                 let path = |e: String| (!e.is_empty()).then_some(e);
+                if r.into_containers.is_some() {
+                    for i in rep.made.iter().chain(&rep.kept) {
+                        if let Err(e) = self.follow.watch(&r.cgroup_root.join(&i.cgroup)) {
+                            self.log_error("cannot watch a cgroup for containers", &e);
+                        }
+                    }
+                }
                 for i in rep.made {
                     self.log(Action {
                         pin: Some(i.pin),
@@ -386,6 +424,11 @@ impl Watcher {
         }
         match expose::state_with(x, cache) {
             "ok" => {}
+            "ns-gone" => self.forget_exposure(
+                x,
+                "forgotten",
+                "the container's process is gone, and its namespace with it".into(),
+            ),
             "pin-gone" => match expose::remove_physical(x) {
                 // The manifest is written once per batch of events (flush).
                 Ok(Removal::NotOurs(why)) => self.forget_exposure(
@@ -406,6 +449,8 @@ impl Watcher {
                 Ok(_) => self.forget_exposure(x, "unexposed", "the pin is gone".into()),
                 Err(e) => self.log_error("cannot remove an exposure", &e),
             },
+            // Made through a container's process: not made again.
+            _ if x.into.is_some() => {}
             other => {
                 let why = format!("the exposure was {other}");
                 let remade = expose::remove_physical(x).and_then(|r| match r {
@@ -561,6 +606,19 @@ impl Watcher {
                 self.on_pin_event(&ev);
             }
         }
+        self.follow_containers();
+        for ns in std::mem::take(&mut self.exited) {
+            let hit: Vec<Exposure> = self
+                .manifest
+                .exposures
+                .iter()
+                .filter(|x| x.into == Some(ns))
+                .cloned()
+                .collect();
+            for x in &hit {
+                self.check_exposure(x);
+            }
+        }
         if self.rearmed {
             // A new state directory: its own lock from here on.
             self.rearmed = false;
@@ -594,6 +652,54 @@ impl Watcher {
         Ok(())
     }
 
+    /// Exposes views inside the containers that came into the cgroups of
+    /// rules with `into_containers` (written at the flush).
+    fn follow_containers(&mut self) {
+        let rules: Vec<Rule> = self
+            .manifest
+            .rules
+            .iter()
+            .filter(|r| r.into_containers.is_some())
+            .cloned()
+            .collect();
+        if rules.is_empty() {
+            return;
+        }
+        let mut make =
+            |x: &mut Exposure, mk: &dyn Fn(&Exposure) -> Result<manifest::MountRecord>| {
+                x.mount = Some(mk(x)?);
+                Ok(())
+            };
+        let outcomes = match self.follow.run(&rules, &self.manifest.exposures, &mut make) {
+            Ok(o) => o,
+            Err(e) => return self.log_error("cannot follow containers", &e),
+        };
+        for o in outcomes {
+            match o {
+                crate::container::Outcome::Made(made) => {
+                    let (x, placed) = *made;
+                    self.manifest.exposures.push(x.clone());
+                    self.added.push(x);
+                    self.log(Action {
+                        path: Some(placed.path),
+                        pin: Some(placed.pin),
+                        cgroup: Some(placed.cgroup),
+                        ..action("exposed-into", format!("container process {}", placed.pid))
+                    });
+                }
+                crate::container::Outcome::Failed(cgroup, e) => {
+                    let mut a = action(
+                        "error",
+                        format!("cannot expose into a container: {}", e.message),
+                    );
+                    a.cgroup = Some(cgroup);
+                    self.log(a);
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// The state directory's lock; when it cannot be had (the directory was
     /// removed), the watcher looks for a new one and goes on meanwhile.
     fn take_lock(&mut self) -> Option<Lock> {
@@ -623,14 +729,40 @@ impl Source for Watcher {
         timeout_ms: i32,
         room: usize,
     ) -> Result<Option<Vec<u8>>> {
-        if self.pending.is_empty() {
-            let Some(ready) =
-                crate::events::wait(&[self.pins.fd(), self.cgroups.fd()], wake, timeout_ms)?
-            else {
+        let deadline = (timeout_ms >= 0).then(|| {
+            std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)
+        });
+        while self.pending.is_empty() {
+            let left = match deadline {
+                Some(d) => d
+                    .saturating_duration_since(std::time::Instant::now())
+                    .as_millis() as i32,
+                None => -1,
+            };
+            let exits = self.exits.fds();
+            let mut fds = vec![self.pins.fd(), self.cgroups.fd(), self.follow.fd()];
+            fds.extend(exits.iter().map(|(_, fd)| *fd));
+            let Some(ready) = crate::events::wait(&fds, wake, self.follow.timeout(left))? else {
                 return Ok(None);
             };
-            if ready.contains(&true) {
+            let exited: Vec<manifest::Namespace> = exits
+                .iter()
+                .zip(&ready[3..])
+                .filter(|(_, r)| **r)
+                .map(|((n, _), _)| *n)
+                .collect();
+            drop(exits);
+            if !exited.is_empty() {
+                let gone = self.exits.take_exited(&exited);
+                self.exited.extend(gone);
+            }
+            let retry = self.follow.has_pending();
+            if ready.contains(&true) || retry {
                 self.drain()?;
+            }
+            // Events, or the caller's time is up: hand out what there is.
+            if ready.contains(&true) || !retry || left == 0 {
+                break;
             }
         }
         crate::events::take_lines(&mut self.pending, room).map(Some)

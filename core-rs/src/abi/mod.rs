@@ -284,13 +284,35 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 path: PathBuf,
                 #[serde(default)]
                 bind: bool,
+                #[serde(default)]
+                into: Option<IntoP>,
+                #[serde(default)]
+                parents: bool,
+            }
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct IntoP {
+                pid: u32,
+                #[serde(default)]
+                start_time: Option<u64>,
             }
             let P {
                 state,
                 pin,
                 path,
                 bind,
+                into,
+                parents,
             } = params(op, p)?;
+            if let Some(i) = into {
+                let into = crate::container::Into {
+                    pid: i.pid,
+                    start_time: i.start_time,
+                };
+                return to_json(&crate::container::expose_into(
+                    &state, &pin, &path, into, parents,
+                )?);
+            }
             let mode = if bind {
                 crate::manifest::Mode::Bind
             } else {
@@ -303,9 +325,11 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
             struct P {
                 state: PathBuf,
                 path: PathBuf,
+                #[serde(default)]
+                into: Option<u32>,
             }
-            let P { state, path } = params(op, p)?;
-            to_json(&crate::expose::unexpose(&state, &path)?)
+            let P { state, path, into } = params(op, p)?;
+            to_json(&crate::expose::unexpose(&state, &path, into)?)
         }
         "exposures" => {
             #[derive(Deserialize)]

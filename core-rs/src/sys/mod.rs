@@ -15,6 +15,7 @@ pub mod fake;
 pub mod fs;
 pub mod links;
 pub mod maps;
+pub mod ns;
 pub mod progs;
 
 /// The bpf(2) commands bpfx uses.

@@ -1,0 +1,1076 @@
+//! Exposures inside another mount namespace: a container's. The pin is
+//! taken on the host as a detached, read-only mount (`open_tree` with
+//! `OPEN_TREE_CLONE`, then `mount_setattr`), and a thread of its own enters
+//! the container's mount namespace and moves the mount into place there.
+//!
+//! Why a thread and not a helper process: `setns(CLONE_NEWNS)` is refused
+//! (EINVAL) to a thread that shares its root and working directory with
+//! another, which every thread of a multi-threaded process does. A thread
+//! that first gives itself its own (`unshare(CLONE_FS)`) may enter; the
+//! namespace is then its own (each thread has its own namespaces), the
+//! process's other threads stay on the host, and the thread ends when its
+//! work is done, so nothing else ever runs in the container. No second
+//! binary to build, install and find, no fork of a large process, and the
+//! same handles ([`crate::paths`]) and errors as the rest of the core.
+//!
+//! The target is held by a pidfd, so a recycled PID cannot be taken for
+//! it, and recorded by its namespace's identity (nsfs device and inode)
+//! with the process's start time. Inside, the path is resolved from the
+//! container's root with `RESOLVE_IN_ROOT` and no symlink; the mount is
+//! never wider than the pin (the rule of [`crate::expose::check_no_widening`]),
+//! and it is read-only, so the container cannot change the pin's mode or
+//! owner through it.
+
+use crate::error::{Error, Kind, Result, q};
+use crate::expose::{self, Removal};
+use crate::info::ObjKind;
+use crate::manifest::{self, Exposure, Mode, MountRecord, Namespace, Rule};
+use crate::mirror::{AttachReport, Skipped};
+use crate::mounts;
+use crate::notify::{FAN_EVENT_ON_CHILD, FAN_MODIFY, Fan};
+use crate::paths::{self, Dir, MountId};
+use crate::sys::{self, SysError, ns};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A live process bpfx enters through, held by a pidfd, and the identity
+/// of its mount namespace.
+pub struct Process {
+    pidfd: OwnedFd,
+    pub ns: Namespace,
+}
+
+fn proc_dir() -> sys::SysResult<Dir> {
+    Dir::open(Path::new("/proc"))
+}
+
+/// The device and inode of what the magic link `rel` of the procfs `proc`
+/// leads to (`PID/root`, `PID/ns/mnt`), followed as the kernel does.
+fn identity_at(proc: &Dir, rel: &str) -> sys::SysResult<(u64, u64)> {
+    let fd = crate::sys::fs::openat2(Some(proc.fd()), Path::new(rel), libc::O_PATH, 0)?;
+    let st = crate::sys::fs::stat_at(fd.as_fd(), "")?;
+    Ok((st.dev, st.ino))
+}
+
+/// The identity (nsfs device, inode) of the mount namespace
+/// `/proc/<who>/ns/mnt` names, `who` relative to the procfs `proc`.
+fn ns_at(proc: &Dir, who: &str) -> sys::SysResult<(u64, u64)> {
+    identity_at(proc, &format!("{who}/ns/mnt"))
+}
+
+/// The start time of process `pid` (field 22 of `/proc/PID/stat`: clock
+/// ticks after boot).
+fn start_time(proc: &Dir, pid: u32) -> sys::SysResult<u64> {
+    let fd = proc.open_file(&format!("{pid}/stat"), libc::O_RDONLY, 0)?;
+    let text = crate::sys::fs::read_to_end(fd.as_fd())?;
+    parse_start_time(&text).ok_or_else(|| SysError {
+        op: "read",
+        error: std::io::Error::new(std::io::ErrorKind::InvalidData, "unreadable stat line"),
+    })
+}
+
+/// Field 22 of a `/proc/PID/stat` line; the command name (field 2) may
+/// hold spaces and parentheses, so fields are counted after its last `)`.
+fn parse_start_time(text: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(text).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The device and inode of process `pid`'s root directory.
+fn root_of(proc: &Dir, pid: u32) -> sys::SysResult<(u64, u64)> {
+    identity_at(proc, &format!("{pid}/root"))
+}
+
+/// The host's mount namespace: bpfx's own.
+fn own_ns(proc: &Dir) -> sys::SysResult<(u64, u64)> {
+    ns_at(proc, "self")
+}
+
+fn verb_error(what: &str, pid: u32, why: String) -> Error {
+    Error::new(
+        Kind::NotFound,
+        "pidfd_open",
+        format!("Cannot {what} process {pid}: {why}"),
+    )
+}
+
+fn exited_midway(what: &str, pid: u32) -> Error {
+    verb_error(what, pid, "the process exited midway".into())
+        .with_op("setns")
+        .with_errno(libc::ESRCH)
+        .with_hint("start the container again, and give the PID of its running process")
+}
+
+impl Process {
+    /// Opens process `pid` to enter its mount namespace (`what` words the
+    /// errors): it must exist, be in a mount namespace other than bpfx's,
+    /// and, when `start` is given, have started at that time (else the PID
+    /// names another process now).
+    pub fn open(pid: u32, start: Option<u64>, what: &str) -> Result<Process> {
+        let pidfd = ns::pidfd_open(pid).map_err(|e| {
+            let err = Error::sys(format!("Cannot {what} process {pid}"), e);
+            if err.errno == libc::ESRCH {
+                err.with_kind(Kind::NotFound)
+                    .with_message(format!("Cannot {what} process {pid}: no such process"))
+                    .with_hint(
+                        "give the PID of a running process (a container's init: `runc state ID`)",
+                    )
+            } else {
+                err
+            }
+        })?;
+        let proc = proc_dir().map_err(|e| Error::sys("Cannot open /proc", e))?;
+        let read = start_time(&proc, pid).and_then(|t| Ok((t, ns_at(&proc, &pid.to_string())?)));
+        // The process is still the pidfd's when it is alive after the reads:
+        // the start time and namespace read are its own.
+        if ns::pidfd_alive(pidfd.as_fd()).is_err() {
+            return Err(exited_midway(what, pid));
+        }
+        let (start_time, (ns_dev, mnt_ns)) = read.map_err(|e| {
+            // A process's /proc entries vanish only as it exits (a zombie
+            // still takes signals, but has no namespaces left).
+            if matches!(e.errno(), libc::ENOENT | libc::ESRCH) {
+                exited_midway(what, pid)
+            } else {
+                Error::sys(format!("Cannot {what} process {pid}"), e).with_message(format!(
+                    "Cannot {what} process {pid}: its /proc entry cannot be read"
+                ))
+            }
+        })?;
+        if let Some(want) = start
+            && want != start_time
+        {
+            return Err(Error::new(
+                Kind::NotFound,
+                "pidfd_open",
+                format!(
+                    "Cannot {what} process {pid}: PID {pid} now names another process (it started at tick {start_time}, not {want}): the PID was reused"
+                ),
+            )
+            .with_hint("find the container's process again (`runc state ID`)"));
+        }
+        let host =
+            own_ns(&proc).map_err(|e| Error::sys("Cannot read bpfx's own mount namespace", e))?;
+        if host == (ns_dev, mnt_ns) {
+            return Err(Error::invalid(
+                "setns",
+                format!(
+                    "Cannot {what} process {pid}: it is in bpfx's own mount namespace, not a container's"
+                ),
+            )
+            .with_hint("expose without --into to put it on the host"));
+        }
+        Ok(Process {
+            pidfd,
+            ns: Namespace {
+                pid,
+                start_time,
+                mnt_ns,
+                ns_dev,
+            },
+        })
+    }
+
+    /// The process a record names, if it is still that process in that
+    /// namespace; `None` when bpfx can no longer enter it (the process
+    /// exited, or its PID names another process now).
+    pub fn reopen(ns: &Namespace) -> Option<Process> {
+        let p = Process::open(ns.pid, Some(ns.start_time), "enter").ok()?;
+        (p.ns == *ns).then_some(p)
+    }
+
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+
+    /// Runs `f` on a thread of its own inside this process's mount
+    /// namespace, given the container's root and the host's procfs; the
+    /// thread ends with `f`.
+    fn enter<T: Send>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&Dir, &Dir) -> Result<T> + Send,
+    ) -> Result<T> {
+        let pid = self.ns.pid;
+        let inside = || -> Result<T> {
+            let proc = proc_dir().map_err(|e| Error::sys("Cannot open /proc", e))?;
+            ns::unshare_fs().map_err(|e| Error::sys(format!("Cannot {what} process {pid}"), e))?;
+            ns::setns_mnt(self.pidfd.as_fd()).map_err(|e| {
+                if e.errno() == libc::ESRCH {
+                    exited_midway(what, pid)
+                } else {
+                    Error::sys(
+                        format!("Cannot enter the mount namespace of process {pid}"),
+                        e,
+                    )
+                }
+            })?;
+            // The namespace entered is the one recorded.
+            let here = ns_at(&proc, "thread-self")
+                .map_err(|e| Error::sys("Cannot read the mount namespace entered", e))?;
+            if here != self.ns.ns() {
+                return Err(exited_midway(what, pid).with_message(format!(
+                    "Cannot {what} process {pid}: it changed its mount namespace midway"
+                )));
+            }
+            let root = Dir::open(Path::new("/"))
+                .map_err(|e| Error::sys(format!("Cannot open the root of process {pid}"), e))?;
+            // The namespace's root must be the process's own: a process that
+            // is chrooted (or still being set up) sees another tree.
+            let mine = root
+                .stat("")
+                .map_err(|e| Error::sys("Cannot stat the namespace's root", e))?;
+            let theirs = root_of(&proc, pid).map_err(|e| {
+                if matches!(e.errno(), libc::ENOENT | libc::ESRCH) {
+                    exited_midway(what, pid)
+                } else {
+                    Error::sys(format!("Cannot stat the root of process {pid}"), e)
+                }
+            })?;
+            if (mine.dev, mine.ino) != theirs {
+                return Err(Error::invalid(
+                    "setns",
+                    format!(
+                        "Cannot {what} process {pid}: its root is not its mount namespace's root (it is chrooted, or still being set up)"
+                    ),
+                ));
+            }
+            f(&root, &proc)
+        };
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("bpfx-setns".into())
+                .spawn_scoped(s, inside)
+                .map_err(|e| Error::io("Cannot start the namespace thread", "clone", &e))?
+                .join()
+                .unwrap_or_else(|_| Err(Error::internal("the namespace thread panicked")))
+        })
+    }
+}
+
+pub(crate) fn in_container(path: &Path, pid: u32) -> String {
+    format!("{} in process {pid}'s mount namespace", q(path))
+}
+
+/// Opens the directory `dir` inside (from `root`), making what is missing
+/// when `parents`; returns it and the directories made, deepest last, as
+/// (parent, name) for undoing.
+fn open_parent(
+    root: &Dir,
+    dir: &Path,
+    path: &Path,
+    pid: u32,
+    parents: bool,
+) -> Result<(Dir, Vec<(Dir, String)>)> {
+    let fail = |e: SysError| {
+        let err =
+            Error::sys(format!("Cannot expose at {}", in_container(path, pid)), e).with_path(path);
+        match err.errno {
+            libc::ELOOP => err
+                .with_kind(Kind::Invalid)
+                .with_message(format!(
+                    "Cannot expose at {}: a directory on the way to it is a symlink",
+                    in_container(path, pid)
+                ))
+                .with_hint("bpfx follows no symlink inside a container: give the real path"),
+            libc::ENOENT => err
+                .with_message(format!(
+                    "Cannot expose at {}: the directory {} does not exist there",
+                    in_container(path, pid),
+                    q(dir)
+                ))
+                .with_hint("make it first, or give --parents"),
+            _ => err,
+        }
+    };
+    if !parents {
+        return Ok((Dir::open_in(root, dir).map_err(fail)?, Vec::new()));
+    }
+    let mut made: Vec<(Dir, String)> = Vec::new();
+    let mut cur = Dir::open_in(root, Path::new("/")).map_err(fail)?;
+    for c in dir.components().skip(1) {
+        let step = (|| {
+            let std::path::Component::Normal(name) = c else {
+                return Err(fail(SysError {
+                    op: "mkdirat",
+                    error: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "the path has a '..' or '.' component",
+                    ),
+                }));
+            };
+            let name = name.to_string_lossy().into_owned();
+            let fresh = match cur.mkdir(&name, 0o755) {
+                Ok(()) => true,
+                Err(e) if e.errno() == libc::EEXIST => false,
+                Err(e) => return Err(fail(e)),
+            };
+            match cur.open_rel(Path::new(&name), true) {
+                Ok(next) => Ok((next, fresh.then_some(name))),
+                Err(e) => {
+                    if fresh {
+                        let _ = cur.rmdir(&name);
+                    }
+                    Err(fail(e))
+                }
+            }
+        })();
+        match step {
+            Ok((next, fresh)) => {
+                let parent = std::mem::replace(&mut cur, next);
+                if let Some(name) = fresh {
+                    made.push((parent, name));
+                }
+            }
+            Err(e) => {
+                undo_parents(made);
+                return Err(e);
+            }
+        }
+    }
+    Ok((cur, made))
+}
+
+fn undo_parents(made: Vec<(Dir, String)>) {
+    for (d, name) in made.into_iter().rev() {
+        let _ = d.rmdir(&name);
+    }
+}
+
+/// Moves the detached mount `tree` onto a new empty file at `path` inside
+/// `p`'s mount namespace; returns the mount as it is there.
+fn place(p: &Process, tree: BorrowedFd<'_>, path: &Path, parents: bool) -> Result<MountRecord> {
+    let pid = p.ns.pid;
+    let (dir, name) = expose::split(path)?;
+    p.enter("expose into", |root, _| {
+        let (d, made) = open_parent(root, &dir, path, pid, parents)?;
+        let placed = d
+            .create_excl(&name, 0o000)
+            .map_err(|e| {
+                if e.errno() == libc::EEXIST {
+                    expose::exists_error(path).with_message(format!(
+                        "Cannot expose at {}: a file is already there, and bpfx never replaces one",
+                        in_container(path, pid)
+                    ))
+                } else {
+                    Error::sys(format!("Cannot expose at {}", in_container(path, pid)), e)
+                        .with_path(path)
+                }
+            })
+            .and_then(|file| {
+                drop(file);
+                let moved = d.mount_at(tree, &name).and_then(|()| paths::mount_id(tree));
+                moved.map_err(|e| {
+                    let _ = d.unlink(&name);
+                    Error::sys(
+                        format!("Cannot bind the pin onto {}", in_container(path, pid)),
+                        e,
+                    )
+                    .with_path(path)
+                })
+            });
+        match placed {
+            Ok(id) => Ok(MountRecord::from(id)),
+            Err(e) => {
+                undo_parents(made);
+                Err(e)
+            }
+        }
+    })
+}
+
+/// What to expose into: a PID, and the start time the caller knows it by.
+#[derive(Debug, Clone, Copy)]
+pub struct Into {
+    pub pid: u32,
+    pub start_time: Option<u64>,
+}
+
+/// A view a rule exposed inside a container, as reports show it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Placed {
+    /// The cgroup's path relative to the rule's root.
+    pub cgroup: String,
+    /// The container's process entered.
+    pub pid: u32,
+    pub pin: String,
+    pub path: String,
+}
+
+/// Puts the object pinned at `pin` at `path` inside the mount namespace of
+/// process `into`, as a read-only bind mount, and records it in `state`.
+pub fn expose_into(
+    state: &Path,
+    pin: &Path,
+    path: &Path,
+    into: Into,
+    parents: bool,
+) -> Result<Exposure> {
+    let given = mounts::absolute(pin);
+    check_path(path)?;
+    let pin = expose::resolve_pin(&given)?;
+    pin.check_bind(&given)?;
+    let proc = Process::open(into.pid, into.start_time, "expose into")?;
+    let (mut x, tree) = prepare(&given, &pin, path, &proc)?;
+    let st = manifest::State::open(state, true)?.expect("made");
+    let lock = st.lock()?;
+    record(&st, &lock, &mut x, |x| {
+        place(&proc, tree.as_fd(), &x.path, parents)
+    })?;
+    Ok(x)
+}
+
+fn check_path(path: &Path) -> Result<()> {
+    if !path.is_absolute() || paths::split(path).is_none() {
+        return Err(Error::invalid(
+            "expose",
+            format!(
+                "Cannot expose at {}: give an absolute path to a file inside the container",
+                q(path)
+            ),
+        )
+        .with_path(path));
+    }
+    Ok(())
+}
+
+/// The exposure of `pin` at `path` in `proc`'s namespace, not made yet, and
+/// the detached read-only mount of the pin to make it with.
+fn prepare(
+    given: &Path,
+    pin: &expose::Pin,
+    path: &Path,
+    proc: &Process,
+) -> Result<(Exposure, OwnedFd)> {
+    let tree = paths::clone_tree(pin.fd.as_fd())
+        .and_then(|t| ns::mount_read_only(t.as_fd()).map(|()| t))
+        .map_err(|e| {
+            Error::sys(format!("Cannot take {} as a mount", q(given)), e).with_path(given)
+        })?;
+    let x = Exposure {
+        pin: pin.real(),
+        path: path.to_path_buf(),
+        mode: Mode::Bind,
+        object_id: pin.id,
+        kind: match pin.kind {
+            ObjKind::Prog => "prog",
+            ObjKind::Map => "map",
+            ObjKind::Link => "link",
+        }
+        .into(),
+        mount: None,
+        into: Some(proc.ns),
+    };
+    Ok((x, tree))
+}
+
+/// Records `x` in `st`, made by `make` under the lock `lock`; nothing is
+/// left half-made when the record cannot be written.
+fn record(
+    st: &manifest::State,
+    lock: &manifest::Lock,
+    x: &mut Exposure,
+    make: impl FnOnce(&Exposure) -> Result<MountRecord>,
+) -> Result<()> {
+    let mut made = false;
+    let recorded = st.update(lock, |m| {
+        if m.exposures.iter().any(|e| e.same_place(x)) {
+            return Err(expose::exists_error(&x.path).with_message(format!(
+                "Cannot expose at {}: an exposure is recorded there",
+                in_container(&x.path, x.into.map_or(0, |n| n.pid))
+            )));
+        }
+        x.mount = Some(make(x)?);
+        made = true;
+        m.exposures.push(x.clone());
+        Ok(())
+    });
+    if let Err(e) = recorded {
+        if made {
+            let _ = remove(x);
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Removes the exposure `x` made inside a container: enters its namespace
+/// (only while the recorded process is still there), checks the mount at
+/// its path is the one recorded, unmounts it and removes its placeholder.
+pub fn remove(x: &Exposure) -> Result<Removal> {
+    let Some(ns) = x.into else {
+        return expose::remove_physical(x);
+    };
+    let Some(p) = Process::reopen(&ns) else {
+        // The namespace cannot be entered: its process is gone (and with a
+        // container's init, the namespace and the mount too).
+        return Ok(Removal::Gone);
+    };
+    let Some(rec) = x.mount else {
+        return Ok(Removal::NotOurs(
+            "the manifest records no mount for it".into(),
+        ));
+    };
+    let id = MountId::from(rec);
+    let (dir, name) = expose::split(&x.path)?;
+    let fail = |e: SysError| {
+        Error::sys(
+            format!("Cannot remove exposure {}", in_container(&x.path, ns.pid)),
+            e,
+        )
+        .with_path(&x.path)
+    };
+    p.enter("remove an exposure in", |root, proc| {
+        let d = match Dir::open_in(root, &dir) {
+            Ok(d) => d,
+            Err(e) if matches!(e.errno(), libc::ENOENT | libc::ELOOP) => return Ok(Removal::Gone),
+            Err(e) => return Err(fail(e)),
+        };
+        let fd = match d.open_path(&name) {
+            Ok(fd) => fd,
+            Err(e) if matches!(e.errno(), libc::ENOENT | libc::ELOOP) => return Ok(Removal::Gone),
+            Err(e) => return Err(fail(e)),
+        };
+        if !expose::is_our_mount(fd.as_fd(), &id) {
+            return Ok(Removal::NotOurs(
+                "another file or mount, not the one bpfx made, is there".into(),
+            ));
+        }
+        // umount2 takes a path: the fd's magic link on the host's procfs
+        // names this very mount, from inside the namespace.
+        ns::fchdir(proc.fd()).map_err(fail)?;
+        ns::umount_rel(Path::new(&format!("thread-self/fd/{}", fd.as_raw_fd()))).map_err(fail)?;
+        drop(fd);
+        expose::remove_placeholder(&d, &name);
+        Ok(Removal::Removed { moved_to: None })
+    })
+}
+
+/// The state of an exposure inside a container: `ns-gone` when its process
+/// is gone, else what is at its path there (`ok`, `unmounted`, `path-gone`).
+pub fn state_of(x: &Exposure, ns: &Namespace) -> &'static str {
+    let Some(p) = Process::reopen(ns) else {
+        return "ns-gone";
+    };
+    let id = x.mount.map(MountId::from);
+    let Some((dir, name)) = expose::split(&x.path).ok() else {
+        return "path-gone";
+    };
+    p.enter("read an exposure in", |root, _| {
+        let Ok(d) = Dir::open_in(root, &dir) else {
+            return Ok("path-gone");
+        };
+        Ok(match d.open_path(&name) {
+            Ok(fd) if id.is_some_and(|id| expose::is_our_mount(fd.as_fd(), &id)) => "ok",
+            Ok(_) => "unmounted",
+            Err(_) => "path-gone",
+        })
+    })
+    .unwrap_or("ns-gone")
+}
+
+/// Whether `expose --into` can work here: a thread enters a mount
+/// namespace through a pidfd (bpfx's own, which changes nothing), and a
+/// detached mount is made read-only.
+pub fn probe() -> Result<()> {
+    let pid = std::process::id();
+    let proc = proc_dir().map_err(|e| Error::sys("Cannot open /proc", e))?;
+    let (ns_dev, mnt_ns) =
+        own_ns(&proc).map_err(|e| Error::sys("Cannot read bpfx's own mount namespace", e))?;
+    let me = Process {
+        pidfd: ns::pidfd_open(pid).map_err(|e| Error::sys("Cannot open a pidfd", e))?,
+        ns: Namespace {
+            pid,
+            start_time: 0,
+            mnt_ns,
+            ns_dev,
+        },
+    };
+    me.enter("enter", |root, _| {
+        let tree =
+            paths::clone_tree(root.fd()).map_err(|e| Error::sys("Cannot clone a mount", e))?;
+        ns::mount_read_only(tree.as_fd())
+            .map_err(|e| Error::sys("Cannot make a mount read-only", e))
+    })
+}
+
+/// Refuses an `into_containers` path that is not an absolute file path, or
+/// a rule without a state directory (the watcher follows containers by it).
+pub fn check_rule_path(path: &Path, has_state: bool) -> Result<()> {
+    check_path(path)?;
+    if !has_state {
+        return Err(Error::invalid(
+            "attach",
+            "Exposing views into containers needs a state directory: give --state",
+        ));
+    }
+    Ok(())
+}
+
+/// What a cgroup holds, for a rule that exposes into containers.
+enum Held {
+    /// No process in a mount namespace other than bpfx's.
+    Nothing,
+    /// A container that is still being set up (its root is still the
+    /// host's): checked again shortly.
+    NotReady,
+    Ready(Process),
+}
+
+/// The container cgroup `dir` holds: the first of its own processes (not
+/// its descendants') in another mount namespace and under another root.
+/// `patient` (a process just joined): a process still in bpfx's namespace
+/// may be a runtime's that is about to make the container (runc's `init`
+/// joins the cgroup before it enters new namespaces), so it is looked at
+/// again shortly.
+fn held(dir: &Path, patient: bool) -> Held {
+    let pids = Dir::open(dir)
+        .and_then(|d| d.open_file("cgroup.procs", libc::O_RDONLY, 0))
+        .and_then(|fd| crate::sys::fs::read_to_end(fd.as_fd()))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let Ok(proc) = proc_dir() else {
+        return Held::Nothing;
+    };
+    let host_root = Dir::open(Path::new("/"))
+        .and_then(|d| d.stat(""))
+        .map(|s| (s.dev, s.ino))
+        .ok();
+    let mut out = Held::Nothing;
+    let mut first = None;
+    for pid in pids.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
+        if patient {
+            out = Held::NotReady;
+        }
+        let Ok(p) = Process::open(pid, None, "expose into") else {
+            continue;
+        };
+        if root_of(&proc, pid).ok() == host_root {
+            out = Held::NotReady;
+            continue;
+        }
+        // The init of the container's pid namespace lives as long as the
+        // container; a runtime's process of the set-up may share its mount
+        // namespace for a moment, and is taken only when there is no init.
+        if pid_ns_init(&proc, pid) {
+            return Held::Ready(p);
+        }
+        first.get_or_insert(p);
+    }
+    first.map_or(out, Held::Ready)
+}
+
+/// Whether process `pid` is the init (PID 1) of a pid namespace of its own
+/// (the last `NSpid` of `/proc/PID/status`).
+fn pid_ns_init(proc: &Dir, pid: u32) -> bool {
+    let text = proc
+        .open_file(&format!("{pid}/status"), libc::O_RDONLY, 0)
+        .and_then(|fd| crate::sys::fs::read_to_end(fd.as_fd()))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    is_pid_ns_init(&text)
+}
+
+fn is_pid_ns_init(status: &str) -> bool {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .is_some_and(|ids| {
+            let ids: Vec<&str> = ids.split_whitespace().collect();
+            ids.len() > 1 && ids.last() == Some(&"1")
+        })
+}
+
+/// The pin of the rule's view of cgroup `rel`.
+fn rule_pin(rule: &Rule, rel: &Path) -> PathBuf {
+    rule.pin_root
+        .join(crate::mirror::encode_rel(rel))
+        .join(&rule.name)
+}
+
+/// What one check of a cgroup for a rule came to.
+pub enum Outcome {
+    /// Nothing to do: no container, or it has its view already.
+    Done,
+    /// Check again shortly.
+    Later,
+    Made(Box<(Exposure, Placed)>),
+    Failed(String, Error),
+}
+
+/// How an exposure is recorded and made: given the exposure and what
+/// makes it, under the state directory's lock.
+pub type Maker<'a> =
+    dyn FnMut(&mut Exposure, &dyn Fn(&Exposure) -> Result<MountRecord>) -> Result<()> + 'a;
+
+/// Exposes the rule's view of cgroup `rel` inside the container it holds,
+/// unless `have` records it there.
+fn check_one(
+    rule: &Rule,
+    rel: &Path,
+    patient: bool,
+    have: &[Exposure],
+    make: &mut Maker<'_>,
+) -> Outcome {
+    let Some(at) = &rule.into_containers else {
+        return Outcome::Done;
+    };
+    let cgroup = rel.display().to_string();
+    let p = match held(&rule.cgroup_root.join(rel), patient) {
+        Held::Nothing => return Outcome::Done,
+        Held::NotReady => return Outcome::Later,
+        Held::Ready(p) => p,
+    };
+    let pin_path = rule_pin(rule, rel);
+    if have
+        .iter()
+        .any(|x| x.into.is_some_and(|n| n.ns() == p.ns.ns()) && x.pin == pin_path && &x.path == at)
+    {
+        return Outcome::Done;
+    }
+    let made = (|| {
+        // The view may not be made yet (the cgroup is new): later.
+        let pin = expose::resolve_pin(&pin_path)?;
+        pin.check_bind(&pin_path)?;
+        let (mut x, tree) = prepare(&pin_path, &pin, at, &p)?;
+        make(&mut x, &|x: &Exposure| {
+            place(&p, tree.as_fd(), &x.path, true)
+        })?;
+        Ok::<_, Error>(x)
+    })();
+    match made {
+        Ok(x) => {
+            let placed = Placed {
+                cgroup,
+                pid: p.ns.pid,
+                pin: x.pin.display().to_string(),
+                path: x.path.display().to_string(),
+            };
+            Outcome::Made(Box::new((x, placed)))
+        }
+        Err(e)
+            if e.kind == Kind::NotFound
+                && e.path.as_deref() == Some(&*pin_path.to_string_lossy()) =>
+        {
+            Outcome::Later
+        }
+        // A runtime's process of the set-up, gone meanwhile: the container's
+        // own comes next.
+        Err(e) if e.errno == libc::ESRCH => Outcome::Later,
+        Err(e) => Outcome::Failed(cgroup, e),
+    }
+}
+
+/// At attach: exposes each view of `report` (made or kept) inside the
+/// container its cgroup holds, recording each in `st`; what fails is
+/// reported as skipped. The watcher does the same as containers come.
+pub fn cover(st: &manifest::State, lock: &manifest::Lock, rule: &Rule, report: &mut AttachReport) {
+    let rels: Vec<String> = report
+        .made
+        .iter()
+        .chain(&report.kept)
+        .map(|i| i.cgroup.clone())
+        .collect();
+    for rel in rels {
+        let have = st.read().map(|m| m.exposures).unwrap_or_default();
+        let mut make = |x: &mut Exposure, mk: &dyn Fn(&Exposure) -> Result<MountRecord>| {
+            record(st, lock, x, mk)
+        };
+        match check_one(rule, Path::new(&rel), false, &have, &mut make) {
+            Outcome::Made(made) => report.into.push(made.1),
+            Outcome::Failed(cgroup, e) => report.skipped.push(Skipped {
+                cgroup,
+                why: e.message.clone(),
+            }),
+            Outcome::Done | Outcome::Later => {}
+        }
+    }
+}
+
+/// At detach: removes and forgets the exposures inside containers of the
+/// views under `pin_root` (named `name`, or any).
+pub fn uncover(st: &manifest::State, lock: &manifest::Lock, pin_root: &Path, name: Option<&str>) {
+    let ours = |x: &Exposure| {
+        x.into.is_some()
+            && x.pin.starts_with(pin_root)
+            && name.is_none_or(|n| x.pin.file_name().is_some_and(|f| f == n))
+    };
+    let _ = st.update(lock, |m| {
+        let (gone, kept): (Vec<Exposure>, Vec<Exposure>) =
+            m.exposures.drain(..).partition(|x| ours(x));
+        m.exposures = kept;
+        for x in &gone {
+            let _ = remove(x);
+        }
+        Ok(())
+    });
+}
+
+/// How long a cgroup a process just joined is checked again for, while its
+/// container is being set up.
+const SETUP_WAIT: Duration = Duration::from_secs(10);
+/// The first retry's delay; each next one doubles, up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(2);
+const RETRY_MAX: Duration = Duration::from_millis(10);
+
+/// When to check a cgroup again.
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    deadline: Instant,
+    next: Instant,
+    every: Duration,
+    /// A process joined: wait for a runtime's process to make its
+    /// container (see [`held`]).
+    patient: bool,
+}
+
+/// The watcher's eye on the cgroups of rules that expose into containers:
+/// an inode mark on each (a process joining writes `cgroup.procs`; the
+/// kernel notes `populated` in `cgroup.events`), and the cgroups whose
+/// container is still being set up, checked again after 2, 4, 8 and then every 10 ms.
+pub struct Follow {
+    fan: Fan,
+    marked: HashSet<PathBuf>,
+    pending: HashMap<PathBuf, Retry>,
+}
+
+impl Follow {
+    pub fn new() -> Result<Follow> {
+        Ok(Follow {
+            fan: Fan::new()?,
+            marked: HashSet::new(),
+            pending: HashMap::new(),
+        })
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fan.fd()
+    }
+
+    /// The poll timeout: no later than the next retry.
+    pub fn timeout(&self, timeout_ms: i32) -> i32 {
+        let now = Instant::now();
+        let Some(next) = self.pending.values().map(|r| r.next).min() else {
+            return timeout_ms;
+        };
+        let ms = next
+            .saturating_duration_since(now)
+            .as_millis()
+            .min(i32::MAX as u128) as i32;
+        if timeout_ms < 0 {
+            ms
+        } else {
+            timeout_ms.min(ms)
+        }
+    }
+
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    fn queue(&mut self, dir: &Path, patient: bool) {
+        let now = Instant::now();
+        let r = self.pending.entry(dir.to_path_buf()).or_insert(Retry {
+            deadline: now + SETUP_WAIT,
+            next: now,
+            every: RETRY_FIRST,
+            patient,
+        });
+        r.patient |= patient;
+        r.next = now;
+    }
+
+    /// Watches the cgroup `dir` of a rule, and checks it at the next run.
+    pub fn watch(&mut self, dir: &Path) -> Result<()> {
+        if !self.marked.contains(dir) {
+            self.fan
+                .mark_dir_for(dir, FAN_MODIFY | FAN_EVENT_ON_CHILD)?;
+            self.marked.insert(dir.to_path_buf());
+        }
+        self.queue(dir, false);
+        Ok(())
+    }
+
+    /// Checks the cgroups whose processes changed and those due again, for
+    /// each rule of `rules` that covers them; `make` records and makes an
+    /// exposure.
+    pub fn run(
+        &mut self,
+        rules: &[Rule],
+        have: &[Exposure],
+        make: &mut Maker<'_>,
+    ) -> Result<Vec<Outcome>> {
+        for ev in self.fan.read()? {
+            if ev.event == "overflow" {
+                let all: Vec<PathBuf> = self.marked.iter().cloned().collect();
+                for d in all {
+                    self.queue(&d, false);
+                }
+                continue;
+            }
+            let Some(path) = ev.path else { continue };
+            let name = path.file_name().and_then(|n| n.to_str());
+            if matches!(name, Some("cgroup.procs" | "cgroup.events"))
+                && let Some(dir) = path.parent()
+            {
+                self.queue(dir, true);
+            }
+        }
+        let now = Instant::now();
+        let due: Vec<(PathBuf, Retry)> = self
+            .pending
+            .iter()
+            .filter(|(_, r)| r.next <= now)
+            .map(|(d, r)| (d.clone(), *r))
+            .collect();
+        let mut out = Vec::new();
+        let mut have = have.to_vec();
+        for (dir, mut retry) in due {
+            self.pending.remove(&dir);
+            if Dir::open(&dir).is_err() {
+                self.marked.remove(&dir);
+                self.fan.forget(&dir);
+                continue;
+            }
+            let mut later = false;
+            for r in rules.iter().filter(|r| r.into_containers.is_some()) {
+                let Ok(rel) = dir.strip_prefix(&r.cgroup_root) else {
+                    continue;
+                };
+                match check_one(r, rel, retry.patient, &have, make) {
+                    Outcome::Later => later = true,
+                    Outcome::Done => {}
+                    Outcome::Made(made) => {
+                        have.push(made.0.clone());
+                        out.push(Outcome::Made(made));
+                    }
+                    failed => out.push(failed),
+                }
+            }
+            if later && now < retry.deadline {
+                retry.next = now + retry.every;
+                retry.every = (retry.every * 2).min(RETRY_MAX);
+                self.pending.insert(dir, retry);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The watcher's handles on the processes of the container exposures: a
+/// pidfd polls readable when its process exits.
+#[derive(Default)]
+pub struct Exits {
+    fds: HashMap<Namespace, OwnedFd>,
+}
+
+impl Exits {
+    /// Holds a pidfd for each namespace of `exposures`, and drops the rest.
+    /// A process already gone gets none: its exposures are gone already.
+    pub fn sync(&mut self, exposures: &[Exposure]) {
+        let want: Vec<Namespace> = exposures.iter().filter_map(|x| x.into).collect();
+        self.fds.retain(|n, _| want.contains(n));
+        for n in want {
+            if !self.fds.contains_key(&n)
+                && let Some(p) = Process::reopen(&n)
+            {
+                self.fds.insert(n, p.pidfd);
+            }
+        }
+    }
+
+    /// The pidfds, in the order [`Exits::exited`] reads readiness.
+    pub fn fds(&self) -> Vec<(Namespace, BorrowedFd<'_>)> {
+        self.fds.iter().map(|(n, fd)| (*n, fd.as_fd())).collect()
+    }
+
+    /// Forgets the namespaces whose process exited; returns them.
+    pub fn take_exited(&mut self, ready: &[Namespace]) -> Vec<Namespace> {
+        for n in ready {
+            self.fds.remove(n);
+        }
+        ready.to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_time_is_field_22_after_the_command_name() {
+        let line = b"4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10 0 0 0\n";
+        assert_eq!(parse_start_time(line), Some(987654));
+        assert_eq!(parse_start_time(b"4242 (x) S 1"), None);
+        assert_eq!(parse_start_time(b"no paren"), None);
+    }
+
+    #[test]
+    fn a_pid_namespace_init_is_told_by_its_last_nspid() {
+        assert!(is_pid_ns_init("Name:\tsleep\nNSpid:\t4242\t1\n"));
+        assert!(!is_pid_ns_init("NSpid:\t4242\t7\n"));
+        assert!(
+            !is_pid_ns_init("NSpid:\t1\n"),
+            "the host's init is in no pid namespace of its own"
+        );
+        assert!(!is_pid_ns_init("Name:\tx\n"));
+    }
+
+    #[test]
+    fn a_missing_process_is_refused_clearly() {
+        let _g = sys::fake::install(|c| match c {
+            sys::Call::Named { op: "pidfd_open" } => sys::fake::errno(libc::ESRCH),
+            _ => None,
+        });
+        let e = Process::open(999_999, None, "expose into")
+            .err()
+            .expect("refused");
+        assert_eq!(e.kind, Kind::NotFound);
+        assert_eq!(
+            e.message,
+            "Cannot expose into process 999999: no such process"
+        );
+    }
+
+    #[test]
+    fn a_process_that_exits_before_its_namespace_is_read_is_refused() {
+        let _g = sys::fake::install(|c| match c {
+            sys::Call::Named {
+                op: "pidfd_send_signal",
+            } => sys::fake::errno(libc::ESRCH),
+            _ => None,
+        });
+        let me = std::process::id();
+        let e = Process::open(me, None, "expose into")
+            .err()
+            .expect("refused");
+        assert_eq!(
+            e.message,
+            format!("Cannot expose into process {me}: the process exited midway")
+        );
+        assert_eq!(e.errno, libc::ESRCH);
+    }
+
+    #[test]
+    fn bpfx_own_namespace_is_refused_and_a_wrong_start_time_too() {
+        let me = std::process::id();
+        let e = Process::open(me, None, "expose into")
+            .err()
+            .expect("refused");
+        assert_eq!(e.kind, Kind::Invalid);
+        assert!(
+            e.message.contains("bpfx's own mount namespace"),
+            "{}",
+            e.message
+        );
+        let e = Process::open(me, Some(1), "expose into")
+            .err()
+            .expect("refused");
+        assert!(e.message.contains("the PID was reused"), "{}", e.message);
+    }
+}

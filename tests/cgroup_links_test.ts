@@ -484,7 +484,7 @@ kernelTest(
 );
 
 kernelTest(
-  "attach() refuses a program that does not attach there, a cgroup root off cgroup2, a depth beyond the tree, and a link kind as attach type: clear errors, nothing left",
+  "attach() refuses a program that does not attach there, a cgroup root off cgroup2, a depth beyond the tree, links into containers, and a link kind as attach type: clear errors, nothing left",
   async () => {
     await using s = await setup();
     await s.cg.make("a");
@@ -548,6 +548,16 @@ kernelTest(
       `--depth 3 is beyond the tree at "${s.cg.root}": no cgroup is 2 levels below it to hold cgroups 3 levels below (the deepest is 1 level below)`,
     );
     await nothingLeft("depth beyond the tree");
+
+    e = await rejected(() =>
+      attach(`${OBJ}:egress_count`, { ...base, intoContainers: "/run/x" })
+    );
+    assert.equal(e.kind, "invalid");
+    assert.match(
+      e.message,
+      /^Cannot put a cgroup program's links into containers: they are no files to read/,
+    );
+    await nothingLeft("links into containers");
 
     const io = captureIo();
     assert.equal(

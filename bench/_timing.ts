@@ -2,9 +2,9 @@
 // bench/cgroup_watch.ts): a worker that makes a change and spins until a
 // path is gone or there, waits that yield to the event loop, quantiles and
 // the table they print, the next value of an iterator within a time, the
-// cgroup2 mount, and the floor of a mkdir latency (its raw event in JS).
+// floor of a mkdir latency (its raw event in JS), and their clean-up.
 
-import { watchFs } from "../mod.ts";
+import { detach, type DetachOptions, unmount, unpin, watchFs } from "../mod.ts";
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -183,4 +183,29 @@ export async function mkdirFloor(
     samples,
     missed: lost,
   };
+}
+
+/**
+ * What a watcher benchmark leaves, removed even when it failed midway: the
+ * rule's views or links (`detach`, when the bpffs was mounted), the cgroup
+ * subtree, the private bpffs and the directories. Each failure is said and
+ * passed over, so the rest still goes.
+ */
+export async function cleanUp(o: {
+  mounted: boolean;
+  detach: DetachOptions;
+  cgroupRoot: string;
+  bpffs: string;
+  dirs: readonly string[];
+}): Promise<void> {
+  const say = (e: Error) => console.error(`clean-up: ${e.message}`);
+  if (o.mounted) await detach(o.detach).catch(say);
+  await removeCgroups(o.cgroupRoot).catch(say);
+  if (o.mounted) {
+    unpin(o.bpffs, { recursive: true });
+    unmount(o.bpffs);
+  }
+  for (const dir of [o.bpffs, ...o.dirs]) {
+    await Deno.remove(dir, { recursive: true }).catch(say);
+  }
 }

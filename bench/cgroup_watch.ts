@@ -6,21 +6,12 @@
 // cgroup subtree and a temporary state directory, removed on exit.
 //
 //   deno run -A bench/cgroup_watch.ts [COUNT]   (default 300)
-import {
-  attach,
-  detach,
-  load,
-  mountBpffs,
-  unmount,
-  unpin,
-  watch,
-  type WatchAction,
-} from "../mod.ts";
+import { attach, load, mountBpffs, watch, type WatchAction } from "../mod.ts";
 import { cgroup2Mount, ROOT } from "./_common.ts";
 import {
+  cleanUp,
   mkdirFloor,
   printTable,
-  removeCgroups,
   type Row,
   sleep,
   spinner,
@@ -88,21 +79,11 @@ try {
   printTable(rows);
   console.log(`(errors reported by the watcher: ${seen("error")})`);
 } finally {
-  if (mounted) {
-    await detach({ pinRoot, state }).catch((e) =>
-      console.error(`clean-up: ${e.message}`)
-    );
-  }
-  await removeCgroups(cgroupRoot).catch((e) =>
-    console.error(`clean-up: ${e.message}`)
-  );
-  if (mounted) {
-    unpin(bpffs, { recursive: true });
-    unmount(bpffs);
-  }
-  for (const dir of [bpffs, state]) {
-    await Deno.remove(dir, { recursive: true }).catch((e) =>
-      console.error(`clean-up: ${e.message}`)
-    );
-  }
+  await cleanUp({
+    mounted,
+    detach: { pinRoot, state },
+    cgroupRoot,
+    bpffs,
+    dirs: [state],
+  });
 }

@@ -19,25 +19,22 @@
 import {
   attach,
   createView,
-  detach,
   expose,
   exposures,
   load,
   mountBpffs,
   unexpose,
-  unmount,
-  unpin,
   watch,
   type WatchAction,
   watchFs,
 } from "../mod.ts";
 import { cgroup2Mount, CGSTAT, count, TASKS } from "./_common.ts";
 import {
+  cleanUp,
   gone,
   mkdirFloor,
   nextWithin,
   printTable,
-  removeCgroups,
   type Row,
   sleep,
   spinner,
@@ -284,21 +281,11 @@ try {
   } catch (e) {
     console.error(`clean-up: ${(e as Error).message}`);
   }
-  if (mounted) {
-    await detach({ ...layout, state }).catch((e) =>
-      console.error(`clean-up: ${e.message}`)
-    );
-  }
-  await removeCgroups(cgroupRoot).catch((e) =>
-    console.error(`clean-up: ${e.message}`)
-  );
-  if (mounted) {
-    unpin(bpffs, { recursive: true });
-    unmount(bpffs);
-  }
-  for (const dir of [bpffs, exposeDir, mirror, state]) {
-    await Deno.remove(dir, { recursive: true }).catch((e) =>
-      console.error(`clean-up: ${e.message}`)
-    );
-  }
+  await cleanUp({
+    mounted,
+    detach: { ...layout, state },
+    cgroupRoot,
+    bpffs,
+    dirs: [exposeDir, mirror, state],
+  });
 }

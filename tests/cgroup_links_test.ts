@@ -414,6 +414,39 @@ kernelTest(
 );
 
 kernelTest(
+  "a cgroup_sock_addr connect4 program given by --attach-type on a pin refuses connects to port 9 in its cgroup only",
+  async () => {
+    await using s = await setup();
+    const denied = await s.cg.make("denied");
+    const other = await s.cg.make("other");
+    // bash's /dev/udp makes a UDP socket and connect()s it: no listener
+    // is needed for the connect, which is what the program sees.
+    const to = (port: number) => `echo x > /dev/udp/127.0.0.1/${port}`;
+    const pinRoot = `${s.b.path}/connect`;
+    const report = await attach(`${s.progs}/deny_port9`, {
+      cgroupRoot: denied,
+      pinRoot,
+      name: "deny",
+      attachType: "connect4",
+    });
+    assert.equal(report.made.length, 1);
+    const link = show(report.made[0]!.pin) as {
+      type: string;
+      target?: unknown;
+    };
+    assert.equal(link.type, "cgroup");
+    const there = await inCgroup(denied, to(9));
+    assert.notEqual(there.code, 0, "port 9 in the cgroup");
+    assert.match(there.stderr, /Operation not permitted/);
+    assert.equal((await inCgroup(denied, to(10))).code, 0, "port 10 there");
+    assert.equal((await inCgroup(other, to(9))).code, 0, "port 9 elsewhere");
+    await detach({ pinRoot });
+    assert.equal((await inCgroup(denied, to(9))).code, 0, "after detach");
+  },
+  { needs: NEEDS },
+);
+
+kernelTest(
   "a cgroup_sysctl program on one cgroup refuses reads of kernel/domainname there, and only there",
   async () => {
     await using s = await setup();

@@ -5,6 +5,7 @@
 //                 socket's, bpf_skb_cgroup_id), in egress_hits; lets all pass
 //   deny_sysctl   cgroup/sysctl: refuses reads of kernel/domainname
 //   deny_null     cgroup/dev: refuses /dev/null (char 1:3), allows the rest
+//   deny_port9    cgroup/connect4: refuses connects to port 9 (discard)
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -56,6 +57,14 @@ int deny_null(struct bpf_cgroup_dev_ctx *ctx)
 {
 	u32 type = ctx->access_type & 0xffff;
 	if (type == 2 /* BPF_DEVCG_DEV_CHAR */ && ctx->major == 1 && ctx->minor == 3)
+		return 0;
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int deny_port9(struct bpf_sock_addr *ctx)
+{
+	if (ctx->user_port == bpf_htons(9))
 		return 0;
 	return 1;
 }

@@ -578,7 +578,7 @@ kernelTest(
     assert.equal(e.kind, "invalid");
     assert.equal(
       e.message,
-      `--depth 3 is beyond the tree at "${s.cg.root}": no cgroup is 2 levels below it to hold cgroups 3 levels below (the deepest is 1 level below)`,
+      `Depth 3 is beyond the tree at "${s.cg.root}": no cgroup is 2 levels below it to hold cgroups 3 levels below (the deepest is 1 level below)`,
     );
     await nothingLeft("depth beyond the tree");
 

@@ -550,7 +550,7 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
             if o.into_containers.is_some() {
                 return Err(Error::invalid(
                     "attach",
-                    "Cannot put a cgroup program's links into containers: they are no files to read. Into-containers takes views (cgroup iterator programs); drop it for this program",
+                    "Cannot put a cgroup program's links into containers: they are no files to read. Only views (cgroup iterator programs) go into containers; drop intoContainers (--into-containers) for this program",
                 ));
             }
             // A program on a cgroup runs for its descendants too: with no
@@ -689,14 +689,14 @@ fn check_depth(top: &Path, walk: &cgroups::Walk, depth: u32) -> Result<()> {
         return Err(Error::invalid(
             "attach",
             format!(
-                "--depth {depth} is beyond the tree at {}: no cgroup is {} below it to hold cgroups {} below (the deepest is {} below)",
+                "Depth {depth} is beyond the tree at {}: no cgroup is {} below it to hold cgroups {} below (the deepest is {} below)",
                 q(top),
                 levels(depth - 1),
                 levels(depth),
                 levels(deepest)
             ),
         )
-        .with_hint("give a --depth within the tree (0 is the root, 1 each child), or make the cgroups first"));
+        .with_hint("give a depth (--depth) within the tree (0 is the root, 1 each child), or make the cgroups first"));
     }
     Ok(())
 }

@@ -430,11 +430,9 @@ kernelTest(
       attachType: "connect4",
     });
     assert.equal(report.made.length, 1);
-    const link = show(report.made[0]!.pin) as {
-      type: string;
-      target?: unknown;
-    };
-    assert.equal(link.type, "cgroup");
+    assert.equal(show(report.made[0]!.pin).type, "cgroup");
+    const shown = await cgroupShow(denied);
+    assert.deepEqual(shown.map((e) => e.attach_type), ["cgroup_inet4_connect"]);
     const there = await inCgroup(denied, to(9));
     assert.notEqual(there.code, 0, "port 9 in the cgroup");
     assert.match(there.stderr, /Operation not permitted/);
@@ -442,6 +440,34 @@ kernelTest(
     assert.equal((await inCgroup(other, to(9))).code, 0, "port 9 elsewhere");
     await detach({ pinRoot });
     assert.equal((await inCgroup(denied, to(9))).code, 0, "after detach");
+  },
+  { needs: NEEDS },
+);
+
+kernelTest(
+  "a cgroup_sock sock_create program from OBJ:NAME (its section names the attach type) refuses IPv4 UDP sockets in its cgroup only",
+  async () => {
+    await using s = await setup();
+    const denied = await s.cg.make("denied");
+    const other = await s.cg.make("other");
+    const udp = "echo x > /dev/udp/127.0.0.1/9";
+    const pinRoot = `${s.b.path}/sock`;
+    const report = await attach(`${OBJ}:deny_udp4`, {
+      cgroupRoot: denied,
+      pinRoot,
+      name: "deny",
+    });
+    assert.equal(report.made.length, 1);
+    const shown = await cgroupShow(denied);
+    assert.deepEqual(shown.map((e) => e.attach_type), [
+      "cgroup_inet_sock_create",
+    ]);
+    const there = await inCgroup(denied, udp);
+    assert.notEqual(there.code, 0, "a UDP socket in the cgroup");
+    assert.match(there.stderr, /Operation not permitted/);
+    assert.equal((await inCgroup(other, udp)).code, 0, "elsewhere");
+    await detach({ pinRoot });
+    assert.equal((await inCgroup(denied, udp)).code, 0, "after detach");
   },
   { needs: NEEDS },
 );

@@ -6,6 +6,7 @@
 //   deny_sysctl   cgroup/sysctl: refuses reads of kernel/domainname
 //   deny_null     cgroup/dev: refuses /dev/null (char 1:3), allows the rest
 //   deny_port9    cgroup/connect4: refuses connects to port 9 (discard)
+//   deny_udp4     cgroup/sock_create: refuses new IPv4 UDP sockets
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -65,6 +66,14 @@ SEC("cgroup/connect4")
 int deny_port9(struct bpf_sock_addr *ctx)
 {
 	if (ctx->user_port == bpf_htons(9))
+		return 0;
+	return 1;
+}
+
+SEC("cgroup/sock_create")
+int deny_udp4(struct bpf_sock *ctx)
+{
+	if (ctx->family == 2 /* AF_INET */ && ctx->type == 2 /* SOCK_DGRAM */)
 		return 0;
 	return 1;
 }

@@ -3,8 +3,7 @@
 
 use crate::error::{Error, Kind, Result, q};
 use crate::mounts::{self, CGROUP2_SUPER_MAGIC};
-use crate::sys;
-use std::os::unix::fs::{DirEntryExt as _, MetadataExt as _};
+use crate::paths::{self, Dir};
 use std::path::{Path, PathBuf};
 
 /// A cgroup: its directory (when known) and its id (the directory's inode).
@@ -40,26 +39,49 @@ pub fn resolve(spec: &str) -> Result<Cgroup> {
     } else {
         root()?.join(spec)
     };
-    let meta = std::fs::metadata(&path).map_err(|e| {
-        Error::io(format!("Cannot use cgroup {}", q(&path)), "stat", &e)
-            .with_path(&path)
+    let (dir, id) = open(&path, "Cannot use cgroup")?;
+    drop(dir);
+    Ok(Cgroup {
+        id,
+        path: Some(path),
+    })
+}
+
+/// The canonical path of the cgroup2 directory `path` (symlinks and `..`
+/// resolved), read from the handle that was checked to be one.
+pub fn canonical(path: &Path) -> Result<PathBuf> {
+    let (dir, _) = open(path, "Cannot use cgroup")?;
+    paths::path_of(dir.fd())
+        .map_err(|e| Error::sys(format!("Cannot use cgroup {}", q(path)), e).with_path(path))
+}
+
+/// Opens the cgroup2 directory `path` (the caller's spelling followed,
+/// once) and gives its id: a handle that later work starts from.
+fn open(path: &Path, verb: &str) -> Result<(Dir, u64)> {
+    let not_cgroup = || {
+        Error::invalid(
+            "statfs",
+            format!("{verb} {}: it is not a cgroup2 directory", q(path)),
+        )
+        .with_path(path)
+    };
+    let dir = Dir::open_following(path).map_err(|e| {
+        if e.errno() == libc::ENOTDIR {
+            return not_cgroup();
+        }
+        Error::sys(format!("{verb} {}", q(path)), e)
+            .with_path(path)
             .with_hint("check the path: cgroups are directories under the cgroup2 mount (see `bpfx doctor`)")
     })?;
-    match sys::fs_magic(&path) {
-        Ok(m) if m == CGROUP2_SUPER_MAGIC && meta.is_dir() => Ok(Cgroup {
-            id: meta.ino(),
-            path: Some(path),
-        }),
-        Ok(_) => Err(Error::invalid(
-            "statfs",
-            format!(
-                "Cannot use cgroup {}: it is not a cgroup2 directory",
-                q(&path)
-            ),
-        )
-        .with_path(&path)),
-        Err(e) => Err(Error::sys(format!("Cannot use cgroup {}", q(&path)), e).with_path(&path)),
+    match dir.magic() {
+        Ok(m) if m == CGROUP2_SUPER_MAGIC => {}
+        Ok(_) => return Err(not_cgroup()),
+        Err(e) => return Err(Error::sys(format!("{verb} {}", q(path)), e).with_path(path)),
     }
+    let st = dir
+        .stat("")
+        .map_err(|e| Error::sys(format!("{verb} {}", q(path)), e).with_path(path))?;
+    Ok((dir, st.ino))
 }
 
 /// A walk of a subtree: each cgroup as (path relative to the top, id),
@@ -72,41 +94,35 @@ pub struct Walk {
 /// Every cgroup in the subtree at `top` (itself included). A cgroup removed
 /// during the walk is left out, and named in `vanished`.
 pub fn walk(top: &Path) -> Result<Walk> {
-    let meta = std::fs::metadata(top).map_err(|e| {
-        Error::io(format!("Cannot walk cgroup {}", q(top)), "stat", &e).with_path(top)
-    })?;
-    let mut out = vec![(PathBuf::new(), meta.ino())];
+    // Each cgroup is opened below a handle on the top (no symlink, never
+    // above it, never onto another mount), not by a path string.
+    let (top_dir, top_id) = open(top, "Cannot walk cgroup")?;
+    let mut out = vec![(PathBuf::new(), top_id)];
     let mut vanished = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
-        let dir = top.join(&rel);
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let entries = match top_dir.open_rel(&rel, false).and_then(|d| d.entries()) {
+            Ok(entries) => entries,
+            Err(e) if e.errno() == libc::ENOENT => {
                 vanished.push(rel);
                 continue;
             }
             Err(e) => {
+                let dir = top.join(&rel);
                 return Err(
-                    Error::io(format!("Cannot walk cgroup {}", q(&dir)), "readdir", &e)
-                        .with_path(&dir),
+                    Error::sys(format!("Cannot walk cgroup {}", q(&dir)), e).with_path(&dir)
                 );
             }
         };
-        let mut children = Vec::new();
-        for entry in rd {
-            let Ok(entry) = entry else { continue };
-            let Ok(ft) = entry.file_type() else { continue };
-            if !ft.is_dir() {
+        for entry in entries {
+            if entry.kind != paths::DT_DIR {
                 continue;
             }
             // d_ino is the cgroup's id (kernfs gives its node's id): no
             // stat per cgroup.
-            children.push((rel.join(entry.file_name()), entry.ino()));
-        }
-        for (child, id) in children {
+            let child = rel.join(&entry.name);
             stack.push(child.clone());
-            out.push((child, id));
+            out.push((child, entry.ino));
         }
     }
     out.sort();

@@ -228,7 +228,7 @@ fn plan(
 fn missing_dirs(pin_dir: &Path) -> Result<Vec<PathBuf>> {
     let mut missing = Vec::new();
     let mut cur = pin_dir.to_path_buf();
-    while std::fs::symlink_metadata(&cur).is_err() {
+    while crate::paths::lstat(&cur).is_err() {
         missing.push(cur.clone());
         match cur.parent() {
             Some(p) => cur = p.to_path_buf(),
@@ -591,12 +591,12 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     );
     let plan = plan(&chosen, &maps, &pin_dir, &by_name_root)?;
     for (name, path) in &plan.programs {
-        if std::fs::symlink_metadata(path).is_ok() {
+        if crate::paths::lstat(path).is_ok() {
             return Err(in_use("program", name, path));
         }
     }
     for (name, path) in &plan.maps {
-        if std::fs::symlink_metadata(path).is_ok() {
+        if crate::paths::lstat(path).is_ok() {
             return Err(in_use("map", name, path));
         }
     }
@@ -620,7 +620,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
             }
         }
         for (name, path) in &plan.by_name {
-            if std::fs::symlink_metadata(path).is_ok() {
+            if crate::paths::lstat(path).is_ok() {
                 let m = spec
                     .maps
                     .iter()
@@ -645,7 +645,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         .iter()
         .filter(|m| m.pinning == "by-name" && !plan.by_name.contains_key(&m.name))
         .map(|m| by_name_root.join(&m.name))
-        .filter(|p| std::fs::symlink_metadata(p).is_err())
+        .filter(|p| crate::paths::lstat(p).is_err())
         .collect();
     undo.files.extend(unused_by_name.iter().cloned());
 

@@ -489,15 +489,7 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
         .ok_or_else(|| Error::invalid("attach", "Give the cgroup root as a path, not an id"))?;
     // Rules store canonical paths: a root given through a symlink or `..`
     // is recorded (and matched against events) as what it resolves to.
-    let top_path = std::fs::canonicalize(&top_path).map_err(|e| {
-        Error::io(
-            format!("Cannot use cgroup {}", q(&top_path)),
-            "realpath",
-            &e,
-        )
-        .with_path(&top_path)
-    })?;
-    cgroups::resolve(&top_path.to_string_lossy())?;
+    let top_path = cgroups::canonical(&top_path)?;
     let pin_root = plain(&o.pin_root, "pin root")?;
     let expose_root = o
         .expose_root

@@ -10,7 +10,7 @@ use crate::error::{Error, Result, q};
 use crate::sys::{self, fs};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub const FAN_CREATE: u64 = 0x100;
@@ -185,19 +185,23 @@ impl Fan {
 
     /// Marks the whole filesystem `path` is on.
     pub fn mark_filesystem(&mut self, path: &Path) -> Result<()> {
+        // Resolved once into an fd, which is marked (through its procfs
+        // name) and kept: it holds the mount while the mark lives, and
+        // events' file handles are opened on it (`open_by_handle_at` takes
+        // no O_PATH fd).
+        let mount = fs::openat2(None, path, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+            .map_err(|e| Error::sys(format!("Cannot open {}", q(path)), e).with_path(path))?;
+        let at = PathBuf::from(format!("/proc/self/fd/{}", mount.as_raw_fd()));
         sys::fanotify_mark(
             self.fd.as_fd(),
             FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
             DIR_EVENTS,
-            path,
+            &at,
         )
         .map_err(|e| {
             Error::sys(format!("Cannot watch the filesystem of {}", q(path)), e).with_path(path)
         })?;
-        let mount = std::fs::File::open(path).map_err(|e| {
-            Error::io(format!("Cannot open {}", q(path)), "open", &e).with_path(path)
-        })?;
-        self.mounts.push(mount.into());
+        self.mounts.push(mount);
         Ok(())
     }
 

@@ -271,6 +271,25 @@ impl Dir {
     }
 }
 
+/// `statx` of what `path` names, a final symlink not followed, worked from
+/// a handle on its directory (resolved once, as the caller spelled it): an
+/// existence or kind check that no later swap of the directory can fool,
+/// since what follows works from handles too.
+pub fn lstat(path: &Path) -> SysResult<Stat> {
+    let name = path.file_name().and_then(|n| n.to_str());
+    match (path.parent(), name) {
+        (Some(parent), Some(name)) if name != ".." => {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            Dir::open_following(parent)?.stat(name)
+        }
+        _ => Dir::open_following(path)?.stat(""),
+    }
+}
+
 /// Splits an absolute path into its directory and its last name.
 pub fn split(path: &Path) -> Option<(&Path, &str)> {
     let name = path
@@ -491,11 +510,13 @@ mod tests {
         let sub = root.make_rel(Path::new("a/b/c"), 0o755, false).unwrap();
         sub.symlink(Path::new("/nowhere"), "l").unwrap();
         assert!(sub.links_to("l", Path::new("/nowhere")));
+        let link_ino = sub.stat("l").unwrap().ino;
         assert_eq!(
             sub.entries().unwrap(),
             vec![DirEntry {
                 name: "l".into(),
-                kind: DT_LNK
+                kind: DT_LNK,
+                ino: link_ino,
             }]
         );
         root.prune(Path::new("a/b/c"), false);

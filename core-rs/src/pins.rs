@@ -100,9 +100,22 @@ pub struct PinEntry {
 /// Every pin below `root` (or `root` itself when it is a pin), depth-first in
 /// name order. `depth` 1 lists only the directory's own entries.
 pub fn ls(root: &Path, depth: Option<u32>) -> Result<Vec<PinEntry>> {
-    let meta = std::fs::symlink_metadata(root)
-        .map_err(|e| Error::io(format!("Cannot list {}", q(root)), "stat", &e).with_path(root))?;
-    match sys::fs_magic(root) {
+    let cannot =
+        |e: sys::SysError| Error::sys(format!("Cannot list {}", q(root)), e).with_path(root);
+    // The caller's own spelling of the root is followed, once, into a
+    // handle; below it the tree is walked by handles, never through a
+    // symlink or onto another mount, so a rename during the walk cannot
+    // lead it elsewhere. A root that is no directory is one pin.
+    let dir = match Dir::open_following(root) {
+        Ok(dir) => Some(dir),
+        Err(e) if e.errno() == libc::ENOTDIR => None,
+        Err(e) => return Err(cannot(e)),
+    };
+    let magic = match &dir {
+        Some(d) => d.magic(),
+        None => sys::fs_magic(root),
+    };
+    match magic {
         Ok(m) if m == BPF_FS_MAGIC => {}
         Ok(_) => {
             return Err(Error::new(
@@ -113,18 +126,12 @@ pub fn ls(root: &Path, depth: Option<u32>) -> Result<Vec<PinEntry>> {
             .with_path(root)
             .with_hint(mounts::not_bpffs_hint(root)));
         }
-        Err(e) => return Err(Error::sys(format!("Cannot list {}", q(root)), e).with_path(root)),
+        Err(e) => return Err(cannot(e)),
     }
     let mut out = Vec::new();
-    if meta.is_dir() {
-        // The caller's own spelling of the root is followed; below it the
-        // tree is walked by handles, never through a symlink or onto another
-        // mount, so a rename during the walk cannot lead it elsewhere.
-        let dir = Dir::open_following(root)
-            .map_err(|e| Error::sys(format!("Cannot list {}", q(root)), e).with_path(root))?;
-        walk(&dir, depth, 1, &mut out)?;
-    } else {
-        out.extend(entry(root));
+    match dir {
+        Some(dir) => walk(&dir, depth, 1, &mut out)?,
+        None => out.extend(entry(root)),
     }
     Ok(out)
 }

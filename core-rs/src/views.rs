@@ -333,7 +333,7 @@ pub fn check_pin_path_for(pin: &Path, what: &str) -> Result<()> {
         .with_path(pin)
         .with_hint("choose a name without '.'"));
     }
-    if std::fs::symlink_metadata(pin).is_ok() {
+    if crate::paths::lstat(pin).is_ok() {
         return Err(Error::new(
             Kind::Exists,
             "BPF_OBJ_PIN",
@@ -473,17 +473,13 @@ impl Reader {
 /// descriptor, so a path swapped after the open cannot get around it.
 pub fn open_reader(path: &Path) -> Result<Reader> {
     use std::os::fd::AsRawFd as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
     let cannot = |e: std::io::Error| {
         Error::io(format!("Cannot open view {}", q(path)), "open", &e).with_path(path)
     };
     // O_PATH: nothing is opened for reading yet (a FIFO in a view's place
     // cannot hang it); what it names is checked, then reopened through it.
-    let held = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH)
-        .open(path)
-        .map_err(cannot)?;
+    let held = crate::paths::open_object(path)
+        .map_err(|e| Error::sys(format!("Cannot open view {}", q(path)), e).with_path(path))?;
     let me = std::path::PathBuf::from(format!("/proc/self/fd/{}", held.as_raw_fd()));
     let not_view = |what: String| {
         Error::new(
@@ -496,7 +492,9 @@ pub fn open_reader(path: &Path) -> Result<Reader> {
             "bpfx cat reads views, pinned BPF iterators (make one with `bpfx view`); read other files with cat",
         )
     };
-    if held.metadata().is_ok_and(|m| m.is_dir()) {
+    if crate::sys::fs::stat_at(held.as_fd(), "")
+        .is_ok_and(|st| st.mode & libc::S_IFMT == libc::S_IFDIR)
+    {
         return Err(not_view("it is a directory".into()));
     }
     if !crate::mounts::is_bpffs(&me) {

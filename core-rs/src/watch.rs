@@ -715,11 +715,12 @@ impl Watcher {
 }
 
 fn same_fs(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt as _;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev(),
-        _ => false,
-    }
+    let dev = |p: &Path| {
+        Dir::open_following(p)
+            .and_then(|d| d.stat(""))
+            .map(|st| st.dev)
+    };
+    matches!((dev(a), dev(b)), (Ok(x), Ok(y)) if x == y)
 }
 
 impl Source for Watcher {

@@ -205,11 +205,13 @@ pub fn fs_magic_fd(fd: BorrowedFd<'_>) -> SysResult<i64> {
     Ok(buf.f_type as i64)
 }
 
-/// One directory entry: its name and `d_type` (`DT_DIR`, `DT_REG`, ...).
+/// One directory entry: its name, `d_type` (`DT_DIR`, `DT_REG`, ...) and
+/// `d_ino` (on cgroupfs, the cgroup's id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
     pub name: String,
     pub kind: u8,
+    pub ino: u64,
 }
 
 /// Every entry of the directory `dir` (opened for reading), `.` and `..`
@@ -240,12 +242,13 @@ pub fn read_dir_fd(dir: BorrowedFd<'_>) -> SysResult<Vec<DirEntry>> {
             if reclen == 0 || off + reclen > n {
                 break;
             }
+            let ino = u64::from_ne_bytes(buf[off..off + 8].try_into().expect("8 bytes"));
             let kind = buf[off + 18];
             let name = &buf[off + 19..off + reclen];
             let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
             let name = String::from_utf8_lossy(&name[..end]).into_owned();
             if name != "." && name != ".." {
-                out.push(DirEntry { name, kind });
+                out.push(DirEntry { name, kind, ino });
             }
             off += reclen;
         }

@@ -9,7 +9,7 @@
 //! never read as an order: a missing or unreadable one is empty.
 
 use crate::cgroups;
-use crate::error::{Error, Kind, Result, q};
+use crate::error::{Error, Kind, Result};
 use crate::manifest::{Lock, Rule, State};
 use crate::mirror::{self, AttachReport, Tree};
 use crate::sys;
@@ -92,26 +92,11 @@ fn read_file(state: &State) -> File {
         .unwrap_or_default()
 }
 
-fn write_file(state: &State, _lock: &Lock, f: &File) -> Result<()> {
-    let p = state.path().join(FILE);
-    let io = |e: sys::SysError| {
-        Error::sys(format!("Cannot write attach status {}", q(&p)), e).with_path(&p)
-    };
+fn write_file(state: &State, lock: &Lock, f: &File) -> Result<()> {
     let mut bytes = serde_json::to_vec(f)
         .map_err(|e| Error::internal(format!("Cannot encode the attach status: {e}")))?;
     bytes.push(b'\n');
-    match state.dir().unlink(TMP) {
-        Ok(()) => {}
-        Err(e) if e.errno() == libc::ENOENT => {}
-        Err(e) => return Err(io(e)),
-    }
-    let fd = state
-        .dir()
-        .open_file(TMP, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o600)
-        .map_err(io)?;
-    sys::fs::write_all(fd.as_fd(), &bytes).map_err(io)?;
-    drop(fd);
-    state.dir().rename(TMP, FILE).map_err(io)
+    state.replace(lock, FILE, TMP, &bytes, "attach status")
 }
 
 /// Applies `updates` to the recorded failures (the lock held); writes only

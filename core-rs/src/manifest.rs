@@ -383,31 +383,15 @@ impl State {
     /// Writes `m` whole (the lock held): temporary file made `O_EXCL`,
     /// fsync, rename over the manifest, then the journal (now in it) goes,
     /// and the directory is synced.
-    pub fn write(&self, _lock: &Lock, m: &Manifest) -> Result<()> {
-        let tmp = self.path().join(TMP);
+    pub fn write(&self, lock: &Lock, m: &Manifest) -> Result<()> {
         let mut bytes = serde_json::to_vec(m)
             .map_err(|e| Error::internal(format!("Cannot encode the manifest: {e}")))?;
         bytes.push(b'\n');
+        self.replace(lock, FILE, TMP, &bytes, "manifest")?;
         let io = |what: &str, e: sys::SysError| {
-            Error::sys(format!("Cannot {what} {}", q(&tmp)), e).with_path(&tmp)
+            let p = self.path().join(JOURNAL);
+            Error::sys(format!("Cannot {what} {}", q(&p)), e).with_path(&p)
         };
-        // Left by a crash: the directory is ours alone, so it is ours too.
-        match self.dir.unlink(TMP) {
-            Ok(()) => {}
-            Err(e) if e.errno() == libc::ENOENT => {}
-            Err(e) => return Err(io("remove", e)),
-        }
-        let f = self
-            .dir
-            .open_file(TMP, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o600)
-            .map_err(|e| io("write", e))?;
-        sys::fs::write_all(f.as_fd(), &bytes).map_err(|e| io("write", e))?;
-        sys::fs::fsync(f.as_fd()).map_err(|e| io("sync", e))?;
-        drop(f);
-        self.dir.rename(TMP, FILE).map_err(|e| {
-            let p = self.path().join(FILE);
-            Error::sys(format!("Cannot replace manifest {}", q(&p)), e).with_path(&p)
-        })?;
         // A crash before this unlink replays the journal on a manifest that
         // holds it already: each entry is keyed by its path, so that changes
         // nothing.
@@ -418,6 +402,41 @@ impl State {
         }
         let _ = sys::fs::fsync(self.dir.fd());
         Ok(())
+    }
+
+    /// Replaces the file `name` of the state directory with `bytes`, whole
+    /// or not at all: written to the temporary `tmp` (O_EXCL; one a crash
+    /// left is removed first, the directory being ours alone), synced, and
+    /// renamed over it, all relative to the directory's handle (the lock
+    /// held). `what` names the file in errors.
+    pub fn replace(
+        &self,
+        _lock: &Lock,
+        name: &str,
+        tmp: &str,
+        bytes: &[u8],
+        what: &str,
+    ) -> Result<()> {
+        let tmp_path = self.path().join(tmp);
+        let io = |verb: &str, e: sys::SysError| {
+            Error::sys(format!("Cannot {verb} {}", q(&tmp_path)), e).with_path(&tmp_path)
+        };
+        match self.dir.unlink(tmp) {
+            Ok(()) => {}
+            Err(e) if e.errno() == libc::ENOENT => {}
+            Err(e) => return Err(io("remove", e)),
+        }
+        let f = self
+            .dir
+            .open_file(tmp, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0o600)
+            .map_err(|e| io("write", e))?;
+        sys::fs::write_all(f.as_fd(), bytes).map_err(|e| io("write", e))?;
+        sys::fs::fsync(f.as_fd()).map_err(|e| io("sync", e))?;
+        drop(f);
+        self.dir.rename(tmp, name).map_err(|e| {
+            let p = self.path().join(name);
+            Error::sys(format!("Cannot replace {what} {}", q(&p)), e).with_path(&p)
+        })
     }
 
     /// Appends `ops` to the journal as one write, then fsync: an exposure

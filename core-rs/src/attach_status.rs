@@ -8,8 +8,8 @@
 //! the state lock, by temporary file and rename). It is a note for people,
 //! never read as an order: a missing or unreadable one is empty.
 
-use crate::cgroups;
 use crate::error::{Error, Kind, Result};
+use crate::fs::cgroups;
 use crate::manifest::{Lock, Rule, State};
 use crate::mirror::{self, AttachReport, Tree};
 use crate::sys;

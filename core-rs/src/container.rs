@@ -11,7 +11,7 @@
 //! process's other threads stay on the host, and the thread ends when its
 //! work is done, so nothing else ever runs in the container. No second
 //! binary to build, install and find, no fork of a large process, and the
-//! same handles ([`crate::paths`]) and errors as the rest of the core.
+//! same handles ([`crate::fs::paths`]) and errors as the rest of the core.
 //!
 //! The target is held by a pidfd, so a recycled PID cannot be taken for
 //! it, and recorded by its namespace's identity (nsfs device and inode)
@@ -23,12 +23,12 @@
 
 use crate::error::{Error, Kind, Result, q};
 use crate::expose::{self, Removal};
+use crate::fs::fanotify::{FAN_EVENT_ON_CHILD, FAN_MODIFY, Fan};
+use crate::fs::mounts;
+use crate::fs::paths::{self, Dir, MountId};
 use crate::info::ObjKind;
 use crate::manifest::{self, Exposure, Mode, MountRecord, Namespace, Rule};
 use crate::mirror::{AttachReport, Skipped};
-use crate::mounts;
-use crate::notify::{FAN_EVENT_ON_CHILD, FAN_MODIFY, Fan};
-use crate::paths::{self, Dir, MountId};
 use crate::sys::{self, SysError, ns};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};

@@ -6,7 +6,7 @@ use crate::error::{
     Error, Kind, REFUSED_BEFORE_VERIFICATION, Result, describe_errno, q,
     refused_before_verification,
 };
-use crate::mounts::{self, DEFAULT_BPFFS};
+use crate::fs::mounts::{self, DEFAULT_BPFFS};
 use crate::sys::{self, IterParams};
 use serde::Serialize;
 use std::ffi::CString;
@@ -680,7 +680,7 @@ fn probe_cgroup_link() -> std::result::Result<(), i32> {
         log: &mut [],
     })
     .map_err(|e| e.errno())?;
-    let not_cgroup = crate::paths::Dir::open(Path::new("/")).map_err(|e| e.errno())?;
+    let not_cgroup = crate::fs::paths::Dir::open(Path::new("/")).map_err(|e| e.errno())?;
     match sys::links::bpf_link_create(
         prog.as_fd(),
         std::os::fd::AsRawFd::as_raw_fd(&not_cgroup.fd()) as u32,

@@ -2,8 +2,8 @@
 //! (inode marks) or filesystems (filesystem marks) a caller names.
 
 use crate::error::Result;
+use crate::fs::fanotify::Fan;
 use crate::handles::Source;
-use crate::notify::Fan;
 use crate::sys::fs;
 use std::os::fd::BorrowedFd;
 use std::path::PathBuf;

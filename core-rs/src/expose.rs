@@ -2,7 +2,7 @@
 //! the pin or as a bind mount of the pin onto a file made for it, recorded in
 //! the manifest so that the watcher can remove it when the pin goes.
 //!
-//! Everything goes through handles ([`crate::paths`]): the pin is resolved
+//! Everything goes through handles ([`crate::fs::paths`]): the pin is resolved
 //! once into an fd, checked, and bound from that fd; the exposure's
 //! directory is opened with no symlink on the way and everything below is
 //! relative to it, so nothing planted in the path can redirect it, and an
@@ -15,10 +15,10 @@
 //! when anyone could reach the pin through it who cannot now.
 
 use crate::error::{Error, Kind, Result, q};
+use crate::fs::mounts::{self, BPF_FS_MAGIC};
+use crate::fs::paths::{self, Dir, MountId};
 use crate::info::{self, ObjKind};
 use crate::manifest::{self, Exposure, Mode, MountRecord};
-use crate::mounts::{self, BPF_FS_MAGIC};
-use crate::paths::{self, Dir, MountId};
 use crate::pins;
 use crate::sys::fs::Stat;
 use serde::Serialize;

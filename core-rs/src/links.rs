@@ -13,7 +13,7 @@
 use crate::error::{Error, Kind, Result, q};
 use crate::info::{self, Detail, ObjKind, ObjectInfo};
 use crate::sys::links::{self as sys_links, LinkExtra, PerfEventAttr};
-use crate::{mounts, object, pins, sys};
+use crate::{fs::mounts, object, pins, sys};
 use aya::{Ebpf, EbpfLoader};
 use serde::Deserialize;
 use std::ffi::CString;

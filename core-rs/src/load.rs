@@ -9,8 +9,8 @@
 //! names are never renamed: a `.` there is refused.
 
 use crate::error::{Error, Kind, Result, q};
+use crate::fs::mounts::{self, BPF_FS_MAGIC};
 use crate::info::ObjKind;
-use crate::mounts::{self, BPF_FS_MAGIC};
 use crate::object::{self, MapSpec, Parsed, ProgramSpec};
 use crate::sections::Handling;
 use crate::{pins, sys};
@@ -102,9 +102,9 @@ impl Drop for Undo {
 
 /// The directory of `p` as a handle (no symlink on the way) and its last
 /// name: where the load's own files and directories are removed.
-fn at(p: &Path) -> Option<(crate::paths::Dir, String)> {
-    let (dir, name) = crate::paths::split(p)?;
-    Some((crate::paths::Dir::open(dir).ok()?, name.to_string()))
+fn at(p: &Path) -> Option<(crate::fs::paths::Dir, String)> {
+    let (dir, name) = crate::fs::paths::split(p)?;
+    Some((crate::fs::paths::Dir::open(dir).ok()?, name.to_string()))
 }
 
 /// Makes the pin directory `d` relative to a handle on its parent (resolved
@@ -113,10 +113,10 @@ fn make_pin_dir(d: &Path) -> Result<bool> {
     let fail = |e: crate::sys::SysError| {
         Error::sys(format!("Cannot make pin directory {}", q(d)), e).with_path(d)
     };
-    let (parent, name) = crate::paths::split(d).ok_or_else(|| {
+    let (parent, name) = crate::fs::paths::split(d).ok_or_else(|| {
         Error::invalid("mkdir", format!("Cannot make pin directory {}", q(d))).with_path(d)
     })?;
-    let dir = crate::paths::Dir::open_following(parent).map_err(fail)?;
+    let dir = crate::fs::paths::Dir::open_following(parent).map_err(fail)?;
     match crate::sys::fs::mkdir_at(dir.fd(), name, 0o755) {
         Ok(()) => Ok(true),
         Err(e) if e.errno() == libc::EEXIST && dir.stat(name).is_ok_and(|s| s.is_dir()) => {
@@ -228,7 +228,7 @@ fn plan(
 fn missing_dirs(pin_dir: &Path) -> Result<Vec<PathBuf>> {
     let mut missing = Vec::new();
     let mut cur = pin_dir.to_path_buf();
-    while crate::paths::lstat(&cur).is_err() {
+    while crate::fs::paths::lstat(&cur).is_err() {
         missing.push(cur.clone());
         match cur.parent() {
             Some(p) => cur = p.to_path_buf(),
@@ -591,12 +591,12 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     );
     let plan = plan(&chosen, &maps, &pin_dir, &by_name_root)?;
     for (name, path) in &plan.programs {
-        if crate::paths::lstat(path).is_ok() {
+        if crate::fs::paths::lstat(path).is_ok() {
             return Err(in_use("program", name, path));
         }
     }
     for (name, path) in &plan.maps {
-        if crate::paths::lstat(path).is_ok() {
+        if crate::fs::paths::lstat(path).is_ok() {
             return Err(in_use("map", name, path));
         }
     }
@@ -620,7 +620,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
             }
         }
         for (name, path) in &plan.by_name {
-            if crate::paths::lstat(path).is_ok() {
+            if crate::fs::paths::lstat(path).is_ok() {
                 let m = spec
                     .maps
                     .iter()
@@ -645,7 +645,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         .iter()
         .filter(|m| m.pinning == "by-name" && !plan.by_name.contains_key(&m.name))
         .map(|m| by_name_root.join(&m.name))
-        .filter(|p| crate::paths::lstat(p).is_err())
+        .filter(|p| crate::fs::paths::lstat(p).is_err())
         .collect();
     undo.files.extend(unused_by_name.iter().cloned());
 
@@ -698,13 +698,13 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     // directory (`/proc/self/fd/N/NAME`, which the kernel resolves to the
     // directory opened), so a directory swapped in on the way after the
     // checks cannot redirect a pin.
-    let mut dirs: BTreeMap<PathBuf, crate::paths::Dir> = BTreeMap::new();
+    let mut dirs: BTreeMap<PathBuf, crate::fs::paths::Dir> = BTreeMap::new();
     let mut pin_at = |path: &Path| -> Result<PathBuf> {
-        let (parent, name) = crate::paths::split(path).ok_or_else(|| {
+        let (parent, name) = crate::fs::paths::split(path).ok_or_else(|| {
             Error::invalid("BPF_OBJ_PIN", format!("Cannot pin at {}", q(path))).with_path(path)
         })?;
         if !dirs.contains_key(parent) {
-            let d = crate::paths::Dir::open_following(parent).map_err(|e| {
+            let d = crate::fs::paths::Dir::open_following(parent).map_err(|e| {
                 Error::sys(format!("Cannot open pin directory {}", q(parent)), e).with_path(parent)
             })?;
             dirs.insert(parent.to_path_buf(), d);

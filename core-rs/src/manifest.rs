@@ -13,7 +13,7 @@
 //! acts on an entry checks it against the kernel first.
 
 use crate::error::{Error, Kind, Result, q};
-use crate::paths::Dir;
+use crate::fs::paths::Dir;
 use crate::sys;
 use serde::{Deserialize, Serialize};
 use std::os::fd::{AsFd, OwnedFd};
@@ -48,8 +48,8 @@ pub struct MountRecord {
     pub ino: u64,
 }
 
-impl From<crate::paths::MountId> for MountRecord {
-    fn from(m: crate::paths::MountId) -> Self {
+impl From<crate::fs::paths::MountId> for MountRecord {
+    fn from(m: crate::fs::paths::MountId) -> Self {
         MountRecord {
             mnt_id: m.mnt_id,
             mnt_id_unique: m.mnt_id_unique,
@@ -59,9 +59,9 @@ impl From<crate::paths::MountId> for MountRecord {
     }
 }
 
-impl From<MountRecord> for crate::paths::MountId {
+impl From<MountRecord> for crate::fs::paths::MountId {
     fn from(m: MountRecord) -> Self {
-        crate::paths::MountId {
+        crate::fs::paths::MountId {
             mnt_id: m.mnt_id,
             mnt_id_unique: m.mnt_id_unique,
             dev: m.dev,
@@ -231,11 +231,11 @@ impl State {
     /// Opens `state`; with `create`, makes it (mode 0700) when it is
     /// missing. `Ok(None)`: it is missing and `create` is false.
     pub fn open(state: &Path, create: bool) -> Result<Option<State>> {
-        let state = &crate::mounts::absolute(state);
+        let state = &crate::fs::mounts::absolute(state);
         let dir = match Dir::open(state) {
             Ok(d) => d,
             Err(e) if e.errno() == libc::ENOENT && create => {
-                let Some((parent, name)) = crate::paths::split(state) else {
+                let Some((parent, name)) = crate::fs::paths::split(state) else {
                     return Err(Error::invalid(
                         "mkdir",
                         format!("Cannot make state directory {}", q(state)),

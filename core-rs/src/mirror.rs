@@ -12,12 +12,12 @@
 //! keeps the cgroups' own names.
 
 use crate::cgroup_links::{self, Selection};
-use crate::cgroups;
 use crate::error::{Error, Kind, Result, q};
+use crate::fs::cgroups;
+use crate::fs::mounts;
+use crate::fs::paths::{self, Dir};
 use crate::info::{self, Detail, ObjKind};
 use crate::manifest::{self, Rule, RuleKind};
-use crate::mounts;
-use crate::paths::{self, Dir};
 use crate::views;
 use crate::{pins, sys};
 use serde::Serialize;

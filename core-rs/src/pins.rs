@@ -1,9 +1,9 @@
 //! Pins in bpffs, whoever made them: open, show, list and unpin.
 
 use crate::error::{Error, Kind, Result, q};
+use crate::fs::mounts::{self, BPF_FS_MAGIC};
+use crate::fs::paths::{self, Dir};
 use crate::info::{self, ObjKind, ObjectInfo};
-use crate::mounts::{self, BPF_FS_MAGIC};
-use crate::paths::{self, Dir};
 use crate::sys;
 use serde::Serialize;
 use std::os::fd::{AsFd, OwnedFd};

@@ -7,10 +7,10 @@
 //! `attach_btf_id` (`bpf_iter_<target>`).
 
 use crate::btf::RawBtf;
-use crate::cgroups;
 use crate::error::{Error, Kind, Result, q};
+use crate::fs::cgroups;
+use crate::fs::mounts;
 use crate::info::{self, Detail, ObjKind, ObjectInfo};
-use crate::mounts;
 use crate::{object, pins, sys};
 use aya::programs::Program;
 use aya::{Ebpf, EbpfLoader};
@@ -333,7 +333,7 @@ pub fn check_pin_path_for(pin: &Path, what: &str) -> Result<()> {
         .with_path(pin)
         .with_hint("choose a name without '.'"));
     }
-    if crate::paths::lstat(pin).is_ok() {
+    if crate::fs::paths::lstat(pin).is_ok() {
         return Err(Error::new(
             Kind::Exists,
             "BPF_OBJ_PIN",
@@ -375,15 +375,15 @@ pub fn pin_link(link: BorrowedFd<'_>, pin: &Path) -> Result<()> {
 /// the pin is made relative to it (`BPF_F_PATH_FD`), so a directory swapped
 /// in on the way after the checks cannot redirect it.
 pub fn pin_link_for(link: BorrowedFd<'_>, pin: &Path, what: &str) -> Result<()> {
-    let pin = &crate::mounts::absolute(pin);
-    let (parent, name) = crate::paths::split(pin).ok_or_else(|| {
+    let pin = &crate::fs::mounts::absolute(pin);
+    let (parent, name) = crate::fs::paths::split(pin).ok_or_else(|| {
         Error::invalid(
             "BPF_OBJ_PIN",
             format!("Cannot pin the {what} at {}: not a file name", q(pin)),
         )
         .with_path(pin)
     })?;
-    crate::paths::Dir::open_following(parent)
+    crate::fs::paths::Dir::open_following(parent)
         .and_then(|dir| dir.pin(link, name))
         .map_err(|e| {
             let err = Error::sys(format!("Cannot pin the {what} at {}", q(pin)), e).with_path(pin);
@@ -478,7 +478,7 @@ pub fn open_reader(path: &Path) -> Result<Reader> {
     };
     // O_PATH: nothing is opened for reading yet (a FIFO in a view's place
     // cannot hang it); what it names is checked, then reopened through it.
-    let held = crate::paths::open_object(path)
+    let held = crate::fs::paths::open_object(path)
         .map_err(|e| Error::sys(format!("Cannot open view {}", q(path)), e).with_path(path))?;
     let me = std::path::PathBuf::from(format!("/proc/self/fd/{}", held.as_raw_fd()));
     let not_view = |what: String| {
@@ -497,7 +497,7 @@ pub fn open_reader(path: &Path) -> Result<Reader> {
     {
         return Err(not_view("it is a directory".into()));
     }
-    if !crate::mounts::is_bpffs(&me) {
+    if !crate::fs::mounts::is_bpffs(&me) {
         return Err(not_view("it is not on bpffs".into()));
     }
     let (fd, kind) =

@@ -11,14 +11,14 @@
 use crate::attach_status::Update;
 use crate::error::{Error, Kind, Result};
 use crate::expose::{self, Removal};
+use crate::fs::fanotify::{
+    Event, FAN_CLOSE_WRITE, FAN_DELETE_SELF, FAN_EVENT_ON_CHILD, FAN_MOVE_SELF, Fan,
+};
+use crate::fs::paths::Dir;
 use crate::handles::Source;
 use crate::info::ObjKind;
 use crate::manifest::{self, Exposure, Lock, Manifest, Rule, RuleKind, State, Token};
 use crate::mirror::{AttachReport, Tree};
-use crate::notify::{
-    Event, FAN_CLOSE_WRITE, FAN_DELETE_SELF, FAN_EVENT_ON_CHILD, FAN_MOVE_SELF, Fan,
-};
-use crate::paths::Dir;
 use crate::pins;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -161,7 +161,7 @@ impl Watcher {
     fn mark_state(&mut self) -> Result<()> {
         self.pins.mark_dir_for(
             &self.state_path,
-            crate::notify::DIR_EVENTS
+            crate::fs::fanotify::DIR_EVENTS
                 | FAN_DELETE_SELF
                 | FAN_MOVE_SELF
                 | FAN_CLOSE_WRITE
@@ -254,7 +254,7 @@ impl Watcher {
         for root in roots {
             // A removal of the root is reported in its parent.
             if let Some(parent) = root.parent()
-                && let Ok(id) = crate::cgroups::resolve(&parent.to_string_lossy())
+                && let Ok(id) = crate::fs::cgroups::resolve(&parent.to_string_lossy())
             {
                 self.known.insert(id.id);
             }
@@ -627,7 +627,7 @@ impl Watcher {
         }
         let known = &self.known;
         let events = self.cgroups.read_filtered(|ev| {
-            crate::notify::kernfs_id(ev).is_none_or(|id| known.contains(&id))
+            crate::fs::fanotify::kernfs_id(ev).is_none_or(|id| known.contains(&id))
         })?;
         for ev in events {
             if ev.event == "overflow" {

@@ -150,7 +150,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 depth: Option<u32>,
             }
             let P { path, depth } = params(op, p)?;
-            let path = path.unwrap_or_else(|| PathBuf::from(crate::mounts::DEFAULT_BPFFS));
+            let path = path.unwrap_or_else(|| PathBuf::from(crate::fs::mounts::DEFAULT_BPFFS));
             if depth == Some(0) {
                 return Err(Error::invalid(op, "The depth must be at least 1"));
             }
@@ -1031,7 +1031,7 @@ mod tests {
                 cmd: crate::sys::BpfCmd::ObjGet,
                 ..
             } => crate::sys::fake::errno(libc::ENOENT),
-            crate::sys::Call::Statfs { .. } => Some(Ok(crate::mounts::BPF_FS_MAGIC)),
+            crate::sys::Call::Statfs { .. } => Some(Ok(crate::fs::mounts::BPF_FS_MAGIC)),
             _ => None,
         });
         let (st, out, _) = run(r#"{"op":"show","path":"/sys/fs/bpf/gone"}"#, 4096);

@@ -2,8 +2,8 @@
 //! subtree.
 
 use crate::error::{Error, Kind, Result, q};
-use crate::mounts::{self, CGROUP2_SUPER_MAGIC};
-use crate::paths::{self, Dir};
+use crate::fs::mounts::{self, CGROUP2_SUPER_MAGIC};
+use crate::fs::paths::{self, Dir};
 use std::path::{Path, PathBuf};
 
 /// A cgroup: its directory (when known) and its id (the directory's inode).

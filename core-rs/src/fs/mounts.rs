@@ -21,7 +21,7 @@ pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
     text.lines()
         .filter_map(|line| {
             let (pre, post) = line.split_once(" - ")?;
-            let mountpoint = crate::paths::unescape(pre.split(' ').nth(4)?);
+            let mountpoint = crate::fs::paths::unescape(pre.split(' ').nth(4)?);
             let fstype = post.split(' ').next()?.to_string();
             Some(Mount { mountpoint, fstype })
         })

@@ -350,7 +350,7 @@ mod tests {
     #[test]
     fn the_handle_of_a_cgroup_directory_is_its_id() {
         use std::os::unix::fs::MetadataExt as _;
-        let Ok(Some(root)) = crate::mounts::cgroup2() else {
+        let Ok(Some(root)) = crate::fs::mounts::cgroup2() else {
             return; // no cgroup2 here: nothing to compare
         };
         let (ty, handle) = fs::handle_of(Path::new(&root)).unwrap();

@@ -26,7 +26,7 @@ use crate::expose::{self, Removal};
 use crate::fs::fanotify::{FAN_EVENT_ON_CHILD, FAN_MODIFY, Fan};
 use crate::fs::mounts;
 use crate::fs::paths::{self, Dir, MountId};
-use crate::info::ObjKind;
+use crate::kernel::info::ObjKind;
 use crate::manifest::{self, Exposure, Mode, MountRecord, Namespace, Rule};
 use crate::mirror::{AttachReport, Skipped};
 use crate::sys::{self, SysError, ns};

@@ -1,12 +1,12 @@
 //! `bpfx doctor`: what this host offers bpfx, each failed check with what to
 //! do about it. Probes are real: they load and attach tiny programs.
 
-use crate::btf::{RawBtf, VMLINUX};
 use crate::error::{
     Error, Kind, REFUSED_BEFORE_VERIFICATION, Result, describe_errno, q,
     refused_before_verification,
 };
 use crate::fs::mounts::{self, DEFAULT_BPFFS};
+use crate::kernel::btf::{RawBtf, VMLINUX};
 use crate::sys::{self, IterParams};
 use serde::Serialize;
 use std::ffi::CString;

@@ -17,9 +17,9 @@
 use crate::error::{Error, Kind, Result, q};
 use crate::fs::mounts::{self, BPF_FS_MAGIC};
 use crate::fs::paths::{self, Dir, MountId};
-use crate::info::{self, ObjKind};
+use crate::kernel::info::{self, ObjKind};
+use crate::kernel::pins;
 use crate::manifest::{self, Exposure, Mode, MountRecord};
-use crate::pins;
 use crate::sys::fs::Stat;
 use serde::Serialize;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

@@ -11,9 +11,9 @@
 //! leaves nothing behind (an unpinned link closes with its fd).
 
 use crate::error::{Error, Kind, Result, q};
-use crate::info::{self, Detail, ObjKind, ObjectInfo};
+use crate::kernel::info::{self, Detail, ObjKind, ObjectInfo};
 use crate::sys::links::{self as sys_links, LinkExtra, PerfEventAttr};
-use crate::{fs::mounts, object, pins, sys};
+use crate::{fs::mounts, kernel::pins, object, sys};
 use aya::{Ebpf, EbpfLoader};
 use serde::Deserialize;
 use std::ffi::CString;
@@ -736,7 +736,7 @@ fn binary_functions(path: &Path) -> Result<Vec<String>> {
 
 fn perf_event(to: &str) -> Result<(u32, u64)> {
     let (kind, name) = to.split_once(':').unwrap_or(("software", to));
-    let (type_, _, names) = crate::links_info::EVENTS
+    let (type_, _, names) = crate::kernel::link_info::EVENTS
         .iter()
         .find(|(_, k, _)| *k == kind)
         .ok_or_else(|| {
@@ -1059,7 +1059,7 @@ fn check_tracing_target(p: &Opened, to: &str) -> Result<()> {
     if p.attach_btf_id == 0 || !in_vmlinux {
         return Ok(()); // a module's or a program's BTF: the kernel checks
     }
-    let btf = crate::btf::RawBtf::kernel()?;
+    let btf = crate::kernel::btf::RawBtf::kernel()?;
     let Some(name) = btf.name_of(p.attach_btf_id) else {
         return Ok(());
     };

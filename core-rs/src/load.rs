@@ -10,10 +10,10 @@
 
 use crate::error::{Error, Kind, Result, q};
 use crate::fs::mounts::{self, BPF_FS_MAGIC};
-use crate::info::ObjKind;
+use crate::kernel::info::ObjKind;
 use crate::object::{self, MapSpec, Parsed, ProgramSpec};
 use crate::sections::Handling;
-use crate::{pins, sys};
+use crate::{kernel::pins, sys};
 use aya::programs::{Program, ProgramError};
 use aya::{Btf, EbpfLoader};
 use serde::Serialize;
@@ -298,8 +298,8 @@ fn check_compatible(spec: &MapSpec, path: &Path) -> Result<()> {
             e
         }
     })?;
-    let info = crate::info::info_of_kind(fd.as_fd(), ObjKind::Map)?;
-    let crate::info::Detail::Map(m) = &info.detail else {
+    let info = crate::kernel::info::info_of_kind(fd.as_fd(), ObjKind::Map)?;
+    let crate::kernel::info::Detail::Map(m) = &info.detail else {
         unreachable!("a map has map info")
     };
     let fields: [(&str, u32, u32); 5] = [
@@ -317,7 +317,7 @@ fn check_compatible(spec: &MapSpec, path: &Path) -> Result<()> {
         if pinned != wanted {
             let show = |v: u32| {
                 if field == "type" {
-                    crate::names::map_type(v)
+                    crate::kernel::names::map_type(v)
                 } else {
                     v.to_string()
                 }
@@ -768,7 +768,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     for (name, path) in &plan.programs {
         let i = pins::show(path)?;
         let tag = match &i.detail {
-            crate::info::Detail::Prog(p) => p.tag.clone(),
+            crate::kernel::info::Detail::Prog(p) => p.tag.clone(),
             _ => String::new(),
         };
         programs.push(PinnedProgram {

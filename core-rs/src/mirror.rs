@@ -16,10 +16,10 @@ use crate::error::{Error, Kind, Result, q};
 use crate::fs::cgroups;
 use crate::fs::mounts;
 use crate::fs::paths::{self, Dir};
-use crate::info::{self, Detail, ObjKind};
+use crate::kernel::info::{self, Detail, ObjKind};
 use crate::manifest::{self, Rule, RuleKind};
 use crate::views;
-use crate::{pins, sys};
+use crate::{kernel::pins, sys};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -182,7 +182,7 @@ fn held_by(fd: BorrowedFd<'_>) -> Option<Held> {
             let name = l.target.get("attachType").and_then(|v| v.as_str())?;
             Some(
                 (0..64u32)
-                    .find(|v| crate::names::attach_type(*v) == name)
+                    .find(|v| crate::kernel::names::attach_type(*v) == name)
                     .filter(|v| cgroup_links::name_of(*v).is_some())?,
             )
         }

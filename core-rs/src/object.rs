@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Kind, Result, q};
 use crate::sections::{self, Handling, ProgSection};
-use crate::{link, names};
+use crate::{kernel::names, link};
 use aya_obj::maps::PinningType;
 use aya_obj::{Object, ProgramSection};
 use object::Object as _;

@@ -4,7 +4,7 @@
 //! bytes (`BPF_PROG_TEST_RUN`).
 
 use crate::error::{Error, Kind, Result, q};
-use crate::info::{self, ObjKind};
+use crate::kernel::info::{self, ObjKind};
 use crate::link;
 use crate::object::{Parsed, ProgramSpec};
 use crate::sys::progs;
@@ -165,7 +165,7 @@ pub fn run(fd: std::os::fd::BorrowedFd<'_>, what: &str, ctx: &[u8]) -> Result<Ru
     })?;
     Ok(RunReport {
         id: i.id,
-        name: crate::info::full_name(fd).unwrap_or(i.name),
+        name: crate::kernel::info::full_name(fd).unwrap_or(i.name),
         type_name: i.type_name,
         retval: r.retval,
         ctx: (i.type_num == PROG_TYPE && !ctx.is_empty()).then(|| hex(&buf)),
@@ -175,7 +175,7 @@ pub fn run(fd: std::os::fd::BorrowedFd<'_>, what: &str, ctx: &[u8]) -> Result<Ru
 
 /// Runs the program pinned at `path`.
 pub fn run_pin(path: &Path, ctx: &[u8]) -> Result<RunReport> {
-    let (fd, _) = crate::pins::open(path, Some(ObjKind::Prog))?;
+    let (fd, _) = crate::kernel::pins::open(path, Some(ObjKind::Prog))?;
     run(
         fd.as_fd(),
         &format!("the program pinned at {}", q(path)),

@@ -6,12 +6,12 @@
 //! parameter is checked here against the target named by the program's
 //! `attach_btf_id` (`bpf_iter_<target>`).
 
-use crate::btf::RawBtf;
 use crate::error::{Error, Kind, Result, q};
 use crate::fs::cgroups;
 use crate::fs::mounts;
-use crate::info::{self, Detail, ObjKind, ObjectInfo};
-use crate::{object, pins, sys};
+use crate::kernel::btf::RawBtf;
+use crate::kernel::info::{self, Detail, ObjKind, ObjectInfo};
+use crate::{kernel::pins, object, sys};
 use aya::programs::Program;
 use aya::{Ebpf, EbpfLoader};
 use serde::Deserialize;

@@ -15,11 +15,11 @@ use crate::fs::fanotify::{
     Event, FAN_CLOSE_WRITE, FAN_DELETE_SELF, FAN_EVENT_ON_CHILD, FAN_MOVE_SELF, Fan,
 };
 use crate::fs::paths::Dir;
-use crate::handles::Source;
-use crate::info::ObjKind;
+use crate::kernel::handles::Source;
+use crate::kernel::info::ObjKind;
+use crate::kernel::pins;
 use crate::manifest::{self, Exposure, Lock, Manifest, Rule, RuleKind, State, Token};
 use crate::mirror::{AttachReport, Tree};
-use crate::pins;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -743,7 +743,8 @@ impl Source for Watcher {
             let exits = self.exits.fds();
             let mut fds = vec![self.pins.fd(), self.cgroups.fd(), self.follow.fd()];
             fds.extend(exits.iter().map(|(_, fd)| *fd));
-            let Some(ready) = crate::events::wait(&fds, wake, self.follow.timeout(left))? else {
+            let Some(ready) = crate::kernel::events::wait(&fds, wake, self.follow.timeout(left))?
+            else {
                 return Ok(None);
             };
             let exited: Vec<manifest::Namespace> = exits
@@ -766,7 +767,7 @@ impl Source for Watcher {
                 break;
             }
         }
-        crate::events::take_lines(&mut self.pending, room).map(Some)
+        crate::kernel::events::take_lines(&mut self.pending, room).map(Some)
     }
 }
 

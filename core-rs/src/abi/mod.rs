@@ -3,9 +3,9 @@
 //! decoded here and handed to the core. See docs/ABI.md.
 
 use crate::error::{Error, Kind, Result};
-use crate::handles::{self, Handle};
-use crate::info::ObjKind;
-use crate::{doctor, externs, info, load, mirror, object, pins, views};
+use crate::kernel::handles::{self, Handle};
+use crate::kernel::info::ObjKind;
+use crate::{doctor, externs, kernel::info, kernel::pins, load, mirror, object, views};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -190,7 +190,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
             let mut i = info::info_of_kind(std::os::fd::AsFd::as_fd(&fd), kind)?;
             i.path = Some(path.display().to_string());
             let map = match kind {
-                ObjKind::Map => Some(crate::maps::meta(std::os::fd::AsFd::as_fd(&fd))?),
+                ObjKind::Map => Some(crate::kernel::maps::meta(std::os::fd::AsFd::as_fd(&fd))?),
                 _ => None,
             };
             let handle = handles::insert(Handle {
@@ -264,7 +264,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 filesystem: bool,
             }
             let P { paths, filesystem } = params(op, p)?;
-            let events = crate::events::open(&paths, filesystem)?;
+            let events = crate::kernel::events::open(&paths, filesystem)?;
             source_handle(events, None)
         }
         "watch_open" => {
@@ -360,12 +360,12 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                     format!("Handle {handle} is not an open map"),
                 )
             })?;
-            crate::maps::btf_types(&meta)
+            crate::kernel::maps::btf_types(&meta)
         }
         "ringbuf_open" => {
             let PathParam { path } = params(op, p)?;
             let (fd, _) = pins::open(&path, Some(ObjKind::Map))?;
-            let rb = crate::maps::RingBuf::open(fd).map_err(|e| e.with_path(&path))?;
+            let rb = crate::kernel::maps::RingBuf::open(fd).map_err(|e| e.with_path(&path))?;
             source_handle(rb, Some(path))
         }
         "doctor" => {

@@ -58,7 +58,7 @@ impl Kernel for Running {
         if let Some(b) = INDEX.get() {
             return Ok(b);
         }
-        let b = Btf::parse(crate::btf::RawBtf::kernel()?.bytes()).map_err(|e| {
+        let b = Btf::parse(crate::kernel::btf::RawBtf::kernel()?.bytes()).map_err(|e| {
             Error::new(
                 Kind::Invalid,
                 "parse",

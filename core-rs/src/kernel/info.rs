@@ -2,7 +2,7 @@
 //! and `BPF_OBJ_GET_INFO_BY_FD`, decoded to JSON-ready structs.
 
 use crate::error::{Error, Result};
-use crate::names;
+use crate::kernel::names;
 use crate::sys::{self, get_u32, get_u64};
 use serde::Serialize;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -158,7 +158,7 @@ pub fn full_name(fd: BorrowedFd<'_>) -> Option<String> {
     sys::bpf_obj_get_info(fd, &mut buf).ok()?;
     let btf_fd = sys::maps::btf_fd_by_id(get_u32(&buf, 128)).ok()?;
     let data = sys::maps::btf_data(std::os::fd::AsFd::as_fd(&btf_fd)).ok()?;
-    let btf = crate::btf::RawBtf::parse(data).ok()?;
+    let btf = crate::kernel::btf::RawBtf::parse(data).ok()?;
     btf.name_of(ty).filter(|n| !n.is_empty()).map(String::from)
 }
 
@@ -303,9 +303,9 @@ fn link_target(fd: BorrowedFd<'_>, link_type: u32, buf: &[u8]) -> Result<serde_j
             "prio": get_u32(buf, 24) as i32,
             "flags": get_u32(buf, 28),
         }),
-        "perf_event" => crate::links_info::perf_event(fd)?,
-        "kprobe_multi" => crate::links_info::kprobe_multi(fd, buf)?,
-        "uprobe_multi" => crate::links_info::uprobe_multi(fd, buf)?,
+        "perf_event" => crate::kernel::link_info::perf_event(fd)?,
+        "kprobe_multi" => crate::kernel::link_info::kprobe_multi(fd, buf)?,
+        "uprobe_multi" => crate::kernel::link_info::uprobe_multi(fd, buf)?,
         _ => json!({}),
     })
 }

@@ -3,7 +3,7 @@
 use crate::error::{Error, Kind, Result, q};
 use crate::fs::mounts::{self, BPF_FS_MAGIC};
 use crate::fs::paths::{self, Dir};
-use crate::info::{self, ObjKind, ObjectInfo};
+use crate::kernel::info::{self, ObjKind, ObjectInfo};
 use crate::sys;
 use serde::Serialize;
 use std::os::fd::{AsFd, OwnedFd};

@@ -4,7 +4,7 @@
 //! for one read the other.
 
 use crate::error::Result;
-use crate::info::{cstr_name, info_error};
+use crate::kernel::info::{cstr_name, info_error};
 use crate::sys::{self, get_u32, get_u64, put_u32, put_u64};
 use serde_json::{Value, json};
 use std::os::fd::BorrowedFd;

@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::fs::fanotify::Fan;
-use crate::handles::Source;
+use crate::kernel::handles::Source;
 use crate::sys::fs;
 use std::os::fd::BorrowedFd;
 use std::path::PathBuf;

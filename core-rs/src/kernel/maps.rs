@@ -1,10 +1,10 @@
 //! Maps on the data lane: element and batch calls on the caller's buffers,
 //! the sizes they must have, the BTF of keys and values, and ring buffers.
 
-use crate::btf::RawBtf;
 use crate::error::{Error, Kind, Result};
-use crate::info::{self, Detail, ObjKind};
-use crate::names;
+use crate::kernel::btf::RawBtf;
+use crate::kernel::info::{self, Detail, ObjKind};
+use crate::kernel::names;
 use crate::sys::maps as smaps;
 use serde::Serialize;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -194,7 +194,7 @@ impl Drop for RingBuf {
     }
 }
 
-impl crate::handles::Source for RingBuf {
+impl crate::kernel::handles::Source for RingBuf {
     fn next(
         &mut self,
         wake: BorrowedFd<'_>,
@@ -203,11 +203,11 @@ impl crate::handles::Source for RingBuf {
     ) -> Result<Option<Vec<u8>>> {
         self.consume();
         if self.pending.is_empty() {
-            if crate::events::wait(&[self.fd.as_fd()], wake, timeout_ms)?.is_none() {
+            if crate::kernel::events::wait(&[self.fd.as_fd()], wake, timeout_ms)?.is_none() {
                 return Ok(None);
             }
             self.consume();
         }
-        crate::events::take_lines(&mut self.pending, room).map(Some)
+        crate::kernel::events::take_lines(&mut self.pending, room).map(Some)
     }
 }

@@ -6,7 +6,7 @@
 //! table's lock, and a `close` during a read takes effect when it returns.
 
 use crate::error::{Error, Kind, Result};
-use crate::info::ObjKind;
+use crate::kernel::info::ObjKind;
 use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
@@ -19,7 +19,7 @@ pub enum Held {
         fd: Arc<OwnedFd>,
         kind: ObjKind,
         /// For a map, what the data lane checks buffers against.
-        map: Option<crate::maps::MapMeta>,
+        map: Option<crate::kernel::maps::MapMeta>,
     },
     Reader(Arc<crate::views::Reader>),
     /// A source of events (raw fanotify events, or the watcher's actions),
@@ -114,7 +114,7 @@ pub fn with<T>(
 /// Runs `f` on map handle `id`'s fd and meta.
 pub fn with_map<T>(
     id: u32,
-    f: impl FnOnce(BorrowedFd<'_>, &crate::maps::MapMeta) -> T,
+    f: impl FnOnce(BorrowedFd<'_>, &crate::kernel::maps::MapMeta) -> T,
 ) -> Option<T> {
     // Take a share of the fd under the lock, and call without it: a close
     // meanwhile takes effect when the call returns (the fd stays open).

@@ -13,7 +13,7 @@
 use crate::error::{Error, Kind, Result, q};
 use crate::kernel::info::{self, Detail, ObjKind, ObjectInfo};
 use crate::sys::links::{self as sys_links, LinkExtra, PerfEventAttr};
-use crate::{fs::mounts, kernel::pins, object, sys};
+use crate::{fs::mounts, kernel::pins, object::spec, sys};
 use aya::{Ebpf, EbpfLoader};
 use serde::Deserialize;
 use std::ffi::CString;
@@ -269,7 +269,7 @@ fn load_one(
 ) -> Result<(Box<Ebpf>, String)> {
     // As `load` reads an object: externs linked, then the sections pre-pass
     // showing aya only this program's section.
-    let parsed = crate::externs::link_object(obj, object::parse_file(obj)?)?;
+    let parsed = crate::object::externs::link_object(obj, spec::parse_file(obj)?)?;
     let p = parsed.program(name)?;
     if let Some(why) = &p.unsupported {
         return Err(Error::new(
@@ -284,7 +284,7 @@ fn load_one(
         .with_path(obj));
     }
     let sec = parsed.section_of(p);
-    if sec.handling != crate::sections::Handling::Aya {
+    if sec.handling != crate::object::sections::Handling::Aya {
         return Err(Error::new(
             Kind::NotSupported,
             "load",
@@ -300,7 +300,7 @@ fn load_one(
     let bytes = parsed.aya_bytes(&std::collections::BTreeSet::from([p.section_index]))?;
     let btf = parsed
         .needs_kernel_btf
-        .then(crate::load::kernel_btf)
+        .then(crate::object::load::kernel_btf)
         .flatten();
     let root = pin_by_name_root.unwrap_or(Path::new(mounts::DEFAULT_BPFFS));
     let mut ebpf = EbpfLoader::new()
@@ -308,12 +308,12 @@ fn load_one(
         .default_map_pin_directory(root)
         .load(&bytes)
         .map_err(|e| {
-            crate::load::aya_error(format!("Cannot load {}", q(obj)), &e).with_path(obj)
+            crate::object::load::aya_error(format!("Cannot load {}", q(obj)), &e).with_path(obj)
         })?;
     let prog = ebpf
         .program_mut(name)
         .ok_or_else(|| Error::internal(format!("aya did not load program \"{name}\"")))?;
-    crate::load::load_program(prog, name, &section, btf)?;
+    crate::object::load::load_program(prog, name, &section, btf)?;
     Ok((Box::new(ebpf), section))
 }
 
@@ -337,7 +337,7 @@ fn kind_for(p: &Opened, to: &str, attach_type: Option<&str>) -> Result<LinkKind>
         "raw_tracepoint" | "raw_tracepoint_writable" => LinkKind::RawTracepoint,
         "perf_event" => LinkKind::PerfEvent,
         "tracing" | "lsm" | "ext" => LinkKind::Tracing,
-        "sched_cls" => match object::attach_to(section).as_deref() {
+        "sched_cls" => match spec::attach_to(section).as_deref() {
             Some("ingress") => LinkKind::TcxIngress,
             Some("egress") => LinkKind::TcxEgress,
             _ => {
@@ -664,7 +664,7 @@ const MAX_BINARY: u64 = 1 << 30;
 
 /// The bytes of the ELF binary at `path`, a regular file.
 fn read_binary(path: &Path) -> Result<Vec<u8>> {
-    object::read_file(path, MAX_BINARY, "binary", "name a smaller binary")
+    spec::read_file(path, MAX_BINARY, "binary", "name a smaller binary")
 }
 
 /// The file offsets of `names` in the ELF binary at `path` (symbol values

@@ -11,7 +11,7 @@ use crate::fs::cgroups;
 use crate::fs::mounts;
 use crate::kernel::btf::RawBtf;
 use crate::kernel::info::{self, Detail, ObjKind, ObjectInfo};
-use crate::{kernel::pins, object, sys};
+use crate::{kernel::pins, object::spec, sys};
 use aya::programs::Program;
 use aya::{Ebpf, EbpfLoader};
 use serde::Deserialize;
@@ -87,11 +87,11 @@ pub fn target_of(fd: BorrowedFd<'_>, what: &str) -> Result<(String, String)> {
 /// is expected (`bpfx view prog.o PIN`): which programs to name. `None` when
 /// `path` is not a regular file that starts like an ELF file.
 fn object_without_name(path: &Path) -> Option<Error> {
-    let data = object::read_object(path, object::DEFAULT_MAX_OBJECT_SIZE).ok()?;
+    let data = spec::read_object(path, spec::DEFAULT_MAX_OBJECT_SIZE).ok()?;
     if !data.starts_with(b"\x7fELF") {
         return None;
     }
-    let iters: Vec<String> = object::parse(path, data)
+    let iters: Vec<String> = spec::parse(path, data)
         .map(|p| {
             p.spec
                 .programs
@@ -132,7 +132,8 @@ pub fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<(IterPro
         return Ok((IterProg::Pinned { fd, name }, target));
     }
     let (obj, name) = spec.rsplit_once(':').expect("contains ':'");
-    let parsed = crate::externs::link_object(Path::new(obj), object::parse_file(Path::new(obj))?)?;
+    let parsed =
+        crate::object::externs::link_object(Path::new(obj), spec::parse_file(Path::new(obj))?)?;
     let prog = parsed.program(name)?;
     let section = parsed.section_of(prog);
     let Some(target) = section
@@ -151,7 +152,7 @@ pub fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<(IterPro
         .with_hint("a view needs a program from a SEC(\"iter/...\") section"));
     };
     let target = target.to_string();
-    let prefetch = std::thread::spawn(crate::load::kernel_btf);
+    let prefetch = std::thread::spawn(crate::object::load::kernel_btf);
     let loader = EbpfLoader::new();
     let btf = prefetch.join().ok().flatten().ok_or_else(|| {
         Error::new(
@@ -166,12 +167,16 @@ pub fn open_prog(spec: &str, pin_by_name_root: Option<&Path>) -> Result<(IterPro
         .btf(Some(btf))
         .default_map_pin_directory(root)
         .load(&parsed.aya_bytes(&[prog.section_index].into())?)
-        .map_err(|e| crate::load::aya_error(format!("Cannot load {}", q(Path::new(obj))), &e))?;
+        .map_err(|e| {
+            crate::object::load::aya_error(format!("Cannot load {}", q(Path::new(obj))), &e)
+        })?;
     match ebpf.program_mut(name) {
         Some(Program::Iter(p)) => p
             .load(&target, btf)
-            .map_err(|e| crate::load::aya_error(format!("Cannot load program \"{name}\""), &e))
-            .map_err(|e| crate::externs::explain(e, &parsed.data))?,
+            .map_err(|e| {
+                crate::object::load::aya_error(format!("Cannot load program \"{name}\""), &e)
+            })
+            .map_err(|e| crate::object::externs::explain(e, &parsed.data))?,
         _ => {
             return Err(Error::internal(format!(
                 "program \"{name}\" is not an iterator in aya's view"

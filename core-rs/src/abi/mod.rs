@@ -5,7 +5,9 @@
 use crate::error::{Error, Kind, Result};
 use crate::kernel::handles::{self, Handle};
 use crate::kernel::info::ObjKind;
-use crate::{doctor, externs, kernel::info, kernel::pins, load, mirror, object, views};
+use crate::{
+    doctor, kernel::info, kernel::pins, mirror, object::externs, object::load, object::spec, views,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -69,9 +71,9 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 path,
                 max_object_size,
             } = params(op, p)?;
-            let parsed = object::parse_file_limited(
+            let parsed = spec::parse_file_limited(
                 &path,
-                max_object_size.unwrap_or(object::DEFAULT_MAX_OBJECT_SIZE),
+                max_object_size.unwrap_or(spec::DEFAULT_MAX_OBJECT_SIZE),
             )?;
             let mut spec = to_json(&parsed.spec)?;
             spec["externs"] = to_json(&externs::list(&parsed.data, &externs::Running))?;
@@ -121,11 +123,11 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 ctx_file,
             } = params(op, p)?;
             let ctx = match ctx_file {
-                Some(f) => crate::syscall::read_ctx(&f)?,
-                None => crate::syscall::unhex(&ctx)?,
+                Some(f) => crate::object::syscall::read_ctx(&f)?,
+                None => crate::object::syscall::unhex(&ctx)?,
             };
             match (path, handle) {
-                (Some(path), None) => to_json(&crate::syscall::run_pin(&path, &ctx)?),
+                (Some(path), None) => to_json(&crate::object::syscall::run_pin(&path, &ctx)?),
                 (None, Some(h)) => handles::with(h, |fd, kind, path| {
                     if kind != ObjKind::Prog {
                         return Err(Error::new(
@@ -138,7 +140,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                         Some(p) => format!("the program pinned at {}", crate::error::q(p)),
                         None => format!("program handle {h}"),
                     };
-                    to_json(&crate::syscall::run(fd, &what, &ctx)?)
+                    to_json(&crate::object::syscall::run(fd, &what, &ctx)?)
                 }),
                 _ => Err(Error::invalid(op, "Give \"run\" either a path or a handle")),
             }

@@ -11,8 +11,8 @@
 use crate::error::{Error, Kind, Result, q};
 use crate::fs::mounts::{self, BPF_FS_MAGIC};
 use crate::kernel::info::ObjKind;
-use crate::object::{self, MapSpec, Parsed, ProgramSpec};
-use crate::sections::Handling;
+use crate::object::sections::Handling;
+use crate::object::spec::{self, MapSpec, Parsed, ProgramSpec};
 use crate::{kernel::pins, sys};
 use aya::programs::{Program, ProgramError};
 use aya::{Btf, EbpfLoader};
@@ -28,7 +28,7 @@ pub struct LoadOptions {
     /// Load only these programs (and the maps they use); `?` programs too.
     pub only: Option<Vec<String>>,
     /// The largest object file to read, in bytes (default
-    /// [`object::DEFAULT_MAX_OBJECT_SIZE`]).
+    /// [`spec::DEFAULT_MAX_OBJECT_SIZE`]).
     pub max_object_size: Option<u64>,
 }
 
@@ -457,7 +457,7 @@ pub(crate) fn load_program(
     section: &str,
     btf: Option<&Btf>,
 ) -> Result<()> {
-    let target = object::attach_to(section);
+    let target = spec::attach_to(section);
     let what = || format!("Cannot load program \"{name}\" (section \"{section}\")");
     let r = match prog {
         Program::KProbe(p) => p.load(),
@@ -567,9 +567,11 @@ pub fn choose<'a>(parsed: &'a Parsed, only: Option<&[String]>) -> Result<Vec<&'a
 pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     let max = opts
         .max_object_size
-        .unwrap_or(object::DEFAULT_MAX_OBJECT_SIZE);
-    let parsed =
-        crate::externs::link_object(&opts.path, object::parse_file_limited(&opts.path, max)?)?;
+        .unwrap_or(spec::DEFAULT_MAX_OBJECT_SIZE);
+    let parsed = crate::object::externs::link_object(
+        &opts.path,
+        spec::parse_file_limited(&opts.path, max)?,
+    )?;
     let spec = &parsed.spec;
     let chosen = choose(&parsed, opts.only.as_deref())?;
     // Without --only, every map of the object, as libbpf; with it, the maps
@@ -678,7 +680,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     for (name, prog) in ebpf.programs_mut() {
         if let Some(p) = by_name.get(name) {
             load_program(prog, name, &parsed.section_of(p).kind_name, btf)
-                .map_err(|e| crate::externs::explain(e, &parsed.data))?;
+                .map_err(|e| crate::object::externs::explain(e, &parsed.data))?;
         }
     }
 
@@ -747,7 +749,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
             fds.get(n).map(|f| f.as_raw_fd())
         };
         for p in own {
-            let fd = crate::syscall::load(&parsed, &bytes, p, &fd_of)?;
+            let fd = crate::object::syscall::load(&parsed, &bytes, p, &fd_of)?;
             let path = &plan.programs[&p.name];
             sys::bpf_obj_pin(fd.as_fd(), path).map_err(|e| {
                 if e.errno() == libc::EEXIST {
@@ -905,8 +907,8 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    fn fixture(name: &str) -> crate::object::Parsed {
-        crate::object::parse_file(&crate::object::tests::fixture(name)).unwrap()
+    fn fixture(name: &str) -> crate::object::spec::Parsed {
+        crate::object::spec::parse_file(&crate::object::spec::tests::fixture(name)).unwrap()
     }
 
     #[test]

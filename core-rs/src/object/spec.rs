@@ -2,8 +2,8 @@
 //! syscall: the *spec*, kept apart from what the kernel holds.
 
 use crate::error::{Error, Kind, Result, q};
-use crate::sections::{self, Handling, ProgSection};
-use crate::{kernel::names, link};
+use crate::object::sections::{self, Handling, ProgSection};
+use crate::{kernel::names, object::linker};
 use aya_obj::maps::PinningType;
 use aya_obj::{Object, ProgramSection};
 use object::Object as _;
@@ -342,7 +342,7 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
     };
 
     let mut programs = Vec::new();
-    let linker = link::Linker::new(&data).map_err(|why| elf_error(path, why))?;
+    let linker = linker::Linker::new(&data).map_err(|why| elf_error(path, why))?;
     for sec in &sections {
         let listed = linker.programs_in(sec.index);
         let kind = ProgramSection::from_str(&sec.kind_name).ok();
@@ -484,7 +484,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_bpf_object_aya_refuses_is_not_called_something_else() {
-        let data = crate::sections::tests::elf(&[("license", 1, 0x2, b"GPL".to_vec())]);
+        let data = crate::object::sections::tests::elf(&[("license", 1, 0x2, b"GPL".to_vec())]);
         let e = parse(Path::new("/x.o"), data).err().unwrap();
         assert_eq!(e.kind, Kind::Elf);
         assert_eq!(

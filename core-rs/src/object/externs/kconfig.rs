@@ -2,9 +2,9 @@
 //! encoded as libbpf does for each type, and laid out in `.rodata.kconfig`.
 
 use super::{Ext, ExternKind, KCONFIG_SECTION, Lookup, Res, malformed};
-use crate::btf_edit::{self as b, Btf};
-use crate::elf_edit::{self as e, Elf};
 use crate::error::Result;
+use crate::object::btf_edit::{self as b, Btf};
+use crate::object::elf_edit::{self as e, Elf};
 
 /// The syscall-wrapper prefix of this architecture, as libbpf knows it.
 pub(super) fn syscall_prefix() -> &'static str {

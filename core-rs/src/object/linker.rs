@@ -463,13 +463,13 @@ mod fixture_tests {
 
     /// The object `make` builds from tests/bpf/sections.bpf.c.
     fn fixture() -> Vec<u8> {
-        std::fs::read(crate::object::tests::fixture("sections.bpf.o")).unwrap()
+        std::fs::read(crate::object::spec::tests::fixture("sections.bpf.o")).unwrap()
     }
 
     #[test]
     fn link_appends_the_called_functions_and_their_func_info() {
         let data = fixture();
-        let secs = crate::sections::scan(&data).unwrap();
+        let secs = crate::object::sections::scan(&data).unwrap();
         let sys = secs.iter().find(|s| s.name == "syscall").unwrap();
         let l = link(&data, sys.index, &sys.name, "write_ctx_to_map").unwrap();
         assert_eq!(
@@ -516,7 +516,7 @@ mod fixture_tests {
     #[test]
     fn map_use_follows_calls_into_text() {
         let data = fixture();
-        let secs = crate::sections::scan(&data).unwrap();
+        let secs = crate::object::sections::scan(&data).unwrap();
         let opt = secs.iter().find(|s| s.name == "?iter/task").unwrap();
         let l = link(&data, opt.index, &opt.name, "list_task_comms_optional").unwrap();
         assert_eq!(

@@ -4,9 +4,9 @@
 
 use super::kconfig::kconfig_layout;
 use super::{Ext, ExternKind, POISON_KFUNC, Res, malformed, refuse};
-use crate::btf_edit::{self as b, Btf, Edit};
-use crate::elf_edit::Elf;
 use crate::error::Result;
+use crate::object::btf_edit::{self as b, Btf, Edit};
+use crate::object::elf_edit::Elf;
 use std::collections::HashMap;
 
 /// Rewrites each instruction that refers to a ksym, and drops its

@@ -23,10 +23,10 @@
 mod kconfig;
 mod rewrite;
 
-use crate::btf_edit::{self as b, Btf};
-use crate::elf_edit::{self as e, Elf};
 use crate::error::{Error, Kind, Result, q};
-use crate::object::{self, Parsed};
+use crate::object::btf_edit::{self as b, Btf};
+use crate::object::elf_edit::{self as e, Elf};
+use crate::object::spec::{self, Parsed};
 use kconfig::{link_kconfig, resolve_kconfig, syscall_prefix};
 use rewrite::{fix_btf, patch_code};
 use serde::Serialize;
@@ -515,7 +515,7 @@ pub fn list(data: &[u8], kernel: &dyn Kernel) -> Vec<ExternReport> {
 pub fn link_object(path: &Path, parsed: Parsed) -> Result<Parsed> {
     match link(&parsed.data, &Running) {
         Ok(None) => Ok(parsed),
-        Ok(Some(linked)) => object::parse(path, linked.data),
+        Ok(Some(linked)) => spec::parse(path, linked.data),
         Err(e) => {
             let message = format!("Cannot load {}: {}", q(path), e.message);
             Err(e.with_message(message).with_path(path))

@@ -5,8 +5,8 @@
 
 use crate::error::{Error, Kind, Result, q};
 use crate::kernel::info::{self, ObjKind};
-use crate::link;
-use crate::object::{Parsed, ProgramSpec};
+use crate::object::linker;
+use crate::object::spec::{Parsed, ProgramSpec};
 use crate::sys::progs;
 use serde::Serialize;
 use std::ffi::CString;
@@ -52,7 +52,7 @@ pub fn load(
         )
     };
     let sec = parsed.section_of(p);
-    let mut linked = link::link(bytes, sec.index, &sec.name, &p.name)
+    let mut linked = linker::link(bytes, sec.index, &sec.name, &p.name)
         .map_err(|why| Error::invalid("link", format!("{}: {why}", what())))?;
     let missing = |what_is: String| {
         let mut e = Error::new(Kind::NotSupported, "link", format!("{}: {what_is}", what()));
@@ -192,7 +192,7 @@ const MAX_CTX: u64 = u16::MAX as u64;
 
 /// Reads a context from a file: a regular file of at most 65535 bytes.
 pub fn read_ctx(path: &Path) -> Result<Vec<u8>> {
-    crate::object::read_file(
+    crate::object::spec::read_file(
         path,
         MAX_CTX,
         "the context from",

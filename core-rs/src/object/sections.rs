@@ -830,7 +830,7 @@ mod fixture_tests {
 
     #[test]
     fn aya_finds_the_func_and_line_info_of_a_shown_optional_section() {
-        let data = std::fs::read(crate::object::tests::fixture("sections.bpf.o")).unwrap();
+        let data = std::fs::read(crate::object::spec::tests::fixture("sections.bpf.o")).unwrap();
         let secs = scan(&data).unwrap();
         let opt = secs.iter().find(|s| s.optional).unwrap().index;
         let p = prepare(data, &|s| s.index == opt).unwrap();
@@ -844,7 +844,7 @@ mod fixture_tests {
         assert!(!f.line_info.line_info.is_empty(), "its line info");
         // Both iterators at once: the `?` one is "iter/task/" to aya, with
         // its own records under that name in the grown .BTF strings.
-        let data = std::fs::read(crate::object::tests::fixture("sections.bpf.o")).unwrap();
+        let data = std::fs::read(crate::object::spec::tests::fixture("sections.bpf.o")).unwrap();
         let both = prepare(data, &|s| s.kind_name == "iter/task").unwrap();
         let obj = aya_obj::Object::parse(&both.data).unwrap();
         let mut names: Vec<&String> = obj.programs.keys().collect();

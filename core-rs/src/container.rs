@@ -21,6 +21,7 @@
 //! and it is read-only, so the container cannot change the pin's mode or
 //! owner through it.
 
+use crate::attach::mirror::{AttachReport, Skipped};
 use crate::error::{Error, Kind, Result, q};
 use crate::expose::{self, Removal};
 use crate::fs::fanotify::{FAN_EVENT_ON_CHILD, FAN_MODIFY, Fan};
@@ -28,7 +29,6 @@ use crate::fs::mounts;
 use crate::fs::paths::{self, Dir, MountId};
 use crate::kernel::info::ObjKind;
 use crate::manifest::{self, Exposure, Mode, MountRecord, Namespace, Rule};
-use crate::mirror::{AttachReport, Skipped};
 use crate::sys::{self, SysError, ns};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -689,7 +689,7 @@ fn is_pid_ns_init(status: &str) -> bool {
 /// The pin of the rule's view of cgroup `rel`.
 fn rule_pin(rule: &Rule, rel: &Path) -> PathBuf {
     rule.pin_root
-        .join(crate::mirror::encode_rel(rel))
+        .join(crate::attach::mirror::encode_rel(rel))
         .join(&rule.name)
 }
 

@@ -630,7 +630,7 @@ fn link_checks(privileged: bool) -> Vec<Check> {
             ),
         });
     }
-    let tracefs = crate::links::tracefs();
+    let tracefs = crate::attach::links::tracefs();
     checks.push(check(
         "tracefs",
         tracefs.is_some(),

@@ -4,19 +4,15 @@
 //! modules (one per concept), and `abi` (the `extern "C"` exports).
 
 pub mod abi;
-pub mod attach_status;
-pub mod cgroup_links;
+pub mod attach;
 pub mod container;
 pub mod doctor;
 pub mod error;
 pub mod expose;
 pub mod fs;
 pub mod kernel;
-pub mod links;
 pub mod manifest;
-pub mod mirror;
 pub mod object;
 pub mod sdnotify;
 pub mod sys;
-pub mod views;
 pub mod watch;

@@ -8,7 +8,8 @@
 //! exposed pin, and on the state directory; and a filesystem mark on each
 //! cgroupfs an attach rule covers.
 
-use crate::attach_status::Update;
+use crate::attach::mirror::{AttachReport, Tree};
+use crate::attach::status::Update;
 use crate::error::{Error, Kind, Result};
 use crate::expose::{self, Removal};
 use crate::fs::fanotify::{
@@ -19,7 +20,6 @@ use crate::kernel::handles::Source;
 use crate::kernel::info::ObjKind;
 use crate::kernel::pins;
 use crate::manifest::{self, Exposure, Lock, Manifest, Rule, RuleKind, State, Token};
-use crate::mirror::{AttachReport, Tree};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -316,7 +316,7 @@ impl Watcher {
     /// one write (the lock is held).
     fn flush(&mut self, lock: &Lock) {
         let status = std::mem::take(&mut self.status);
-        if let Err(e) = crate::attach_status::apply(&self.state, lock, &status) {
+        if let Err(e) = crate::attach::status::apply(&self.state, lock, &status) {
             self.log_error("cannot record the attach status", &e);
         }
         if self.gone.is_empty() && self.remade.is_empty() && self.added.is_empty() {

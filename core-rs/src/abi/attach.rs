@@ -2,8 +2,8 @@
 //! a cgroup program's links), `detach`, and `attach_status`.
 
 use super::{params, to_json};
+use crate::attach::mirror;
 use crate::error::Result;
-use crate::mirror;
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -44,5 +44,5 @@ pub fn status(op: &str, p: Value) -> Result<Value> {
         state: PathBuf,
     }
     let P { state } = params(op, p)?;
-    to_json(&crate::attach_status::status(&state)?)
+    to_json(&crate::attach::status::status(&state)?)
 }

@@ -4,8 +4,8 @@ use super::{params, to_json};
 use crate::error::Result;
 use serde_json::Value;
 
-/// `link_attach`: [`crate::links::LinkRequest`] in, the link's information out.
+/// `link_attach`: [`crate::attach::links::LinkRequest`] in, the link's information out.
 pub fn attach(op: &str, p: Value) -> Result<Value> {
-    let req: crate::links::LinkRequest = params(op, p)?;
-    to_json(&crate::links::attach(&req)?)
+    let req: crate::attach::links::LinkRequest = params(op, p)?;
+    to_json(&crate::attach::links::attach(&req)?)
 }

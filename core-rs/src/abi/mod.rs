@@ -6,7 +6,8 @@ use crate::error::{Error, Kind, Result};
 use crate::kernel::handles::{self, Handle};
 use crate::kernel::info::ObjKind;
 use crate::{
-    doctor, kernel::info, kernel::pins, mirror, object::externs, object::load, object::spec, views,
+    attach::mirror, attach::views, doctor, kernel::info, kernel::pins, object::externs,
+    object::load, object::spec,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};

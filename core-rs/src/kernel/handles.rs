@@ -21,7 +21,7 @@ pub enum Held {
         /// For a map, what the data lane checks buffers against.
         map: Option<crate::kernel::maps::MapMeta>,
     },
-    Reader(Arc<crate::views::Reader>),
+    Reader(Arc<crate::attach::views::Reader>),
     /// A source of events (raw fanotify events, or the watcher's actions),
     /// with the eventfd that wakes a blocked wait.
     Source {
@@ -133,7 +133,7 @@ pub fn with_map<T>(
 }
 
 /// The reader behind handle `id`, shared.
-pub fn reader(id: u32) -> Result<Arc<crate::views::Reader>> {
+pub fn reader(id: u32) -> Result<Arc<crate::attach::views::Reader>> {
     let guard = table();
     let h = get(&guard, id)?;
     match &h.held {
@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn a_reader_outlives_close_while_in_use() {
         let id = insert(Handle {
-            held: Held::Reader(Arc::new(crate::views::Reader::new(
+            held: Held::Reader(Arc::new(crate::attach::views::Reader::new(
                 File::open("/dev/null").unwrap(),
                 None,
             ))),

@@ -11,14 +11,14 @@
 //! encoded: `%` becomes `%25` and `.` becomes `%2E` (reversible). The mirror
 //! keeps the cgroups' own names.
 
-use crate::cgroup_links::{self, Selection};
+use crate::attach::cgroup_links::{self, Selection};
+use crate::attach::views;
 use crate::error::{Error, Kind, Result, q};
 use crate::fs::cgroups;
 use crate::fs::mounts;
 use crate::fs::paths::{self, Dir};
 use crate::kernel::info::{self, Detail, ObjKind};
 use crate::manifest::{self, Rule, RuleKind};
-use crate::views;
 use crate::{kernel::pins, sys};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -602,7 +602,7 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
             m.rules.push(rule.clone());
             Ok(())
         })?;
-        crate::attach_status::record(state, lock, &tree, &report, None)?;
+        crate::attach::status::record(state, lock, &tree, &report, None)?;
         let mut report = report;
         crate::container::cover(state, lock, &rule, &mut report);
         return Ok(report);
@@ -614,7 +614,7 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
 /// program with the attach type it takes (links).
 enum AnyProg {
     View(views::IterProg),
-    Link(crate::links::Opened, &'static str),
+    Link(crate::attach::links::Opened, &'static str),
 }
 
 impl AnyProg {
@@ -629,7 +629,7 @@ impl AnyProg {
     fn loaded(&self) -> bool {
         match self {
             AnyProg::View(p) => matches!(p, views::IterProg::Loaded { .. }),
-            AnyProg::Link(p, _) => matches!(p.prog, crate::links::Prog::Loaded { .. }),
+            AnyProg::Link(p, _) => matches!(p.prog, crate::attach::links::Prog::Loaded { .. }),
         }
     }
 }
@@ -655,7 +655,7 @@ fn open_any(o: &AttachOptions) -> Result<AnyProg> {
             Err(e) => return Err(e),
         }
     }
-    let p = crate::links::open_prog(&o.prog, root)?;
+    let p = crate::attach::links::open_prog(&o.prog, root)?;
     let at = cgroup_links::resolve(
         &p.what,
         &p.type_name,
@@ -1278,7 +1278,7 @@ pub fn detach(
                 let _ = root.unlink(file);
             }
         }
-        crate::attach_status::forget(state, lock, &gone)?;
+        crate::attach::status::forget(state, lock, &gone)?;
     }
     let Some(pins) = pins else {
         return Ok(DetachReport::default());

@@ -8,10 +8,10 @@
 //! the state lock, by temporary file and rename). It is a note for people,
 //! never read as an order: a missing or unreadable one is empty.
 
+use crate::attach::mirror::{self, AttachReport, Tree};
 use crate::error::{Error, Kind, Result};
 use crate::fs::cgroups;
 use crate::manifest::{Lock, Rule, State};
-use crate::mirror::{self, AttachReport, Tree};
 use crate::sys;
 use serde::{Deserialize, Serialize};
 use std::os::fd::AsFd;
@@ -277,7 +277,7 @@ fn gone(rel: &Path, p: mirror::Pinned, why: &str) -> Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mirror::{Item, Skipped};
+    use crate::attach::mirror::{Item, Skipped};
 
     fn tree(name: &str) -> Tree {
         Tree {

@@ -6,8 +6,8 @@
 //! The tree of links over a subtree (pins under the pin root, the watcher's
 //! rule) is the mirror's (`mirror.rs`), shared with views.
 
+use crate::attach::links;
 use crate::error::{Error, Kind, Result, q};
-use crate::links;
 use crate::sys::{self, links::LinkExtra};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;

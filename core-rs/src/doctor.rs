@@ -536,7 +536,7 @@ pub fn doctor(fix: bool) -> Result<DoctorReport> {
             }),
         ));
     }
-    let entered = crate::container::probe();
+    let entered = crate::expose::container::probe();
     checks.push(check(
         "mount namespaces",
         entered.is_ok(),

@@ -308,20 +308,20 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 parents,
             } = params(op, p)?;
             if let Some(i) = into {
-                let into = crate::container::Into {
+                let into = crate::expose::container::Into {
                     pid: i.pid,
                     start_time: i.start_time,
                 };
-                return to_json(&crate::container::expose_into(
+                return to_json(&crate::expose::container::expose_into(
                     &state, &pin, &path, into, parents,
                 )?);
             }
             let mode = if bind {
-                crate::manifest::Mode::Bind
+                crate::state::manifest::Mode::Bind
             } else {
-                crate::manifest::Mode::Symlink
+                crate::state::manifest::Mode::Symlink
             };
-            to_json(&crate::expose::expose(&state, &pin, &path, mode)?)
+            to_json(&crate::expose::host::expose(&state, &pin, &path, mode)?)
         }
         "unexpose" => {
             #[derive(Deserialize)]
@@ -332,7 +332,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 into: Option<u32>,
             }
             let P { state, path, into } = params(op, p)?;
-            to_json(&crate::expose::unexpose(&state, &path, into)?)
+            to_json(&crate::expose::host::unexpose(&state, &path, into)?)
         }
         "exposures" => {
             #[derive(Deserialize)]
@@ -340,7 +340,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 state: PathBuf,
             }
             let P { state } = params(op, p)?;
-            to_json(&crate::expose::list(&state)?)
+            to_json(&crate::expose::host::list(&state)?)
         }
         "manifest" => {
             #[derive(Deserialize)]
@@ -348,7 +348,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 state: PathBuf,
             }
             let P { state } = params(op, p)?;
-            to_json(&crate::manifest::read(&state)?)
+            to_json(&crate::state::manifest::read(&state)?)
         }
         "map_btf" => {
             #[derive(Deserialize)]

@@ -18,7 +18,7 @@ use crate::fs::cgroups;
 use crate::fs::mounts;
 use crate::fs::paths::{self, Dir};
 use crate::kernel::info::{self, Detail, ObjKind};
-use crate::manifest::{self, Rule, RuleKind};
+use crate::state::manifest::{self, Rule, RuleKind};
 use crate::{kernel::pins, sys};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -74,7 +74,7 @@ pub struct AttachOptions {
     /// watcher keeps true as cgroups come and go.
     pub state: Option<PathBuf>,
     /// Also expose each view at this path inside the container its cgroup
-    /// holds (needs `state`: see [`crate::container::cover`]).
+    /// holds (needs `state`: see [`crate::expose::container::cover`]).
     pub into_containers: Option<PathBuf>,
 }
 
@@ -117,7 +117,7 @@ pub struct AttachReport {
     pub seen: Vec<u64>,
     /// Views exposed inside containers (`into_containers` rules).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub into: Vec<crate::container::Placed>,
+    pub into: Vec<crate::expose::container::Placed>,
 }
 
 /// A view or cgroup link found in the pin tree: where (its directory,
@@ -497,7 +497,7 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
         .map(|e| plain(e, "expose root"))
         .transpose()?;
     if let Some(p) = &o.into_containers {
-        crate::container::check_rule_path(p, o.state.is_some())?;
+        crate::expose::container::check_rule_path(p, o.state.is_some())?;
     }
     let state = match &o.state {
         Some(s) => Some(manifest::State::open(s, true)?.expect("made")),
@@ -604,7 +604,7 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
         })?;
         crate::attach::status::record(state, lock, &tree, &report, None)?;
         let mut report = report;
-        crate::container::cover(state, lock, &rule, &mut report);
+        crate::expose::container::cover(state, lock, &rule, &mut report);
         return Ok(report);
     }
     Ok(report)
@@ -1269,7 +1269,7 @@ pub fn detach(
             m.rules = kept;
             Ok(gone)
         })?;
-        crate::container::uncover(state, lock, &pin_root, name);
+        crate::expose::container::uncover(state, lock, &pin_root, name);
         for r in &gone {
             let p = prog_pin(&r.pin_root, &r.name);
             if let (true, Some(root), Some(file)) =

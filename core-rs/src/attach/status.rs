@@ -11,7 +11,7 @@
 use crate::attach::mirror::{self, AttachReport, Tree};
 use crate::error::{Error, Kind, Result};
 use crate::fs::cgroups;
-use crate::manifest::{Lock, Rule, State};
+use crate::state::manifest::{Lock, Rule, State};
 use crate::sys;
 use serde::{Deserialize, Serialize};
 use std::os::fd::AsFd;

@@ -8,10 +8,12 @@
 //! exposed pin, and on the state directory; and a filesystem mark on each
 //! cgroupfs an attach rule covers.
 
+pub mod sdnotify;
+
 use crate::attach::mirror::{AttachReport, Tree};
 use crate::attach::status::Update;
 use crate::error::{Error, Kind, Result};
-use crate::expose::{self, Removal};
+use crate::expose::host::{self, Removal};
 use crate::fs::fanotify::{
     Event, FAN_CLOSE_WRITE, FAN_DELETE_SELF, FAN_EVENT_ON_CHILD, FAN_MOVE_SELF, Fan,
 };
@@ -19,7 +21,7 @@ use crate::fs::paths::Dir;
 use crate::kernel::handles::Source;
 use crate::kernel::info::ObjKind;
 use crate::kernel::pins;
-use crate::manifest::{self, Exposure, Lock, Manifest, Rule, RuleKind, State, Token};
+use crate::state::manifest::{self, Exposure, Lock, Manifest, Rule, RuleKind, State, Token};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -97,11 +99,11 @@ pub struct Watcher {
     /// attach status.
     status: Vec<Update>,
     /// A pidfd per container an exposure is in, polled for its exit.
-    exits: crate::container::Exits,
+    exits: crate::expose::container::Exits,
     /// Containers whose process exited, to be handled in the next batch.
     exited: Vec<manifest::Namespace>,
     /// The cgroups of rules that expose into containers.
-    follow: crate::container::Follow,
+    follow: crate::expose::container::Follow,
     /// Exposures made inside containers since the manifest was last written.
     added: Vec<Exposure>,
 }
@@ -129,9 +131,9 @@ impl Watcher {
             gone: HashSet::new(),
             remade: Vec::new(),
             status: Vec::new(),
-            exits: crate::container::Exits::default(),
+            exits: crate::expose::container::Exits::default(),
             exited: Vec::new(),
-            follow: crate::container::Follow::new()?,
+            follow: crate::expose::container::Follow::new()?,
             added: Vec::new(),
         };
         w.mark_state()?;
@@ -145,7 +147,7 @@ impl Watcher {
             w.flush(&lock);
         }
         // Under systemd (Type=notify): ready once the first reconcile is done.
-        match crate::sdnotify::notify("READY=1\nSTATUS=watching") {
+        match crate::watch::sdnotify::notify("READY=1\nSTATUS=watching") {
             Ok(true) => w.log(action("ready", "told systemd the first reconcile is done")),
             Ok(false) => {}
             Err(e) => w.log(action(
@@ -302,7 +304,7 @@ impl Watcher {
         self.known.clear();
         self.mark();
         let exposures = self.manifest.exposures.clone();
-        let mut cache = expose::PinCache::default();
+        let mut cache = host::PinCache::default();
         for x in &exposures {
             self.check_exposure_with(x, &mut cache);
         }
@@ -350,7 +352,7 @@ impl Watcher {
                 self.log_error("cannot update the manifest", &e);
                 // Nothing made that is not recorded.
                 for x in &added {
-                    let _ = expose::remove_physical(x);
+                    let _ = host::remove_physical(x);
                 }
                 self.manifest.exposures.retain(|e| !added.contains(e));
             }
@@ -415,21 +417,21 @@ impl Watcher {
 
     /// Removes an exposure whose pin is gone; remakes one whose file is gone.
     fn check_exposure(&mut self, x: &Exposure) {
-        self.check_exposure_with(x, &mut expose::PinCache::default());
+        self.check_exposure_with(x, &mut host::PinCache::default());
     }
 
-    fn check_exposure_with(&mut self, x: &Exposure, cache: &mut expose::PinCache) {
+    fn check_exposure_with(&mut self, x: &Exposure, cache: &mut host::PinCache) {
         if self.gone.contains(x) {
             return;
         }
-        match expose::state_with(x, cache) {
+        match host::state_with(x, cache) {
             "ok" => {}
             "ns-gone" => self.forget_exposure(
                 x,
                 "forgotten",
                 "the container's process is gone, and its namespace with it".into(),
             ),
-            "pin-gone" => match expose::remove_physical(x) {
+            "pin-gone" => match host::remove_physical(x) {
                 // The manifest is written once per batch of events (flush).
                 Ok(Removal::NotOurs(why)) => self.forget_exposure(
                     x,
@@ -453,7 +455,7 @@ impl Watcher {
             _ if x.into.is_some() => {}
             other => {
                 let why = format!("the exposure was {other}");
-                let remade = expose::remove_physical(x).and_then(|r| match r {
+                let remade = host::remove_physical(x).and_then(|r| match r {
                     Removal::NotOurs(why) => Err(Error::new(
                         Kind::Exists,
                         "expose",
@@ -463,7 +465,7 @@ impl Watcher {
                         ),
                     )
                     .with_path(&x.path)),
-                    _ => expose::remake(x),
+                    _ => host::remake(x),
                 });
                 match remade {
                     Ok(now) => {
@@ -676,7 +678,7 @@ impl Watcher {
         };
         for o in outcomes {
             match o {
-                crate::container::Outcome::Made(made) => {
+                crate::expose::container::Outcome::Made(made) => {
                     let (x, placed) = *made;
                     self.manifest.exposures.push(x.clone());
                     self.added.push(x);
@@ -687,7 +689,7 @@ impl Watcher {
                         ..action("exposed-into", format!("container process {}", placed.pid))
                     });
                 }
-                crate::container::Outcome::Failed(cgroup, e) => {
+                crate::expose::container::Outcome::Failed(cgroup, e) => {
                     let mut a = action(
                         "error",
                         format!("cannot expose into a container: {}", e.message),

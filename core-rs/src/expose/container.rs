@@ -17,18 +17,18 @@
 //! it, and recorded by its namespace's identity (nsfs device and inode)
 //! with the process's start time. Inside, the path is resolved from the
 //! container's root with `RESOLVE_IN_ROOT` and no symlink; the mount is
-//! never wider than the pin (the rule of [`crate::expose::check_no_widening`]),
+//! never wider than the pin (the rule of [`crate::expose::host::check_no_widening`]),
 //! and it is read-only, so the container cannot change the pin's mode or
 //! owner through it.
 
 use crate::attach::mirror::{AttachReport, Skipped};
 use crate::error::{Error, Kind, Result, q};
-use crate::expose::{self, Removal};
+use crate::expose::host::{self, Removal};
 use crate::fs::fanotify::{FAN_EVENT_ON_CHILD, FAN_MODIFY, Fan};
 use crate::fs::mounts;
 use crate::fs::paths::{self, Dir, MountId};
 use crate::kernel::info::ObjKind;
-use crate::manifest::{self, Exposure, Mode, MountRecord, Namespace, Rule};
+use crate::state::manifest::{self, Exposure, Mode, MountRecord, Namespace, Rule};
 use crate::sys::{self, SysError, ns};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -345,14 +345,14 @@ fn undo_parents(made: Vec<(Dir, String)>) {
 /// `p`'s mount namespace; returns the mount as it is there.
 fn place(p: &Process, tree: BorrowedFd<'_>, path: &Path, parents: bool) -> Result<MountRecord> {
     let pid = p.ns.pid;
-    let (dir, name) = expose::split(path)?;
+    let (dir, name) = host::split(path)?;
     p.enter("expose into", |root, _| {
         let (d, made) = open_parent(root, &dir, path, pid, parents)?;
         let placed = d
             .create_excl(&name, 0o000)
             .map_err(|e| {
                 if e.errno() == libc::EEXIST {
-                    expose::exists_error(path).with_message(format!(
+                    host::exists_error(path).with_message(format!(
                         "Cannot expose at {}: a file is already there, and bpfx never replaces one",
                         in_container(path, pid)
                     ))
@@ -413,7 +413,7 @@ pub fn expose_into(
 ) -> Result<Exposure> {
     let given = mounts::absolute(pin);
     check_path(path)?;
-    let pin = expose::resolve_pin(&given)?;
+    let pin = host::resolve_pin(&given)?;
     pin.check_bind(&given)?;
     let proc = Process::open(into.pid, into.start_time, "expose into")?;
     let (mut x, tree) = prepare(&given, &pin, path, &proc)?;
@@ -443,7 +443,7 @@ fn check_path(path: &Path) -> Result<()> {
 /// the detached read-only mount of the pin to make it with.
 fn prepare(
     given: &Path,
-    pin: &expose::Pin,
+    pin: &host::Pin,
     path: &Path,
     proc: &Process,
 ) -> Result<(Exposure, OwnedFd)> {
@@ -480,7 +480,7 @@ fn record(
     let mut made = false;
     let recorded = st.update(lock, |m| {
         if m.exposures.iter().any(|e| e.same_place(x)) {
-            return Err(expose::exists_error(&x.path).with_message(format!(
+            return Err(host::exists_error(&x.path).with_message(format!(
                 "Cannot expose at {}: an exposure is recorded there",
                 in_container(&x.path, x.into.map_or(0, |n| n.pid))
             )));
@@ -504,7 +504,7 @@ fn record(
 /// its path is the one recorded, unmounts it and removes its placeholder.
 pub fn remove(x: &Exposure) -> Result<Removal> {
     let Some(ns) = x.into else {
-        return expose::remove_physical(x);
+        return host::remove_physical(x);
     };
     let Some(p) = Process::reopen(&ns) else {
         // The namespace cannot be entered: its process is gone (and with a
@@ -517,7 +517,7 @@ pub fn remove(x: &Exposure) -> Result<Removal> {
         ));
     };
     let id = MountId::from(rec);
-    let (dir, name) = expose::split(&x.path)?;
+    let (dir, name) = host::split(&x.path)?;
     let fail = |e: SysError| {
         Error::sys(
             format!("Cannot remove exposure {}", in_container(&x.path, ns.pid)),
@@ -536,7 +536,7 @@ pub fn remove(x: &Exposure) -> Result<Removal> {
             Err(e) if matches!(e.errno(), libc::ENOENT | libc::ELOOP) => return Ok(Removal::Gone),
             Err(e) => return Err(fail(e)),
         };
-        if !expose::is_our_mount(fd.as_fd(), &id) {
+        if !host::is_our_mount(fd.as_fd(), &id) {
             return Ok(Removal::NotOurs(
                 "another file or mount, not the one bpfx made, is there".into(),
             ));
@@ -546,7 +546,7 @@ pub fn remove(x: &Exposure) -> Result<Removal> {
         ns::fchdir(proc.fd()).map_err(fail)?;
         ns::umount_rel(Path::new(&format!("thread-self/fd/{}", fd.as_raw_fd()))).map_err(fail)?;
         drop(fd);
-        expose::remove_placeholder(&d, &name);
+        host::remove_placeholder(&d, &name);
         Ok(Removal::Removed { moved_to: None })
     })
 }
@@ -558,7 +558,7 @@ pub fn state_of(x: &Exposure, ns: &Namespace) -> &'static str {
         return "ns-gone";
     };
     let id = x.mount.map(MountId::from);
-    let Some((dir, name)) = expose::split(&x.path).ok() else {
+    let Some((dir, name)) = host::split(&x.path).ok() else {
         return "path-gone";
     };
     p.enter("read an exposure in", |root, _| {
@@ -566,7 +566,7 @@ pub fn state_of(x: &Exposure, ns: &Namespace) -> &'static str {
             return Ok("path-gone");
         };
         Ok(match d.open_path(&name) {
-            Ok(fd) if id.is_some_and(|id| expose::is_our_mount(fd.as_fd(), &id)) => "ok",
+            Ok(fd) if id.is_some_and(|id| host::is_our_mount(fd.as_fd(), &id)) => "ok",
             Ok(_) => "unmounted",
             Err(_) => "path-gone",
         })
@@ -735,7 +735,7 @@ fn check_one(
     }
     let made = (|| {
         // The view may not be made yet (the cgroup is new): later.
-        let pin = expose::resolve_pin(&pin_path)?;
+        let pin = host::resolve_pin(&pin_path)?;
         pin.check_bind(&pin_path)?;
         let (mut x, tree) = prepare(&pin_path, &pin, at, &p)?;
         make(&mut x, &|x: &Exposure| {

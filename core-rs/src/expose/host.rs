@@ -19,7 +19,7 @@ use crate::fs::mounts::{self, BPF_FS_MAGIC};
 use crate::fs::paths::{self, Dir, MountId};
 use crate::kernel::info::{self, ObjKind};
 use crate::kernel::pins;
-use crate::manifest::{self, Exposure, Mode, MountRecord};
+use crate::state::manifest::{self, Exposure, Mode, MountRecord};
 use crate::sys::fs::Stat;
 use serde::Serialize;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -353,7 +353,7 @@ pub(crate) fn remove_placeholder(dir: &Dir, name: &str) {
 /// verifiably bpfx's own.
 pub fn remove_physical(x: &Exposure) -> Result<Removal> {
     if x.into.is_some() {
-        return crate::container::remove(x);
+        return crate::expose::container::remove(x);
     }
     let (dir, name) = split(&x.path)?;
     let fail = |e: crate::sys::SysError| {
@@ -471,7 +471,7 @@ pub fn unexpose(state: &Path, path: &Path, into: Option<u32>) -> Result<Unexpose
             .ok_or_else(|| {
                 let at = match into {
                     None => q(&path),
-                    Some(pid) => crate::container::in_container(&path, pid),
+                    Some(pid) => crate::expose::container::in_container(&path, pid),
                 };
                 Error::new(
                     Kind::NotFound,
@@ -523,7 +523,7 @@ pub fn state_with(x: &Exposure, cache: &mut PinCache) -> &'static str {
         return "pin-gone";
     }
     if let Some(ns) = &x.into {
-        return crate::container::state_of(x, ns);
+        return crate::expose::container::state_of(x, ns);
     }
     let here = paths::split(&x.path).and_then(|(d, n)| Some((Dir::open(d).ok()?, n)));
     match x.mode {

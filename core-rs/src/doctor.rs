@@ -7,6 +7,7 @@ use crate::error::{
 };
 use crate::fs::mounts::{self, DEFAULT_BPFFS};
 use crate::kernel::btf::{RawBtf, VMLINUX};
+use crate::kernel::privileged::{CAP_BPF, CAP_SYS_ADMIN, capabilities, privileged};
 use crate::sys::{self, IterParams};
 use serde::Serialize;
 use std::ffi::CString;
@@ -45,32 +46,6 @@ fn check(name: &str, ok: bool, detail: impl Into<String>, fix: Option<&str>) -> 
         fix: if ok { None } else { fix.map(String::from) },
         refused: None,
     }
-}
-
-const CAP_SYS_ADMIN: u32 = 21;
-const CAP_BPF: u32 = 39;
-
-/// Whether this process may use bpf(2) as bpfx needs: root with
-/// CAP_SYS_ADMIN, or CAP_BPF with CAP_SYS_ADMIN.
-pub fn privileged() -> bool {
-    let (uid0, eff) = capabilities();
-    let has = |c: u32| eff & (1 << c) != 0;
-    (uid0 && has(CAP_SYS_ADMIN)) || (has(CAP_BPF) && has(CAP_SYS_ADMIN))
-}
-
-fn capabilities() -> (bool, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let eff = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .unwrap_or(0);
-    let uid0 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|v| v.split_whitespace().nth(1).map(|e| e == "0"))
-        .unwrap_or(false);
-    (uid0, eff)
 }
 
 /// Mounts bpffs at `path` (an existing directory).

@@ -358,7 +358,7 @@ pub fn aya_error(what: String, err: &(dyn std::error::Error + 'static)) -> Error
             let text = format!("{verifier_log:?}");
             if crate::error::refused_before_verification(errno.unwrap_or(0), &text) {
                 // The verifier never saw it: a policy, or no privileges.
-                return if crate::doctor::privileged() {
+                return if crate::kernel::privileged::privileged() {
                     policy_refusal(what)
                 } else {
                     Error::from_errno(what, "BPF_PROG_LOAD", libc::EPERM)
@@ -843,7 +843,7 @@ mod tests {
         assert_eq!((err.op.as_str(), err.errno), ("BPF_PROG_LOAD", libc::EPERM));
         assert!(err.log.is_none());
         assert!(!err.message.contains("verifier refused"), "{}", err.message);
-        if crate::doctor::privileged() {
+        if crate::kernel::privileged::privileged() {
             assert_eq!(
                 err.message,
                 "Cannot load program \"mapelems\": the kernel refuses this type of program: EPERM at load, before verification (a security policy, not the verifier)"

@@ -429,6 +429,12 @@ pub struct Reader {
     pending: std::sync::Mutex<Option<Error>>,
 }
 
+impl crate::kernel::handles::Readable for Reader {
+    fn read(&self, buf: &mut [u8]) -> Result<(usize, Option<Error>)> {
+        Reader::read(self, buf)
+    }
+}
+
 impl Reader {
     /// A reader of `file`, opened from `path` (named in errors).
     pub fn new(file: std::fs::File, path: Option<PathBuf>) -> Self {

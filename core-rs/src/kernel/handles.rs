@@ -1,8 +1,9 @@
 //! Open objects held for the TypeScript side, by opaque id. Each handle owns
 //! its fd; `close` drops it. The count lets tests check nothing leaks.
 //!
-//! A handle holds either a BPF object (program, map, link) or a reader of a
-//! view. Readers are shared (`Arc`), so a blocking read runs without the
+//! A handle holds either a BPF object (program, map, link), a reader (a
+//! view's, through the [`Readable`] trait of this level), or an event
+//! source. Readers are shared (`Arc`), so a blocking read runs without the
 //! table's lock, and a `close` during a read takes effect when it returns.
 
 use crate::error::{Error, Kind, Result};
@@ -21,13 +22,21 @@ pub enum Held {
         /// For a map, what the data lane checks buffers against.
         map: Option<crate::kernel::maps::MapMeta>,
     },
-    Reader(Arc<crate::attach::views::Reader>),
+    Reader(Arc<dyn Readable>),
     /// A source of events (raw fanotify events, or the watcher's actions),
     /// with the eventfd that wakes a blocked wait.
     Source {
         source: Arc<Mutex<dyn Source>>,
         wake: Arc<OwnedFd>,
     },
+}
+
+/// Something the data lane reads into a caller's buffer, such as a view
+/// (the attach part's `views::Reader`).
+pub trait Readable: Send + Sync {
+    /// Fills `buf` (or reaches the end); returns the count, and the error of
+    /// a read cut short after earlier bytes (which the next call returns).
+    fn read(&self, buf: &mut [u8]) -> Result<(usize, Option<Error>)>;
 }
 
 /// Something a `nonblocking` call waits on: [`Source::next`] blocks until
@@ -133,7 +142,7 @@ pub fn with_map<T>(
 }
 
 /// The reader behind handle `id`, shared.
-pub fn reader(id: u32) -> Result<Arc<crate::attach::views::Reader>> {
+pub fn reader(id: u32) -> Result<Arc<dyn Readable>> {
     let guard = table();
     let h = get(&guard, id)?;
     match &h.held {
@@ -178,13 +187,23 @@ mod tests {
         assert_eq!(with(id, |_, _, _| Ok(())).unwrap_err().kind, Kind::Invalid);
     }
 
+    /// A file read whole, for the table's own tests.
+    struct Whole(File);
+
+    impl Readable for Whole {
+        fn read(&self, buf: &mut [u8]) -> Result<(usize, Option<Error>)> {
+            use std::io::Read as _;
+            let n = (&self.0)
+                .read(buf)
+                .map_err(|e| Error::io("read", "read", &e))?;
+            Ok((n, None))
+        }
+    }
+
     #[test]
     fn a_reader_outlives_close_while_in_use() {
         let id = insert(Handle {
-            held: Held::Reader(Arc::new(crate::attach::views::Reader::new(
-                File::open("/dev/null").unwrap(),
-                None,
-            ))),
+            held: Held::Reader(Arc::new(Whole(File::open("/dev/null").unwrap()))),
             path: None,
         });
         let f = reader(id).unwrap();

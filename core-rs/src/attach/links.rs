@@ -1095,11 +1095,11 @@ pub fn attach(req: &LinkRequest) -> Result<ObjectInfo> {
         return Err(Error::invalid("attach", "The target (--to) is empty"));
     }
     let pin = mounts::absolute(&req.pin);
-    crate::attach::views::check_pin_path_for(&pin, "link")?;
+    pins::check_new(&pin, "link")?;
     let p = open_prog(&req.prog, req.pin_by_name_root.as_deref())?;
     let kind = kind_for(&p, &req.to, req.attach_type.as_deref())?;
     let link = make(&p, kind, req)?;
-    crate::attach::views::pin_link_for(link.as_fd(), &pin, "link")?;
+    pins::pin_at(link.as_fd(), &pin, "link")?;
     let mut i = info::info_of_kind(link.as_fd(), ObjKind::Link)?;
     i.path = Some(pin.display().to_string());
     Ok(i)

@@ -315,45 +315,7 @@ fn require_task(what: &str, n: u32) -> Result<()> {
 
 /// Checks that `pin` can be made for a view.
 pub fn check_pin_path(pin: &Path) -> Result<()> {
-    check_pin_path_for(pin, "view")
-}
-
-/// Checks that `pin` can be made for the `what` (`view`, `link`) to pin:
-/// its directory is on bpffs, its name has no `.`, and nothing is there yet.
-pub fn check_pin_path_for(pin: &Path, what: &str) -> Result<()> {
-    let parent = pin
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    mounts::require_bpffs_dir(parent, &format!("pin the {what}"))?;
-    let name = pin.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if name.is_empty() || name.contains('.') {
-        return Err(Error::invalid(
-            "BPF_OBJ_PIN",
-            format!(
-                "Cannot pin the {what} at {}: bpffs refuses '.' in names",
-                q(pin)
-            ),
-        )
-        .with_path(pin)
-        .with_hint("choose a name without '.'"));
-    }
-    if crate::fs::paths::lstat(pin).is_ok() {
-        return Err(Error::new(
-            Kind::Exists,
-            "BPF_OBJ_PIN",
-            format!(
-                "Cannot pin the {what} at {}: the name is already in use",
-                q(pin)
-            ),
-        )
-        .with_path(pin)
-        .with_hint(format!(
-            "unpin it first (`bpfx unpin {}`) or choose another name",
-            pin.display()
-        )));
-    }
-    Ok(())
+    pins::check_new(pin, "view")
 }
 
 /// Makes an iterator link of `prog` with `params`.
@@ -371,33 +333,7 @@ pub fn make_link(prog: BorrowedFd<'_>, target: &str, params: sys::IterParams) ->
 
 /// Pins the view `link` at `pin`.
 pub fn pin_link(link: BorrowedFd<'_>, pin: &Path) -> Result<()> {
-    pin_link_for(link, pin, "view")
-}
-
-/// Pins `link`, a `what` (`view`, `link`), at `pin`.
-///
-/// The parent is resolved once into a handle (as the caller spelled it) and
-/// the pin is made relative to it (`BPF_F_PATH_FD`), so a directory swapped
-/// in on the way after the checks cannot redirect it.
-pub fn pin_link_for(link: BorrowedFd<'_>, pin: &Path, what: &str) -> Result<()> {
-    let pin = &crate::fs::mounts::absolute(pin);
-    let (parent, name) = crate::fs::paths::split(pin).ok_or_else(|| {
-        Error::invalid(
-            "BPF_OBJ_PIN",
-            format!("Cannot pin the {what} at {}: not a file name", q(pin)),
-        )
-        .with_path(pin)
-    })?;
-    crate::fs::paths::Dir::open_following(parent)
-        .and_then(|dir| dir.pin(link, name))
-        .map_err(|e| {
-            let err = Error::sys(format!("Cannot pin the {what} at {}", q(pin)), e).with_path(pin);
-            if err.kind == Kind::Exists {
-                err.with_hint("unpin it first, or choose another name")
-            } else {
-                err
-            }
-        })
+    pins::pin_at(link, pin, "view")
 }
 
 /// Makes one view: an iterator link of `prog` with `params`, pinned at `pin`.

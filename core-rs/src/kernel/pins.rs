@@ -6,7 +6,7 @@ use crate::fs::paths::{self, Dir};
 use crate::kernel::info::{self, ObjKind, ObjectInfo};
 use crate::sys;
 use serde::Serialize;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 /// Opens the object pinned at `path` and tells its kind. With `want`, an
@@ -343,6 +343,70 @@ pub fn is_preload(p: &Path) -> bool {
         p.file_name().and_then(|n| n.to_str()),
         Some("maps.debug" | "progs.debug")
     )
+}
+
+/// Checks that `pin` can be made for the `what` (`view`, `link`) to pin:
+/// its directory is on bpffs, its name has no `.`, and nothing is there yet.
+pub fn check_new(pin: &Path, what: &str) -> Result<()> {
+    let parent = pin
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    mounts::require_bpffs_dir(parent, &format!("pin the {what}"))?;
+    let name = pin.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.is_empty() || name.contains('.') {
+        return Err(Error::invalid(
+            "BPF_OBJ_PIN",
+            format!(
+                "Cannot pin the {what} at {}: bpffs refuses '.' in names",
+                q(pin)
+            ),
+        )
+        .with_path(pin)
+        .with_hint("choose a name without '.'"));
+    }
+    if paths::lstat(pin).is_ok() {
+        return Err(Error::new(
+            Kind::Exists,
+            "BPF_OBJ_PIN",
+            format!(
+                "Cannot pin the {what} at {}: the name is already in use",
+                q(pin)
+            ),
+        )
+        .with_path(pin)
+        .with_hint(format!(
+            "unpin it first (`bpfx unpin {}`) or choose another name",
+            pin.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Pins `link`, a `what` (`view`, `link`), at `pin`.
+///
+/// The parent is resolved once into a handle (as the caller spelled it) and
+/// the pin is made relative to it (`BPF_F_PATH_FD`), so a directory swapped
+/// in on the way after the checks cannot redirect it.
+pub fn pin_at(link: BorrowedFd<'_>, pin: &Path, what: &str) -> Result<()> {
+    let pin = &mounts::absolute(pin);
+    let (parent, name) = paths::split(pin).ok_or_else(|| {
+        Error::invalid(
+            "BPF_OBJ_PIN",
+            format!("Cannot pin the {what} at {}: not a file name", q(pin)),
+        )
+        .with_path(pin)
+    })?;
+    Dir::open_following(parent)
+        .and_then(|dir| dir.pin(link, name))
+        .map_err(|e| {
+            let err = Error::sys(format!("Cannot pin the {what} at {}", q(pin)), e).with_path(pin);
+            if err.kind == Kind::Exists {
+                err.with_hint("unpin it first, or choose another name")
+            } else {
+                err
+            }
+        })
 }
 
 #[cfg(test)]

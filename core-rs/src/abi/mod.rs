@@ -317,9 +317,9 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 )?);
             }
             let mode = if bind {
-                crate::state::manifest::Mode::Bind
+                crate::expose::exposure::Mode::Bind
             } else {
-                crate::state::manifest::Mode::Symlink
+                crate::expose::exposure::Mode::Symlink
             };
             to_json(&crate::expose::host::expose(&state, &pin, &path, mode)?)
         }

@@ -12,13 +12,14 @@
 //! keeps the cgroups' own names.
 
 use crate::attach::cgroup_links::{self, Selection};
+use crate::attach::rule::{Rule, RuleKind};
 use crate::attach::views;
 use crate::error::{Error, Kind, Result, q};
 use crate::fs::cgroups;
 use crate::fs::mounts;
 use crate::fs::paths::{self, Dir};
 use crate::kernel::info::{self, Detail, ObjKind};
-use crate::state::manifest::{self, Rule, RuleKind};
+use crate::state::manifest;
 use crate::{kernel::pins, sys};
 use serde::Serialize;
 use std::collections::BTreeMap;

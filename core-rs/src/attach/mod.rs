@@ -6,5 +6,6 @@
 pub mod cgroup_links;
 pub mod links;
 pub mod mirror;
+pub mod rule;
 pub mod status;
 pub mod views;

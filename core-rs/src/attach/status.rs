@@ -9,9 +9,10 @@
 //! never read as an order: a missing or unreadable one is empty.
 
 use crate::attach::mirror::{self, AttachReport, Tree};
+use crate::attach::rule::Rule;
 use crate::error::{Error, Kind, Result};
 use crate::fs::cgroups;
-use crate::state::manifest::{Lock, Rule, State};
+use crate::state::manifest::{Lock, State};
 use crate::sys;
 use serde::{Deserialize, Serialize};
 use std::os::fd::AsFd;

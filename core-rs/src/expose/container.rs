@@ -22,13 +22,15 @@
 //! owner through it.
 
 use crate::attach::mirror::{AttachReport, Skipped};
+use crate::attach::rule::Rule;
 use crate::error::{Error, Kind, Result, q};
+use crate::expose::exposure::{Exposure, Mode, MountRecord, Namespace};
 use crate::expose::host::{self, Removal};
 use crate::fs::fanotify::{FAN_EVENT_ON_CHILD, FAN_MODIFY, Fan};
 use crate::fs::mounts;
 use crate::fs::paths::{self, Dir, MountId};
 use crate::kernel::info::ObjKind;
-use crate::state::manifest::{self, Exposure, Mode, MountRecord, Namespace, Rule};
+use crate::state::manifest;
 use crate::sys::{self, SysError, ns};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};

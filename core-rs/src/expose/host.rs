@@ -15,11 +15,12 @@
 //! when anyone could reach the pin through it who cannot now.
 
 use crate::error::{Error, Kind, Result, q};
+use crate::expose::exposure::{Exposure, Mode, MountRecord};
 use crate::fs::mounts::{self, BPF_FS_MAGIC};
 use crate::fs::paths::{self, Dir, MountId};
 use crate::kernel::info::{self, ObjKind};
 use crate::kernel::pins;
-use crate::state::manifest::{self, Exposure, Mode, MountRecord};
+use crate::state::manifest;
 use crate::sys::fs::Stat;
 use serde::Serialize;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

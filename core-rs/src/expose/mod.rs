@@ -2,4 +2,5 @@
 //! inside a container's mount namespace (`container`). Knows no watcher.
 
 pub mod container;
+pub mod exposure;
 pub mod host;

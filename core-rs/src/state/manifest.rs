@@ -12,7 +12,9 @@
 //! manifest with `O_EXCL`. What the manifest says is a claim: the code that
 //! acts on an entry checks it against the kernel first.
 
+use crate::attach::rule::Rule;
 use crate::error::{Error, Kind, Result, q};
+use crate::expose::exposure::Exposure;
 use crate::fs::paths::Dir;
 use crate::sys;
 use serde::{Deserialize, Serialize};
@@ -25,148 +27,6 @@ const TMP: &str = ".manifest.json.tmp";
 const CORRUPT: &str = "manifest.json.corrupt";
 /// Exposures added and removed since the manifest was last written whole.
 pub const JOURNAL: &str = "manifest.journal";
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    Symlink,
-    Bind,
-}
-
-/// How bpfx knows a bind exposure's mount again: the mount's ids (statx)
-/// and the bpffs inode it shows.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "camelCase")]
-pub struct MountRecord {
-    /// The mount id of `/proc/self/mountinfo` (`STATX_MNT_ID`).
-    pub mnt_id: u64,
-    /// The unique mount id (`STATX_MNT_ID_UNIQUE`, kernel 6.8+).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mnt_id_unique: Option<u64>,
-    /// Device and inode of the pin the mount shows.
-    pub dev: u64,
-    pub ino: u64,
-}
-
-impl From<crate::fs::paths::MountId> for MountRecord {
-    fn from(m: crate::fs::paths::MountId) -> Self {
-        MountRecord {
-            mnt_id: m.mnt_id,
-            mnt_id_unique: m.mnt_id_unique,
-            dev: m.dev,
-            ino: m.ino,
-        }
-    }
-}
-
-impl From<MountRecord> for crate::fs::paths::MountId {
-    fn from(m: MountRecord) -> Self {
-        crate::fs::paths::MountId {
-            mnt_id: m.mnt_id,
-            mnt_id_unique: m.mnt_id_unique,
-            dev: m.dev,
-            ino: m.ino,
-        }
-    }
-}
-
-/// A pinned object put at a path outside bpffs.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "camelCase")]
-pub struct Exposure {
-    /// The pin's real path (symlinks resolved when it was exposed).
-    pub pin: PathBuf,
-    pub path: PathBuf,
-    pub mode: Mode,
-    /// The kernel id of the object when it was exposed: a pin replaced by
-    /// another object is not the one exposed.
-    pub object_id: u32,
-    pub kind: String,
-    /// A bind exposure's mount.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mount: Option<MountRecord>,
-    /// For an exposure inside another mount namespace (a container's),
-    /// that namespace: `path` is resolved in it, and `mount` is there.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub into: Option<Namespace>,
-}
-
-impl Exposure {
-    /// Whether `self` and `other` are at the same place: the same path in
-    /// the same mount namespace (the host's when `into` is none).
-    pub fn same_place(&self, other: &Exposure) -> bool {
-        self.path == other.path && self.into.map(|n| n.ns()) == other.into.map(|n| n.ns())
-    }
-}
-
-/// A mount namespace bpfx exposed into, known by its identity, not by a
-/// PID alone: the nsfs inode and device of the namespace, and the process
-/// it was entered through with that process's start time (clock ticks
-/// after boot), so that a recycled PID is never taken for it.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "camelCase")]
-pub struct Namespace {
-    pub pid: u32,
-    pub start_time: u64,
-    pub mnt_ns: u64,
-    pub ns_dev: u64,
-}
-
-impl Namespace {
-    /// The namespace's own identity (its nsfs device and inode).
-    pub fn ns(&self) -> (u64, u64) {
-        (self.ns_dev, self.mnt_ns)
-    }
-}
-
-/// What an attach rule keeps per selected cgroup.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum RuleKind {
-    /// A `self`-order cgroup iterator link (a view), exposed in a mirror.
-    #[default]
-    View,
-    /// A cgroup program's link (`BPF_LINK_CREATE` on the cgroup).
-    Link,
-}
-
-impl RuleKind {
-    fn is_view(&self) -> bool {
-        *self == RuleKind::View
-    }
-}
-
-/// An attach rule: a view or a program's link per selected cgroup of a
-/// subtree, kept true by the watcher. Fields past `name` came later and are
-/// optional, so older manifests still parse.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct Rule {
-    /// The pinned program the views or links are made from.
-    pub prog: PathBuf,
-    /// The cgroup root's canonical path.
-    pub cgroup_root: PathBuf,
-    pub pin_root: PathBuf,
-    /// Where the mirror of symlinks goes; empty for links without one.
-    #[serde(default)]
-    pub expose_root: PathBuf,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "RuleKind::is_view")]
-    pub kind: RuleKind,
-    /// A link rule's attach type (`egress`, `sysctl`, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attach_type: Option<String>,
-    /// Only the cgroups this many levels below the root (0: the root).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub depth: Option<u32>,
-    /// Only the cgroups whose name matches this glob.
-    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
-    pub glob: Option<String>,
-    /// Where each view is also exposed inside the container its cgroup
-    /// holds (processes in a mount namespace other than the host's).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub into_containers: Option<PathBuf>,
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Manifest {
@@ -680,6 +540,8 @@ pub fn watcher_lock(state: &Path) -> Result<(State, OwnedFd)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attach::rule::RuleKind;
+    use crate::expose::exposure::{Mode, MountRecord, Namespace};
 
     fn tmp() -> PathBuf {
         let d = std::env::temp_dir().join(format!(

@@ -11,8 +11,10 @@
 pub mod sdnotify;
 
 use crate::attach::mirror::{AttachReport, Tree};
+use crate::attach::rule::{Rule, RuleKind};
 use crate::attach::status::Update;
 use crate::error::{Error, Kind, Result};
+use crate::expose::exposure::{Exposure, MountRecord, Namespace};
 use crate::expose::host::{self, Removal};
 use crate::fs::fanotify::{
     Event, FAN_CLOSE_WRITE, FAN_DELETE_SELF, FAN_EVENT_ON_CHILD, FAN_MOVE_SELF, Fan,
@@ -21,7 +23,7 @@ use crate::fs::paths::Dir;
 use crate::kernel::handles::Source;
 use crate::kernel::info::ObjKind;
 use crate::kernel::pins;
-use crate::state::manifest::{self, Exposure, Lock, Manifest, Rule, RuleKind, State, Token};
+use crate::state::manifest::{self, Lock, Manifest, State, Token};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -101,7 +103,7 @@ pub struct Watcher {
     /// A pidfd per container an exposure is in, polled for its exit.
     exits: crate::expose::container::Exits,
     /// Containers whose process exited, to be handled in the next batch.
-    exited: Vec<manifest::Namespace>,
+    exited: Vec<Namespace>,
     /// The cgroups of rules that expose into containers.
     follow: crate::expose::container::Follow,
     /// Exposures made inside containers since the manifest was last written.
@@ -667,11 +669,10 @@ impl Watcher {
         if rules.is_empty() {
             return;
         }
-        let mut make =
-            |x: &mut Exposure, mk: &dyn Fn(&Exposure) -> Result<manifest::MountRecord>| {
-                x.mount = Some(mk(x)?);
-                Ok(())
-            };
+        let mut make = |x: &mut Exposure, mk: &dyn Fn(&Exposure) -> Result<MountRecord>| {
+            x.mount = Some(mk(x)?);
+            Ok(())
+        };
         let outcomes = match self.follow.run(&rules, &self.manifest.exposures, &mut make) {
             Ok(o) => o,
             Err(e) => return self.log_error("cannot follow containers", &e),
@@ -749,7 +750,7 @@ impl Source for Watcher {
             else {
                 return Ok(None);
             };
-            let exited: Vec<manifest::Namespace> = exits
+            let exited: Vec<Namespace> = exits
                 .iter()
                 .zip(&ready[3..])
                 .filter(|(_, r)| **r)

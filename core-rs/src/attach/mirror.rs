@@ -118,7 +118,19 @@ pub struct AttachReport {
     pub seen: Vec<u64>,
     /// Views exposed inside containers (`into_containers` rules).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub into: Vec<crate::expose::container::Placed>,
+    pub into: Vec<Placed>,
+}
+
+/// A view a rule exposed inside a container, as reports show it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Placed {
+    /// The cgroup's path relative to the rule's root.
+    pub cgroup: String,
+    /// The container's process entered.
+    pub pid: u32,
+    pub pin: String,
+    pub path: String,
 }
 
 /// A view or cgroup link found in the pin tree: where (its directory,
@@ -498,7 +510,7 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
         .map(|e| plain(e, "expose root"))
         .transpose()?;
     if let Some(p) = &o.into_containers {
-        crate::expose::container::check_rule_path(p, o.state.is_some())?;
+        crate::attach::rule::check_rule_path(p, o.state.is_some())?;
     }
     let state = match &o.state {
         Some(s) => Some(manifest::State::open(s, true)?.expect("made")),

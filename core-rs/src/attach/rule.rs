@@ -1,8 +1,9 @@
 //! An attach rule as bpfx records it: what to keep per selected cgroup of a
 //! subtree. The state part keeps these records; the mirror applies them.
 
+use crate::error::{Error, Result, q};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What an attach rule keeps per selected cgroup.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -51,4 +52,33 @@ pub struct Rule {
     /// holds (processes in a mount namespace other than the host's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub into_containers: Option<PathBuf>,
+}
+
+/// Refuses an `into_containers` path that is not an absolute file path, or
+/// a rule without a state directory (the watcher follows containers by it).
+pub fn check_rule_path(path: &Path, has_state: bool) -> Result<()> {
+    check_into_path(path)?;
+    if !has_state {
+        return Err(Error::invalid(
+            "attach",
+            "Exposing views into containers needs a state directory: give --state",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a path inside a container that is not an absolute path to a
+/// file.
+pub fn check_into_path(path: &Path) -> Result<()> {
+    if !path.is_absolute() || crate::fs::paths::split(path).is_none() {
+        return Err(Error::invalid(
+            "expose",
+            format!(
+                "Cannot expose at {}: give an absolute path to a file inside the container",
+                q(path)
+            ),
+        )
+        .with_path(path));
+    }
+    Ok(())
 }

@@ -21,8 +21,9 @@
 //! and it is read-only, so the container cannot change the pin's mode or
 //! owner through it.
 
+use crate::attach::mirror::Placed;
 use crate::attach::mirror::{AttachReport, Skipped};
-use crate::attach::rule::Rule;
+use crate::attach::rule::{Rule, check_into_path};
 use crate::error::{Error, Kind, Result, q};
 use crate::expose::exposure::{Exposure, Mode, MountRecord, Namespace};
 use crate::expose::host::{self, Removal};
@@ -32,7 +33,6 @@ use crate::fs::paths::{self, Dir, MountId};
 use crate::kernel::info::ObjKind;
 use crate::state::manifest;
 use crate::sys::{self, SysError, ns};
-use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -392,18 +392,6 @@ pub struct Into {
     pub start_time: Option<u64>,
 }
 
-/// A view a rule exposed inside a container, as reports show it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Placed {
-    /// The cgroup's path relative to the rule's root.
-    pub cgroup: String,
-    /// The container's process entered.
-    pub pid: u32,
-    pub pin: String,
-    pub path: String,
-}
-
 /// Puts the object pinned at `pin` at `path` inside the mount namespace of
 /// process `into`, as a read-only bind mount, and records it in `state`.
 pub fn expose_into(
@@ -414,7 +402,7 @@ pub fn expose_into(
     parents: bool,
 ) -> Result<Exposure> {
     let given = mounts::absolute(pin);
-    check_path(path)?;
+    check_into_path(path)?;
     let pin = host::resolve_pin(&given)?;
     pin.check_bind(&given)?;
     let proc = Process::open(into.pid, into.start_time, "expose into")?;
@@ -425,20 +413,6 @@ pub fn expose_into(
         place(&proc, tree.as_fd(), &x.path, parents)
     })?;
     Ok(x)
-}
-
-fn check_path(path: &Path) -> Result<()> {
-    if !path.is_absolute() || paths::split(path).is_none() {
-        return Err(Error::invalid(
-            "expose",
-            format!(
-                "Cannot expose at {}: give an absolute path to a file inside the container",
-                q(path)
-            ),
-        )
-        .with_path(path));
-    }
-    Ok(())
 }
 
 /// The exposure of `pin` at `path` in `proc`'s namespace, not made yet, and
@@ -599,19 +573,6 @@ pub fn probe() -> Result<()> {
         ns::mount_read_only(tree.as_fd())
             .map_err(|e| Error::sys("Cannot make a mount read-only", e))
     })
-}
-
-/// Refuses an `into_containers` path that is not an absolute file path, or
-/// a rule without a state directory (the watcher follows containers by it).
-pub fn check_rule_path(path: &Path, has_state: bool) -> Result<()> {
-    check_path(path)?;
-    if !has_state {
-        return Err(Error::invalid(
-            "attach",
-            "Exposing views into containers needs a state directory: give --state",
-        ));
-    }
-    Ok(())
 }
 
 /// What a cgroup holds, for a rule that exposes into containers.

@@ -44,5 +44,5 @@ pub fn status(op: &str, p: Value) -> Result<Value> {
         state: PathBuf,
     }
     let P { state } = params(op, p)?;
-    to_json(&crate::attach::status::status(&state)?)
+    to_json(&crate::state::status::status(&state)?)
 }

@@ -615,7 +615,7 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
             m.rules.push(rule.clone());
             Ok(())
         })?;
-        crate::attach::status::record(state, lock, &tree, &report, None)?;
+        crate::state::status::record(state, lock, &tree, &report, None)?;
         let mut report = report;
         crate::expose::container::cover(state, lock, &rule, &mut report);
         return Ok(report);
@@ -1291,7 +1291,7 @@ pub fn detach(
                 let _ = root.unlink(file);
             }
         }
-        crate::attach::status::forget(state, lock, &gone)?;
+        crate::state::status::forget(state, lock, &gone)?;
     }
     let Some(pins) = pins else {
         return Ok(DetachReport::default());

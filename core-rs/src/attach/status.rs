@@ -3,23 +3,16 @@
 //! failed and why.
 //!
 //! What is there is read from the kernel and the pin tree each time. Only
-//! why an attachment failed cannot be read back, so attach and the watcher
-//! keep the last failures in `<state dir>/attach-status.json` (written under
-//! the state lock, by temporary file and rename). It is a note for people,
-//! never read as an order: a missing or unreadable one is empty.
+//! why an attachment failed cannot be read back: attach and the watcher
+//! keep the last failures, which the state part writes down
+//! (`state::status`). They are a note for people, never read as an order.
 
 use crate::attach::mirror::{self, AttachReport, Tree};
 use crate::attach::rule::Rule;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Kind, Result};
 use crate::fs::cgroups;
-use crate::state::manifest::{Lock, State};
-use crate::sys;
 use serde::{Deserialize, Serialize};
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-
-const FILE: &str = "attach-status.json";
-const TMP: &str = ".attach-status.json.tmp";
 
 /// One cgroup a rule could not attach to, and why.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -32,14 +25,8 @@ pub struct Failure {
     pub why: String,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct File {
-    #[serde(default)]
-    failures: Vec<Failure>,
-}
-
-/// The failures of one reconcile of a rule's tree, for [`apply`]: those of
-/// the cgroups at `under` (or all, `None`) are replaced.
+/// The failures of one reconcile of a rule's tree: those of the cgroups at
+/// `under` (or all, `None`) are replaced by [`Update::apply_to`].
 #[derive(Debug, Clone)]
 pub struct Update {
     pin_root: PathBuf,
@@ -72,6 +59,20 @@ impl Update {
         }
     }
 
+    /// Replaces what `failures` holds of the cgroups this update covers by
+    /// what failed in it.
+    pub fn apply_to(&self, failures: &mut Vec<Failure>) {
+        failures.retain(|x| !self.covers(x));
+        for (cgroup, why) in &self.failed {
+            failures.push(Failure {
+                pin_root: self.pin_root.clone(),
+                name: self.name.clone(),
+                cgroup: cgroup.clone(),
+                why: why.clone(),
+            });
+        }
+    }
+
     fn covers(&self, f: &Failure) -> bool {
         f.pin_root == self.pin_root
             && f.name == self.name
@@ -83,72 +84,13 @@ impl Update {
     }
 }
 
-fn read_file(state: &State) -> File {
-    state
-        .dir()
-        .open_file(FILE, libc::O_RDONLY | libc::O_NONBLOCK, 0)
-        .and_then(|fd| sys::fs::read_to_end(fd.as_fd()))
-        .ok()
-        .and_then(|t| serde_json::from_slice(&t).ok())
-        .unwrap_or_default()
-}
-
-fn write_file(state: &State, lock: &Lock, f: &File) -> Result<()> {
-    let mut bytes = serde_json::to_vec(f)
-        .map_err(|e| Error::internal(format!("Cannot encode the attach status: {e}")))?;
-    bytes.push(b'\n');
-    state.replace(lock, FILE, TMP, &bytes, "attach status")
-}
-
-/// Applies `updates` to the recorded failures (the lock held); writes only
-/// when something changed.
-pub fn apply(state: &State, lock: &Lock, updates: &[Update]) -> Result<()> {
-    if updates.is_empty() {
-        return Ok(());
-    }
-    let mut f = read_file(state);
-    let before = f.failures.clone();
-    for u in updates {
-        f.failures.retain(|x| !u.covers(x));
-        for (cgroup, why) in &u.failed {
-            f.failures.push(Failure {
-                pin_root: u.pin_root.clone(),
-                name: u.name.clone(),
-                cgroup: cgroup.clone(),
-                why: why.clone(),
-            });
-        }
-    }
-    if f.failures == before {
-        return Ok(());
-    }
-    write_file(state, lock, &f)
-}
-
-/// Records the failures of one reconcile of `tree` (the lock held).
-pub fn record(
-    state: &State,
-    lock: &Lock,
-    tree: &Tree,
-    report: &AttachReport,
-    under: Option<&Path>,
-) -> Result<()> {
-    apply(state, lock, &[Update::of(tree, report, under)])
-}
-
 /// Forgets the failures of the rules `gone` (detached).
-pub fn forget(state: &State, lock: &Lock, gone: &[Rule]) -> Result<()> {
-    let mut f = read_file(state);
-    let n = f.failures.len();
-    f.failures.retain(|x| {
+pub fn forget_rules(failures: &mut Vec<Failure>, gone: &[Rule]) {
+    failures.retain(|x| {
         !gone
             .iter()
             .any(|r| r.pin_root == x.pin_root && r.name == x.name)
     });
-    if f.failures.len() == n {
-        return Ok(());
-    }
-    write_file(state, lock, &f)
 }
 
 /// One cgroup of a rule.
@@ -177,22 +119,9 @@ pub struct RuleStatus {
     pub entries: Vec<Entry>,
 }
 
-/// The status of every rule of `state` (`rules`: their names, or all).
-pub fn status(state: &Path) -> Result<Vec<RuleStatus>> {
-    let Some(st) = State::open(state, false)? else {
-        return Ok(Vec::new());
-    };
-    let m = st.read()?;
-    let failures = read_file(&st).failures;
-    let mut out = Vec::new();
-    for rule in m.rules {
-        let entries = entries(&rule, &failures)?;
-        out.push(RuleStatus { rule, entries });
-    }
-    Ok(out)
-}
-
-fn entries(rule: &Rule, failures: &[Failure]) -> Result<Vec<Entry>> {
+/// The entries of `rule`'s cgroups, read from the kernel and the pin tree,
+/// with the recorded `failures`.
+pub fn entries(rule: &Rule, failures: &[Failure]) -> Result<Vec<Entry>> {
     let tree = Tree::of(rule)?;
     let cgroups = match cgroups::walk(&rule.cgroup_root) {
         Ok(w) => w.cgroups,
@@ -272,94 +201,5 @@ fn gone(rel: &Path, p: mirror::Pinned, why: &str) -> Entry {
         why: Some(format!(
             "{why}: still pinned until `bpfx watch` or the next attach removes it"
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::attach::mirror::{Item, Skipped};
-
-    fn tree(name: &str) -> Tree {
-        Tree {
-            pin_root: "/b".into(),
-            expose_root: None,
-            name: name.into(),
-            attach: Some(1),
-            select: Default::default(),
-        }
-    }
-
-    fn report(made: &[&str], skipped: &[&str]) -> AttachReport {
-        AttachReport {
-            made: made
-                .iter()
-                .map(|c| Item {
-                    cgroup: c.to_string(),
-                    cgroup_id: 1,
-                    pin: String::new(),
-                    expose: String::new(),
-                    link_id: Some(9),
-                })
-                .collect(),
-            skipped: skipped
-                .iter()
-                .map(|c| Skipped {
-                    cgroup: c.to_string(),
-                    why: format!("{c} failed"),
-                })
-                .collect(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn failures_are_kept_per_rule_and_replaced_by_what_a_reconcile_saw() {
-        let dir = std::env::temp_dir().join(format!("bpfx-status-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let state = State::open(&dir, true).unwrap().unwrap();
-        let lock = state.lock().unwrap();
-        let names = |state: &State| -> Vec<(String, String)> {
-            read_file(state)
-                .failures
-                .into_iter()
-                .map(|f| (f.name, f.cgroup))
-                .collect()
-        };
-        record(&state, &lock, &tree("e"), &report(&[], &["a", "b/c"]), None).unwrap();
-        record(&state, &lock, &tree("f"), &report(&[], &["a"]), None).unwrap();
-        assert_eq!(names(&state).len(), 3);
-        // A watcher event below "b": what failed there is replaced; "a" stays.
-        record(
-            &state,
-            &lock,
-            &tree("e"),
-            &report(&[], &[]),
-            Some(Path::new("b")),
-        )
-        .unwrap();
-        assert_eq!(
-            names(&state),
-            vec![("e".into(), "a".into()), ("f".into(), "a".into())]
-        );
-        // "a" attached after all: its failure goes, the other rule's stays.
-        record(
-            &state,
-            &lock,
-            &tree("e"),
-            &report(&["a"], &[]),
-            Some(Path::new("x")),
-        )
-        .unwrap();
-        assert_eq!(names(&state), vec![("f".into(), "a".into())]);
-        let gone = Rule {
-            pin_root: "/b".into(),
-            name: "f".into(),
-            ..Default::default()
-        };
-        forget(&state, &lock, &[gone]).unwrap();
-        assert!(names(&state).is_empty());
-        drop(lock);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -2,3 +2,4 @@
 //! check against the kernel and the filesystems; and the one lock.
 
 pub mod manifest;
+pub mod status;

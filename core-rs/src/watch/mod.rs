@@ -320,7 +320,7 @@ impl Watcher {
     /// one write (the lock is held).
     fn flush(&mut self, lock: &Lock) {
         let status = std::mem::take(&mut self.status);
-        if let Err(e) = crate::attach::status::apply(&self.state, lock, &status) {
+        if let Err(e) = crate::state::status::apply(&self.state, lock, &status) {
             self.log_error("cannot record the attach status", &e);
         }
         if self.gone.is_empty() && self.remade.is_empty() && self.added.is_empty() {

@@ -2,15 +2,15 @@
 //! a cgroup program's links), `detach`, and `attach_status`.
 
 use super::{params, to_json};
-use crate::attach::mirror;
 use crate::error::Result;
+use crate::state::rules;
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// `attach`: [`mirror::AttachOptions`] in, [`mirror::AttachReport`] out.
+/// `attach`: [`crate::attach::mirror::AttachOptions`] in, [`crate::attach::mirror::AttachReport`] out.
 pub fn attach(op: &str, p: Value) -> Result<Value> {
-    to_json(&mirror::attach(&params(op, p)?)?)
+    to_json(&rules::attach(&params(op, p)?)?)
 }
 
 /// `detach`: the pin root (and expose root, name) in, what went out.
@@ -29,7 +29,7 @@ pub fn detach(op: &str, p: Value) -> Result<Value> {
         name,
         state,
     } = params(op, p)?;
-    to_json(&mirror::detach(
+    to_json(&rules::detach(
         &pin_root,
         expose_root.as_deref(),
         name.as_deref(),

@@ -19,7 +19,6 @@ use crate::fs::cgroups;
 use crate::fs::mounts;
 use crate::fs::paths::{self, Dir};
 use crate::kernel::info::{self, Detail, ObjKind};
-use crate::state::manifest;
 use crate::{kernel::pins, sys};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -490,11 +489,29 @@ fn check_expose_fs(root: &Path, on: &Dir) -> Result<()> {
     }
 }
 
+/// What records attach rules: the state part (the manifest's rules, the
+/// attach status, the rules' exposures into containers). Given one, attach
+/// and detach hold its lock from [`Keeper::lock`] to their end, so that
+/// attach, detach and the watcher never work on one tree at once.
+pub trait Keeper {
+    /// Takes the state directory's lock: once the arguments are checked,
+    /// before anything is made.
+    fn lock(&mut self) -> Result<()>;
+    /// Records `rule`, just made true, with what its attach did (`report`
+    /// gains what was exposed into containers, and what failed there).
+    fn keep(&mut self, rule: &Rule, tree: &Tree, report: &mut AttachReport) -> Result<()>;
+    /// Forgets the rules of `pin_root` (named `name`, or any) and removes
+    /// their exposures into containers; returns the rules forgotten.
+    fn forget(&mut self, pin_root: &Path, name: Option<&str>) -> Result<Vec<Rule>>;
+    /// Forgets the recorded status of the rules `gone`.
+    fn forgotten(&mut self, gone: &[Rule]) -> Result<()>;
+}
+
 /// Makes, keeps and removes views so that every cgroup of the subtree has
 /// exactly one, pinned and exposed. Running it again changes nothing. With
-/// a state directory, its lock is held throughout, so that attach, detach
-/// and the watcher never work on one tree at once.
-pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
+/// a `keeper` (a state directory), the attach is recorded as a rule, under
+/// its lock.
+pub fn attach(o: &AttachOptions, mut keeper: Option<&mut dyn Keeper>) -> Result<AttachReport> {
     check_name(&o.name)?;
     let top = cgroups::resolve(&o.cgroup_root)?;
     let top_path = top
@@ -510,13 +527,11 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
         .map(|e| plain(e, "expose root"))
         .transpose()?;
     if let Some(p) = &o.into_containers {
-        crate::attach::rule::check_rule_path(p, o.state.is_some())?;
+        crate::attach::rule::check_rule_path(p, keeper.is_some())?;
     }
-    let state = match &o.state {
-        Some(s) => Some(manifest::State::open(s, true)?.expect("made")),
-        None => None,
-    };
-    let lock = state.as_ref().map(|s| s.lock()).transpose()?;
+    if let Some(k) = keeper.as_deref_mut() {
+        k.lock()?;
+    }
     // Check the roots before anything is made.
     if Dir::open(&pin_root).is_err() {
         let parent = pin_root.parent().unwrap_or(Path::new("/"));
@@ -579,7 +594,7 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
         select,
     };
     let report = tree.reconcile_walk(prog.fd()?, &top_path, walk)?;
-    if let (Some(state), Some(lock)) = (&state, &lock) {
+    if let Some(keeper) = keeper {
         let prog_path = if prog.loaded() {
             let p = prog_pin(&tree.pin_root, &tree.name);
             let root = open_pin_root(&tree.pin_root, true)?.expect("made");
@@ -609,15 +624,8 @@ pub fn attach(o: &AttachOptions) -> Result<AttachReport> {
             glob: tree.select.glob.clone(),
             into_containers: o.into_containers.clone(),
         };
-        state.update(lock, |m| {
-            m.rules
-                .retain(|r| !(r.pin_root == rule.pin_root && r.name == rule.name));
-            m.rules.push(rule.clone());
-            Ok(())
-        })?;
-        crate::state::status::record(state, lock, &tree, &report, None)?;
         let mut report = report;
-        crate::expose::container::cover(state, lock, &rule, &mut report);
+        keeper.keep(&rule, &tree, &mut report)?;
         return Ok(report);
     }
     Ok(report)
@@ -1255,34 +1263,24 @@ pub struct DetachReport {
 }
 
 /// Removes every view and cgroup link below `pin_root` (named `name`, or
-/// any) and the mirror symlinks that point at them, and forgets the matching
-/// attach rules in `state`. Touches nothing else. With a state directory,
-/// its lock is held throughout: the watcher makes nothing for a rule while
-/// it goes, and nothing is left when this returns.
+/// any) and the mirror symlinks that point at them, and with a `keeper`
+/// forgets the matching attach rules. Touches nothing else. With a keeper
+/// (a state directory), its lock is held throughout: the watcher makes
+/// nothing for a rule while it goes, and nothing is left when this returns.
 pub fn detach(
     pin_root: &Path,
     expose_root: Option<&Path>,
     name: Option<&str>,
-    state: Option<&Path>,
+    mut keeper: Option<&mut dyn Keeper>,
 ) -> Result<DetachReport> {
     let pin_root = plain(pin_root, "pin root")?;
     let expose_root = expose_root.map(|e| plain(e, "expose root")).transpose()?;
-    let state = match state {
-        Some(s) => Some(manifest::State::open(s, true)?.expect("made")),
-        None => None,
-    };
-    let lock = state.as_ref().map(|s| s.lock()).transpose()?;
+    if let Some(k) = keeper.as_deref_mut() {
+        k.lock()?;
+    }
     let pins = open_pin_root(&pin_root, false)?;
-    if let (Some(state), Some(lock)) = (&state, &lock) {
-        let gone = state.update(lock, |m| {
-            let (gone, kept): (Vec<Rule>, Vec<Rule>) = m
-                .rules
-                .drain(..)
-                .partition(|r| r.pin_root == pin_root && name.is_none_or(|n| r.name == n));
-            m.rules = kept;
-            Ok(gone)
-        })?;
-        crate::expose::container::uncover(state, lock, &pin_root, name);
+    if let Some(keeper) = keeper {
+        let gone = keeper.forget(&pin_root, name)?;
         for r in &gone {
             let p = prog_pin(&r.pin_root, &r.name);
             if let (true, Some(root), Some(file)) =
@@ -1291,7 +1289,7 @@ pub fn detach(
                 let _ = root.unlink(file);
             }
         }
-        crate::state::status::forget(state, lock, &gone)?;
+        keeper.forgotten(&gone)?;
     }
     let Some(pins) = pins else {
         return Ok(DetachReport::default());

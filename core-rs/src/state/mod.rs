@@ -2,4 +2,5 @@
 //! check against the kernel and the filesystems; and the one lock.
 
 pub mod manifest;
+pub mod rules;
 pub mod status;

@@ -312,7 +312,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                     pid: i.pid,
                     start_time: i.start_time,
                 };
-                return to_json(&crate::expose::container::expose_into(
+                return to_json(&crate::state::exposures::expose_into(
                     &state, &pin, &path, into, parents,
                 )?);
             }
@@ -321,7 +321,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
             } else {
                 crate::expose::exposure::Mode::Symlink
             };
-            to_json(&crate::expose::host::expose(&state, &pin, &path, mode)?)
+            to_json(&crate::state::exposures::expose(&state, &pin, &path, mode)?)
         }
         "unexpose" => {
             #[derive(Deserialize)]
@@ -332,7 +332,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 into: Option<u32>,
             }
             let P { state, path, into } = params(op, p)?;
-            to_json(&crate::expose::host::unexpose(&state, &path, into)?)
+            to_json(&crate::state::exposures::unexpose(&state, &path, into)?)
         }
         "exposures" => {
             #[derive(Deserialize)]
@@ -340,7 +340,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 state: PathBuf,
             }
             let P { state } = params(op, p)?;
-            to_json(&crate::expose::host::list(&state)?)
+            to_json(&crate::state::exposures::list(&state)?)
         }
         "manifest" => {
             #[derive(Deserialize)]

@@ -17,21 +17,19 @@
 //! it, and recorded by its namespace's identity (nsfs device and inode)
 //! with the process's start time. Inside, the path is resolved from the
 //! container's root with `RESOLVE_IN_ROOT` and no symlink; the mount is
-//! never wider than the pin (the rule of [`crate::expose::host::check_no_widening`]),
+//! never wider than the pin (the rule of [`crate::expose::pin::check_no_widening`]),
 //! and it is read-only, so the container cannot change the pin's mode or
 //! owner through it.
 
 use crate::attach::mirror::Placed;
-use crate::attach::mirror::{AttachReport, Skipped};
 use crate::attach::rule::{Rule, check_into_path};
 use crate::error::{Error, Kind, Result, q};
 use crate::expose::exposure::{Exposure, Mode, MountRecord, Namespace};
-use crate::expose::host::{self, Removal};
+use crate::expose::pin::{Pin, resolve_pin};
+use crate::expose::place::{Removal, exists_error, is_our_mount, remove_placeholder, split};
 use crate::fs::fanotify::{FAN_EVENT_ON_CHILD, FAN_MODIFY, Fan};
 use crate::fs::mounts;
 use crate::fs::paths::{self, Dir, MountId};
-use crate::kernel::info::ObjKind;
-use crate::state::manifest;
 use crate::sys::{self, SysError, ns};
 use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd};
@@ -254,7 +252,8 @@ impl Process {
     }
 }
 
-pub(crate) fn in_container(path: &Path, pid: u32) -> String {
+/// `path` as named in errors about process `pid`'s mount namespace.
+pub fn in_container(path: &Path, pid: u32) -> String {
     format!("{} in process {pid}'s mount namespace", q(path))
 }
 
@@ -347,14 +346,14 @@ fn undo_parents(made: Vec<(Dir, String)>) {
 /// `p`'s mount namespace; returns the mount as it is there.
 fn place(p: &Process, tree: BorrowedFd<'_>, path: &Path, parents: bool) -> Result<MountRecord> {
     let pid = p.ns.pid;
-    let (dir, name) = host::split(path)?;
+    let (dir, name) = split(path)?;
     p.enter("expose into", |root, _| {
         let (d, made) = open_parent(root, &dir, path, pid, parents)?;
         let placed = d
             .create_excl(&name, 0o000)
             .map_err(|e| {
                 if e.errno() == libc::EEXIST {
-                    host::exists_error(path).with_message(format!(
+                    exists_error(path).with_message(format!(
                         "Cannot expose at {}: a file is already there, and bpfx never replaces one",
                         in_container(path, pid)
                     ))
@@ -392,37 +391,46 @@ pub struct Into {
     pub start_time: Option<u64>,
 }
 
-/// Puts the object pinned at `pin` at `path` inside the mount namespace of
-/// process `into`, as a read-only bind mount, and records it in `state`.
-pub fn expose_into(
-    state: &Path,
-    pin: &Path,
-    path: &Path,
-    into: Into,
+/// An exposure into a container, checked and not made yet: [`prepare_into`]
+/// makes it, and the state part records it as [`IntoPrepared::make`] makes
+/// it.
+pub struct IntoPrepared {
+    /// The exposure to record (`mount` is filled in as it is made).
+    pub exposure: Exposure,
+    proc: Process,
+    tree: OwnedFd,
     parents: bool,
-) -> Result<Exposure> {
+}
+
+impl IntoPrepared {
+    /// Puts the mount at `x`'s path inside the namespace (making missing
+    /// directories with `parents`); returns the mount made.
+    pub fn make(&self, x: &Exposure) -> Result<MountRecord> {
+        place(&self.proc, self.tree.as_fd(), &x.path, self.parents)
+    }
+}
+
+/// Checks that the object pinned at `pin` can be put at `path` inside the
+/// mount namespace of process `into`, as a read-only bind mount, and takes
+/// that mount; nothing is made inside yet.
+pub fn prepare_into(pin: &Path, path: &Path, into: Into, parents: bool) -> Result<IntoPrepared> {
     let given = mounts::absolute(pin);
     check_into_path(path)?;
-    let pin = host::resolve_pin(&given)?;
+    let pin = resolve_pin(&given)?;
     pin.check_bind(&given)?;
     let proc = Process::open(into.pid, into.start_time, "expose into")?;
-    let (mut x, tree) = prepare(&given, &pin, path, &proc)?;
-    let st = manifest::State::open(state, true)?.expect("made");
-    let lock = st.lock()?;
-    record(&st, &lock, &mut x, |x| {
-        place(&proc, tree.as_fd(), &x.path, parents)
-    })?;
-    Ok(x)
+    let (exposure, tree) = prepare(&given, &pin, path, &proc)?;
+    Ok(IntoPrepared {
+        exposure,
+        proc,
+        tree,
+        parents,
+    })
 }
 
 /// The exposure of `pin` at `path` in `proc`'s namespace, not made yet, and
 /// the detached read-only mount of the pin to make it with.
-fn prepare(
-    given: &Path,
-    pin: &host::Pin,
-    path: &Path,
-    proc: &Process,
-) -> Result<(Exposure, OwnedFd)> {
+fn prepare(given: &Path, pin: &Pin, path: &Path, proc: &Process) -> Result<(Exposure, OwnedFd)> {
     let tree = paths::clone_tree(pin.fd.as_fd())
         .and_then(|t| ns::mount_read_only(t.as_fd()).map(|()| t))
         .map_err(|e| {
@@ -433,55 +441,18 @@ fn prepare(
         path: path.to_path_buf(),
         mode: Mode::Bind,
         object_id: pin.id,
-        kind: match pin.kind {
-            ObjKind::Prog => "prog",
-            ObjKind::Map => "map",
-            ObjKind::Link => "link",
-        }
-        .into(),
+        kind: pin.kind_name().into(),
         mount: None,
         into: Some(proc.ns),
     };
     Ok((x, tree))
 }
 
-/// Records `x` in `st`, made by `make` under the lock `lock`; nothing is
-/// left half-made when the record cannot be written.
-fn record(
-    st: &manifest::State,
-    lock: &manifest::Lock,
-    x: &mut Exposure,
-    make: impl FnOnce(&Exposure) -> Result<MountRecord>,
-) -> Result<()> {
-    let mut made = false;
-    let recorded = st.update(lock, |m| {
-        if m.exposures.iter().any(|e| e.same_place(x)) {
-            return Err(host::exists_error(&x.path).with_message(format!(
-                "Cannot expose at {}: an exposure is recorded there",
-                in_container(&x.path, x.into.map_or(0, |n| n.pid))
-            )));
-        }
-        x.mount = Some(make(x)?);
-        made = true;
-        m.exposures.push(x.clone());
-        Ok(())
-    });
-    if let Err(e) = recorded {
-        if made {
-            let _ = remove(x);
-        }
-        return Err(e);
-    }
-    Ok(())
-}
-
 /// Removes the exposure `x` made inside a container: enters its namespace
 /// (only while the recorded process is still there), checks the mount at
 /// its path is the one recorded, unmounts it and removes its placeholder.
-pub fn remove(x: &Exposure) -> Result<Removal> {
-    let Some(ns) = x.into else {
-        return host::remove_physical(x);
-    };
+pub fn remove(x: &Exposure, ns: &Namespace) -> Result<Removal> {
+    let ns = *ns;
     let Some(p) = Process::reopen(&ns) else {
         // The namespace cannot be entered: its process is gone (and with a
         // container's init, the namespace and the mount too).
@@ -493,7 +464,7 @@ pub fn remove(x: &Exposure) -> Result<Removal> {
         ));
     };
     let id = MountId::from(rec);
-    let (dir, name) = host::split(&x.path)?;
+    let (dir, name) = split(&x.path)?;
     let fail = |e: SysError| {
         Error::sys(
             format!("Cannot remove exposure {}", in_container(&x.path, ns.pid)),
@@ -512,7 +483,7 @@ pub fn remove(x: &Exposure) -> Result<Removal> {
             Err(e) if matches!(e.errno(), libc::ENOENT | libc::ELOOP) => return Ok(Removal::Gone),
             Err(e) => return Err(fail(e)),
         };
-        if !host::is_our_mount(fd.as_fd(), &id) {
+        if !is_our_mount(fd.as_fd(), &id) {
             return Ok(Removal::NotOurs(
                 "another file or mount, not the one bpfx made, is there".into(),
             ));
@@ -522,7 +493,7 @@ pub fn remove(x: &Exposure) -> Result<Removal> {
         ns::fchdir(proc.fd()).map_err(fail)?;
         ns::umount_rel(Path::new(&format!("thread-self/fd/{}", fd.as_raw_fd()))).map_err(fail)?;
         drop(fd);
-        host::remove_placeholder(&d, &name);
+        remove_placeholder(&d, &name);
         Ok(Removal::Removed { moved_to: None })
     })
 }
@@ -534,7 +505,7 @@ pub fn state_of(x: &Exposure, ns: &Namespace) -> &'static str {
         return "ns-gone";
     };
     let id = x.mount.map(MountId::from);
-    let Some((dir, name)) = host::split(&x.path).ok() else {
+    let Some((dir, name)) = split(&x.path).ok() else {
         return "path-gone";
     };
     p.enter("read an exposure in", |root, _| {
@@ -542,7 +513,7 @@ pub fn state_of(x: &Exposure, ns: &Namespace) -> &'static str {
             return Ok("path-gone");
         };
         Ok(match d.open_path(&name) {
-            Ok(fd) if id.is_some_and(|id| host::is_our_mount(fd.as_fd(), &id)) => "ok",
+            Ok(fd) if id.is_some_and(|id| is_our_mount(fd.as_fd(), &id)) => "ok",
             Ok(_) => "unmounted",
             Err(_) => "path-gone",
         })
@@ -673,7 +644,7 @@ pub type Maker<'a> =
 
 /// Exposes the rule's view of cgroup `rel` inside the container it holds,
 /// unless `have` records it there.
-fn check_one(
+pub fn check_one(
     rule: &Rule,
     rel: &Path,
     patient: bool,
@@ -698,7 +669,7 @@ fn check_one(
     }
     let made = (|| {
         // The view may not be made yet (the cgroup is new): later.
-        let pin = host::resolve_pin(&pin_path)?;
+        let pin = resolve_pin(&pin_path)?;
         pin.check_bind(&pin_path)?;
         let (mut x, tree) = prepare(&pin_path, &pin, at, &p)?;
         make(&mut x, &|x: &Exposure| {
@@ -727,51 +698,6 @@ fn check_one(
         Err(e) if e.errno == libc::ESRCH => Outcome::Later,
         Err(e) => Outcome::Failed(cgroup, e),
     }
-}
-
-/// At attach: exposes each view of `report` (made or kept) inside the
-/// container its cgroup holds, recording each in `st`; what fails is
-/// reported as skipped. The watcher does the same as containers come.
-pub fn cover(st: &manifest::State, lock: &manifest::Lock, rule: &Rule, report: &mut AttachReport) {
-    let rels: Vec<String> = report
-        .made
-        .iter()
-        .chain(&report.kept)
-        .map(|i| i.cgroup.clone())
-        .collect();
-    for rel in rels {
-        let have = st.read().map(|m| m.exposures).unwrap_or_default();
-        let mut make = |x: &mut Exposure, mk: &dyn Fn(&Exposure) -> Result<MountRecord>| {
-            record(st, lock, x, mk)
-        };
-        match check_one(rule, Path::new(&rel), false, &have, &mut make) {
-            Outcome::Made(made) => report.into.push(made.1),
-            Outcome::Failed(cgroup, e) => report.skipped.push(Skipped {
-                cgroup,
-                why: e.message.clone(),
-            }),
-            Outcome::Done | Outcome::Later => {}
-        }
-    }
-}
-
-/// At detach: removes and forgets the exposures inside containers of the
-/// views under `pin_root` (named `name`, or any).
-pub fn uncover(st: &manifest::State, lock: &manifest::Lock, pin_root: &Path, name: Option<&str>) {
-    let ours = |x: &Exposure| {
-        x.into.is_some()
-            && x.pin.starts_with(pin_root)
-            && name.is_none_or(|n| x.pin.file_name().is_some_and(|f| f == n))
-    };
-    let _ = st.update(lock, |m| {
-        let (gone, kept): (Vec<Exposure>, Vec<Exposure>) =
-            m.exposures.drain(..).partition(|x| ours(x));
-        m.exposures = kept;
-        for x in &gone {
-            let _ = remove(x);
-        }
-        Ok(())
-    });
 }
 
 /// How long a cgroup a process just joined is checked again for, while its

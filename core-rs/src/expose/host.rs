@@ -16,29 +16,12 @@
 
 use crate::error::{Error, Kind, Result, q};
 use crate::expose::exposure::{Exposure, Mode, MountRecord};
+use crate::expose::pin::{Pin, open_recorded_pin, resolve_pin};
+use crate::expose::place::{Removal, exists_error, is_our_mount, remove_placeholder, split};
 use crate::fs::mounts::{self, BPF_FS_MAGIC};
 use crate::fs::paths::{self, Dir, MountId};
-use crate::kernel::info::{self, ObjKind};
-use crate::kernel::pins;
-use crate::state::manifest;
-use crate::sys::fs::Stat;
-use serde::Serialize;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
-
-pub(crate) fn split(path: &Path) -> Result<(PathBuf, String)> {
-    match paths::split(path) {
-        Some((dir, name)) => Ok((dir.to_path_buf(), name.to_string())),
-        None => Err(Error::invalid(
-            "expose",
-            format!(
-                "Cannot expose at {}: give an absolute path to a file",
-                q(path)
-            ),
-        )
-        .with_path(path)),
-    }
-}
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
 
 fn open_parent(dir: &Path, path: &Path) -> Result<Dir> {
     Dir::open(dir).map_err(|e| {
@@ -63,135 +46,27 @@ fn open_parent(dir: &Path, path: &Path) -> Result<Dir> {
     })
 }
 
-pub(crate) fn exists_error(path: &Path) -> Error {
-    Error::new(
-        Kind::Exists,
-        "symlinkat",
-        format!(
-            "Cannot expose at {}: a file is already there, and bpfx never replaces one",
-            q(path)
-        ),
-    )
-    .with_path(path)
-    .with_hint("remove it, or choose another path")
-}
-
-/// Whether a principal passes through every directory of `dirs`.
-fn traverses(dirs: &[Stat], can: impl Fn(&Stat) -> bool) -> bool {
-    dirs.iter().all(can)
-}
-
-/// Refuses a bind mount that would let someone reach the pin who cannot now.
-/// A bind mount shows the pin's inode itself, but not the directories that
-/// guard it. `st` is the pin's inode and `dirs` its real ancestors (walked
-/// by handles, so no spelling of the path gets around this): the pin's owner
-/// (who could chmod it through the bind), its group and others must each
-/// reach it now, through every ancestor, for the bind to be allowed.
-/// Supplementary groups are not known here, so the check errs on refusing.
-pub fn check_no_widening(pin: &Path, st: &Stat, dirs: &[Stat]) -> Result<()> {
-    let refuse = |why: String, hint: &str| {
-        Err(Error::new(
-            Kind::Permission,
-            "expose",
-            format!(
-                "Cannot bind {} elsewhere: {why}, so the bind mount would widen access",
-                q(pin)
-            ),
-        )
-        .with_path(pin)
-        .with_hint(hint.to_string()))
-    };
-    let mode = st.mode & 0o7777;
-    let others = |d: &Stat| d.mode & 0o001 != 0;
-    if st.uid != 0
-        && !traverses(dirs, |d| {
-            others(d) || (d.uid == st.uid && d.mode & 0o100 != 0)
-        })
-    {
-        return refuse(
-            format!(
-                "it belongs to uid {}, whom its directories keep out (and who could change its mode through the bind)",
-                st.uid
-            ),
-            "give the pin to root first (chown root), or expose it as a symlink",
-        );
-    }
-    if mode & 0o070 != 0
-        && !traverses(dirs, |d| {
-            others(d) || (d.gid == st.gid && d.mode & 0o010 != 0)
-        })
-    {
-        return refuse(
-            format!("its mode {mode:04o} grants its group access that its directories withhold"),
-            "narrow the pin's mode first (chmod go-rwx), or expose it as a symlink",
-        );
-    }
-    if mode & 0o007 != 0 && !traverses(dirs, others) {
-        return refuse(
-            format!("its mode {mode:04o} grants others access that its directories withhold"),
-            "narrow the pin's mode first (chmod go-rwx), or expose it as a symlink",
-        );
-    }
-    Ok(())
-}
-
-/// A pin resolved once: an `O_PATH` fd on its inode, its real directory
-/// (opened with no symlink) and name, and the object's id and kind.
-pub(crate) struct Pin {
-    pub(crate) fd: OwnedFd,
+/// An exposure on the host, checked and not made yet: [`prepare`] makes
+/// it, and the state part records it as [`Prepared::make`] makes it.
+pub struct Prepared {
+    /// The exposure to record (`mount` is filled in as it is made).
+    pub exposure: Exposure,
+    pin: Pin,
     dir: Dir,
     name: String,
-    st: Stat,
-    pub(crate) id: u32,
-    pub(crate) kind: ObjKind,
 }
 
-impl Pin {
-    pub(crate) fn real(&self) -> PathBuf {
-        self.dir.path().join(&self.name)
-    }
-
-    /// Refuses a bind mount of this pin that would widen access
-    /// ([`check_no_widening`]); `given` is the caller's spelling.
-    pub(crate) fn check_bind(&self, given: &Path) -> Result<()> {
-        let dirs = paths::ancestors(&self.dir).map_err(|e| pin_error(given, e))?;
-        check_no_widening(given, &self.st, &dirs)
+impl Prepared {
+    /// Makes the exposure `x` (this one, as recorded); for a bind, returns
+    /// the mount made. It undoes itself when it fails.
+    pub fn make(&self, x: &Exposure) -> Result<Option<MountRecord>> {
+        make(x, self.pin.fd.as_fd(), &self.dir, &self.name)
     }
 }
 
-fn pin_error(pin: &Path, e: crate::sys::SysError) -> Error {
-    Error::sys(format!("Cannot expose {}", q(pin)), e).with_path(pin)
-}
-
-/// Resolves the pin the caller named (its own spelling, symlinks followed)
-/// into a [`Pin`]: the inode on bpffs, and the object it holds.
-pub(crate) fn resolve_pin(given: &Path) -> Result<Pin> {
-    // The usual checks and messages (not found, not bpffs, kind) first.
-    let (_, kind) = pins::open(given, None)?;
-    let fd = paths::open_object(given).map_err(|e| pin_error(given, e))?;
-    if !matches!(crate::sys::fs::fs_magic_fd(fd.as_fd()), Ok(BPF_FS_MAGIC)) {
-        return Err(Error::new(
-            Kind::NotBpffs,
-            "fstatfs",
-            format!("Cannot expose {}: the path is not on bpffs", q(given)),
-        )
-        .with_path(given));
-    }
-    let obj = paths::obj_get_fd(fd.as_fd()).map_err(|e| pin_error(given, e))?;
-    let id = info::info_of_kind(obj.as_fd(), kind)?.id;
-    let (dir, name, st) = paths::parent_of(fd.as_fd()).map_err(|e| pin_error(given, e))?;
-    Ok(Pin {
-        fd,
-        dir,
-        name,
-        st,
-        id,
-        kind,
-    })
-}
-
-/// Puts the object pinned at `pin` at `path`, and records it in `state`.
-pub fn expose(state: &Path, pin: &Path, path: &Path, mode: Mode) -> Result<Exposure> {
+/// Checks that the object pinned at `pin` can be put at `path`, with
+/// nothing made yet.
+pub fn prepare(pin: &Path, path: &Path, mode: Mode) -> Result<Prepared> {
     let given = mounts::absolute(pin);
     let path = mounts::absolute(path);
     let p = resolve_pin(&given)?;
@@ -210,41 +85,21 @@ pub fn expose(state: &Path, pin: &Path, path: &Path, mode: Mode) -> Result<Expos
         )
         .with_path(&path));
     }
-    let mut exposure = Exposure {
+    let exposure = Exposure {
         pin: p.real(),
         path: path.clone(),
         mode,
         object_id: p.id,
-        kind: match p.kind {
-            ObjKind::Prog => "prog",
-            ObjKind::Map => "map",
-            ObjKind::Link => "link",
-        }
-        .into(),
+        kind: p.kind_name().into(),
         mount: None,
         into: None,
     };
-    let state = manifest::State::open(state, true)?.expect("made");
-    let lock = state.lock()?;
-    let mut made = false;
-    let recorded = state.update(&lock, |m| {
-        if m.exposures.iter().any(|x| x.same_place(&exposure)) {
-            return Err(exists_error(&path));
-        }
-        exposure.mount = make(&exposure, p.fd.as_fd(), &dirfd, &name)?;
-        made = true;
-        m.exposures.push(exposure.clone());
-        Ok(())
-    });
-    if let Err(e) = recorded {
-        // `make` undoes itself when it fails; if the manifest could not be
-        // written after it, the exposure goes too: nothing half-made.
-        if made {
-            let _ = remove_physical(&exposure);
-        }
-        return Err(e);
-    }
-    Ok(exposure)
+    Ok(Prepared {
+        exposure,
+        pin: p,
+        dir: dirfd,
+        name,
+    })
 }
 
 /// Makes the exposure `x` of the pin inode `pin` at `name` in `dir`; for a
@@ -300,16 +155,6 @@ pub fn remake(x: &Exposure) -> Result<Exposure> {
     Ok(out)
 }
 
-/// An `O_PATH` fd on the recorded pin (its real path, opened with no
-/// symlink), if it still holds the object exposed.
-fn open_recorded_pin(x: &Exposure) -> Option<OwnedFd> {
-    let (dir, name) = paths::split(&x.pin)?;
-    let fd = Dir::open(dir).ok()?.open_path(name).ok()?;
-    let obj = paths::obj_get_fd(fd.as_fd()).ok()?;
-    let kind = info::kind_of(obj.as_fd())?;
-    (info::info_of_kind(obj.as_fd(), kind).ok()?.id == x.object_id).then_some(fd)
-}
-
 /// Whether the recorded pin's place is on bpffs (its nearest directory
 /// that is still there): a manifest entry naming anything else is not an
 /// exposure bpfx made.
@@ -320,42 +165,9 @@ fn pin_on_bpffs(pin: &Path) -> bool {
         .is_some_and(|d| d.magic().is_ok_and(|m| m == BPF_FS_MAGIC))
 }
 
-/// Whether `fd` is the root of the mount `id` records, showing a bpffs
-/// inode: the ids alone could be copied from another mount into a forged
-/// manifest, but not the filesystem.
-pub(crate) fn is_our_mount(fd: BorrowedFd<'_>, id: &MountId) -> bool {
-    crate::sys::fs::stat_at(fd, "").is_ok_and(|st| id.is(&st))
-        && crate::sys::fs::fs_magic_fd(fd).is_ok_and(|m| m == BPF_FS_MAGIC)
-}
-
-/// What [`remove_physical`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Removal {
-    /// Removed (from where it was now, if it was moved).
-    Removed { moved_to: Option<PathBuf> },
-    /// Nothing of it was left.
-    Gone,
-    /// Something is there that bpfx cannot verify as its own: left alone.
-    NotOurs(String),
-}
-
-/// Removes the empty placeholder file a bind exposure was mounted on, if
-/// it is still the one bpfx made (an empty root-owned mode-0 file).
-pub(crate) fn remove_placeholder(dir: &Dir, name: &str) {
-    let (Ok(st), Ok(me)) = (dir.stat(name), dir.stat("")) else {
-        return;
-    };
-    if st.is_file() && st.size == 0 && st.mode & 0o7777 == 0 && st.uid == 0 && st.dev == me.dev {
-        let _ = dir.unlink(name);
-    }
-}
-
-/// Removes the exposure's file (and mount), touching nothing that is not
-/// verifiably bpfx's own.
-pub fn remove_physical(x: &Exposure) -> Result<Removal> {
-    if x.into.is_some() {
-        return crate::expose::container::remove(x);
-    }
+/// Removes the exposure's file (and mount) on the host, touching nothing
+/// that is not verifiably bpfx's own.
+pub fn remove(x: &Exposure) -> Result<Removal> {
     let (dir, name) = split(&x.path)?;
     let fail = |e: crate::sys::SysError| {
         Error::sys(format!("Cannot remove exposure {}", q(&x.path)), e).with_path(&x.path)
@@ -442,90 +254,9 @@ pub fn remove_physical(x: &Exposure) -> Result<Removal> {
     }
 }
 
-/// What `unexpose` did: the exposure forgotten, and why anything at its
-/// path was left alone.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Unexposed {
-    #[serde(flatten)]
-    pub exposure: Exposure,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub left_alone: Option<String>,
-}
-
-/// Removes the exposure at `path` and forgets it: on the host, or with
-/// `into` inside the container of that PID, as recorded.
-pub fn unexpose(state: &Path, path: &Path, into: Option<u32>) -> Result<Unexposed> {
-    let path = match into {
-        None => mounts::absolute(path),
-        Some(_) => path.to_path_buf(),
-    };
-    let there = |x: &Exposure| match into {
-        None => x.into.is_none(),
-        Some(pid) => x.into.is_some_and(|n| n.pid == pid),
-    };
-    manifest::update(state, |m| {
-        let i = m
-            .exposures
-            .iter()
-            .position(|x| x.path == path && there(x))
-            .ok_or_else(|| {
-                let at = match into {
-                    None => q(&path),
-                    Some(pid) => crate::expose::container::in_container(&path, pid),
-                };
-                Error::new(
-                    Kind::NotFound,
-                    "unexpose",
-                    format!("No exposure at {at} in state directory {}", q(state)),
-                )
-                .with_path(&path)
-                .with_hint("`bpfx exposures` lists them")
-            })?;
-        let x = m.exposures.remove(i);
-        let left_alone = match remove_physical(&x)? {
-            Removal::NotOurs(why) => Some(why),
-            _ => None,
-        };
-        Ok(Unexposed {
-            exposure: x,
-            left_alone,
-        })
-    })
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExposureState {
-    #[serde(flatten)]
-    pub exposure: Exposure,
-    /// `ok`, `pin-gone` (the pin was removed or now holds another object),
-    /// `path-gone` (the exposure's file was removed), `unmounted`,
-    /// `moved` (a bind exposure's mount is elsewhere: its directory moved),
-    /// or `ns-gone` (the container's process it was made through is gone).
-    pub state: &'static str,
-}
-
-/// The state of one exposure, read from the kernel and the filesystems.
-pub fn state_of(x: &Exposure) -> &'static str {
-    state_with(x, &mut PinCache::default())
-}
-
-/// Whether each pin holds its object, as found during one pass over many
-/// exposures (40,000 symlinks of one pin check it once).
-pub type PinCache = std::collections::HashMap<(PathBuf, u32), bool>;
-
-/// [`state_of`], with the pins checked once per `cache`.
-pub fn state_with(x: &Exposure, cache: &mut PinCache) -> &'static str {
-    let pin_ok = *cache
-        .entry((x.pin.clone(), x.object_id))
-        .or_insert_with(|| open_recorded_pin(x).is_some());
-    if !pin_ok {
-        return "pin-gone";
-    }
-    if let Some(ns) = &x.into {
-        return crate::expose::container::state_of(x, ns);
-    }
+/// The state of the exposure `x` on the host, its pin known to hold the
+/// object exposed: `ok`, `path-gone`, `unmounted` or `moved`.
+pub fn state_here(x: &Exposure) -> &'static str {
     let here = paths::split(&x.path).and_then(|(d, n)| Some((Dir::open(d).ok()?, n)));
     match x.mode {
         Mode::Symlink => match here {
@@ -553,77 +284,9 @@ pub fn state_with(x: &Exposure, cache: &mut PinCache) -> &'static str {
     }
 }
 
-/// Every exposure recorded in `state`, with its state.
-pub fn list(state: &Path) -> Result<Vec<ExposureState>> {
-    let mut cache = PinCache::default();
-    Ok(manifest::read(state)?
-        .exposures
-        .into_iter()
-        .map(|x| ExposureState {
-            state: state_with(&x, &mut cache),
-            exposure: x,
-        })
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn st(mode: u32, uid: u32, gid: u32) -> Stat {
-        Stat {
-            mode,
-            uid,
-            gid,
-            ino: 1,
-            dev: 1,
-            size: 0,
-            mtime_ns: 0,
-            mnt_id: 1,
-            mnt_id_unique: None,
-        }
-    }
-
-    #[test]
-    fn a_bind_that_would_widen_access_is_refused() {
-        let pin = Path::new("/sys/fs/bpf/x");
-        let closed = [st(0o40700, 0, 0), st(0o40755, 0, 0)];
-        let e = check_no_widening(pin, &st(0o100644, 0, 0), &closed).unwrap_err();
-        assert_eq!(e.kind, Kind::Permission);
-        assert!(e.message.contains("would widen access"), "{}", e.message);
-        assert!(
-            check_no_widening(pin, &st(0o100600, 0, 0), &closed).is_ok(),
-            "a root-only pin widens nothing"
-        );
-        let open = [st(0o40755, 0, 0)];
-        assert!(check_no_widening(pin, &st(0o100644, 0, 0), &open).is_ok());
-    }
-
-    #[test]
-    fn a_user_owned_pin_behind_a_root_only_directory_is_refused() {
-        let pin = Path::new("/sys/fs/bpf/x");
-        let closed = [st(0o40700, 0, 0), st(0o40755, 0, 0)];
-        let e = check_no_widening(pin, &st(0o100600, 1000, 1000), &closed).unwrap_err();
-        assert!(e.message.contains("belongs to uid 1000"), "{}", e.message);
-        let theirs = [st(0o40700, 1000, 0), st(0o40755, 0, 0)];
-        assert!(
-            check_no_widening(pin, &st(0o100600, 1000, 1000), &theirs).is_ok(),
-            "its owner reaches it now"
-        );
-        let group_only = [st(0o40750, 0, 5), st(0o40755, 0, 0)];
-        assert!(check_no_widening(pin, &st(0o100640, 0, 5), &group_only).is_ok());
-        assert!(check_no_widening(pin, &st(0o100640, 0, 6), &group_only).is_err());
-    }
-
-    #[test]
-    fn paths_must_be_absolute_files() {
-        assert!(split(Path::new("rel/x")).is_err());
-        assert!(split(Path::new("/")).is_err());
-        assert_eq!(
-            split(Path::new("/a/b")).unwrap(),
-            (PathBuf::from("/a"), "b".to_string())
-        );
-    }
 
     #[test]
     fn a_symlink_on_the_way_is_refused_clearly() {

@@ -6,9 +6,8 @@
 use crate::attach::mirror::{self, AttachOptions, AttachReport, DetachReport, Keeper, Tree};
 use crate::attach::rule::Rule;
 use crate::error::{Error, Result};
-use crate::expose::container;
 use crate::state::manifest::{Lock, State};
-use crate::state::status;
+use crate::state::{exposures, status};
 use std::path::{Path, PathBuf};
 
 /// The state directory an attach or detach records in, opened (and made)
@@ -51,7 +50,7 @@ impl Keeper for Recorder {
             Ok(())
         })?;
         status::record(state, lock, tree, report, None)?;
-        container::cover(state, lock, rule, report);
+        exposures::cover(state, lock, rule, report);
         Ok(())
     }
 
@@ -65,7 +64,7 @@ impl Keeper for Recorder {
             m.rules = kept;
             Ok(gone)
         })?;
-        container::uncover(state, lock, pin_root, name);
+        exposures::uncover(state, lock, pin_root, name);
         Ok(gone)
     }
 

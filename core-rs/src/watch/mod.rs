@@ -15,7 +15,8 @@ use crate::attach::rule::{Rule, RuleKind};
 use crate::attach::status::Update;
 use crate::error::{Error, Kind, Result};
 use crate::expose::exposure::{Exposure, MountRecord, Namespace};
-use crate::expose::host::{self, Removal};
+use crate::expose::place::Removal;
+use crate::expose::{self, host};
 use crate::fs::fanotify::{
     Event, FAN_CLOSE_WRITE, FAN_DELETE_SELF, FAN_EVENT_ON_CHILD, FAN_MOVE_SELF, Fan,
 };
@@ -306,7 +307,7 @@ impl Watcher {
         self.known.clear();
         self.mark();
         let exposures = self.manifest.exposures.clone();
-        let mut cache = host::PinCache::default();
+        let mut cache = expose::PinCache::default();
         for x in &exposures {
             self.check_exposure_with(x, &mut cache);
         }
@@ -354,7 +355,7 @@ impl Watcher {
                 self.log_error("cannot update the manifest", &e);
                 // Nothing made that is not recorded.
                 for x in &added {
-                    let _ = host::remove_physical(x);
+                    let _ = expose::remove(x);
                 }
                 self.manifest.exposures.retain(|e| !added.contains(e));
             }
@@ -419,21 +420,21 @@ impl Watcher {
 
     /// Removes an exposure whose pin is gone; remakes one whose file is gone.
     fn check_exposure(&mut self, x: &Exposure) {
-        self.check_exposure_with(x, &mut host::PinCache::default());
+        self.check_exposure_with(x, &mut expose::PinCache::default());
     }
 
-    fn check_exposure_with(&mut self, x: &Exposure, cache: &mut host::PinCache) {
+    fn check_exposure_with(&mut self, x: &Exposure, cache: &mut expose::PinCache) {
         if self.gone.contains(x) {
             return;
         }
-        match host::state_with(x, cache) {
+        match expose::state_with(x, cache) {
             "ok" => {}
             "ns-gone" => self.forget_exposure(
                 x,
                 "forgotten",
                 "the container's process is gone, and its namespace with it".into(),
             ),
-            "pin-gone" => match host::remove_physical(x) {
+            "pin-gone" => match expose::remove(x) {
                 // The manifest is written once per batch of events (flush).
                 Ok(Removal::NotOurs(why)) => self.forget_exposure(
                     x,
@@ -457,7 +458,7 @@ impl Watcher {
             _ if x.into.is_some() => {}
             other => {
                 let why = format!("the exposure was {other}");
-                let remade = host::remove_physical(x).and_then(|r| match r {
+                let remade = expose::remove(x).and_then(|r| match r {
                     Removal::NotOurs(why) => Err(Error::new(
                         Kind::Exists,
                         "expose",

@@ -46,7 +46,7 @@ help:
 	@echo 'make [all]      deps, the core (release), dist/ (library + manifest.json), the examples'
 	@echo 'make examples   build/examples/*.bpf.o and build/tests/*.bpf.o (and build/vmlinux.h)'
 	@echo 'make loadcheck  load the examples with bpftool into a private bpffs (needs root)'
-	@echo 'make check      deno fmt/lint/check, cargo fmt/clippy'
+	@echo 'make check      deno fmt/lint/check, the order of the core parts, cargo fmt/clippy'
 	@echo 'make witnesses  build/tests/: the test gate witnesses, the test fixtures (also built by examples), the link tests programs and uprobe target, the UDP sender'
 	@echo 'make test       all and the witnesses, then scripts/test.sh (cargo test + deno test)'
 	@echo 'make demo       all, then scripts/demo.sh (needs root)'
@@ -137,6 +137,7 @@ check: | deps
 	$(DENO) lint
 	$(DENO) check mod.ts cli.ts $(wildcard tests)
 	$(DENO) doc --lint mod.ts
+	$(DENO) run --allow-read scripts/core_parts_check.ts
 	DENO=$(DENO) scripts/publish_check.sh
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings

@@ -1,7 +1,7 @@
 //! bpfx's core: the kernel work behind the TypeScript API.
 //!
 //! The parts, from the kernel up; each uses only those above it in this list
-//! (`make check` runs `scripts/house_check.py`, which fails when a file of a
+//! (`make check` runs `scripts/core_parts_check.ts`, which fails when a file of a
 //! lower part names a higher one):
 //! - `sys`: every raw syscall, and a fake of itself for unit tests;
 //! - `fs`: directory handles, mounts, fanotify, cgroup2;

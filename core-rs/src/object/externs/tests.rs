@@ -8,14 +8,15 @@ use std::process::Command;
 
 /// Compiles BPF C `src` with clang (as `make` does the examples).
 fn compile(name: &str, src: &str) -> Vec<u8> {
-    let dir = std::env::temp_dir().join(format!("bpfx-externs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     // Tests run in parallel, several compiling the same name: each compile
-    // gets files of its own, or one test reads another's half-written object.
+    // gets a directory of its own, or one test reads another's half-written
+    // object; it is removed once the object is read.
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let c = dir.join(format!("{name}-{n}.c"));
-    let o: PathBuf = dir.join(format!("{name}-{n}.o"));
+    let dir = std::env::temp_dir().join(format!("bpfx-externs-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join(format!("{name}.c"));
+    let o: PathBuf = dir.join(format!("{name}.o"));
     std::fs::write(&c, src).unwrap();
     let out = Command::new(std::env::var("CLANG").unwrap_or_else(|_| "clang".into()))
         .args(["-g", "-O2", "-target", "bpf", "-c"])
@@ -24,12 +25,14 @@ fn compile(name: &str, src: &str) -> Vec<u8> {
         .arg(&o)
         .output()
         .expect("clang runs");
+    let obj = std::fs::read(&o);
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::read(&o).unwrap()
+    obj.unwrap()
 }
 
 /// The report of each extern, by name.

@@ -183,7 +183,7 @@ export {
   type BtfType,
   type Codec,
   type LpmKey,
-} from "./src/codec.ts";
+} from "./src/codec/mod.ts";
 export {
   type Attachment,
   type AttachmentState,

@@ -27,7 +27,7 @@ import {
   type Node,
   rawBytesNode,
   show,
-} from "./codec.ts";
+} from "./codec/mod.ts";
 import {
   type AnyBpfError,
   BpfAlreadyExistsError,

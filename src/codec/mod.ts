@@ -16,7 +16,7 @@
  * @module
  */
 
-import { BpfError } from "./errors.ts";
+import { BpfError } from "../errors.ts";
 
 /** Host byte order: true on little-endian machines. */
 export const LE: boolean = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -171,7 +171,7 @@ export {
   RingBuf,
   type SetOptions,
   type UpdateFlag,
-} from "./src/maps.ts";
+} from "./src/maps/mod.ts";
 export {
   type BtfArray,
   btfCodec,

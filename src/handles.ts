@@ -24,7 +24,7 @@ import {
   type PushOptions,
   type RingBuf,
   type SetOptions,
-} from "./maps.ts";
+} from "./maps/mod.ts";
 import type {
   LinkInfo,
   MapInfo,

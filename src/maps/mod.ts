@@ -14,7 +14,7 @@
  * @module
  */
 
-import { call } from "./_call.ts";
+import { call } from "../_call.ts";
 import {
   type BtfType,
   type Codec,
@@ -27,7 +27,7 @@ import {
   type Node,
   rawBytesNode,
   show,
-} from "./codec/mod.ts";
+} from "../codec/mod.ts";
 import {
   type AnyBpfError,
   BpfAlreadyExistsError,
@@ -35,9 +35,9 @@ import {
   BpfNotFoundError,
   type ErrorKind,
   NotSupportedError,
-} from "./errors.ts";
-import { core, coreGroup } from "./ffi.ts";
-import { Source } from "./_source.ts";
+} from "../errors.ts";
+import { core, coreGroup } from "../ffi.ts";
+import { Source } from "../_source.ts";
 
 // ---------------------------------------------------------------------------
 // Types

@@ -10,7 +10,7 @@
 
 import { callNonblocking } from "./_call.ts";
 import { core } from "./ffi.ts";
-import type { CgroupAttachType } from "./cgroup_links.ts";
+import type { CgroupAttachType } from "./types.ts";
 
 /** One cgroup's view, as {@linkcode attach} and {@linkcode detach} report it. */
 export interface AttachItem {

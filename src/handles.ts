@@ -33,13 +33,8 @@ import {
   setMany,
   type SetOptions,
 } from "./maps/mod.ts";
-import type {
-  LinkInfo,
-  MapInfo,
-  ObjectInfo,
-  ObjectKind,
-  ProgramInfo,
-} from "./pins.ts";
+import type { LinkInfo, MapInfo, ObjectInfo, ProgramInfo } from "./pins.ts";
+import type { ObjectKind } from "./types.ts";
 
 const INTERNAL: unique symbol = Symbol("bpfx.internal");
 

@@ -23,16 +23,12 @@
 import { call } from "./_call.ts";
 import { BpfError } from "./errors.ts";
 import type { LinkInfo } from "./pins.ts";
+import type { CgroupOrder } from "./types.ts";
+
+export type { CgroupOrder } from "./types.ts";
 
 export * from "./view_reader.ts";
 export * from "./attach.ts";
-
-/** The order in which a cgroup view walks from its cgroup. */
-export type CgroupOrder =
-  | "self"
-  | "descendants-pre"
-  | "descendants-post"
-  | "ancestors-up";
 
 /** The iterator targets that take a process or a thread. */
 export type TaskTarget = "task" | "task_file" | "task_vma";

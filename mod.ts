@@ -260,7 +260,8 @@ export {
   type DoctorOptions,
   type DoctorRefusal,
   type DoctorReport,
+  type LibraryLocation,
+  libraryLocation,
 } from "./src/doctor.ts";
 export { mountBpffs, unmount } from "./src/mounts.ts";
 export { VERSION, version, type VersionInfo } from "./src/version.ts";
-export { type LibraryLocation, libraryLocation } from "./src/ffi.ts";

@@ -11,6 +11,8 @@ import type { BtfArray, BtfStruct, BtfType } from "./btf.ts";
 import { bitfieldNode } from "./bitfields.ts";
 import {
   type CompileOptions,
+  decodeEach,
+  encodeEach,
   EncodeProblem,
   type Node,
   rawNode,
@@ -41,19 +43,10 @@ function arrayNode(
       ) {
         throw new EncodeProblem(expected, v);
       }
-      const a = v as ArrayLike<unknown>;
-      let i = 0;
-      try {
-        for (; i < len; i++) elem.enc(a[i], dv, u8, off + i * es);
-      } catch (e) {
-        if (e instanceof EncodeProblem) e.path.unshift(`[${i}]`);
-        throw e;
-      }
+      encodeEach(elem, v as ArrayLike<unknown>, len, es, dv, u8, off);
     },
     dec(dv, u8, off) {
-      const out = new Array(len);
-      for (let i = 0; i < len; i++) out[i] = elem.dec(dv, u8, off + i * es);
-      return out;
+      return decodeEach(elem, len, es, dv, u8, off);
     },
   };
 }

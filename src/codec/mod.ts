@@ -27,6 +27,8 @@ export type {
 export {
   type CompileOptions,
   copyBytes,
+  decodeEach,
+  encodeEach,
   EncodeProblem,
   LE,
   type Node,

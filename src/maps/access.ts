@@ -15,7 +15,6 @@ import {
   lpmNode,
   type Node,
   rawBytesNode,
-  show,
 } from "../codec/mod.ts";
 import { BpfError } from "../errors.ts";
 import { coreGroup } from "../ffi.ts";
@@ -32,7 +31,7 @@ import {
   T,
 } from "./_consts.ts";
 import { MapErrors, type MapIdentity, text } from "./_errors.ts";
-import { decodePerCpu, encodePerCpu, perCpuStride } from "./per_cpu.ts";
+import { perCpuNode } from "./per_cpu.ts";
 import type {
   IterateOptions,
   MapBtf,
@@ -65,10 +64,6 @@ export class MapAccess {
   readonly #keyLen: bigint;
   readonly #valLen: bigint;
   readonly #keySize: number;
-  /** Bytes between per-CPU values. */
-  readonly #stride: number;
-  readonly #cpus: number;
-  readonly #perCpu: boolean;
   readonly #keyed: boolean;
   /** One idle set of batch buffers, kept for the next iteration. */
   #idle: Chunk | undefined;
@@ -128,15 +123,13 @@ export class MapAccess {
         );
       }
     }
+    // Per-CPU maps take and give an array of one value per possible CPU.
+    if (meta.perCpu) valNode = perCpuNode(valNode, meta.cpus);
     this.#keyNode = keyNode;
     this.#valNode = valNode;
     this.#keyHoles = keyNode.holes;
     this.#keySize = meta.keySize;
-    this.#perCpu = meta.perCpu;
-    this.#cpus = meta.cpus;
-    this.#stride = meta.perCpu ? perCpuStride(meta.valueSize) : meta.valueSize;
-    this.#valHoles = valNode.holes ||
-      (meta.perCpu && this.#stride !== meta.valueSize);
+    this.#valHoles = valNode.holes;
     this.#keyBuf = new Uint8Array(Math.max(1, meta.keySize));
     this.#keyDv = new DataView(this.#keyBuf.buffer);
     this.#valBuf = new Uint8Array(Math.max(1, meta.valueBufSize));
@@ -462,34 +455,15 @@ export class MapAccess {
       return;
     }
     if (this.#valHoles) u8.fill(0, off, off + size);
-    const node = this.#valNode;
-    if (!this.#perCpu) {
-      try {
-        node.enc(value, dv, u8, off);
-      } catch (e) {
-        throw this.errors.encode("value", e);
-      }
-      return;
-    }
-    const cpus = this.#cpus;
-    if (!Array.isArray(value) || value.length !== cpus) {
-      throw new BpfError(
-        `Cannot encode value of map "${this.#id.name}": expected an array of ${cpus} values (one per possible CPU), got ${
-          show(value)
-        }`,
-        this.errors.init("invalid", "encode", EINVAL),
-      );
-    }
     try {
-      encodePerCpu(node, value, cpus, this.#stride, dv, u8, off);
+      this.#valNode.enc(value, dv, u8, off);
     } catch (e) {
       throw this.errors.encode("value", e);
     }
   }
 
   #decodeValue(dv: DataView, u8: Uint8Array, off: number): unknown {
-    if (!this.#perCpu) return this.#valNode.dec(dv, u8, off);
-    return decodePerCpu(this.#valNode, this.#cpus, this.#stride, dv, u8, off);
+    return this.#valNode.dec(dv, u8, off);
   }
 
   // --- checks -------------------------------------------------------------

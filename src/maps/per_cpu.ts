@@ -5,7 +5,12 @@
  * @module
  */
 
-import { EncodeProblem, type Node } from "../codec/mod.ts";
+import {
+  decodeEach,
+  encodeEach,
+  EncodeProblem,
+  type Node,
+} from "../codec/mod.ts";
 
 /** Bytes between the CPUs' values: the value size rounded up to 8. */
 export function perCpuStride(valueSize: number): number {
@@ -13,37 +18,24 @@ export function perCpuStride(valueSize: number): number {
 }
 
 /**
- * Writes `values[i]` for each of `cpus` CPUs at `off + i * stride`; an
- * {@linkcode EncodeProblem} names the CPU's index.
+ * The node of a per-CPU map's values: an array of `cpus` values of `node`
+ * (one CPU's value), `perCpuStride(node.size)` bytes apart.
  */
-export function encodePerCpu(
-  node: Node,
-  values: readonly unknown[],
-  cpus: number,
-  stride: number,
-  dv: DataView,
-  u8: Uint8Array,
-  off: number,
-): void {
-  let i = 0;
-  try {
-    for (; i < cpus; i++) node.enc(values[i], dv, u8, off + i * stride);
-  } catch (e) {
-    if (e instanceof EncodeProblem) e.path.unshift(`[${i}]`);
-    throw e;
-  }
-}
-
-/** The values of `cpus` CPUs at `off`, `stride` bytes apart. */
-export function decodePerCpu(
-  node: Node,
-  cpus: number,
-  stride: number,
-  dv: DataView,
-  u8: Uint8Array,
-  off: number,
-): unknown[] {
-  const out = new Array(cpus);
-  for (let i = 0; i < cpus; i++) out[i] = node.dec(dv, u8, off + i * stride);
-  return out;
+export function perCpuNode(node: Node, cpus: number): Node {
+  const stride = perCpuStride(node.size);
+  const expected = `an array of ${cpus} values (one per possible CPU)`;
+  return {
+    size: cpus * stride,
+    label: `${node.label}[${cpus} CPUs]`,
+    holes: node.holes || stride !== node.size,
+    enc(v, dv, u8, off) {
+      if (!Array.isArray(v) || v.length !== cpus) {
+        throw new EncodeProblem(expected, v);
+      }
+      encodeEach(node, v, cpus, stride, dv, u8, off);
+    },
+    dec(dv, u8, off) {
+      return decodeEach(node, cpus, stride, dv, u8, off);
+    },
+  };
 }

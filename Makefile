@@ -137,7 +137,8 @@ check: | deps
 	$(DENO) lint
 	$(DENO) check mod.ts cli.ts $(wildcard tests)
 	$(DENO) doc --lint mod.ts
-	$(DENO) run --allow-read scripts/core_parts_check.ts
+	$(DENO) run --check --allow-read=. scripts/ts_imports_check.ts
+	$(DENO) run --check --allow-read=. scripts/core_parts_check.ts
 	DENO=$(DENO) scripts/publish_check.sh
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings

@@ -171,7 +171,7 @@ export {
   RingBuf,
   type SetOptions,
   type UpdateFlag,
-} from "./src/maps.ts";
+} from "./src/maps/mod.ts";
 export {
   type BtfArray,
   btfCodec,
@@ -183,7 +183,7 @@ export {
   type BtfType,
   type Codec,
   type LpmKey,
-} from "./src/codec.ts";
+} from "./src/codec/mod.ts";
 export {
   type Attachment,
   type AttachmentState,
@@ -260,7 +260,8 @@ export {
   type DoctorOptions,
   type DoctorRefusal,
   type DoctorReport,
+  type LibraryLocation,
+  libraryLocation,
 } from "./src/doctor.ts";
 export { mountBpffs, unmount } from "./src/mounts.ts";
 export { VERSION, version, type VersionInfo } from "./src/version.ts";
-export { type LibraryLocation, libraryLocation } from "./src/ffi.ts";

@@ -4,8 +4,7 @@
  * @module
  */
 
-import { doctor } from "../src/doctor.ts";
-import { libraryLocation } from "../src/ffi.ts";
+import { doctor, libraryLocation } from "../src/doctor.ts";
 import { type Io, pairs, printJson, table } from "./output.ts";
 
 /** Flags of `bpfx doctor`. */

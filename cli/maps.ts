@@ -14,10 +14,10 @@
  * @module
  */
 
-import { btfCodec, type BtfType, type Codec } from "../src/codec.ts";
+import { btfCodec, type BtfType, type Codec } from "../src/codec/mod.ts";
 import { BpfError, BpfNotFoundError } from "../src/errors.ts";
 import { type BpfMap, openMap } from "../src/handles.ts";
-import { openRingBuf } from "../src/maps.ts";
+import { openRingBuf } from "../src/maps/mod.ts";
 import { type Io, isPretty } from "./output.ts";
 
 /** Flags every map command takes. */

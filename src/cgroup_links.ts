@@ -13,52 +13,10 @@
  */
 
 import { call } from "./_call.ts";
-import type { AttachRule } from "./expose.ts";
+import type { AttachRule } from "./types.ts";
 import { stateDir, type StateOptions } from "./state.ts";
 
-/**
- * The cgroup attach types, as bpftool names them (`bpftool cgroup attach`),
- * each with the program type that takes it:
- *
- * | attach type | program type |
- * |---|---|
- * | `ingress`, `egress` | cgroup_skb |
- * | `sock_create`, `sock_release`, `post_bind4`, `post_bind6` | cgroup_sock |
- * | `bind4`, `bind6`, `connect4`, `connect6`, `sendmsg4`, `sendmsg6`, `recvmsg4`, `recvmsg6`, `getpeername4`, `getpeername6`, `getsockname4`, `getsockname6`, `connect_unix`, `sendmsg_unix`, `recvmsg_unix`, `getpeername_unix`, `getsockname_unix` | cgroup_sock_addr |
- * | `sock_ops` | sock_ops |
- * | `device` | cgroup_device |
- * | `sysctl` | cgroup_sysctl |
- * | `getsockopt`, `setsockopt` | cgroup_sockopt |
- */
-export type CgroupAttachType =
-  | "ingress"
-  | "egress"
-  | "sock_create"
-  | "sock_release"
-  | "post_bind4"
-  | "post_bind6"
-  | "bind4"
-  | "bind6"
-  | "connect4"
-  | "connect6"
-  | "sendmsg4"
-  | "sendmsg6"
-  | "recvmsg4"
-  | "recvmsg6"
-  | "getpeername4"
-  | "getpeername6"
-  | "getsockname4"
-  | "getsockname6"
-  | "connect_unix"
-  | "sendmsg_unix"
-  | "recvmsg_unix"
-  | "getpeername_unix"
-  | "getsockname_unix"
-  | "sock_ops"
-  | "device"
-  | "sysctl"
-  | "getsockopt"
-  | "setsockopt";
+export type { CgroupAttachType } from "./types.ts";
 
 /**
  * What is true of one cgroup of a rule: `attached` (its view or link is

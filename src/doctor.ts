@@ -1,11 +1,14 @@
 /**
  * Checks that this machine can run bpfx: kernel, bpffs, cgroup2, BTF and
- * privileges ({@linkcode doctor}).
+ * privileges ({@linkcode doctor}); and where the core library was found
+ * ({@linkcode libraryLocation}).
  *
  * @module
  */
 
 import { call } from "./_call.ts";
+
+export { type LibraryLocation, libraryLocation } from "./ffi.ts";
 
 /** One check made by {@linkcode doctor}. */
 export interface DoctorCheck {

@@ -20,8 +20,10 @@
  */
 
 import { call } from "./_call.ts";
-import type { ObjectKind } from "./pins.ts";
+import type { AttachRule, ObjectKind } from "./types.ts";
 import { stateDir, type StateOptions } from "./state.ts";
+
+export type { AttachRule } from "./types.ts";
 
 /** How an exposure puts the object at its path. */
 export type ExposureMode = "symlink" | "bind";
@@ -113,32 +115,6 @@ export type ExposureStatus =
 export interface ExposureState extends Exposure {
   /** What is true of it now. */
   readonly state: ExposureStatus;
-}
-
-/**
- * An attach rule: a view or a cgroup program's link per selected cgroup of
- * a subtree, kept true by the watcher (recorded by `attach()` when given
- * `state`).
- */
-export interface AttachRule {
-  /** The pinned program the views or links are made from. */
-  readonly prog: string;
-  /** The subtree's root (absolute). */
-  readonly cgroupRoot: string;
-  /** Where the views or links are pinned. */
-  readonly pinRoot: string;
-  /** Where the mirror of the cgroup tree is (`""`: links without one). */
-  readonly exposeRoot: string;
-  /** The file name of each view or link. */
-  readonly name: string;
-  /** `link` for a cgroup program's links; views when left out. */
-  readonly kind?: "view" | "link";
-  /** A link rule's attach type (`egress`, `sysctl`, ...). */
-  readonly attachType?: string;
-  /** Only the cgroups this many levels below the root (0: the root). */
-  readonly depth?: number;
-  /** Only the cgroups whose name matches this glob. */
-  readonly match?: string;
 }
 
 /** What a state directory's `manifest.json` holds. */

@@ -398,7 +398,12 @@ function bindGroup(
   }
 }
 
-/** Where the core library was found; `undefined` until it is opened. */
+/**
+ * Where the core library was found, and by which rule (`BPFX_LIB`, the
+ * per-user cache, or `dist/` beside the module): what `bpfx doctor` shows
+ * as `core`. `undefined` until the first call into the core opened it
+ * ({@linkcode doctor} is one).
+ */
 export function libraryLocation(): LibraryLocation | undefined {
   return location;
 }

@@ -13,6 +13,10 @@ import { BpfError } from "./errors.ts";
 import { core } from "./ffi.ts";
 import { OwnedHandle } from "./_owned.ts";
 import {
+  chunks,
+  clear,
+  deleteMany,
+  iterate,
   type IterateOptions,
   MapAccess,
   type MapBtf,
@@ -21,17 +25,16 @@ import {
   type MapMeta,
   type MapOptions,
   openRingBuf,
+  peek,
+  pop,
+  push,
   type PushOptions,
   type RingBuf,
+  setMany,
   type SetOptions,
-} from "./maps.ts";
-import type {
-  LinkInfo,
-  MapInfo,
-  ObjectInfo,
-  ObjectKind,
-  ProgramInfo,
-} from "./pins.ts";
+} from "./maps/mod.ts";
+import type { LinkInfo, MapInfo, ObjectInfo, ProgramInfo } from "./pins.ts";
+import type { ObjectKind } from "./types.ts";
 
 const INTERNAL: unique symbol = Symbol("bpfx.internal");
 
@@ -302,17 +305,17 @@ export class BpfMap<K = unknown, V = unknown> extends BpfObject<MapInfo>
    * Entries added or removed during the iteration may or may not be seen.
    */
   entries(options?: IterateOptions): MapIteration<[K, V]> {
-    return this.#data().iterate<[K, V]>("entries", options);
+    return iterate<[K, V]>(this.#data(), "entries", options);
   }
 
   /** The keys, as {@linkcode BpfMap.entries} reads them. */
   keys(options?: IterateOptions): MapIteration<K> {
-    return this.#data().iterate<K>("keys", options);
+    return iterate<K>(this.#data(), "keys", options);
   }
 
   /** The values, as {@linkcode BpfMap.entries} reads them. */
   values(options?: IterateOptions): MapIteration<V> {
-    return this.#data().iterate<V>("values", options);
+    return iterate<V>(this.#data(), "values", options);
   }
 
   /**
@@ -320,7 +323,7 @@ export class BpfMap<K = unknown, V = unknown> extends BpfObject<MapInfo>
    * copy; each batch's buffers are reused once the iteration moves on.
    */
   chunks(options?: IterateOptions): MapIteration<MapChunk> {
-    return this.#data().chunks(options);
+    return chunks(this.#data(), options);
   }
 
   /** The entries, for `for await (const [key, value] of map)`. */
@@ -334,7 +337,7 @@ export class BpfMap<K = unknown, V = unknown> extends BpfObject<MapInfo>
    * zeroed).
    */
   clear(): number {
-    return this.#data().clear();
+    return clear(this.#data());
   }
 
   /**
@@ -345,7 +348,7 @@ export class BpfMap<K = unknown, V = unknown> extends BpfObject<MapInfo>
    * many entries were set before the failure.
    */
   setMany(entries: Iterable<readonly [K, V]>, options?: SetOptions): number {
-    return this.#data().setMany(entries, options);
+    return setMany(this.#data(), entries, options);
   }
 
   /**
@@ -353,7 +356,7 @@ export class BpfMap<K = unknown, V = unknown> extends BpfObject<MapInfo>
    * Returns how many were deleted.
    */
   deleteMany(keys: Iterable<K>): number {
-    return this.#data().deleteMany(keys);
+    return deleteMany(this.#data(), keys);
   }
 
   /**
@@ -363,17 +366,17 @@ export class BpfMap<K = unknown, V = unknown> extends BpfObject<MapInfo>
    * unless `options.overwrite` drops the oldest element.
    */
   push(value: V, options?: PushOptions): void {
-    this.#data().push(value, options);
+    push(this.#data(), value, options);
   }
 
   /** Takes the next element of a queue or stack; `undefined` when empty. */
   pop(): V | undefined {
-    return this.#data().pop() as V | undefined;
+    return pop(this.#data()) as V | undefined;
   }
 
   /** The next element of a queue or stack, left in place; `undefined` when empty. */
   peek(): V | undefined {
-    return this.#data().peek() as V | undefined;
+    return peek(this.#data()) as V | undefined;
   }
 
   /**

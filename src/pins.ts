@@ -7,10 +7,9 @@
 
 import { call } from "./_call.ts";
 import { BpfError } from "./errors.ts";
-import type { CgroupOrder } from "./views.ts";
+import type { CgroupOrder, ObjectKind } from "./types.ts";
 
-/** The kind of a kernel object behind a pin. */
-export type ObjectKind = "prog" | "map" | "link";
+export type { ObjectKind } from "./types.ts";
 
 /** A JSON value, as the core sends it. */
 export type JsonValue =

@@ -78,7 +78,9 @@ Deno.test("README and docs/ TypeScript examples type-check against mod.ts", asyn
       stderr: "piped",
     }).output();
     let text = new TextDecoder().decode(out.stderr);
-    for (const [file, name] of where) text = text.replaceAll(file, name);
+    for (const [file, name] of where) {
+      text = text.replaceAll(`file://${file}`, name).replaceAll(file, name);
+    }
     assert.equal(
       out.code,
       0,

@@ -1,45 +1,90 @@
-// The README's TypeScript examples type-check against mod.ts.
+// The TypeScript examples of the README and of every docs/*.md page
+// type-check against mod.ts, their relative links and anchors resolve, and
+// the examples that say so run.
 import { assert } from "./_assert.ts";
 import { kernelTest, ROOT } from "./_kernel.ts";
+import {
+  anchors,
+  brokenLinks,
+  examples,
+  links,
+  localize,
+  pages,
+  relativeImports,
+  slug,
+} from "./_markdown.ts";
 
 const DENO = `${ROOT}/node_modules/.bin/deno`;
 
-/** The ```ts blocks of the README that import the local mod.ts. */
-function examples(markdown: string): string[] {
-  const blocks = [...markdown.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) =>
-    m[1]!
-  );
-  return blocks.filter((b) => b.includes(`from "./mod.ts"`));
+/** A page's file URL, for its relative imports and links. */
+function pageUrl(page: string): URL {
+  return new URL(page, `file://${ROOT}/`);
 }
 
-Deno.test("README TypeScript examples type-check against mod.ts", async () => {
-  const readme = await Deno.readTextFile(`${ROOT}/README.md`);
-  const blocks = examples(readme);
-  assert.ok(
-    blocks.length >= 2,
-    `expected at least two examples, found ${blocks.length}`,
+/** Each page (README.md, docs/*.md) with its text. */
+async function texts(): Promise<[string, string][]> {
+  return await Promise.all(
+    pages(ROOT).map(async (p): Promise<[string, string]> => [
+      p,
+      await Deno.readTextFile(`${ROOT}/${p}`),
+    ]),
   );
+}
+
+Deno.test("README and docs/ TypeScript examples type-check against mod.ts", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bpfxreadme-" });
   try {
     const files: string[] = [];
-    for (const [i, block] of blocks.entries()) {
-      const file = `${dir}/example${i}.ts`;
-      await Deno.writeTextFile(
-        file,
-        block.replaceAll(`from "./mod.ts"`, `from "${ROOT}/mod.ts"`),
-      );
-      files.push(file);
+    const where = new Map<string, string>();
+    const mod = pageUrl("mod.ts").href;
+    for (const [page, text] of await texts()) {
+      for (const [i, block] of examples(text).entries()) {
+        // Each relative import, as written, resolves from the page to a file
+        // of the checkout; and every example imports the local mod.ts.
+        const resolved = relativeImports(block).map((s) =>
+          new URL(s, pageUrl(page))
+        );
+        for (const [j, url] of resolved.entries()) {
+          let found = true;
+          try {
+            Deno.statSync(url);
+          } catch {
+            found = false;
+          }
+          assert.ok(
+            found,
+            `${page}, example ${i}: "${
+              relativeImports(block)[j]
+            }" resolves to ${url.pathname}, which does not exist`,
+          );
+        }
+        assert.ok(
+          resolved.some((u) => u.href === mod),
+          `${page}, example ${i} does not import the local mod.ts`,
+        );
+        const file = `${dir}/${page.replaceAll("/", "_")}_${i}.ts`;
+        await Deno.writeTextFile(file, localize(block, pageUrl(page)));
+        where.set(file, `${page}, example ${i}`);
+        files.push(file);
+      }
     }
+    assert.ok(
+      files.length >= 2,
+      `expected at least two examples, found ${files.length}`,
+    );
     const out = await new Deno.Command(DENO, {
       args: ["check", `--config=${ROOT}/deno.json`, ...files],
       stdout: "piped",
       stderr: "piped",
     }).output();
-    const text = new TextDecoder().decode(out.stderr);
+    let text = new TextDecoder().decode(out.stderr);
+    for (const [file, name] of where) {
+      text = text.replaceAll(`file://${file}`, name).replaceAll(file, name);
+    }
     assert.equal(
       out.code,
       0,
-      `deno check of the README examples failed:\n${text}`,
+      `deno check of the README's and docs/ examples failed:\n${text}`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -50,19 +95,45 @@ Deno.test("examples() finds only blocks importing mod.ts", () => {
   const md =
     'x\n```ts\nimport { a } from "./mod.ts";\n```\n```ts\nconst b = 1;\n```\n';
   assert.deepEqual(examples(md), ['import { a } from "./mod.ts";\n']);
+  // A page under docs/: its blocks' imports resolve from the page.
+  const docs = '```ts\nimport { a } from "../mod.ts";\nimport "./x.ts";\n```\n';
+  const [block] = examples(docs);
+  assert.ok(block !== undefined, "no example found");
+  assert.deepEqual(relativeImports(block), ["../mod.ts", "./x.ts"]);
+  assert.equal(
+    localize(block, new URL("file:///r/docs/api.md")),
+    'import { a } from "file:///r/mod.ts";\nimport "file:///r/docs/x.ts";\n',
+  );
+  // As written in the README, "./mod.ts" from docs/ is docs/mod.ts.
+  assert.equal(
+    localize('from "./mod.ts"', new URL("file:///r/docs/api.md")),
+    'from "file:///r/docs/mod.ts"',
+  );
 });
 
-Deno.test("the README's error example runs and handles a missing object as a BpfError", async () => {
-  const readme = await Deno.readTextFile(`${ROOT}/README.md`);
-  const block = examples(readme).find((b) => b.includes("VerifierError"));
-  assert.ok(block !== undefined, "no error example in the README");
+/** The one page whose text includes `marker`, and its text. */
+async function pageWith(marker: string): Promise<[string, string]> {
+  const found = (await texts()).filter(([, t]) => t.includes(marker));
+  assert.equal(
+    found.length,
+    1,
+    `pages with "${marker}": ${found.map(([p]) => p).join(", ")}`,
+  );
+  return found[0]!;
+}
+
+Deno.test("the docs' error example runs and handles a missing object as a BpfError", async () => {
+  const found = (await texts()).flatMap(([page, text]) =>
+    examples(text).filter((b) => b.includes("VerifierError")).map((
+      b,
+    ): [string, string] => [page, b])
+  );
+  assert.equal(found.length, 1, "one error example in the README or docs/");
+  const [page, block] = found[0]!;
   const dir = await Deno.makeTempDir({ prefix: "bpfxreadme-" });
   try {
     const file = `${dir}/errors.ts`;
-    await Deno.writeTextFile(
-      file,
-      block.replaceAll(`from "./mod.ts"`, `from "${ROOT}/mod.ts"`),
-    );
+    await Deno.writeTextFile(file, localize(block, pageUrl(page)));
     // Run where "bad.o" does not exist: load() throws a not-found error,
     // which the example must catch as a BpfError (not rethrow, not miss).
     const out = await new Deno.Command(DENO, {
@@ -88,20 +159,20 @@ Deno.test("the README's error example runs and handles a missing object as a Bpf
   }
 });
 
-/** The ```sh block of the README that follows `marker`. */
+/** The ```sh block of a page that follows `marker`. */
 function shBlockAfter(markdown: string, marker: string): string {
   const at = markdown.indexOf(marker);
-  assert.ok(at >= 0, `no "${marker}" in the README`);
+  assert.ok(at >= 0, `no "${marker}" in the page`);
   const m = markdown.slice(at).match(/```sh\n([\s\S]*?)```/);
   assert.ok(m !== null, `no sh block after "${marker}"`);
   return m[1]!;
 }
 
 kernelTest(
-  "the README's map commands run as written, on a bpffs at /sys/fs/bpf of their own",
+  "the docs' map commands run as written, on a bpffs at /sys/fs/bpf of their own",
   async () => {
-    const readme = await Deno.readTextFile(`${ROOT}/README.md`);
-    const block = shBlockAfter(readme, "runs this block as written");
+    const [, text] = await pageWith("runs this block as written");
+    const block = shBlockAfter(text, "runs this block as written");
     const lines = block.trim().split("\n");
     assert.ok(lines.length >= 8, block);
     assert.ok(lines.every((l) => l.startsWith("bpfx ")), block);
@@ -132,3 +203,58 @@ kernelTest(
   },
   { needs: ["iterator task"] },
 );
+
+Deno.test("README.md and docs/*.md: every relative link and anchor resolves", () => {
+  const files = pages(ROOT);
+  assert.ok(files.length >= 2, `pages: ${files.join(", ")}`);
+  assert.deepEqual(brokenLinks(ROOT, files), []);
+  // Every page under docs/ is linked from the README.
+  const readme = Deno.readTextFileSync(`${ROOT}/README.md`);
+  const linked = new Set(links(readme).map((l) => l.target.split("#")[0]));
+  for (const page of files.filter((p) => p.startsWith("docs/"))) {
+    assert.ok(linked.has(page), `${page} is not linked from README.md`);
+  }
+});
+
+Deno.test("brokenLinks() finds a missing page, a missing anchor, and no link in code", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "bpfxlinks-" });
+  try {
+    Deno.mkdirSync(`${dir}/docs`);
+    Deno.writeTextFileSync(
+      `${dir}/README.md`,
+      [
+        "# Top",
+        "## What `load` loads: `?` sections, `--only`",
+        "See [a](docs/a.md#the-a_page), [b](docs/b.md), [c](#top),",
+        "[d](#what-load-loads--sections---only), [e](#nowhere),",
+        "[f](https://example.org/#x), and `[g](docs/none.md)`.",
+        "```md",
+        "[h](docs/none.md)",
+        "```",
+        "[i]: docs/a.md#nothing",
+      ].join("\n"),
+    );
+    Deno.writeTextFileSync(
+      `${dir}/docs/a.md`,
+      "# The a_page\n\n[up](../README.md#top) [x](x.md)\n",
+    );
+    assert.deepEqual(brokenLinks(dir, ["README.md", "docs/a.md"]), [
+      "README.md:3: docs/b.md: no such file " + `${dir}/docs/b.md`,
+      "README.md:4: #nowhere: " +
+      `no heading or id "nowhere" in ${dir}/README.md`,
+      "README.md:9: docs/a.md#nothing: " +
+      `no heading or id "nothing" in ${dir}/docs/a.md`,
+      "docs/a.md:3: x.md: no such file " + `${dir}/docs/x.md`,
+    ]);
+    assert.equal(
+      slug("Expose and watch: pins outside bpffs, kept true"),
+      "expose-and-watch-pins-outside-bpffs-kept-true",
+    );
+    assert.deepEqual(
+      [...anchors("# A\n## A\n```\n# B\n```\n")],
+      ["a", "a-1"],
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

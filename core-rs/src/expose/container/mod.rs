@@ -24,20 +24,22 @@
 mod check;
 mod exits;
 mod follow;
+mod remove;
 
 pub use check::{Maker, Outcome, check_one};
 pub use exits::Exits;
 pub use follow::Follow;
+pub use remove::{remove, state_of};
 
 use crate::attach::rule::check_into_path;
 use crate::error::{Error, Kind, Result, q};
 use crate::expose::exposure::{Exposure, Mode, MountRecord, Namespace};
 use crate::expose::pin::{Pin, resolve_pin};
-use crate::expose::place::{Removal, exists_error, is_our_mount, remove_placeholder, split};
+use crate::expose::place::{exists_error, split};
 use crate::fs::mounts;
-use crate::fs::paths::{self, Dir, MountId};
+use crate::fs::paths::{self, Dir};
 use crate::sys::{self, SysError, ns};
-use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 /// A live process bpfx enters through, held by a pidfd, and the identity
@@ -450,79 +452,6 @@ fn prepare(given: &Path, pin: &Pin, path: &Path, proc: &Process) -> Result<(Expo
         into: Some(proc.ns),
     };
     Ok((x, tree))
-}
-
-/// Removes the exposure `x` made inside a container: enters its namespace
-/// (only while the recorded process is still there), checks the mount at
-/// its path is the one recorded, unmounts it and removes its placeholder.
-pub fn remove(x: &Exposure, ns: &Namespace) -> Result<Removal> {
-    let ns = *ns;
-    let Some(p) = Process::reopen(&ns) else {
-        // The namespace cannot be entered: its process is gone (and with a
-        // container's init, the namespace and the mount too).
-        return Ok(Removal::Gone);
-    };
-    let Some(rec) = x.mount else {
-        return Ok(Removal::NotOurs(
-            "the manifest records no mount for it".into(),
-        ));
-    };
-    let id = MountId::from(rec);
-    let (dir, name) = split(&x.path)?;
-    let fail = |e: SysError| {
-        Error::sys(
-            format!("Cannot remove exposure {}", in_container(&x.path, ns.pid)),
-            e,
-        )
-        .with_path(&x.path)
-    };
-    p.enter("remove an exposure in", |root, proc| {
-        let d = match Dir::open_in(root, &dir) {
-            Ok(d) => d,
-            Err(e) if matches!(e.errno(), libc::ENOENT | libc::ELOOP) => return Ok(Removal::Gone),
-            Err(e) => return Err(fail(e)),
-        };
-        let fd = match d.open_path(&name) {
-            Ok(fd) => fd,
-            Err(e) if matches!(e.errno(), libc::ENOENT | libc::ELOOP) => return Ok(Removal::Gone),
-            Err(e) => return Err(fail(e)),
-        };
-        if !is_our_mount(fd.as_fd(), &id) {
-            return Ok(Removal::NotOurs(
-                "another file or mount, not the one bpfx made, is there".into(),
-            ));
-        }
-        // umount2 takes a path: the fd's magic link on the host's procfs
-        // names this very mount, from inside the namespace.
-        ns::fchdir(proc.fd()).map_err(fail)?;
-        ns::umount_rel(Path::new(&format!("thread-self/fd/{}", fd.as_raw_fd()))).map_err(fail)?;
-        drop(fd);
-        remove_placeholder(&d, &name);
-        Ok(Removal::Removed { moved_to: None })
-    })
-}
-
-/// The state of an exposure inside a container: `ns-gone` when its process
-/// is gone, else what is at its path there (`ok`, `unmounted`, `path-gone`).
-pub fn state_of(x: &Exposure, ns: &Namespace) -> &'static str {
-    let Some(p) = Process::reopen(ns) else {
-        return "ns-gone";
-    };
-    let id = x.mount.map(MountId::from);
-    let Some((dir, name)) = split(&x.path).ok() else {
-        return "path-gone";
-    };
-    p.enter("read an exposure in", |root, _| {
-        let Ok(d) = Dir::open_in(root, &dir) else {
-            return Ok("path-gone");
-        };
-        Ok(match d.open_path(&name) {
-            Ok(fd) if id.is_some_and(|id| is_our_mount(fd.as_fd(), &id)) => "ok",
-            Ok(_) => "unmounted",
-            Err(_) => "path-gone",
-        })
-    })
-    .unwrap_or("ns-gone")
 }
 
 /// Whether `expose --into` can work here: a thread enters a mount

@@ -2,8 +2,9 @@
 //! container the cgroup holds (its init, once it is set up), and the rule's
 //! view exposed inside it unless it is there already.
 
+use super::Process;
 use super::make::{place, prepare};
-use super::{Process, proc_dir, root_of};
+use super::process::{proc_dir, root_of};
 use crate::attach::mirror::Placed;
 use crate::attach::rule::Rule;
 use crate::error::{Error, Kind, Result};

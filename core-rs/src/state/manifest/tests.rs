@@ -1,5 +1,6 @@
 use super::*;
 use crate::attach::rule::RuleKind;
+use crate::error::{Error, Kind};
 use crate::expose::exposure::{Mode, MountRecord, Namespace};
 
 fn tmp() -> PathBuf {

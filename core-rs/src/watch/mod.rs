@@ -8,7 +8,12 @@
 //! exposed pin, and on the state directory; and a filesystem mark on each
 //! cgroupfs an attach rule covers.
 
+mod log;
 pub mod sdnotify;
+
+pub use log::Action;
+
+use log::action;
 
 use crate::attach::mirror::{AttachReport, Tree};
 use crate::attach::rule::{Rule, RuleKind};
@@ -25,52 +30,9 @@ use crate::kernel::handles::Source;
 use crate::kernel::info::ObjKind;
 use crate::kernel::pins;
 use crate::state::manifest::{self, Lock, Manifest, State, Token};
-use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// One thing the watcher did, as a log line.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Action {
-    /// Milliseconds since the epoch.
-    pub time: u64,
-    /// `started`, `rescan`, `reloaded`, `unexposed`, `re-exposed`,
-    /// `left-alone`, `forgotten`, `exposed-into`, `view-made`,
-    /// `view-removed`, `link-made`, `link-removed`, `skipped`, `state-gone`,
-    /// `rearmed`, `error`.
-    pub action: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pin: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cgroup: Option<String>,
-    /// A cgroup program's link made or removed: its id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub link_id: Option<u32>,
-    pub why: String,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-fn action(action: &'static str, why: impl Into<String>) -> Action {
-    Action {
-        time: now_ms(),
-        action,
-        path: None,
-        pin: None,
-        cgroup: None,
-        link_id: None,
-        why: why.into(),
-    }
-}
 
 pub struct Watcher {
     /// The state directory as named, to notice when it is replaced.
@@ -217,18 +179,6 @@ impl Watcher {
             }
             Err(e) => self.log_error("cannot take the new state directory", &e),
         }
-    }
-
-    fn log(&mut self, a: Action) {
-        let mut line = serde_json::to_vec(&a).unwrap_or_default();
-        line.push(b'\n');
-        self.pending.push_back(line);
-    }
-
-    fn log_error(&mut self, what: &str, e: &Error) {
-        let mut a = action("error", format!("{what}: {}", e.message));
-        a.path = e.path.clone();
-        self.log(a);
     }
 
     /// Marks what the manifest needs watched: the directory of each exposed

@@ -10,6 +10,7 @@
 
 mod log;
 pub mod sdnotify;
+mod state_dir;
 
 pub use log::Action;
 
@@ -22,9 +23,7 @@ use crate::error::{Error, Kind, Result};
 use crate::expose::exposure::{Exposure, MountRecord, Namespace};
 use crate::expose::place::Removal;
 use crate::expose::{self, host};
-use crate::fs::fanotify::{
-    Event, FAN_CLOSE_WRITE, FAN_DELETE_SELF, FAN_EVENT_ON_CHILD, FAN_MOVE_SELF, Fan,
-};
+use crate::fs::fanotify::{Event, Fan};
 use crate::fs::paths::Dir;
 use crate::kernel::handles::Source;
 use crate::kernel::info::ObjKind;
@@ -121,64 +120,6 @@ impl Watcher {
             )),
         }
         Ok(w)
-    }
-
-    /// Marks the state directory (its manifest, and its own deletion or
-    /// move) and its parent (a new directory made in its place).
-    fn mark_state(&mut self) -> Result<()> {
-        self.pins.mark_dir_for(
-            &self.state_path,
-            crate::fs::fanotify::DIR_EVENTS
-                | FAN_DELETE_SELF
-                | FAN_MOVE_SELF
-                | FAN_CLOSE_WRITE
-                | FAN_EVENT_ON_CHILD,
-        )?;
-        if let Some(parent) = self.state_path.parent()
-            && let Err(e) = self.pins.mark_dir(parent)
-        {
-            self.log_error("cannot watch the state directory's parent", &e);
-        }
-        Ok(())
-    }
-
-    /// After an event on the state directory or its name: if the directory
-    /// at its path is not the one held, take the new one (its watcher lock,
-    /// its manifest) and reconcile everything.
-    fn check_state_dir(&mut self) {
-        let held = self.state.dir().stat("").ok().map(|s| (s.dev, s.ino));
-        let now = Dir::open(&self.state_path)
-            .and_then(|d| d.stat(""))
-            .ok()
-            .map(|s| (s.dev, s.ino));
-        if now.is_some() && now == held {
-            return;
-        }
-        self.pins.forget(&self.state_path);
-        if now.is_none() {
-            self.log(action(
-                "state-gone",
-                "the state directory was removed or moved: waiting for it to be made again",
-            ));
-            return;
-        }
-        match manifest::watcher_lock(&self.state_path) {
-            Ok((st, lock)) => {
-                self.state = st;
-                self._lock = lock;
-                self.token = Token::default();
-                if let Err(e) = self.mark_state() {
-                    self.log_error("cannot watch the new state directory", &e);
-                }
-                self.log(action(
-                    "rearmed",
-                    "the state directory was replaced: watching the new one",
-                ));
-                self.rescan = true;
-                self.rearmed = true;
-            }
-            Err(e) => self.log_error("cannot take the new state directory", &e),
-        }
     }
 
     /// Marks what the manifest needs watched: the directory of each exposed
@@ -650,19 +591,6 @@ impl Watcher {
                     self.log(a);
                 }
                 _ => {}
-            }
-        }
-    }
-
-    /// The state directory's lock; when it cannot be had (the directory was
-    /// removed), the watcher looks for a new one and goes on meanwhile.
-    fn take_lock(&mut self) -> Option<Lock> {
-        match self.state.lock() {
-            Ok(l) => Some(l),
-            Err(_) => {
-                self.check_state_dir();
-                self.rearmed = false;
-                self.state.lock().ok()
             }
         }
     }

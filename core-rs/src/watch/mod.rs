@@ -8,6 +8,7 @@
 //! exposed pin, and on the state directory; and a filesystem mark on each
 //! cgroupfs an attach rule covers.
 
+mod containers;
 mod exposures;
 mod log;
 mod rules;
@@ -21,7 +22,7 @@ use log::action;
 use crate::attach::rule::Rule;
 use crate::attach::status::Update;
 use crate::error::{Error, Kind, Result};
-use crate::expose::exposure::{Exposure, MountRecord, Namespace};
+use crate::expose::exposure::{Exposure, Namespace};
 use crate::expose::{self};
 use crate::fs::fanotify::{Event, Fan};
 use crate::fs::paths::Dir;
@@ -367,53 +368,6 @@ impl Watcher {
             self.flush(l);
         }
         Ok(())
-    }
-
-    /// Exposes views inside the containers that came into the cgroups of
-    /// rules with `into_containers` (written at the flush).
-    fn follow_containers(&mut self) {
-        let rules: Vec<Rule> = self
-            .manifest
-            .rules
-            .iter()
-            .filter(|r| r.into_containers.is_some())
-            .cloned()
-            .collect();
-        if rules.is_empty() {
-            return;
-        }
-        let mut make = |x: &mut Exposure, mk: &dyn Fn(&Exposure) -> Result<MountRecord>| {
-            x.mount = Some(mk(x)?);
-            Ok(())
-        };
-        let outcomes = match self.follow.run(&rules, &self.manifest.exposures, &mut make) {
-            Ok(o) => o,
-            Err(e) => return self.log_error("cannot follow containers", &e),
-        };
-        for o in outcomes {
-            match o {
-                crate::expose::container::Outcome::Made(made) => {
-                    let (x, placed) = *made;
-                    self.manifest.exposures.push(x.clone());
-                    self.added.push(x);
-                    self.log(Action {
-                        path: Some(placed.path),
-                        pin: Some(placed.pin),
-                        cgroup: Some(placed.cgroup),
-                        ..action("exposed-into", format!("container process {}", placed.pid))
-                    });
-                }
-                crate::expose::container::Outcome::Failed(cgroup, e) => {
-                    let mut a = action(
-                        "error",
-                        format!("cannot expose into a container: {}", e.message),
-                    );
-                    a.cgroup = Some(cgroup);
-                    self.log(a);
-                }
-                _ => {}
-            }
-        }
     }
 }
 

@@ -1,0 +1,112 @@
+//! The attach rules' upkeep: a rule's tree reconciled, a cgroup made or
+//! removed under a rule, and the log of what was made, removed or skipped.
+
+use super::Watcher;
+use super::log::{Action, action};
+use crate::attach::mirror::{AttachReport, Tree};
+use crate::attach::rule::{Rule, RuleKind};
+use crate::attach::status::Update;
+use crate::error::Result;
+use crate::fs::fanotify::Event;
+use crate::kernel::info::ObjKind;
+use crate::kernel::pins;
+use std::os::fd::{AsFd, BorrowedFd};
+
+impl Watcher {
+    fn prog_fd(&mut self, rule: &Rule) -> Result<BorrowedFd<'_>> {
+        if !self.progs.contains_key(&rule.prog) {
+            let (fd, _) = pins::open(&rule.prog, Some(ObjKind::Prog))?;
+            self.progs.insert(rule.prog.clone(), fd);
+        }
+        Ok(self.progs[&rule.prog].as_fd())
+    }
+
+    pub(super) fn reconcile_rule(&mut self, r: &Rule) {
+        let result = Tree::of(r).and_then(|tree| {
+            let rep = self
+                .prog_fd(r)
+                .and_then(|fd| tree.reconcile(fd, &r.cgroup_root))?;
+            self.status.push(Update::of(&tree, &rep, None));
+            Ok(rep)
+        });
+        self.report(r, result);
+    }
+
+    fn report(&mut self, r: &Rule, result: Result<AttachReport>) {
+        match result {
+            Ok(rep) => {
+                self.known.extend(rep.seen.iter().copied());
+                let (made, removed) = match r.kind {
+                    RuleKind::View => ("view-made", "view-removed"),
+                    RuleKind::Link => ("link-made", "link-removed"),
+                };
+                let path = |e: String| (!e.is_empty()).then_some(e);
+                if r.into_containers.is_some() {
+                    for i in rep.made.iter().chain(&rep.kept) {
+                        if let Err(e) = self.follow.watch(&r.cgroup_root.join(&i.cgroup)) {
+                            self.log_error("cannot watch a cgroup for containers", &e);
+                        }
+                    }
+                }
+                for i in rep.made {
+                    self.log(Action {
+                        pin: Some(i.pin),
+                        path: path(i.expose),
+                        cgroup: Some(i.cgroup),
+                        link_id: i.link_id,
+                        ..action(made, format!("rule \"{}\"", r.name))
+                    });
+                }
+                for i in rep.removed {
+                    self.known.remove(&i.cgroup_id);
+                    self.log(Action {
+                        pin: Some(i.pin),
+                        path: path(i.expose),
+                        cgroup: Some(i.cgroup),
+                        link_id: i.link_id,
+                        ..action(removed, format!("rule \"{}\": the cgroup is gone", r.name))
+                    });
+                }
+                for s in rep.skipped {
+                    self.log(Action {
+                        cgroup: Some(s.cgroup),
+                        ..action("skipped", format!("rule \"{}\": {}", r.name, s.why))
+                    });
+                }
+            }
+            Err(e) => self.log_error(&format!("rule \"{}\"", r.name), &e),
+        }
+    }
+
+    pub(super) fn on_cgroup_event(&mut self, ev: &Event) {
+        let Some(path) = &ev.path else { return };
+        if !ev.dir {
+            return;
+        }
+        let gone = matches!(ev.event, "deleted" | "moved-from");
+        let rules: Vec<Rule> = self
+            .manifest
+            .rules
+            .iter()
+            .filter(|r| path.starts_with(&r.cgroup_root) && (path != &r.cgroup_root || gone))
+            .cloned()
+            .collect();
+        for r in &rules {
+            let rel = path
+                .strip_prefix(&r.cgroup_root)
+                .expect("checked")
+                .to_path_buf();
+            let result = Tree::of(r).and_then(|tree| {
+                let rep = if gone {
+                    tree.vanished(&rel)
+                } else {
+                    self.prog_fd(r)
+                        .and_then(|fd| tree.appeared(fd, &r.cgroup_root, &rel))
+                }?;
+                self.status.push(Update::of(&tree, &rep, Some(&rel)));
+                Ok(rep)
+            });
+            self.report(r, result);
+        }
+    }
+}

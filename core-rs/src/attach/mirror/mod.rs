@@ -10,6 +10,15 @@
 //! bpffs refuses `.` in names, so in the pin tree each directory name is
 //! encoded: `%` becomes `%25` and `.` becomes `%2E` (reversible). The mirror
 //! keeps the cgroups' own names.
+//!
+//! - `names`: the pin tree's names encoded, the program's pin, the rule's
+//!   name checked;
+
+mod names;
+
+pub use names::{decode, encode, encode_rel, prog_pin};
+
+use names::{check_name, decode_rel};
 
 use crate::attach::cgroup_links::{self, Selection};
 use crate::attach::rule::{Rule, RuleKind};
@@ -32,24 +41,6 @@ pub static PROGRESS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 fn progress(done: u64, total: u64) {
     PROGRESS[1].store(total, Ordering::Relaxed);
     PROGRESS[0].store(done, Ordering::Relaxed);
-}
-
-/// Encodes one cgroup directory name for bpffs.
-pub fn encode(name: &str) -> String {
-    name.replace('%', "%25").replace('.', "%2E")
-}
-
-/// Decodes a bpffs directory name made by [`encode`].
-pub fn decode(name: &str) -> String {
-    name.replace("%2E", ".").replace("%25", "%")
-}
-
-pub fn encode_rel(rel: &Path) -> PathBuf {
-    rel.iter().map(|c| encode(&c.to_string_lossy())).collect()
-}
-
-fn decode_rel(rel: &Path) -> PathBuf {
-    rel.iter().map(|c| decode(&c.to_string_lossy())).collect()
 }
 
 /// What `attach` is asked (the `attach` request of the ABI, as it is).
@@ -76,12 +67,6 @@ pub struct AttachOptions {
     /// Also expose each view at this path inside the container its cgroup
     /// holds (needs `state`: see [`crate::expose::container::cover`]).
     pub into_containers: Option<PathBuf>,
-}
-
-/// Where an attach rule keeps its program pinned, for the watcher.
-pub fn prog_pin(pin_root: &Path, name: &str) -> PathBuf {
-    // '%' never starts an encoded cgroup name, so this cannot collide.
-    pin_root.join(format!("%prog-{name}"))
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -156,18 +141,6 @@ struct Held {
 enum Want {
     Any,
     Kind(Option<u32>),
-}
-
-fn check_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.contains('/') || name.contains('.') {
-        return Err(Error::invalid(
-            "attach",
-            format!(
-                "Invalid name \"{name}\" for the pins of the rule: use a plain name without '/' or '.' (bpffs refuses '.')"
-            ),
-        ));
-    }
-    Ok(())
 }
 
 fn sys_err(what: String, path: &Path, e: sys::SysError) -> Error {
@@ -1318,31 +1291,4 @@ pub fn detach(
         progress(done as u64 + 1, total);
     }
     Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_encode_reversibly() {
-        for n in ["plain", "a.b", "100%", "x.%2E.y", "%2E"] {
-            let e = encode(n);
-            assert!(!e.contains('.'), "{e}");
-            assert_eq!(decode(&e), n);
-        }
-        assert_eq!(encode("app.slice"), "app%2Eslice");
-        assert_eq!(
-            decode_rel(&encode_rel(Path::new("a.slice/b.scope"))),
-            PathBuf::from("a.slice/b.scope")
-        );
-    }
-
-    #[test]
-    fn view_names_are_checked() {
-        assert!(check_name("stat").is_ok());
-        assert!(check_name("a.b").is_err());
-        assert!(check_name("a/b").is_err());
-        assert!(check_name("").is_err());
-    }
 }

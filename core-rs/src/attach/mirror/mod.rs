@@ -13,12 +13,16 @@
 //!
 //! - `names`: the pin tree's names encoded, the program's pin, the rule's
 //!   name checked;
+//! - `report`: what attach, detach and a reconcile report, and the progress;
 
 mod names;
+mod report;
 
 pub use names::{decode, encode, encode_rel, prog_pin};
+pub use report::{AttachReport, DetachReport, Item, PROGRESS, Placed, Skipped};
 
 use names::{check_name, decode_rel};
+use report::{item, progress};
 
 use crate::attach::cgroup_links::{self, Selection};
 use crate::attach::rule::{Rule, RuleKind};
@@ -29,19 +33,9 @@ use crate::fs::mounts;
 use crate::fs::paths::{self, Dir};
 use crate::kernel::info::{self, Detail, ObjKind};
 use crate::{kernel::pins, sys};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Progress of the running bulk operation: (done, total).
-pub static PROGRESS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
-
-fn progress(done: u64, total: u64) {
-    PROGRESS[1].store(total, Ordering::Relaxed);
-    PROGRESS[0].store(done, Ordering::Relaxed);
-}
 
 /// What `attach` is asked (the `attach` request of the ABI, as it is).
 #[derive(Debug, Default, serde::Deserialize)]
@@ -67,54 +61,6 @@ pub struct AttachOptions {
     /// Also expose each view at this path inside the container its cgroup
     /// holds (needs `state`: see [`crate::expose::container::cover`]).
     pub into_containers: Option<PathBuf>,
-}
-
-#[derive(Debug, Serialize, Clone)]
-#[serde(rename_all = "camelCase")]
-pub struct Item {
-    /// The cgroup's path relative to the cgroup root (`""` for the root).
-    pub cgroup: String,
-    pub cgroup_id: u64,
-    pub pin: String,
-    /// The mirror's symlink (`""` without an expose root).
-    pub expose: String,
-    /// A cgroup program's link: its id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub link_id: Option<u32>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Skipped {
-    pub cgroup: String,
-    pub why: String,
-}
-
-#[derive(Debug, Serialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct AttachReport {
-    pub cgroups: usize,
-    pub made: Vec<Item>,
-    pub kept: Vec<Item>,
-    pub removed: Vec<Item>,
-    pub skipped: Vec<Skipped>,
-    /// The id of every cgroup walked (for the watcher's event filter).
-    #[serde(skip)]
-    pub seen: Vec<u64>,
-    /// Views exposed inside containers (`into_containers` rules).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub into: Vec<Placed>,
-}
-
-/// A view a rule exposed inside a container, as reports show it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Placed {
-    /// The cgroup's path relative to the rule's root.
-    pub cgroup: String,
-    /// The container's process entered.
-    pub pid: u32,
-    pub pin: String,
-    pub path: String,
 }
 
 /// A view or cgroup link found in the pin tree: where (its directory,
@@ -270,23 +216,6 @@ pub fn pinned(
             })
             .collect(),
     )
-}
-
-fn item(rel: &Path, id: u64, pin: &Path, expose: &Path) -> Item {
-    Item {
-        cgroup: rel.display().to_string(),
-        cgroup_id: id,
-        pin: pin.display().to_string(),
-        expose: expose.display().to_string(),
-        link_id: None,
-    }
-}
-
-impl Item {
-    fn link(mut self, id: Option<u32>) -> Item {
-        self.link_id = id;
-        self
-    }
 }
 
 /// `rel/sub`, without a trailing slash when `sub` is empty.
@@ -1228,11 +1157,6 @@ fn remove_view(roots: &Roots, rel: &Path, old: &Existing, name: &str, pin: &Path
     }
     roots.pin.prune(&old.enc_rel, false);
     Ok(())
-}
-
-#[derive(Debug, Serialize, Default)]
-pub struct DetachReport {
-    pub removed: Vec<Item>,
 }
 
 /// Removes every view and cgroup link below `pin_root` (named `name`, or

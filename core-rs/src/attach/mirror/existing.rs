@@ -3,7 +3,8 @@
 //! kind), read from the kernel.
 
 use super::names::decode_rel;
-use super::{open_pin_root, sys_err};
+use super::roots::open_pin_root;
+use super::sys_err;
 use crate::attach::cgroup_links;
 use crate::error::{Result, q};
 use crate::fs::paths::{self, Dir};

@@ -15,7 +15,7 @@
 //! - `prog`: the program a link is made for (a pin, or one program of
 //!   `OBJ:NAME` loaded);
 //! - `targets`: what `--to` names, resolved and checked (interfaces, hooks,
-//!   kernel and user functions, tracepoints, perf events);
+//!   kernel and user functions, tracepoints, perf events).
 
 mod kind;
 mod make;

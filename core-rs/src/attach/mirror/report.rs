@@ -1,0 +1,85 @@
+//! What attach, detach and a reconcile report: the views and links made,
+//! kept and removed, the cgroups skipped and why, the views placed inside
+//! containers; and the running bulk operation's progress.
+
+use serde::Serialize;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Progress of the running bulk operation: (done, total).
+pub static PROGRESS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+pub(super) fn progress(done: u64, total: u64) {
+    PROGRESS[1].store(total, Ordering::Relaxed);
+    PROGRESS[0].store(done, Ordering::Relaxed);
+}
+
+#[derive(Debug, Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Item {
+    /// The cgroup's path relative to the cgroup root (`""` for the root).
+    pub cgroup: String,
+    pub cgroup_id: u64,
+    pub pin: String,
+    /// The mirror's symlink (`""` without an expose root).
+    pub expose: String,
+    /// A cgroup program's link: its id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_id: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Skipped {
+    pub cgroup: String,
+    pub why: String,
+}
+
+#[derive(Debug, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachReport {
+    pub cgroups: usize,
+    pub made: Vec<Item>,
+    pub kept: Vec<Item>,
+    pub removed: Vec<Item>,
+    pub skipped: Vec<Skipped>,
+    /// The id of every cgroup walked (for the watcher's event filter).
+    #[serde(skip)]
+    pub seen: Vec<u64>,
+    /// Views exposed inside containers (`into_containers` rules).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub into: Vec<Placed>,
+}
+
+/// A view a rule exposed inside a container, as reports show it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Placed {
+    /// The cgroup's path relative to the rule's root.
+    pub cgroup: String,
+    /// The container's process entered.
+    pub pid: u32,
+    pub pin: String,
+    pub path: String,
+}
+
+pub(super) fn item(rel: &Path, id: u64, pin: &Path, expose: &Path) -> Item {
+    Item {
+        cgroup: rel.display().to_string(),
+        cgroup_id: id,
+        pin: pin.display().to_string(),
+        expose: expose.display().to_string(),
+        link_id: None,
+    }
+}
+
+impl Item {
+    pub(super) fn link(mut self, id: Option<u32>) -> Item {
+        self.link_id = id;
+        self
+    }
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct DetachReport {
+    pub removed: Vec<Item>,
+}

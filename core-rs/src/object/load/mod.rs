@@ -7,6 +7,14 @@
 //! each `.` in a program or map name becomes `_` (`.rodata` is pinned as
 //! `_rodata`) and the report lists every such rename. Directories the user
 //! names are never renamed: a `.` there is refused.
+//!
+//! This file holds what a load is asked and reports, and the load itself;
+//! `plan` holds where each pin goes.
+
+mod plan;
+
+pub use plan::bpffs_name;
+use plan::plan;
 
 use crate::error::{Error, Kind, Result, q};
 use crate::fs::mounts::{self, BPF_FS_MAGIC};
@@ -133,135 +141,6 @@ fn make_pin_dir(d: &Path) -> Result<bool> {
 pub fn kernel_btf() -> Option<&'static Btf> {
     static BTF: std::sync::OnceLock<Option<Btf>> = std::sync::OnceLock::new();
     BTF.get_or_init(|| Btf::from_sys_fs().ok()).as_ref()
-}
-
-/// The name bpffs can take for `name`: each `.` becomes `_`.
-pub fn bpffs_name(name: &str) -> String {
-    name.replace('.', "_")
-}
-
-/// The planned pin path of each program and map.
-struct Plan {
-    programs: BTreeMap<String, PathBuf>,
-    maps: BTreeMap<String, PathBuf>,
-    by_name: BTreeMap<String, PathBuf>,
-    renamed: Vec<Renamed>,
-    new_dirs: Vec<PathBuf>,
-}
-
-fn plan(
-    program_specs: &[&ProgramSpec],
-    map_specs: &[&MapSpec],
-    pin_dir: &Path,
-    by_name_root: &Path,
-) -> Result<Plan> {
-    let mut renamed = Vec::new();
-    let mut taken: HashSet<PathBuf> = HashSet::new();
-    let mut place = |what: &str, name: &str, dir: &Path| -> Result<PathBuf> {
-        let fixed = bpffs_name(name);
-        let path = dir.join(&fixed);
-        if fixed != name {
-            renamed.push(Renamed {
-                from: name.to_string(),
-                to: path.display().to_string(),
-                why: "bpffs refuses '.' in names: each '.' became '_'".into(),
-            });
-        }
-        if !taken.insert(path.clone()) {
-            return Err(Error::new(
-                Kind::Exists,
-                "plan",
-                format!("Cannot pin {what} \"{name}\" at {}: another program or map of the object is pinned there", q(&path)),
-            )
-            .with_path(&path));
-        }
-        Ok(path)
-    };
-    let maps_dir = pin_dir.join("maps");
-    let mut maps = BTreeMap::new();
-    let mut by_name = BTreeMap::new();
-    for m in map_specs {
-        if m.pinning == "by-name" {
-            if m.name.contains('.') {
-                return Err(Error::invalid(
-                    "plan",
-                    format!(
-                        "Cannot pin map \"{}\" by name: bpffs refuses '.' in names",
-                        m.name
-                    ),
-                ));
-            }
-            by_name.insert(m.name.clone(), by_name_root.join(&m.name));
-        } else {
-            maps.insert(m.name.clone(), place("map", &m.name, &maps_dir)?);
-        }
-    }
-    let mut programs = BTreeMap::new();
-    for p in program_specs {
-        let path = place("program", &p.name, pin_dir)?;
-        if !maps.is_empty() && path == maps_dir {
-            return Err(Error::new(
-                Kind::Exists,
-                "plan",
-                format!(
-                    "Cannot pin program \"{}\" at {}: bpfx keeps the object's maps there",
-                    p.name,
-                    q(&path)
-                ),
-            ));
-        }
-        programs.insert(p.name.clone(), path);
-    }
-    let new_dirs = missing_dirs(pin_dir)?;
-    Ok(Plan {
-        programs,
-        maps,
-        by_name,
-        renamed,
-        new_dirs,
-    })
-}
-
-/// The directories of `pin_dir` that must be made, outermost first. The
-/// deepest existing one must be a directory on bpffs, and no new name may
-/// hold a `.`.
-fn missing_dirs(pin_dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut missing = Vec::new();
-    let mut cur = pin_dir.to_path_buf();
-    while crate::fs::paths::lstat(&cur).is_err() {
-        missing.push(cur.clone());
-        match cur.parent() {
-            Some(p) => cur = p.to_path_buf(),
-            None => break,
-        }
-    }
-    mounts::require_bpffs_dir(&cur, "pin").map_err(|e| {
-        if e.kind == Kind::NotBpffs && cur != pin_dir {
-            e.with_message(format!(
-                "Cannot pin at {}: {} is not on bpffs",
-                q(pin_dir),
-                q(&cur)
-            ))
-        } else {
-            e
-        }
-    })?;
-    missing.reverse();
-    for d in &missing {
-        let name = d.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.contains('.') {
-            return Err(Error::invalid(
-                "mkdir",
-                format!(
-                    "Cannot make pin directory {}: bpffs refuses '.' in names",
-                    q(d)
-                ),
-            )
-            .with_path(d)
-            .with_hint("choose a directory name without '.'"));
-        }
-    }
-    Ok(missing)
 }
 
 fn in_use(what: &str, name: &str, path: &Path) -> Error {
@@ -863,13 +742,6 @@ mod tests {
             "Cannot load program \"x\": the verifier refused it: permission denied"
         );
         assert_eq!(err.log.as_deref(), Some("0: R1 invalid mem access\n"));
-    }
-
-    #[test]
-    fn bpffs_name_replaces_dots() {
-        assert_eq!(bpffs_name(".rodata"), "_rodata");
-        assert_eq!(bpffs_name("a.b.c"), "a_b_c");
-        assert_eq!(bpffs_name("plain"), "plain");
     }
 
     #[test]

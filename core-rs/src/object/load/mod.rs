@@ -10,11 +10,15 @@
 //!
 //! This file holds what a load is asked and reports, and the load itself;
 //! `plan` holds where each pin goes, `undo` what the load makes in bpffs
-//! and removes again unless it completes.
+//! and removes again unless it completes, `errors` aya's errors turned into
+//! ours.
 
+mod errors;
 mod plan;
 mod undo;
 
+pub use errors::aya_error;
+use errors::{in_use, pin_error};
 pub use plan::bpffs_name;
 use plan::plan;
 use undo::{Undo, at, make_pin_dir};
@@ -25,7 +29,7 @@ use crate::kernel::info::ObjKind;
 use crate::object::sections::Handling;
 use crate::object::spec::{self, MapSpec, Parsed, ProgramSpec};
 use crate::{kernel::pins, sys};
-use aya::programs::{Program, ProgramError};
+use aya::programs::Program;
 use aya::{Btf, EbpfLoader};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -91,22 +95,6 @@ pub fn kernel_btf() -> Option<&'static Btf> {
     BTF.get_or_init(|| Btf::from_sys_fs().ok()).as_ref()
 }
 
-fn in_use(what: &str, name: &str, path: &Path) -> Error {
-    Error::new(
-        Kind::Exists,
-        "BPF_OBJ_PIN",
-        format!(
-            "Cannot pin {what} \"{name}\" at {}: the name is already in use",
-            q(path)
-        ),
-    )
-    .with_path(path)
-    .with_hint(format!(
-        "unpin it first (`bpfx unpin {}`) or choose another --pin directory",
-        path.display()
-    ))
-}
-
 /// Refuses a by-name pin whose map differs from the object's definition.
 fn check_compatible(spec: &MapSpec, path: &Path) -> Result<()> {
     let (fd, _) = pins::open(path, Some(ObjKind::Map)).map_err(|e| {
@@ -165,95 +153,6 @@ fn check_compatible(spec: &MapSpec, path: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Turns an aya error into ours, keeping the verifier log and the errno.
-pub fn aya_error(what: String, err: &(dyn std::error::Error + 'static)) -> Error {
-    let mut chain = vec![err.to_string()];
-    let mut errno = None;
-    let mut op = "load".to_string();
-    let mut log = None;
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if let Some(ProgramError::LoadError {
-            io_error,
-            verifier_log,
-        }) = e.downcast_ref::<ProgramError>()
-        {
-            errno = io_error.raw_os_error();
-            op = "BPF_PROG_LOAD".into();
-            let text = format!("{verifier_log:?}");
-            if crate::error::refused_before_verification(errno.unwrap_or(0), &text) {
-                // The verifier never saw it: a policy, or no privileges.
-                return if crate::kernel::privileged::privileged() {
-                    policy_refusal(what)
-                } else {
-                    Error::from_errno(what, "BPF_PROG_LOAD", libc::EPERM)
-                };
-            }
-            log = Some(text);
-            chain = vec![format!(
-                "the verifier refused it: {}",
-                crate::error::describe_errno(errno.unwrap_or(0))
-            )];
-            break;
-        }
-        if let Some(aya::maps::MapError::CreateError { name, io_error }) =
-            e.downcast_ref::<aya::maps::MapError>()
-        {
-            errno = io_error.raw_os_error();
-            op = "BPF_MAP_CREATE".into();
-            chain = vec![format!(
-                "cannot create map \"{name}\": {}",
-                crate::error::describe_errno(errno.unwrap_or(0))
-            )];
-            break;
-        }
-        if let Some(s) = e.downcast_ref::<aya::sys::SyscallError>() {
-            op = s.call.to_string();
-        }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            errno = errno.or(io.raw_os_error());
-        }
-        cur = e.source();
-        if let Some(next) = cur {
-            let s = next.to_string();
-            if !chain.last().is_some_and(|l| l.contains(&s)) {
-                chain.push(s);
-            }
-        }
-    }
-    let message = format!("{what}: {}", chain.join(": "));
-    let kind = if log.is_some() {
-        Kind::Verifier
-    } else {
-        errno.map_or(Kind::Invalid, crate::error::kind_of_errno)
-    };
-    let mut e = Error::new(kind, op, message);
-    e.errno = errno.unwrap_or(0);
-    e.log = log;
-    if kind == Kind::Permission {
-        e.hint = Some(
-            "run as root, or with CAP_BPF and CAP_SYS_ADMIN (check with `bpfx doctor`)".into(),
-        );
-    }
-    e
-}
-
-/// A load refused with EPERM before the verifier processed an instruction,
-/// with the privileges to load: the kernel's policy refuses the program's
-/// type, and the verifier never saw it.
-fn policy_refusal(what: String) -> Error {
-    let mut e = Error::new(
-        Kind::Permission,
-        "BPF_PROG_LOAD",
-        format!(
-            "{what}: the kernel refuses this type of program: EPERM at load, before verification (a security policy, not the verifier)"
-        ),
-    )
-    .with_hint("`bpfx doctor` lists the program types this kernel refuses");
-    e.errno = libc::EPERM;
-    e
 }
 
 fn need<'a>(target: &'a Option<String>, name: &str, section: &str) -> Result<&'a str> {
@@ -329,18 +228,6 @@ pub(crate) fn load_program(
         }
     };
     r.map_err(|e| aya_error(what(), &e))
-}
-
-fn pin_error(what: &str, name: &str, path: &Path, e: &(dyn std::error::Error + 'static)) -> Error {
-    let err = aya_error(format!("Cannot pin {what} \"{name}\" at {}", q(path)), e).with_path(path);
-    if err.errno == libc::EEXIST {
-        return in_use(what, name, path);
-    }
-    if err.op == "load" {
-        err.with_op("BPF_OBJ_PIN")
-    } else {
-        err
-    }
 }
 
 /// The programs a load takes: those `only` names, or every program that
@@ -638,59 +525,6 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_refused_map_creation_names_the_map_and_the_call() {
-        let e = aya::maps::MapError::CreateError {
-            name: "exec_counts".into(),
-            io_error: std::io::Error::from_raw_os_error(libc::EPERM),
-        };
-        let err = aya_error("Cannot load \"x.o\"".into(), &e);
-        assert_eq!(err.op, "BPF_MAP_CREATE");
-        assert_eq!(err.errno, libc::EPERM);
-        assert_eq!(err.kind, Kind::Permission);
-        assert_eq!(
-            err.message,
-            "Cannot load \"x.o\": cannot create map \"exec_counts\": operation not permitted"
-        );
-        assert!(err.hint.as_deref().unwrap().contains("CAP_BPF"));
-    }
-
-    #[test]
-    fn a_load_refused_before_verification_is_not_the_verifiers() {
-        let refused = ProgramError::LoadError {
-            io_error: std::io::Error::from_raw_os_error(libc::EPERM),
-            verifier_log: aya_obj::VerifierLog::new(
-                "verification time 10 usec\nstack depth 0\nprocessed 0 insns (limit 1000000)\n"
-                    .into(),
-            ),
-        };
-        let err = aya_error("Cannot load program \"mapelems\"".into(), &refused);
-        assert_eq!(err.kind, Kind::Permission);
-        assert_eq!((err.op.as_str(), err.errno), ("BPF_PROG_LOAD", libc::EPERM));
-        assert!(err.log.is_none());
-        assert!(!err.message.contains("verifier refused"), "{}", err.message);
-        if crate::kernel::privileged::privileged() {
-            assert_eq!(
-                err.message,
-                "Cannot load program \"mapelems\": the kernel refuses this type of program: EPERM at load, before verification (a security policy, not the verifier)"
-            );
-        } else {
-            assert!(err.hint.as_deref().unwrap().contains("CAP_BPF"));
-        }
-        // The verifier's own refusal keeps its log.
-        let rejected = ProgramError::LoadError {
-            io_error: std::io::Error::from_raw_os_error(libc::EACCES),
-            verifier_log: aya_obj::VerifierLog::new("0: R1 invalid mem access\n".into()),
-        };
-        let err = aya_error("Cannot load program \"x\"".into(), &rejected);
-        assert_eq!(err.kind, Kind::Verifier);
-        assert_eq!(
-            err.message,
-            "Cannot load program \"x\": the verifier refused it: permission denied"
-        );
-        assert_eq!(err.log.as_deref(), Some("0: R1 invalid mem access\n"));
-    }
 
     fn fixture(name: &str) -> crate::object::spec::Parsed {
         crate::object::spec::parse_file(&crate::object::spec::tests::fixture(name)).unwrap()

@@ -8,18 +8,24 @@
 //! `_rodata`) and the report lists every such rename. Directories the user
 //! names are never renamed: a `.` there is refused.
 //!
-//! This file holds what a load is asked and reports, and the load itself;
-//! `program` holds the loading of one program through aya, `plan` where each
-//! pin goes, `undo` what the load makes in bpffs
-//! and removes again unless it completes, `reuse` the check of a by-name map
-//! pinned already, `errors` aya's errors turned into ours.
+//! This file holds what a load is asked and what it reports, and `load`,
+//! the one step from the object to its pins. Its parts:
+//! - `choose`: which programs a load takes;
+//! - `plan`: where each program and map is pinned, and the pin directories
+//!   to make, before anything is made;
+//! - `reuse`: whether a by-name map pinned already is the object's;
+//! - `program`: loading one program through aya, and the kernel's BTF;
+//! - `undo`: what the load makes in bpffs, removed again unless it completes;
+//! - `errors`: aya's errors turned into ours, and a pin name in use.
 
+mod choose;
 mod errors;
 mod plan;
 mod program;
 mod reuse;
 mod undo;
 
+pub use choose::choose;
 pub use errors::aya_error;
 use errors::{in_use, pin_error};
 pub use plan::bpffs_name;
@@ -33,7 +39,7 @@ use crate::error::{Error, Kind, Result, q};
 use crate::fs::mounts::{self, BPF_FS_MAGIC};
 use crate::kernel::info::ObjKind;
 use crate::object::sections::Handling;
-use crate::object::spec::{self, MapSpec, Parsed, ProgramSpec};
+use crate::object::spec::{self, MapSpec, ProgramSpec};
 use crate::{kernel::pins, sys};
 use aya::EbpfLoader;
 use serde::Serialize;
@@ -89,51 +95,6 @@ pub struct LoadReport {
     pub programs: Vec<PinnedProgram>,
     pub maps: Vec<PinnedMap>,
     pub renamed: Vec<Renamed>,
-}
-
-/// The programs a load takes: those `only` names, or every program that
-/// autoloads. Refuses an unknown name, and a program bpfx cannot load.
-pub fn choose<'a>(parsed: &'a Parsed, only: Option<&[String]>) -> Result<Vec<&'a ProgramSpec>> {
-    let chosen: Vec<&ProgramSpec> = match only {
-        Some(names) => {
-            let mut out = Vec::new();
-            for n in names {
-                let p = parsed.program(n)?;
-                if !out.iter().any(|q: &&ProgramSpec| q.name == p.name) {
-                    out.push(p);
-                }
-            }
-            out
-        }
-        None => parsed.spec.programs.iter().filter(|p| p.autoload).collect(),
-    };
-    if let Some(p) = chosen.iter().find(|p| p.unsupported.is_some()) {
-        let others: Vec<&str> = parsed
-            .spec
-            .programs
-            .iter()
-            .filter(|o| o.unsupported.is_none() && o.autoload)
-            .map(|o| o.name.as_str())
-            .collect();
-        let mut e = Error::new(
-            Kind::NotSupported,
-            "load",
-            format!(
-                "Cannot load program \"{}\" (section \"{}\") of {}: {}",
-                p.name,
-                p.section,
-                q(&parsed.path),
-                p.unsupported.as_deref().unwrap_or_default()
-            ),
-        )
-        .with_path(&parsed.path);
-        e.feature = Some(p.section.split('/').next().unwrap_or_default().to_string());
-        if !others.is_empty() {
-            e.hint = Some(format!("load the others with --only {}", others.join(",")));
-        }
-        return Err(e);
-    }
-    Ok(chosen)
 }
 
 /// Loads the programs of the object at `opts.path` (every one that
@@ -381,59 +342,4 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         maps,
         renamed: plan.renamed,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fixture(name: &str) -> crate::object::spec::Parsed {
-        crate::object::spec::parse_file(&crate::object::spec::tests::fixture(name)).unwrap()
-    }
-
-    #[test]
-    fn choose_takes_what_autoloads_or_what_only_names() {
-        let parsed = fixture("sections.bpf.o");
-        let names = |c: Vec<&ProgramSpec>| c.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
-        assert_eq!(
-            names(choose(&parsed, None).unwrap()),
-            ["list_task_tgids_in_full", "write_ctx_to_map"]
-        );
-        let only = [
-            "list_task_comms_optional".to_string(),
-            "list_task_comms_optional".into(),
-        ];
-        assert_eq!(
-            names(choose(&parsed, Some(&only)).unwrap()),
-            ["list_task_comms_optional"]
-        );
-        let e = choose(&parsed, Some(&["nope".to_string()])).unwrap_err();
-        assert_eq!(e.kind, Kind::NotFound);
-        assert!(
-            e.message.ends_with(
-                "has no program \"nope\" (it has: list_task_comms_optional, list_task_tgids_in_full, write_ctx_to_map)"
-            ),
-            "{}",
-            e.message
-        );
-    }
-
-    #[test]
-    fn choose_refuses_an_unsupported_program_and_names_the_others() {
-        let parsed = fixture("unsupported.bpf.o");
-        let e = choose(&parsed, None).unwrap_err();
-        assert_eq!(e.kind, Kind::NotSupported);
-        assert!(
-            e.message
-                .starts_with("Cannot load program \"pass_ingress\" (section \"tc\")"),
-            "{}",
-            e.message
-        );
-        assert_eq!(e.feature.as_deref(), Some("tc"));
-        assert_eq!(
-            e.hint.as_deref(),
-            Some("load the others with --only count_tasks_plain")
-        );
-        assert!(choose(&parsed, Some(&["count_tasks_plain".into()])).is_ok());
-    }
 }

@@ -19,8 +19,16 @@
 //!   DATASECs get their size.
 //!
 //! The kernel is read through [`Kernel`], so unit tests give a fake one.
+//!
+//! This file finds the externs, resolves them and links them in; its parts:
+//! - `kernel`: the kernel as the pass reads it (`Kernel`, `Running`);
+//! - `ksyms`: `__ksym` externs resolved against the kernel;
+//! - `kconfig`: `__kconfig` values and their data section;
+//! - `rewrite`: the edits of code and BTF that link the externs in.
 
 mod kconfig;
+mod kernel;
+mod ksyms;
 mod rewrite;
 
 use crate::error::{Error, Kind, Result, q};
@@ -28,88 +36,13 @@ use crate::object::btf_edit::{self as b, Btf};
 use crate::object::elf_edit::{self as e, Elf};
 use crate::object::spec::{self, Parsed};
 use kconfig::{link_kconfig, resolve_kconfig, syscall_prefix};
+use kernel::Lookup;
+pub use kernel::{Kernel, Running};
+use ksyms::resolve_ksym;
 use rewrite::{fix_btf, patch_code};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
-use std::io::Read as _;
+use std::collections::HashMap;
 use std::path::Path;
-
-/// The running kernel, as the extern pass reads it.
-pub trait Kernel {
-    /// `/sys/kernel/btf/vmlinux`, indexed.
-    fn vmlinux_btf(&self) -> Result<&Btf<'static>>;
-    /// The modules' split BTF (`/sys/kernel/btf/<module>`), by name.
-    fn module_btfs(&self) -> Vec<(String, Vec<u8>)>;
-    /// `/proc/kallsyms`.
-    fn kallsyms(&self) -> Result<String>;
-    /// The kernel's build config and where it came from, if readable.
-    fn config(&self) -> Option<(String, String)>;
-    /// `uname -r`.
-    fn release(&self) -> String;
-}
-
-/// The kernel this process runs on.
-pub struct Running;
-
-impl Kernel for Running {
-    /// Read and indexed once per process.
-    fn vmlinux_btf(&self) -> Result<&Btf<'static>> {
-        static INDEX: std::sync::OnceLock<Btf<'static>> = std::sync::OnceLock::new();
-        if let Some(b) = INDEX.get() {
-            return Ok(b);
-        }
-        let b = Btf::parse(crate::kernel::btf::RawBtf::kernel()?.bytes()).map_err(|e| {
-            Error::new(
-                Kind::Invalid,
-                "parse",
-                format!("The kernel's BTF is malformed: {e}"),
-            )
-        })?;
-        Ok(INDEX.get_or_init(|| b))
-    }
-
-    fn module_btfs(&self) -> Vec<(String, Vec<u8>)> {
-        let Ok(dir) = std::fs::read_dir("/sys/kernel/btf") else {
-            return Vec::new();
-        };
-        let mut out: Vec<(String, Vec<u8>)> = dir
-            .flatten()
-            .filter_map(|d| {
-                let name = d.file_name().to_str()?.to_string();
-                (name != "vmlinux")
-                    .then(|| Some((name, std::fs::read(d.path()).ok()?)))
-                    .flatten()
-            })
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
-    }
-
-    fn kallsyms(&self) -> Result<String> {
-        std::fs::read_to_string("/proc/kallsyms")
-            .map_err(|e| Error::io("Cannot read \"/proc/kallsyms\"", "open", &e))
-    }
-
-    fn config(&self) -> Option<(String, String)> {
-        if let Ok(gz) = std::fs::read("/proc/config.gz") {
-            let mut text = String::new();
-            if flate2::read::GzDecoder::new(&gz[..])
-                .read_to_string(&mut text)
-                .is_ok()
-            {
-                return Some(("/proc/config.gz".into(), text));
-            }
-        }
-        let path = format!("/boot/config-{}", self.release());
-        std::fs::read_to_string(&path).ok().map(|t| (path, t))
-    }
-
-    fn release(&self) -> String {
-        std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    }
-}
 
 /// What an extern is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -267,157 +200,6 @@ fn collect(elf: &Elf, btf: Option<&Btf<'_>>) -> Result<Vec<Ext>> {
             })
         })
         .collect()
-}
-
-/// Reads the kernel lazily: vmlinux BTF, then modules, kallsyms and the
-/// config only if some extern needs them.
-struct Lookup<'k> {
-    kernel: &'k dyn Kernel,
-    kallsyms: Option<HashMap<String, u64>>,
-    wanted_syms: HashSet<String>,
-    config: Option<Option<(String, HashMap<String, String>)>>,
-}
-
-impl Lookup<'_> {
-    fn address(&mut self, name: &str) -> Result<Option<u64>> {
-        if self.kallsyms.is_none() {
-            let text = self.kernel.kallsyms()?;
-            let mut found = HashMap::new();
-            for line in text.lines() {
-                let mut f = line.split_whitespace();
-                let (Some(addr), Some(_), Some(sym)) = (f.next(), f.next(), f.next()) else {
-                    continue;
-                };
-                if self.wanted_syms.contains(sym) && !found.contains_key(sym) {
-                    found.insert(sym.to_string(), u64::from_str_radix(addr, 16).unwrap_or(0));
-                }
-            }
-            self.kallsyms = Some(found);
-        }
-        Ok(self.kallsyms.as_ref().and_then(|m| m.get(name)).copied())
-    }
-
-    fn config(&mut self) -> Option<&(String, HashMap<String, String>)> {
-        if self.config.is_none() {
-            self.config = Some(self.kernel.config().map(|(src, text)| {
-                let values = text
-                    .lines()
-                    .filter(|l| l.starts_with("CONFIG_"))
-                    .filter_map(|l| l.split_once('='))
-                    .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-                    .collect();
-                (src, values)
-            }));
-        }
-        self.config.as_ref().and_then(|c| c.as_ref())
-    }
-}
-
-fn resolve_ksym(
-    ext: &Ext,
-    btf: &Btf<'_>,
-    kernel: &Btf<'_>,
-    modules: &mut Option<Vec<(String, Vec<u8>)>>,
-    look: &mut Lookup<'_>,
-) -> Result<Res> {
-    let mut res = Res::default();
-    if ext.kind == ExternKind::KsymTypeless {
-        match look.address(&ext.name)? {
-            Some(a) => {
-                res.found = true;
-                res.address = Some(a);
-            }
-            None => res.why = Some("not in /proc/kallsyms".into()),
-        }
-        return Ok(res);
-    }
-    let want = if ext.kind == ExternKind::KsymFunc {
-        b::FUNC
-    } else {
-        b::VAR
-    };
-    let Some((id, rec)) = kernel.find_ksym(&ext.name).filter(|(_, r)| r.kind == want) else {
-        let mods = modules.get_or_insert_with(|| look.kernel.module_btfs());
-        let module = mods.iter().find_map(|(m, data)| {
-            let split = Btf::parse_split(data, Some(kernel)).ok()?;
-            split
-                .find_ksym(&ext.name)
-                .filter(|(_, r)| r.kind == want)
-                .map(|_| m.clone())
-        });
-        res.why = Some(match &module {
-            Some(m) => format!(
-                "in module \"{m}\"'s BTF, which bpfx cannot yet pass to the kernel (aya 0.14 sends no fd_array)"
-            ),
-            None => "not in the running kernel's BTF".into(),
-        });
-        res.module = module;
-        return Ok(res);
-    };
-    // The object's declaration must match the kernel's, as libbpf checks.
-    let local_type = btf.get(ext.btf_id).map_or(0, |r| r.st);
-    let mismatch = if want == b::FUNC {
-        let (lp, kp) = (btf.params(local_type), kernel.params(rec.st));
-        let lret = btf.get(local_type).map_or(0, |r| r.st);
-        let kret = kernel.get(rec.st).map_or(0, |r| r.st);
-        if lp.len() != kp.len() {
-            Some(format!(
-                "the object declares {} arguments, the kernel's has {}",
-                lp.len(),
-                kp.len()
-            ))
-        } else if btf.shape(lret) != kernel.shape(kret) {
-            Some(format!(
-                "it returns {} in the object and {} in the kernel",
-                btf.shape(lret),
-                kernel.shape(kret)
-            ))
-        } else {
-            lp.iter().zip(&kp).enumerate().find_map(|(i, (l, k))| {
-                (btf.shape(*l) != kernel.shape(*k)).then(|| {
-                    format!(
-                        "argument {} is a {} in the object and a {} in the kernel",
-                        i + 1,
-                        btf.shape(*l),
-                        kernel.shape(*k)
-                    )
-                })
-            })
-        }
-    } else {
-        let (l, k) = (btf.shape(local_type), kernel.shape(rec.st));
-        (l != k).then(|| format!("it is a {l} in the object and a {k} in the kernel"))
-    };
-    if let Some(m) = mismatch {
-        res.fatal = Some(format!(
-            "extern \"{}\" ({}) does not match the kernel's: {m}",
-            ext.name,
-            ext.kind.what()
-        ));
-        return Ok(res);
-    }
-    // The verifier looks a variable's address up in kallsyms, which lists
-    // variables only with CONFIG_KALLSYMS_ALL. The config says so in a few
-    // ms; reading /proc/kallsyms takes about 60.
-    if want == b::VAR {
-        let all = look
-            .config()
-            .map(|(_, v)| v.get("CONFIG_KALLSYMS_ALL").is_some_and(|v| v == "y"));
-        let listed = match all {
-            Some(all) => all,
-            None => look.address(&ext.name)?.is_some(),
-        };
-        if !listed {
-            res.why = Some(
-                "in the kernel's BTF but not in /proc/kallsyms, where the kernel looks its address up (it needs CONFIG_KALLSYMS_ALL)"
-                    .into(),
-            );
-            return Ok(res);
-        }
-    }
-    res.found = true;
-    res.kernel_id = Some(id);
-    Ok(res)
 }
 
 /// Finds the externs of `data`. `None` when it has none.
@@ -605,5 +387,7 @@ pub fn explain(mut err: Error, data: &[u8]) -> Error {
     err
 }
 
+#[cfg(test)]
+use std::collections::HashSet; // tests.rs takes it from here
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,8 @@
 //! This file holds `dispatch`, the table of control requests; the groups of
 //! exports and requests have a file each:
 //! - `attach`: the requests of rules over a cgroup subtree;
+//! - `buffers`: slices over the caller's `(ptr, len)` buffers, and the error
+//!   text written into one;
 //! - `links`: the requests of single-target links;
 //! - `panics`: the quiet panic hook, and the error a caught panic becomes.
 
@@ -25,9 +27,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 mod attach;
+mod buffers;
 mod links;
 mod panics;
 
+use buffers::{bytes, bytes_mut, write_error};
 use panics::panic_error;
 pub use panics::quiet_panics;
 
@@ -632,18 +636,6 @@ pub extern "C" fn bpfx_wake(handle: u32) -> i32 {
     .unwrap_or(-1)
 }
 
-/// Writes `e` as JSON and a NUL into `err` (cut to `err_cap`); returns -1.
-fn write_error(e: Error, err: *mut u8, err_cap: usize) -> i64 {
-    let mut bytes = serde_json::to_vec(&e).unwrap_or_default();
-    bytes.truncate(err_cap.saturating_sub(1));
-    bytes.push(0);
-    if !err.is_null() && err_cap > 0 {
-        // SAFETY: the caller guarantees `err` is valid for `err_cap` bytes.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), err, bytes.len()) };
-    }
-    -1
-}
-
 /// Writes the progress of the running bulk operation (attach, detach) to
 /// `out[0]` (done) and `out[1]` (total).
 ///
@@ -666,30 +658,6 @@ pub unsafe extern "C" fn bpfx_progress(out: *mut u64) {
 /// A negative errno for the data lane.
 fn neg(e: crate::sys::SysError) -> i32 {
     -e.errno().max(1)
-}
-
-/// Builds a slice from a caller's (pointer, length); empty for length 0.
-///
-/// # Safety
-/// `p` must be valid for `len` bytes.
-unsafe fn bytes<'a>(p: *const u8, len: usize) -> &'a [u8] {
-    if p.is_null() || len == 0 {
-        &[]
-    } else {
-        unsafe { std::slice::from_raw_parts(p, len) }
-    }
-}
-
-/// As [`bytes`], writable.
-///
-/// # Safety
-/// `p` must be valid for `len` bytes and not aliased.
-unsafe fn bytes_mut<'a>(p: *mut u8, len: usize) -> &'a mut [u8] {
-    if p.is_null() || len == 0 {
-        &mut []
-    } else {
-        unsafe { std::slice::from_raw_parts_mut(p, len) }
-    }
 }
 
 /// Runs a map call on handle `h` when the key and value lengths fit the

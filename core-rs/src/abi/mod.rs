@@ -10,15 +10,13 @@
 //! - `control`: `bpfx_abi_version`, `bpfx_call` and its status codes, and
 //!   `bpfx_fetch` for the replies parked when too big;
 //! - `links`: the requests of single-target links;
+//! - `object`: the requests of the ELF side (`inspect`, `load`, `run`);
 //! - `panics`: the quiet panic hook, and the error a caught panic becomes.
 
 use crate::error::{Error, Kind, Result};
 use crate::kernel::handles::{self, Handle};
 use crate::kernel::info::ObjKind;
-use crate::{
-    attach::mirror, attach::views, doctor, kernel::info, kernel::pins, object::externs,
-    object::load, object::spec,
-};
+use crate::{attach::mirror, attach::views, doctor, kernel::info, kernel::pins};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::os::fd::BorrowedFd;
@@ -30,6 +28,7 @@ mod attach;
 mod buffers;
 mod control;
 mod links;
+mod object;
 mod panics;
 
 use buffers::{bytes, bytes_mut, write_error};
@@ -59,91 +58,9 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "version" => {
             Ok(json!({ "version": env!("CARGO_PKG_VERSION"), "abi": ABI_VERSION, "aya": "0.14.0" }))
         }
-        "inspect" => {
-            #[derive(Deserialize)]
-            #[serde(rename_all = "camelCase")]
-            struct P {
-                path: PathBuf,
-                max_object_size: Option<u64>,
-            }
-            let P {
-                path,
-                max_object_size,
-            } = params(op, p)?;
-            let parsed = spec::parse_file_limited(
-                &path,
-                max_object_size.unwrap_or(spec::DEFAULT_MAX_OBJECT_SIZE),
-            )?;
-            let mut spec = to_json(&parsed.spec)?;
-            spec["externs"] = to_json(&externs::list(&parsed.data, &externs::Running))?;
-            Ok(spec)
-        }
-        "load" => {
-            #[derive(Deserialize)]
-            #[serde(rename_all = "camelCase")]
-            struct P {
-                path: PathBuf,
-                pin_dir: PathBuf,
-                pin_by_name_root: Option<PathBuf>,
-                only: Option<Vec<String>>,
-                max_object_size: Option<u64>,
-            }
-            let P {
-                path,
-                pin_dir,
-                pin_by_name_root,
-                only,
-                max_object_size,
-            } = params(op, p)?;
-            to_json(&load::load(&load::LoadOptions {
-                path,
-                pin_dir,
-                pin_by_name_root,
-                only,
-                max_object_size,
-            })?)
-        }
-        "run" => {
-            #[derive(Deserialize)]
-            struct P {
-                path: Option<PathBuf>,
-                handle: Option<u32>,
-                /// The context, hex.
-                #[serde(default)]
-                ctx: String,
-                /// Or a file to read the context from.
-                #[serde(rename = "ctxFile")]
-                ctx_file: Option<PathBuf>,
-            }
-            let P {
-                path,
-                handle,
-                ctx,
-                ctx_file,
-            } = params(op, p)?;
-            let ctx = match ctx_file {
-                Some(f) => crate::object::syscall::read_ctx(&f)?,
-                None => crate::object::syscall::unhex(&ctx)?,
-            };
-            match (path, handle) {
-                (Some(path), None) => to_json(&crate::object::syscall::run_pin(&path, &ctx)?),
-                (None, Some(h)) => handles::with(h, |fd, kind, path| {
-                    if kind != ObjKind::Prog {
-                        return Err(Error::new(
-                            Kind::WrongKind,
-                            "BPF_PROG_TEST_RUN",
-                            format!("Cannot run handle {h}: it is {}", kind.noun()),
-                        ));
-                    }
-                    let what = match path {
-                        Some(p) => format!("the program pinned at {}", crate::error::q(p)),
-                        None => format!("program handle {h}"),
-                    };
-                    to_json(&crate::object::syscall::run(fd, &what, &ctx)?)
-                }),
-                _ => Err(Error::invalid(op, "Give \"run\" either a path or a handle")),
-            }
-        }
+        "inspect" => object::inspect(op, p),
+        "load" => object::load(op, p),
+        "run" => object::run(op, p),
         "ls" => {
             #[derive(Deserialize)]
             struct P {

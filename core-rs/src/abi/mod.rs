@@ -11,7 +11,9 @@
 //!   `bpfx_fetch` for the replies parked when too big;
 //! - `links`: the requests of single-target links;
 //! - `object`: the requests of the ELF side (`inspect`, `load`, `run`);
-//! - `panics`: the quiet panic hook, and the error a caught panic becomes.
+//! - `panics`: the quiet panic hook, and the error a caught panic becomes;
+//! - `sources`: event sources (`events_open`, `watch_open`, `ringbuf_open`)
+//!   and their exports, `bpfx_next` and `bpfx_wake`.
 
 use crate::error::{Error, Kind, Result};
 use crate::kernel::handles::{self, Handle};
@@ -22,7 +24,6 @@ use serde_json::{Value, json};
 use std::os::fd::BorrowedFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 mod attach;
 mod buffers;
@@ -30,6 +31,7 @@ mod control;
 mod links;
 mod object;
 mod panics;
+mod sources;
 
 use buffers::{bytes, bytes_mut, write_error};
 use panics::panic_error;
@@ -174,26 +176,8 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "attach" => attach::attach(op, p),
         "detach" => attach::detach(op, p),
         "attach_status" => attach::status(op, p),
-        "events_open" => {
-            #[derive(Deserialize)]
-            struct P {
-                paths: Vec<PathBuf>,
-                #[serde(default)]
-                filesystem: bool,
-            }
-            let P { paths, filesystem } = params(op, p)?;
-            let events = crate::kernel::events::open(&paths, filesystem)?;
-            source_handle(events, None)
-        }
-        "watch_open" => {
-            #[derive(Deserialize)]
-            struct P {
-                state: PathBuf,
-            }
-            let P { state } = params(op, p)?;
-            let w = crate::watch::open(&state)?;
-            source_handle(w, Some(state))
-        }
+        "events_open" => sources::events_open(op, p),
+        "watch_open" => sources::watch_open(op, p),
         "expose" => {
             #[derive(Deserialize)]
             struct P {
@@ -280,12 +264,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
             })?;
             crate::kernel::maps::btf_types(&meta)
         }
-        "ringbuf_open" => {
-            let PathParam { path } = params(op, p)?;
-            let (fd, _) = pins::open(&path, Some(ObjKind::Map))?;
-            let rb = crate::kernel::maps::RingBuf::open(fd).map_err(|e| e.with_path(&path))?;
-            source_handle(rb, Some(path))
-        }
+        "ringbuf_open" => sources::ringbuf_open(op, p),
         "doctor" => {
             #[derive(Deserialize)]
             struct P {
@@ -307,21 +286,6 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         }
         _ => Err(Error::invalid(op, format!("Unknown operation \"{op}\""))),
     }
-}
-
-/// Stores an event source as a handle, with a new eventfd to wake it.
-fn source_handle(source: impl handles::Source + 'static, path: Option<PathBuf>) -> Result<Value> {
-    let wake = crate::sys::fs::eventfd().map_err(|e| Error::sys("Cannot make an eventfd", e))?;
-    let source: std::sync::Arc<Mutex<dyn handles::Source>> =
-        std::sync::Arc::new(Mutex::new(source));
-    let handle = handles::insert(Handle {
-        held: handles::Held::Source {
-            source,
-            wake: std::sync::Arc::new(wake),
-        },
-        path,
-    });
-    Ok(json!({ "handle": handle }))
 }
 
 /// Closes a handle: 0 when closed, -1 when there was no such handle.
@@ -367,64 +331,6 @@ pub unsafe extern "C" fn bpfx_read(
         Ok(Err(e)) => fail(e),
         Err(p) => fail(panic_error(&p)),
     }
-}
-
-/// Waits up to `timeout_ms` for events on source handle `handle` and writes
-/// them as JSON lines into `buf`. Returns the bytes written (0: nothing yet,
-/// call again), -2 once `bpfx_wake` stopped it, or -1 with a JSON error and
-/// a NUL in `err`. Blocks: bind it `nonblocking`.
-///
-/// # Safety
-/// `buf` must be valid for `cap` bytes and `err` for `err_cap` bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn bpfx_next(
-    handle: u32,
-    timeout_ms: i32,
-    buf: *mut u8,
-    cap: usize,
-    err: *mut u8,
-    err_cap: usize,
-) -> i64 {
-    let r = catch_unwind(AssertUnwindSafe(|| {
-        let (source, wake) = handles::source(handle)?;
-        // Once woken, stay stopped, even with lines still queued.
-        let woken = crate::sys::fs::poll_in(&[std::os::fd::AsFd::as_fd(&*wake)], 0)
-            .map_err(|e| Error::sys("Cannot check the wake fd", e))?;
-        if woken[0] {
-            return Ok(-2);
-        }
-        let mut s = source.lock().unwrap_or_else(|p| p.into_inner());
-        match s.next(std::os::fd::AsFd::as_fd(&*wake), timeout_ms, cap)? {
-            None => Ok(-2),
-            Some(bytes) if bytes.len() > cap => Err(Error::invalid(
-                "next",
-                format!("An event needs {} bytes; the buffer has {cap}", bytes.len()),
-            )),
-            Some(bytes) => {
-                // SAFETY: `buf` is valid for `cap` >= `bytes.len()` bytes.
-                unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len()) };
-                Ok(bytes.len() as i64)
-            }
-        }
-    }));
-    match r {
-        Ok(Ok(n)) => n,
-        Ok(Err(e)) => write_error(e, err, err_cap),
-        Err(p) => write_error(panic_error(&p), err, err_cap),
-    }
-}
-
-/// Wakes a `bpfx_next` blocked on `handle` (and every later one), so that
-/// it returns -2. Returns 0, or -1 for a handle that is not a source.
-#[unsafe(no_mangle)]
-pub extern "C" fn bpfx_wake(handle: u32) -> i32 {
-    catch_unwind(|| match handles::source(handle) {
-        Ok((_, wake)) => {
-            crate::sys::fs::eventfd_signal(std::os::fd::AsFd::as_fd(&*wake)).map_or(-1, |()| 0)
-        }
-        Err(_) => -1,
-    })
-    .unwrap_or(-1)
 }
 
 /// Writes the progress of the running bulk operation (attach, detach) to

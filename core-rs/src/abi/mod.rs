@@ -14,15 +14,17 @@
 //! - `object`: the requests of the ELF side (`inspect`, `load`, `run`);
 //! - `panics`: the quiet panic hook, and the error a caught panic becomes;
 //! - `sources`: event sources (`events_open`, `watch_open`, `ringbuf_open`)
-//!   and their exports, `bpfx_next` and `bpfx_wake`.
+//!   and their exports, `bpfx_next` and `bpfx_wake`;
+//! - `views`: `view_create`, `view_open`, and `bpfx_read`, the data lane of
+//!   views.
 
 use crate::error::{Error, Result};
 use crate::kernel::handles::{self, Handle};
 use crate::kernel::info::ObjKind;
-use crate::{attach::mirror, attach::views, doctor, kernel::info, kernel::pins};
+use crate::{attach::mirror, doctor, kernel::info, kernel::pins};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::catch_unwind;
 use std::path::{Path, PathBuf};
 
 mod attach;
@@ -33,6 +35,7 @@ mod maps;
 mod object;
 mod panics;
 mod sources;
+mod views;
 
 use buffers::{bytes, bytes_mut, write_error};
 use panics::panic_error;
@@ -141,39 +144,9 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
                 to_json(&i)
             })
         }
-        "view_create" => {
-            #[derive(Deserialize)]
-            #[serde(rename_all = "camelCase")]
-            struct P {
-                prog: String,
-                pin: PathBuf,
-                #[serde(default)]
-                params: views::ViewParams,
-                pin_by_name_root: Option<PathBuf>,
-            }
-            let P {
-                prog,
-                pin,
-                params: vp,
-                pin_by_name_root,
-            } = params(op, p)?;
-            to_json(&views::create(
-                &prog,
-                &pin,
-                &vp,
-                pin_by_name_root.as_deref(),
-            )?)
-        }
+        "view_create" => views::view_create(op, p),
         "link_attach" => links::attach(op, p),
-        "view_open" => {
-            let PathParam { path } = params(op, p)?;
-            let file = views::open_reader(&path)?;
-            let handle = handles::insert(Handle {
-                held: handles::Held::Reader(std::sync::Arc::new(file)),
-                path: Some(path),
-            });
-            Ok(json!({ "handle": handle }))
-        }
+        "view_open" => views::view_open(op, p),
         "attach" => attach::attach(op, p),
         "detach" => attach::detach(op, p),
         "attach_status" => attach::status(op, p),
@@ -279,45 +252,6 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
 #[unsafe(no_mangle)]
 pub extern "C" fn bpfx_close(handle: u32) -> i32 {
     catch_unwind(|| if handles::close(handle) { 0 } else { -1 }).unwrap_or(-1)
-}
-
-/// Reads up to `cap` bytes from reader handle `handle` into `buf`: the
-/// data lane of views. Returns the count (0 at the end), or -1 with a JSON
-/// error and a NUL written into `err` (cut to `err_cap`). The count is
-/// short only at the end, or when a read failed after bytes were read: the
-/// call returns those bytes and writes the error into `err` as well, and
-/// the next call returns -1 with it. May block: bind it `nonblocking`.
-///
-/// # Safety
-/// `buf` must be valid for `cap` bytes and `err` for `err_cap` bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn bpfx_read(
-    handle: u32,
-    buf: *mut u8,
-    cap: usize,
-    err: *mut u8,
-    err_cap: usize,
-) -> i64 {
-    let fail = |e: Error| write_error(e, err, err_cap);
-    if buf.is_null() && cap > 0 {
-        return fail(Error::invalid("read", "The read buffer is null"));
-    }
-    let r = catch_unwind(AssertUnwindSafe(|| {
-        let reader = handles::reader(handle)?;
-        // SAFETY: `buf` is valid for `cap` bytes and only this call writes it.
-        let slice = unsafe { std::slice::from_raw_parts_mut(buf, cap) };
-        let (n, cut_short) = reader.read(slice)?;
-        if let Some(e) = cut_short {
-            // The count is short, but not the end: say so in `err` too.
-            write_error(e, err, err_cap);
-        }
-        Ok(n as i64)
-    }));
-    match r {
-        Ok(Ok(n)) => n,
-        Ok(Err(e)) => fail(e),
-        Err(p) => fail(panic_error(&p)),
-    }
 }
 
 /// Writes the progress of the running bulk operation (attach, detach) to

@@ -9,6 +9,7 @@
 //!   text written into one;
 //! - `control`: `bpfx_abi_version`, `bpfx_call` and its status codes, and
 //!   `bpfx_fetch` for the replies parked when too big;
+//! - `expose`: the requests of exposures (`expose`, `unexpose`, `exposures`);
 //! - `links`: the requests of single-target links;
 //! - `maps`: `map_btf`, and the data lane of maps (`bpfx_map_*`);
 //! - `object`: the requests of the ELF side (`inspect`, `load`, `run`);
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 mod attach;
 mod buffers;
 mod control;
+mod expose;
 mod links;
 mod maps;
 mod object;
@@ -152,69 +154,9 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "attach_status" => attach::status(op, p),
         "events_open" => sources::events_open(op, p),
         "watch_open" => sources::watch_open(op, p),
-        "expose" => {
-            #[derive(Deserialize)]
-            struct P {
-                state: PathBuf,
-                pin: PathBuf,
-                path: PathBuf,
-                #[serde(default)]
-                bind: bool,
-                #[serde(default)]
-                into: Option<IntoP>,
-                #[serde(default)]
-                parents: bool,
-            }
-            #[derive(Deserialize)]
-            #[serde(rename_all = "camelCase")]
-            struct IntoP {
-                pid: u32,
-                #[serde(default)]
-                start_time: Option<u64>,
-            }
-            let P {
-                state,
-                pin,
-                path,
-                bind,
-                into,
-                parents,
-            } = params(op, p)?;
-            if let Some(i) = into {
-                let into = crate::expose::container::Into {
-                    pid: i.pid,
-                    start_time: i.start_time,
-                };
-                return to_json(&crate::state::exposures::expose_into(
-                    &state, &pin, &path, into, parents,
-                )?);
-            }
-            let mode = if bind {
-                crate::expose::exposure::Mode::Bind
-            } else {
-                crate::expose::exposure::Mode::Symlink
-            };
-            to_json(&crate::state::exposures::expose(&state, &pin, &path, mode)?)
-        }
-        "unexpose" => {
-            #[derive(Deserialize)]
-            struct P {
-                state: PathBuf,
-                path: PathBuf,
-                #[serde(default)]
-                into: Option<u32>,
-            }
-            let P { state, path, into } = params(op, p)?;
-            to_json(&crate::state::exposures::unexpose(&state, &path, into)?)
-        }
-        "exposures" => {
-            #[derive(Deserialize)]
-            struct P {
-                state: PathBuf,
-            }
-            let P { state } = params(op, p)?;
-            to_json(&crate::state::exposures::list(&state)?)
-        }
+        "expose" => expose::expose(op, p),
+        "unexpose" => expose::unexpose(op, p),
+        "exposures" => expose::exposures(op, p),
         "manifest" => {
             #[derive(Deserialize)]
             struct P {

@@ -16,6 +16,7 @@
 //! - `panics`: the quiet panic hook, and the error a caught panic becomes;
 //! - `sources`: event sources (`events_open`, `watch_open`, `ringbuf_open`)
 //!   and their exports, `bpfx_next` and `bpfx_wake`;
+//! - `state`: the request of the state directory (`manifest`);
 //! - `views`: `view_create`, `view_open`, and `bpfx_read`, the data lane of
 //!   views.
 
@@ -37,6 +38,7 @@ mod maps;
 mod object;
 mod panics;
 mod sources;
+mod state;
 mod views;
 
 use buffers::{bytes, bytes_mut, write_error};
@@ -157,14 +159,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "expose" => expose::expose(op, p),
         "unexpose" => expose::unexpose(op, p),
         "exposures" => expose::exposures(op, p),
-        "manifest" => {
-            #[derive(Deserialize)]
-            struct P {
-                state: PathBuf,
-            }
-            let P { state } = params(op, p)?;
-            to_json(&crate::state::manifest::read(&state)?)
-        }
+        "manifest" => state::manifest(op, p),
         "map_btf" => maps::map_btf(op, p),
         "ringbuf_open" => sources::ringbuf_open(op, p),
         "doctor" => {

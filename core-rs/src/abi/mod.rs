@@ -9,6 +9,7 @@
 //!   text written into one;
 //! - `control`: `bpfx_abi_version`, `bpfx_call` and its status codes, and
 //!   `bpfx_fetch` for the replies parked when too big;
+//! - `doctor`: the requests of the host (`doctor`, `mount_bpffs`, `umount`);
 //! - `expose`: the requests of exposures (`expose`, `unexpose`, `exposures`);
 //! - `links`: the requests of single-target links;
 //! - `maps`: `map_btf`, and the data lane of maps (`bpfx_map_*`);
@@ -23,15 +24,16 @@
 use crate::error::{Error, Result};
 use crate::kernel::handles::{self, Handle};
 use crate::kernel::info::ObjKind;
-use crate::{attach::mirror, doctor, kernel::info, kernel::pins};
+use crate::{attach::mirror, kernel::info, kernel::pins};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::panic::catch_unwind;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 mod attach;
 mod buffers;
 mod control;
+mod doctor;
 mod expose;
 mod links;
 mod maps;
@@ -162,25 +164,9 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "manifest" => state::manifest(op, p),
         "map_btf" => maps::map_btf(op, p),
         "ringbuf_open" => sources::ringbuf_open(op, p),
-        "doctor" => {
-            #[derive(Deserialize)]
-            struct P {
-                #[serde(default)]
-                fix: bool,
-            }
-            let P { fix } = params(op, p)?;
-            to_json(&doctor::doctor(fix)?)
-        }
-        "mount_bpffs" => {
-            let PathParam { path } = params(op, p)?;
-            doctor::mount_bpffs(&path)?;
-            Ok(json!({}))
-        }
-        "umount" => {
-            let PathParam { path } = params(op, p)?;
-            doctor::umount_bpffs(Path::new(&path))?;
-            Ok(json!({}))
-        }
+        "doctor" => doctor::doctor(op, p),
+        "mount_bpffs" => doctor::mount_bpffs(op, p),
+        "umount" => doctor::umount(op, p),
         _ => Err(Error::invalid(op, format!("Unknown operation \"{op}\""))),
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! This file holds `dispatch`, the table of control requests; the groups of
 //! exports and requests have a file each:
-//! - `attach`: the requests of rules over a cgroup subtree;
+//! - `attach`: the requests of rules over a cgroup subtree, and
+//!   `bpfx_progress`;
 //! - `buffers`: slices over the caller's `(ptr, len)` buffers, and the error
 //!   text written into one;
 //! - `control`: `bpfx_abi_version`, `bpfx_call` and its status codes, and
@@ -24,7 +25,7 @@
 use crate::error::{Error, Result};
 use crate::kernel::handles::{self, Handle};
 use crate::kernel::info::ObjKind;
-use crate::{attach::mirror, kernel::info, kernel::pins};
+use crate::{kernel::info, kernel::pins};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::panic::catch_unwind;
@@ -175,25 +176,6 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
 #[unsafe(no_mangle)]
 pub extern "C" fn bpfx_close(handle: u32) -> i32 {
     catch_unwind(|| if handles::close(handle) { 0 } else { -1 }).unwrap_or(-1)
-}
-
-/// Writes the progress of the running bulk operation (attach, detach) to
-/// `out[0]` (done) and `out[1]` (total).
-///
-/// # Safety
-/// `out` must be valid for two `u64`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn bpfx_progress(out: *mut u64) {
-    if out.is_null() {
-        return;
-    }
-    use std::sync::atomic::Ordering;
-    // SAFETY: the caller guarantees two writable u64.
-    unsafe {
-        out.write_unaligned(mirror::PROGRESS[0].load(Ordering::Relaxed));
-        out.add(1)
-            .write_unaligned(mirror::PROGRESS[1].load(Ordering::Relaxed));
-    }
 }
 
 /// How many handles are open.

@@ -12,6 +12,8 @@
 //!   `bpfx_fetch` for the replies parked when too big;
 //! - `doctor`: the requests of the host (`doctor`, `mount_bpffs`, `umount`);
 //! - `expose`: the requests of exposures (`expose`, `unexpose`, `exposures`);
+//! - `handles`: `open` and `handle_info`, and the exports `bpfx_close` and
+//!   `bpfx_open_handles`;
 //! - `links`: the requests of single-target links;
 //! - `maps`: `map_btf`, and the data lane of maps (`bpfx_map_*`);
 //! - `object`: the requests of the ELF side (`inspect`, `load`, `run`);
@@ -23,12 +25,9 @@
 //!   views.
 
 use crate::error::{Error, Result};
-use crate::kernel::handles::{self, Handle};
-use crate::kernel::info::ObjKind;
-use crate::{kernel::info, kernel::pins};
+use crate::kernel::pins;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::panic::catch_unwind;
 use std::path::PathBuf;
 
 mod attach;
@@ -36,6 +35,7 @@ mod buffers;
 mod control;
 mod doctor;
 mod expose;
+mod handles;
 mod links;
 mod maps;
 mod object;
@@ -101,56 +101,8 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
             let P { path, recursive } = params(op, p)?;
             to_json(&pins::unpin(&path, recursive)?)
         }
-        "open" => {
-            #[derive(Deserialize)]
-            struct P {
-                path: PathBuf,
-                kind: Option<String>,
-            }
-            let P { path, kind } = params(op, p)?;
-            let want = match kind.as_deref() {
-                None => None,
-                Some(k) => Some(ObjKind::parse(k).ok_or_else(|| {
-                    Error::invalid(
-                        op,
-                        format!("Unknown object kind \"{k}\": use prog, map or link"),
-                    )
-                })?),
-            };
-            let (fd, kind) = pins::open(&path, want)?;
-            let mut i = info::info_of_kind(std::os::fd::AsFd::as_fd(&fd), kind)?;
-            i.path = Some(path.display().to_string());
-            let map = match kind {
-                ObjKind::Map => Some(crate::kernel::maps::meta(std::os::fd::AsFd::as_fd(&fd))?),
-                _ => None,
-            };
-            let handle = handles::insert(Handle {
-                held: handles::Held::Obj {
-                    fd: std::sync::Arc::new(fd),
-                    kind,
-                    map,
-                },
-                path: Some(path),
-            });
-            let mut v = to_json(&i)?;
-            v["handle"] = json!(handle);
-            if let Some(m) = map {
-                v["map"] = to_json(&m)?;
-            }
-            Ok(v)
-        }
-        "handle_info" => {
-            #[derive(Deserialize)]
-            struct P {
-                handle: u32,
-            }
-            let P { handle } = params(op, p)?;
-            handles::with(handle, |fd, kind, path| {
-                let mut i = info::info_of_kind(fd, kind)?;
-                i.path = path.map(|p| p.display().to_string());
-                to_json(&i)
-            })
-        }
+        "open" => handles::open(op, p),
+        "handle_info" => handles::handle_info(op, p),
         "view_create" => views::view_create(op, p),
         "link_attach" => links::attach(op, p),
         "view_open" => views::view_open(op, p),
@@ -170,16 +122,4 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "umount" => doctor::umount(op, p),
         _ => Err(Error::invalid(op, format!("Unknown operation \"{op}\""))),
     }
-}
-
-/// Closes a handle: 0 when closed, -1 when there was no such handle.
-#[unsafe(no_mangle)]
-pub extern "C" fn bpfx_close(handle: u32) -> i32 {
-    catch_unwind(|| if handles::close(handle) { 0 } else { -1 }).unwrap_or(-1)
-}
-
-/// How many handles are open.
-#[unsafe(no_mangle)]
-pub extern "C" fn bpfx_open_handles() -> u32 {
-    catch_unwind(|| handles::count() as u32).unwrap_or(u32::MAX)
 }

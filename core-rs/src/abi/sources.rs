@@ -14,7 +14,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-/// `events_open`: paths to watch in, a source handle of fanotify events out.
+/// `events_open`: paths to watch in, a source handle of fanotify events
+/// out.
 pub fn events_open(op: &str, p: Value) -> Result<Value> {
     #[derive(Deserialize)]
     struct P {
@@ -27,7 +28,8 @@ pub fn events_open(op: &str, p: Value) -> Result<Value> {
     source_handle(events, None)
 }
 
-/// `watch_open`: a state directory in, a source handle of the watcher's actions out.
+/// `watch_open`: a state directory in, a source handle of the watcher's
+/// actions out.
 pub fn watch_open(op: &str, p: Value) -> Result<Value> {
     #[derive(Deserialize)]
     struct P {
@@ -38,7 +40,8 @@ pub fn watch_open(op: &str, p: Value) -> Result<Value> {
     source_handle(w, Some(state))
 }
 
-/// `ringbuf_open`: a pinned ring buffer in, a source handle of its records out.
+/// `ringbuf_open`: a pinned ring buffer in, a source handle of its records
+/// out.
 pub fn ringbuf_open(op: &str, p: Value) -> Result<Value> {
     let PathParam { path } = params(op, p)?;
     let (fd, _) = pins::open(&path, Some(ObjKind::Map))?;

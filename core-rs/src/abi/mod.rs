@@ -18,6 +18,7 @@
 //! - `maps`: `map_btf`, and the data lane of maps (`bpfx_map_*`);
 //! - `object`: the requests of the ELF side (`inspect`, `load`, `run`);
 //! - `panics`: the quiet panic hook, and the error a caught panic becomes;
+//! - `pins`: the requests of pins in bpffs (`ls`, `show`, `unpin`);
 //! - `sources`: event sources (`events_open`, `watch_open`, `ringbuf_open`)
 //!   and their exports, `bpfx_next` and `bpfx_wake`;
 //! - `state`: the request of the state directory (`manifest`);
@@ -25,7 +26,6 @@
 //!   views.
 
 use crate::error::{Error, Result};
-use crate::kernel::pins;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -40,6 +40,7 @@ mod links;
 mod maps;
 mod object;
 mod panics;
+mod pins;
 mod sources;
 mod state;
 mod views;
@@ -74,33 +75,9 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "inspect" => object::inspect(op, p),
         "load" => object::load(op, p),
         "run" => object::run(op, p),
-        "ls" => {
-            #[derive(Deserialize)]
-            struct P {
-                path: Option<PathBuf>,
-                depth: Option<u32>,
-            }
-            let P { path, depth } = params(op, p)?;
-            let path = path.unwrap_or_else(|| PathBuf::from(crate::fs::mounts::DEFAULT_BPFFS));
-            if depth == Some(0) {
-                return Err(Error::invalid(op, "The depth must be at least 1"));
-            }
-            to_json(&pins::ls(&path, depth)?)
-        }
-        "show" => {
-            let PathParam { path } = params(op, p)?;
-            to_json(&pins::show(&path)?)
-        }
-        "unpin" => {
-            #[derive(Deserialize)]
-            struct P {
-                path: PathBuf,
-                #[serde(default)]
-                recursive: bool,
-            }
-            let P { path, recursive } = params(op, p)?;
-            to_json(&pins::unpin(&path, recursive)?)
-        }
+        "ls" => pins::ls(op, p),
+        "show" => pins::show(op, p),
+        "unpin" => pins::unpin(op, p),
         "open" => handles::open(op, p),
         "handle_info" => handles::handle_info(op, p),
         "view_create" => views::view_create(op, p),

@@ -3,7 +3,8 @@
 //! `bpfx_fetch`, which collects a reply parked because it did not fit the
 //! caller's buffer.
 
-use super::{ABI_VERSION, dispatch, panic_error, quiet_panics};
+use super::panics::{panic_error, quiet_panics};
+use super::{ABI_VERSION, dispatch};
 use crate::error::Error;
 use serde::Deserialize;
 use serde_json::Value;

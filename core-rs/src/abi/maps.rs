@@ -3,7 +3,8 @@
 //! against the map (lookup, update, delete, lookup-and-delete, next key,
 //! batch).
 
-use super::{bytes, bytes_mut, params};
+use super::buffers::{bytes, bytes_mut};
+use super::params;
 use crate::error::{Error, Kind, Result};
 use crate::kernel::handles;
 use serde::Deserialize;

@@ -1,6 +1,6 @@
 //! The `extern "C"` exports: status codes, `(ptr, len)` buffers, handle ids
 //! with a paired close. No logic of their own: each control request is
-//! decoded here and handed to the core. See docs/ABI.md.
+//! decoded in its group's file and handed to the core. See docs/ABI.md.
 //!
 //! This file holds `dispatch`, the table of control requests; the groups of
 //! exports and requests have a file each:
@@ -45,8 +45,6 @@ mod sources;
 mod state;
 mod views;
 
-use buffers::{bytes, bytes_mut, write_error};
-use panics::panic_error;
 pub use panics::quiet_panics;
 
 pub const ABI_VERSION: u32 = 1;

@@ -2,8 +2,9 @@
 //! fanotify events (`events_open`), the watcher (`watch_open`) and ring
 //! buffers (`ringbuf_open`).
 
-use super::panic_error;
-use super::{PathParam, params, write_error};
+use super::buffers::write_error;
+use super::panics::panic_error;
+use super::{PathParam, params};
 use crate::error::{Error, Result};
 use crate::kernel::handles::{self, Handle};
 use crate::kernel::info::ObjKind;

@@ -1,7 +1,9 @@
 //! Views: `view_create` (an iterator link pinned), `view_open` (a reader
 //! handle), and `bpfx_read`, the data lane that reads one.
 
-use super::{PathParam, panic_error, params, to_json, write_error};
+use super::buffers::write_error;
+use super::panics::panic_error;
+use super::{PathParam, params, to_json};
 use crate::attach::views;
 use crate::error::{Error, Result};
 use crate::kernel::handles::{self, Handle};

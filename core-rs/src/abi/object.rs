@@ -2,9 +2,7 @@
 //! externs), `load`, and `run` (a program test-run, by pin or handle).
 
 use super::{params, to_json};
-use crate::error::{Error, Kind, Result};
-use crate::kernel::handles;
-use crate::kernel::info::ObjKind;
+use crate::error::{Error, Result};
 use crate::object::{externs, load, spec};
 use serde::Deserialize;
 use serde_json::Value;
@@ -83,20 +81,7 @@ pub fn run(op: &str, p: Value) -> Result<Value> {
     };
     match (path, handle) {
         (Some(path), None) => to_json(&crate::object::syscall::run_pin(&path, &ctx)?),
-        (None, Some(h)) => handles::with(h, |fd, kind, path| {
-            if kind != ObjKind::Prog {
-                return Err(Error::new(
-                    Kind::WrongKind,
-                    "BPF_PROG_TEST_RUN",
-                    format!("Cannot run handle {h}: it is {}", kind.noun()),
-                ));
-            }
-            let what = match path {
-                Some(p) => format!("the program pinned at {}", crate::error::q(p)),
-                None => format!("program handle {h}"),
-            };
-            to_json(&crate::object::syscall::run(fd, &what, &ctx)?)
-        }),
+        (None, Some(h)) => to_json(&crate::object::syscall::run_handle(h, &ctx)?),
         _ => Err(Error::invalid(op, "Give \"run\" either a path or a handle")),
     }
 }

@@ -1,7 +1,9 @@
 //! The control requests of rules over a cgroup subtree: `attach` (views or
-//! a cgroup program's links), `detach`, and `attach_status`.
+//! a cgroup program's links), `detach`, and `attach_status`; and
+//! `bpfx_progress`, the progress of the attach or detach running.
 
 use super::{params, to_json};
+use crate::attach::mirror;
 use crate::error::Result;
 use crate::state::rules;
 use serde::Deserialize;
@@ -45,4 +47,23 @@ pub fn status(op: &str, p: Value) -> Result<Value> {
     }
     let P { state } = params(op, p)?;
     to_json(&crate::state::status::status(&state)?)
+}
+
+/// Writes the progress of the running bulk operation (attach, detach) to
+/// `out[0]` (done) and `out[1]` (total).
+///
+/// # Safety
+/// `out` must be valid for two `u64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bpfx_progress(out: *mut u64) {
+    if out.is_null() {
+        return;
+    }
+    use std::sync::atomic::Ordering;
+    // SAFETY: the caller guarantees two writable u64.
+    unsafe {
+        out.write_unaligned(mirror::PROGRESS[0].load(Ordering::Relaxed));
+        out.add(1)
+            .write_unaligned(mirror::PROGRESS[1].load(Ordering::Relaxed));
+    }
 }

@@ -183,6 +183,24 @@ pub fn run_pin(path: &Path, ctx: &[u8]) -> Result<RunReport> {
     )
 }
 
+/// Runs the program behind object handle `h`.
+pub fn run_handle(h: u32, ctx: &[u8]) -> Result<RunReport> {
+    crate::kernel::handles::with(h, |fd, kind, path| {
+        if kind != ObjKind::Prog {
+            return Err(Error::new(
+                Kind::WrongKind,
+                "BPF_PROG_TEST_RUN",
+                format!("Cannot run handle {h}: it is {}", kind.noun()),
+            ));
+        }
+        let what = match path {
+            Some(p) => format!("the program pinned at {}", crate::error::q(p)),
+            None => format!("program handle {h}"),
+        };
+        run(fd, &what, ctx)
+    })
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }

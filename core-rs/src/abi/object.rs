@@ -1,0 +1,87 @@
+//! The control requests of the ELF side: `inspect` (the object spec and its
+//! externs), `load`, and `run` (a program test-run, by pin or handle).
+
+use super::{params, to_json};
+use crate::error::{Error, Result};
+use crate::object::{externs, load, spec};
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// `inspect`: an object file in, its spec and externs out.
+pub fn inspect(op: &str, p: Value) -> Result<Value> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct P {
+        path: PathBuf,
+        max_object_size: Option<u64>,
+    }
+    let P {
+        path,
+        max_object_size,
+    } = params(op, p)?;
+    let parsed = spec::parse_file_limited(
+        &path,
+        max_object_size.unwrap_or(spec::DEFAULT_MAX_OBJECT_SIZE),
+    )?;
+    let mut spec = to_json(&parsed.spec)?;
+    spec["externs"] = to_json(&externs::list(&parsed.data, &externs::Running))?;
+    Ok(spec)
+}
+
+/// `load`: [`crate::object::load::LoadOptions`] in, the load report out.
+pub fn load(op: &str, p: Value) -> Result<Value> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct P {
+        path: PathBuf,
+        pin_dir: PathBuf,
+        pin_by_name_root: Option<PathBuf>,
+        only: Option<Vec<String>>,
+        max_object_size: Option<u64>,
+    }
+    let P {
+        path,
+        pin_dir,
+        pin_by_name_root,
+        only,
+        max_object_size,
+    } = params(op, p)?;
+    to_json(&load::load(&load::LoadOptions {
+        path,
+        pin_dir,
+        pin_by_name_root,
+        only,
+        max_object_size,
+    })?)
+}
+
+/// `run`: a program (a pin or a handle) and a context in, the run report out.
+pub fn run(op: &str, p: Value) -> Result<Value> {
+    #[derive(Deserialize)]
+    struct P {
+        path: Option<PathBuf>,
+        handle: Option<u32>,
+        /// The context, hex.
+        #[serde(default)]
+        ctx: String,
+        /// Or a file to read the context from.
+        #[serde(rename = "ctxFile")]
+        ctx_file: Option<PathBuf>,
+    }
+    let P {
+        path,
+        handle,
+        ctx,
+        ctx_file,
+    } = params(op, p)?;
+    let ctx = match ctx_file {
+        Some(f) => crate::object::syscall::read_ctx(&f)?,
+        None => crate::object::syscall::unhex(&ctx)?,
+    };
+    match (path, handle) {
+        (Some(path), None) => to_json(&crate::object::syscall::run_pin(&path, &ctx)?),
+        (None, Some(h)) => to_json(&crate::object::syscall::run_handle(h, &ctx)?),
+        _ => Err(Error::invalid(op, "Give \"run\" either a path or a handle")),
+    }
+}

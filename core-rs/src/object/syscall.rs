@@ -1,5 +1,5 @@
 //! `SEC("syscall")` programs (`BPF_PROG_TYPE_SYSCALL`): aya 0.14 has no
-//! such program type, so bpfx links them itself (`link.rs`), loads them
+//! such program type, so bpfx links them itself (`linker.rs`), loads them
 //! sleepable with the object's BTF, and runs them with a context given as
 //! bytes (`BPF_PROG_TEST_RUN`).
 

@@ -41,7 +41,7 @@ pub struct AttachOptions {
     /// watcher keeps true as cgroups come and go.
     pub state: Option<PathBuf>,
     /// Also expose each view at this path inside the container its cgroup
-    /// holds (needs `state`: see [`crate::expose::container::cover`]).
+    /// holds (needs `state`: `state::exposures::cover` does it).
     pub into_containers: Option<PathBuf>,
 }
 

@@ -1,4 +1,5 @@
-//! A view per cgroup over a subtree, in a mirror of the cgroup tree.
+//! A view or a cgroup link per selected cgroup over a subtree, in a mirror
+//! of the cgroup tree.
 //!
 //! cgroupfs lets no one create arbitrary files in a cgroup's directory, so
 //! bpfx builds two trees shaped like the cgroup subtree:

@@ -28,7 +28,7 @@ impl Exits {
         }
     }
 
-    /// The pidfds, in the order [`Exits::exited`] reads readiness.
+    /// The pidfds, in the order [`Exits::take_exited`] is given readiness.
     pub fn fds(&self) -> Vec<(Namespace, BorrowedFd<'_>)> {
         self.fds.iter().map(|(n, fd)| (*n, fd.as_fd())).collect()
     }

@@ -349,7 +349,7 @@ pub fn link(data: &[u8], kernel: &dyn Kernel) -> Result<Option<Linked>> {
 }
 
 /// Names the weak kfunc behind a verifier refusal of a call to an unknown
-/// helper that `link` made (`invalid func unknown#2002000007`), as libbpf
+/// helper that `linker` made (`invalid func unknown#2002000007`), as libbpf
 /// does: the program calls a kfunc this kernel lacks without testing it.
 pub fn explain(mut err: Error, data: &[u8]) -> Error {
     let Some(log) = err.log.as_deref() else {

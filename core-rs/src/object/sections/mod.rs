@@ -17,7 +17,7 @@
 //!   `struct_ops/...`): its `SHF_EXECINSTR` flag is cleared so that aya
 //!   takes it for data it does not need, and its CO-RE records are dropped
 //!   from `.BTF.ext` (aya would look for their functions). bpfx links and
-//!   loads `syscall` programs itself (see `link.rs`); the others are listed
+//!   loads `syscall` programs itself (see `linker.rs`); the others are listed
 //!   as unsupported, with why.
 //!
 //! Everything else is left as it was, byte for byte, but for string tables

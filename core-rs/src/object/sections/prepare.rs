@@ -109,7 +109,7 @@ pub fn without_btf_ext(mut data: Vec<u8>) -> Result<Vec<u8>, String> {
 /// load. A hidden section loses its name (`sh_name` 0) and its CO-RE
 /// records, so that nothing of aya's, which keys sections by name, can
 /// mistake it for one it reads; its func_info and line_info stay, under
-/// its own name, for `link.rs`. A shown `?X` beside a shown `X` is named
+/// its own name, for `linker.rs`. A shown `?X` beside a shown `X` is named
 /// `X/` for aya (new bytes in the section name table and in the `.BTF`
 /// strings, both moved to the end of the file).
 pub fn prepare(mut data: Vec<u8>, keep: &dyn Fn(&ProgSection) -> bool) -> Result<Prepared, String> {

@@ -827,7 +827,7 @@ for per-CPU maps, "formatted" only with BTF. Streams: memory stays bounded.`,
         options: {},
         args: [MAP_PIN],
         run: async ({ io, args: [pin], opts }) => {
-          const { mapDumpCommand } = await import("./cli/maps.ts");
+          const { mapDumpCommand } = await import("./cli/maps/mod.ts");
           return await mapDumpCommand(io, pin, opts);
         },
       }),
@@ -837,7 +837,7 @@ for per-CPU maps, "formatted" only with BTF. Streams: memory stays bounded.`,
         options: {},
         args: [MAP_PIN, MAP_KEY],
         run: async ({ io, args: [pin, key], opts }) => {
-          const { mapGetCommand } = await import("./cli/maps.ts");
+          const { mapGetCommand } = await import("./cli/maps/mod.ts");
           return mapGetCommand(io, pin, key, opts);
         },
       }),
@@ -861,7 +861,7 @@ for per-CPU maps, "formatted" only with BTF. Streams: memory stays bounded.`,
           help: "the value: JSON or bytes",
         }],
         run: async ({ io, args: [pin, key, value], opts }) => {
-          const { mapSetCommand } = await import("./cli/maps.ts");
+          const { mapSetCommand } = await import("./cli/maps/mod.ts");
           return mapSetCommand(io, pin, key, value, opts);
         },
       }),
@@ -872,7 +872,7 @@ for per-CPU maps, "formatted" only with BTF. Streams: memory stays bounded.`,
         options: {},
         args: [MAP_PIN, MAP_KEY],
         run: async ({ io, args: [pin, key], opts }) => {
-          const { mapDeleteCommand } = await import("./cli/maps.ts");
+          const { mapDeleteCommand } = await import("./cli/maps/mod.ts");
           return mapDeleteCommand(io, pin, key, opts);
         },
       }),
@@ -891,7 +891,7 @@ for per-CPU maps, "formatted" only with BTF. Streams: memory stays bounded.`,
           { name: "value", help: "the value: JSON or bytes" },
         ],
         run: async ({ io, args: [pin, value], opts }) => {
-          const { mapPushCommand } = await import("./cli/maps.ts");
+          const { mapPushCommand } = await import("./cli/maps/mod.ts");
           return mapPushCommand(io, pin, value, opts);
         },
       }),
@@ -901,7 +901,7 @@ for per-CPU maps, "formatted" only with BTF. Streams: memory stays bounded.`,
         options: {},
         args: [{ name: "pin", help: "pinned queue or stack" }],
         run: async ({ io, args: [pin], opts }) => {
-          const { mapTakeCommand } = await import("./cli/maps.ts");
+          const { mapTakeCommand } = await import("./cli/maps/mod.ts");
           return mapTakeCommand(io, pin, "pop", opts);
         },
       }),
@@ -911,7 +911,7 @@ for per-CPU maps, "formatted" only with BTF. Streams: memory stays bounded.`,
         options: {},
         args: [{ name: "pin", help: "pinned queue or stack" }],
         run: async ({ io, args: [pin], opts }) => {
-          const { mapTakeCommand } = await import("./cli/maps.ts");
+          const { mapTakeCommand } = await import("./cli/maps/mod.ts");
           return mapTakeCommand(io, pin, "peek", opts);
         },
       }),
@@ -925,7 +925,7 @@ for per-CPU maps, "formatted" only with BTF. Streams: memory stays bounded.`,
         options: {},
         args: [{ name: "pin", help: "pinned ring buffer" }],
         run: async ({ io, args: [pin], opts, signal }) => {
-          const { mapWatchCommand } = await import("./cli/maps.ts");
+          const { mapWatchCommand } = await import("./cli/maps/mod.ts");
           return await mapWatchCommand(io, pin, opts, signal);
         },
       }),

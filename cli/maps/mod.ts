@@ -14,11 +14,11 @@
  * @module
  */
 
-import { btfCodec, type BtfType, type Codec } from "../src/codec.ts";
-import { BpfError, BpfNotFoundError } from "../src/errors.ts";
-import { type BpfMap, openMap } from "../src/handles.ts";
-import { openRingBuf } from "../src/maps.ts";
-import { type Io, isPretty } from "./output.ts";
+import { btfCodec, type BtfType, type Codec } from "../../src/codec.ts";
+import { BpfError, BpfNotFoundError } from "../../src/errors.ts";
+import { type BpfMap, openMap } from "../../src/handles.ts";
+import { openRingBuf } from "../../src/maps.ts";
+import { type Io, isPretty } from "../output.ts";
 
 /** Flags every map command takes. */
 export interface MapFlags {

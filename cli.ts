@@ -27,6 +27,22 @@ import {
   parseLeaf,
   UsageError,
 } from "./cli/_table.ts";
+import {
+  completionCommands,
+  DOCTOR,
+  EXPOSE,
+  EXPOSURES,
+  INSPECT,
+  LOAD,
+  LS,
+  parsePositive,
+  RUN,
+  SHOW,
+  STATE,
+  UNEXPOSE,
+  UNPIN,
+  WATCH,
+} from "./cli/commands.ts";
 import { MAP } from "./cli/maps/mod.ts";
 import { denoIo, fail, type Io, printJson, withJson } from "./cli/output.ts";
 import { VERSION } from "./src/_version.ts";
@@ -46,7 +62,6 @@ export interface MainOptions {
   signal?: AbortSignal;
 }
 
-const SHELLS = ["bash", "zsh", "fish"] as const;
 const ORDERS = [
   "self",
   "descendants-pre",
@@ -66,49 +81,6 @@ const PROGRAM = {
   bpfx ls /sys/fs/bpf/prog --json
   bpfx unpin -r /sys/fs/bpf/prog`,
 };
-
-function parseDepth(value: string): number {
-  const depth = Number(value);
-  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(depth) || depth < 1) {
-    throw new InvalidValue("Expected a positive integer.");
-  }
-  return depth;
-}
-
-/** `--only a,b`: program names, none empty. */
-function parseNames(value: string): string[] {
-  const names = value.split(",").map((n) => n.trim());
-  if (names.some((n) => n === "")) {
-    throw new InvalidValue("Expected program names separated by commas.");
-  }
-  return names;
-}
-
-/** `--ctx HEX|@FILE`: hex digits (spaces allowed), or a file of raw bytes. */
-function parseCtx(value: string): string {
-  if (value.startsWith("@")) return value;
-  const digits = value.replace(/\s+/g, "");
-  if (!/^([0-9a-fA-F]{2})*$/.test(digits)) {
-    throw new InvalidValue("Expected an even number of hex digits, or @FILE.");
-  }
-  return digits;
-}
-
-/** `--max-object-size N`: bytes, a positive integer. */
-function parseSize(value: string): number {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new InvalidValue("Expected a positive number of bytes.");
-  }
-  return n;
-}
-
-const MAX_OBJECT_SIZE = {
-  type: "string",
-  value: "<bytes>",
-  help: "the largest object file to read (default: 64 MiB)",
-  parse: parseSize,
-} as const satisfies OptionSpec;
 
 /** A pid or tid: a positive 32-bit integer. */
 function parseTaskId(value: string): number {
@@ -133,15 +105,6 @@ function parseCount(value: string): number {
   const n = Number(value);
   if (!/^[0-9]+$/.test(value) || n > 0xffff_ffff) {
     throw new InvalidValue("Expected a non-negative integer.");
-  }
-  return n;
-}
-
-/** A sampling period or frequency: a positive safe integer. */
-function parsePositive(value: string): number {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new InvalidValue("Expected a positive integer.");
   }
   return n;
 }
@@ -211,12 +174,6 @@ const LINK_CONFLICTS = [
   "state",
 ] as const;
 
-const STATE = {
-  type: "string",
-  value: "<dir>",
-  help: "the state directory (default: $BPFX_STATE, else /run/bpfx)",
-} as const satisfies OptionSpec;
-
 const PIN_BY_NAME_ROOT = {
   type: "string",
   value: "<dir>",
@@ -225,133 +182,13 @@ const PIN_BY_NAME_ROOT = {
 
 /** The commands, in the order help lists them. */
 export const COMMANDS: readonly Command[] = [
-  leaf({
-    name: "doctor",
-    summary: "check that this machine can run bpfx",
-    help: "Exits with status 1 when a check fails.",
-    options: {
-      fix: {
-        type: "boolean",
-        help: "repair what can be repaired safely (needs root)",
-      },
-    },
-    args: [],
-    run: async ({ io, opts }) => {
-      const { doctorCommand } = await import("./cli/doctor.ts");
-      return doctorCommand(io, opts);
-    },
-  }),
-  leaf({
-    name: "inspect",
-    summary: "list the programs and maps of a BPF ELF object",
-    help: "Needs no privileges: nothing is loaded.",
-    options: { "max-object-size": MAX_OBJECT_SIZE },
-    args: [{ name: "obj", help: "BPF ELF object file" }],
-    run: async ({ io, args: [obj], opts }) => {
-      const { inspectCommand } = await import("./cli/objects.ts");
-      return inspectCommand(io, obj, opts);
-    },
-  }),
-  leaf({
-    name: "load",
-    summary: "load a BPF ELF object and pin it",
-    help:
-      `Programs are pinned at DIR/<name> and maps at DIR/maps/<name>; maps the
-object pins by name go under --pin-by-name-root, where a compatible map
-already pinned is reused. A failed load removes every pin it made.
-Programs in a section whose name starts with '?' are loaded only when
---only names them; with --only, only the maps the named programs use are
-pinned.`,
-    options: {
-      pin: {
-        type: "string",
-        value: "<dir>",
-        required: true,
-        help: "bpffs directory to pin the programs and maps in",
-      },
-      "pin-by-name-root": {
-        type: "string",
-        value: "<dir>",
-        help: "where maps pinned by name go (default: /sys/fs/bpf)",
-      },
-      only: {
-        type: "string",
-        value: "<names>",
-        help:
-          "load only these programs (comma-separated), with the maps they use",
-        parse: parseNames,
-      },
-      "max-object-size": MAX_OBJECT_SIZE,
-    },
-    args: [{ name: "obj", help: "BPF ELF object file" }],
-    run: async ({ io, args: [obj], opts }) => {
-      const { loadCommand } = await import("./cli/objects.ts");
-      return loadCommand(io, obj, opts);
-    },
-  }),
-  leaf({
-    name: "run",
-    summary: "run a pinned program once with a context (BPF_PROG_TEST_RUN)",
-    help:
-      `Prints the program's return value and, for a syscall program, the context
-as the program left it (hex). Needs root.`,
-    options: {
-      ctx: {
-        type: "string",
-        value: "<hex|@file>",
-        help: "the context: hex bytes, or @FILE to read raw bytes from FILE",
-        parse: parseCtx,
-      },
-    },
-    args: [{ name: "pin", help: "pinned program" }],
-    run: async ({ io, args: [pin], opts }) => {
-      const { runCommand } = await import("./cli/run.ts");
-      return runCommand(io, pin, opts);
-    },
-  }),
-  leaf({
-    name: "ls",
-    summary: "list the pins under a bpffs directory",
-    options: {
-      depth: {
-        type: "string",
-        value: "<n>",
-        help: "how deep to walk (1: only DIR's own entries; default: no limit)",
-        parse: parseDepth,
-      },
-    },
-    args: [{ name: "dir", help: "bpffs directory", default: "/sys/fs/bpf" }],
-    run: async ({ io, args: [dir], opts }) => {
-      const { lsCommand } = await import("./cli/pins.ts");
-      return lsCommand(io, dir, opts);
-    },
-  }),
-  leaf({
-    name: "show",
-    summary: "describe the program, map or link at a pin",
-    options: {},
-    args: [{ name: "pin", help: "pin path" }],
-    run: async ({ io, args: [pin], opts }) => {
-      const { showCommand } = await import("./cli/pins.ts");
-      return showCommand(io, pin, opts);
-    },
-  }),
-  leaf({
-    name: "unpin",
-    summary: "remove a pin, or with -r a directory of pins",
-    options: {
-      recursive: {
-        type: "boolean",
-        short: "r",
-        help: "remove a directory and every pin under it",
-      },
-    },
-    args: [{ name: "pin", help: "pin path or directory" }],
-    run: async ({ io, args: [pin], opts }) => {
-      const { unpinCommand } = await import("./cli/pins.ts");
-      return unpinCommand(io, pin, opts);
-    },
-  }),
+  DOCTOR,
+  INSPECT,
+  LOAD,
+  RUN,
+  LS,
+  SHOW,
+  UNPIN,
   leaf({
     name: "view",
     summary: "make a view of an iterator program and pin it",
@@ -699,138 +536,12 @@ tree now.`,
       return linksCommand(io, opts);
     },
   }),
-  leaf({
-    name: "expose",
-    summary: "put a pinned object at a path outside bpffs, and record it",
-    help:
-      `PATH is a new file, absolute, in an existing directory reached without
-symlinks; an existing file is never replaced. It becomes a symlink to PIN, or
-with --bind an empty file with PIN bind-mounted on it (which holds the object
-until it is unmounted). The exposure is recorded in the state directory, and
-\`bpfx watch\` removes it when PIN goes.
-
-With --into PID, PATH is inside the mount namespace of process PID (a
-container's init): PIN is bind-mounted there read-only, PATH resolved from the
-container's root without following symlinks. \`bpfx watch\` removes it inside
-the container when PIN goes, and forgets it when the process is gone.
-
-Examples:
-  bpfx expose /sys/fs/bpf/tasks /srv/app/tasks
-  bpfx expose /sys/fs/bpf/tasks /run/bpfx/tasks --into "$(runc state web | jq .pid)" --parents`,
-    options: {
-      bind: {
-        type: "boolean",
-        help: "bind-mount the pin instead of making a symlink",
-      },
-      into: {
-        type: "string",
-        value: "<pid>",
-        help: "expose inside the mount namespace of this process (a container)",
-        parse: parsePositive,
-      },
-      parents: {
-        type: "boolean",
-        help: "with --into, make PATH's missing directories there",
-        needs: ["into"],
-      },
-      state: STATE,
-    },
-    args: [
-      { name: "pin", help: "the pinned object (on bpffs)" },
-      { name: "path", help: "where to expose it (off bpffs)" },
-    ],
-    run: async ({ io, args: [pin, path], opts }) => {
-      const { exposeCommand } = await import("./cli/expose.ts");
-      return exposeCommand(io, pin, path, opts);
-    },
-  }),
-  leaf({
-    name: "unexpose",
-    summary: "remove an exposure, and forget it",
-    options: {
-      into: {
-        type: "string",
-        value: "<pid>",
-        help: "the exposure is inside the container of this process",
-        parse: parsePositive,
-      },
-      state: STATE,
-    },
-    args: [{ name: "path", help: "the exposure's path" }],
-    run: async ({ io, args: [path], opts }) => {
-      const { unexposeCommand } = await import("./cli/expose.ts");
-      return unexposeCommand(io, path, opts);
-    },
-  }),
-  leaf({
-    name: "exposures",
-    summary: "list the recorded exposures and their state",
-    help: `STATE is ok, pin-gone (the pin was removed or holds another object),
-path-gone (the exposure's file was removed), unmounted, or ns-gone (an
-exposure inside a container whose process is gone). IN, shown when an
-exposure is inside a container, is "host" or the container's PID and mount
-namespace.`,
-    options: { state: STATE },
-    args: [],
-    run: async ({ io, opts }) => {
-      const { exposuresCommand } = await import("./cli/expose.ts");
-      return exposuresCommand(io, opts);
-    },
-  }),
-  leaf({
-    name: "watch",
-    summary: "keep exposures and attach rules true as pins and cgroups change",
-    help:
-      `The watcher of the state directory: an exposure goes when its pin goes; a
-view or link appears for each new cgroup an attach rule selects and goes
-with it; changes made by expose, unexpose, attach and detach are picked up as
-they land; at start and when events are lost, everything is reconciled.
-Prints one line per action (--json: one JSON object per line). SIGINT and
-SIGTERM stop it cleanly. One watcher per state directory.`,
-    json: "print one JSON object per line",
-    options: { state: STATE },
-    args: [],
-    run: async ({ io, opts, signal }) => {
-      const { watchCommand } = await import("./cli/watch.ts");
-      return await watchCommand(io, opts, signal);
-    },
-  }),
+  EXPOSE,
+  UNEXPOSE,
+  EXPOSURES,
+  WATCH,
   MAP,
-  leaf({
-    name: "completions",
-    summary: "print a shell completion script",
-    help: `Examples:
-  source <(bpfx completions bash)
-  bpfx completions zsh > "\${fpath[1]}/_bpfx"
-  bpfx completions fish > ~/.config/fish/completions/bpfx.fish`,
-    json: "print {shell, script} as JSON",
-    options: {},
-    args: [{ name: "shell", help: "shell", choices: SHELLS }],
-    run: async ({ io, args: [shell], opts }) => {
-      const { completionsCommand } = await import("./cli/completions.ts");
-      return completionsCommand(io, shell, {
-        program: PROGRAM,
-        commands: COMMANDS,
-        json: opts.json === true,
-      });
-    },
-  }),
-  leaf({
-    name: "complete",
-    summary: "print completion candidates (called by the completion scripts)",
-    hidden: true,
-    raw: true,
-    options: {},
-    args: [{ name: "words", help: "the words after `bpfx`", variadic: true }],
-    run: async ({ io, args: [words] }) => {
-      const { completeCommand } = await import("./cli/completions.ts");
-      const rest = words[0] === "--" ? words.slice(1) : words;
-      return completeCommand(io, rest, {
-        program: PROGRAM,
-        commands: COMMANDS,
-      });
-    },
-  }),
+  ...completionCommands(() => ({ program: PROGRAM, commands: COMMANDS })),
 ];
 
 /** The words that ask for help, before any `--`. */

@@ -41,7 +41,6 @@ import {
 import { MAP } from "./cli/maps/mod.ts";
 import { denoIo, fail, type Io, printJson, withJson } from "./cli/output.ts";
 import { ATTACH, CAT, DETACH, LINKS, VIEW } from "./cli/views_commands.ts";
-import { VERSION } from "./src/_version.ts";
 
 export type { Io } from "./cli/output.ts";
 
@@ -175,13 +174,16 @@ function resolve(
   return { path, command, rest: args.slice(at) };
 }
 
-/** Handles the words of the root or of a group (no leaf named). */
-function groupWords(
+/**
+ * Handles the words of the root or of a group (no leaf named). The version is
+ * imported only to print it, so that no other command's start loads it.
+ */
+async function groupWords(
   io: Io,
   path: readonly string[],
   rest: readonly string[],
   json: boolean,
-): number {
+): Promise<number> {
   if (asksHelp(rest)) {
     printHelp(io, path, json);
     return 0;
@@ -189,6 +191,7 @@ function groupWords(
   if (
     path.length === 0 && (rest.includes("-V") || rest.includes("--version"))
   ) {
+    const { VERSION } = await import("./src/_version.ts");
     if (json) printJson(io, { name: "bpfx", version: VERSION });
     else io.out(`${VERSION}\n`);
     return 0;
@@ -226,7 +229,7 @@ export async function main(
     }
     const { path, command, rest } = resolve(args);
     if (command === undefined || command.kind === "group") {
-      return groupWords(io, path, rest, json);
+      return await groupWords(io, path, rest, json);
     }
     if (asksHelp(rest)) {
       printHelp(io, path, json);

@@ -1,6 +1,9 @@
 /**
  * The `bpfx` command line: a typed command table ({@linkcode COMMANDS}) over
  * `mod.ts`, split into options and arguments by `cli/_table.ts`'s tokenizer.
+ * This module holds {@linkcode main} and assembles the table from the entries
+ * in `cli/commands.ts`, `cli/views_commands.ts` and `cli/maps/mod.ts`; the
+ * handlers are in a file per command group (`cli/pins.ts`, `cli/maps/`, ...).
  *
  * {@linkcode main} runs it in-process and returns the exit code: 0 on
  * success, 1 on a runtime failure (or a failed `doctor` check), 2 on a usage

@@ -1,6 +1,9 @@
 /**
  * The `bpfx` command line: a typed command table ({@linkcode COMMANDS}) over
  * `mod.ts`, split into options and arguments by `cli/_table.ts`'s tokenizer.
+ * This module holds {@linkcode main} and assembles the table from the entries
+ * in `cli/commands.ts`, `cli/views_commands.ts` and `cli/maps/mod.ts`; the
+ * handlers are in a file per command group (`cli/pins.ts`, `cli/maps/`, ...).
  *
  * {@linkcode main} runs it in-process and returns the exit code: 0 on
  * success, 1 on a runtime failure (or a failed `doctor` check), 2 on a usage
@@ -19,19 +22,28 @@
 import {
   type Command,
   find,
-  group,
   helpDocument,
   helpText,
-  InvalidValue,
-  leaf,
-  type OptionSpec,
   parseLeaf,
   UsageError,
 } from "./cli/_table.ts";
+import {
+  completionCommands,
+  DOCTOR,
+  EXPOSE,
+  EXPOSURES,
+  INSPECT,
+  LOAD,
+  LS,
+  RUN,
+  SHOW,
+  UNEXPOSE,
+  UNPIN,
+  WATCH,
+} from "./cli/commands.ts";
+import { MAP } from "./cli/maps/mod.ts";
 import { denoIo, fail, type Io, printJson, withJson } from "./cli/output.ts";
-import { VERSION } from "./src/_version.ts";
-import type { CgroupAttachType } from "./src/cgroup_links.ts";
-import type { LinkKind } from "./src/links.ts";
+import { ATTACH, CAT, DETACH, LINKS, VIEW } from "./cli/views_commands.ts";
 
 export type { Io } from "./cli/output.ts";
 
@@ -46,14 +58,6 @@ export interface MainOptions {
   signal?: AbortSignal;
 }
 
-const SHELLS = ["bash", "zsh", "fish"] as const;
-const ORDERS = [
-  "self",
-  "descendants-pre",
-  "descendants-post",
-  "ancestors-up",
-] as const;
-
 /** The program's own entry in help. */
 const PROGRAM = {
   name: "bpfx",
@@ -67,905 +71,26 @@ const PROGRAM = {
   bpfx unpin -r /sys/fs/bpf/prog`,
 };
 
-function parseDepth(value: string): number {
-  const depth = Number(value);
-  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(depth) || depth < 1) {
-    throw new InvalidValue("Expected a positive integer.");
-  }
-  return depth;
-}
-
-/** `--only a,b`: program names, none empty. */
-function parseNames(value: string): string[] {
-  const names = value.split(",").map((n) => n.trim());
-  if (names.some((n) => n === "")) {
-    throw new InvalidValue("Expected program names separated by commas.");
-  }
-  return names;
-}
-
-/** `--ctx HEX|@FILE`: hex digits (spaces allowed), or a file of raw bytes. */
-function parseCtx(value: string): string {
-  if (value.startsWith("@")) return value;
-  const digits = value.replace(/\s+/g, "");
-  if (!/^([0-9a-fA-F]{2})*$/.test(digits)) {
-    throw new InvalidValue("Expected an even number of hex digits, or @FILE.");
-  }
-  return digits;
-}
-
-/** `--max-object-size N`: bytes, a positive integer. */
-function parseSize(value: string): number {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new InvalidValue("Expected a positive number of bytes.");
-  }
-  return n;
-}
-
-const MAX_OBJECT_SIZE = {
-  type: "string",
-  value: "<bytes>",
-  help: "the largest object file to read (default: 64 MiB)",
-  parse: parseSize,
-} as const satisfies OptionSpec;
-
-/** A pid or tid: a positive 32-bit integer. */
-function parseTaskId(value: string): number {
-  const id = Number(value);
-  if (!/^[0-9]+$/.test(value) || id < 1 || id > 0xffff_ffff) {
-    throw new InvalidValue("Expected a positive integer.");
-  }
-  return id;
-}
-
-/** A signed 32-bit integer. */
-function parseInt32(value: string): number {
-  const n = Number(value);
-  if (!/^-?[0-9]+$/.test(value) || n < -0x8000_0000 || n > 0x7fff_ffff) {
-    throw new InvalidValue("Expected a 32-bit integer.");
-  }
-  return n;
-}
-
-/** A CPU number: a non-negative 32-bit integer. */
-function parseCount(value: string): number {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n > 0xffff_ffff) {
-    throw new InvalidValue("Expected a non-negative integer.");
-  }
-  return n;
-}
-
-/** A sampling period or frequency: a positive safe integer. */
-function parsePositive(value: string): number {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new InvalidValue("Expected a positive integer.");
-  }
-  return n;
-}
-
-/** The kinds of link `attach --to` makes (`--attach-type`). */
-const LINK_KINDS = [
-  "xdp",
-  "tcx_ingress",
-  "tcx_egress",
-  "netkit_primary",
-  "netkit_peer",
-  "netfilter",
-  "kprobe",
-  "kretprobe",
-  "kprobe_multi",
-  "kretprobe_multi",
-  "uprobe",
-  "uretprobe",
-  "uprobe_multi",
-  "uretprobe_multi",
-  "tracepoint",
-  "raw_tracepoint",
-  "perf_event",
-  "tracing",
-] as const satisfies readonly LinkKind[];
-
-/** The cgroup attach types (`attach --cgroup-root --attach-type`). */
-const CGROUP_ATTACH_TYPES = [
-  "ingress",
-  "egress",
-  "sock_create",
-  "sock_release",
-  "post_bind4",
-  "post_bind6",
-  "bind4",
-  "bind6",
-  "connect4",
-  "connect6",
-  "sendmsg4",
-  "sendmsg6",
-  "recvmsg4",
-  "recvmsg6",
-  "getpeername4",
-  "getpeername6",
-  "getsockname4",
-  "getsockname6",
-  "connect_unix",
-  "sendmsg_unix",
-  "recvmsg_unix",
-  "getpeername_unix",
-  "getsockname_unix",
-  "sock_ops",
-  "device",
-  "sysctl",
-  "getsockopt",
-  "setsockopt",
-] as const satisfies readonly CgroupAttachType[];
-
-/** The options of `attach`'s cgroup mode, which `--to` cannot be used with. */
-const LINK_CONFLICTS = [
-  "cgroup-root",
-  "pin-root",
-  "expose-root",
-  "name",
-  "depth",
-  "match",
-  "state",
-] as const;
-
-const STATE = {
-  type: "string",
-  value: "<dir>",
-  help: "the state directory (default: $BPFX_STATE, else /run/bpfx)",
-} as const satisfies OptionSpec;
-
-const PIN_BY_NAME_ROOT = {
-  type: "string",
-  value: "<dir>",
-  help: "where maps pinned by name go, for OBJ:NAME (default: /sys/fs/bpf)",
-} as const satisfies OptionSpec;
-
-const MAP_PIN = { name: "pin", help: "pinned map" } as const;
-const MAP_KEY = { name: "key", help: "the key: JSON or bytes" } as const;
-
 /** The commands, in the order help lists them. */
 export const COMMANDS: readonly Command[] = [
-  leaf({
-    name: "doctor",
-    summary: "check that this machine can run bpfx",
-    help: "Exits with status 1 when a check fails.",
-    options: {
-      fix: {
-        type: "boolean",
-        help: "repair what can be repaired safely (needs root)",
-      },
-    },
-    args: [],
-    run: async ({ io, opts }) => {
-      const { doctorCommand } = await import("./cli/doctor.ts");
-      return doctorCommand(io, opts);
-    },
-  }),
-  leaf({
-    name: "inspect",
-    summary: "list the programs and maps of a BPF ELF object",
-    help: "Needs no privileges: nothing is loaded.",
-    options: { "max-object-size": MAX_OBJECT_SIZE },
-    args: [{ name: "obj", help: "BPF ELF object file" }],
-    run: async ({ io, args: [obj], opts }) => {
-      const { inspectCommand } = await import("./cli/objects.ts");
-      return inspectCommand(io, obj, opts);
-    },
-  }),
-  leaf({
-    name: "load",
-    summary: "load a BPF ELF object and pin it",
-    help:
-      `Programs are pinned at DIR/<name> and maps at DIR/maps/<name>; maps the
-object pins by name go under --pin-by-name-root, where a compatible map
-already pinned is reused. A failed load removes every pin it made.
-Programs in a section whose name starts with '?' are loaded only when
---only names them; with --only, only the maps the named programs use are
-pinned.`,
-    options: {
-      pin: {
-        type: "string",
-        value: "<dir>",
-        required: true,
-        help: "bpffs directory to pin the programs and maps in",
-      },
-      "pin-by-name-root": {
-        type: "string",
-        value: "<dir>",
-        help: "where maps pinned by name go (default: /sys/fs/bpf)",
-      },
-      only: {
-        type: "string",
-        value: "<names>",
-        help:
-          "load only these programs (comma-separated), with the maps they use",
-        parse: parseNames,
-      },
-      "max-object-size": MAX_OBJECT_SIZE,
-    },
-    args: [{ name: "obj", help: "BPF ELF object file" }],
-    run: async ({ io, args: [obj], opts }) => {
-      const { loadCommand } = await import("./cli/objects.ts");
-      return loadCommand(io, obj, opts);
-    },
-  }),
-  leaf({
-    name: "run",
-    summary: "run a pinned program once with a context (BPF_PROG_TEST_RUN)",
-    help:
-      `Prints the program's return value and, for a syscall program, the context
-as the program left it (hex). Needs root.`,
-    options: {
-      ctx: {
-        type: "string",
-        value: "<hex|@file>",
-        help: "the context: hex bytes, or @FILE to read raw bytes from FILE",
-        parse: parseCtx,
-      },
-    },
-    args: [{ name: "pin", help: "pinned program" }],
-    run: async ({ io, args: [pin], opts }) => {
-      const { runCommand } = await import("./cli/run.ts");
-      return runCommand(io, pin, opts);
-    },
-  }),
-  leaf({
-    name: "ls",
-    summary: "list the pins under a bpffs directory",
-    options: {
-      depth: {
-        type: "string",
-        value: "<n>",
-        help: "how deep to walk (1: only DIR's own entries; default: no limit)",
-        parse: parseDepth,
-      },
-    },
-    args: [{ name: "dir", help: "bpffs directory", default: "/sys/fs/bpf" }],
-    run: async ({ io, args: [dir], opts }) => {
-      const { lsCommand } = await import("./cli/pins.ts");
-      return lsCommand(io, dir, opts);
-    },
-  }),
-  leaf({
-    name: "show",
-    summary: "describe the program, map or link at a pin",
-    options: {},
-    args: [{ name: "pin", help: "pin path" }],
-    run: async ({ io, args: [pin], opts }) => {
-      const { showCommand } = await import("./cli/pins.ts");
-      return showCommand(io, pin, opts);
-    },
-  }),
-  leaf({
-    name: "unpin",
-    summary: "remove a pin, or with -r a directory of pins",
-    options: {
-      recursive: {
-        type: "boolean",
-        short: "r",
-        help: "remove a directory and every pin under it",
-      },
-    },
-    args: [{ name: "pin", help: "pin path or directory" }],
-    run: async ({ io, args: [pin], opts }) => {
-      const { unpinCommand } = await import("./cli/pins.ts");
-      return unpinCommand(io, pin, opts);
-    },
-  }),
-  leaf({
-    name: "view",
-    summary: "make a view of an iterator program and pin it",
-    help:
-      `PROG is a pinned iterator program, or OBJ:NAME (program NAME of the ELF
-object OBJ, loaded for the view). Reading PIN runs the program (bpfx cat PIN).
-The parameters must be those the program's target takes: --pid or --tid for
-a task iterator, --cgroup (and --order) for a cgroup iterator, --map for a
-map element iterator; none for the others.
-
-Examples:
-  bpfx view build/examples/tasks.bpf.o:tasks /sys/fs/bpf/tasks --pid 1
-  bpfx view build/examples/cgstat.bpf.o:cgstat /sys/fs/bpf/all \\
-    --cgroup / --order descendants-pre`,
-    options: {
-      pid: {
-        type: "string",
-        value: "<n>",
-        help: "only the threads of this process",
-        parse: parseTaskId,
-        conflicts: ["tid", "cgroup", "map"],
-      },
-      tid: {
-        type: "string",
-        value: "<n>",
-        help: "only this thread",
-        parse: parseTaskId,
-        conflicts: ["cgroup", "map"],
-      },
-      cgroup: {
-        type: "string",
-        value: "<path|id>",
-        help:
-          "the cgroup (a path, absolute or below the cgroup2 mount, or an id)",
-        conflicts: ["map"],
-      },
-      order: {
-        type: "string",
-        value: "<order>",
-        help: "the walk from --cgroup (default: self)",
-        choices: ORDERS,
-        needs: ["cgroup"],
-      },
-      map: { type: "string", value: "<pin>", help: "the pinned map to walk" },
-      "pin-by-name-root": PIN_BY_NAME_ROOT,
-    },
-    args: [
-      { name: "prog", help: "pinned iterator program, or OBJ:NAME" },
-      { name: "pin", help: "where to pin the view (on bpffs)" },
-    ],
-    run: async ({ io, args: [prog, pin], opts }) => {
-      const { viewCommand } = await import("./cli/views.ts");
-      return viewCommand(io, prog, pin, opts);
-    },
-  }),
-  leaf({
-    name: "cat",
-    summary: "read a view to standard output",
-    help:
-      `Each read runs the view's program; the output is written as it comes, the
-same bytes \`cat VIEW\` gives. VIEW may be a symlink made by \`bpfx attach\`.`,
-    json: "print {path, text} once the view is read",
-    options: {},
-    args: [{ name: "view", help: "pinned view, or a symlink to one" }],
-    run: async ({ io, args: [view], opts }) => {
-      const { catCommand } = await import("./cli/views.ts");
-      return await catCommand(io, view, opts);
-    },
-  }),
-  leaf({
-    name: "attach",
-    summary:
-      "attach a program as a pinned link (--to), or keep a view or link per cgroup of a subtree",
-    help: `Two modes, chosen by --to.
-
-With --to TARGET --pin PIN: attaches PROG (pinned, or OBJ:NAME, loaded for
-it) to TARGET as one BPF link, pinned at PIN. The kind of link comes from the
-program's type and section; --attach-type overrides it. TARGET by kind:
-  xdp, tcx_ingress, tcx_egress  an interface (a name or an index)
-  netkit_primary, netkit_peer   a netkit device
-  netfilter                     [ipv4:|ipv6:]prerouting|input|forward|output|postrouting
-  kprobe, kretprobe             FUNC or FUNC+OFFSET
-  kprobe_multi, kretprobe_multi a glob, or F1,F2,...
-  uprobe, uretprobe             PATH:SYMBOL, PATH:SYMBOL+OFFSET or PATH:0xOFFSET
-  uprobe_multi, uretprobe_multi PATH:GLOB or PATH:S1,S2,...
-  tracepoint                    CATEGORY:NAME
-  raw_tracepoint                NAME
-  perf_event                    software:NAME or hardware:NAME (cpu-clock, ...)
-  tracing                       the function a fentry/fexit/lsm/tp_btf program
-                                was loaded for
-\`bpfx show PIN\` gives the link's target; \`bpfx unpin PIN\` detaches it.
-
-With --cgroup-root and a cgroup iterator PROG (pinned, or OBJ:NAME): pins a
-view for each cgroup under --cgroup-root at <pin root>/<cgroup path>/NAME,
-and a symlink to it at <expose root>/<cgroup path>/NAME (--expose-root is
-needed).
-
-With --cgroup-root and a cgroup program PROG (cgroup_skb, cgroup_sock,
-cgroup_sock_addr, sock_ops, cgroup_device, cgroup_sysctl, cgroup_sockopt):
-attaches it to each selected cgroup as one BPF link, pinned at <pin
-root>/<cgroup path>/NAME (and symlinked under --expose-root if given). The
-attach type is the one its section names; --attach-type gives it for a
-pinned program, or overrides it. A program on a cgroup runs for the cgroups
-below too, so by default only the root gets a link; --depth 1 gives each
-child its own.
-
---depth N takes only the cgroups N levels below the root (0: the root);
---match GLOB only those whose name matches. Views and links of cgroups that
-are gone or not selected are removed; running it again changes nothing. In
-the pin tree, '.' in a directory name is written %2E (bpffs refuses dots)
-and '%' is written %25. The attach is recorded as a rule in the state
-directory, which \`bpfx watch\` keeps true: a view or link for each selected
-cgroup that appears, none for those removed. A program given as OBJ:NAME is
-pinned at <pin root>/%prog-NAME for it. \`bpfx links\` shows each rule's
-cgroups.
-
-With --into-containers PATH (views only), each cgroup that holds a container
-(processes in a mount namespace other than the host's) also gets its view at
-PATH inside that container; \`bpfx watch\` does the same for containers
-started later, forgets the exposure when the container exits, and \`bpfx
-detach\` removes them all.
-
-Examples:
-  bpfx attach /sys/fs/bpf/app/xdp_filter --to eth0 --pin /sys/fs/bpf/app/eth0
-  bpfx attach prog.o:count_unlink --to do_unlinkat --pin /sys/fs/bpf/unlinks
-  bpfx attach prog.o:on_malloc --to /lib/x86_64-linux-gnu/libc.so.6:malloc \\
-    --pin /sys/fs/bpf/mallocs
-  bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root system.slice \\
-    --pin-root /sys/fs/bpf/cgstat --expose-root /run/bpfx/cgroups --name stat
-  cat /run/bpfx/cgroups/ssh.service/stat
-  bpfx attach /sys/fs/bpf/app/count_egress --attach-type egress \\
-    --cgroup-root machine.slice --depth 1 --pin-root /sys/fs/bpf/egress \\
-    --name egress
-  bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root machine.slice \\
-    --pin-root /sys/fs/bpf/cgstat --expose-root /run/bpfx/cgroups --name stat \\
-    --into-containers /run/bpfx/stat`,
-    json: "print the full report as JSON",
-    options: {
-      to: {
-        type: "string",
-        value: "<target>",
-        help: "attach as one pinned link to this target (see below)",
-        needs: ["pin"],
-        conflicts: LINK_CONFLICTS,
-      },
-      pin: {
-        type: "string",
-        value: "<pin>",
-        help: "with --to: where to pin the link (on bpffs)",
-        needs: ["to"],
-      },
-      "attach-type": {
-        type: "string",
-        value: "<kind>",
-        help:
-          "the kind of link (--to) or cgroup attach type, when not the program's own",
-        choices: [...LINK_KINDS, ...CGROUP_ATTACH_TYPES],
-      },
-      mode: {
-        type: "string",
-        value: "<mode>",
-        help: "with --to, xdp: the mode (default: the kernel's choice)",
-        choices: ["generic", "native", "offload"],
-        needs: ["to"],
-      },
-      priority: {
-        type: "string",
-        value: "<n>",
-        help: "with --to, netfilter: the hook priority (default: 0)",
-        parse: parseInt32,
-        needs: ["to"],
-      },
-      pid: {
-        type: "string",
-        value: "<n>",
-        help: "with --to, uprobe and perf_event: only this process",
-        parse: parseTaskId,
-        needs: ["to"],
-      },
-      cpu: {
-        type: "string",
-        value: "<n>",
-        help: "with --to, perf_event: the CPU (default: 0, or any with --pid)",
-        parse: parseCount,
-        needs: ["to"],
-      },
-      period: {
-        type: "string",
-        value: "<n>",
-        help: "with --to, perf_event: sample every N events",
-        parse: parsePositive,
-        needs: ["to"],
-        conflicts: ["frequency"],
-      },
-      frequency: {
-        type: "string",
-        value: "<hz>",
-        help: "with --to, perf_event: samples a second (default: 99)",
-        parse: parsePositive,
-        needs: ["to"],
-      },
-      "cgroup-root": {
-        type: "string",
-        value: "<cgroup>",
-        requiredUnless: ["to"],
-        help:
-          "the subtree's root (a path, absolute or below the cgroup2 mount)",
-      },
-      "pin-root": {
-        type: "string",
-        value: "<dir>",
-        requiredUnless: ["to"],
-        help: "where to pin the views or links (on bpffs)",
-      },
-      "expose-root": {
-        type: "string",
-        value: "<dir>",
-        help:
-          "where to mirror the cgroup tree (not on bpffs or cgroupfs; needed for views)",
-      },
-      name: {
-        type: "string",
-        value: "<name>",
-        requiredUnless: ["to"],
-        help: "each view's or link's file name (no '/' or '.')",
-      },
-      depth: {
-        type: "string",
-        value: "<n>",
-        help: "only the cgroups N levels below the root (0: the root)",
-        parse: parseCount,
-      },
-      match: {
-        type: "string",
-        value: "<glob>",
-        help: "only the cgroups whose name matches",
-      },
-      "into-containers": {
-        type: "string",
-        value: "<path>",
-        help:
-          "also expose each view at PATH inside the container its cgroup holds",
-        conflicts: ["to"],
-      },
-      "pin-by-name-root": PIN_BY_NAME_ROOT,
-      state: STATE,
-    },
-    args: [{
-      name: "prog",
-      help: "pinned program, or OBJ:NAME",
-    }],
-    run: async ({ io, args: [prog], opts }) => {
-      const { attachType, ...rest } = opts;
-      const isLinkKind = (t: string): t is LinkKind =>
-        (LINK_KINDS as readonly string[]).includes(t);
-      const isCgroupType = (t: string): t is CgroupAttachType =>
-        (CGROUP_ATTACH_TYPES as readonly string[]).includes(t);
-      if (opts.to !== undefined && opts.pin !== undefined) {
-        if (attachType !== undefined && !isLinkKind(attachType)) {
-          throw new UsageError(
-            ["attach"],
-            `"${attachType}" is a cgroup attach type: use it with --cgroup-root, or give a link kind with --to`,
-          );
-        }
-        const { attachLinkCommand } = await import("./cli/links.ts");
-        return attachLinkCommand(io, prog, {
-          ...rest,
-          attachType,
-          to: opts.to,
-          pin: opts.pin,
-        });
-      }
-      const { cgroupRoot, pinRoot, name } = opts;
-      if (
-        cgroupRoot === undefined || pinRoot === undefined ||
-        name === undefined
-      ) {
-        throw new Error("the command table requires the cgroup options");
-      }
-      if (attachType !== undefined && !isCgroupType(attachType)) {
-        throw new UsageError(
-          ["attach"],
-          `"${attachType}" is a kind of link for --to: with --cgroup-root, give a cgroup attach type (egress, sysctl, device, ...)`,
-        );
-      }
-      const { attachCommand } = await import("./cli/views.ts");
-      return await attachCommand(io, prog, {
-        ...rest,
-        attachType,
-        cgroupRoot,
-        pinRoot,
-        name,
-      });
-    },
-  }),
-  leaf({
-    name: "detach",
-    summary: "remove the views and links attach made, and their symlinks",
-    help:
-      `The matching attach rules (same pin root, and --name if given) are forgotten
-in the state directory first, so that \`bpfx watch\` stops keeping them.
-Unpinning a cgroup program's link detaches the program from its cgroup.`,
-    json: "print the full report as JSON",
-    options: {
-      "pin-root": {
-        type: "string",
-        value: "<dir>",
-        required: true,
-        help: "the pin root given to attach",
-      },
-      "expose-root": {
-        type: "string",
-        value: "<dir>",
-        help: "the expose root given to attach, if one was",
-      },
-      name: {
-        type: "string",
-        value: "<name>",
-        help: "only the views or links of this name (default: all)",
-      },
-      state: STATE,
-    },
-    args: [],
-    run: async ({ io, opts }) => {
-      const { detachCommand } = await import("./cli/views.ts");
-      return await detachCommand(io, opts);
-    },
-  }),
-  leaf({
-    name: "links",
-    summary:
-      "show each attach rule's cgroups: attached, cgroup gone, or failed and why",
-    help:
-      `For each attach rule of the state directory and each cgroup it selects:
-STATE is attached (ID is the view's or link's id), cgroup-gone (a pin left
-for a removed cgroup), not-selected (a pin for a cgroup the rule no longer
-selects), failed (WHY is what attach or the watcher last met) or missing
-(nothing yet: \`bpfx watch\` attaches it). Read from the kernel and the pin
-tree now.`,
-    json: "print the rules and their cgroups as JSON",
-    options: { state: STATE },
-    args: [],
-    run: async ({ io, opts }) => {
-      const { linksCommand } = await import("./cli/views.ts");
-      return linksCommand(io, opts);
-    },
-  }),
-  leaf({
-    name: "expose",
-    summary: "put a pinned object at a path outside bpffs, and record it",
-    help:
-      `PATH is a new file, absolute, in an existing directory reached without
-symlinks; an existing file is never replaced. It becomes a symlink to PIN, or
-with --bind an empty file with PIN bind-mounted on it (which holds the object
-until it is unmounted). The exposure is recorded in the state directory, and
-\`bpfx watch\` removes it when PIN goes.
-
-With --into PID, PATH is inside the mount namespace of process PID (a
-container's init): PIN is bind-mounted there read-only, PATH resolved from the
-container's root without following symlinks. \`bpfx watch\` removes it inside
-the container when PIN goes, and forgets it when the process is gone.
-
-Examples:
-  bpfx expose /sys/fs/bpf/tasks /srv/app/tasks
-  bpfx expose /sys/fs/bpf/tasks /run/bpfx/tasks --into "$(runc state web | jq .pid)" --parents`,
-    options: {
-      bind: {
-        type: "boolean",
-        help: "bind-mount the pin instead of making a symlink",
-      },
-      into: {
-        type: "string",
-        value: "<pid>",
-        help: "expose inside the mount namespace of this process (a container)",
-        parse: parsePositive,
-      },
-      parents: {
-        type: "boolean",
-        help: "with --into, make PATH's missing directories there",
-        needs: ["into"],
-      },
-      state: STATE,
-    },
-    args: [
-      { name: "pin", help: "the pinned object (on bpffs)" },
-      { name: "path", help: "where to expose it (off bpffs)" },
-    ],
-    run: async ({ io, args: [pin, path], opts }) => {
-      const { exposeCommand } = await import("./cli/expose.ts");
-      return exposeCommand(io, pin, path, opts);
-    },
-  }),
-  leaf({
-    name: "unexpose",
-    summary: "remove an exposure, and forget it",
-    options: {
-      into: {
-        type: "string",
-        value: "<pid>",
-        help: "the exposure is inside the container of this process",
-        parse: parsePositive,
-      },
-      state: STATE,
-    },
-    args: [{ name: "path", help: "the exposure's path" }],
-    run: async ({ io, args: [path], opts }) => {
-      const { unexposeCommand } = await import("./cli/expose.ts");
-      return unexposeCommand(io, path, opts);
-    },
-  }),
-  leaf({
-    name: "exposures",
-    summary: "list the recorded exposures and their state",
-    help: `STATE is ok, pin-gone (the pin was removed or holds another object),
-path-gone (the exposure's file was removed), unmounted, or ns-gone (an
-exposure inside a container whose process is gone). IN, shown when an
-exposure is inside a container, is "host" or the container's PID and mount
-namespace.`,
-    options: { state: STATE },
-    args: [],
-    run: async ({ io, opts }) => {
-      const { exposuresCommand } = await import("./cli/expose.ts");
-      return exposuresCommand(io, opts);
-    },
-  }),
-  leaf({
-    name: "watch",
-    summary: "keep exposures and attach rules true as pins and cgroups change",
-    help:
-      `The watcher of the state directory: an exposure goes when its pin goes; a
-view or link appears for each new cgroup an attach rule selects and goes
-with it; changes made by expose, unexpose, attach and detach are picked up as
-they land; at start and when events are lost, everything is reconciled.
-Prints one line per action (--json: one JSON object per line). SIGINT and
-SIGTERM stop it cleanly. One watcher per state directory.`,
-    json: "print one JSON object per line",
-    options: { state: STATE },
-    args: [],
-    run: async ({ io, opts, signal }) => {
-      const { watchCommand } = await import("./cli/watch.ts");
-      return await watchCommand(io, opts, signal);
-    },
-  }),
-  group({
-    name: "map",
-    summary: "read and write the entries of a pinned map",
-    help:
-      `KEY and VALUE are each one argument: JSON typed by the map's BTF, or bytes
-as bpftool writes them, quoted as one argument. Per-CPU maps take one value
-for every CPU, or a JSON array of one per CPU.
-
-Examples:
-  bpfx map dump /sys/fs/bpf/app/maps/counts --json
-  bpfx map get /sys/fs/bpf/app/maps/counts 42
-  bpfx map set /sys/fs/bpf/app/maps/flows '{"saddr": 1}' '{"pid": 42}'
-  bpfx map set /sys/fs/bpf/app/maps/counts "hex 2a 00 00 00" "1 0 0 0 0 0 0 0"
-  bpfx map delete /sys/fs/bpf/app/maps/counts 0x2a
-  bpfx map push /sys/fs/bpf/app/maps/queue 7
-  bpfx map watch /sys/fs/bpf/app/maps/events --json`,
-    commands: [
-      leaf({
-        name: "dump",
-        summary: "print every entry of a map, as it is read",
-        help:
-          `A table of keys and values (formatted by BTF, else hex bytes); with --json,
-bpftool's JSON: [{"key": ["0x2a", ...], "value": [...], "formatted":
-{"key": 42, "value": 1}}, ...], "values": [{"cpu": 0, "value": [...]}, ...]
-for per-CPU maps, "formatted" only with BTF. Streams: memory stays bounded.`,
-        json: "print bpftool's JSON array",
-        options: {},
-        args: [MAP_PIN],
-        run: async ({ io, args: [pin], opts }) => {
-          const { mapDumpCommand } = await import("./cli/maps.ts");
-          return await mapDumpCommand(io, pin, opts);
-        },
-      }),
-      leaf({
-        name: "get",
-        summary: "print the value of a key",
-        options: {},
-        args: [MAP_PIN, MAP_KEY],
-        run: async ({ io, args: [pin, key], opts }) => {
-          const { mapGetCommand } = await import("./cli/maps.ts");
-          return mapGetCommand(io, pin, key, opts);
-        },
-      }),
-      leaf({
-        name: "set",
-        summary: "add or replace an entry",
-        json: "print the entry written as JSON",
-        options: {
-          noexist: {
-            type: "boolean",
-            help: "only add: refuse a key that exists",
-            conflicts: ["exist"],
-          },
-          exist: {
-            type: "boolean",
-            help: "only replace: refuse a key that does not exist",
-          },
-        },
-        args: [MAP_PIN, MAP_KEY, {
-          name: "value",
-          help: "the value: JSON or bytes",
-        }],
-        run: async ({ io, args: [pin, key, value], opts }) => {
-          const { mapSetCommand } = await import("./cli/maps.ts");
-          return mapSetCommand(io, pin, key, value, opts);
-        },
-      }),
-      leaf({
-        name: "delete",
-        summary: "remove an entry",
-        json: "print the key removed as JSON",
-        options: {},
-        args: [MAP_PIN, MAP_KEY],
-        run: async ({ io, args: [pin, key], opts }) => {
-          const { mapDeleteCommand } = await import("./cli/maps.ts");
-          return mapDeleteCommand(io, pin, key, opts);
-        },
-      }),
-      leaf({
-        name: "push",
-        summary: "add a value to a queue or stack",
-        json: "print the value pushed as JSON",
-        options: {
-          exist: {
-            type: "boolean",
-            help: "when full, drop the oldest value instead of failing",
-          },
-        },
-        args: [
-          { name: "pin", help: "pinned queue or stack" },
-          { name: "value", help: "the value: JSON or bytes" },
-        ],
-        run: async ({ io, args: [pin, value], opts }) => {
-          const { mapPushCommand } = await import("./cli/maps.ts");
-          return mapPushCommand(io, pin, value, opts);
-        },
-      }),
-      leaf({
-        name: "pop",
-        summary: "take the next value from a queue or stack",
-        options: {},
-        args: [{ name: "pin", help: "pinned queue or stack" }],
-        run: async ({ io, args: [pin], opts }) => {
-          const { mapTakeCommand } = await import("./cli/maps.ts");
-          return mapTakeCommand(io, pin, "pop", opts);
-        },
-      }),
-      leaf({
-        name: "peek",
-        summary: "print the next value of a queue or stack, leaving it",
-        options: {},
-        args: [{ name: "pin", help: "pinned queue or stack" }],
-        run: async ({ io, args: [pin], opts }) => {
-          const { mapTakeCommand } = await import("./cli/maps.ts");
-          return mapTakeCommand(io, pin, "peek", opts);
-        },
-      }),
-      leaf({
-        name: "watch",
-        summary: "print the records of a ring buffer as they come",
-        help:
-          `One line per record: its size and bytes in hex (--json: {"size": n, "data":
-"<hex>"} per line). SIGINT and SIGTERM stop it cleanly.`,
-        json: "print one JSON object per line",
-        options: {},
-        args: [{ name: "pin", help: "pinned ring buffer" }],
-        run: async ({ io, args: [pin], opts, signal }) => {
-          const { mapWatchCommand } = await import("./cli/maps.ts");
-          return await mapWatchCommand(io, pin, opts, signal);
-        },
-      }),
-    ],
-  }),
-  leaf({
-    name: "completions",
-    summary: "print a shell completion script",
-    help: `Examples:
-  source <(bpfx completions bash)
-  bpfx completions zsh > "\${fpath[1]}/_bpfx"
-  bpfx completions fish > ~/.config/fish/completions/bpfx.fish`,
-    json: "print {shell, script} as JSON",
-    options: {},
-    args: [{ name: "shell", help: "shell", choices: SHELLS }],
-    run: async ({ io, args: [shell], opts }) => {
-      const { completionsCommand } = await import("./cli/completions.ts");
-      return completionsCommand(io, shell, {
-        program: PROGRAM,
-        commands: COMMANDS,
-        json: opts.json === true,
-      });
-    },
-  }),
-  leaf({
-    name: "complete",
-    summary: "print completion candidates (called by the completion scripts)",
-    hidden: true,
-    raw: true,
-    options: {},
-    args: [{ name: "words", help: "the words after `bpfx`", variadic: true }],
-    run: async ({ io, args: [words] }) => {
-      const { completeCommand } = await import("./cli/completions.ts");
-      const rest = words[0] === "--" ? words.slice(1) : words;
-      return completeCommand(io, rest, {
-        program: PROGRAM,
-        commands: COMMANDS,
-      });
-    },
-  }),
+  DOCTOR,
+  INSPECT,
+  LOAD,
+  RUN,
+  LS,
+  SHOW,
+  UNPIN,
+  VIEW,
+  CAT,
+  ATTACH,
+  DETACH,
+  LINKS,
+  EXPOSE,
+  UNEXPOSE,
+  EXPOSURES,
+  WATCH,
+  MAP,
+  ...completionCommands(() => ({ program: PROGRAM, commands: COMMANDS })),
 ];
 
 /** The words that ask for help, before any `--`. */
@@ -1052,13 +177,16 @@ function resolve(
   return { path, command, rest: args.slice(at) };
 }
 
-/** Handles the words of the root or of a group (no leaf named). */
-function groupWords(
+/**
+ * Handles the words of the root or of a group (no leaf named). The version is
+ * imported only to print it, so that no other command's start loads it.
+ */
+async function groupWords(
   io: Io,
   path: readonly string[],
   rest: readonly string[],
   json: boolean,
-): number {
+): Promise<number> {
   if (asksHelp(rest)) {
     printHelp(io, path, json);
     return 0;
@@ -1066,6 +194,7 @@ function groupWords(
   if (
     path.length === 0 && (rest.includes("-V") || rest.includes("--version"))
   ) {
+    const { VERSION } = await import("./src/_version.ts");
     if (json) printJson(io, { name: "bpfx", version: VERSION });
     else io.out(`${VERSION}\n`);
     return 0;
@@ -1103,7 +232,7 @@ export async function main(
     }
     const { path, command, rest } = resolve(args);
     if (command === undefined || command.kind === "group") {
-      return groupWords(io, path, rest, json);
+      return await groupWords(io, path, rest, json);
     }
     if (asksHelp(rest)) {
       printHelp(io, path, json);

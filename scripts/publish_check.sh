@@ -16,7 +16,7 @@ if [[ -z $files ]]; then
 	echo "$out" >&2
 	exit 1
 fi
-bad=$(grep -Ev '^(mod\.ts|cli\.ts|deno\.json|README\.md|LICENSE-MIT|LICENSE-APACHE|src/([^/]+/)*[^/]+\.ts|cli/[^/]+\.ts)$' <<<"$files" || true)
+bad=$(grep -Ev '^(mod\.ts|cli\.ts|deno\.json|README\.md|LICENSE-MIT|LICENSE-APACHE|src/([^/]+/)*[^/]+\.ts|cli/([^/]+/)*[^/]+\.ts)$' <<<"$files" || true)
 if [[ -n $bad ]]; then
 	echo "publish check: the package would hold files that are not the library's:" >&2
 	echo "$bad" >&2

@@ -4,7 +4,7 @@ use std::{
     fs, io, iter,
     os::fd::{AsFd as _, AsRawFd as _},
     path::{Path, PathBuf},
-    sync::{Arc, LazyLock},
+    sync::{Arc, LazyLock, OnceLock},
 };
 
 use aya_obj::{
@@ -93,6 +93,16 @@ pub fn features() -> &'static Features {
     &FEATURES
 }
 
+/// The BTF a loader relocates objects against.
+#[derive(Debug)]
+enum TargetBtf<'a> {
+    /// The running kernel's, read from sysfs the first time an object with
+    /// BTF relocations is loaded, and kept for the loader's next loads.
+    Kernel(OnceLock<Option<Btf>>),
+    /// What [`EbpfLoader::btf`] was given.
+    Given(Option<Cow<'a, Btf>>),
+}
+
 /// Builder style API for advanced loading of eBPF programs.
 ///
 /// Loading eBPF code involves a few steps, including loading maps and applying
@@ -116,7 +126,7 @@ pub fn features() -> &'static Features {
 /// ```
 #[derive(Debug)]
 pub struct EbpfLoader<'a> {
-    btf: Option<Cow<'a, Btf>>,
+    btf: TargetBtf<'a>,
     default_map_pin_directory: Option<PathBuf>,
     globals: HashMap<&'a str, (&'a [u8], bool)>,
     // Max entries overrides the max_entries field of the map that matches the provided name
@@ -160,7 +170,7 @@ impl<'a> EbpfLoader<'a> {
     /// Creates a new loader instance.
     pub fn new() -> Self {
         Self {
-            btf: Btf::from_sys_fs().ok().map(Cow::Owned),
+            btf: TargetBtf::Kernel(OnceLock::new()),
             default_map_pin_directory: None,
             globals: HashMap::new(),
             max_entries: HashMap::new(),
@@ -173,9 +183,11 @@ impl<'a> EbpfLoader<'a> {
 
     /// Sets the target [BTF](Btf) info.
     ///
-    /// The loader defaults to loading `BTF` info using [`Btf::from_sys_fs`].
-    /// Use this method if you want to load `BTF` from a custom location or
-    /// pass `None` to disable `BTF` relocations entirely.
+    /// The loader defaults to loading `BTF` info using [`Btf::from_sys_fs`],
+    /// the first time it loads an object that has BTF relocations (an object
+    /// without any never reads it). Use this method if you want to load
+    /// `BTF` from a custom location or pass `None` to disable `BTF`
+    /// relocations entirely.
     /// # Example
     ///
     /// ```no_run
@@ -189,7 +201,7 @@ impl<'a> EbpfLoader<'a> {
     /// # Ok::<(), aya::EbpfError>(())
     /// ```
     pub fn btf(&mut self, btf: Option<&'a Btf>) -> &mut Self {
-        self.btf = btf.map(Cow::Borrowed);
+        self.btf = TargetBtf::Given(btf.map(Cow::Borrowed));
         self
     }
 
@@ -492,7 +504,14 @@ impl<'a> EbpfLoader<'a> {
             None
         };
 
-        if let Some(btf) = &btf {
+        let btf = match btf {
+            TargetBtf::Kernel(kernel) if obj.has_btf_relocations() => {
+                kernel.get_or_init(|| Btf::from_sys_fs().ok()).as_ref()
+            }
+            TargetBtf::Kernel(_) => None,
+            TargetBtf::Given(btf) => btf.as_deref(),
+        };
+        if let Some(btf) = btf {
             obj.relocate_btf(btf)?;
         }
 
@@ -950,6 +969,20 @@ mod tests {
                 .unwrap()
             );
         }
+    }
+
+    #[test]
+    fn a_new_loader_reads_no_kernel_btf_until_an_object_needs_it() {
+        use super::{EbpfLoader, TargetBtf};
+        let loader = EbpfLoader::new();
+        assert!(
+            matches!(&loader.btf, TargetBtf::Kernel(kernel) if kernel.get().is_none()),
+            "new() parsed the kernel's BTF: {:?}",
+            loader.btf
+        );
+        let mut loader = EbpfLoader::new();
+        loader.btf(None);
+        assert!(matches!(&loader.btf, TargetBtf::Given(None)));
     }
 }
 

@@ -21,7 +21,7 @@ VERSION := $(shell sed -n '/^\[package\]/,/^\[/s/^version[[:space:]]*=[[:space:]
 MULTIARCH = $(shell gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
 
 CORE_SO := target/release/libbpfx_core.so
-CORE_SRCS := $(shell find core-rs -type f -not -path '*/target/*' 2>/dev/null) Cargo.toml $(wildcard Cargo.lock)
+CORE_SRCS := $(shell find core-rs vendor -type f -not -path '*/target/*' 2>/dev/null) Cargo.toml $(wildcard Cargo.lock)
 DIST_SO := dist/libbpfx_core-$(TRIPLE).so
 MANIFEST := dist/manifest.json
 

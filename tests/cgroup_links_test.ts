@@ -35,7 +35,7 @@ import {
   rejected,
   ROOT,
   run,
-  tempDir,
+  privateState,
   type TestCgroups,
   tree,
 } from "./_kernel.ts";
@@ -57,7 +57,7 @@ interface Setup extends AsyncDisposable {
 async function setup(): Promise<Setup> {
   const b = await privateBpffs();
   const cg = await privateCgroups();
-  const state = await tempDir("bpfx-cgstate-");
+  const state = await privateState();
   load(OBJ, { pinDir: `${b.path}/p` });
   return {
     b,
@@ -520,6 +520,8 @@ kernelTest(
         pinRoot,
         "--name",
         "dev",
+        "--state",
+        s.state,
         "--json",
       ], { io }),
       0,
@@ -631,6 +633,8 @@ kernelTest(
         pinRoot,
         "--name",
         "x",
+        "--state",
+        s.state,
       ], { io }),
       2,
     );

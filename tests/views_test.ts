@@ -34,6 +34,7 @@ import {
   ROOT,
   run,
   sleep,
+  privateState,
   tempDir,
   tree,
 } from "./_kernel.ts";
@@ -971,7 +972,7 @@ kernelTest(
     await using mirror = await tempDir("bpfxmirror-");
     // attach and detach record their rule in a state directory: never the
     // host's /run/bpfx from a test.
-    await using state = await tempDir("bpfxstate-");
+    await using state = await privateState();
     await cg.make("a.b/c");
 
     // view: the link info, as `bpfx show` prints it.

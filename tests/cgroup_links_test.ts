@@ -32,10 +32,10 @@ import {
   type PrivateBpffs,
   privateBpffs,
   privateCgroups,
+  privateState,
   rejected,
   ROOT,
   run,
-  privateState,
   type TestCgroups,
   tree,
 } from "./_kernel.ts";

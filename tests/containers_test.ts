@@ -24,9 +24,9 @@ import {
   mountpoints,
   privateBpffs,
   privateCgroups,
+  privateState,
   rejected,
   ROOT,
-  privateState,
   tempDir,
   tree,
 } from "./_kernel.ts";

@@ -22,11 +22,11 @@ import {
   mountpoints,
   privateBpffs,
   privateCgroups,
+  privateState,
   rejected,
   ROOT,
   run,
   sleep,
-  privateState,
   tempDir,
   tree,
 } from "./_kernel.ts";

@@ -30,11 +30,11 @@ import {
   kernelTest,
   privateBpffs,
   privateCgroups,
+  privateState,
   rejected,
   ROOT,
   run,
   sleep,
-  privateState,
   tempDir,
   tree,
 } from "./_kernel.ts";

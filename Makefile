@@ -143,8 +143,13 @@ check: | deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-test: all witnesses build/tests/swap
+test: all witnesses build/tests/swap build/tests/unit_sandbox
 	scripts/test.sh
+
+# The systemd unit's seccomp filters, for tests/unit_test.ts (libseccomp-dev).
+build/tests/unit_sandbox: tests/helpers/unit_sandbox.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Werror -o $@ $< -lseccomp
 
 # The rename-exchange loop tests/harden_test.ts runs as an unprivileged user.
 build/tests/swap: tests/helpers/swap.c

@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PACKAGES=(
 	clang llvm bpftool libbpf-dev libelf-dev libc6-dev
 	xdp-tools hyperfine util-linux make gcc pkg-config time
-	runc busybox-static
+	runc busybox-static libseccomp-dev
 )
 
 missing=()

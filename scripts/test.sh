@@ -5,6 +5,13 @@
 # for each test it skips), and ends with exactly one line
 # `tests: N passed, M failed, K skipped` summing both. Exits non-zero when a
 # test failed, a runner failed, or no test ran at all.
+#
+# The tests never touch the host's own state: each passes a state directory
+# of its own, and as a second guard the whole run has BPFX_STATE set to an
+# empty temporary directory, removed at the end. The last test is the host
+# check (scripts/host_check.ts): the host's /run/bpfx, /sys/fs/bpf, cgroup2
+# tree, mount table and BPF links are as they were before the run, and
+# nothing was written in that BPFX_STATE; it counts as one test.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,7 +20,10 @@ DENO=${DENO:-node_modules/.bin/deno}
 export NO_COLOR=1 CARGO_TERM_COLOR=never
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+host=$(mktemp)
+BPFX_STATE=$(mktemp -d)
+export BPFX_STATE
+trap 'rm -f "$log" "$host"; rm -rf "$BPFX_STATE"' EXIT
 
 passed=0
 failed=0
@@ -45,6 +55,12 @@ account() {
 		failed=$((failed + 1))
 	fi
 }
+
+# What the host holds before the run, for the host check at the end.
+if ! "$DENO" run -A scripts/host_check.ts snapshot "$host"; then
+	echo "== host check: cannot take the snapshot of the host"
+	exit 1
+fi
 
 # cargo: one `test result: ok. N passed; M failed; ...` line per test binary.
 run "cargo test" cargo test -p bpfx-core
@@ -106,6 +122,9 @@ if [[ -d tests ]]; then
 else
 	echo "== deno test: no tests/ directory, skipped"
 fi
+
+run "host check" "$DENO" run -A scripts/host_check.ts compare "$host" --empty "$BPFX_STATE"
+if ((rc == 0)); then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
 if ((${#skips[@]} > 0)); then
 	echo "== skipped:"

@@ -90,13 +90,21 @@ function errorOptions(init: BpfErrorInit): ErrorOptions | undefined {
   return init.cause === undefined ? undefined : { cause: init.cause };
 }
 
-/** Copies the optional fields without creating `undefined` properties. */
+/** A hint worth giving: a string with something in it. */
+function realHint(hint: string | null | undefined): hint is string {
+  return typeof hint === "string" && hint.trim() !== "";
+}
+
+/**
+ * Copies the optional fields without creating `undefined` properties: an
+ * error has a hint that says something, or no `hint` field at all.
+ */
 function assignFields(target: BpfErrorFieldsMut, init: BpfErrorInit): void {
   target.kind = init.kind;
   target.op = init.op;
   target.errno = init.errno ?? 0;
   if (init.path !== undefined) target.path = init.path;
-  if (init.hint !== undefined) target.hint = init.hint;
+  if (realHint(init.hint)) target.hint = init.hint;
 }
 
 type BpfErrorFieldsMut = {
@@ -238,9 +246,7 @@ export function fromCoreObject(object: CoreErrorObject): AnyBpfError {
   if (object.path !== null && object.path !== undefined) {
     init.path = object.path;
   }
-  if (object.hint !== null && object.hint !== undefined) {
-    init.hint = object.hint;
-  }
+  if (realHint(object.hint)) init.hint = object.hint;
   switch (object.kind) {
     case "not-found":
       return new BpfNotFoundError(object.message, init);

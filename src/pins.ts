@@ -35,6 +35,8 @@ export interface PinEntry {
   readonly name: string;
   /** The program, map or link type, such as `xdp`, `hash` or `iter`. */
   readonly type: string;
+  /** A link's target, as {@linkcode show} gives it (links only). */
+  readonly target?: LinkTarget;
   /** Why the file could not be opened, for kind `unknown`. */
   readonly error?: string;
 }

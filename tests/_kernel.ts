@@ -327,6 +327,18 @@ async function probeKernel(): Promise<{
   }
 }
 
+/**
+ * What `BPFX_STATE` is set to for the tests when it is unset: a path under
+ * /proc, where nothing can be made, so that a test which forgets `--state`
+ * or `state:` fails ("check --state (or $BPFX_STATE)") instead of writing
+ * into the host's /run/bpfx. scripts/test.sh sets it to an empty directory
+ * of its own instead, and fails the run if anything was written there.
+ */
+export const NO_DEFAULT_STATE = "/proc/bpfx-tests-pass-their-own-state";
+if ((Deno.env.get("BPFX_STATE") ?? "") === "") {
+  Deno.env.set("BPFX_STATE", NO_DEFAULT_STATE);
+}
+
 const kernel = await probeKernel();
 const required = Deno.env.get("BPFX_REQUIRE_KERNEL") === "1";
 
@@ -610,6 +622,17 @@ export async function tempDir(
       await Deno.remove(path, { recursive: true });
     },
   };
+}
+
+/**
+ * A state directory of the test's own (`--state`, `state:`), removed when
+ * disposed. No test may use the default (`BPFX_STATE`, else `/run/bpfx`):
+ * see {@linkcode NO_DEFAULT_STATE}.
+ */
+export async function privateState(): Promise<
+  AsyncDisposable & { path: string }
+> {
+  return await tempDir("bpfxstate-");
 }
 
 /**

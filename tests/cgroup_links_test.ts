@@ -32,10 +32,10 @@ import {
   type PrivateBpffs,
   privateBpffs,
   privateCgroups,
+  privateState,
   rejected,
   ROOT,
   run,
-  tempDir,
   type TestCgroups,
   tree,
 } from "./_kernel.ts";
@@ -57,7 +57,7 @@ interface Setup extends AsyncDisposable {
 async function setup(): Promise<Setup> {
   const b = await privateBpffs();
   const cg = await privateCgroups();
-  const state = await tempDir("bpfx-cgstate-");
+  const state = await privateState();
   load(OBJ, { pinDir: `${b.path}/p` });
   return {
     b,
@@ -535,6 +535,8 @@ kernelTest(
         pinRoot,
         "--name",
         "dev",
+        "--state",
+        s.state,
         "--json",
       ], { io }),
       0,
@@ -651,6 +653,8 @@ kernelTest(
         pinRoot,
         "--name",
         "x",
+        "--state",
+        s.state,
       ], { io }),
       2,
     );

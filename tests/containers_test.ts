@@ -24,6 +24,7 @@ import {
   mountpoints,
   privateBpffs,
   privateCgroups,
+  privateState,
   rejected,
   ROOT,
   tempDir,
@@ -100,7 +101,7 @@ interface IntoSetup extends AsyncDisposable {
 async function intoSetup(rel: string): Promise<IntoSetup> {
   await using stack = new AsyncDisposableStack();
   const b = stack.use(await privateBpffs());
-  const state = stack.use(await tempDir("bpfxstate-"));
+  const state = stack.use(await privateState());
   const cg = stack.use(await privateCgroups());
   const c = stack.use(await runcContainer(cg, rel));
   const pin = `${b.path}/tasks`;
@@ -351,7 +352,7 @@ kernelTest(
   "expose({ into }) of processes that exit while it works: each is made whole or refused, and nothing is left",
   async () => {
     await using b = await privateBpffs();
-    await using state = await tempDir("bpfxstate-");
+    await using state = await privateState();
     // The processes' namespaces are copies of the host's: `at` is the same
     // directory in them, so what each exposure leaves on the filesystem
     // (the empty file its mount was on) is seen from here.
@@ -429,7 +430,7 @@ kernelTest(
   "attach({ intoContainers }): a container running before and one started after each read their own cgroup's view; exit forgets, detach removes them all",
   async () => {
     await using b = await privateBpffs();
-    await using state = await tempDir("bpfxstate-");
+    await using state = await privateState();
     await using mirror = await tempDir("bpfxmirror-");
     await using cg = await privateCgroups();
     await using early = await runcContainer(cg, "early");

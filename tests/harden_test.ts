@@ -22,6 +22,7 @@ import {
   mountpoints,
   privateBpffs,
   privateCgroups,
+  privateState,
   rejected,
   ROOT,
   run,
@@ -140,7 +141,7 @@ kernelTest(
     await using u = await testUser();
     await using b = await privateBpffs();
     await using d = await userDir(u);
-    await using state = await tempDir("bpfxstate-");
+    await using state = await privateState();
     const pin = `${b.path}/tasks`;
     createView(`${TASKS}:tasks`, { pin });
     // Root's own mount, where the user's symlink leads.
@@ -214,7 +215,7 @@ kernelTest(
     await using u = await testUser();
     await using b = await privateBpffs();
     await using d = await userDir(u);
-    await using state = await tempDir("bpfxstate-");
+    await using state = await privateState();
     const pin = `${b.path}/tasks`;
     createView(`${TASKS}:tasks`, { pin });
     try {
@@ -261,7 +262,7 @@ kernelTest(
     await using u = await testUser();
     await using b = await privateBpffs();
     await using d = await userDir(u);
-    await using state = await tempDir("bpfxstate-");
+    await using state = await privateState();
     await Deno.mkdir(`${b.path}/closed`, { mode: 0o700 });
     await Deno.chmod(`${b.path}/closed`, 0o700);
     const pin = `${b.path}/closed/tasks`;
@@ -335,7 +336,7 @@ kernelTest(
   async () => {
     await using b = await privateBpffs();
     await using t = await tempDir("bpfxharden-");
-    await using state = await tempDir("bpfxstate-");
+    await using state = await privateState();
     const file = `${t.path}/plain`;
     await Deno.writeTextFile(file, "root's");
     const link = `${t.path}/link`;
@@ -404,7 +405,7 @@ kernelTest(
     await using b = await privateBpffs();
     await using cg = await privateCgroups();
     await using d = await userDir(u);
-    await using state = await tempDir("bpfxstate-");
+    await using state = await privateState();
     const victim = `${d.root}/victim`;
     await Deno.mkdir(victim, { mode: 0o700 });
     await cg.make("a");
@@ -502,7 +503,7 @@ kernelTest(
     await using b = await privateBpffs();
     await using cg = await privateCgroups();
     await using t = await tempDir("bpfxmirror-");
-    await using state = await tempDir("bpfxstate-");
+    await using state = await privateState();
     // Encoded for bpffs, 100 dots take 300 bytes: over NAME_MAX.
     const long = ".".repeat(1) + "x" + ".".repeat(99);
     await cg.make(long);
@@ -551,7 +552,7 @@ kernelTest(
     await using b = await privateBpffs();
     await using cg = await privateCgroups();
     await using t = await tempDir("bpfxmirror-");
-    await using state = await tempDir("bpfxstate-");
+    await using state = await privateState();
     const layout = {
       cgroupRoot: cg.root,
       pinRoot: `${b.path}/views`,
@@ -596,7 +597,7 @@ kernelTest(
     await using b = await privateBpffs();
     await using cg = await privateCgroups();
     await using t = await tempDir("bpfxmirror-");
-    await using state = await tempDir("bpfxstate-");
+    await using state = await privateState();
     for (let i = 0; i < 40; i++) await cg.make(`c${i}`);
     const layout = {
       cgroupRoot: cg.root,

@@ -572,6 +572,28 @@ kernelTest(
         listed.map((e) => [e.path, e.id, e.type]),
         [[perf, p.id, "perf_event"], [raw, r.id, "raw_tracepoint"]],
       );
+      // ls --json gives each link's target as show does, and no target for
+      // the programs and maps.
+      const io = captureIo();
+      assert.equal(await main(["ls", b.path, "--json"], { io }), 0);
+      const entries = JSON.parse(new TextDecoder().decode(io.stdout())) as {
+        path: string;
+        kind: string;
+        target?: unknown;
+      }[];
+      const links = entries.filter((e) => e.kind === "link");
+      assert.deepEqual(links.map((e) => e.path), [perf, raw]);
+      for (const e of links) {
+        const shown = show(e.path);
+        assert.ok(shown.kind === "link");
+        assert.deepEqual(e.target, shown.target, e.path);
+      }
+      assert.deepEqual(ls(b.path).find((e) => e.path === raw)?.target, {
+        tp_name: "sys_enter",
+      });
+      const others = entries.filter((e) => e.kind !== "link");
+      assert.ok(others.length > 0, "the programs and maps are listed");
+      for (const e of others) assert.ok(!("target" in e), e.path);
       for (const l of made) await sameAsBpftool(l);
     } finally {
       for (const pin of [raw, perf]) {

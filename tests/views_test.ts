@@ -30,6 +30,7 @@ import {
   kernelTest,
   privateBpffs,
   privateCgroups,
+  privateState,
   rejected,
   ROOT,
   run,
@@ -971,7 +972,7 @@ kernelTest(
     await using mirror = await tempDir("bpfxmirror-");
     // attach and detach record their rule in a state directory: never the
     // host's /run/bpfx from a test.
-    await using state = await tempDir("bpfxstate-");
+    await using state = await privateState();
     await cg.make("a.b/c");
 
     // view: the link info, as `bpfx show` prints it.

@@ -34,6 +34,7 @@ import {
   mountpoints,
   privateBpffs,
   privateCgroups,
+  privateState,
   rejected,
   ROOT,
   run,
@@ -136,7 +137,7 @@ async function ruleSetup(): Promise<RuleSetup> {
   const b = stack.use(await privateBpffs());
   const cg = stack.use(await privateCgroups());
   const mirror = stack.use(await tempDir("bpfxmirror-"));
-  const state = stack.use(await tempDir("bpfxstate-"));
+  const state = stack.use(await privateState());
   const owned = stack.move();
   return {
     cg,
@@ -365,7 +366,7 @@ async function exposeSetup(): Promise<ExposeSetup> {
   await using stack = new AsyncDisposableStack();
   const b = stack.use(await privateBpffs());
   const x = stack.use(await tempDir("bpfxexpose-"));
-  const state = stack.use(await tempDir("bpfxstate-"));
+  const state = stack.use(await privateState());
   const pin = `${b.path}/tasks`;
   const view = createView(`${TASKS}:tasks`, { pin });
   const owned = stack.move();
@@ -716,8 +717,8 @@ kernelTest(
   async () => {
     await using b = await privateBpffs();
     await using x = await tempDir("bpfxexpose-");
-    await using state = await tempDir("bpfxstate-");
-    await using bad = await tempDir("bpfxstate-");
+    await using state = await privateState();
+    await using bad = await privateState();
     const pin = `${b.path}/tasks`;
     createView(`${TASKS}:tasks`, { pin });
     const good = `${x.path}/good`;
@@ -993,7 +994,7 @@ kernelTest(
       assert.equal(await main(["unexpose", `${x.path}/c`, ...st], { io }), 1);
       assert.match(io.stderr(), /^error: No exposure at /);
       io = captureIo();
-      assert.equal(await main(["expose", pin], { io }), 2);
+      assert.equal(await main(["expose", pin, ...st], { io }), 2);
       assert.match(io.stderr(), /^Usage: bpfx expose \[options\] <pin> <path>/);
     } finally {
       await unmountAll(`${x.path}/b`);

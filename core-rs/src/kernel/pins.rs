@@ -93,6 +93,9 @@ pub struct PinEntry {
     pub name: String,
     #[serde(rename = "type")]
     pub type_name: String,
+    /// A link's target, as `show` gives it; absent for programs and maps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -199,6 +202,10 @@ fn pin_entry(p: &Path, shown: Result<ObjectInfo>) -> Option<PinEntry> {
             id: i.id,
             name: i.name,
             type_name: i.type_name,
+            target: match i.detail {
+                info::Detail::Link(l) => Some(l.target),
+                _ => None,
+            },
             error: None,
         },
         Err(e) => PinEntry {
@@ -207,6 +214,7 @@ fn pin_entry(p: &Path, shown: Result<ObjectInfo>) -> Option<PinEntry> {
             id: 0,
             name: String::new(),
             type_name: String::new(),
+            target: None,
             error: Some(e.message.clone()),
         },
     })

@@ -96,14 +96,19 @@ function collect(body: () => void): string {
 }
 
 /**
- * Two changes to tab's bash script: work without the bash-completion package
- * (it calls that package's `_get_comp_words_by_ref`), and fall back on file
- * names when there are no candidates (paths are the usual arguments; a
- * directive with NoFileComp still turns that off).
+ * Three changes to tab's bash script: work without the bash-completion
+ * package (it calls that package's `_get_comp_words_by_ref`), fall back on
+ * file names when there are no candidates (paths are the usual arguments; a
+ * directive with NoFileComp still turns that off), and let the script be
+ * sourced twice: tab declares its directives `readonly` under global names,
+ * so a second `source` (a re-read ~/.bashrc, or another tool's tab script)
+ * failed on them; they become plain variables under bpfx's own prefix.
  */
 function patchBash(script: string): string {
   const words = `_get_comp_words_by_ref -n "=:" cur prev words cword`;
   return script
+    .replace(/^readonly (ShellCompDirective\w+=)/gm, "$1")
+    .replace(/\bShellCompDirective(\w+)/g, `__${NAME}_ShellCompDirective$1`)
     .replace(
       words,
       `if declare -F _get_comp_words_by_ref >/dev/null; then

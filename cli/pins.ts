@@ -4,7 +4,14 @@
  * @module
  */
 
-import { ls, type ObjectInfo, show, unpin } from "../src/pins.ts";
+import {
+  type JsonValue,
+  ls,
+  type ObjectInfo,
+  type PinEntry,
+  show,
+  unpin,
+} from "../src/pins.ts";
 import { type Io, pairs, printJson, table } from "./output.ts";
 
 /** Flags of `bpfx ls`. */
@@ -20,7 +27,7 @@ export function lsCommand(io: Io, dir: string, flags: LsFlags): number {
     flags.depth === undefined ? {} : { depth: flags.depth },
   );
   if (flags.json) {
-    printJson(io, entries);
+    printJson(io, entries.map(bpftoolShape));
     return 0;
   }
   if (entries.length === 0) {
@@ -105,6 +112,70 @@ export function describe(info: ObjectInfo): string {
   );
 }
 
+/** The API's names that bpftool's JSON spells otherwise. */
+const BPFTOOL_NAMES = new Map<string, string>([
+  ["xlatedBytes", "bytes_xlated"],
+  ["jitedBytes", "bytes_jited"],
+  ["keySize", "bytes_key"],
+  ["valueSize", "bytes_value"],
+  ["loadTime", "loaded_at"],
+  ["iter", "target_name"],
+]);
+
+/** bpftool's names of a cgroup iterator's walk orders. */
+const BPFTOOL_ORDERS = new Map<string, string>([
+  ["unspec", "order_unspec"],
+  ["self", "self_only"],
+  ["descendants-pre", "descendants_pre"],
+  ["descendants-post", "descendants_post"],
+  ["ancestors-up", "ancestors_up"],
+]);
+
+/** `mapIds` → `map_ids`, or bpftool's own name where it has one. */
+function bpftoolName(key: string): string {
+  return BPFTOOL_NAMES.get(key) ??
+    key.replace(/[A-Z]/g, (upper) => `_${upper.toLowerCase()}`);
+}
+
+/**
+ * An object or a pin as the command line's JSON gives it: with bpftool's
+ * names and shapes (`bpftool -j prog|map|link show`) for what bpftool shows
+ * too, and bpfx's own fields (`path`, `kind`, ...) in the same snake_case.
+ * A link's target is flattened into the link, as bpftool has it; a
+ * program's load time is in seconds since the epoch (`loaded_at`), and
+ * `jited` says whether there is JIT-compiled code, with `bytes_jited` only
+ * then. docs/api.md lists bpftool's fields bpfx does not give.
+ */
+export function bpftoolShape(
+  info: ObjectInfo | PinEntry,
+): Record<string, JsonValue> {
+  const out: Record<string, JsonValue> = {};
+  for (const [key, value] of Object.entries(info)) {
+    if (value === undefined) continue;
+    if (key === "target" && typeof value === "object" && value !== null) {
+      for (const [k, v] of Object.entries(value as Record<string, JsonValue>)) {
+        out[bpftoolName(k)] = k === "order" && typeof v === "string"
+          ? BPFTOOL_ORDERS.get(v) ?? v
+          : v;
+      }
+      continue;
+    }
+    if (key === "loadTime") {
+      out["loaded_at"] = typeof value === "string"
+        ? Math.floor(Date.parse(value) / 1000)
+        : null;
+      continue;
+    }
+    if (key === "jitedBytes") {
+      out["jited"] = value !== 0;
+      if (value !== 0) out["bytes_jited"] = value as number;
+      continue;
+    }
+    out[bpftoolName(key)] = value as JsonValue;
+  }
+  return out;
+}
+
 /** Flags of `bpfx show`. */
 export interface ShowFlags {
   json?: true | undefined;
@@ -113,7 +184,7 @@ export interface ShowFlags {
 /** `bpfx show PIN`: the object pinned at PIN. */
 export function showCommand(io: Io, pin: string, flags: ShowFlags): number {
   const info = show(pin);
-  if (flags.json) printJson(io, info);
+  if (flags.json) printJson(io, bpftoolShape(info));
   else io.out(describe(info));
   return 0;
 }

@@ -5,9 +5,12 @@
 #                                        node_modules only Deno and @bomb.sh/tab
 #   $DESTDIR$PREFIX/bin/bpfx             a symlink to that launcher
 #   $DESTDIR$PREFIX/lib/systemd/system/bpfx-watch.service
-#   $DESTDIR$PREFIX/share/doc/bpfx/      README and licences
+#   $DESTDIR$PREFIX/share/doc/bpfx/      README, docs/*.md (the pages the
+#                                        README links) and licences
 # The copy needs nothing from the checkout: it keeps working after the
-# checkout moves or goes. Uninstall removes exactly these.
+# checkout moves or goes. Uninstall removes exactly these, and the
+# directories install made for them (listed in the copy's .made-dirs) when
+# they are empty again.
 # Usage: scripts/install.sh install|uninstall DESTDIR PREFIX VERSION
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,11 +32,42 @@ uninstall() {
 	fi
 	[[ -e $unit ]] && rm -f -- "$unit" && echo "removed $unit"
 	[[ -d $doc ]] && rm -rf -- "$doc" && echo "removed $doc"
+	local made=()
 	if [[ -d $lib ]]; then
+		if [[ -f $lib/.made-dirs ]]; then mapfile -t made <"$lib/.made-dirs"; fi
 		rm -rf -- "$lib" && echo "removed $lib"
 	fi
 	rmdir -- "$root/lib/bpfx" 2>/dev/null || true
+	# Deepest first (install listed them parent first); one still holding
+	# something, another version's or not bpfx's, stays.
+	local i d
+	for ((i = ${#made[@]} - 1; i >= 0; i--)); do
+		d=${made[i]}
+		[[ $d == "$root"/* || $d == "$root" ]] || continue
+		rmdir -- "$d" 2>/dev/null && echo "removed $d"
+	done
 	return 0
+}
+
+# The directories on the way to each argument that do not exist yet, parent
+# first: what `install -d` is about to make.
+missing_dirs() {
+	local target d
+	local -A seen=()
+	for target in "$@"; do
+		local chain=()
+		d=$target
+		while [[ ! -e $d && $d == /* && $d != / ]]; do
+			chain=("$d" "${chain[@]}")
+			d=${d%/*}
+			[[ -n $d ]] || d=/
+		done
+		for d in "${chain[@]}"; do
+			[[ -n ${seen[$d]:-} ]] && continue
+			seen[$d]=1
+			printf '%s\n' "$d"
+		done
+	done
 }
 
 if [[ $action == uninstall ]]; then
@@ -44,6 +78,11 @@ fi
 for f in bpfx mod.ts cli.ts deno.json package.json dist/manifest.json node_modules/deno/deno; do
 	[[ -e $f ]] || { echo "install: $f is missing: run make first" >&2; exit 1; }
 done
+
+# What install makes on the way, recorded in the copy for uninstall; a
+# reinstall of this version keeps the first install's record.
+made=$(missing_dirs "${lib%/*}" "${bin%/*}" "${unit%/*}" "$doc")
+if [[ -f $lib/.made-dirs ]]; then made=$(cat -- "$lib/.made-dirs"); fi
 
 # Build the copy beside its final place, then move it in, so that a failed
 # install leaves no half-made prefix.
@@ -58,7 +97,8 @@ ln -s ../deno/deno "$tmp/node_modules/.bin/deno"
 cp -pR node_modules/@bomb.sh/tab "$tmp/node_modules/@bomb.sh/"
 chmod -R go-w "$tmp"
 
-install -d "${lib%/*}" "${bin%/*}" "${unit%/*}" "$doc"
+if [[ -n $made ]]; then printf '%s\n' "$made" >"$tmp/.made-dirs"; fi
+install -d "${lib%/*}" "${bin%/*}" "${unit%/*}" "$doc" "$doc/docs"
 if [[ -e $lib ]]; then rm -rf -- "$lib"; fi
 mv -T -- "$tmp" "$lib"
 trap - EXIT
@@ -67,4 +107,5 @@ sed "s|@PREFIX@|$prefix|g" contrib/bpfx-watch.service > "$unit.tmp"
 mv -f -- "$unit.tmp" "$unit"
 chmod 0644 "$unit"
 install -m 0644 README.md LICENSE-MIT LICENSE-APACHE "$doc/"
+install -m 0644 docs/*.md "$doc/docs/"
 echo "installed bpfx $version in $lib; $bin; $unit"

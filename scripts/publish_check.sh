@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `deno publish --dry-run`, and a check that the package holds only the
-# library's files: mod.ts, cli.ts, src/, cli/, deno.json, README and LICENSE
-# files (no tests, benchmarks, Rust sources or Makefile).
+# library's files: mod.ts, cli.ts, src/, cli/, deno.json, README, the docs/
+# pages it links, and LICENSE files (no tests, benchmarks, Rust sources or
+# Makefile).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DENO=${DENO:-node_modules/.bin/deno}
@@ -16,13 +17,13 @@ if [[ -z $files ]]; then
 	echo "$out" >&2
 	exit 1
 fi
-bad=$(grep -Ev '^(mod\.ts|cli\.ts|deno\.json|README\.md|LICENSE-MIT|LICENSE-APACHE|src/([^/]+/)*[^/]+\.ts|cli/([^/]+/)*[^/]+\.ts)$' <<<"$files" || true)
+bad=$(grep -Ev '^(mod\.ts|cli\.ts|deno\.json|README\.md|docs/[^/]+\.md|LICENSE-MIT|LICENSE-APACHE|src/([^/]+/)*[^/]+\.ts|cli/([^/]+/)*[^/]+\.ts)$' <<<"$files" || true)
 if [[ -n $bad ]]; then
 	echo "publish check: the package would hold files that are not the library's:" >&2
 	echo "$bad" >&2
 	exit 1
 fi
-for f in mod.ts cli.ts LICENSE-MIT LICENSE-APACHE README.md; do
+for f in mod.ts cli.ts LICENSE-MIT LICENSE-APACHE README.md docs/*.md; do
 	grep -qx "$f" <<<"$files" || {
 		echo "publish check: $f is missing from the package" >&2
 		exit 1

@@ -1,6 +1,6 @@
 /**
  * The `bpfx` command line: a typed command table ({@linkcode COMMANDS}) over
- * `mod.ts`, split into options and arguments by `cli/_table.ts`'s tokenizer.
+ * `mod.ts`, split into options and arguments by `cli/_tokenize.ts`.
  * This module holds {@linkcode main} and assembles the table from the entries
  * in `cli/commands.ts`, `cli/views_commands.ts` and `cli/maps/mod.ts`; the
  * handlers are in a file per command group (`cli/pins.ts`, `cli/maps/`, ...).
@@ -19,14 +19,9 @@
  * @module
  */
 
-import {
-  type Command,
-  find,
-  helpDocument,
-  helpText,
-  parseLeaf,
-  UsageError,
-} from "./cli/_table.ts";
+import { type Command, find, UsageError } from "./cli/_table.ts";
+import { helpDocument, helpText } from "./cli/_help.ts";
+import { parseLeaf } from "./cli/_tokenize.ts";
 import {
   completionCommands,
   DOCTOR,

@@ -1,12 +1,7 @@
 // The command line's tokenizer and option parsing: pure, no kernel.
 import { COMMANDS } from "../cli.ts";
-import {
-  find,
-  type Leaf,
-  type OptionSpec,
-  parseLeaf,
-  tokenize,
-} from "../cli/_table.ts";
+import { find, type Leaf, type OptionSpec } from "../cli/_table.ts";
+import { parseLeaf, tokenize } from "../cli/_tokenize.ts";
 import { assert } from "./_assert.ts";
 
 const TABLE: Record<string, OptionSpec> = {

@@ -14,6 +14,7 @@ import {
   type OptionSpec,
   UsageError,
 } from "./_table.ts";
+import { didYouMean } from "./_suggest.ts";
 
 /** A parsed command line, ready to run. */
 export interface Parsed {
@@ -46,13 +47,22 @@ export interface Tokens {
 }
 
 /**
+ * A negative number, as `Number()` or `BigInt()` read one: `-1`, `-0.5`,
+ * `-1e3`, `-0x10`.
+ */
+const NEGATIVE =
+  /^-(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)$/;
+
+/**
  * Splits words into options and positional arguments. `--` ends the
  * options; a lone `-` is an argument; `--name=value` and `-nVALUE` carry
  * their value inline; an option the table says takes a value takes the next
  * word whatever it starts with (the Open Group's utility conventions, as
  * `node:util`'s `parseArgs`); `-abc` is `-a -b -c`, and the first of them
- * that takes a value takes the rest of the word. Options may come after
- * arguments. Unknown options are kept, for the caller to refuse by name.
+ * that takes a value takes the rest of the word. A word that reads as a
+ * negative number (`-1`, `-0.5`, `-0x10`) and is no short option of the
+ * table is an argument, so `map set PIN 42 -1` needs no `--`. Options may
+ * come after arguments. Unknown options are kept, for the caller to refuse by name.
  */
 export function tokenize(
   words: readonly string[],
@@ -91,7 +101,10 @@ export function tokenize(
       options.push({ name, rawName: word, value, inlineValue: false });
       continue;
     }
-    if (word.length < 2 || word[0] !== "-") {
+    if (
+      word.length < 2 || word[0] !== "-" ||
+      (NEGATIVE.test(word) && !shorts.has(word[1]!))
+    ) {
       positionals.push(word);
       continue;
     }
@@ -145,7 +158,10 @@ export function parseLeaf(
       ? table[token.name]
       : undefined;
     if (spec === undefined) {
-      return fail(`unknown option '${token.rawName}'`);
+      const near = token.rawName.startsWith("--")
+        ? didYouMean(token.rawName, Object.keys(table).map((n) => `--${n}`))
+        : "";
+      return fail(`unknown option '${token.rawName}'${near}`);
     }
     const label = optionLabel(token.name, spec);
     if (spec.type === "boolean") {

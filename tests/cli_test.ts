@@ -390,7 +390,7 @@ Deno.test("-j, -p, --json and --pretty may come before the command, as bpftool t
     assert.equal(o.code, 0, dump(before.join(" "), o));
     assert.deepEqual(JSON.parse(o.stdout), JSON.parse(after.stdout));
   }
-  assert.match((await cli(["-p", "ls", "--help"])).stdout, /^{\n  "path"/);
+  assert.match((await cli(["-p", "ls", "--help"])).stdout, /^{\n {2}"path"/);
   // A usage error of the command, as JSON.
   const usage = await cli(["-j", "ls", "--bogus"]);
   assert.equal(usage.code, 2);
@@ -500,8 +500,8 @@ Deno.test("the old spellings detach, links and attach --cgroup-root say what to 
   );
   // The old commands are gone from help and completions.
   const help = (await cli(["--help"])).stdout;
-  assert.ok(!/^  (detach|links) /m.test(help), help);
-  assert.match(help, /^  rule <command> /m);
+  assert.ok(!/^ {2}(detach|links) /m.test(help), help);
+  assert.match(help, /^ {2}rule <command> /m);
   const offered = (await cli(["complete", "--", ""])).stdout;
   assert.ok(!/^(detach|links)\b/m.test(offered), offered);
   assert.match(offered, /^rule\b/m);

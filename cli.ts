@@ -1,6 +1,6 @@
 /**
  * The `bpfx` command line: a typed command table ({@linkcode COMMANDS}) over
- * `mod.ts`, split into options and arguments by `cli/_table.ts`'s tokenizer.
+ * `mod.ts`, split into options and arguments by `cli/_tokenize.ts`.
  * This module holds {@linkcode main} and assembles the table from the entries
  * in `cli/commands.ts`, `cli/views_commands.ts` and `cli/maps/mod.ts`; the
  * handlers are in a file per command group (`cli/pins.ts`, `cli/maps/`, ...).
@@ -19,14 +19,10 @@
  * @module
  */
 
-import {
-  type Command,
-  find,
-  helpDocument,
-  helpText,
-  parseLeaf,
-  UsageError,
-} from "./cli/_table.ts";
+import { type Command, find, UsageError } from "./cli/_table.ts";
+import { helpDocument, helpText } from "./cli/_help.ts";
+import { didYouMean } from "./cli/_suggest.ts";
+import { parseLeaf } from "./cli/_tokenize.ts";
 import {
   completionCommands,
   DOCTOR,
@@ -43,7 +39,7 @@ import {
 } from "./cli/commands.ts";
 import { MAP } from "./cli/maps/mod.ts";
 import { denoIo, fail, type Io, printJson, withJson } from "./cli/output.ts";
-import { ATTACH, CAT, DETACH, LINKS, VIEW } from "./cli/views_commands.ts";
+import { ATTACH, CAT, RULE, VIEW } from "./cli/views_commands.ts";
 
 export type { Io } from "./cli/output.ts";
 
@@ -83,8 +79,7 @@ export const COMMANDS: readonly Command[] = [
   VIEW,
   CAT,
   ATTACH,
-  DETACH,
-  LINKS,
+  RULE,
   EXPOSE,
   UNEXPOSE,
   EXPOSURES,
@@ -92,6 +87,72 @@ export const COMMANDS: readonly Command[] = [
   MAP,
   ...completionCommands(() => ({ program: PROGRAM, commands: COMMANDS })),
 ];
+
+/**
+ * The old spellings kept for one release: `detach` is `rule rm`, `links` is
+ * `rule ls`, and `attach` with `--cgroup-root` is `rule add`. Each prints one
+ * line on standard error saying what to type instead, then runs the new one.
+ */
+const DEPRECATED: readonly {
+  readonly old: string;
+  readonly flag?: string;
+  readonly now: readonly string[];
+}[] = [
+  { old: "detach", now: ["rule", "rm"] },
+  { old: "links", now: ["rule", "ls"] },
+  { old: "attach", flag: "--cgroup-root", now: ["rule", "add"] },
+];
+
+/** Whether `words` give the option `--name` (before any `--`). */
+function gives(words: readonly string[], name: string): boolean {
+  for (const word of words) {
+    if (word === "--") return false;
+    if (word === name || word.startsWith(`${name}=`)) return true;
+  }
+  return false;
+}
+
+/** `words` with a deprecated spelling at the front replaced, and said so. */
+function undeprecate(io: Io, words: readonly string[]): readonly string[] {
+  const [first, ...rest] = words;
+  for (const d of DEPRECATED) {
+    if (first !== d.old) continue;
+    if (d.flag !== undefined && !gives(rest, d.flag)) continue;
+    if (d.flag !== undefined && gives(rest, "--to")) {
+      throw new UsageError(
+        [d.old],
+        `option '--to <target>' cannot be used with option '${d.flag} <cgroup>' (a rule over a cgroup subtree is 'bpfx ${
+          d.now.join(" ")
+        }')`,
+      );
+    }
+    const was = d.flag === undefined ? d.old : `${d.old} ${d.flag}`;
+    io.err(
+      `warning: 'bpfx ${was}' is deprecated and goes in the next release: type 'bpfx ${
+        d.now.join(" ")
+      }'\n`,
+    );
+    return [...d.now, ...rest];
+  }
+  return words;
+}
+
+/** Whether `word` is `-j`, `-p`, `--json`, `--pretty` or a group of them. */
+function isOutputFlag(word: string): boolean {
+  return word === "--json" || word === "--pretty" || /^-[jp]+$/.test(word);
+}
+
+/**
+ * `-j`, `-p`, `--json` and `--pretty` before the command (`bpfx -j ls`, as
+ * `bpftool -j prog show`): taken off the front, to be given to the command.
+ */
+function leadingFlags(
+  args: readonly string[],
+): { flags: string[]; words: readonly string[] } {
+  let at = 0;
+  while (at < args.length && isOutputFlag(args[at]!)) at++;
+  return { flags: args.slice(0, at), words: args.slice(at) };
+}
 
 /** The words that ask for help, before any `--`. */
 function asksHelp(words: readonly string[]): boolean {
@@ -106,7 +167,7 @@ function asksHelp(words: readonly string[]): boolean {
 function asksJson(words: readonly string[]): boolean {
   for (const word of words) {
     if (word === "--") return false;
-    if (["--json", "-j", "--pretty", "-p"].includes(word)) return true;
+    if (isOutputFlag(word)) return true;
   }
   return false;
 }
@@ -125,17 +186,16 @@ function printHelp(
 }
 
 /**
- * Reports a usage error: the command's help and `error: ...` on standard
- * error, and with `--json` the error document on standard output. Exit 2.
+ * Reports a usage error: `error: ...` and one line that points to the
+ * command's `--help` on standard error (as git and cliffy do, not the whole
+ * help), and with `--json` the error document on standard output. Exit 2.
  */
 function usage(io: Io, error: UsageError, json: boolean): number {
+  const name = ["bpfx", ...error.path].join(" ");
   io.err(
-    `${
-      helpText(PROGRAM, COMMANDS, error.path, io.columns ?? 80)
-    }\nerror: ${error.message}\n`,
+    `error: ${error.message}\nTry '${name} --help' for more information.\n`,
   );
   if (json) {
-    const name = ["bpfx", ...error.path].join(" ");
     printJson(io, {
       error: {
         kind: "invalid",
@@ -153,6 +213,26 @@ function usage(io: Io, error: UsageError, json: boolean): number {
   return 2;
 }
 
+/** The names a mistyped command could have meant, among `commands`. */
+function names(commands: readonly Command[], root: boolean): string[] {
+  const shown = commands.filter((c) => !c.hidden).map((c) => c.name);
+  return root ? [...shown, "help"] : shown;
+}
+
+/** `unknown command 'atach'; did you mean 'attach'?`. */
+function unknownCommand(
+  path: readonly string[],
+  word: string,
+  commands: readonly Command[],
+): UsageError {
+  return new UsageError(
+    path,
+    `unknown command '${word}'${
+      didYouMean(word, names(commands, path.length === 0))
+    }`,
+  );
+}
+
 /** Resolves `bpfx [group...] command` from the front of `args`. */
 function resolve(
   args: readonly string[],
@@ -165,9 +245,7 @@ function resolve(
     const word = args[at]!;
     if (word.startsWith("-")) break;
     const next = commands.find((c) => c.name === word);
-    if (next === undefined) {
-      throw new UsageError(path, `unknown command '${word}'`);
-    }
+    if (next === undefined) throw unknownCommand(path, word, commands);
     path.push(word);
     command = next;
     at++;
@@ -203,7 +281,15 @@ async function groupWords(
     w.startsWith("-") && !["--json", "-j", "--pretty", "-p"].includes(w)
   );
   if (option !== undefined) {
-    return usage(io, new UsageError(path, `unknown option '${option}'`), json);
+    const known = path.length === 0
+      ? ["--version", "--json", "--pretty", "--help"]
+      : ["--json", "--pretty", "--help"];
+    const near = option.startsWith("--") ? didYouMean(option, known) : "";
+    return usage(
+      io,
+      new UsageError(path, `unknown option '${option}'${near}`),
+      json,
+    );
   }
   return usage(io, new UsageError(path, "missing command"), json);
 }
@@ -218,19 +304,37 @@ export async function main(
   options: MainOptions = {},
 ): Promise<number> {
   const json = asksJson(args);
-  const pretty = args.includes("--pretty") || args.includes("-p");
+  const pretty = args.includes("--pretty") ||
+    args.some((w) => /^-j*pj*$/.test(w));
   const io = withJson(options.io ?? denoIo(), { pretty });
   try {
-    if (args[0] === "help") {
-      const path = args.slice(1).filter((w) => !w.startsWith("-"));
+    const { flags, words } = leadingFlags(args);
+    if (words[0] === "help") {
+      const path = undeprecate(io, words.slice(1)).filter((w) =>
+        !w.startsWith("-")
+      );
       const command = find(COMMANDS, path);
       if (path.length && (command === undefined || command.hidden)) {
-        throw new UsageError([], `unknown command '${path.join(" ")}'`);
+        // Named by the first word that is no command of its group.
+        let commands = COMMANDS;
+        let at = 0;
+        for (; at < path.length; at++) {
+          const next = commands.find((c) => c.name === path[at]);
+          if (next === undefined || next.hidden) break;
+          commands = next.kind === "group" ? next.commands : [];
+        }
+        throw unknownCommand(
+          path.slice(0, at),
+          path.slice(at).join(" "),
+          commands,
+        );
       }
       printHelp(io, path, json);
       return 0;
     }
-    const { path, command, rest } = resolve(args);
+    const resolved = resolve(undeprecate(io, words));
+    const { path, command } = resolved;
+    const rest = [...flags, ...resolved.rest];
     if (command === undefined || command.kind === "group") {
       return await groupWords(io, path, rest, json);
     }

@@ -326,9 +326,9 @@ export const WATCH: Leaf = leaf({
   summary: "keep exposures and attach rules true as pins and cgroups change",
   help:
     `The watcher of the state directory: an exposure goes when its pin goes; a
-view or link appears for each new cgroup an attach rule selects and goes
-with it; changes made by expose, unexpose, attach and detach are picked up as
-they land; at start and when events are lost, everything is reconciled.
+view or link appears for each new cgroup a rule selects and goes with it;
+changes made by expose, unexpose, rule add and rule rm are picked up as they
+land; at start and when events are lost, everything is reconciled.
 Prints one line per action (--json: one JSON object per line). SIGINT and
 SIGTERM stop it cleanly. One watcher per state directory.`,
   json: "print one JSON object per line",

@@ -1,6 +1,6 @@
 /**
- * The view and cgroup attach commands: `view`, `cat`, `attach`, `detach` and
- * `links`.
+ * The view and cgroup rule commands: `view`, `cat`, `rule add`, `rule rm`
+ * and `rule ls`.
  *
  * @module
  */
@@ -20,6 +20,7 @@ import {
   type ViewPin,
 } from "../src/views.ts";
 import { attachStatus, type CgroupAttachType } from "../src/cgroup_links.ts";
+import { BpfNotFoundError } from "../src/errors.ts";
 import { type StateFlags, stateOf } from "./expose.ts";
 import { type Io, pairs, printJson, table } from "./output.ts";
 import { describe } from "./pins.ts";
@@ -159,7 +160,7 @@ function attachSummary(report: AttachReport): string {
       .join("");
 }
 
-/** Flags of `bpfx attach`. */
+/** Flags of `bpfx rule add`. */
 export interface AttachFlags extends StateFlags {
   cgroupRoot: string;
   pinRoot: string;
@@ -174,7 +175,7 @@ export interface AttachFlags extends StateFlags {
 }
 
 /**
- * `bpfx attach PROG --cgroup-root CG --pin-root DIR [--expose-root DIR]
+ * `bpfx rule add PROG --cgroup-root CG --pin-root DIR [--expose-root DIR]
  * --name NAME [--depth N] [--match GLOB] [--attach-type T]`: makes the
  * views or links and records the rule in the state directory.
  */
@@ -216,7 +217,7 @@ export async function attachCommand(
   return 0;
 }
 
-/** Flags of `bpfx detach`. */
+/** Flags of `bpfx rule rm`. */
 export interface DetachFlags extends StateFlags {
   pinRoot: string;
   exposeRoot?: string | undefined;
@@ -224,19 +225,30 @@ export interface DetachFlags extends StateFlags {
   json?: true | undefined;
 }
 
+/** A rule's identity: what `detach` matches it by. */
+function ruleKeys(state: string): Set<string> {
+  return new Set(
+    attachStatus({ state }).map((r) => JSON.stringify([r.pinRoot, r.name])),
+  );
+}
+
 /**
- * `bpfx detach --pin-root DIR [--expose-root DIR] [--name NAME]`: forgets
+ * `bpfx rule rm --pin-root DIR [--expose-root DIR] [--name NAME]`: forgets
  * the matching rules in the state directory and removes the views and links.
+ * When no rule was forgotten and nothing removed, fails (`not-found`),
+ * naming what it looked for and where: a mistyped pin root is no success.
  */
 export async function detachCommand(
   io: Io,
   flags: DetachFlags,
 ): Promise<number> {
   const progress = progressLine(io, flags.json === true, "detaching");
-  const options: DetachOptions = {
-    pinRoot: flags.pinRoot,
-    state: stateOf(flags),
-  };
+  const state = stateOf(flags);
+  const options: DetachOptions = { pinRoot: flags.pinRoot, state };
+  // The rules before and after say whether one was forgotten (the report
+  // lists what was removed only); a rule another command adds meanwhile is
+  // in both, so it counts for nothing.
+  const before = ruleKeys(state);
   if (flags.exposeRoot !== undefined) options.exposeRoot = flags.exposeRoot;
   if (flags.name !== undefined) options.name = flags.name;
   if (progress.update !== undefined) options.onProgress = progress.update;
@@ -245,6 +257,24 @@ export async function detachCommand(
     report = await detach(options);
   } finally {
     progress.clear();
+  }
+  if (report.removed.length === 0) {
+    const after = ruleKeys(state);
+    if ([...before].every((key) => after.has(key))) {
+      const what = flags.name === undefined
+        ? "no view or link"
+        : `no view or link named "${flags.name}"`;
+      throw new BpfNotFoundError(
+        `Nothing to remove: ${what} under pin root "${flags.pinRoot}", and no rule for it in state directory "${state}"`,
+        {
+          kind: "not-found",
+          op: "detach",
+          path: flags.pinRoot,
+          hint:
+            `\`bpfx rule ls --state ${state}\` lists the rules with their pin roots and names`,
+        },
+      );
+    }
   }
   if (flags.json) printJson(io, report);
   else io.out(pairs([["removed", String(report.removed.length)]]));

@@ -1,8 +1,8 @@
 /**
  * The command table's entries of the views group: `bpfx view`, `bpfx cat`,
- * `bpfx attach` (both modes: one pinned link with `--to`, whose handler is in
- * `links.ts`, or a view or link for each cgroup of a subtree), `bpfx detach`
- * and `bpfx links`, with the options they take. Their handlers' modules
+ * `bpfx attach` (one pinned link, whose handler is in `links.ts`) and the
+ * `bpfx rule` group (`add`, `rm`, `ls`: a view or link for each cgroup of a
+ * subtree), with the options they take. Their handlers' modules
  * (`views.ts`, `links.ts`) are imported only when they run.
  *
  * @module
@@ -11,11 +11,12 @@
 import type { CgroupAttachType } from "../src/cgroup_links.ts";
 import type { LinkKind } from "../src/links.ts";
 import {
+  type Group,
+  group,
   InvalidValue,
   type Leaf,
   leaf,
   type OptionSpec,
-  UsageError,
 } from "./_table.ts";
 import { parsePositive, STATE } from "./commands.ts";
 
@@ -54,7 +55,7 @@ function parseCount(value: string): number {
   return n;
 }
 
-/** The kinds of link `attach --to` makes (`--attach-type`). */
+/** The kinds of link `attach` makes (`--attach-type`). */
 const LINK_KINDS = [
   "xdp",
   "tcx_ingress",
@@ -76,7 +77,7 @@ const LINK_KINDS = [
   "tracing",
 ] as const satisfies readonly LinkKind[];
 
-/** The cgroup attach types (`attach --cgroup-root --attach-type`). */
+/** The cgroup attach types (`rule add --attach-type`). */
 const CGROUP_ATTACH_TYPES = [
   "ingress",
   "egress",
@@ -107,17 +108,6 @@ const CGROUP_ATTACH_TYPES = [
   "getsockopt",
   "setsockopt",
 ] as const satisfies readonly CgroupAttachType[];
-
-/** The options of `attach`'s cgroup mode, which `--to` cannot be used with. */
-const LINK_CONFLICTS = [
-  "cgroup-root",
-  "pin-root",
-  "expose-root",
-  "name",
-  "depth",
-  "match",
-  "state",
-] as const;
 
 const PIN_BY_NAME_ROOT = {
   type: "string",
@@ -197,16 +187,13 @@ same bytes \`cat VIEW\` gives. VIEW may be a symlink made by \`bpfx attach\`.`,
   },
 });
 
-/** `bpfx attach PROG --to TARGET --pin PIN`, or `bpfx attach PROG --cgroup-root ...`. */
+/** `bpfx attach PROG --to TARGET --pin PIN`. */
 export const ATTACH: Leaf = leaf({
   name: "attach",
-  summary:
-    "attach a program as a pinned link (--to), or keep a view or link per cgroup of a subtree",
-  help: `Two modes, chosen by --to.
-
-With --to TARGET --pin PIN: attaches PROG (pinned, or OBJ:NAME, loaded for
-it) to TARGET as one BPF link, pinned at PIN. The kind of link comes from the
-program's type and section; --attach-type overrides it. TARGET by kind:
+  summary: "attach a program to one target as a pinned link",
+  help: `Attaches PROG (pinned, or OBJ:NAME, loaded for it) to TARGET as one BPF
+link, pinned at PIN. The kind of link comes from the program's type and
+section; --attach-type overrides it. TARGET by kind:
   xdp, tcx_ingress, tcx_egress  an interface (a name or an index)
   netkit_primary, netkit_peer   a netkit device
   netfilter                     [ipv4:|ipv6:]prerouting|input|forward|output|postrouting
@@ -219,128 +206,147 @@ program's type and section; --attach-type overrides it. TARGET by kind:
   perf_event                    software:NAME or hardware:NAME (cpu-clock, ...)
   tracing                       the function a fentry/fexit/lsm/tp_btf program
                                 was loaded for
-\`bpfx show PIN\` gives the link's target; \`bpfx unpin PIN\` detaches it.
-
-With --cgroup-root and a cgroup iterator PROG (pinned, or OBJ:NAME): pins a
-view for each cgroup under --cgroup-root at <pin root>/<cgroup path>/NAME,
-and a symlink to it at <expose root>/<cgroup path>/NAME (--expose-root is
-needed).
-
-With --cgroup-root and a cgroup program PROG (cgroup_skb, cgroup_sock,
-cgroup_sock_addr, sock_ops, cgroup_device, cgroup_sysctl, cgroup_sockopt):
-attaches it to each selected cgroup as one BPF link, pinned at <pin
-root>/<cgroup path>/NAME (and symlinked under --expose-root if given). The
-attach type is the one its section names; --attach-type gives it for a
-pinned program, or overrides it. A program on a cgroup runs for the cgroups
-below too, so by default only the root gets a link; --depth 1 gives each
-child its own.
-
---depth N takes only the cgroups N levels below the root (0: the root);
---match GLOB only those whose name matches. Views and links of cgroups that
-are gone or not selected are removed; running it again changes nothing. In
-the pin tree, '.' in a directory name is written %2E (bpffs refuses dots)
-and '%' is written %25. The attach is recorded as a rule in the state
-directory, which \`bpfx watch\` keeps true: a view or link for each selected
-cgroup that appears, none for those removed. A program given as OBJ:NAME is
-pinned at <pin root>/%prog-NAME for it. \`bpfx links\` shows each rule's
-cgroups.
-
-With --into-containers PATH (views only), each cgroup that holds a container
-(processes in a mount namespace other than the host's) also gets its view at
-PATH inside that container; \`bpfx watch\` does the same for containers
-started later, forgets the exposure when the container exits, and \`bpfx
-detach\` removes them all.
+\`bpfx show PIN\` gives the link's target; \`bpfx unpin PIN\` detaches it. A view
+or link for each cgroup of a subtree is \`bpfx rule add\`.
 
 Examples:
   bpfx attach /sys/fs/bpf/app/xdp_filter --to eth0 --pin /sys/fs/bpf/app/eth0
   bpfx attach prog.o:count_unlink --to do_unlinkat --pin /sys/fs/bpf/unlinks
   bpfx attach prog.o:on_malloc --to /lib/x86_64-linux-gnu/libc.so.6:malloc \\
-    --pin /sys/fs/bpf/mallocs
-  bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root system.slice \\
-    --pin-root /sys/fs/bpf/cgstat --expose-root /run/bpfx/cgroups --name stat
-  cat /run/bpfx/cgroups/ssh.service/stat
-  bpfx attach /sys/fs/bpf/app/count_egress --attach-type egress \\
-    --cgroup-root machine.slice --depth 1 --pin-root /sys/fs/bpf/egress \\
-    --name egress
-  bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root machine.slice \\
-    --pin-root /sys/fs/bpf/cgstat --expose-root /run/bpfx/cgroups --name stat \\
-    --into-containers /run/bpfx/stat`,
-  json: "print the full report as JSON",
+    --pin /sys/fs/bpf/mallocs`,
+  json: "print the link's information as JSON",
   options: {
     to: {
       type: "string",
       value: "<target>",
-      help: "attach as one pinned link to this target (see below)",
-      needs: ["pin"],
-      conflicts: LINK_CONFLICTS,
+      required: true,
+      help: "the target to attach to (see below)",
     },
     pin: {
       type: "string",
       value: "<pin>",
-      help: "with --to: where to pin the link (on bpffs)",
-      needs: ["to"],
+      required: true,
+      help: "where to pin the link (on bpffs)",
     },
     "attach-type": {
       type: "string",
       value: "<kind>",
-      help:
-        "the kind of link (--to) or cgroup attach type, when not the program's own",
-      choices: [...LINK_KINDS, ...CGROUP_ATTACH_TYPES],
+      help: "the kind of link, when not the program's own",
+      choices: LINK_KINDS,
     },
     mode: {
       type: "string",
       value: "<mode>",
-      help: "with --to, xdp: the mode (default: the kernel's choice)",
+      help: "xdp: the mode (default: the kernel's choice)",
       choices: ["generic", "native", "offload"],
-      needs: ["to"],
     },
     priority: {
       type: "string",
       value: "<n>",
-      help: "with --to, netfilter: the hook priority (default: 0)",
+      help: "netfilter: the hook priority (default: 0)",
       parse: parseInt32,
-      needs: ["to"],
     },
     pid: {
       type: "string",
       value: "<n>",
-      help: "with --to, uprobe and perf_event: only this process",
+      help: "uprobe and perf_event: only this process",
       parse: parseTaskId,
-      needs: ["to"],
     },
     cpu: {
       type: "string",
       value: "<n>",
-      help: "with --to, perf_event: the CPU (default: 0, or any with --pid)",
+      help: "perf_event: the CPU (default: 0, or any with --pid)",
       parse: parseCount,
-      needs: ["to"],
     },
     period: {
       type: "string",
       value: "<n>",
-      help: "with --to, perf_event: sample every N events",
+      help: "perf_event: sample every N events",
       parse: parsePositive,
-      needs: ["to"],
       conflicts: ["frequency"],
     },
     frequency: {
       type: "string",
       value: "<hz>",
-      help: "with --to, perf_event: samples a second (default: 99)",
+      help: "perf_event: samples a second (default: 99)",
       parse: parsePositive,
-      needs: ["to"],
     },
+    "pin-by-name-root": PIN_BY_NAME_ROOT,
+  },
+  args: [{
+    name: "prog",
+    help: "pinned program, or OBJ:NAME",
+  }],
+  run: async ({ io, args: [prog], opts }) => {
+    const { attachLinkCommand } = await import("./links.ts");
+    return attachLinkCommand(io, prog, opts);
+  },
+});
+
+/** `bpfx rule add PROG --cgroup-root CG --pin-root DIR --name NAME ...`. */
+export const RULE_ADD: Leaf = leaf({
+  name: "add",
+  summary: "keep a view or link of a program for each cgroup of a subtree",
+  help: `With a cgroup iterator PROG (pinned, or OBJ:NAME): pins a view for each
+cgroup under --cgroup-root at <pin root>/<cgroup path>/NAME, and a symlink to
+it at <expose root>/<cgroup path>/NAME (--expose-root is needed).
+
+With a cgroup program PROG (cgroup_skb, cgroup_sock, cgroup_sock_addr,
+sock_ops, cgroup_device, cgroup_sysctl, cgroup_sockopt): attaches it to each
+selected cgroup as one BPF link, pinned at <pin root>/<cgroup path>/NAME (and
+symlinked under --expose-root if given). The attach type is the one its
+section names; --attach-type gives it for a pinned program, or overrides it.
+A program on a cgroup runs for the cgroups below too, so by default only the
+root gets a link; --depth 1 gives each child its own.
+
+--depth N takes only the cgroups N levels below the root (0: the root);
+--match GLOB only those whose name matches. Views and links of cgroups that
+are gone or not selected are removed; running it again changes nothing. In
+the pin tree, '.' in a directory name is written %2E (bpffs refuses dots)
+and '%' is written %25. The rule is recorded in the state directory, which
+\`bpfx watch\` keeps true: a view or link for each selected cgroup that
+appears, none for those removed. A program given as OBJ:NAME is pinned at
+<pin root>/%prog-NAME for it. \`bpfx rule ls\` shows each rule's cgroups;
+\`bpfx rule rm\` removes the rule and what it made.
+
+With --into-containers PATH (views only), each cgroup that holds a container
+(processes in a mount namespace other than the host's) also gets its view at
+PATH inside that container; \`bpfx watch\` does the same for containers
+started later, forgets the exposure when the container exits, and \`bpfx
+rule rm\` removes them all.
+
+This was \`bpfx attach PROG --cgroup-root ...\`, which still works for one
+release and says to type this instead.
+
+Examples:
+  bpfx rule add build/examples/cgstat.bpf.o:cgstat --cgroup-root system.slice \\
+    --pin-root /sys/fs/bpf/cgstat --expose-root /run/bpfx/cgroups --name stat
+  cat /run/bpfx/cgroups/ssh.service/stat
+  bpfx rule add /sys/fs/bpf/app/count_egress --attach-type egress \\
+    --cgroup-root machine.slice --depth 1 --pin-root /sys/fs/bpf/egress \\
+    --name egress
+  bpfx rule add build/examples/cgstat.bpf.o:cgstat --cgroup-root machine.slice \\
+    --pin-root /sys/fs/bpf/cgstat --expose-root /run/bpfx/cgroups --name stat \\
+    --into-containers /run/bpfx/stat`,
+  json: "print the full report as JSON",
+  options: {
     "cgroup-root": {
       type: "string",
       value: "<cgroup>",
-      requiredUnless: ["to"],
+      required: true,
       help: "the subtree's root (a path, absolute or below the cgroup2 mount)",
     },
     "pin-root": {
       type: "string",
       value: "<dir>",
-      requiredUnless: ["to"],
+      required: true,
       help: "where to pin the views or links (on bpffs)",
+    },
+    name: {
+      type: "string",
+      value: "<name>",
+      required: true,
+      help: "each view's or link's file name (no '/' or '.')",
     },
     "expose-root": {
       type: "string",
@@ -348,11 +354,11 @@ Examples:
       help:
         "where to mirror the cgroup tree (not on bpffs or cgroupfs; needed for views)",
     },
-    name: {
+    "attach-type": {
       type: "string",
-      value: "<name>",
-      requiredUnless: ["to"],
-      help: "each view's or link's file name (no '/' or '.')",
+      value: "<type>",
+      help: "a cgroup program's attach type, when not the program's own",
+      choices: CGROUP_ATTACH_TYPES,
     },
     depth: {
       type: "string",
@@ -370,7 +376,6 @@ Examples:
       value: "<path>",
       help:
         "also expose each view at PATH inside the container its cgroup holds",
-      conflicts: ["to"],
     },
     "pin-by-name-root": PIN_BY_NAME_ROOT,
     state: STATE,
@@ -380,70 +385,34 @@ Examples:
     help: "pinned program, or OBJ:NAME",
   }],
   run: async ({ io, args: [prog], opts }) => {
-    const { attachType, ...rest } = opts;
-    const isLinkKind = (t: string): t is LinkKind =>
-      (LINK_KINDS as readonly string[]).includes(t);
-    const isCgroupType = (t: string): t is CgroupAttachType =>
-      (CGROUP_ATTACH_TYPES as readonly string[]).includes(t);
-    if (opts.to !== undefined && opts.pin !== undefined) {
-      if (attachType !== undefined && !isLinkKind(attachType)) {
-        throw new UsageError(
-          ["attach"],
-          `"${attachType}" is a cgroup attach type: use it with --cgroup-root, or give a link kind with --to`,
-        );
-      }
-      const { attachLinkCommand } = await import("./links.ts");
-      return attachLinkCommand(io, prog, {
-        ...rest,
-        attachType,
-        to: opts.to,
-        pin: opts.pin,
-      });
-    }
-    const { cgroupRoot, pinRoot, name } = opts;
-    if (
-      cgroupRoot === undefined || pinRoot === undefined ||
-      name === undefined
-    ) {
-      throw new Error("the command table requires the cgroup options");
-    }
-    if (attachType !== undefined && !isCgroupType(attachType)) {
-      throw new UsageError(
-        ["attach"],
-        `"${attachType}" is a kind of link for --to: with --cgroup-root, give a cgroup attach type (egress, sysctl, device, ...)`,
-      );
-    }
     const { attachCommand } = await import("./views.ts");
-    return await attachCommand(io, prog, {
-      ...rest,
-      attachType,
-      cgroupRoot,
-      pinRoot,
-      name,
-    });
+    return await attachCommand(io, prog, opts);
   },
 });
 
-/** `bpfx detach --pin-root DIR`. */
-export const DETACH: Leaf = leaf({
-  name: "detach",
-  summary: "remove the views and links attach made, and their symlinks",
+/** `bpfx rule rm --pin-root DIR`. */
+export const RULE_RM: Leaf = leaf({
+  name: "rm",
+  summary: "remove a rule's views and links, and their symlinks",
   help:
-    `The matching attach rules (same pin root, and --name if given) are forgotten
-in the state directory first, so that \`bpfx watch\` stops keeping them.
-Unpinning a cgroup program's link detaches the program from its cgroup.`,
+    `The matching rules (same pin root, and --name if given) are forgotten in
+the state directory first, so that \`bpfx watch\` stops keeping them.
+Unpinning a cgroup program's link detaches the program from its cgroup. When
+no rule matches and there is nothing to remove, it says what it looked for
+and where, and exits 1. This was \`bpfx detach\`, which still works for one
+release and says to type this instead.`,
   json: "print the full report as JSON",
   options: {
     "pin-root": {
       type: "string",
       value: "<dir>",
       required: true,
-      help: "the pin root given to attach",
+      help: "the pin root given to rule add",
     },
     "expose-root": {
       type: "string",
       value: "<dir>",
-      help: "the expose root given to attach, if one was",
+      help: "the expose root given to rule add, if one was",
     },
     name: {
       type: "string",
@@ -459,17 +428,17 @@ Unpinning a cgroup program's link detaches the program from its cgroup.`,
   },
 });
 
-/** `bpfx links`. */
-export const LINKS: Leaf = leaf({
-  name: "links",
-  summary:
-    "show each attach rule's cgroups: attached, cgroup gone, or failed and why",
-  help: `For each attach rule of the state directory and each cgroup it selects:
+/** `bpfx rule ls`. */
+export const RULE_LS: Leaf = leaf({
+  name: "ls",
+  summary: "show each rule's cgroups: attached, cgroup gone, or failed and why",
+  help: `For each rule of the state directory and each cgroup it selects:
 STATE is attached (ID is the view's or link's id), cgroup-gone (a pin left
 for a removed cgroup), not-selected (a pin for a cgroup the rule no longer
-selects), failed (WHY is what attach or the watcher last met) or missing
+selects), failed (WHY is what rule add or the watcher last met) or missing
 (nothing yet: \`bpfx watch\` attaches it). Read from the kernel and the pin
-tree now.`,
+tree now. This was \`bpfx links\`, which still works for one release and
+says to type this instead.`,
   json: "print the rules and their cgroups as JSON",
   options: { state: STATE },
   args: [],
@@ -477,4 +446,14 @@ tree now.`,
     const { linksCommand } = await import("./views.ts");
     return linksCommand(io, opts);
   },
+});
+
+/** `bpfx rule add|rm|ls`: the rules over cgroup subtrees. */
+export const RULE: Group = group({
+  name: "rule",
+  summary: "keep a view or link for each cgroup of a subtree (add, rm, ls)",
+  help:
+    `A rule is recorded in the state directory and kept true by \`bpfx watch\`
+as cgroups come and go.`,
+  commands: [RULE_ADD, RULE_RM, RULE_LS],
 });

@@ -658,7 +658,10 @@ kernelTest(
       ], { io }),
       2,
     );
-    assert.match(io.stderr(), /error: "tcx_egress" is a kind of link for --to/);
+    assert.match(
+      io.stderr(),
+      /error: option '--attach-type <type>' argument 'tcx_egress' is invalid/,
+    );
     await nothingLeft("link kind for a cgroup");
   },
   { needs: NEEDS },

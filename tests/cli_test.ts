@@ -250,50 +250,60 @@ Deno.test("bpfx --help and every command's --help match their snapshots", async 
 });
 
 Deno.test(
-  "usage errors exit 2 and print the command's help, then error: ...",
+  "usage errors exit 2 and print error: ..., then one line pointing to --help",
   async () => {
-    const cases: { args: string[]; usage: string; error: string }[] = [
+    const cases: { args: string[]; help: string; error: string }[] = [
       {
         args: ["ls", "--bogus"],
-        usage: "Usage: bpfx ls [options] [dir]",
+        help: "bpfx ls",
         error: "error: unknown option '--bogus'",
       },
       {
         args: ["load", HELLO],
-        usage: "Usage: bpfx load [options] <obj>",
+        help: "bpfx load",
         error: "error: required option '--pin <dir>' not specified",
       },
       {
         args: ["ls", "--depth", "x"],
-        usage: "Usage: bpfx ls [options] [dir]",
+        help: "bpfx ls",
         error:
           "error: option '--depth <n>' argument 'x' is invalid. Expected a positive integer.",
       },
       {
         args: ["ls", "--depth", "0"],
-        usage: "Usage: bpfx ls [options] [dir]",
+        help: "bpfx ls",
         error:
           "error: option '--depth <n>' argument '0' is invalid. Expected a positive integer.",
       },
       {
         args: ["show"],
-        usage: "Usage: bpfx show [options] <pin>",
+        help: "bpfx show",
         error: "error: missing required argument 'pin'",
       },
       {
         args: ["frob"],
-        usage: "Usage: bpfx [options] <command>",
+        help: "bpfx",
         error: "error: unknown command 'frob'",
       },
       {
         args: [],
-        usage: "Usage: bpfx [options] <command>",
+        help: "bpfx",
         error: "error: missing command",
       },
       {
         args: ["help", "frob"],
-        usage: "Usage: bpfx [options] <command>",
+        help: "bpfx",
         error: "error: unknown command 'frob'",
+      },
+      {
+        args: ["map", "frob"],
+        help: "bpfx map",
+        error: "error: unknown command 'frob'",
+      },
+      {
+        args: ["rule"],
+        help: "bpfx rule",
+        error: "error: missing command",
       },
     ];
     for (const c of cases) {
@@ -301,17 +311,12 @@ Deno.test(
       const o = await cli(c.args);
       assert.equal(o.code, 2, dump(label, o));
       assert.equal(o.stdout, "", `${label}: nothing on stdout`);
-      assert.ok(
-        o.stderr.startsWith(`${c.usage}\n`),
-        `${label}: starts with the help:\n${o.stderr}`,
+      // Two lines, not the whole help.
+      assert.equal(
+        o.stderr,
+        `${c.error}\nTry '${c.help} --help' for more information.\n`,
+        label,
       );
-      assert.ok(
-        o.stderr.endsWith(`\n\n${c.error}\n`),
-        `${label}: ends with ${JSON.stringify(c.error)}:\n${o.stderr}`,
-      );
-      // The help lists the command's options.
-      assert.match(o.stderr, /\nOptions:\n/, `${label}: the options`);
-      noStack(o.stderr, label);
     }
 
     // The full text of one, as a snapshot.
@@ -333,10 +338,174 @@ Deno.test(
     const launched = await bpfx(["frob"]);
     assert.equal(launched.code, 2, dump("./bpfx frob", launched));
     assert.equal(launched.stdout, "");
-    assert.match(launched.stderr, /\nerror: unknown command 'frob'\n$/);
+    assert.equal(
+      launched.stderr,
+      "error: unknown command 'frob'\nTry 'bpfx --help' for more information.\n",
+    );
     noStack(launched.stderr, "./bpfx frob");
   },
 );
+
+Deno.test("a mistyped command or option gets did you mean, only for close matches", async () => {
+  const cases: [string[], string][] = [
+    [["atach"], "unknown command 'atach'; did you mean 'attach'?"],
+    [["shwo", "x"], "unknown command 'shwo'; did you mean 'show'?"],
+    [["map", "gte"], "unknown command 'gte'; did you mean 'get'?"],
+    [["rule", "rn"], "unknown command 'rn'; did you mean 'rm'?"],
+    [["help", "exposse"], "unknown command 'exposse'; did you mean 'expose'?"],
+    [
+      ["ls", "--dpeth", "2"],
+      "unknown option '--dpeth'; did you mean '--depth'?",
+    ],
+    [
+      ["rule", "rm", "--pin-rot", "/x"],
+      "unknown option '--pin-rot'; did you mean '--pin-root'?",
+    ],
+    [["--jsno"], "unknown option '--jsno'; did you mean '--json'?"],
+    // Nothing close: no guess.
+    [["frob"], "unknown command 'frob'"],
+    [["ls", "--bogus"], "unknown option '--bogus'"],
+    [["ls", "-x"], "unknown option '-x'"],
+  ];
+  for (const [args, message] of cases) {
+    const o = await cli(args);
+    assert.equal(o.code, 2, dump(args.join(" "), o));
+    assert.equal(o.stderr.split("\n")[0], `error: ${message}`, args.join(" "));
+  }
+  // Hidden commands are never offered (`complete` is the completions' own).
+  const hidden = await cli(["compete"]);
+  assert.ok(!hidden.stderr.includes("'complete'"), hidden.stderr);
+  // Two as close: both named.
+  const two = await cli(["map", "pxsh"]);
+  assert.match(two.stderr, /did you mean 'push'\?/);
+  const both = await cli(["map", "pet"]);
+  assert.match(both.stderr, /did you mean 'get' or 'set'\?/);
+});
+
+Deno.test("-j, -p, --json and --pretty may come before the command, as bpftool takes them", async () => {
+  // Help as data: the same document either way.
+  const after = await cli(["help", "ls", "--json"]);
+  for (const before of [["-j"], ["--json"], ["-p"], ["--pretty"], ["-jp"]]) {
+    const o = await cli([...before, "ls", "--help"]);
+    assert.equal(o.code, 0, dump(before.join(" "), o));
+    assert.deepEqual(JSON.parse(o.stdout), JSON.parse(after.stdout));
+  }
+  assert.match((await cli(["-p", "ls", "--help"])).stdout, /^{\n {2}"path"/);
+  // A usage error of the command, as JSON.
+  const usage = await cli(["-j", "ls", "--bogus"]);
+  assert.equal(usage.code, 2);
+  assert.equal(
+    errorDoc(usage, "-j ls --bogus")["message"],
+    "unknown option '--bogus'",
+  );
+  // A runtime failure of the command, as JSON (a directory off bpffs).
+  const dir = await Deno.makeTempDir({ prefix: "bpfxcli-" });
+  try {
+    const o = await cli(["-j", "ls", dir]);
+    assert.equal(o.code, 1, dump("-j ls DIR", o));
+    assert.equal(errorDoc(o, "-j ls DIR")["kind"], "not-bpffs");
+    assert.deepEqual(o, await cli(["ls", dir, "-j"]));
+  } finally {
+    await Deno.remove(dir);
+  }
+  // The version, and the whole process.
+  const v = await bpfx(["-j", "--version"]);
+  assert.deepEqual(JSON.parse(v.stdout), { name: "bpfx", version: VERSION });
+});
+
+Deno.test("a negative number is an argument where the command takes one, not an option", async () => {
+  // `map set PIN KEY VALUE` takes -1 as the value: the failure is the
+  // missing pin's (exit 1), not a usage error.
+  const dir = await Deno.makeTempDir({ prefix: "bpfxcli-" });
+  try {
+    for (const value of ["-1", "-0x10", "-2.5", "-1e3"]) {
+      const o = await cli(["map", "set", `${dir}/nope`, "42", value]);
+      assert.equal(o.code, 1, dump(`map set ... ${value}`, o));
+      assert.match(o.stderr, /^error: Cannot open pin /);
+    }
+  } finally {
+    await Deno.remove(dir);
+  }
+  // Where no argument is left for it, it is one too many (not an option).
+  const extra = await cli(["show", "/x", "-1"]);
+  assert.equal(extra.code, 2);
+  assert.match(extra.stderr, /^error: too many arguments for 'show'/);
+  // A word that is no number stays an option.
+  const option = await cli(["show", "/x", "-1x"]);
+  assert.match(option.stderr, /^error: unknown option '-1'/);
+});
+
+Deno.test("the old spellings detach, links and attach --cgroup-root say what to type instead, and run rule rm, ls and add", async () => {
+  const warning = (old: string, now: string) =>
+    `warning: 'bpfx ${old}' is deprecated and goes in the next release: type 'bpfx ${now}'\n`;
+  // Each reaches the new command: its usage error, after the one line.
+  const cases: [string[], string, string, string][] = [
+    [
+      ["detach"],
+      "detach",
+      "rule rm",
+      "required option '--pin-root <dir>' not specified",
+    ],
+    [["links", "--bogus"], "links", "rule ls", "unknown option '--bogus'"],
+    [
+      ["attach", "p", "--cgroup-root", "/", "--name", "x"],
+      "attach --cgroup-root",
+      "rule add",
+      "required option '--pin-root <dir>' not specified",
+    ],
+    [
+      ["attach", "p", "--cgroup-root=/", "--pin-root", "/x"],
+      "attach --cgroup-root",
+      "rule add",
+      "required option '--name <name>' not specified",
+    ],
+  ];
+  for (const [args, old, now, error] of cases) {
+    const o = await cli(args);
+    assert.equal(o.code, 2, dump(args.join(" "), o));
+    assert.equal(
+      o.stderr,
+      `${
+        warning(old, now)
+      }error: ${error}\nTry 'bpfx ${now} --help' for more information.\n`,
+    );
+  }
+  // Their help is the new command's, after the warning.
+  for (
+    const [old, now] of [["detach", "rule rm"], ["links", "rule ls"]] as const
+  ) {
+    for (const args of [[old, "--help"], ["help", old]]) {
+      const o = await cli(args);
+      assert.equal(o.code, 0);
+      assert.equal(o.stderr, warning(old, now));
+      assert.equal(o.stdout, (await cli([...now.split(" "), "--help"])).stdout);
+    }
+  }
+  // attach --to is no old spelling: no warning, and --to with
+  // --cgroup-root is refused.
+  const mixed = await cli([
+    "attach",
+    "p",
+    "--to",
+    "lo",
+    "--pin",
+    "/x",
+    "--cgroup-root",
+    "/",
+  ]);
+  assert.equal(mixed.code, 2);
+  assert.match(
+    mixed.stderr,
+    /^error: option '--to <target>' cannot be used with option '--cgroup-root <cgroup>' \(a rule over a cgroup subtree is 'bpfx rule add'\)\n/,
+  );
+  // The old commands are gone from help and completions.
+  const help = (await cli(["--help"])).stdout;
+  assert.ok(!/^ {2}(detach|links) /m.test(help), help);
+  assert.match(help, /^ {2}rule <command> /m);
+  const offered = (await cli(["complete", "--", ""])).stdout;
+  assert.ok(!/^(detach|links)\b/m.test(offered), offered);
+  assert.match(offered, /^rule\b/m);
+});
 
 // ---------------------------------------------------------------------------
 // Runtime failures
@@ -419,6 +588,53 @@ kernelTest(
       launched.stderr,
     );
     noStack(launched.stderr, "./bpfx show");
+  },
+  { needs: [] },
+);
+
+kernelTest(
+  "rule rm (and detach) that matches nothing says what it looked for and where, and exits 1",
+  async () => {
+    await using b = await privateBpffs();
+    const state = await Deno.makeTempDir({ prefix: "bpfxstate-" });
+    try {
+      const typo = `${b.path}/egres`;
+      const message =
+        `Nothing to remove: no view or link under pin root "${typo}", and no rule for it in state directory "${state}"`;
+      for (const verb of [["rule", "rm"], ["detach"]]) {
+        const label = verb.join(" ");
+        const o = await cli([...verb, "--pin-root", typo, "--state", state]);
+        assert.equal(o.code, 1, dump(label, o));
+        assert.equal(o.stdout, "", label);
+        assert.ok(
+          o.stderr.includes(`error: ${message}\n`) &&
+            o.stderr.includes(`hint: \`bpfx rule ls --state ${state}\``),
+          dump(label, o),
+        );
+        const json = await cli([
+          ...verb,
+          "--pin-root",
+          typo,
+          "--name",
+          "egress",
+          "--state",
+          state,
+          "--json",
+        ]);
+        assert.equal(json.code, 1, dump(`${label} --json`, json));
+        const e = errorDoc(json, `${label} --json`);
+        assert.deepEqual([e["kind"], e["op"], e["path"]], [
+          "not-found",
+          "detach",
+          typo,
+        ]);
+        assert.match(String(e["message"]), /no view or link named "egress"/);
+      }
+      // It looked and made nothing.
+      assert.deepEqual(ls(b.path), []);
+    } finally {
+      await Deno.remove(state, { recursive: true });
+    }
   },
   { needs: [] },
 );
@@ -689,12 +905,9 @@ Deno.test(
     const bad = await cli(["completions", "powershell"]);
     assert.equal(bad.code, 2, dump("completions powershell", bad));
     assert.equal(bad.stdout, "");
-    assert.ok(
-      bad.stderr.startsWith("Usage: bpfx completions [options] <shell>"),
-    );
     assert.match(
       bad.stderr,
-      /\nerror: command-argument value 'powershell' is invalid for argument 'shell'\. Allowed choices are bash, zsh, fish\.\n$/,
+      /^error: command-argument value 'powershell' is invalid for argument 'shell'\. Allowed choices are bash, zsh, fish\.\nTry 'bpfx completions --help' for more information\.\n$/,
     );
   },
 );

@@ -1,12 +1,8 @@
 // The command line's tokenizer and option parsing: pure, no kernel.
 import { COMMANDS } from "../cli.ts";
-import {
-  find,
-  type Leaf,
-  type OptionSpec,
-  parseLeaf,
-  tokenize,
-} from "../cli/_table.ts";
+import { find, type Leaf, type OptionSpec } from "../cli/_table.ts";
+import { parseLeaf, tokenize } from "../cli/_tokenize.ts";
+import { closest, didYouMean, editDistance } from "../cli/_suggest.ts";
 import { assert } from "./_assert.ts";
 
 const TABLE: Record<string, OptionSpec> = {
@@ -87,4 +83,47 @@ Deno.test("parseLeaf: typed values and the default argument", () => {
   assert.deepEqual(p.opts.json, true);
   assert.deepEqual(p.opts.pretty, true);
   assert.deepEqual(p.args, ["/sys/fs/bpf"]);
+});
+
+Deno.test("tokenize: a negative number is an argument, unless the table has it as a short option", () => {
+  const t = tokenize(["42", "-1", "-0x10", "-2.5", "-1e3", "-.5", "-j"], TABLE);
+  assert.deepEqual(t.positionals, ["42", "-1", "-0x10", "-2.5", "-1e3", "-.5"]);
+  assert.deepEqual(t.options.map((o) => o.name), ["json"]);
+  // Not numbers: options as before.
+  assert.deepEqual(
+    tokenize(["-1x", "-e5"], TABLE).options.map((o) => o.rawName),
+    ["-1", "-x", "-e", "-5"],
+  );
+  // A value still takes the next word, a negative number or not.
+  assert.deepEqual(opts(["-P", "-1"]), [["-P", "-1", false]]);
+  // A table with a digit for a short option keeps it.
+  const digit = tokenize(["-1"], {
+    one: { type: "boolean", short: "1", help: "" },
+  });
+  assert.deepEqual([digit.positionals, digit.options.map((o) => o.name)], [[], [
+    "one",
+  ]]);
+});
+
+Deno.test("parseLeaf: map set PIN KEY -1 takes -1 as the value", () => {
+  const set = find(COMMANDS, ["map", "set"]) as Leaf;
+  const p = parseLeaf(["map", "set"], set, ["/x", "42", "-1"]);
+  assert.deepEqual(p.args.slice(0, 3), ["/x", "42", "-1"]);
+});
+
+Deno.test("editDistance and closest: only close matches, nearest first", () => {
+  assert.equal(editDistance("attach", "atach"), 1);
+  assert.equal(editDistance("show", "shwo"), 1); // a swap is one step
+  assert.equal(editDistance("", "abc"), 3);
+  assert.equal(editDistance("kitten", "sitting"), 3);
+  assert.deepEqual(closest("atach", ["attach", "detach", "cat"]), ["attach"]);
+  assert.deepEqual(closest("frob", ["run", "show", "load"]), []);
+  assert.deepEqual(closest("--pin-rot", ["--pin-root", "--pin"]), [
+    "--pin-root",
+  ]);
+  assert.deepEqual(closest("pet", ["get", "set", "peek"]), ["get", "set"]);
+  // The word itself is no suggestion.
+  assert.deepEqual(closest("ls", ["ls"]), []);
+  assert.equal(didYouMean("atach", ["attach"]), "; did you mean 'attach'?");
+  assert.equal(didYouMean("frob", ["attach"]), "");
 });

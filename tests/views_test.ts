@@ -1047,14 +1047,20 @@ kernelTest(
         2,
         flags.join(" "),
       );
-      assert.match(io.stderr(), /^Usage: bpfx view \[options\] <prog> <pin>/);
-      assert.ok(io.stderr().includes(`error: ${message}`), io.stderr());
+      assert.ok(io.stderr().startsWith(`error: ${message}`), io.stderr());
+      assert.ok(
+        io.stderr().endsWith(
+          "\nTry 'bpfx view --help' for more information.\n",
+        ),
+        io.stderr(),
+      );
     }
     assert.deepEqual(await tree(b.path), before);
 
-    // attach: a summary; progress on stderr only for a terminal, cleared.
+    // rule add: a summary; progress on stderr only for a terminal, cleared.
     const args = [
-      "attach",
+      "rule",
+      "add",
       `${CGSTAT}:cgstat`,
       "--cgroup-root",
       cg.root,
@@ -1114,10 +1120,10 @@ kernelTest(
       ),
     );
 
-    // attach refuses a task program; detach reports what it removed.
+    // rule add refuses a task program; rule rm reports what it removed.
     io = captureIo();
     assert.equal(
-      await main([...args.slice(0, 1), `${TASKS}:tasks`, ...args.slice(2)], {
+      await main([...args.slice(0, 2), `${TASKS}:tasks`, ...args.slice(3)], {
         io,
       }),
       1,
@@ -1126,7 +1132,8 @@ kernelTest(
     io = captureIo({ errIsTerminal: true });
     assert.equal(
       await main([
-        "detach",
+        "rule",
+        "rm",
         "--pin-root",
         `${b.path}/views`,
         "--expose-root",

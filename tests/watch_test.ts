@@ -995,7 +995,10 @@ kernelTest(
       assert.match(io.stderr(), /^error: No exposure at /);
       io = captureIo();
       assert.equal(await main(["expose", pin, ...st], { io }), 2);
-      assert.match(io.stderr(), /^Usage: bpfx expose \[options\] <pin> <path>/);
+      assert.equal(
+        io.stderr(),
+        "error: missing required argument 'path'\nTry 'bpfx expose --help' for more information.\n",
+      );
     } finally {
       await unmountAll(`${x.path}/b`);
     }

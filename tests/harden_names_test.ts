@@ -3,16 +3,103 @@
 // trees deeper than PATH_MAX, escapes bound for root's terminal, and
 // externs that ask for more memory than anything holds. Each test makes
 // its own bpffs, cgroups and state directory, and removes them in finally.
+import { main } from "../cli.ts";
 import {
   assert,
+  captureIo,
   exists,
   kernelTest,
   privateBpffs,
+  privateCgroups,
   ROOT,
   run,
+  tempDir,
 } from "./_kernel.ts";
 
 const HUGE_KCONFIG = `${ROOT}/build/tests/kconfig_huge.bpf.o`;
+const CGSTAT = `${ROOT}/build/examples/cgstat.bpf.o`;
+/** What the attach tests here need: views of cgroups and cgroup links. */
+const VIEW_NEEDS = [
+  "cgroup2",
+  "iterator cgroup",
+  "iterator cgroup parameters",
+] as const;
+
+/** What a terminal would act on: C0 but newline and tab, DEL, C1, bidi. */
+// deno-lint-ignore no-control-regex
+const RAW = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+
+/** Whether `text` has a control or bidi character but in its line ends. */
+function raw(text: string): boolean {
+  return text.split("\n").some((l) => RAW.test(l));
+}
+
+// ---------------------------------------------------------------------------
+// Output
+
+kernelTest(
+  "attach's summary and JSON escape cgroup names with ESC, OSC, C1 and bidi characters in their skipped lines",
+  async () => {
+    await using b = await privateBpffs();
+    await using cg = await privateCgroups();
+    await using mirror = await tempDir("bpfxmirror-");
+    await using state = await tempDir("bpfxstate-");
+    const names = [
+      "clear\x1b[2J",
+      "title\x1b]0;pwned\x07",
+      "csi\u009b31m",
+      "bidi\u202egnp.exe",
+    ];
+    for (const n of names) {
+      await cg.make(n);
+      // A file that is not bpfx's where the view would be exposed: skipped.
+      await Deno.mkdir(`${mirror.path}/${n}`);
+      await Deno.writeTextFile(`${mirror.path}/${n}/stat`, "not bpfx's\n");
+    }
+    const common = [
+      "--pin-root",
+      `${b.path}/views`,
+      "--expose-root",
+      mirror.path,
+      "--state",
+      state.path,
+    ];
+    try {
+      let io = captureIo();
+      const args = [
+        "attach",
+        `${CGSTAT}:cgstat`,
+        "--cgroup-root",
+        cg.root,
+        "--name",
+        "stat",
+        ...common,
+      ];
+      assert.equal(await main(args, { io }), 0, io.stderr());
+      const text = new TextDecoder().decode(io.stdout());
+      assert.ok(!raw(text) && !raw(io.stderr()), JSON.stringify(text));
+      assert.match(text, /^skipped {2}4$/m);
+      assert.ok(text.includes('skipped "clear\\x1b[2J": '), text);
+      assert.ok(text.includes('skipped "title\\x1b]0;pwned\\x07": '), text);
+      assert.ok(text.includes('skipped "csi\\x9b31m": '), text);
+      assert.ok(text.includes('skipped "bidi\\u{202e}gnp.exe": '), text);
+      // The same report as JSON keeps each name, escaped as JSON escapes.
+      io = captureIo();
+      assert.equal(await main([...args, "--json"], { io }), 0, io.stderr());
+      const json = new TextDecoder().decode(io.stdout());
+      assert.ok(!raw(json), json);
+      const report = JSON.parse(json) as { skipped: { cgroup: string }[] };
+      assert.deepEqual(
+        report.skipped.map((s) => s.cgroup).sort(),
+        [...names].sort(),
+      );
+    } finally {
+      const io = captureIo();
+      assert.equal(await main(["detach", ...common], { io }), 0, io.stderr());
+    }
+  },
+  { needs: VIEW_NEEDS },
+);
 
 // ---------------------------------------------------------------------------
 // Objects

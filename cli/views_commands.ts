@@ -430,7 +430,9 @@ export const DETACH: Leaf = leaf({
   summary: "remove the views and links attach made, and their symlinks",
   help:
     `The matching attach rules (same pin root, and --name if given) are forgotten
-in the state directory first, so that \`bpfx watch\` stops keeping them.
+in the state directory once their views and links are gone, under its lock,
+so that \`bpfx watch\` makes nothing meanwhile; when any cannot be removed,
+detach goes on with the others, fails naming each, and keeps the rules.
 Unpinning a cgroup program's link detaches the program from its cgroup.`,
   json: "print the full report as JSON",
   options: {

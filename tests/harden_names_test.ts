@@ -140,3 +140,71 @@ kernelTest(
   },
   { needs: [] },
 );
+
+// ---------------------------------------------------------------------------
+// Deep trees
+
+kernelTest(
+  "detach of a tree whose encoded pin paths pass PATH_MAX removes every view, then forgets the rule",
+  async () => {
+    await using b = await privateBpffs();
+    await using cg = await privateCgroups();
+    await using mirror = await tempDir("bpfxmirror-");
+    await using state = await tempDir("bpfxstate-");
+    // 18 levels, 3.8 kB of cgroup path; each '.' is 3 bytes in the pin
+    // tree ("%2E"), so the deepest pins' directories take 4093 bytes, and
+    // "<dir>/stat" more than PATH_MAX.
+    const seg = "a.".repeat(18) + "b".repeat(172);
+    const rels = Array.from({ length: 17 }, () => seg);
+    rels.push("a.".repeat(18) + "b".repeat(180));
+    await cg.make(rels.join("/"));
+    const common = [
+      "--pin-root",
+      `${b.path}/views`,
+      "--expose-root",
+      mirror.path,
+      "--state",
+      state.path,
+    ];
+    const manifest = async () =>
+      JSON.parse(await Deno.readTextFile(`${state.path}/manifest.json`)) as {
+        rules: unknown[];
+      };
+    let io = captureIo();
+    const args = [
+      "attach",
+      `${CGSTAT}:cgstat`,
+      "--cgroup-root",
+      cg.root,
+      "--name",
+      "stat",
+      ...common,
+    ];
+    try {
+      assert.equal(await main([...args, "--json"], { io }), 0, io.stderr());
+      const made = (JSON.parse(new TextDecoder().decode(io.stdout())) as {
+        made: unknown[];
+      }).made.length;
+      assert.ok(made >= 17, `made ${made}`);
+      assert.equal((await manifest()).rules.length, 1);
+      io = captureIo();
+      assert.equal(
+        await main(["detach", ...common, "--json"], { io }),
+        0,
+        io.stderr(),
+      );
+      const removed = (JSON.parse(new TextDecoder().decode(io.stdout())) as {
+        removed: unknown[];
+      }).removed.length;
+      assert.equal(removed, made);
+      assert.deepEqual((await manifest()).rules, []);
+      const left = await exists(`${b.path}/views`)
+        ? [...Deno.readDirSync(`${b.path}/views`)].map((e) => e.name)
+        : [];
+      assert.deepEqual(left, [], "the pin tree is gone");
+    } finally {
+      await main(["detach", ...common], { io: captureIo() });
+    }
+  },
+  { needs: VIEW_NEEDS },
+);

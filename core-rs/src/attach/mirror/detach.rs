@@ -63,7 +63,11 @@ fn remove_all(
         None => None,
     };
     let pins = pins.open_rel(Path::new(""), false).map_err(|e| {
-        super::sys_err(format!("Cannot open {}", crate::error::q(pin_root)), pin_root, e)
+        super::sys_err(
+            format!("Cannot open {}", crate::error::q(pin_root)),
+            pin_root,
+            e,
+        )
     })?;
     let roots = Roots::new(pins, expose, None);
     let existing = existing_views(&roots.pin, Path::new(""), name, Want::Any)?;

@@ -34,6 +34,28 @@ function raw(text: string): boolean {
   return text.split("\n").some((l) => RAW.test(l));
 }
 
+/**
+ * The CLI's arguments of a view rule "stat" over `cgroups`: `common` (the
+ * roots and state, for detach too) and `args` (the attach).
+ */
+function statRule(
+  bpffs: string,
+  cgroups: string,
+  mirror: string,
+  state: string,
+): { common: string[]; args: string[] } {
+  const common = [
+    "--pin-root",
+    `${bpffs}/views`,
+    "--expose-root",
+    mirror,
+    "--state",
+    state,
+  ];
+  const args = ["attach", `${CGSTAT}:cgstat`, "--cgroup-root", cgroups];
+  return { common, args: [...args, "--name", "stat", ...common] };
+}
+
 // ---------------------------------------------------------------------------
 // Output
 
@@ -56,25 +78,9 @@ kernelTest(
       await Deno.mkdir(`${mirror.path}/${n}`);
       await Deno.writeTextFile(`${mirror.path}/${n}/stat`, "not bpfx's\n");
     }
-    const common = [
-      "--pin-root",
-      `${b.path}/views`,
-      "--expose-root",
-      mirror.path,
-      "--state",
-      state.path,
-    ];
+    const { common, args } = statRule(b.path, cg.root, mirror.path, state.path);
     try {
       let io = captureIo();
-      const args = [
-        "attach",
-        `${CGSTAT}:cgstat`,
-        "--cgroup-root",
-        cg.root,
-        "--name",
-        "stat",
-        ...common,
-      ];
       assert.equal(await main(args, { io }), 0, io.stderr());
       const text = new TextDecoder().decode(io.stdout());
       assert.ok(!raw(text) && !raw(io.stderr()), JSON.stringify(text));
@@ -158,28 +164,12 @@ kernelTest(
     const rels = Array.from({ length: 17 }, () => seg);
     rels.push("a.".repeat(18) + "b".repeat(180));
     await cg.make(rels.join("/"));
-    const common = [
-      "--pin-root",
-      `${b.path}/views`,
-      "--expose-root",
-      mirror.path,
-      "--state",
-      state.path,
-    ];
+    const { common, args } = statRule(b.path, cg.root, mirror.path, state.path);
     const manifest = async () =>
       JSON.parse(await Deno.readTextFile(`${state.path}/manifest.json`)) as {
         rules: unknown[];
       };
     let io = captureIo();
-    const args = [
-      "attach",
-      `${CGSTAT}:cgstat`,
-      "--cgroup-root",
-      cg.root,
-      "--name",
-      "stat",
-      ...common,
-    ];
     try {
       assert.equal(await main([...args, "--json"], { io }), 0, io.stderr());
       const made = (JSON.parse(new TextDecoder().decode(io.stdout())) as {

@@ -69,6 +69,9 @@ export function denoIo(): Io {
   };
 }
 
+// deno-lint-ignore no-control-regex
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+
 /**
  * `text` safe for a terminal: C0 and C1 control characters (escape sequences
  * included), DEL and the bidirectional overrides are written as `\xNN` or
@@ -77,12 +80,25 @@ export function denoIo(): Io {
  * colours or reorder what is shown. Text bpfx wrote itself passes unchanged.
  */
 export function escapeText(text: string): string {
-  // deno-lint-ignore no-control-regex
-  if (!/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/.test(text)) return text;
+  return escapeExcept(text, "");
+}
+
+/**
+ * `text` as {@linkcode escapeText} makes it, but for the newlines and tabs
+ * that lay out the CLI's own lines: what every text line of the CLI passes
+ * through on its way out ({@linkcode withJson}), whatever built it.
+ */
+export function escapeLines(text: string): string {
+  return escapeExcept(text, "\n\t");
+}
+
+function escapeExcept(text: string, keep: string): string {
+  if (!UNSAFE.test(text)) return text;
   let out = "";
   for (const ch of text) {
     const c = ch.codePointAt(0)!;
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
+    if (keep.includes(ch)) out += ch;
+    else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
       out += `\\x${c.toString(16).padStart(2, "0")}`;
     } else if ((c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) {
       out += `\\u{${c.toString(16)}}`;
@@ -132,20 +148,38 @@ export function pairs(entries: readonly (readonly [string, string])[]): string {
     .join("");
 }
 
+/** Where {@linkcode drawProgress} writes: standard error as it is. */
+const RAW_ERR = Symbol("raw standard error");
+
 /** An {@linkcode Io} that knows how JSON is wanted (`-p`: indented). */
 interface JsonIo extends Io {
   readonly pretty?: boolean;
+  readonly [RAW_ERR]?: (text: string) => void;
 }
 
 /**
  * `io` with the JSON style of the command line: compact, as `bpftool -j`
- * writes it, or indented with `pretty` (`-p`, `--pretty`).
+ * writes it, or indented with `pretty` (`-p`, `--pretty`). Its text output
+ * and errors pass through {@linkcode escapeLines}, so that no path of the
+ * CLI writes a name it did not choose raw to a terminal; bytes
+ * ({@linkcode Io.write}, `bpfx cat`) pass as they are.
  */
 export function withJson(io: Io, style: { pretty: boolean }): Io {
   const wrapped: JsonIo = Object.create(io, {
     pretty: { value: style.pretty, enumerable: true },
+    out: { value: (text: string) => io.out(escapeLines(text)) },
+    err: { value: (text: string) => io.err(escapeLines(text)) },
+    [RAW_ERR]: { value: (text: string) => io.err(text) },
   });
   return wrapped;
+}
+
+/**
+ * Draws a progress line of bpfx's own (`\r`, `ESC[K`) on standard error,
+ * past the escaping of {@linkcode withJson}: `text` must hold no name.
+ */
+export function drawProgress(io: Io, text: string): void {
+  ((io as JsonIo)[RAW_ERR] ?? io.err)(text);
 }
 
 /** Whether `io` wants indented JSON (`-p`, `--pretty`). */
@@ -153,10 +187,23 @@ export function isPretty(io: Io): boolean {
   return (io as JsonIo).pretty === true;
 }
 
+/**
+ * JSON text safe for a terminal, and still the same JSON: `JSON.stringify`
+ * escapes C0 controls, and this writes DEL, C1 controls and the
+ * bidirectional overrides, which it leaves raw, as `\uNNNN` too. Every JSON
+ * the CLI writes passes through it.
+ */
+export function safeJson(json: string): string {
+  return json.replace(
+    /[\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 /** Writes `value` as JSON and a newline to standard output. */
 export function printJson(io: Io, value: unknown): void {
   const pretty = (io as JsonIo).pretty ?? true;
-  io.out(JSON.stringify(value, null, pretty ? 2 : undefined) + "\n");
+  io.out(safeJson(JSON.stringify(value, null, pretty ? 2 : undefined)) + "\n");
 }
 
 /** The fields of a bpfx error the CLI prints (see `BpfErrorFields`). */

@@ -22,7 +22,7 @@ import {
 import { attachStatus, type CgroupAttachType } from "../src/cgroup_links.ts";
 import { BpfNotFoundError } from "../src/errors.ts";
 import { type StateFlags, stateOf } from "./expose.ts";
-import { type Io, pairs, printJson, table } from "./output.ts";
+import { drawProgress, type Io, pairs, printJson, table } from "./output.ts";
 import { describe } from "./pins.ts";
 
 /** Flags of `bpfx view`. */
@@ -131,10 +131,10 @@ function progressLine(
   return {
     update(done, total) {
       drawn = true;
-      io.err(`\r${verb} ${done}/${total}\x1b[K`);
+      drawProgress(io, `\r${verb} ${done}/${total}\x1b[K`);
     },
     clear() {
-      if (drawn) io.err("\r\x1b[K");
+      if (drawn) drawProgress(io, "\r\x1b[K");
     },
   };
 }

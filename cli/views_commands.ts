@@ -396,11 +396,13 @@ export const RULE_RM: Leaf = leaf({
   summary: "remove a rule's views and links, and their symlinks",
   help:
     `The matching rules (same pin root, and --name if given) are forgotten in
-the state directory first, so that \`bpfx watch\` stops keeping them.
-Unpinning a cgroup program's link detaches the program from its cgroup. When
-no rule matches and there is nothing to remove, it says what it looked for
-and where, and exits 1. This was \`bpfx detach\`, which still works for one
-release and says to type this instead.`,
+the state directory once their views and links are gone, under its lock, so
+that \`bpfx watch\` makes nothing meanwhile; when any cannot be removed, it
+goes on with the others, fails naming each, and keeps the rules. Unpinning a
+cgroup program's link detaches the program from its cgroup. When no rule
+matches and there is nothing to remove, it says what it looked for and where,
+and exits 1. This was \`bpfx detach\`, which still works for one release and
+says to type this instead.`,
   json: "print the full report as JSON",
   options: {
     "pin-root": {

@@ -7,7 +7,7 @@
 
 import { watch, type WatchAction } from "../src/watch.ts";
 import { type StateFlags, stateOf } from "./expose.ts";
-import type { Io } from "./output.ts";
+import { type Io, safeJson } from "./output.ts";
 
 /** Flags of `bpfx watch`. */
 export interface WatchFlags extends StateFlags {
@@ -51,7 +51,11 @@ export async function watchCommand(
   if (signal?.aborted) stop();
   try {
     for await (const action of watcher) {
-      io.out(flags.json ? `${JSON.stringify(action)}\n` : actionLine(action));
+      io.out(
+        flags.json
+          ? `${safeJson(JSON.stringify(action))}\n`
+          : actionLine(action),
+      );
     }
   } finally {
     for (const name of STOP_SIGNALS) Deno.removeSignalListener(name, stop);

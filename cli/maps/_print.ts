@@ -9,7 +9,7 @@
 
 import { btfCodec, type BtfType, type Codec } from "../../src/codec/mod.ts";
 import type { BpfMap } from "../../src/handles.ts";
-import { type Io, isPretty } from "../output.ts";
+import { type Io, isPretty, safeJson } from "../output.ts";
 
 /** Flags every map command takes. */
 export interface MapFlags {
@@ -86,7 +86,7 @@ export class Out {
       this.pos = 0;
       this.#io.out(
         lines.filter((l) => l !== "").map((l) =>
-          JSON.stringify(JSON.parse(l), null, 2) + "\n"
+          safeJson(JSON.stringify(JSON.parse(l), null, 2)) + "\n"
         ).join(""),
       );
       return;
@@ -192,7 +192,7 @@ export class Out {
         this.ascii(v.toString());
         return;
       case "string":
-        this.text(JSON.stringify(v));
+        this.text(safeJson(JSON.stringify(v)));
         return;
       case "boolean":
         this.ascii(v ? "true" : "false");
@@ -217,7 +217,7 @@ export class Out {
         for (const [k, x] of Object.entries(v)) {
           if (!first) this.ascii(",");
           first = false;
-          this.text(JSON.stringify(k));
+          this.text(safeJson(JSON.stringify(k)));
           this.ascii(":");
           this.json(x);
         }

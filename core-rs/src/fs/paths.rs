@@ -114,21 +114,20 @@ impl Dir {
     /// through a symlink, and with `xdev` false never onto another mount.
     /// An empty `rel` is this directory again.
     pub fn open_rel(&self, rel: &Path, xdev: bool) -> SysResult<Dir> {
-        let name: &Path = if rel.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            rel
-        };
         let mut resolve = libc::RESOLVE_BENEATH | NO_LINKS;
         if !xdev {
             resolve |= libc::RESOLVE_NO_XDEV;
         }
-        let fd = fs::openat2(
-            Some(self.fd()),
-            name,
-            libc::O_RDONLY | libc::O_DIRECTORY,
-            resolve,
-        )?;
+        let open = |at: BorrowedFd<'_>, name: &Path| {
+            fs::openat2(Some(at), name, libc::O_RDONLY | libc::O_DIRECTORY, resolve)
+        };
+        // One component at a time, each from the handle of the one before:
+        // a path below a deep tree may pass PATH_MAX where no name does.
+        let mut parts = rel.iter();
+        let mut fd = open(self.fd(), Path::new(parts.next().unwrap_or(".".as_ref())))?;
+        for part in parts {
+            fd = open(fd.as_fd(), Path::new(part))?;
+        }
         Ok(Dir {
             fd,
             path: self.path.join(rel),

@@ -1,7 +1,7 @@
 //! `__kconfig` externs: their values from the kernel's config and uname,
 //! encoded as libbpf does for each type, and laid out in `.rodata.kconfig`.
 
-use super::{Ext, ExternKind, KCONFIG_SECTION, Lookup, Res, malformed};
+use super::{Ext, ExternKind, KCONFIG_SECTION, Lookup, Res, malformed, refuse};
 use crate::error::Result;
 use crate::object::btf_edit::{self as b, Btf};
 use crate::object::elf_edit::{self as e, Elf};
@@ -144,6 +144,12 @@ impl Kcfg {
     }
 }
 
+/// The largest `.rodata.kconfig` bpfx makes: every value the kernel's config
+/// or uname gives is a line of text, and the section is copied whole into
+/// memory at load (and into a kernel map), so a declared size past this is
+/// refused before anything of that size is allocated.
+pub(super) const KCONFIG_MAX: usize = 1 << 20;
+
 pub(super) fn resolve_kconfig(
     ext: &Ext,
     btf: &Btf<'_>,
@@ -159,8 +165,22 @@ pub(super) fn resolve_kconfig(
         ));
         return res;
     };
-    res.bytes = vec![0; ty.size()];
     let name = ext.name.as_str();
+    let total = look.kconfig_bytes.saturating_add(ty.size());
+    if total > KCONFIG_MAX {
+        let with = if look.kconfig_bytes == 0 {
+            String::new()
+        } else {
+            format!(" ({total} with the kconfig externs before it)")
+        };
+        res.fatal = Some(format!(
+            "extern \"{name}\" (kconfig) is {} bytes{with}, past the {KCONFIG_MAX} bytes bpfx gives all kconfig values together: declare it smaller",
+            ty.size()
+        ));
+        return res;
+    }
+    look.kconfig_bytes = total;
+    res.bytes = vec![0; ty.size()];
     let value: std::result::Result<Option<String>, String> = match name {
         "LINUX_KERNEL_VERSION" => kernel_version(&look.kernel.release())
             .map(|v| Some(v.to_string()))
@@ -227,6 +247,9 @@ pub(super) fn resolve_kconfig(
 /// Where each kconfig extern goes in `.rodata.kconfig`: in the order of the
 /// object's `.kconfig` DATASEC, each aligned to its size (1, 2, 4 or 8) or
 /// to 1 (char arrays).
+/// Its size is at most [`KCONFIG_MAX`] plus the padding of each value, as
+/// [`resolve_kconfig`] refuses any one value past it and [`link_kconfig`]
+/// refuses a sum past it before allocating.
 pub(super) fn kconfig_layout(exts: &[Ext], res: &[Res]) -> (Vec<Option<usize>>, usize) {
     let mut off = 0usize;
     let mut at = vec![None; exts.len()];
@@ -251,6 +274,11 @@ pub(super) fn link_kconfig(elf: &mut Elf, exts: &[Ext], res: &[Res]) -> Result<(
     let (at, size) = kconfig_layout(exts, res);
     if size == 0 {
         return Ok(());
+    }
+    if size > KCONFIG_MAX {
+        return Err(refuse(format!(
+            "its __kconfig externs take {size} bytes together, past the {KCONFIG_MAX} bytes bpfx gives all kconfig values: declare them smaller"
+        )));
     }
     if elf.section(KCONFIG_SECTION).is_some() {
         return Err(malformed(format!(

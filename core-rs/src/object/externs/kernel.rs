@@ -91,6 +91,9 @@ pub(super) struct Lookup<'k> {
     pub(super) kallsyms: Option<HashMap<String, u64>>,
     pub(super) wanted_syms: HashSet<String>,
     pub(super) config: Option<Option<(String, HashMap<String, String>)>>,
+    /// The bytes the kconfig externs resolved so far take (bounded by
+    /// `kconfig::KCONFIG_MAX`).
+    pub(super) kconfig_bytes: usize,
 }
 
 impl Lookup<'_> {

@@ -238,6 +238,7 @@ fn resolve(elf: &Elf, exts: &[Ext], kernel: &dyn Kernel) -> Result<Vec<Res>> {
             .chain([format!("{}sys_bpf", syscall_prefix())])
             .collect(),
         config: None,
+        kconfig_bytes: 0,
     };
     let mut modules = None;
     let mut res = Vec::with_capacity(exts.len());

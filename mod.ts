@@ -241,6 +241,26 @@ export {
   type Unexposed,
   type UnexposeOptions,
 } from "./src/expose.ts";
+export {
+  apply,
+  type DesiredAction,
+  type DesiredActionKind,
+  type DesiredExposure,
+  type DesiredFile,
+  type DesiredKind,
+  type DesiredLink,
+  type DesiredMap,
+  type DesiredObject,
+  type DesiredPlan,
+  type DesiredRule,
+  type DesiredState,
+  type DesiredValue,
+  type DesiredView,
+  type OwnedEntry,
+  plan,
+  type PlanOptions,
+  readDesired,
+} from "./src/desired/mod.ts";
 export { DEFAULT_STATE, stateDir, type StateOptions } from "./src/state.ts";
 export {
   type FsEvent,

@@ -203,8 +203,8 @@ kernelTest(
 
     // Remove the view rule "stat" and the object "cgstat" it used.
     const less = whole(h)
-      .replace(/  - name: cgstat\n(    .*\n){2}/, "")
-      .replace(/  - name: stat\n(    .*\n){5}/, "");
+      .replace(/ {2}- name: cgstat\n( {4}.*\n){2}/, "")
+      .replace(/ {2}- name: stat\n( {4}.*\n){5}/, "");
     await h.write(less);
     const pinsBefore = (await tree(h.bpf)).filter((p) =>
       !p.includes("cgstat") && !p.includes("cgviews")

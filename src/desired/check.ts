@@ -30,16 +30,21 @@ export const LISTS = [
 ] as const satisfies readonly (readonly [keyof DesiredState, DesiredKind])[];
 
 /** A program, resolved: its pin and, when an object entry loads it, its spec. */
-export interface ProgramRef {
+export interface DesiredProgramRef {
+  /** The program's pin. */
   readonly pin: string;
+  /** The object entry that loads it, if one does. */
   readonly object?: string;
+  /** Its spec in that object. */
   readonly spec?: ProgramSpec;
 }
 
 /** What the checks found: each object's spec, and each entry's program. */
-export interface Checked {
+export interface DesiredChecks {
+  /** Each object entry's spec, by name. */
   readonly objects: ReadonlyMap<string, ObjectSpec>;
-  readonly programs: ReadonlyMap<string, ProgramRef>;
+  /** Each view's, rule's and link's program, by `kind/name`. */
+  readonly programs: ReadonlyMap<string, DesiredProgramRef>;
 }
 
 /** The cgroup program types (`attach()` makes a link per cgroup of them). */
@@ -88,7 +93,7 @@ export function check(
   d: DesiredState,
   locate: Locate = () => "",
   file?: string,
-): Checked {
+): DesiredChecks {
   const fail = (path: NodePath, entry: string, what: string): never => {
     throw desiredError(locate(path), entry, what, file);
   };
@@ -136,12 +141,12 @@ export function check(
     }
     objects.set(o.name, spec);
   });
-  const programs = new Map<string, ProgramRef>();
+  const programs = new Map<string, DesiredProgramRef>();
   const resolve = (
     list: "views" | "rules" | "links",
     i: number,
     e: { name: string; object?: string; program: string },
-  ): ProgramRef => {
+  ): DesiredProgramRef => {
     const entry = entryName(list, i, e.name);
     if (e.object === undefined) {
       if (!e.program.startsWith("/")) {

@@ -20,7 +20,7 @@ import { attach, createView, detach } from "../views.ts";
 import { attachLink } from "../links.ts";
 import { expose, exposures, readManifest, unexpose } from "../expose.ts";
 import { stateDir, type StateOptions } from "../state.ts";
-import { check, type Checked, LISTS, under } from "./check.ts";
+import { check, type DesiredChecks, LISTS, under } from "./check.ts";
 import { sha256 } from "./_bytes.ts";
 import type {
   DesiredAction,
@@ -49,7 +49,7 @@ export interface OwnedEntry {
 /** Options for {@linkcode plan} and {@linkcode apply}. */
 export interface PlanOptions extends StateOptions {
   /** The checks already run on this desired state (by `readDesired()`). */
-  checked?: Checked;
+  checked?: DesiredChecks;
 }
 
 type Entry = { readonly name: string } & Record<string, unknown>;
@@ -110,7 +110,7 @@ function key(kind: string, name: string): string {
 function steps(
   d: DesiredState,
   options: PlanOptions,
-): { state: string; checked: Checked; steps: Step[] } {
+): { state: string; checked: DesiredChecks; steps: Step[] } {
   const state = stateDir(options);
   const checked = options.checked ?? check(d);
   const owned = new Map(

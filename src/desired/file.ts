@@ -23,7 +23,7 @@ import schema from "./schema.json" with { type: "json" };
 import { readText } from "./_bytes.ts";
 import {
   check,
-  type Checked,
+  type DesiredChecks,
   desiredError,
   entryName,
   type Locate,
@@ -49,9 +49,12 @@ function entryOf(d: unknown, path: NodePath): string {
 
 /** A desired state read from a file, checked. */
 export interface DesiredFile {
+  /** The file, as given. */
   readonly file: string;
+  /** What it holds, relative object paths taken from its directory. */
   readonly desired: DesiredState;
-  readonly checked: Checked;
+  /** The checks' results, for `plan()` and `apply()`. */
+  readonly checked: DesiredChecks;
 }
 
 let validator: ReturnType<Ajv["compile"]> | undefined;

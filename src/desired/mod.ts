@@ -12,6 +12,7 @@ import type { DesiredFile } from "./file.ts";
 
 export type * from "./types.ts";
 export type { DesiredFile } from "./file.ts";
+export type { DesiredChecks, DesiredProgramRef } from "./check.ts";
 export { apply, type OwnedEntry, plan, type PlanOptions } from "./engine.ts";
 
 /**

@@ -10,8 +10,8 @@ import { apply, isBpfError, plan, readDesired, readManifest } from "../mod.ts";
 import { main } from "../cli.ts";
 import {
   assert,
-  bpftool,
   bpftoolJson,
+  bpftoolMap,
   captureIo,
   exists,
   kernelTest,
@@ -127,21 +127,10 @@ kernelTest(
   "apply makes a whole file, a second apply keeps it, a removed entry goes, bpftool's pin stays",
   async () => {
     await using h = await host();
-    await bpftool([
-      "map",
-      "create",
+    await bpftoolMap(
       `${h.bpf}/theirs`,
-      "type",
-      "array",
-      "key",
-      "4",
-      "value",
-      "4",
-      "entries",
-      "1",
-      "name",
-      "theirs",
-    ]);
+      "type array key 4 value 4 entries 1 name theirs",
+    );
     await h.write(whole(h));
     const state = ["--state", h.state];
     const before = await tree(h.bpf);
@@ -238,21 +227,10 @@ kernelTest(
   "plan and apply name a pin in the way that the file did not make, and apply makes nothing",
   async () => {
     await using h = await host();
-    await bpftool([
-      "map",
-      "create",
+    await bpftoolMap(
       `${h.bpf}/mytasks`,
-      "type",
-      "array",
-      "key",
-      "4",
-      "value",
-      "4",
-      "entries",
-      "1",
-      "name",
-      "mytasks",
-    ]);
+      "type array key 4 value 4 entries 1 name mytasks",
+    );
     await h.write(whole(h));
     const before = await tree(h.bpf);
     const read = await readDesired(h.file);

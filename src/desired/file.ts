@@ -9,16 +9,7 @@
  * @module
  */
 
-import {
-  Ajv,
-  isMap,
-  isNode,
-  isPair,
-  isScalar,
-  LineCounter,
-  type Node,
-  parseDocument,
-} from "./_packages.ts";
+import * as pkg from "./_packages.ts";
 import schema from "./schema.json" with { type: "json" };
 import { readText } from "./_bytes.ts";
 import {
@@ -57,7 +48,7 @@ export interface DesiredFile {
   readonly checked: DesiredChecks;
 }
 
-let validator: ReturnType<Ajv["compile"]> | undefined;
+let validator: ReturnType<pkg.Ajv["compile"]> | undefined;
 
 /**
  * Reads, parses and checks the desired-state file at `path`. Object paths
@@ -70,8 +61,8 @@ let validator: ReturnType<Ajv["compile"]> | undefined;
  */
 export function readDesired(path: string): DesiredFile {
   const text = readText(path);
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  const lines = new pkg.LineCounter();
+  const doc = pkg.parseDocument(text, { lineCounter: lines, uniqueKeys: true });
   const at = (offset: number) => {
     const { line, col } = lines.linePos(offset);
     return `${path}:${line}:${col}: `;
@@ -90,24 +81,26 @@ export function readDesired(path: string): DesiredFile {
   const locate: Locate = (p) => {
     for (let n = p.length; n >= 0; n--) {
       const node = doc.getIn(p.slice(0, n), true);
-      if (isNode(node) && node.range) return at(node.range[0]);
+      if (pkg.isNode(node) && node.range) return at(node.range[0]);
     }
     return `${path}:1:1: `;
   };
   /** The key `key` of the map at `p` (an unknown key's place). */
   const locateKey = (p: NodePath, key: string): string => {
     const map = p.length === 0 ? doc.contents : doc.getIn(p, true);
-    if (isMap(map)) {
+    if (pkg.isMap(map)) {
       for (const item of map.items) {
-        if (isPair(item) && isScalar(item.key) && item.key.value === key) {
-          const k = item.key as Node;
+        if (
+          pkg.isPair(item) && pkg.isScalar(item.key) && item.key.value === key
+        ) {
+          const k = item.key as pkg.Node;
           if (k.range) return at(k.range[0]);
         }
       }
     }
     return locate(p);
   };
-  validator ??= new Ajv({
+  validator ??= new pkg.Ajv({
     allErrors: false,
     strict: true,
     allowUnionTypes: true,

@@ -247,7 +247,6 @@ export {
   type DesiredActionKind,
   type DesiredChecks,
   type DesiredExposure,
-  type DesiredFile,
   type DesiredKind,
   type DesiredLink,
   type DesiredMap,
@@ -261,7 +260,6 @@ export {
   type OwnedEntry,
   plan,
   type PlanOptions,
-  readDesired,
 } from "./src/desired/mod.ts";
 export { DEFAULT_STATE, stateDir, type StateOptions } from "./src/state.ts";
 export {

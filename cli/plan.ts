@@ -24,7 +24,8 @@ async function run(
   flags: PlanFlags,
 ): Promise<number> {
   const desired = await import("../src/desired/mod.ts");
-  const read = await desired.readDesired(file);
+  const { readDesired } = await import("../src/desired/file.ts");
+  const read = readDesired(file);
   const options = {
     checked: read.checked,
     ...(flags.state === undefined ? {} : { state: flags.state }),

@@ -6,8 +6,9 @@
 // bpftool's own pin left alone throughout; plan changing nothing; and bad
 // input refused with FILE:LINE:COLUMN and nothing made. Each test has its
 // own bpffs, cgroups and state directory, removed in finally.
-import { apply, isBpfError, plan, readDesired, readManifest } from "../mod.ts";
+import { apply, isBpfError, plan, readManifest } from "../mod.ts";
 import { main } from "../cli.ts";
+import { readDesired } from "../src/desired/file.ts";
 import {
   assert,
   bpftoolJson,

@@ -3,8 +3,13 @@
  * `yaml` package, which keeps each node's place, its shape checked against
  * `schema.json` with `ajv`, then the checks of `check.ts`; every error
  * names the file, the line, the column and the entry. Both packages are
- * loaded only here, and this module only by the commands and calls that
- * read a file.
+ * loaded only here; `mod.ts` does not import this module (which would fetch
+ * them for every user of the module): import it as the package's `./desired`
+ * export, or `src/desired/file.ts`. `bpfx plan` and `bpfx apply` import it
+ * when they run.
+ *
+ * Needs `--allow-ffi` (the core reads the file) and
+ * `--allow-env=LOG_TOKENS,LOG_STREAM` (the `yaml` package reads them).
  *
  * @module
  */

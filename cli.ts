@@ -38,6 +38,7 @@ import {
   WATCH,
 } from "./cli/commands.ts";
 import { MAP } from "./cli/maps/mod.ts";
+import { APPLY, PLAN } from "./cli/plan.ts";
 import { denoIo, fail, type Io, printJson, withJson } from "./cli/output.ts";
 import { ATTACH, CAT, RULE, VIEW } from "./cli/views_commands.ts";
 
@@ -85,6 +86,8 @@ export const COMMANDS: readonly Command[] = [
   EXPOSURES,
   WATCH,
   MAP,
+  PLAN,
+  APPLY,
   ...completionCommands(() => ({ program: PROGRAM, commands: COMMANDS })),
 ];
 

@@ -241,6 +241,26 @@ export {
   type Unexposed,
   type UnexposeOptions,
 } from "./src/expose.ts";
+export {
+  apply,
+  type DesiredAction,
+  type DesiredActionKind,
+  type DesiredChecks,
+  type DesiredExposure,
+  type DesiredKind,
+  type DesiredLink,
+  type DesiredMap,
+  type DesiredObject,
+  type DesiredPlan,
+  type DesiredProgramRef,
+  type DesiredRule,
+  type DesiredState,
+  type DesiredValue,
+  type DesiredView,
+  type OwnedEntry,
+  plan,
+  type PlanOptions,
+} from "./src/desired/mod.ts";
 export { DEFAULT_STATE, stateDir, type StateOptions } from "./src/state.ts";
 export {
   type FsEvent,

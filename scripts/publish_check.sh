@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `deno publish --dry-run`, and a check that the package holds only the
-# library's files: mod.ts, cli.ts, src/, cli/, deno.json, README, the docs/
-# pages it links, and LICENSE files (no tests, benchmarks, Rust sources or
-# Makefile).
+# library's files: mod.ts, cli.ts, src/ (its .ts files and the desired
+# state's JSON Schema), cli/, deno.json, README, the docs/ pages it links, and
+# LICENSE files (no tests, benchmarks, Rust sources or Makefile).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DENO=${DENO:-node_modules/.bin/deno}
@@ -17,7 +17,7 @@ if [[ -z $files ]]; then
 	echo "$out" >&2
 	exit 1
 fi
-bad=$(grep -Ev '^(mod\.ts|cli\.ts|deno\.json|README\.md|docs/[^/]+\.md|LICENSE-MIT|LICENSE-APACHE|src/([^/]+/)*[^/]+\.ts|cli/([^/]+/)*[^/]+\.ts)$' <<<"$files" || true)
+bad=$(grep -Ev '^(mod\.ts|cli\.ts|deno\.json|README\.md|docs/[^/]+\.md|LICENSE-MIT|LICENSE-APACHE|src/([^/]+/)*[^/]+\.ts|src/desired/schema\.json|cli/([^/]+/)*[^/]+\.ts)$' <<<"$files" || true)
 if [[ -n $bad ]]; then
 	echo "publish check: the package would hold files that are not the library's:" >&2
 	echo "$bad" >&2

@@ -125,6 +125,19 @@ export interface Manifest {
   readonly exposures: readonly Exposure[];
   /** The attach rules. */
   readonly rules: readonly AttachRule[];
+  /**
+   * What each desired-state file made (`apply()`), by the file's `name`;
+   * absent when no file made anything.
+   */
+  readonly desired?: readonly {
+    readonly file: string;
+    readonly entries: readonly {
+      readonly kind: string;
+      readonly name: string;
+      readonly pins: readonly string[];
+      readonly paths: readonly string[];
+    }[];
+  }[];
 }
 
 /** Options for {@linkcode expose}. */

@@ -16,12 +16,14 @@
 //!   `bpfx_open_handles`;
 //! - `links`: the requests of single-target links;
 //! - `maps`: `map_btf`, and the data lane of maps (`bpfx_map_*`);
-//! - `object`: the requests of the ELF side (`inspect`, `load`, `run`);
+//! - `object`: the requests of the ELF side (`inspect`, `load`, `run`), and
+//!   `file_read` (a file's sha256 and text);
 //! - `panics`: the quiet panic hook, and the error a caught panic becomes;
 //! - `pins`: the requests of pins in bpffs (`ls`, `show`, `unpin`);
 //! - `sources`: event sources (`events_open`, `watch_open`, `ringbuf_open`)
 //!   and their exports, `bpfx_next` and `bpfx_wake`;
-//! - `state`: the request of the state directory (`manifest`);
+//! - `state`: the requests of the state directory (`manifest`,
+//!   `desired_record`);
 //! - `views`: `view_create`, `view_open`, and `bpfx_read`, the data lane of
 //!   views.
 
@@ -73,6 +75,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "inspect" => object::inspect(op, p),
         "load" => object::load(op, p),
         "run" => object::run(op, p),
+        "file_read" => object::file_read(op, p),
         "ls" => pins::ls(op, p),
         "show" => pins::show(op, p),
         "unpin" => pins::unpin(op, p),
@@ -90,6 +93,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "unexpose" => expose::unexpose(op, p),
         "exposures" => expose::exposures(op, p),
         "manifest" => state::manifest(op, p),
+        "desired_record" => state::desired_record(op, p),
         "map_btf" => maps::map_btf(op, p),
         "ringbuf_open" => sources::ringbuf_open(op, p),
         "doctor" => doctor::doctor(op, p),

@@ -1,5 +1,6 @@
 //! The control requests of the ELF side: `inspect` (the object spec and its
-//! externs), `load`, and `run` (a program test-run, by pin or handle).
+//! externs), `load`, `run` (a program test-run, by pin or handle), and
+//! `file_read` (a file's sha256, and its text).
 
 use super::{params, to_json};
 use crate::error::{Error, Result};
@@ -84,4 +85,39 @@ pub fn run(op: &str, p: Value) -> Result<Value> {
         (None, Some(h)) => to_json(&crate::object::syscall::run_handle(h, &ctx)?),
         _ => Err(Error::invalid(op, "Give \"run\" either a path or a handle")),
     }
+}
+
+/// `file_read`: a file in (a regular file, at most `maxSize` bytes: 16 MiB
+/// by default), its sha256 out, and with `text` its text (UTF-8, invalid
+/// bytes replaced): a desired-state file, or an object file's fingerprint.
+pub fn file_read(op: &str, p: Value) -> Result<Value> {
+    use sha2::Digest as _;
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct P {
+        path: PathBuf,
+        max_size: Option<u64>,
+        #[serde(default)]
+        text: bool,
+    }
+    let P {
+        path,
+        max_size,
+        text,
+    } = params(op, p)?;
+    let bytes = spec::read_file(
+        &path,
+        max_size.unwrap_or(16 << 20),
+        "file",
+        "give a smaller file",
+    )?;
+    let sha256: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut out = serde_json::json!({ "sha256": sha256, "size": bytes.len() });
+    if text {
+        out["text"] = Value::String(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    Ok(out)
 }

@@ -1,5 +1,5 @@
-//! The control request of the state directory: `manifest`, what the user
-//! asked for.
+//! The control requests of the state directory: `manifest`, what the user
+//! asked for, and `desired_record`, what a desired-state file made.
 
 use super::{params, to_json};
 use crate::error::Result;
@@ -15,4 +15,17 @@ pub fn manifest(op: &str, p: Value) -> Result<Value> {
     }
     let P { state } = params(op, p)?;
     to_json(&crate::state::manifest::read(&state)?)
+}
+
+/// `desired_record`: a state directory and a change of what one
+/// desired-state file owns in; what the file owns now out.
+pub fn desired_record(op: &str, p: Value) -> Result<Value> {
+    #[derive(Deserialize)]
+    struct P {
+        state: PathBuf,
+        #[serde(flatten)]
+        change: crate::state::desired::Change,
+    }
+    let P { state, change } = params(op, p)?;
+    to_json(&crate::state::desired::record(&state, &change)?)
 }

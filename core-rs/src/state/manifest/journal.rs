@@ -41,7 +41,10 @@ impl JournalOp {
 /// some added at the end (what `expose`, `unexpose` and the watcher do).
 /// Linear, with no hashing: the common case is one entry in 40,000.
 pub(super) fn journal_ops(before: &Manifest, after: &Manifest) -> Option<Vec<JournalOp>> {
-    if before.version != after.version || before.rules != after.rules {
+    if before.version != after.version
+        || before.rules != after.rules
+        || before.desired != after.desired
+    {
         return None;
     }
     let (b, a) = (&before.exposures, &after.exposures);

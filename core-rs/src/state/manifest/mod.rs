@@ -1,4 +1,5 @@
-//! The manifest: what the user asked for (exposures and attach rules), kept
+//! The manifest: what the user asked for (exposures, attach rules, and what
+//! each desired-state file made), kept
 //! in `<state dir>/manifest.json`. Everything else is read back from the
 //! kernel and the filesystems. Written by temporary file, fsync and rename,
 //! under a lock; an exposure added or removed is one line appended (and
@@ -29,6 +30,7 @@ pub use watcher_lock::watcher_lock;
 use crate::attach::rule::Rule;
 use crate::error::Result;
 use crate::expose::exposure::Exposure;
+use crate::state::desired::Owned;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -46,6 +48,10 @@ pub struct Manifest {
     pub exposures: Vec<Exposure>,
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// What each desired-state file made (`bpfx apply`); absent in older
+    /// manifests, and left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub desired: Vec<Owned>,
 }
 
 impl Default for Manifest {
@@ -54,6 +60,7 @@ impl Default for Manifest {
             version: 1,
             exposures: Vec::new(),
             rules: Vec::new(),
+            desired: Vec::new(),
         }
     }
 }

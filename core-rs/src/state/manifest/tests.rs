@@ -372,3 +372,44 @@ fn exposures_go_to_the_journal_and_replay_once() {
     drop(lock);
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn a_manifest_without_desired_parses_and_what_files_made_round_trips() {
+    use crate::state::desired::{Change, OwnedEntry, change};
+    let old = br#"{"version":1,"exposures":[],"rules":[]}"#;
+    let mut m = parse(old).unwrap();
+    assert!(m.desired.is_empty());
+    assert!(
+        !serde_json::to_string(&m).unwrap().contains("desired"),
+        "an empty desired is not written"
+    );
+    let entry = |kind: &str, name: &str| OwnedEntry {
+        kind: kind.into(),
+        name: name.into(),
+        pins: vec![format!("/b/{name}").into()],
+        paths: Vec::new(),
+        spec: serde_json::json!({ "name": name }),
+        fingerprint: String::new(),
+    };
+    let put = |put: Vec<OwnedEntry>, drop: Vec<(String, String)>| Change {
+        file: "host".into(),
+        put,
+        drop,
+    };
+    change(
+        &mut m,
+        &put(vec![entry("view", "a"), entry("view", "b")], vec![]),
+    );
+    change(&mut m, &put(vec![entry("view", "a")], vec![]));
+    assert_eq!(m.desired.len(), 1);
+    assert_eq!(m.desired[0].entries.len(), 2, "a put replaces its like");
+    let text = serde_json::to_vec(&m).unwrap();
+    assert_eq!(parse(&text).unwrap(), m);
+    change(&mut m, &put(vec![], vec![("view".into(), "a".into())]));
+    assert_eq!(m.desired[0].entries, vec![entry("view", "b")]);
+    change(&mut m, &put(vec![], vec![("view".into(), "b".into())]));
+    assert!(
+        m.desired.is_empty(),
+        "a file with nothing left is forgotten"
+    );
+}

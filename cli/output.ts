@@ -69,8 +69,13 @@ export function denoIo(): Io {
   };
 }
 
+// What a terminal would act on: C0 and C1 controls, DEL, bidi overrides.
 // deno-lint-ignore no-control-regex
-const UNSAFE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+// The same but for the newlines and tabs that lay out the CLI's lines.
+const UNSAFE_IN_LINES =
+  // deno-lint-ignore no-control-regex
+  /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * `text` safe for a terminal: C0 and C1 control characters (escape sequences
@@ -80,7 +85,7 @@ const UNSAFE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
  * colours or reorder what is shown. Text bpfx wrote itself passes unchanged.
  */
 export function escapeText(text: string): string {
-  return escapeExcept(text, "");
+  return escapeAll(text, UNSAFE);
 }
 
 /**
@@ -89,22 +94,24 @@ export function escapeText(text: string): string {
  * through on its way out ({@linkcode withJson}), whatever built it.
  */
 export function escapeLines(text: string): string {
-  return escapeExcept(text, "\n\t");
+  return escapeAll(text, UNSAFE_IN_LINES);
 }
 
-function escapeExcept(text: string, keep: string): string {
-  if (!UNSAFE.test(text)) return text;
-  let out = "";
-  for (const ch of text) {
-    const c = ch.codePointAt(0)!;
-    if (keep.includes(ch)) out += ch;
-    else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
-      out += `\\x${c.toString(16).padStart(2, "0")}`;
-    } else if ((c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) {
-      out += `\\u{${c.toString(16)}}`;
-    } else out += ch;
-  }
-  return out;
+/**
+ * `text` with each character `unsafe` matches written as `\xNN` (controls,
+ * DEL) or `\u{NNNN}` (bidi). Text with none, such as a large JSON document,
+ * is returned as it is, with no copy.
+ */
+function escapeAll(text: string, unsafe: RegExp): string {
+  unsafe.lastIndex = 0;
+  if (!unsafe.test(text)) return text;
+  unsafe.lastIndex = 0;
+  return text.replace(unsafe, (ch) => {
+    const c = ch.charCodeAt(0);
+    return c <= 0x9f
+      ? `\\x${c.toString(16).padStart(2, "0")}`
+      : `\\u{${c.toString(16)}}`;
+  });
 }
 
 /** How a table column is aligned. */

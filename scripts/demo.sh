@@ -97,14 +97,14 @@ else
 	sleep 300 &
 	sleeper=$!
 	echo "$sleeper" >"$CG/web/backend/cgroup.procs"
-	step "$BPFX" attach build/examples/cgstat.bpf.o:cgstat --cgroup-root "$CG" \
+	step "$BPFX" rule add build/examples/cgstat.bpf.o:cgstat --cgroup-root "$CG" \
 		--pin-root "$B/views" --expose-root "$M" --name cgstat --state "$S"
 	step find "$M" -name cgstat
 	step cat "$M/web/backend/cgstat"
 	echo "(cgroup id of web/backend: $(stat -c %i "$CG/web/backend"))"
 	step "$BPFX" cat "$M/batch/cgstat"
 	step mkdir "$CG/batch/nightly"
-	step "$BPFX" attach build/examples/cgstat.bpf.o:cgstat --cgroup-root "$CG" \
+	step "$BPFX" rule add build/examples/cgstat.bpf.o:cgstat --cgroup-root "$CG" \
 		--pin-root "$B/views" --expose-root "$M" --name cgstat --state "$S"
 	step "$BPFX" view build/examples/tasks.bpf.o:tasks "$B/sleeper" --pid "$sleeper"
 	step "$BPFX" cat "$B/sleeper"
@@ -129,7 +129,7 @@ else
 	wait "$watcher"
 	watcher=
 	step "$BPFX" exposures --state "$S"
-	step "$BPFX" detach --pin-root "$B/views" --expose-root "$M" --state "$S"
+	step "$BPFX" rule rm --pin-root "$B/views" --expose-root "$M" --state "$S"
 	left=$(find "$M" -mindepth 1)
 	if [[ -n $left ]]; then
 		echo "demo: mirror files left behind:" >&2

@@ -12,8 +12,8 @@ OBJ=build/tests/cgroup_progs.bpf.o
 CG2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 top="$CG2/bpfxbench-cl-$$"
 cleanup() {
-	./bpfx detach --pin-root "$B/cgl" --json >/dev/null 2>&1 || true
-	./bpfx detach --pin-root "$B/ccgl" --json >/dev/null 2>&1 || true
+	./bpfx rule rm --pin-root "$B/cgl" --json >/dev/null 2>&1 || true
+	./bpfx rule rm --pin-root "$B/ccgl" --json >/dev/null 2>&1 || true
 	if [ -d "$top" ]; then
 		find "$top" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
 		rmdir "$top" 2>/dev/null || true
@@ -32,16 +32,16 @@ done
 t() { local s e; s=$(date +%s%N); "$@" >"$out/last.json"; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
 # How many items the last report has in its list $1.
 n() { "$DENO" eval --no-check "console.log(JSON.parse(Deno.readTextFileSync('$out/last.json')).$1.length)"; }
-attach=(./bpfx attach "$OBJ:egress_count" --cgroup-root "$top" --depth 2 --pin-root "$B/cgl" --name egress --json)
+attach=(./bpfx rule add "$OBJ:egress_count" --cgroup-root "$top" --depth 2 --pin-root "$B/cgl" --name egress --json)
 first=$(t "${attach[@]}")
 made=$(n made)
 second=$(t "${attach[@]}")
 kept=$(n kept)
-third=$(t ./bpfx detach --pin-root "$B/cgl" --json)
+third=$(t ./bpfx rule rm --pin-root "$B/cgl" --json)
 # The C floor, in the same run: libbpf, bpf_link_create and a pin per
 # cgroup (build/bench/cgroup_links_c, from bench/cgroup_links_c.c).
 read -r c_made c_ms < <(build/bench/cgroup_links_c "$OBJ" egress_count "$top" 2 "$B/ccgl" egress)
-c_detach=$(t ./bpfx detach --pin-root "$B/ccgl" --json)
+c_detach=$(t ./bpfx rule rm --pin-root "$B/ccgl" --json)
 printf '%-44s %8s\n' "operation (whole process)" "ms"
 printf '%-44s %8s\n' "attach, $made links made" "$first"
 printf '%-44s %8s\n' "C floor (libbpf), $c_made links made" "$c_ms"

@@ -59,15 +59,15 @@ total=$(find "$top" -type d | wc -l)
 echo "(the subtree has $total cgroups)"
 mkdir -p "$out/mirror"
 t() { local s e; s=$(date +%s%N); "$@" >/dev/null; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
-first=$(t ./bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root "$top" --pin-root "$B/views" --expose-root "$out/mirror" --name stat --json)
-second=$(t ./bpfx attach build/examples/cgstat.bpf.o:cgstat --cgroup-root "$top" --pin-root "$B/views" --expose-root "$out/mirror" --name stat --json)
+first=$(t ./bpfx rule add build/examples/cgstat.bpf.o:cgstat --cgroup-root "$top" --pin-root "$B/views" --expose-root "$out/mirror" --name stat --json)
+second=$(t ./bpfx rule add build/examples/cgstat.bpf.o:cgstat --cgroup-root "$top" --pin-root "$B/views" --expose-root "$out/mirror" --name stat --json)
 made=$(find "$out/mirror" -name stat | wc -l)
-third=$(t ./bpfx detach --pin-root "$B/views" --expose-root "$out/mirror" --json)
+third=$(t ./bpfx rule rm --pin-root "$B/views" --expose-root "$out/mirror" --json)
 # The C floor, in the same run: libbpf, one self-order link per cgroup,
 # pinned and symlinked (build/bench/attach_c, from bench/attach_c.c).
 mkdir -p "$out/cmirror"
 read -r c_made c_ms < <(build/bench/attach_c build/examples/cgstat.bpf.o cgstat "$top" "$B/cviews" "$out/cmirror" stat)
-./bpfx detach --pin-root "$B/cviews" --expose-root "$out/cmirror" --json >/dev/null
+./bpfx rule rm --pin-root "$B/cviews" --expose-root "$out/cmirror" --json >/dev/null
 printf '%-40s %8s\n' "operation (whole process)" "ms"
 printf '%-40s %8s\n' "attach, $total views made" "$first"
 printf '%-40s %8s\n' "C floor (libbpf), $c_made views made" "$c_ms"

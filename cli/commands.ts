@@ -239,7 +239,8 @@ export const EXPOSE: Leaf = leaf({
   name: "expose",
   summary: "put a pinned object at a path outside bpffs, and record it",
   help: `PATH is a new file, absolute, in an existing directory reached without
-symlinks; an existing file is never replaced. It becomes a symlink to PIN, or
+symlinks (with --parents, its missing directories are made, and removed again
+if the exposure fails); an existing file is never replaced. It becomes a symlink to PIN, or
 with --bind an empty file with PIN bind-mounted on it (which holds the object
 until it is unmounted). The exposure is recorded in the state directory, and
 \`bpfx watch\` removes it when PIN goes.
@@ -265,8 +266,8 @@ Examples:
     },
     parents: {
       type: "boolean",
-      help: "with --into, make PATH's missing directories there",
-      needs: ["into"],
+      help:
+        "make PATH's missing directories (inside the container with --into)",
     },
     state: STATE,
   },

@@ -266,8 +266,7 @@ Examples:
     },
     parents: {
       type: "boolean",
-      help:
-        "make PATH's missing directories (inside the container with --into)",
+      help: "make PATH's missing directories (there, with --into)",
     },
     state: STATE,
   },

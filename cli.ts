@@ -352,6 +352,9 @@ export async function main(
       return 0;
     }
     try {
+      // Imported by URL, the core is downloaded now (nothing to do else).
+      const { ready } = await import("./src/doctor.ts");
+      await ready();
       return await command.run({
         io,
         args: parsed.args as never,

@@ -27,9 +27,10 @@
  *
  * Permissions: `--allow-ffi` always, `--allow-env=BPFX_LIB` to honour the
  * `BPFX_LIB` override, and `--allow-env=BPFX_STATE` to honour that one.
- * Imported over https, the first run also downloads the core into Deno's
- * cache, which needs `--allow-net`, `--allow-read`, `--allow-write` and
- * `--allow-env`. Most calls need root or CAP_BPF on a kernel with bpffs;
+ * Imported over https, the import needs `--allow-import`, and the first run
+ * downloads the core into Deno's cache when {@linkcode ready} is awaited,
+ * which needs `--allow-net`, `--allow-read`, `--allow-write` and
+ * `--allow-env`: `await ready()` once before the first call. Most calls need root or CAP_BPF on a kernel with bpffs;
  * {@linkcode inspect} and {@linkcode doctor} need neither; the watcher and
  * {@linkcode watchFs} need CAP_SYS_ADMIN (fanotify) and Linux 5.9.
  *
@@ -282,6 +283,7 @@ export {
   type DoctorReport,
   type LibraryLocation,
   libraryLocation,
+  ready,
 } from "./src/doctor.ts";
 export { mountBpffs, unmount } from "./src/mounts.ts";
 export { VERSION, version, type VersionInfo } from "./src/version.ts";

@@ -239,9 +239,10 @@ export const EXPOSE: Leaf = leaf({
   name: "expose",
   summary: "put a pinned object at a path outside bpffs, and record it",
   help: `PATH is a new file, absolute, in an existing directory reached without
-symlinks; an existing file is never replaced. It becomes a symlink to PIN, or
-with --bind an empty file with PIN bind-mounted on it (which holds the object
-until it is unmounted). The exposure is recorded in the state directory, and
+symlinks (--parents makes the missing ones, and removes them again if the
+exposure fails); an existing file is never replaced. It becomes a symlink to
+PIN, or with --bind an empty file with PIN bind-mounted on it (which holds the
+object until it is unmounted). The exposure is recorded in the state directory, and
 \`bpfx watch\` removes it when PIN goes.
 
 With --into PID, PATH is inside the mount namespace of process PID (a
@@ -265,8 +266,7 @@ Examples:
     },
     parents: {
       type: "boolean",
-      help: "with --into, make PATH's missing directories there",
-      needs: ["into"],
+      help: "make PATH's missing directories (there, with --into)",
     },
     state: STATE,
   },

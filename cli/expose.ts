@@ -56,9 +56,8 @@ export function exposeCommand(
     path,
     bind: flags.bind === true,
     state: stateOf(flags),
-    ...(flags.into === undefined
-      ? {}
-      : { into: flags.into, parents: flags.parents === true }),
+    parents: flags.parents === true,
+    ...(flags.into === undefined ? {} : { into: flags.into }),
   });
   if (flags.json) printJson(io, x);
   else io.out(describeExposure(x));

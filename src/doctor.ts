@@ -1,14 +1,15 @@
 /**
  * Checks that this machine can run bpfx: kernel, bpffs, cgroup2, BTF and
  * privileges ({@linkcode doctor}); and where the core library was found
- * ({@linkcode libraryLocation}).
+ * ({@linkcode libraryLocation}), and waiting for its download when this
+ * module was imported by URL ({@linkcode ready}).
  *
  * @module
  */
 
 import { call } from "./_call.ts";
 
-export { type LibraryLocation, libraryLocation } from "./ffi.ts";
+export { type LibraryLocation, libraryLocation, ready } from "./ffi.ts";
 
 /** One check made by {@linkcode doctor}. */
 export interface DoctorCheck {

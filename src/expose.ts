@@ -162,7 +162,11 @@ export interface ExposeOptions extends StateOptions {
    * a PID that now names another process.
    */
   into?: number | { pid: number; startTime?: number };
-  /** With `into`: make the missing directories of `path` there (mode 0755). */
+  /**
+   * Make the missing directories of `path` (mode 0755), on the host or,
+   * with `into`, inside the container: by handle, through no symlink, and
+   * removed again when the exposure fails.
+   */
   parents?: boolean;
 }
 
@@ -190,6 +194,12 @@ export interface ExposeOptions extends StateOptions {
  * the one meant; a symlink among `path`'s directories there; a file at
  * `path` there.
  *
+ * With `parents`, the missing directories of `path` are made (mode 0755),
+ * each from a handle on its parent: a symlink on the way is refused, a
+ * directory made is opened only on the mount it was made on, and the
+ * directories made are removed again when the exposure cannot be made or
+ * recorded.
+ *
  * Needs `--allow-ffi`, `--allow-env=BPFX_STATE` to honour that variable,
  * and root (CAP_BPF to open the pin, write access to the directories;
  * CAP_SYS_ADMIN for `bind`, which uses the new mount API of Linux 5.2).
@@ -202,7 +212,7 @@ export interface ExposeOptions extends StateOptions {
  * ```
  *
  * @throws {BpfNotFoundError} when nothing is pinned at `pin`, or the
- * directory of `path` does not exist.
+ * directory of `path` does not exist (and `parents` is not set).
  * @throws {BpfAlreadyExistsError} when a file is at `path` (it is kept) or
  * an exposure is recorded there.
  * @throws {BpfError} of kind `invalid` when `path` is not absolute, is on
@@ -221,7 +231,8 @@ export function expose(pin: string, options: ExposeOptions): Exposure {
     pin,
     path: options.path,
     bind: options.bind === true || into !== undefined,
-    ...(into === undefined ? {} : { into, parents: options.parents === true }),
+    parents: options.parents === true,
+    ...(into === undefined ? {} : { into }),
   });
 }
 

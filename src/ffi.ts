@@ -12,8 +12,12 @@
  *    `$DENO_DIR`, else `$XDG_CACHE_HOME/deno`, else `~/.cache/deno`. On a
  *    miss, `dist/manifest.json` beside the module names the file to fetch and
  *    its sha256; the download is checked, written to a temporary file and
- *    renamed into place. This step runs when the module is imported (the API
- *    is synchronous), and any failure is thrown on first use.
+ *    renamed into place. The download is asynchronous and the API is not, so
+ *    it runs when {@linkcode ready} is awaited, never at import: a call made
+ *    before the library is in the cache throws a `BpfError` that says to
+ *    `await ready()`, or the download's own error once one has failed. A
+ *    library already in the cache is opened on first use, with no
+ *    `ready()`.
  *
  * @module
  */
@@ -427,18 +431,20 @@ function locate(): LibraryLocation {
     const url = new URL(`../dist/libbpfx_core-${TARGET}.so`, MODULE_URL);
     return { path: decodeURIComponent(url.pathname), source: "dist" };
   }
-  if (remoteResult === undefined) {
-    throw new BpfError(
-      `Cannot load the bpfx core for "${MODULE_URL.href}": the download has not finished`,
-      {
-        kind: "internal",
-        op: "dlopen",
-        hint: "await the module's import before calling it",
-      },
-    );
-  }
   if (remoteResult instanceof Error) throw remoteResult;
-  return remoteResult;
+  if (remoteResult !== undefined) return remoteResult;
+  const cached = cachedLibrary();
+  if (cached !== undefined) return cached;
+  throw new BpfError(
+    `Cannot load the bpfx core for "${MODULE_URL.href}": it is not downloaded yet`,
+    {
+      kind: "invalid",
+      op: "dlopen",
+      hint: pending === undefined
+        ? "`await ready()` (exported by mod.ts) once before the first call: it downloads the core into the cache"
+        : "the download has not finished: `await ready()` before the first call",
+    },
+  );
 }
 
 function isMissing(path: string, cause: unknown): boolean {
@@ -531,6 +537,12 @@ function openError(where: LibraryLocation, cause: unknown): AnyBpfError {
 // ---------------------------------------------------------------------------
 // Remote modules: fetch, check and cache the library.
 
+/** Whether reading the environment variable `name` is allowed. */
+function envAllowed(name: string): boolean {
+  return Deno.permissions.querySync({ name: "env", variable: name }).state ===
+    "granted";
+}
+
 function cacheRoot(): string {
   const denoDir = env("DENO_DIR");
   if (denoDir) return denoDir;
@@ -538,6 +550,23 @@ function cacheRoot(): string {
   if (xdg) return `${xdg}/deno`;
   const home = env("HOME");
   if (home) return `${home}/.cache/deno`;
+  const denied = ["DENO_DIR", "XDG_CACHE_HOME", "HOME"].filter((name) =>
+    !envAllowed(name)
+  );
+  if (denied.length > 0) {
+    throw new BpfError(
+      `Cannot find a cache directory for the bpfx core: reading ${
+        denied.join(", ")
+      } is not allowed`,
+      {
+        kind: "permission",
+        op: "cache",
+        hint: `add --allow-env=${
+          denied.join(",")
+        } (or --allow-env), or set BPFX_LIB and allow reading it`,
+      },
+    );
+  }
   throw new BpfError(
     "Cannot find a cache directory for the bpfx core: none of DENO_DIR, XDG_CACHE_HOME and HOME is set",
     {
@@ -692,24 +721,52 @@ async function writeAtomic(
   }
 }
 
-async function fetchLibrary(): Promise<LibraryLocation> {
-  const manifestUrl = new URL("../dist/manifest.json", MODULE_URL);
+const MANIFEST_URL = new URL("../dist/manifest.json", MODULE_URL);
+
+/**
+ * A synchronous SHA-256 for the cache's key, from `node:crypto` (WebCrypto
+ * has none). Imported only by a module loaded over http(s): a local import
+ * pays nothing for it (about 20 ms otherwise). A built-in module's import
+ * cannot fail the way a download can, so this await is no import-time
+ * failure.
+ */
+const nodeCrypto = REMOTE ? await import("node:crypto") : undefined;
+
+/**
+ * Where the manifest last fetched from this module's URL is kept, so a
+ * later run finds the library with no network: named by its URL's sha256.
+ */
+function manifestCopyPath(root: string): string {
+  const key = nodeCrypto!.createHash("sha256").update(MANIFEST_URL.href)
+    .digest("hex");
+  return `${root}/manifests/${key}.json`;
+}
+
+/**
+ * The library of the cached manifest, when both are in the cache, found
+ * synchronously; `undefined` when either is missing.
+ */
+function cachedLibrary(): LibraryLocation | undefined {
   const root = `${cacheRoot()}/bpfx`;
-  // The manifest last fetched from this URL, so later runs need no network.
-  const key = await sha256Hex(new TextEncoder().encode(manifestUrl.href));
-  const manifestCopy = `${root}/manifests/${key}.json`;
-  let manifestBytes: Uint8Array | undefined;
+  let manifestBytes: Uint8Array;
   try {
-    manifestBytes = await Deno.readFile(manifestCopy);
+    manifestBytes = Deno.readFileSync(manifestCopyPath(root));
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw toBpfError(error);
   }
-  if (manifestBytes !== undefined) {
-    const manifest = parseManifest(manifestUrl, manifestBytes);
-    const entry = libraryEntry(manifestUrl, manifest);
-    const path = `${root}/${manifest.version}/${entry.sha256}/libbpfx_core.so`;
-    if (exists(path)) return { path, source: "cache" };
-  }
+  const manifest = parseManifest(MANIFEST_URL, manifestBytes);
+  const entry = libraryEntry(MANIFEST_URL, manifest);
+  const path = `${root}/${manifest.version}/${entry.sha256}/libbpfx_core.so`;
+  return exists(path) ? { path, source: "cache" } : undefined;
+}
+
+async function fetchLibrary(): Promise<LibraryLocation> {
+  const cached = cachedLibrary();
+  if (cached !== undefined) return cached;
+  const manifestUrl = MANIFEST_URL;
+  const root = `${cacheRoot()}/bpfx`;
+  const manifestCopy = manifestCopyPath(root);
   const fresh = await download(manifestUrl);
   const manifest = parseManifest(manifestUrl, fresh);
   const entry = libraryEntry(manifestUrl, manifest);
@@ -745,12 +802,38 @@ function toBpfError(error: unknown): AnyBpfError {
       kind: error instanceof Deno.errors.NotCapable ? "permission" : "os",
       op: "fetch",
       hint:
-        "a module imported by URL needs --allow-net, --allow-read, --allow-write and --allow-env the first time, or BPFX_LIB",
+        "a module imported by URL needs --allow-import, --allow-net, --allow-read, --allow-write and --allow-env the first time, or BPFX_LIB",
       cause: error,
     },
   );
 }
 
-if (REMOTE && !env("BPFX_LIB")) {
-  remoteResult = await fetchLibrary().catch(toBpfError);
+/** The download under way, if {@linkcode ready} started one. */
+let pending: Promise<void> | undefined;
+
+/**
+ * Resolves when the core library can be opened without waiting: at once for
+ * a module imported from a file, with `BPFX_LIB` set, or with the library
+ * already in the per-user cache; for a module imported over http(s), after
+ * downloading, checking and caching it. Await it once before the first call
+ * of a module imported by URL. It rejects with the download's error (which
+ * the synchronous calls then throw too); awaiting it again tries again.
+ */
+export function ready(): Promise<void> {
+  if (!REMOTE || (env("BPFX_LIB") ?? "") !== "") return Promise.resolve();
+  if (remoteResult !== undefined && !(remoteResult instanceof Error)) {
+    return Promise.resolve();
+  }
+  pending ??= fetchLibrary().then(
+    (where) => {
+      remoteResult = where;
+    },
+    (error) => {
+      remoteResult = toBpfError(error);
+      throw remoteResult;
+    },
+  ).finally(() => {
+    pending = undefined;
+  });
+  return pending;
 }

@@ -135,7 +135,7 @@ const PASSED = [
   "SSL_CERT_DIR",
 ];
 
-async function freshCase(): Promise<Case> {
+async function freshCase(extra: Record<string, string> = {}): Promise<Case> {
   const dir = await Deno.makeTempDir({ prefix: "bpfxurl-" });
   const denoDir = `${dir}/deno`;
   const work = `${dir}/work`;
@@ -145,6 +145,7 @@ async function freshCase(): Promise<Case> {
     DENO_DIR: denoDir,
     NO_COLOR: "1",
     DENO_NO_UPDATE_CHECK: "1",
+    ...extra,
   };
   for (const name of PASSED) {
     const value = Deno.env.get(name);
@@ -270,13 +271,14 @@ kernelTest(
 );
 
 Deno.test(
-  "mod.ts by URL gives version() from an empty DENO_DIR, then offline from the cache",
+  "mod.ts by URL gives version() after ready() from an empty DENO_DIR, then offline from the cache without ready()",
   async () => {
     await using c = await freshCase();
     await using server = serveRepo();
     await Deno.writeTextFile(
       `${c.work}/version.ts`,
       `import * as bpfx from "${server.url}mod.ts";
+if (Deno.args[0] === "ready") await bpfx.ready();
 console.log(JSON.stringify(bpfx.version()));
 console.log(JSON.stringify(bpfx.libraryLocation()));
 `,
@@ -293,9 +295,10 @@ console.log(JSON.stringify(bpfx.libraryLocation()));
         label,
       );
     };
-    check(await c.deno(["run", "-A", "version.ts"]), "first run");
+    check(await c.deno(["run", "-A", "version.ts", "ready"]), "first run");
     await assertCached(c, server);
 
+    // Offline, and with no ready(): the cached library opens synchronously.
     await server.stop();
     check(
       await c.deno(["run", "-A", "--cached-only", "version.ts"]),
@@ -376,5 +379,148 @@ Deno.test(
       assert.ok(server.requests.includes(missing), `${label}: requested`);
       assert.deepEqual(await files(`${c.denoDir}/bpfx`), [], label);
     }
+  },
+);
+
+/** The `deno run` flags that docs/api.md's "Import by URL" lists. */
+async function documentedFlags(): Promise<string[]> {
+  const text = await Deno.readTextFile(`${ROOT}/docs/api.md`);
+  const section = text.slice(text.indexOf("## Import by URL"));
+  const line = section.split("\n").find((l) => l.startsWith("deno run --"));
+  assert.ok(line, "docs/api.md's Import by URL shows no `deno run` line");
+  return line.split(" ").filter((w) => w.startsWith("--allow-"));
+}
+
+/** A script that imports mod.ts from `server` and reports each step. */
+async function writeSteps(c: Case, server: Server): Promise<void> {
+  await Deno.writeTextFile(
+    `${c.work}/steps.ts`,
+    `import * as bpfx from "${server.url}mod.ts";
+const report = (step: string, e: unknown) =>
+  console.log(JSON.stringify({
+    step,
+    bpf: bpfx.isBpfError(e),
+    message: e instanceof Error ? e.message : String(e),
+    hint: bpfx.isBpfError(e) ? e.hint : undefined,
+  }));
+console.log(JSON.stringify({ step: "imported" }));
+try {
+  bpfx.version();
+  console.log(JSON.stringify({ step: "early call", ok: true }));
+} catch (e) {
+  report("early call", e);
+}
+try {
+  await bpfx.ready();
+  console.log(JSON.stringify({ step: "ready", ok: true }));
+} catch (e) {
+  report("ready", e);
+}
+try {
+  console.log(JSON.stringify({ step: "call", ok: true, value: bpfx.version() }));
+} catch (e) {
+  report("call", e);
+}
+`,
+  );
+}
+
+/** The steps `steps.ts` printed, by name. */
+function steps(
+  o: Output,
+  label: string,
+): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const line of o.stdout.trimEnd().split("\n")) {
+    if (line === "") continue;
+    let doc: Record<string, unknown>;
+    try {
+      doc = JSON.parse(line);
+    } catch {
+      assert.fail(`${label}: not JSON: ${line}\n${dump(label, o)}`);
+    }
+    out[String(doc["step"])] = doc;
+  }
+  return out;
+}
+
+Deno.test(
+  "mod.ts by URL runs from an empty DENO_DIR with exactly the permissions docs/api.md lists",
+  async () => {
+    const flags = await documentedFlags();
+    await using c = await freshCase();
+    await using server = serveRepo();
+    await writeSteps(c, server);
+    const o = await c.deno(["run", ...flags, "steps.ts"]);
+    assert.equal(o.code, 0, dump("documented flags", o));
+    const s = steps(o, "documented flags");
+    assert.equal(s["ready"]?.["ok"], true, dump("documented flags", o));
+    assert.deepEqual(s["call"]?.["value"], version());
+    await assertCached(c, server);
+  },
+);
+
+Deno.test(
+  "mod.ts by URL imports even when the download fails: a call before ready() says to await it, ready() rejects with the download's error, and later calls throw it",
+  async () => {
+    await using c = await freshCase();
+    await using server = serveRepo({ [MANIFEST_PATH]: null });
+    await writeSteps(c, server);
+    const o = await c.deno(["run", "-A", "steps.ts"]);
+    const label = "404 manifest";
+    assert.equal(o.code, 0, dump(label, o));
+    const s = steps(o, label);
+    assert.ok(s["imported"], dump(label, o));
+    const early = s["early call"];
+    assert.equal(early?.["bpf"], true, dump(label, o));
+    assert.match(String(early?.["message"]), /not downloaded yet/);
+    assert.match(String(early?.["hint"]), /await ready\(\)/);
+    assert.equal(
+      server.requests.filter((p) => p === MANIFEST_PATH).length,
+      1,
+      "ready() fetched the manifest once",
+    );
+    const url = `${server.url}${MANIFEST_PATH.slice(1)}`;
+    const message = `Cannot fetch "${url}": HTTP 404`;
+    assert.deepEqual(
+      [s["ready"]?.["bpf"], s["ready"]?.["message"]],
+      [true, message],
+      dump(label, o),
+    );
+    assert.deepEqual(
+      [s["call"]?.["bpf"], s["call"]?.["message"]],
+      [true, message],
+      dump(label, o),
+    );
+    assert.deepEqual(await files(`${c.denoDir}/bpfx`), [], label);
+  },
+);
+
+Deno.test(
+  "mod.ts by URL without --allow-env names the permission to add, with DENO_DIR, XDG_CACHE_HOME and HOME all set",
+  async () => {
+    await using c = await freshCase({ HOME: "/root", XDG_CACHE_HOME: "/tmp" });
+    await using server = serveRepo();
+    await writeSteps(c, server);
+    const flags = (await documentedFlags()).filter((f) =>
+      !f.startsWith("--allow-env")
+    );
+    const o = await c.deno(["run", ...flags, "steps.ts"]);
+    const label = "no --allow-env";
+    assert.equal(o.code, 0, dump(label, o));
+    const s = steps(o, label);
+    const r = s["ready"];
+    assert.equal(r?.["bpf"], true, dump(label, o));
+    assert.equal(
+      r?.["message"],
+      "Cannot find a cache directory for the bpfx core: reading DENO_DIR, XDG_CACHE_HOME, HOME is not allowed",
+    );
+    assert.match(
+      String(r?.["hint"]),
+      /--allow-env=DENO_DIR,XDG_CACHE_HOME,HOME/,
+    );
+    assert.ok(!/is set/.test(String(r?.["message"])), String(r?.["message"]));
+    assert.equal(s["call"]?.["message"], r?.["message"], dump(label, o));
+    assert.deepEqual(await files(`${c.denoDir}/bpfx`), [], label);
   },
 );

@@ -713,6 +713,101 @@ kernelTest(
 // Refusals: a clear error, and nothing lost
 
 kernelTest(
+  "expose() with parents makes the missing directories on the host, refuses a symlink on the way, and removes what it made when the exposure fails",
+  async () => {
+    await using b = await privateBpffs();
+    await using x = await tempDir("bpfxparents-");
+    await using state = await privateState();
+    await using bad = await privateState();
+    const pin = `${b.path}/tasks`;
+    createView(`${TASKS}:tasks`, { pin });
+
+    // Made on the host, by the API (a symlink) and the CLI (a bind mount).
+    const deep = `${x.path}/a/b/c/tasks`;
+    const made = expose(pin, { path: deep, parents: true, state: state.path });
+    assert.equal(made.mode, "symlink");
+    assert.equal(await Deno.readLink(deep), pin);
+    for (const d of ["a", "a/b", "a/b/c"]) {
+      const st = await Deno.lstat(`${x.path}/${d}`);
+      assert.ok(st.isDirectory, d);
+      assert.equal(st.mode! & 0o7777, 0o755, `${d}: mode`);
+    }
+    const io = captureIo();
+    const bound = `${x.path}/a/d/e/tasks`;
+    assert.equal(
+      await main(
+        [
+          "expose",
+          pin,
+          bound,
+          "--bind",
+          "--parents",
+          "--state",
+          state.path,
+          "--json",
+        ],
+        { io },
+      ),
+      0,
+      io.stderr(),
+    );
+    assert.ok(await mounted(bound), "bind-mounted at the new path");
+    assert.equal(exposures({ state: state.path }).length, 2);
+    await unexpose(bound, { state: state.path });
+    await unexpose(deep, { state: state.path });
+
+    // A symlink on the way is refused, and nothing is made through it.
+    await Deno.symlink("/etc", `${x.path}/link`);
+    const name = `bpfx-hostile-${crypto.randomUUID()}`;
+    const through = `${x.path}/link/${name}/sub/tasks`;
+    let e = await rejected(() =>
+      expose(pin, { path: through, parents: true, state: state.path })
+    );
+    assert.equal(e.kind, "invalid");
+    assert.equal(
+      e.message,
+      `Cannot expose at "${through}": a directory on the way to it is a symlink`,
+    );
+    assert.ok(!(await exists(`/etc/${name}`)), "nothing made in /etc");
+
+    // Fails after making directories: nothing of them is left.
+    const before = await tree(x.path);
+    // 1. the path is on bpffs (the directories made there are removed);
+    e = await rejected(() =>
+      expose(pin, {
+        path: `${b.path}/n1/n2/f`,
+        parents: true,
+        state: state.path,
+      })
+    );
+    assert.match(e.message, /it is on bpffs; pin there instead$/);
+    assert.ok(!(await exists(`${b.path}/n1`)), "nothing left on bpffs");
+    // 2. an exposure is recorded there already (its directories went);
+    const recorded = `${x.path}/r/s/tasks`;
+    expose(pin, { path: recorded, parents: true, state: state.path });
+    await Deno.remove(`${x.path}/r`, { recursive: true });
+    e = await rejected(() =>
+      expose(pin, { path: recorded, parents: true, state: state.path })
+    );
+    assert.ok(e instanceof Deno.errors.AlreadyExists, e.message);
+    assert.ok(!(await exists(`${x.path}/r`)), "recorded there: nothing left");
+    // 3. the manifest is corrupt, so nothing can be recorded.
+    await Deno.writeTextFile(`${bad.path}/manifest.json`, "{");
+    e = await rejected(() =>
+      expose(pin, {
+        path: `${x.path}/q/w/tasks`,
+        parents: true,
+        state: bad.path,
+      })
+    );
+    assert.match(e.message, /is corrupt/);
+    assert.ok(!(await exists(`${x.path}/q`)), "corrupt manifest: nothing left");
+    assert.deepEqual(await tree(x.path), before);
+  },
+  { needs: ["iterator task"] },
+);
+
+kernelTest(
   "expose() refuses a symlink on the way, a file in place, a missing pin, a corrupt manifest; a second watcher is busy",
   async () => {
     await using b = await privateBpffs();

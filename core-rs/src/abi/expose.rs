@@ -51,7 +51,9 @@ pub fn expose(op: &str, p: Value) -> Result<Value> {
     } else {
         crate::expose::exposure::Mode::Symlink
     };
-    to_json(&crate::state::exposures::expose(&state, &pin, &path, mode)?)
+    to_json(&crate::state::exposures::expose(
+        &state, &pin, &path, mode, parents,
+    )?)
 }
 
 /// `unexpose`: an exposed path (maybe in a container) in, what went out.

@@ -19,12 +19,23 @@ use crate::expose::exposure::{Exposure, Mode, MountRecord};
 use crate::expose::pin::{Pin, open_recorded_pin, resolve_pin};
 use crate::expose::place::{Removal, exists_error, is_our_mount, remove_placeholder, split};
 use crate::fs::mounts::{self, BPF_FS_MAGIC};
-use crate::fs::paths::{self, Dir, MountId};
+use crate::fs::paths::{self, Dir, Made, MountId};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-fn open_parent(dir: &Path, path: &Path) -> Result<Dir> {
-    Dir::open(dir).map_err(|e| {
+/// Opens the directory `dir` of the exposure at `path`, with no symlink on
+/// the way; with `parents`, makes what is missing of it (mode 0755) by
+/// handle from `/` ([`Dir::open_making`]), and returns what it made.
+fn open_parent(dir: &Path, path: &Path, parents: bool) -> Result<(Dir, Made)> {
+    let opened = if parents {
+        Dir::open(Path::new("/")).and_then(|root| {
+            let rel: PathBuf = dir.components().skip(1).collect();
+            root.open_making(&rel, 0o755)
+        })
+    } else {
+        Dir::open(dir).map(|d| (d, Made::default()))
+    };
+    opened.map_err(|e| {
         let err = Error::sys(format!("Cannot expose at {}", q(path)), e).with_path(path);
         match err.errno {
             libc::ELOOP => err
@@ -40,7 +51,7 @@ fn open_parent(dir: &Path, path: &Path) -> Result<Dir> {
                     q(path),
                     q(dir)
                 ))
-                .with_hint("make the directory first"),
+                .with_hint("make the directory first, or give --parents"),
             _ => err,
         }
     })
@@ -54,9 +65,16 @@ pub struct Prepared {
     pin: Pin,
     dir: Dir,
     name: String,
+    made: Made,
 }
 
 impl Prepared {
+    /// Removes the directories that [`prepare`] made for the exposure
+    /// (with `parents`): for when it could not be made or recorded.
+    pub fn undo(self) {
+        self.made.undo();
+    }
+
     /// Makes the exposure `x` (this one, as recorded); for a bind, returns
     /// the mount made. It undoes itself when it fails.
     pub fn make(&self, x: &Exposure) -> Result<Option<MountRecord>> {
@@ -65,8 +83,9 @@ impl Prepared {
 }
 
 /// Checks that the object pinned at `pin` can be put at `path`, with
-/// nothing made yet.
-pub fn prepare(pin: &Path, path: &Path, mode: Mode) -> Result<Prepared> {
+/// nothing made yet but, with `parents`, the missing directories of `path`
+/// ([`Prepared::undo`] removes them).
+pub fn prepare(pin: &Path, path: &Path, mode: Mode, parents: bool) -> Result<Prepared> {
     let given = mounts::absolute(pin);
     let path = mounts::absolute(path);
     let p = resolve_pin(&given)?;
@@ -74,8 +93,9 @@ pub fn prepare(pin: &Path, path: &Path, mode: Mode) -> Result<Prepared> {
         p.check_bind(&given)?;
     }
     let (dir, name) = split(&path)?;
-    let dirfd = open_parent(&dir, &path)?;
+    let (dirfd, made) = open_parent(&dir, &path, parents)?;
     if dirfd.magic().is_ok_and(|m| m == BPF_FS_MAGIC) {
+        made.undo();
         return Err(Error::invalid(
             "expose",
             format!(
@@ -99,6 +119,7 @@ pub fn prepare(pin: &Path, path: &Path, mode: Mode) -> Result<Prepared> {
         pin: p,
         dir: dirfd,
         name,
+        made,
     })
 }
 
@@ -149,7 +170,7 @@ pub fn remake(x: &Exposure) -> Result<Exposure> {
         .with_path(&x.pin)
     })?;
     let (dir, name) = split(&x.path)?;
-    let dirfd = open_parent(&dir, &x.path)?;
+    let (dirfd, _) = open_parent(&dir, &x.path, false)?;
     let mut out = x.clone();
     out.mount = make(x, pin.as_fd(), &dirfd, &name)?;
     Ok(out)
@@ -295,7 +316,7 @@ mod tests {
             sys::Call::Named { op: "openat2" } => sys::fake::errno(libc::ELOOP),
             _ => None,
         });
-        let e = open_parent(Path::new("/srv/link"), Path::new("/srv/link/x")).unwrap_err();
+        let e = open_parent(Path::new("/srv/link"), Path::new("/srv/link/x"), false).unwrap_err();
         assert_eq!(e.kind, Kind::Invalid);
         assert_eq!(e.op, "openat2");
         assert_eq!(

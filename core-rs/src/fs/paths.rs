@@ -251,6 +251,57 @@ impl Dir {
         })
     }
 
+    /// Opens the directory `rel` below this one, making each missing
+    /// directory of it with `mode`: never above this one, never through a
+    /// symlink (ELOOP), and a directory it made is opened only on the mount
+    /// it was made on (`RESOLVE_NO_XDEV`: EXDEV if something was mounted on
+    /// it meanwhile). Returns it and what it made, for [`Made::undo`]; when
+    /// it fails it removes what it made itself.
+    pub fn open_making(&self, rel: &Path, mode: u32) -> SysResult<(Dir, Made)> {
+        let mut made = Made(Vec::new());
+        let mut cur = self.open_rel(Path::new(""), true)?;
+        for c in rel.components() {
+            let step = (|| {
+                let Component::Normal(name) = c else {
+                    return Err(invalid("mkdirat", "the path has a '..' or '.' component"));
+                };
+                let name = name
+                    .to_str()
+                    .ok_or_else(|| invalid("mkdirat", "not UTF-8"))?
+                    .to_string();
+                let fresh = match cur.mkdir(&name, mode) {
+                    Ok(()) => true,
+                    Err(e) if e.errno() == libc::EEXIST => false,
+                    Err(e) => return Err(e),
+                };
+                // What was there may be on another mount; what was made
+                // here must still be this one.
+                match cur.open_rel(Path::new(&name), !fresh) {
+                    Ok(next) => Ok((next, fresh.then_some(name))),
+                    Err(e) => {
+                        if fresh {
+                            let _ = cur.rmdir(&name);
+                        }
+                        Err(e)
+                    }
+                }
+            })();
+            match step {
+                Ok((next, fresh)) => {
+                    let parent = std::mem::replace(&mut cur, next);
+                    if let Some(name) = fresh {
+                        made.0.push((parent, name));
+                    }
+                }
+                Err(e) => {
+                    made.undo();
+                    return Err(e);
+                }
+            }
+        }
+        Ok((cur, made))
+    }
+
     /// Removes the empty directories of `rel` below this one, deepest
     /// first, and stops at the first that is not empty (or not there).
     pub fn prune(&self, rel: &Path, xdev: bool) {
@@ -266,6 +317,30 @@ impl Dir {
                 return;
             }
             rel = parent;
+        }
+    }
+}
+
+/// The directories [`Dir::open_making`] made, each as its parent's handle
+/// and its name, deepest last: what to remove when what they were made for
+/// fails.
+#[derive(Debug, Default)]
+pub struct Made(Vec<(Dir, String)>);
+
+impl Made {
+    /// Whether nothing was made.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Removes the directories made, deepest first, through their parents'
+    /// handles; one no longer empty (someone put something there) is kept,
+    /// with those above it.
+    pub fn undo(self) {
+        for (d, name) in self.0.into_iter().rev() {
+            if d.rmdir(&name).is_err() {
+                return;
+            }
         }
     }
 }

@@ -17,13 +17,29 @@ use serde::Serialize;
 use std::path::Path;
 
 /// Puts the object pinned at `pin` at `path`, and records it in `state`.
-pub fn expose(state: &Path, pin: &Path, path: &Path, mode: Mode) -> Result<Exposure> {
-    let prepared = host::prepare(pin, path, mode)?;
+/// With `parents`, makes the missing directories of `path` first, and
+/// removes them again when the exposure cannot be made or recorded.
+pub fn expose(
+    state: &Path,
+    pin: &Path,
+    path: &Path,
+    mode: Mode,
+    parents: bool,
+) -> Result<Exposure> {
+    let prepared = host::prepare(pin, path, mode, parents)?;
     let mut exposure = prepared.exposure.clone();
-    let state = State::open(state, true)?.expect("made");
-    let lock = state.lock()?;
-    record(&state, &lock, &mut exposure, |x| prepared.make(x))?;
-    Ok(exposure)
+    let made = (|| {
+        let state = State::open(state, true)?.expect("made");
+        let lock = state.lock()?;
+        record(&state, &lock, &mut exposure, |x| prepared.make(x))
+    })();
+    match made {
+        Ok(()) => Ok(exposure),
+        Err(e) => {
+            prepared.undo();
+            Err(e)
+        }
+    }
 }
 
 /// Puts the object pinned at `pin` at `path` inside the mount namespace of

@@ -10,10 +10,10 @@ use crate::expose::exposure::{Exposure, Mode, MountRecord};
 use crate::expose::pin::{Pin, resolve_pin};
 use crate::expose::place::{exists_error, split};
 use crate::fs::mounts;
-use crate::fs::paths::{self, Dir};
+use crate::fs::paths::{self, Dir, Made};
 use crate::sys::{SysError, ns};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// `path` as named in errors about process `pid`'s mount namespace.
 pub fn in_container(path: &Path, pid: u32) -> String {
@@ -21,15 +21,15 @@ pub fn in_container(path: &Path, pid: u32) -> String {
 }
 
 /// Opens the directory `dir` inside (from `root`), making what is missing
-/// when `parents`; returns it and the directories made, deepest last, as
-/// (parent, name) for undoing.
+/// when `parents` ([`Dir::open_making`]: no symlink, no mount crossed onto
+/// what it made); returns it and the directories made, to undo.
 fn open_parent(
     root: &Dir,
     dir: &Path,
     path: &Path,
     pid: u32,
     parents: bool,
-) -> Result<(Dir, Vec<(Dir, String)>)> {
+) -> Result<(Dir, Made)> {
     let fail = |e: SysError| {
         let err =
             Error::sys(format!("Cannot expose at {}", in_container(path, pid)), e).with_path(path);
@@ -52,57 +52,11 @@ fn open_parent(
         }
     };
     if !parents {
-        return Ok((Dir::open_in(root, dir).map_err(fail)?, Vec::new()));
+        return Ok((Dir::open_in(root, dir).map_err(fail)?, Made::default()));
     }
-    let mut made: Vec<(Dir, String)> = Vec::new();
-    let mut cur = Dir::open_in(root, Path::new("/")).map_err(fail)?;
-    for c in dir.components().skip(1) {
-        let step = (|| {
-            let std::path::Component::Normal(name) = c else {
-                return Err(fail(SysError {
-                    op: "mkdirat",
-                    error: std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        "the path has a '..' or '.' component",
-                    ),
-                }));
-            };
-            let name = name.to_string_lossy().into_owned();
-            let fresh = match cur.mkdir(&name, 0o755) {
-                Ok(()) => true,
-                Err(e) if e.errno() == libc::EEXIST => false,
-                Err(e) => return Err(fail(e)),
-            };
-            match cur.open_rel(Path::new(&name), true) {
-                Ok(next) => Ok((next, fresh.then_some(name))),
-                Err(e) => {
-                    if fresh {
-                        let _ = cur.rmdir(&name);
-                    }
-                    Err(fail(e))
-                }
-            }
-        })();
-        match step {
-            Ok((next, fresh)) => {
-                let parent = std::mem::replace(&mut cur, next);
-                if let Some(name) = fresh {
-                    made.push((parent, name));
-                }
-            }
-            Err(e) => {
-                undo_parents(made);
-                return Err(e);
-            }
-        }
-    }
-    Ok((cur, made))
-}
-
-fn undo_parents(made: Vec<(Dir, String)>) {
-    for (d, name) in made.into_iter().rev() {
-        let _ = d.rmdir(&name);
-    }
+    let top = Dir::open_in(root, Path::new("/")).map_err(fail)?;
+    let rel: PathBuf = dir.components().skip(1).collect();
+    top.open_making(&rel, 0o755).map_err(fail)
 }
 
 /// Moves the detached mount `tree` onto a new empty file at `path` inside
@@ -145,7 +99,7 @@ pub(super) fn place(
         match placed {
             Ok(id) => Ok(MountRecord::from(id)),
             Err(e) => {
-                undo_parents(made);
+                made.undo();
                 Err(e)
             }
         }

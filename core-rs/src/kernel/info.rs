@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::kernel::names;
 use crate::sys::{self, get_u32, get_u64};
 use serde::Serialize;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -36,7 +36,7 @@ impl ObjKind {
 
 /// The kind of BPF object behind `fd`, from its anon inode's name.
 pub fn kind_of(fd: BorrowedFd<'_>) -> Option<ObjKind> {
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+    let link = sys::fs::fd_name(fd).ok()?;
     match link.to_str()? {
         "anon_inode:bpf-prog" => Some(ObjKind::Prog),
         "anon_inode:bpf-map" => Some(ObjKind::Map),

@@ -96,17 +96,23 @@ pub fn rmdir_at(dir: BorrowedFd<'_>, name: &str) -> SysResult<()> {
 
 /// `readlinkat(dir, name)`.
 pub fn readlink_at(dir: BorrowedFd<'_>, name: &str) -> SysResult<std::path::PathBuf> {
+    readlink_raw(dir.as_raw_fd(), name)
+}
+
+/// What `/proc/self/fd/N` says of bpfx's own `fd`: the path it was opened
+/// by, or an anon inode's name (`anon_inode:bpf-map`). The kernel makes that
+/// link; no one else can change it.
+pub fn fd_name(fd: BorrowedFd<'_>) -> SysResult<std::path::PathBuf> {
+    readlink_raw(libc::AT_FDCWD, &format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+fn readlink_raw(dir: i32, name: &str) -> SysResult<std::path::PathBuf> {
     use std::os::unix::ffi::OsStringExt as _;
     let n = cname(name, "readlinkat")?;
     let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
     // SAFETY: valid C string, fd and buffer.
     let len = named("readlinkat", || unsafe {
-        libc::readlinkat(
-            dir.as_raw_fd(),
-            n.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        ) as i64
+        libc::readlinkat(dir, n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) as i64
     })? as usize;
     buf.truncate(len);
     Ok(std::ffi::OsString::from_vec(buf).into())

@@ -134,13 +134,30 @@ async function ip(...args: string[]): Promise<string> {
   return r.stdout;
 }
 
+const NETNS_DIR = "/run/netns";
+
+/** Whether `path` is a mount point, by /proc/self/mountinfo. */
+async function isMountPoint(path: string): Promise<boolean> {
+  const info = await Deno.readTextFile("/proc/self/mountinfo");
+  return info.split("\n").some((line) => line.split(" ")[4] === path);
+}
+
 async function vethPair(): Promise<VethPair> {
   const tag = `${Deno.pid}-${crypto.randomUUID().slice(0, 6)}`;
   const ns = `bpfxa-${tag}`;
   const peerNs = `bpfxb-${tag}`;
+  // `ip netns add` makes /run/netns a mount of itself the first time, and
+  // never undoes it: the pair's owner does, when it made it and nothing else
+  // is left there, so the host's mount table is as before.
+  const netnsMount = await isMountPoint(NETNS_DIR);
+  const netnsDir = await Deno.lstat(NETNS_DIR).then(() => true, () => false);
   const dispose = async () => {
     // Removing a namespace removes its end of the pair, and so the pair.
     for (const n of [ns, peerNs]) await run("ip", ["netns", "del", n]);
+    if (netnsMount || !(await isMountPoint(NETNS_DIR))) return;
+    if ((await Array.fromAsync(Deno.readDir(NETNS_DIR))).length > 0) return;
+    await run("umount", [NETNS_DIR]);
+    if (!netnsDir) await Deno.remove(NETNS_DIR).catch(() => {});
   };
   try {
     await ip("netns", "add", ns);

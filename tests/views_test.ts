@@ -327,6 +327,40 @@ kernelTest(
 );
 
 kernelTest(
+  "attach() makes a missing expose root below another mount (a volume, /run), and keeps what it made on that mount",
+  async () => {
+    await using b = await privateBpffs();
+    await using cg = await privateCgroups();
+    await using t = await tempDir("bpfxmirror-");
+    await cg.make("a");
+    const volume = `${t.path}/volume`;
+    await Deno.mkdir(volume);
+    assert.equal((await run("mount", ["-t", "tmpfs", "none", volume])).code, 0);
+    try {
+      const r = load(CGSTAT, {
+        pinDir: `${b.path}/prog`,
+        pinByNameRoot: b.path,
+      });
+      const exposeRoot = `${volume}/views/cgstat`;
+      const report = await attach(r.programs[0]!.path, {
+        cgroupRoot: cg.root,
+        pinRoot: `${b.path}/views`,
+        exposeRoot,
+        name: "stat",
+      });
+      assert.equal(report.made.length, 2);
+      assert.match(await Deno.readTextFile(`${exposeRoot}/a/stat`), /^id=/m);
+      const dev = (p: string) => Deno.statSync(p).dev;
+      assert.equal(dev(`${volume}/views`), dev(volume), "made on the volume");
+      await detach({ pinRoot: `${b.path}/views`, exposeRoot });
+    } finally {
+      await run("umount", ["-l", volume]);
+    }
+  },
+  { needs: CGROUP_VIEW },
+);
+
+kernelTest(
   "attach() of a pinned program; refusals name the problem; detach() of nothing is empty",
   async () => {
     await using b = await privateBpffs();

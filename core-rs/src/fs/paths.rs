@@ -61,14 +61,17 @@ impl Dir {
     }
 
     /// Opens the absolute directory `path`, making what is missing of it
-    /// (mode `mode`), with no symlink on the way.
+    /// (mode `mode`), with no symlink on the way: what exists may be on
+    /// another mount, what is made stays on its parent's.
     pub fn make_all(path: &Path, mode: u32) -> SysResult<Dir> {
         if !path.is_absolute() {
             return Err(invalid("openat2", "the path is not absolute"));
         }
         let root = Dir::open(Path::new("/"))?;
         let rel: PathBuf = path.components().skip(1).collect();
-        let mut d = root.make_rel(&rel, mode, false)?;
+        // What is there may be on another mount (/run, a volume); what is
+        // made stays on the mount it was made on. What was made is kept.
+        let (mut d, _made) = root.open_making(&rel, mode)?;
         d.path = path.to_path_buf();
         Ok(d)
     }

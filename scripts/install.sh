@@ -2,7 +2,8 @@
 # make install / make uninstall: a copy of bpfx under a versioned prefix,
 #   $DESTDIR$PREFIX/lib/bpfx/$VERSION/   the launcher, the modules, deno.json,
 #                                        dist/ (the core library), and from
-#                                        node_modules only Deno and @bomb.sh/tab
+#                                        node_modules Deno and the runtime
+#                                        packages (npm ls --omit=dev)
 #   $DESTDIR$PREFIX/bin/bpfx             a symlink to that launcher
 #   $DESTDIR$PREFIX/lib/systemd/system/bpfx-watch.service
 #   $DESTDIR$PREFIX/share/doc/bpfx/      README, docs/*.md (the pages the
@@ -90,11 +91,18 @@ tmp=$(mktemp -d "${lib%/*}.tmp.XXXXXX" 2>/dev/null || { install -d "${lib%/*}"; 
 trap 'rm -rf -- "$tmp"' EXIT
 cp -p bpfx mod.ts cli.ts deno.json package.json "$tmp/"
 cp -pR src cli "$tmp/"
-install -d "$tmp/dist" "$tmp/node_modules/.bin" "$tmp/node_modules/deno" "$tmp/node_modules/@bomb.sh"
+install -d "$tmp/dist" "$tmp/node_modules/.bin" "$tmp/node_modules/deno"
 cp -p dist/manifest.json dist/libbpfx_core-*.so "$tmp/dist/"
 cp -p node_modules/deno/deno node_modules/deno/package.json "$tmp/node_modules/deno/"
 ln -s ../deno/deno "$tmp/node_modules/.bin/deno"
-cp -pR node_modules/@bomb.sh/tab "$tmp/node_modules/@bomb.sh/"
+# The runtime packages (package.json's dependencies, and theirs), as npm
+# resolved them: @bomb.sh/tab for completions, yaml and ajv for plan and apply.
+mapfile -t packages < <(npm ls --omit=dev --all --parseable 2>/dev/null | sed -n "s|^$PWD/node_modules/||p")
+[[ ${#packages[@]} -gt 0 ]] || { echo "install: npm lists no runtime packages: run make deps" >&2; exit 1; }
+for p in "${packages[@]}"; do
+	install -d "$(dirname -- "$tmp/node_modules/$p")"
+	cp -pR "node_modules/$p" "$tmp/node_modules/$p"
+done
 chmod -R go-w "$tmp"
 
 if [[ -n $made ]]; then printf '%s\n' "$made" >"$tmp/.made-dirs"; fi

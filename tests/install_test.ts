@@ -56,6 +56,20 @@ kernelTest(
         String(report.checks.length) !== "0",
         `doctor from the copy: ${doctor.stdout}`,
       );
+      // plan reads its file with the yaml and ajv packages: they and their
+      // own dependencies are in the copy.
+      const aside = await Deno.makeTempDir({ prefix: "bpfxinstall-plan-" });
+      try {
+        await Deno.writeTextFile(`${aside}/empty.yaml`, "name: empty\n");
+        const plan = await run(bin, ["plan", `${aside}/empty.yaml`], {
+          cwd: "/",
+          env: { BPFX_STATE: `${aside}/state` },
+        });
+        assert.equal(plan.code, 0, plan.stderr);
+        assert.match(plan.stdout, /nothing to do/);
+      } finally {
+        await Deno.remove(aside, { recursive: true });
+      }
       const completions = await run(bin, ["completions", "bash"], {
         cwd: "/",
       });

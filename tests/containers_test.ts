@@ -341,7 +341,7 @@ kernelTest(
     );
     const gone = JSON.parse(new TextDecoder().decode(io.stdout()));
     assert.equal(gone.into.pid, c.pid);
-    assert.equal(gone.leftAlone, undefined);
+    assert.equal(gone.left_alone, undefined);
     assert.deepEqual(await lsIn(c, "/run/d"), []);
     assert.deepEqual(await mountsIn(c), before);
   },

@@ -284,8 +284,6 @@ const NOT_RUN: Readonly<Record<string, string>> = {
     "a container started under machine.slice while bpfx watch runs (tests/containers_test.ts does it with its own)",
   "docs/expose-and-watch.md: bpfx expose /sys/fs/bpf/tasks /srv/app/tasks":
     "a running watcher's log, over the pins and the demo rule of the page before it",
-  "docs/views.md: bpfx view build/examples/tasks.bpf.o:tasks /sys/fs/bpf/mytasks --pid 1234":
-    "forms of view with placeholders (PID 1234, an elems.bpf.o), and a map-element iterator this kernel may refuse",
   "docs/views.md: bpfx rule add build/examples/cgstat.bpf.o:cgstat --cgroup-root demo \\\n    --pin-root /sys/fs/bpf/views --expose-root /run/bpfx/views --name cgstat":
     "over a demo subtree of cgroups the page does not make (the README's tour runs the same rule over its own)",
 };
@@ -324,6 +322,11 @@ const RUNS: Readonly<Record<string, PageRun>> = {
     renames: [],
     cleanup: "true",
     expect: [/^retval +14 \(0xe\)$/m, /bpf_task_acquire +ksym-func +no +yes/],
+  },
+  "docs/views.md": {
+    renames: [],
+    cleanup: "true",
+    expect: [/^id=1\nlevel=0\n/m],
   },
   "docs/maps.md": {
     renames: [],
@@ -449,3 +452,24 @@ for (const [page, pageRun] of Object.entries(RUNS)) {
     },
   );
 }
+
+Deno.test("commandsOf() takes a console block's $ lines and a sh block's lines, with their continuations", () => {
+  const [console, sh] = shellBlocks(
+    "```console\n$ bpfx a \\\n    --b c\nout\n$ ls\n```\n" +
+      "```sh\n# a comment\nbpfx x   # y\n\nmkdir d && bpfx z\n```\n",
+  );
+  assert.ok(console !== undefined && sh !== undefined);
+  assert.deepEqual(commandsOf(console), ["bpfx a \\\n    --b c", "ls"]);
+  assert.deepEqual(commandsOf(sh), ["bpfx x   # y", "mkdir d && bpfx z"]);
+  assert.deepEqual(
+    [
+      "bpfx ls",
+      "mkdir d && bpfx z",
+      'x "$(bpfx y)"',
+      "ls bpfx",
+      "deno run a.ts",
+    ]
+      .map(runsBpfx),
+    [true, true, true, false, true],
+  );
+});

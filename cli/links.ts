@@ -10,7 +10,7 @@ import {
   type LinkKind,
 } from "../src/links.ts";
 import { type Io, printJson } from "./output.ts";
-import { describe } from "./pins.ts";
+import { bpftoolShape, describe } from "./pins.ts";
 
 /** Flags of `bpfx attach --to`. */
 export interface AttachLinkFlags {
@@ -56,7 +56,7 @@ export function attachLinkCommand(
     ) => [key, flags[key]]),
   ) as unknown as AttachLinkOptions;
   const info = attachLink(prog, options);
-  if (flags.json) printJson(io, info);
+  if (flags.json) printJson(io, bpftoolShape(info));
   else io.out(describe(info));
   return 0;
 }

@@ -207,10 +207,72 @@ export function safeJson(json: string): string {
   );
 }
 
-/** Writes `value` as JSON and a newline to standard output. */
+/**
+ * The API's field names that bpftool's JSON (`bpftool -j prog|map show`)
+ * spells otherwise, for the same field; every other name is made snake_case.
+ */
+export const BPFTOOL_NAMES: ReadonlyMap<string, string> = new Map([
+  ["xlatedBytes", "bytes_xlated"],
+  ["jitedBytes", "bytes_jited"],
+  ["keySize", "bytes_key"],
+  ["valueSize", "bytes_value"],
+]);
+
+/** `mapIds` → `map_ids`, or bpftool's own name where it has one. */
+export function jsonName(key: string): string {
+  return BPFTOOL_NAMES.get(key) ??
+    key.replace(/[A-Z]/g, (upper) => `_${upper.toLowerCase()}`);
+}
+
+/** The objects whose keys are data (map fields from BTF), kept as they are. */
+const DATA = new WeakSet<object>();
+
+/**
+ * Marks `value` as data: {@linkcode cliJson} keeps its keys, and those of
+ * everything in it, as they are (a struct's field names, from BTF).
+ */
+export function asData<T extends object>(value: T): T {
+  DATA.add(value);
+  return value;
+}
+
+/**
+ * `value` as the command line's JSON gives it: each object's keys in
+ * snake_case, with bpftool's names where bpftool has the same field
+ * ({@linkcode jsonName}), whatever the API called them (the TypeScript API
+ * keeps camelCase). What {@linkcode asData} marked keeps its keys.
+ */
+export function cliJson(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (DATA.has(value)) return value;
+  const json = (value as { toJSON?: () => unknown }).toJSON;
+  if (typeof json === "function") return cliJson(json.call(value));
+  if (Array.isArray(value)) return value.map(cliJson);
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (v !== undefined) out[jsonName(key)] = cliJson(v);
+  }
+  return out;
+}
+
+/**
+ * `value` as one line of the command line's JSON ({@linkcode cliJson},
+ * {@linkcode safeJson}), compact, with no newline: `watch --json`'s lines.
+ */
+export function jsonLine(value: unknown): string {
+  return safeJson(JSON.stringify(cliJson(value)));
+}
+
+/**
+ * Writes `value` as the command line's JSON ({@linkcode cliJson}) and a
+ * newline to standard output.
+ */
 export function printJson(io: Io, value: unknown): void {
   const pretty = (io as JsonIo).pretty ?? true;
-  io.out(safeJson(JSON.stringify(value, null, pretty ? 2 : undefined)) + "\n");
+  io.out(
+    safeJson(JSON.stringify(cliJson(value), null, pretty ? 2 : undefined)) +
+      "\n",
+  );
 }
 
 /** The fields of a bpfx error the CLI prints (see `BpfErrorFields`). */

@@ -12,7 +12,7 @@ import {
   show,
   unpin,
 } from "../src/pins.ts";
-import { type Io, pairs, printJson, table } from "./output.ts";
+import { type Io, jsonName, pairs, printJson, table } from "./output.ts";
 
 /** Flags of `bpfx ls`. */
 export interface LsFlags {
@@ -112,13 +112,8 @@ export function describe(info: ObjectInfo): string {
   );
 }
 
-/** The API's names that bpftool's JSON spells otherwise. */
-const BPFTOOL_NAMES = new Map<string, string>([
-  ["xlatedBytes", "bytes_xlated"],
-  ["jitedBytes", "bytes_jited"],
-  ["keySize", "bytes_key"],
-  ["valueSize", "bytes_value"],
-  ["loadTime", "loaded_at"],
+/** The names bpftool's JSON gives a link's target fields. */
+const BPFTOOL_TARGET_NAMES = new Map<string, string>([
   ["iter", "target_name"],
 ]);
 
@@ -130,12 +125,6 @@ const BPFTOOL_ORDERS = new Map<string, string>([
   ["descendants-post", "descendants_post"],
   ["ancestors-up", "ancestors_up"],
 ]);
-
-/** `mapIds` → `map_ids`, or bpftool's own name where it has one. */
-function bpftoolName(key: string): string {
-  return BPFTOOL_NAMES.get(key) ??
-    key.replace(/[A-Z]/g, (upper) => `_${upper.toLowerCase()}`);
-}
 
 /**
  * An object or a pin as the command line's JSON gives it: with bpftool's
@@ -154,9 +143,10 @@ export function bpftoolShape(
     if (value === undefined) continue;
     if (key === "target" && typeof value === "object" && value !== null) {
       for (const [k, v] of Object.entries(value as Record<string, JsonValue>)) {
-        out[bpftoolName(k)] = k === "order" && typeof v === "string"
-          ? BPFTOOL_ORDERS.get(v) ?? v
-          : v;
+        out[BPFTOOL_TARGET_NAMES.get(k) ?? jsonName(k)] =
+          k === "order" && typeof v === "string"
+            ? BPFTOOL_ORDERS.get(v) ?? v
+            : v;
       }
       continue;
     }
@@ -171,7 +161,7 @@ export function bpftoolShape(
       if (value !== 0) out["bytes_jited"] = value as number;
       continue;
     }
-    out[bpftoolName(key)] = value as JsonValue;
+    out[jsonName(key)] = value as JsonValue;
   }
   return out;
 }

@@ -23,7 +23,7 @@ import { attachStatus, type CgroupAttachType } from "../src/cgroup_links.ts";
 import { BpfNotFoundError } from "../src/errors.ts";
 import { type StateFlags, stateOf } from "./expose.ts";
 import { drawProgress, type Io, pairs, printJson, table } from "./output.ts";
-import { describe } from "./pins.ts";
+import { bpftoolShape, describe } from "./pins.ts";
 
 /** Flags of `bpfx view`. */
 export interface ViewFlags {
@@ -67,7 +67,7 @@ export function viewCommand(
   flags: ViewFlags,
 ): number {
   const info = createView(prog, viewOptions(pin, flags));
-  if (flags.json) printJson(io, info);
+  if (flags.json) printJson(io, bpftoolShape(info));
   else io.out(describe(info));
   return 0;
 }

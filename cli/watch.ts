@@ -7,7 +7,7 @@
 
 import { watch, type WatchAction } from "../src/watch.ts";
 import { type StateFlags, stateOf } from "./expose.ts";
-import { type Io, safeJson } from "./output.ts";
+import { type Io, jsonLine } from "./output.ts";
 
 /** Flags of `bpfx watch`. */
 export interface WatchFlags extends StateFlags {
@@ -52,9 +52,7 @@ export async function watchCommand(
   try {
     for await (const action of watcher) {
       io.out(
-        flags.json
-          ? `${safeJson(JSON.stringify(action))}\n`
-          : actionLine(action),
+        flags.json ? `${jsonLine(action)}\n` : actionLine(action),
       );
     }
   } finally {

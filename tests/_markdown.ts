@@ -187,3 +187,45 @@ export function brokenLinks(root: string, files: string[]): string[] {
   }
   return out;
 }
+
+/** A ```sh or ```console block of a page. */
+export interface ShellBlock {
+  readonly lang: "sh" | "console";
+  readonly text: string;
+}
+
+/** The ```sh and ```console blocks of a page, in order. */
+export function shellBlocks(markdown: string): ShellBlock[] {
+  return [...markdown.matchAll(/^```(sh|console)\n([\s\S]*?)^```/gm)].map((
+    m,
+  ) => ({ lang: m[1] as "sh" | "console", text: m[2]! }));
+}
+
+/**
+ * The commands of a block, each with its continuation lines (a line ending
+ * in `\`): of a console block, the `$ ` lines (the rest is output); of a
+ * sh block, every line that is not blank or a comment.
+ */
+export function commandsOf(block: ShellBlock): string[] {
+  const out: string[] = [];
+  let open = false;
+  for (const line of block.text.split("\n")) {
+    if (open) {
+      out[out.length - 1] += `\n${line}`;
+    } else if (block.lang === "console") {
+      if (!line.startsWith("$ ")) continue;
+      out.push(line.slice(2));
+    } else {
+      if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
+      out.push(line);
+    }
+    open = line.endsWith("\\");
+  }
+  return out;
+}
+
+/** Whether a command runs bpfx (or a script through deno run). */
+export function runsBpfx(command: string): boolean {
+  return /(^|[;&|(]\s*|\$\(\s*)bpfx\s/.test(command) ||
+    /^deno run\s/.test(command);
+}

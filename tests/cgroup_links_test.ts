@@ -199,12 +199,12 @@ kernelTest(
     const [rule, ...more] = JSON.parse(new TextDecoder().decode(io.stdout()));
     assert.equal(more.length, 0);
     assert.equal(rule.kind, "link");
-    assert.equal(rule.attachType, "egress");
+    assert.equal(rule.attach_type, "egress");
     assert.equal(rule.depth, 1);
     assert.equal(rule.entries.length, 20);
     for (const e of rule.entries) {
       assert.equal(e.state, "attached", e.cgroup);
-      assert.ok(ids.includes(e.linkId), e.cgroup);
+      assert.ok(ids.includes(e.link_id), e.cgroup);
     }
 
     // A legacy attach made by bpftool on a child is left alone by detach.

@@ -4,6 +4,7 @@
 // --fix in a private mount namespace.
 import { COMMANDS, type Io, main } from "../cli.ts";
 import type { Command } from "../cli/_table.ts";
+import { cliJson } from "../cli/output.ts";
 import { doctor, inspect, load, ls, show, VERSION } from "../mod.ts";
 import {
   assert,
@@ -670,12 +671,12 @@ kernelTest(
     assert.equal(loaded.stderr, "");
     const report = hasShape(parse(loaded.stdout, "load --json"), {
       object: "string",
-      pinDir: "string",
+      pin_dir: "string",
       programs: "array",
       maps: "array",
       renamed: "array",
     }, "load --json");
-    assert.equal(report["pinDir"], dir);
+    assert.equal(report["pin_dir"], dir);
     const programs = report["programs"] as unknown[];
     const maps = report["maps"] as unknown[];
     assert.equal(programs.length, 3);
@@ -794,9 +795,9 @@ kernelTest(
     const specDoc = hasShape(parse(spec.stdout, "inspect --json"), {
       path: "string",
       license: "string",
-      kernelVersion: "number|null",
+      kernel_version: "number|null",
       btf: "boolean",
-      btfExt: "boolean",
+      btf_ext: "boolean",
       programs: "array",
       maps: "array",
     }, "inspect --json");
@@ -805,8 +806,8 @@ kernelTest(
         name: "string",
         section: "string",
         type: "string",
-        attachType: "string|null",
-        attachTo: "string|null",
+        attach_type: "string|null",
+        attach_to: "string|null",
         instructions: "number",
       }, "inspect program");
     }
@@ -815,15 +816,16 @@ kernelTest(
         name: "string",
         section: "string",
         type: "string",
-        typeId: "number",
-        keySize: "number",
-        valueSize: "number",
-        maxEntries: "number",
+        type_id: "number",
+        bytes_key: "number",
+        bytes_value: "number",
+        max_entries: "number",
         flags: "number",
         pinning: "string",
       }, "inspect map");
     }
-    assert.deepEqual<unknown>(specDoc, inspect(HELLO));
+    // The API's ObjectSpec, in the command line's names.
+    assert.deepEqual<unknown>(specDoc, cliJson(inspect(HELLO)));
 
     // unpin --json: {removed, kept}
     const one = await cli(["unpin", `${dir}/count_exec`, "--json"]);

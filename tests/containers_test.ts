@@ -233,7 +233,7 @@ kernelTest(
 );
 
 kernelTest(
-  "expose({ into }) refuses a missing PID, one that exited midway, bpfx's own namespace, a reused PID, a symlink on the way and a file in place, leaving nothing behind",
+  "expose({ into }) refuses a missing PID, one that exited midway, bpfx's own namespace, a reused PID, a symlink on the way, a read-only root (with a hint) and a file in place, leaving nothing behind",
   async () => {
     await using setup = await intoSetup("app");
     const { state, c, pin } = setup;
@@ -306,6 +306,24 @@ kernelTest(
         /: the directory "\/run\/d\/new" does not exist there$/,
       ],
       [
+        "a read-only root (runc spec's), with --parents",
+        () =>
+          expose(pin, {
+            ...opts,
+            path: "/srv/new/x",
+            into: c.pid,
+            parents: true,
+          }),
+        "os",
+        /^Cannot expose at "\/srv\/new\/x" in process \d+'s mount namespace: the container's filesystem is read-only there$/,
+      ],
+      [
+        "a read-only root (runc spec's)",
+        () => expose(pin, { ...opts, path: "/x", into: c.pid }),
+        "os",
+        /^Cannot expose at "\/x" in process \d+'s mount namespace: the container's filesystem is read-only there$/,
+      ],
+      [
         "a file in place",
         () => expose(pin, { ...opts, path: "/bin/busybox", into: c.pid }),
         "exists",
@@ -316,6 +334,14 @@ kernelTest(
       const e = await rejected(fn);
       assert.equal(e.kind, kind, `${what}: ${e.message}`);
       assert.match(e.message, message, what);
+      if (what.startsWith("a read-only root")) {
+        assert.equal(e.errno, 30, what); // EROFS
+        assert.match(
+          e.hint ?? "",
+          /"root": \{"readonly": false\} in its config\.json.*a tmpfs at \/run$/,
+          what,
+        );
+      }
       assert.deepEqual(readManifest(opts).exposures, [], what);
       assert.deepEqual(await mountsIn(c), before, what);
       assert.deepEqual(await lsIn(c, "/run"), runBefore, what);
@@ -341,7 +367,7 @@ kernelTest(
     );
     const gone = JSON.parse(new TextDecoder().decode(io.stdout()));
     assert.equal(gone.into.pid, c.pid);
-    assert.equal(gone.leftAlone, undefined);
+    assert.equal(gone.left_alone, undefined);
     assert.deepEqual(await lsIn(c, "/run/d"), []);
     assert.deepEqual(await mountsIn(c), before);
   },

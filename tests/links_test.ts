@@ -15,6 +15,7 @@ import {
   unpin,
 } from "../mod.ts";
 import { main } from "../cli.ts";
+import { bpftoolShape } from "../cli/pins.ts";
 import {
   assert,
   BPFX,
@@ -231,6 +232,34 @@ async function bpfxIn<T>(ns: string, ...args: string[]): Promise<T> {
   return JSON.parse(r.stdout) as T;
 }
 
+/**
+ * `bpfx attach ... --json` in `ns`, whose JSON is the link in bpftool's
+ * shape (its target's fields in the link itself, snake_case), as
+ * `bpfx show PIN --json` there gives it too; returned as the API has it
+ * (`progId`, `target`), for the checks that follow.
+ */
+async function attachIn(ns: string, ...args: string[]): Promise<LinkInfo> {
+  const json = await bpfxIn<Record<string, unknown>>(ns, "attach", ...args);
+  const pin = args[args.indexOf("--pin") + 1]!;
+  const shown = await bpfxIn<Record<string, unknown>>(ns, "show", pin);
+  assert.equal(shown["path"], pin);
+  assert.deepEqual(json, shown, "attach --json gives the link as show --json");
+  const camel = (k: string) =>
+    k.replace(/_([a-z])/g, (_m, c) => c.toUpperCase());
+  const { path, kind, id, name, type, prog_id, ...target } = json;
+  return {
+    path,
+    kind,
+    id,
+    name,
+    type,
+    progId: prog_id,
+    target: Object.fromEntries(
+      Object.entries(target).map(([k, v]) => [camel(k), v]),
+    ),
+  } as unknown as LinkInfo;
+}
+
 /** What `bpftool -j net show` lists in `ns`. */
 async function bpftoolNet(ns: string): Promise<
   { xdp: { devname: string; id: number }[]; tc: unknown[] }
@@ -252,9 +281,8 @@ kernelTest(
     const { progs, maps } = loadPrograms(b.path);
     const pin = `${b.path}/tcx`;
     // bpfx runs in the interface's namespace; the pin is on the shared bpffs.
-    const link = await bpfxIn<LinkInfo>(
+    const link = await attachIn(
       pair.ns,
-      "attach",
       `${progs}/tcx_count`,
       "--to",
       pair.dev,
@@ -296,9 +324,8 @@ kernelTest(
       );
       await sameAsBpftool(link, pair.ns);
       // From OBJ:NAME, the section gives the direction.
-      const fromObj = await bpfxIn<LinkInfo>(
+      const fromObj = await attachIn(
         pair.ns,
-        "attach",
         `${ROOT}/build/tests/links.bpf.o:tcx_count`,
         "--to",
         pair.dev,
@@ -324,9 +351,8 @@ kernelTest(
     await using pair = await vethPair();
     const { progs, maps } = loadPrograms(b.path);
     const pin = `${b.path}/xdp`;
-    const link = await bpfxIn<LinkInfo>(
+    const link = await attachIn(
       pair.ns,
-      "attach",
       `${progs}/xdp_count`,
       "--to",
       String(pair.ifindex), // an index works as a name does
@@ -385,9 +411,8 @@ kernelTest(
     const prog = `${b.path}/nf`;
     await rawProgram(32, 45, prog);
     const pin = `${b.path}/nfl`;
-    const link = await bpfxIn<LinkInfo>(
+    const link = await attachIn(
       pair.ns,
-      "attach",
       prog,
       "--to",
       "ipv6:forward",
@@ -536,11 +561,22 @@ kernelTest(
     const { progs, maps } = loadPrograms(b.path);
     const raw = `${b.path}/raw`;
     const perf = `${b.path}/perf`;
+    // attach --json gives the link as show --json does (bpftool's shape);
+    // the checks below read it as the API gives it.
     const cli = async (...args: string[]) => {
       const io = captureIo();
       const code = await main(args, { io });
       assert.equal(code, 0, io.stderr());
-      return JSON.parse(new TextDecoder().decode(io.stdout())) as LinkInfo;
+      const json = JSON.parse(new TextDecoder().decode(io.stdout()));
+      const pin = args[args.indexOf("--pin") + 1]!;
+      const info = show(pin);
+      assert.ok(info.kind === "link");
+      assert.deepEqual(
+        json,
+        bpftoolShape(info),
+        "attach --json is show --json's link",
+      );
+      return info;
     };
     const made: LinkInfo[] = [];
     try {

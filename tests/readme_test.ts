@@ -2,15 +2,18 @@
 // type-check against mod.ts, their relative links and anchors resolve, and
 // the examples that say so run.
 import { assert } from "./_assert.ts";
-import { kernelTest, ROOT } from "./_kernel.ts";
+import { cgroup2Mount, kernelTest, ROOT, run, tempDir } from "./_kernel.ts";
 import {
   anchors,
   brokenLinks,
+  commandsOf,
   examples,
   links,
   localize,
   pages,
   relativeImports,
+  runsBpfx,
+  shellBlocks,
   slug,
 } from "./_markdown.ts";
 
@@ -257,4 +260,216 @@ Deno.test("brokenLinks() finds a missing page, a missing anchor, and no link in 
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+// ---------------------------------------------------------------------------
+// The shell examples: every ```sh and ```console block of README.md and
+// docs/*.md that runs bpfx is run here, or listed below with why not.
+
+/**
+ * The examples that cannot run in a test, by page and first command, and
+ * why. A block that runs bpfx and is neither run nor listed fails the test,
+ * as does an entry here that names no block.
+ */
+const NOT_RUN: Readonly<Record<string, string>> = {
+  "README.md: bpfx doctor [--fix]                 # what this host offers; --fix mounts bpffs":
+    "a synopsis of the commands, with placeholders (OBJ, PIN, DIR)",
+  "docs/api.md: deno run --allow-import --allow-ffi --allow-env --allow-read --allow-write --allow-net app.ts":
+    "imports bpfx by URL from a server; tests/url_test.ts serves the checkout and runs it so",
+  "docs/attach.md: bpfx load build/tests/links.bpf.o --pin /sys/fs/bpf/app":
+    "needs an eth0 and tracefs (tests/links_test.ts attaches each link type in a network namespace of its own)",
+  "docs/attach.md: bpfx load build/tests/cgroup_progs.bpf.o --pin /sys/fs/bpf/app":
+    "needs a machine.slice with web-* containers' cgroups (tests/cgroup_links_test.ts makes its own subtree)",
+  "docs/containers.md: bpfx rule add build/examples/cgstat.bpf.o:cgstat --cgroup-root machine.slice \\\n    --pin-root /sys/fs/bpf/cgstat --expose-root /run/bpfx/cgroups --name stat \\\n    --into-containers /run/bpfx/stat":
+    "a container started under machine.slice while bpfx watch runs (tests/containers_test.ts does it with its own)",
+  "docs/expose-and-watch.md: bpfx expose /sys/fs/bpf/tasks /srv/app/tasks":
+    "a running watcher's log, over the pins and the demo rule of the page before it",
+  "docs/views.md: bpfx rule add build/examples/cgstat.bpf.o:cgstat --cgroup-root demo \\\n    --pin-root /sys/fs/bpf/views --expose-root /run/bpfx/views --name cgstat":
+    "over a demo subtree of cgroups the page does not make (the README's tour runs the same rule over its own)",
+};
+
+/** A page's example, named as {@linkcode NOT_RUN} names it. */
+function exampleKey(page: string, commands: readonly string[]): string {
+  return `${page}: ${commands[0] ?? ""}`;
+}
+
+/** What a page's run needs besides a private bpffs, /run and state. */
+interface PageRun {
+  /** Words made unique to the run (cgroups, containers): regex, name. */
+  renames: readonly [RegExp, string][];
+  /** Shell run on exit, whatever happened. */
+  cleanup: string;
+  /** What the run must print (from the page's own examples). */
+  expect: readonly RegExp[];
+}
+
+const TAG = `${Deno.pid}x${crypto.randomUUID().slice(0, 6)}`;
+
+/** The pages whose examples run, and what each needs. */
+const RUNS: Readonly<Record<string, PageRun>> = {
+  "README.md": {
+    renames: [[/\btour\b(?!\.ts)/g, `tour${TAG}`]],
+    cleanup:
+      `find "$CG/tour${TAG}" -depth -type d -exec rmdir {} + 2>/dev/null`,
+    expect: [/^level=2\nname=web$/m, /^prog \d+ .*\/hello\/count_exec$/m],
+  },
+  "docs/containers.md": {
+    renames: [[/\bweb\b/g, `web${TAG}`]],
+    cleanup: `runc delete -f web${TAG} 2>/dev/null`,
+    expect: [/^ +\d+ +\d+ +\d+ sleep$/m, /^\/run\/bpfx\/tasks +bind .* ok /m],
+  },
+  "docs/load.md": {
+    renames: [],
+    cleanup: "true",
+    expect: [/^retval +14 \(0xe\)$/m, /bpf_task_acquire +ksym-func +no +yes/],
+  },
+  "docs/views.md": {
+    renames: [],
+    cleanup: "true",
+    expect: [/^id=1\nlevel=0\n/m],
+  },
+  "docs/maps.md": {
+    renames: [],
+    cleanup: "true",
+    expect: [/^key +42\nvalue +7$/m],
+  },
+};
+
+/** `text` with the run's paths and names: /tmp/ is the test's own. */
+function localized(
+  text: string,
+  run: PageRun,
+  tmp: string,
+  cgroup2: string,
+): string {
+  let out = text.replaceAll("/tmp/", `${tmp}/`)
+    .replaceAll("/sys/fs/cgroup/unified", cgroup2);
+  for (const [re, name] of run.renames) out = out.replace(re, name);
+  return out;
+}
+
+/** Each page's shell examples that run bpfx, with their commands. */
+async function shellExamples(): Promise<
+  { page: string; text: string; commands: string[] }[]
+> {
+  return (await texts()).flatMap(([page, text]) =>
+    shellBlocks(text).map((b) => ({ page, text, commands: commandsOf(b) }))
+      .filter((e) => e.commands.some(runsBpfx))
+  );
+}
+
+Deno.test("every shell example of README.md and docs/*.md that runs bpfx is run by a test here, or listed with why not", async () => {
+  const found = await shellExamples();
+  const keys = new Set(found.map((e) => exampleKey(e.page, e.commands)));
+  const unlisted = found.filter((e) =>
+    RUNS[e.page] === undefined &&
+    NOT_RUN[exampleKey(e.page, e.commands)] === undefined
+  ).map((e) => exampleKey(e.page, e.commands));
+  assert.deepEqual(unlisted, [], "examples neither run nor listed in NOT_RUN");
+  const stale = Object.keys(NOT_RUN).filter((k) => !keys.has(k));
+  assert.deepEqual(stale, [], "NOT_RUN entries that name no example");
+  for (const [k, why] of Object.entries(NOT_RUN)) {
+    assert.ok(why.length > 0, `NOT_RUN gives no reason for ${k}`);
+  }
+});
+
+for (const [page, pageRun] of Object.entries(RUNS)) {
+  kernelTest(
+    `${page}: its shell examples run in order, in a private bpffs, /run and state directory`,
+    async () => {
+      const all = (await texts()).find(([p]) => p === page);
+      assert.ok(all !== undefined, `no page ${page}`);
+      const [, markdown] = all;
+      const blocks = shellBlocks(markdown).map(commandsOf).filter((c) =>
+        c.some(runsBpfx) || c.some((x) => /^(runc|umount|rmdir|mkdir) /.test(x))
+      ).filter((c) => NOT_RUN[exampleKey(page, c)] === undefined);
+      assert.ok(blocks.length > 0, `${page} has no example to run`);
+      await using tmp = await tempDir("bpfxexamples-");
+      const cgroup2 = await cgroup2Mount();
+      // A script a block runs (`deno run ... tour.ts`) is the page's ```ts
+      // block whose first line names it, written to the run's /tmp.
+      const scripts: string[] = [];
+      for (const block of examples(markdown)) {
+        const name = block.split("\n")[0]?.match(/\s(\w+\.ts)$/)?.[1];
+        if (name === undefined) continue;
+        await Deno.writeTextFile(
+          `${tmp.path}/${name}`,
+          localize(localized(block, pageRun, tmp.path, cgroup2), pageUrl(page)),
+        );
+        scripts.push(name);
+      }
+      const commands = blocks.flat().map((c) => {
+        let out = localized(c, pageRun, tmp.path, cgroup2);
+        for (const s of scripts) {
+          out = out.replace(new RegExp(`(\\s)${s}\\b`), `$1${tmp.path}/${s}`);
+        }
+        return out;
+      });
+      await Deno.mkdir(`${tmp.path}/state`);
+      const script = [
+        "set -e",
+        `CG='${cgroup2}'`,
+        `trap '${pageRun.cleanup.replaceAll("'", "'\\''")} || true' EXIT`,
+        // Private to this namespace: the host's /sys/fs/bpf and /run (its
+        // /run/bpfx, runc's state) are not touched.
+        "mount -t bpf bpf /sys/fs/bpf",
+        "mount -t tmpfs tmpfs /run",
+        `export BPFX_STATE='${tmp.path}/state'`,
+        `bpfx() { '${ROOT}/bpfx' "$@"; }`,
+        `deno() { '${DENO}' "$@"; }`,
+        `cd '${ROOT}'`,
+        ...commands.flatMap((c) => [
+          `echo "+ ${c.split("\n")[0]!.replace(/["\\$`]/g, "\\$&")}"`,
+          c,
+        ]),
+      ].join("\n");
+      await Deno.writeTextFile(`${tmp.path}/examples.sh`, script);
+      const out = await run("unshare", [
+        "-m",
+        "--propagation",
+        "private",
+        "bash",
+        `${tmp.path}/examples.sh`,
+      ]);
+      assert.equal(
+        out.code,
+        0,
+        `${page}'s examples failed:\n${out.stdout}\n${out.stderr}`,
+      );
+      for (const re of pageRun.expect) {
+        assert.match(out.stdout, re, `${page}: ${out.stdout}`);
+      }
+    },
+    {
+      needs: [
+        "iterator task",
+        "iterator task parameters",
+        "iterator cgroup",
+        "iterator cgroup parameters",
+        "cgroup2",
+        "mount namespaces",
+      ],
+    },
+  );
+}
+
+Deno.test("commandsOf() takes a console block's $ lines and a sh block's lines, with their continuations", () => {
+  const [console, sh] = shellBlocks(
+    "```console\n$ bpfx a \\\n    --b c\nout\n$ ls\n```\n" +
+      "```sh\n# a comment\nbpfx x   # y\n\nmkdir d && bpfx z\n```\n",
+  );
+  assert.ok(console !== undefined && sh !== undefined);
+  assert.deepEqual(commandsOf(console), ["bpfx a \\\n    --b c", "ls"]);
+  assert.deepEqual(commandsOf(sh), ["bpfx x   # y", "mkdir d && bpfx z"]);
+  assert.deepEqual(
+    [
+      "bpfx ls",
+      "mkdir d && bpfx z",
+      'x "$(bpfx y)"',
+      "ls bpfx",
+      "deno run a.ts",
+    ]
+      .map(runsBpfx),
+    [true, true, true, false, true],
+  );
 });

@@ -1024,7 +1024,7 @@ kernelTest(
       );
       const bound = JSON.parse(text(io));
       assert.equal(
-        typeof bound.mount?.mntId,
+        typeof bound.mount?.mnt_id,
         "number",
         "the mount is recorded",
       );
@@ -1032,7 +1032,7 @@ kernelTest(
       assert.deepEqual(bound, {
         kind: "link",
         mode: "bind",
-        objectId: view.id,
+        object_id: view.id,
         path: `${x.path}/b`,
         pin,
       });

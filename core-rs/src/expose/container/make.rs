@@ -20,6 +20,19 @@ pub fn in_container(path: &Path, pid: u32) -> String {
     format!("{} in process {pid}'s mount namespace", q(path))
 }
 
+/// The error of a write refused with `EROFS` inside the container: its
+/// filesystem there is read-only (`runc spec` makes the root read-only).
+fn read_only(err: Error, path: &Path, pid: u32) -> Error {
+    err.with_message(format!(
+        "Cannot expose at {}: the container's filesystem is read-only there",
+        in_container(path, pid)
+    ))
+    .with_hint(
+        "make the container's root writable (\"root\": {\"readonly\": false} in its config.json), \
+         or expose into a writable mount of the container, such as a tmpfs at /run",
+    )
+}
+
 /// Opens the directory `dir` inside (from `root`), making what is missing
 /// when `parents` ([`Dir::open_making`]: no symlink, no mount crossed onto
 /// what it made); returns it and the directories made, to undo.
@@ -48,6 +61,7 @@ fn open_parent(
                     q(dir)
                 ))
                 .with_hint("make it first, or give --parents"),
+            libc::EROFS => read_only(err, path, pid),
             _ => err,
         }
     };
@@ -80,8 +94,14 @@ pub(super) fn place(
                         in_container(path, pid)
                     ))
                 } else {
-                    Error::sys(format!("Cannot expose at {}", in_container(path, pid)), e)
-                        .with_path(path)
+                    let err =
+                        Error::sys(format!("Cannot expose at {}", in_container(path, pid)), e)
+                            .with_path(path);
+                    if err.errno == libc::EROFS {
+                        read_only(err, path, pid)
+                    } else {
+                        err
+                    }
                 }
             })
             .and_then(|file| {

@@ -8,7 +8,8 @@
 #   and a Deno hello world (the start-up every bpfx command pays);
 # - apply on an empty host, beside the sum of the single commands that make
 #   the same set-up (bpfx load, 1,000 bpfx view, 100 bpfx rule add), run
-#   alternately, ROUNDS times (default 1), medians when more.
+#   alternately, ROUNDS times (default 1), medians when more; ROUNDS=0
+#   times the plan alone.
 # Everything lives in the bench's bpffs, a cgroup subtree, a state
 # directory and a mirror of its own, removed on exit, even on failure.
 set -euo pipefail
@@ -121,11 +122,12 @@ pins=$(find "$B/dv" "$B/dr" "$B/do" -type f | wc -l)
 mirror=$(find "$work/mirror" -type l | wc -l)
 echo "(converged: $pins pins, $mirror mirror files)"
 printf 'console.log("hello");\n' >"$work/hello.ts"
-BPFX_STATE=$state hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$work/plan.json" \
+BPFX_STATE=$state hyperfine -N --warmup 1 --runs "${PLAN_RUNS:-$RUNS}" --export-json "$work/plan.json" \
 	-n 'bpfx plan (converged)' "./bpfx plan $file" \
 	-n 'ls -R pins + find cgroups' "sh -c 'ls -R $B/dv $B/dr $B/do >/dev/null; find $top -type d >/dev/null'" \
 	-n 'deno hello world' "$DENO run --no-check $work/hello.ts" >/dev/null
 "$DENO" run -A --no-check bench/table.ts "$work/plan.json" 'ls -R pins + find cgroups'
+[ "$ROUNDS" -gt 0 ] || exit 0
 echo
 printf '%-52s %10s\n' "apply on an empty host (whole process, rounds: $ROUNDS)" "ms"
 printf '%-52s %10s\n' "bpfx apply FILE" "$(median "${applies[@]}")"

@@ -106,6 +106,13 @@ function key(kind: string, name: string): string {
   return `${kind}/${name}`;
 }
 
+/** A rule's cgroups and their states, as `attach_status` gives them. */
+interface RuleCgroups {
+  pinRoot: string;
+  name: string;
+  entries: { state: string; cgroup: string }[];
+}
+
 /** The steps of a plan, with what apply needs. */
 function steps(
   d: DesiredState,
@@ -121,6 +128,15 @@ function steps(
   const out: Step[] = [];
   /** Objects made anew: what uses their programs is made anew too. */
   const fresh = new Set<string>();
+  /** Every rule's cgroups, asked of the core once a plan (it walks them all). */
+  let statuses: Map<string, RuleCgroups> | undefined;
+  const ruleStatus = () =>
+    statuses ??= new Map(
+      call<RuleCgroups[]>("attach_status", { state }).map((x) => [
+        `${x.pinRoot}\0${x.name}`,
+        x,
+      ]),
+    );
   const conflict = (kind: DesiredKind, name: string, why: string) =>
     out.push({ action: "left-alone", kind, name, why });
   for (const [list, kind] of LISTS) {
@@ -254,16 +270,7 @@ function steps(
           );
         } else if (!same) push("replace", "its entry changed");
         else {
-          const status = call<
-            {
-              pinRoot: string;
-              name: string;
-              entries: { state: string; cgroup: string }[];
-            }[]
-          >(
-            "attach_status",
-            { state },
-          ).find((x) => x.pinRoot === r.pinRoot && x.name === r.name);
+          const status = ruleStatus().get(`${r.pinRoot}\0${r.name}`);
           const off = status?.entries.filter((x) => x.state !== "attached") ??
             [];
           if (off.length > 0) {

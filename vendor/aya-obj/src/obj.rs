@@ -341,7 +341,12 @@ impl FromStr for ProgramSection {
                 Self::SkSkbStream { kind }
             }
             "sockops" => Self::SockOps,
-            "classifier" => Self::SchedClassifier,
+            // libbpf's names for the same program type: `tc` (and its
+            // deprecated `tc/ingress`, `tc/egress`), `tcx/ingress`,
+            // `tcx/egress`, `netkit/primary` and `netkit/peer`. The kernel
+            // takes a sched_cls program on any of those hooks whatever its
+            // expected attach type, so the direction is left to the caller.
+            "classifier" | "tc" | "tcx" | "netkit" => Self::SchedClassifier,
             "cgroup_skb" => {
                 let name = next()?;
                 let attach_type = Some(match name {
@@ -2044,6 +2049,44 @@ mod tests {
                 ..
             })
         );
+    }
+
+    #[test]
+    fn test_parse_section_tc_tcx_netkit() {
+        for (i, section) in [
+            "classifier",
+            "tc",
+            "tc/ingress",
+            "tcx/ingress",
+            "tcx/egress",
+            "netkit/primary",
+            "netkit/peer",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut obj = fake_obj();
+            let name = format!("prog{i}");
+            fake_sym(&mut obj, 0, 0, &name, FAKE_INS_LEN);
+            assert_matches!(
+                obj.parse_section(fake_section(
+                    EbpfSectionKind::Program,
+                    section,
+                    bytes_of(&fake_ins()),
+                    None
+                )),
+                Ok(()),
+                "{section}"
+            );
+            assert_matches!(
+                obj.programs.get(name.as_str()),
+                Some(Program {
+                    section: ProgramSection::SchedClassifier,
+                    ..
+                }),
+                "{section}"
+            );
+        }
     }
 
     #[test]

@@ -163,6 +163,22 @@ fn section_kind(s: &ProgramSection) -> (&'static str, Option<String>) {
     }
 }
 
+/// The attach type libbpf gives a sched_cls section (its section_defs):
+/// `tcx/ingress` and the deprecated `tc/ingress` are tcx ingress, and so on;
+/// `tc` and `classifier` name none (the direction is given at attach).
+fn classifier_attach_type(section: &str) -> Option<String> {
+    Some(
+        match section {
+            "tcx/ingress" | "tc/ingress" => "tcx_ingress",
+            "tcx/egress" | "tc/egress" => "tcx_egress",
+            "netkit/primary" => "netkit_primary",
+            "netkit/peer" => "netkit_peer",
+            _ => return None,
+        }
+        .into(),
+    )
+}
+
 /// The attach point a section name gives: everything after the first `/`.
 pub fn attach_to(section: &str) -> Option<String> {
     section
@@ -348,6 +364,9 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
         let kind = ProgramSection::from_str(&sec.kind_name).ok();
         for (name, instructions) in listed {
             let (type_name, attach_type) = match (&kind, &sec.handling) {
+                (Some(ProgramSection::SchedClassifier), _) => {
+                    ("sched_cls", classifier_attach_type(&sec.kind_name))
+                }
                 (Some(k), _) => section_kind(k),
                 (None, Handling::Syscall) => ("syscall", None),
                 (None, _) => (

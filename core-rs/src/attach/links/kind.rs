@@ -171,9 +171,11 @@ pub(super) fn kind_for(p: &Opened, to: &str, attach_type: Option<&str>) -> Resul
         "raw_tracepoint" | "raw_tracepoint_writable" => LinkKind::RawTracepoint,
         "perf_event" => LinkKind::PerfEvent,
         "tracing" | "lsm" | "ext" => LinkKind::Tracing,
-        "sched_cls" => match spec::attach_to(section).as_deref() {
-            Some("ingress") => LinkKind::TcxIngress,
-            Some("egress") => LinkKind::TcxEgress,
+        "sched_cls" => match (head, spec::attach_to(section).as_deref()) {
+            ("netkit", Some("primary")) => LinkKind::NetkitPrimary,
+            ("netkit", Some("peer")) => LinkKind::NetkitPeer,
+            (_, Some("ingress")) => LinkKind::TcxIngress,
+            (_, Some("egress")) => LinkKind::TcxEgress,
             _ => {
                 return Err(Error::invalid(
                     "attach",
@@ -182,7 +184,7 @@ pub(super) fn kind_for(p: &Opened, to: &str, attach_type: Option<&str>) -> Resul
                         p.what
                     ),
                 )
-                .with_hint("give --attach-type tcx_ingress, tcx_egress, netkit_primary or netkit_peer (or put it in a SEC(\"classifier/ingress\") or SEC(\"classifier/egress\") section)"));
+                .with_hint("give --attach-type tcx_ingress, tcx_egress, netkit_primary or netkit_peer (or put it in a SEC(\"tcx/ingress\"), SEC(\"tcx/egress\"), SEC(\"netkit/primary\") or SEC(\"netkit/peer\") section)"));
             }
         },
         "kprobe" => {

@@ -576,6 +576,68 @@ kernelTest(
   { needs: ["link uprobe_multi"] },
 );
 
+kernelTest(
+  "uprobe.multi, uretprobe.multi and kprobe.multi sections load for multi links (libbpf's attach types), and attach --to of OBJ:NAME makes a uprobe_multi link that counts each call, with one function too",
+  async () => {
+    await using b = await privateBpffs();
+    const obj = `${ROOT}/build/tests/multi_probes.bpf.o`;
+    const r = await run(BPFX, ["inspect", obj, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      Object.fromEntries(
+        (JSON.parse(r.stdout) as {
+          programs: { name: string; type: string; attach_type?: string }[];
+        }).programs.map((p) => [p.name, `${p.type} ${p.attach_type}`]),
+      ),
+      {
+        km_count: "kprobe trace_kprobe_multi",
+        um_count: "kprobe trace_uprobe_multi",
+        urm_count: "kprobe trace_uprobe_multi",
+      },
+    );
+    load(obj, { pinDir: `${b.path}/m` });
+    const pins = [`${b.path}/two`, `${b.path}/ret`];
+    try {
+      const link = await attachCli(
+        `${obj}:um_count`,
+        "--to",
+        `${TARGET}:bpfx_probed,main`,
+        "--pin",
+        pins[0]!,
+      );
+      assert.equal(link["type"], "uprobe_multi");
+      assert.equal(link["func_cnt"], 2);
+      const [map] = await mapIdsOf(Number(link["prog_id"]));
+      assert.ok(map !== undefined, "the program uses its map");
+      await runTarget("3");
+      // bpfx_probed three times, and main once.
+      assert.equal(await bpftoolCounter(map, 0), 4n);
+      // One function: still a multi link, the only kind it was loaded for.
+      const ret = await attachCli(
+        `${obj}:urm_count`,
+        "--to",
+        `${TARGET}:bpfx_probed`,
+        "--pin",
+        pins[1]!,
+      );
+      assert.deepEqual([ret["type"], ret["retprobe"]], ["uprobe_multi", true]);
+      for (const p of pins) unpin(p);
+      await gone(Number(link["id"]));
+      await gone(Number(ret["id"]));
+    } finally {
+      await unpinIfThere(...pins);
+    }
+  },
+  { needs: ["link uprobe_multi"] },
+);
+
+/** `bpfx attach ARGS --json`, in this process's namespaces. */
+async function attachCli(...args: string[]): Promise<Record<string, unknown>> {
+  const r = await run(BPFX, ["attach", ...args, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
 // ---------------------------------------------------------------------------
 // Tracing links
 

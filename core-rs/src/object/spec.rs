@@ -127,6 +127,8 @@ fn section_kind(s: &ProgramSection) -> (&'static str, Option<String>) {
     let lower = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
     match s {
         S::KProbe | S::KRetProbe | S::UProbe { .. } | S::URetProbe { .. } => ("kprobe", None),
+        S::KProbeMulti { .. } => ("kprobe", Some("trace_kprobe_multi".into())),
+        S::UProbeMulti { .. } => ("kprobe", Some("trace_uprobe_multi".into())),
         S::TracePoint => ("tracepoint", None),
         S::SocketFilter => ("socket_filter", None),
         S::Xdp { attach_type, .. } => {

@@ -188,17 +188,28 @@ pub(super) fn kind_for(p: &Opened, to: &str, attach_type: Option<&str>) -> Resul
             }
         },
         "kprobe" => {
-            let ret = matches!(head, "kretprobe" | "uretprobe" | "uretprobe.s");
-            let user = matches!(head, "uprobe" | "uprobe.s" | "uretprobe" | "uretprobe.s");
+            let ret = matches!(
+                head,
+                "kretprobe" | "uretprobe" | "uretprobe.s" | "kretprobe.multi" | "uretprobe.multi"
+                    | "uretprobe.multi.s"
+            );
+            let user = matches!(
+                head,
+                "uprobe" | "uprobe.s" | "uretprobe" | "uretprobe.s" | "uprobe.multi"
+                    | "uprobe.multi.s" | "uretprobe.multi" | "uretprobe.multi.s"
+            );
+            // A program of a multi section was loaded for a multi link
+            // (BPF_TRACE_*_MULTI): one function is a multi link too.
+            let loaded_multi = head.contains(".multi");
             match to.split_once(':') {
                 Some((path, sym)) if user || path.contains('/') => {
-                    if multi(sym) {
+                    if multi(sym) || loaded_multi {
                         LinkKind::UprobeMulti { ret }
                     } else {
                         LinkKind::Uprobe { ret }
                     }
                 }
-                _ if multi(to) => LinkKind::KprobeMulti { ret },
+                _ if multi(to) || loaded_multi => LinkKind::KprobeMulti { ret },
                 _ => LinkKind::Kprobe { ret },
             }
         }

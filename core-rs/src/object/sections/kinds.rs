@@ -28,8 +28,8 @@ pub(super) fn aya_known_kind(name: &str) -> bool {
 /// Section kinds libbpf loads and aya 0.14 has no program type for.
 fn missing_in_aya(kind: &str) -> Option<&'static str> {
     Some(match kind {
-        "kprobe.multi" | "kretprobe.multi" | "kprobe.session" => "multi-kprobe programs",
-        "uprobe.multi" | "uretprobe.multi" | "uprobe.session" => "multi-uprobe programs",
+        "kprobe.session" => "kprobe session programs",
+        "uprobe.session" => "uprobe session programs",
         "ksyscall" | "kretsyscall" => "ksyscall programs",
         "usdt" => "USDT programs",
         "fmod_ret" | "fmod_ret.s" => "fmod_ret programs",

@@ -188,16 +188,9 @@ pub(super) fn kind_for(p: &Opened, to: &str, attach_type: Option<&str>) -> Resul
             }
         },
         "kprobe" => {
-            let ret = matches!(
-                head,
-                "kretprobe" | "uretprobe" | "uretprobe.s" | "kretprobe.multi" | "uretprobe.multi"
-                    | "uretprobe.multi.s"
-            );
-            let user = matches!(
-                head,
-                "uprobe" | "uprobe.s" | "uretprobe" | "uretprobe.s" | "uprobe.multi"
-                    | "uprobe.multi.s" | "uretprobe.multi" | "uretprobe.multi.s"
-            );
+            // kprobe, kretprobe, uprobe, uretprobe, each with .s or .multi.
+            let ret = head.starts_with("kretprobe") || head.starts_with("uretprobe");
+            let user = head.starts_with("uprobe") || head.starts_with("uretprobe");
             // A program of a multi section was loaded for a multi link
             // (BPF_TRACE_*_MULTI): one function is a multi link too.
             let loaded_multi = head.contains(".multi");

@@ -58,18 +58,52 @@ const CGROUP_TYPES = new Set([
   "cgroup_sockopt",
 ]);
 
-/** The error of a desired state: kind `invalid`, op `validate`. */
+/**
+ * The error of a desired state: a {@linkcode BpfError} of kind `invalid`,
+ * op `validate`, whose message reads `FILE:LINE:COLUMN: ENTRY: WHAT`, with
+ * each part also as a field (`line` and `column` only when the state was
+ * read from a file), so a watcher can report it as data.
+ */
+export class DesiredError extends BpfError {
+  /** `"DesiredError"`. */
+  override name = "DesiredError";
+  /** The file, when the state was read from one. */
+  declare readonly file?: string;
+  /** The line (from 1) of the node at fault, when read from a file. */
+  declare readonly line?: number;
+  /** Its column (from 1). */
+  declare readonly column?: number;
+  /** The entry at fault: `views[2] "tasks"`, or `the file`. */
+  readonly entry: string;
+  /** What is wrong with it. */
+  readonly reason: string;
+
+  /** Not for use: made by the checks. */
+  constructor(where: string, entry: string, what: string, file?: string) {
+    const init = { kind: "invalid" as const, op: "validate", errno: 22 };
+    super(
+      `${where}${entry}: ${what}`,
+      file === undefined ? init : { ...init, path: file },
+    );
+    this.entry = entry;
+    this.reason = what;
+    if (file !== undefined) this.file = file;
+    const at = /:([0-9]+):([0-9]+): $/.exec(where);
+    if (at !== null) {
+      this.line = Number(at[1]);
+      this.column = Number(at[2]);
+    }
+  }
+}
+
+/** The error of a desired state (see {@linkcode DesiredError}). */
 export function desiredError(
   where: string,
   entry: string,
   what: string,
   file?: string,
-): BpfError {
-  const init = { kind: "invalid" as const, op: "validate", errno: 22 };
-  return new BpfError(
-    `${where}${entry}: ${what}`,
-    file === undefined ? init : { ...init, path: file },
-  );
+): DesiredError {
+  return new DesiredError(where, entry, what, file);
 }
 
 /** `views[2] "tasks"`: an entry as errors name it. */

@@ -12,6 +12,11 @@ import { BpfError } from "../errors.ts";
 import { inspect, type ObjectSpec, type ProgramSpec } from "../objects.ts";
 import { show } from "../pins.ts";
 import type { DesiredKind, DesiredState } from "./types.ts";
+import {
+  type MapProblem,
+  objectMapProblem,
+  pinnedMapProblem,
+} from "./map_check.ts";
 
 /** A key path into the desired state (`["views", 2, "program"]`). */
 export type NodePath = readonly (string | number)[];
@@ -280,6 +285,14 @@ export function check(
   });
   (d.maps ?? []).forEach((m, i) => {
     const entry = entryName("maps", i, m.name);
+    const misfit = (p: MapProblem | undefined): void => {
+      if (p === undefined) return;
+      fail(
+        ["maps", i, "entries", p.index, p.part, ...p.field],
+        entry,
+        `entries[${p.index}]'s ${p.part} does not fit map "${m.map}": ${p.why}`,
+      );
+    };
     if (m.object === undefined) {
       if (!m.map.startsWith("/")) {
         fail(
@@ -288,6 +301,7 @@ export function check(
           `map "${m.map}" names no object: give "object", or the map's pin`,
         );
       }
+      misfit(pinnedMapProblem(m.map, m));
       return;
     }
     const spec = objects.get(m.object);
@@ -298,13 +312,16 @@ export function check(
         `no object entry "${m.object}"`,
       );
     }
-    if (!spec.maps.some((x) => x.name === m.map)) {
-      fail(
+    const ms = spec.maps.find((x) => x.name === m.map);
+    if (ms === undefined) {
+      return fail(
         ["maps", i, "map"],
         entry,
         `object "${m.object}" has no map "${m.map}"`,
       );
     }
+    const o = (d.objects ?? []).find((x) => x.name === m.object)!;
+    misfit(objectMapProblem(o.path, ms, m));
   });
   (d.exposures ?? []).forEach((x, i) => {
     const entry = entryName("exposures", i, x.name);

@@ -30,6 +30,28 @@ pub fn inspect(op: &str, p: Value) -> Result<Value> {
     Ok(spec)
 }
 
+/// `object_map_btf`: an object file and a map name in, the map's key and
+/// value types from the object's BTF out (null when it gives none).
+pub fn object_map_btf(op: &str, p: Value) -> Result<Value> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct P {
+        path: PathBuf,
+        map: String,
+        max_object_size: Option<u64>,
+    }
+    let P {
+        path,
+        map,
+        max_object_size,
+    } = params(op, p)?;
+    let parsed = spec::parse_file_limited(
+        &path,
+        max_object_size.unwrap_or(spec::DEFAULT_MAX_OBJECT_SIZE),
+    )?;
+    parsed.map_btf(&map)
+}
+
 /// `load`: [`crate::object::load::LoadOptions`] in, the load report out.
 pub fn load(op: &str, p: Value) -> Result<Value> {
     #[derive(Deserialize)]

@@ -13,7 +13,7 @@ import {
   type ConfigWatchEvent,
   watchConfig,
 } from "../src/desired/watch.ts";
-import { apply } from "../mod.ts";
+import { apply, watch } from "../mod.ts";
 import {
   assert,
   bpftoolJson,
@@ -23,7 +23,9 @@ import {
   exists,
   kernelTest,
   privateBpffs,
+  privateCgroups,
   ROOT,
+  sleep,
   tempDir,
 } from "./_kernel.ts";
 
@@ -252,4 +254,97 @@ kernelTest(
     }
   },
   { needs: NEEDS },
+);
+
+kernelTest(
+  "a rule whose cgroup root does not exist yet is planned as waiting, applied as a recorded rule, and filled by the watcher when the root appears",
+  async () => {
+    await using fs = await privateBpffs();
+    await using cgroups = await privateCgroups();
+    await using tmp = await tempDir("bpfxlater");
+    const state = `${tmp.path}/state`;
+    const file = `${tmp.path}/host.yaml`;
+    const root = `${cgroups.root}/later/deep`;
+    await Deno.writeTextFile(
+      file,
+      `name: later
+objects:
+  - name: cgstat
+    path: ${ROOT}/build/examples/cgstat.bpf.o
+    pinDir: ${fs.path}/cgstat
+rules:
+  - name: stat
+    object: cgstat
+    program: cgstat
+    cgroupRoot: ${root}
+    pinRoot: ${fs.path}/views
+    exposeRoot: ${tmp.path}/mirror
+`,
+    );
+    const cli = async (args: string[]) => {
+      const io = captureIo();
+      const code = await main(args, { io });
+      return { code, out: new TextDecoder().decode(io.stdout()) + io.stderr() };
+    };
+    try {
+      const planned = await cli(["plan", file, "--state", state]);
+      assert.equal(planned.code, 2, planned.out);
+      assert.match(
+        planned.out,
+        new RegExp(
+          `create +rule +stat: cgroup root "${root}" does not exist yet: the watcher fills the rule when it appears`,
+        ),
+      );
+      const applied = await cli(["apply", file, "--state", state]);
+      assert.equal(applied.code, 0, applied.out);
+      assert.equal(await exists(`${fs.path}/views/stat`), false);
+      const again = await cli(["plan", file, "--state", state]);
+      assert.equal(again.code, 0, again.out);
+      assert.match(
+        again.out,
+        /keep +rule +stat: cgroup root .* does not exist yet/,
+      );
+
+      // The watcher, then the root made a directory at a time.
+      await using w = watch({ state });
+      const seen = collect(w);
+      await eventually(
+        "the watcher started",
+        () => seen.items.some((a) => a.action === "started"),
+      );
+      await cgroups.make("later");
+      await sleep(50);
+      await cgroups.make("later/deep");
+      await cgroups.make("later/deep/child");
+      await eventually(
+        () => `the rule filled: ${JSON.stringify(seen.items)}`,
+        async () =>
+          await exists(`${fs.path}/views/stat`) &&
+          await exists(`${fs.path}/views/child/stat`),
+      );
+      assert.ok(await exists(`${tmp.path}/mirror/child/stat`));
+      const filled = await cli(["plan", file, "--state", state]);
+      assert.equal(filled.code, 0, filled.out);
+      assert.match(filled.out, /keep +rule +stat: 2 cgroups attached/);
+      assert.deepEqual(
+        seen.items.filter((a) => a.action === "error"),
+        [],
+        "the watcher met no error",
+      );
+      await w[Symbol.asyncDispose]();
+      await seen.done;
+    } finally {
+      await Deno.writeTextFile(file, "name: later\n");
+      const r = await cli(["apply", file, "--state", state]);
+      assert.equal(r.code, 0, r.out);
+    }
+  },
+  {
+    needs: [
+      "cgroup2",
+      "iterator cgroup",
+      "iterator cgroup parameters",
+      "fanotify cgroupfs",
+    ],
+  },
 );

@@ -88,6 +88,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "attach" => attach::attach(op, p),
         "detach" => attach::detach(op, p),
         "attach_status" => attach::status(op, p),
+        "cgroup_nearest" => attach::cgroup_nearest(op, p),
         "events_open" => sources::events_open(op, p),
         "watch_open" => sources::watch_open(op, p),
         "expose" => expose::expose(op, p),

@@ -333,7 +333,7 @@ export class ConfigWatcher
           ...(error.column === undefined ? {} : { column: error.column }),
           entry: error.entry,
         },
-        error.message,
+        error.reason,
       );
     }
     try {
@@ -378,7 +378,7 @@ export class ConfigWatcher
       action: "config-refused",
       why: `${why}; ${
         this.#good === undefined
-          ? "nothing is applied yet"
+          ? "nothing changed: the host stays as it is"
           : `version ${this.#good.slice(0, 12)} stays in force`
       }`,
     };

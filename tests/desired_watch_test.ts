@@ -5,7 +5,7 @@
 // stays; SIGHUP applies the file again; a file edited in place or replaced
 // by rename is applied. Each test has its own bpffs, state directory and
 // config directory; what the file made is removed in finally by applying
-// an empty version of it.
+// an empty version of it. The ConfigMap's directory is a tmpfs of its own.
 import { main } from "../cli.ts";
 import { parseDesired } from "../src/desired/file.ts";
 import {
@@ -25,6 +25,7 @@ import {
   privateBpffs,
   privateCgroups,
   ROOT,
+  run,
   sleep,
   tempDir,
 } from "./_kernel.ts";
@@ -51,6 +52,14 @@ async function host(): Promise<Host> {
   const state = `${tmp.path}/state`;
   const dir = `${tmp.path}/config`;
   await Deno.mkdir(dir);
+  // A tmpfs, as the kubelet's Secret volumes are (a ConfigMap's is often
+  // on the node's disk: the test's other files are).
+  const m = await run("mount", ["-t", "tmpfs", "-o", "size=1m", "bpfxcm", dir]);
+  if (m.code !== 0) {
+    await fs[Symbol.asyncDispose]();
+    await tmp[Symbol.asyncDispose]();
+    throw new Error(`mount -t tmpfs: ${m.stderr}`);
+  }
   let version = 0;
   let current: string | undefined;
   const h: Host = {
@@ -91,7 +100,11 @@ ${
         try {
           await fs[Symbol.asyncDispose]();
         } finally {
-          await tmp[Symbol.asyncDispose]();
+          try {
+            await run("umount", [dir]);
+          } finally {
+            await tmp[Symbol.asyncDispose]();
+          }
         }
       }
     },

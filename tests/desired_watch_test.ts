@@ -7,6 +7,7 @@
 // config directory; what the file made is removed in finally by applying
 // an empty version of it. The ConfigMap's directory is a tmpfs of its own.
 import { main } from "../cli.ts";
+import { actionLine } from "../cli/watch.ts";
 import { parseDesired } from "../src/desired/file.ts";
 import {
   type ConfigEvent,
@@ -361,3 +362,34 @@ rules:
     ],
   },
 );
+
+Deno.test("actionLine() shows a config event with its file:line:column and entry, and a watcher action as before", () => {
+  const time = Date.UTC(2026, 11, 8, 6, 0, 0);
+  assert.equal(
+    actionLine({
+      time,
+      action: "config-refused",
+      file: "/etc/bpfx/bpfx.yaml",
+      trigger: "change",
+      line: 5,
+      column: 10,
+      entry: 'views[0] "init"',
+      why: 'key "pin" must be string; version 38ed25d92bd7 stays in force',
+    }),
+    '2026-12-08T06:00:00.000Z config-refused file="/etc/bpfx/bpfx.yaml:5:10" entry="views[0] \\"init\\"": key "pin" must be string; version 38ed25d92bd7 stays in force\n',
+  );
+  assert.equal(
+    actionLine({
+      time,
+      action: "config-applied",
+      file: "/etc/bpfx/bpfx.yaml",
+      trigger: "start",
+      why: "version 38ed25d92bd7 is in force: 2 changed",
+    }),
+    '2026-12-08T06:00:00.000Z config-applied file="/etc/bpfx/bpfx.yaml": version 38ed25d92bd7 is in force: 2 changed\n',
+  );
+  assert.equal(
+    actionLine({ time, action: "started", why: "watching" }),
+    "2026-12-08T06:00:00.000Z started: watching\n",
+  );
+});

@@ -247,6 +247,7 @@ export {
   type DesiredAction,
   type DesiredActionKind,
   type DesiredChecks,
+  DesiredError,
   type DesiredExposure,
   type DesiredKind,
   type DesiredLink,
@@ -262,6 +263,14 @@ export {
   plan,
   type PlanOptions,
 } from "./src/desired/mod.ts";
+export type {
+  ConfigEvent,
+  ConfigEventKind,
+  ConfigTrigger,
+  ConfigWatcher,
+  ConfigWatchEvent,
+  WatchConfigOptions,
+} from "./src/desired/watch.ts";
 export { DEFAULT_STATE, stateDir, type StateOptions } from "./src/state.ts";
 export {
   type FsEvent,

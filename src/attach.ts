@@ -51,6 +51,12 @@ export interface AttachReport {
    * cgroups hold (left out when none).
    */
   readonly into?: readonly AttachPlaced[];
+  /**
+   * With `waitForRoot`, when the cgroup root does not exist yet: why
+   * nothing was made (the rule is recorded, and the watcher fills it when
+   * the root appears). Left out otherwise.
+   */
+  readonly waiting?: string;
 }
 
 /** A view {@linkcode attach} exposed inside a container. */
@@ -125,6 +131,12 @@ export interface AttachOptions {
    * `detach()` removes them all.
    */
   intoContainers?: string;
+  /**
+   * With `state`: a cgroup root that does not exist yet is not refused.
+   * The rule is recorded, nothing is made, the report says why
+   * (`waiting`), and the watcher fills the rule when the root appears.
+   */
+  waitForRoot?: boolean;
   /** Progress, as views are made. */
   onProgress?: ProgressCallback;
 }

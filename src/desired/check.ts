@@ -12,6 +12,11 @@ import { BpfError } from "../errors.ts";
 import { inspect, type ObjectSpec, type ProgramSpec } from "../objects.ts";
 import { show } from "../pins.ts";
 import type { DesiredKind, DesiredState } from "./types.ts";
+import {
+  type MapProblem,
+  objectMapProblem,
+  pinnedMapProblem,
+} from "./map_check.ts";
 
 /** A key path into the desired state (`["views", 2, "program"]`). */
 export type NodePath = readonly (string | number)[];
@@ -58,18 +63,52 @@ const CGROUP_TYPES = new Set([
   "cgroup_sockopt",
 ]);
 
-/** The error of a desired state: kind `invalid`, op `validate`. */
+/**
+ * The error of a desired state: a {@linkcode BpfError} of kind `invalid`,
+ * op `validate`, whose message reads `FILE:LINE:COLUMN: ENTRY: WHAT`, with
+ * each part also as a field (`line` and `column` only when the state was
+ * read from a file), so a watcher can report it as data.
+ */
+export class DesiredError extends BpfError {
+  /** `"DesiredError"`. */
+  override name = "DesiredError";
+  /** The file, when the state was read from one. */
+  declare readonly file?: string;
+  /** The line (from 1) of the node at fault, when read from a file. */
+  declare readonly line?: number;
+  /** Its column (from 1). */
+  declare readonly column?: number;
+  /** The entry at fault: `views[2] "tasks"`, or `the file`. */
+  readonly entry: string;
+  /** What is wrong with it. */
+  readonly reason: string;
+
+  /** Not for use: made by the checks. */
+  constructor(where: string, entry: string, what: string, file?: string) {
+    const init = { kind: "invalid" as const, op: "validate", errno: 22 };
+    super(
+      `${where}${entry}: ${what}`,
+      file === undefined ? init : { ...init, path: file },
+    );
+    this.entry = entry;
+    this.reason = what;
+    if (file !== undefined) this.file = file;
+    const at = /:([0-9]+):([0-9]+): $/.exec(where);
+    if (at !== null) {
+      this.line = Number(at[1]);
+      this.column = Number(at[2]);
+    }
+  }
+}
+
+/** The error of a desired state (see {@linkcode DesiredError}). */
 export function desiredError(
   where: string,
   entry: string,
   what: string,
   file?: string,
-): BpfError {
-  const init = { kind: "invalid" as const, op: "validate", errno: 22 };
-  return new BpfError(
-    `${where}${entry}: ${what}`,
-    file === undefined ? init : { ...init, path: file },
-  );
+): DesiredError {
+  return new DesiredError(where, entry, what, file);
 }
 
 /** `views[2] "tasks"`: an entry as errors name it. */
@@ -246,6 +285,14 @@ export function check(
   });
   (d.maps ?? []).forEach((m, i) => {
     const entry = entryName("maps", i, m.name);
+    const misfit = (p: MapProblem | undefined): void => {
+      if (p === undefined) return;
+      fail(
+        ["maps", i, "entries", p.index, p.part, ...p.field],
+        entry,
+        `entries[${p.index}]'s ${p.part} does not fit map "${m.map}": ${p.why}`,
+      );
+    };
     if (m.object === undefined) {
       if (!m.map.startsWith("/")) {
         fail(
@@ -254,6 +301,7 @@ export function check(
           `map "${m.map}" names no object: give "object", or the map's pin`,
         );
       }
+      misfit(pinnedMapProblem(m.map, m));
       return;
     }
     const spec = objects.get(m.object);
@@ -264,13 +312,16 @@ export function check(
         `no object entry "${m.object}"`,
       );
     }
-    if (!spec.maps.some((x) => x.name === m.map)) {
-      fail(
+    const ms = spec.maps.find((x) => x.name === m.map);
+    if (ms === undefined) {
+      return fail(
         ["maps", i, "map"],
         entry,
         `object "${m.object}" has no map "${m.map}"`,
       );
     }
+    const o = (d.objects ?? []).find((x) => x.name === m.object)!;
+    misfit(objectMapProblem(o.path, ms, m));
   });
   (d.exposures ?? []).forEach((x, i) => {
     const entry = entryName("exposures", i, x.name);

@@ -22,6 +22,7 @@ import { expose, exposures, readManifest, unexpose } from "../expose.ts";
 import { stateDir, type StateOptions } from "../state.ts";
 import { check, type DesiredChecks, LISTS, under } from "./check.ts";
 import { sha256 } from "./_bytes.ts";
+import { waitingFor } from "./_roots.ts";
 import type {
   DesiredAction,
   DesiredKind,
@@ -248,6 +249,7 @@ function steps(
         const rule = manifest.rules.find((x) =>
           x.pinRoot === r.pinRoot && x.name === r.name
         );
+        const waiting = waitingFor(r.cgroupRoot);
         if (o === undefined && rule !== undefined) {
           conflict(
             kind,
@@ -260,7 +262,7 @@ function steps(
           push(
             o === undefined ? "create" : "replace",
             o === undefined
-              ? `a rule over "${r.cgroupRoot}"`
+              ? waiting ?? `a rule over "${r.cgroupRoot}"`
               : "its rule is gone from the manifest",
           );
         } else if (progFresh) {
@@ -269,6 +271,7 @@ function steps(
             `its program is loaded anew with object "${program!.object}"`,
           );
         } else if (!same) push("replace", "its entry changed");
+        else if (waiting !== undefined) push("keep", waiting);
         else {
           const status = ruleStatus().get(`${r.pinRoot}\0${r.name}`);
           const off = status?.entries.filter((x) => x.state !== "attached") ??
@@ -527,6 +530,7 @@ export async function apply(
         ...prune(e, ["object", "program"]),
         ...(attachType === undefined ? {} : { attachType }),
         state,
+        waitForRoot: true,
       } as never);
     } else {
       const x = e as unknown as NonNullable<DesiredState["exposures"]>[number];

@@ -11,4 +11,5 @@
 
 export type * from "./types.ts";
 export type { DesiredChecks, DesiredProgramRef } from "./check.ts";
+export { DesiredError } from "./check.ts";
 export { apply, type OwnedEntry, plan, type PlanOptions } from "./engine.ts";

@@ -73,6 +73,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
             Ok(json!({ "version": env!("CARGO_PKG_VERSION"), "abi": ABI_VERSION, "aya": "0.14.0" }))
         }
         "inspect" => object::inspect(op, p),
+        "object_map_btf" => object::object_map_btf(op, p),
         "load" => object::load(op, p),
         "run" => object::run(op, p),
         "file_read" => object::file_read(op, p),
@@ -87,6 +88,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "attach" => attach::attach(op, p),
         "detach" => attach::detach(op, p),
         "attach_status" => attach::status(op, p),
+        "cgroup_nearest" => attach::cgroup_nearest(op, p),
         "events_open" => sources::events_open(op, p),
         "watch_open" => sources::watch_open(op, p),
         "expose" => expose::expose(op, p),

@@ -3,14 +3,16 @@
 
 use super::Watcher;
 use super::log::{Action, action};
-use crate::attach::mirror::{AttachReport, Tree};
+use crate::attach::mirror::{AttachReport, Tree, waiting_why};
 use crate::attach::rule::{Rule, RuleKind};
 use crate::attach::status::Update;
 use crate::error::Result;
+use crate::fs::cgroups;
 use crate::fs::fanotify::Event;
 use crate::kernel::info::ObjKind;
 use crate::kernel::pins;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
 
 impl Watcher {
     fn prog_fd(&mut self, rule: &Rule) -> Result<BorrowedFd<'_>> {
@@ -21,7 +23,42 @@ impl Watcher {
         Ok(self.progs[&rule.prog].as_fd())
     }
 
+    /// Whether rule `r`'s cgroup root is missing; if so, the nearest
+    /// ancestor that exists is known to the event filter, so that the next
+    /// directory on the way to the root is seen when it is made.
+    fn root_missing(&mut self, r: &Rule) -> bool {
+        let spec = r.cgroup_root.to_string_lossy();
+        match cgroups::resolve(&spec) {
+            Err(e) if e.errno == libc::ENOENT => {}
+            _ => return false,
+        }
+        match cgroups::nearest(&spec) {
+            Ok((_, id, _)) => {
+                self.known.insert(id);
+            }
+            Err(e) => self.log_error(&format!("rule \"{}\"", r.name), &e),
+        }
+        true
+    }
+
     pub(super) fn reconcile_rule(&mut self, r: &Rule) {
+        if self.root_missing(r) {
+            // What a root that went had is gone with it.
+            let result = Tree::of(r).and_then(|tree| {
+                let rep = tree.vanished(Path::new(""))?;
+                self.status.push(Update::of(&tree, &rep, None));
+                Ok(rep)
+            });
+            self.report(r, result);
+            self.log(Action {
+                cgroup: Some(String::new()),
+                ..action(
+                    "skipped",
+                    format!("rule \"{}\": {}", r.name, waiting_why(&r.cgroup_root)),
+                )
+            });
+            return;
+        }
         let result = Tree::of(r).and_then(|tree| {
             let rep = self
                 .prog_fd(r)
@@ -84,6 +121,22 @@ impl Watcher {
             return;
         }
         let gone = matches!(ev.event, "deleted" | "moved-from");
+        if !gone {
+            // A directory on the way to a missing root (or the root
+            // itself, again): the whole rule, once the root is there.
+            let waiting: Vec<Rule> = self
+                .manifest
+                .rules
+                .iter()
+                .filter(|r| r.cgroup_root.starts_with(path))
+                .cloned()
+                .collect();
+            for r in &waiting {
+                if !self.root_missing(r) {
+                    self.reconcile_rule(r);
+                }
+            }
+        }
         let rules: Vec<Rule> = self
             .manifest
             .rules

@@ -48,6 +48,10 @@ pub struct AttachReport {
     /// Views exposed inside containers (`into_containers` rules).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub into: Vec<Placed>,
+    /// Why nothing was made: the cgroup root does not exist yet, and the
+    /// rule waits for it (`waitForRoot`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 /// A view a rule exposed inside a container, as reports show it.

@@ -143,6 +143,8 @@ export {
   type ObjectKind,
   type PinEntry,
   type ProgramInfo,
+  renamePin,
+  type RenamePinOptions,
   show,
   unpin,
   type UnpinOptions,
@@ -224,6 +226,9 @@ export {
   attachLink,
   type AttachLinkOptions,
   type LinkKind,
+  type MovedLink,
+  updateLink,
+  type UpdateLinkOptions,
 } from "./src/links.ts";
 export {
   type AttachRule,

@@ -267,7 +267,13 @@ export {
   plan,
   type PlanOptions,
 } from "./src/desired/mod.ts";
-export { DEFAULT_STATE, stateDir, type StateOptions } from "./src/state.ts";
+export {
+  DEFAULT_STATE,
+  holdState,
+  stateDir,
+  type StateHold,
+  type StateOptions,
+} from "./src/state.ts";
 export {
   type FsEvent,
   type FsEventKind,

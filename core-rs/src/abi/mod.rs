@@ -24,7 +24,7 @@
 //! - `sources`: event sources (`events_open`, `watch_open`, `ringbuf_open`)
 //!   and their exports, `bpfx_next` and `bpfx_wake`;
 //! - `state`: the requests of the state directory (`manifest`,
-//!   `desired_record`);
+//!   `desired_record`, `state_hold`, `state_release`);
 //! - `views`: `view_create`, `view_open`, and `bpfx_read`, the data lane of
 //!   views.
 
@@ -97,6 +97,8 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "exposures" => expose::exposures(op, p),
         "manifest" => state::manifest(op, p),
         "desired_record" => state::desired_record(op, p),
+        "state_hold" => state::hold(op, p),
+        "state_release" => state::release(op, p),
         "map_btf" => maps::map_btf(op, p),
         "ringbuf_open" => sources::ringbuf_open(op, p),
         "doctor" => doctor::doctor(op, p),

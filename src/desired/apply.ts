@@ -10,22 +10,27 @@
 
 import { BpfError } from "../errors.ts";
 import { load } from "../objects.ts";
-import { ls, unpin } from "../pins.ts";
+import { ls, renamePin, unpin } from "../pins.ts";
 import { openMap } from "../handles.ts";
 import { attach, createView, detach } from "../views.ts";
-import { attachLink } from "../links.ts";
+import { attachLink, updateLink } from "../links.ts";
 import { expose, unexpose } from "../expose.ts";
-import { under } from "./check.ts";
+import { type DesiredChecks, under } from "./check.ts";
 import {
+  canon,
   type Entry,
+  info,
   key,
   mapPin,
   type OwnedEntry,
   type PlanOptions,
   record,
+  STAGED,
+  type Step,
   steps,
   strip,
 } from "./plan.ts";
+import { holdState } from "../state.ts";
 import type { DesiredPlan, DesiredState, DesiredValue } from "./types.ts";
 
 function prune(e: Entry, drop: readonly string[]): Record<string, unknown> {
@@ -79,14 +84,165 @@ function dropEmpty(dir: string): void {
   }
 }
 
+/** Unpins `pin` (a directory with what is under it); one that is gone is fine. */
+function unpinQuiet(pin: string, recursive = false): void {
+  try {
+    unpin(pin, { recursive });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+type ObjectEntry = NonNullable<DesiredState["objects"]>[number];
+
+/** The pins a load of `o` makes under `dir` (its pinDir, or a staging one). */
+function expectedPins(
+  o: ObjectEntry,
+  checked: DesiredChecks,
+  dir: string,
+): string[] {
+  const spec = checked.objects.get(o.name)!;
+  return [
+    ...spec.programs.filter((p) =>
+      o.only === undefined ? p.autoload : o.only.includes(p.name)
+    ).map((p) => under(dir, p.name)),
+    ...spec.maps.filter((m) => m.pinning === "none").map((m) =>
+      under(under(dir, "maps"), m.name)
+    ),
+  ];
+}
+
+/** What apply takes for one step: the file's name, the state, the checks. */
+interface Ctx {
+  readonly file: string;
+  readonly state: string;
+  readonly checked: DesiredChecks;
+}
+
+type Base = Omit<OwnedEntry, "pins" | "paths">;
+
+/**
+ * Loads object `o` afresh. With nothing of it there, straight into its
+ * pinDir. Else into its staging directory `<pinDir>/%next`, whose pins are
+ * then renamed over the old ones one by one (`renameat2`: each pin names
+ * the old object or the new one, never nothing), and the old pins the new
+ * load lacks go. The old programs keep running on their links until those
+ * are moved. The entry keeps its old fingerprint until the end, so a crash
+ * leaves it `replace` for the next plan, its staging pins owned.
+ */
+function loadObject(c: Ctx, s: Step, base: Base, o: ObjectEntry): void {
+  const opts = prune(s.entry!, ["name", "path"]);
+  const old = s.owned;
+  if (old === undefined) {
+    const pins = expectedPins(o, c.checked, o.pinDir);
+    record(c.state, c.file, [{ ...base, pins, paths: [] }]);
+    const report = load(o.path, opts as never);
+    record(c.state, c.file, [{ ...base, pins: loaded(report), paths: [] }]);
+    return;
+  }
+  const next = under(o.pinDir, STAGED);
+  const staged = expectedPins(o, c.checked, next);
+  const kept = old.pins.filter((p) => !p.startsWith(`${next}/`));
+  record(c.state, c.file, [{
+    ...old,
+    pins: [...kept, ...staged],
+  }]);
+  unpinQuiet(next, true);
+  const report = load(o.path, { ...opts, pinDir: next } as never);
+  const pins: string[] = [];
+  for (const from of loaded(report)) {
+    if (!from.startsWith(`${next}/`)) {
+      throw new BpfError(
+        `Cannot replace object "${o.name}": the load pinned "${from}", not under "${next}"`,
+        { kind: "internal", op: "apply" },
+      );
+    }
+    const to = under(o.pinDir, from.slice(next.length + 1));
+    renamePin(from, to);
+    pins.push(to);
+  }
+  for (const p of kept) if (!pins.includes(p)) unpinQuiet(p);
+  unpinQuiet(next, true);
+  record(c.state, c.file, [{ ...base, pins, paths: [] }]);
+}
+
+function loaded(report: ReturnType<typeof load>): string[] {
+  return [
+    ...report.programs.map((p) => p.path),
+    ...report.maps.filter((m) => !m.reused).map((m) => m.path),
+  ];
+}
+
+/**
+ * Makes the view or link of step `s` at its pin. A pin of ours already
+ * there is replaced without a gap: moved onto the new program in one step
+ * (`BPF_LINK_UPDATE`) when only its program changed and the link type takes
+ * it; else the new one is made at `<pin>%next` and renamed over the old,
+ * which goes only then (so for a moment both run: an event may be counted
+ * twice, none is missed).
+ */
+function makePinned(
+  c: Ctx,
+  s: Step,
+  base: Base,
+  program: string,
+  make: (pin: string) => void,
+): void {
+  const pin = String(s.entry!.pin);
+  const next = `${pin}${STAGED}`;
+  const now = s.owned === undefined ? undefined : info(pin);
+  if (now === undefined || now.kind !== "link") {
+    // A create was recorded before the loop (preRecord).
+    if (s.owned !== undefined) {
+      record(c.state, c.file, [{ ...base, pins: [pin, next], paths: [] }]);
+      unpinQuiet(pin);
+      unpinQuiet(next);
+    }
+    make(pin);
+    if (s.owned !== undefined) {
+      record(c.state, c.file, [{ ...base, pins: [pin], paths: [] }]);
+    }
+    return;
+  }
+  if (
+    s.owned !== undefined && canon(s.owned.spec) === canon(base.spec) &&
+    info(next) === undefined
+  ) {
+    try {
+      updateLink(pin, program);
+      record(c.state, c.file, [{ ...base, pins: [pin], paths: [] }]);
+      return;
+    } catch (error) {
+      // Not a type that moves (perf events, tracing, ...), or a program
+      // the link cannot take: make before break instead.
+      if (!(error instanceof BpfError)) throw error;
+      if (error.kind !== "not-supported" && error.kind !== "invalid") {
+        throw error;
+      }
+    }
+  }
+  record(c.state, c.file, [{ ...base, pins: [pin, next], paths: [] }]);
+  unpinQuiet(next);
+  make(next);
+  renamePin(next, pin);
+  record(c.state, c.file, [{ ...base, pins: [pin], paths: [] }]);
+}
+
 /**
  * Makes the host match the desired state `d`, in dependency order:
  * removals first (exposures, links, rules, views, then objects), then
- * objects, maps, views, rules, links and exposures. Each entry is recorded
- * in the manifest (under the state directory's lock) before it is made, and
- * forgotten only once it is removed, so a crash at any point leaves the
- * next `plan` naming exactly what is left. Returns the actions taken; a
- * second apply finds them all `keep`.
+ * objects, maps, views, rules, links and exposures. The state directory's
+ * lock is held for the whole apply (the plan included), so the watcher and
+ * other commands wait for it. Each entry is recorded in the manifest
+ * before it is made, and forgotten only once it is removed, so a crash at
+ * any point leaves the next `plan` naming exactly what is left, and
+ * nothing made that no file owns. An object whose file changed is loaded
+ * anew beside the old one and renamed into place, and every link of this
+ * file that uses its programs is moved onto the new ones with no moment
+ * where its hook is empty (see `docs/desired-state.md` for the link types
+ * that do not take `BPF_LINK_UPDATE`: for those the new link is made before
+ * the old one goes). Returns the actions taken; a second apply finds them
+ * all `keep`.
  *
  * Needs what {@linkcode plan} needs.
  *
@@ -97,6 +253,7 @@ export async function apply(
   d: DesiredState,
   options: PlanOptions = {},
 ): Promise<DesiredPlan> {
+  using _held = holdState(options);
   const { state, checked, steps: all } = steps(d, options);
   const blocked = all.find((s) => s.action === "left-alone");
   if (blocked !== undefined) {
@@ -105,6 +262,8 @@ export async function apply(
       { kind: "exists", op: "apply", errno: 17 },
     );
   }
+  const c: Ctx = { file: d.name, state, checked };
+  preRecord(c, all);
   for (const s of all) {
     if (s.action === "keep") continue;
     if (s.action === "remove") {
@@ -113,51 +272,37 @@ export async function apply(
       continue;
     }
     const e = s.entry!;
-    const base = {
+    const base: Base = {
       kind: s.kind,
       name: s.name,
       spec: JSON.parse(JSON.stringify(e)) as DesiredValue,
       fingerprint: s.fingerprint ?? "",
     };
-    if (s.owned !== undefined && s.kind !== "map" && s.kind !== "rule") {
+    if (s.owned !== undefined && s.kind === "exposure") {
       await unmake(s.owned, state);
     }
     const program = checked.programs.get(key(s.kind, s.name))?.pin ?? "";
     if (s.kind === "object") {
-      const o = e as unknown as NonNullable<DesiredState["objects"]>[number];
-      const spec = checked.objects.get(o.name)!;
-      const expected = [
-        ...spec.programs.filter((p) =>
-          o.only === undefined ? p.autoload : o.only.includes(p.name)
-        ).map((p) => under(o.pinDir, p.name)),
-        ...spec.maps.filter((m) => m.pinning === "none").map((m) =>
-          under(under(o.pinDir, "maps"), m.name)
-        ),
-      ];
-      record(state, d.name, [{ ...base, pins: expected, paths: [] }]);
-      const report = load(o.path, prune(e, ["name", "path"]) as never);
-      const pins = [
-        ...report.programs.map((p) => p.path),
-        ...report.maps.filter((m) => !m.reused).map((m) => m.path),
-      ];
-      record(state, d.name, [{ ...base, pins, paths: [] }]);
+      loadObject(c, s, base, e as unknown as ObjectEntry);
     } else if (s.kind === "map") {
       record(state, d.name, [{ ...base, pins: [], paths: [] }]);
       const m = e as unknown as NonNullable<DesiredState["maps"]>[number];
       using map = openMap(mapPin(d, m));
       for (const { key: k, value } of m.entries) map.set(k, value);
     } else if (s.kind === "view") {
-      const pin = String(e.pin);
-      record(state, d.name, [{ ...base, pins: [pin], paths: [] }]);
       const target = (e.target ?? {}) as Record<string, unknown>;
-      createView(program, { pin, ...target } as never);
+      makePinned(c, s, base, program, (pin) => {
+        createView(program, { ...target, pin } as never);
+      });
     } else if (s.kind === "link") {
-      const pin = String(e.pin);
-      record(state, d.name, [{ ...base, pins: [pin], paths: [] }]);
-      attachLink(program, prune(e, ["name", "object", "program"]) as never);
+      const opts = prune(e, ["name", "object", "program"]);
+      makePinned(c, s, base, program, (pin) => {
+        attachLink(program, { ...opts, pin } as never);
+      });
     } else if (s.kind === "rule") {
       record(state, d.name, [{ ...base, pins: [], paths: [] }]);
       // A pinned program does not say its attach type: the section does.
+      // attach() moves the rule's links onto the program as it is now.
       const spec = checked.programs.get(key(s.kind, s.name))?.spec;
       const named = spec?.attachTo === "dev" ? "device" : spec?.attachTo;
       const attachType = e.attachType ??
@@ -184,4 +329,24 @@ export async function apply(
     actions: all.map(strip),
     changes: all.some((s) => s.action !== "keep"),
   };
+}
+
+/**
+ * Records at once every view and link the apply will create (their pins
+ * are known before they are made): one write of the manifest for a
+ * thousand views, not one each. A crash before one is made leaves it
+ * recorded with its pin missing, which the next plan names.
+ */
+function preRecord(c: Ctx, all: readonly Step[]): void {
+  const put: OwnedEntry[] = all.filter((s) =>
+    s.action === "create" && (s.kind === "view" || s.kind === "link")
+  ).map((s) => ({
+    kind: s.kind,
+    name: s.name,
+    spec: JSON.parse(JSON.stringify(s.entry)) as DesiredValue,
+    fingerprint: "",
+    pins: [String(s.entry!.pin)],
+    paths: [],
+  }));
+  if (put.length > 0) record(c.state, c.file, put);
 }

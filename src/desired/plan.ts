@@ -64,7 +64,7 @@ export function info(path: string): ObjectInfo | undefined {
 }
 
 /** JSON with keys sorted and bigints as digits: equal specs, equal text. */
-function canon(v: unknown): string {
+export function canon(v: unknown): string {
   return JSON.stringify(v, (_k, x) => {
     if (typeof x === "bigint") return x.toString();
     if (typeof x === "number") return x.toString();
@@ -77,6 +77,21 @@ function canon(v: unknown): string {
     }
     return x;
   });
+}
+
+/**
+ * The name apply stages a replacement under: an object's new load goes to
+ * `<pinDir>/%next` before its pins are renamed into place, a view's or
+ * link's new pin to `<pin>%next` (bpffs refuses `.`, and no pin of a file
+ * ends so).
+ */
+export const STAGED = "%next";
+
+/** The first pin of `o` left by an apply cut short (a staged one), if any. */
+function leftover(o: OwnedEntry | undefined): string | undefined {
+  return o?.pins.find((p) =>
+    (p.includes(`/${STAGED}/`) || p.endsWith(STAGED)) && info(p) !== undefined
+  );
 }
 
 function ownedOf(name: string, state: string): OwnedEntry[] {
@@ -114,6 +129,15 @@ export function steps(
   const out: Step[] = [];
   /** Objects made anew: what uses their programs is made anew too. */
   const fresh = new Set<string>();
+  /** Whether apply makes the object at `pin` anew (before exposures). */
+  const renewed = (pin: string) =>
+    out.some((s) =>
+      s.action === "replace" && (s.kind === "view" || s.kind === "link") &&
+      s.entry?.pin === pin
+    ) ||
+    (d.objects ?? []).some((o) =>
+      fresh.has(o.name) && pin.startsWith(`${o.pinDir.replace(/\/+$/, "")}/`)
+    );
   const conflict = (kind: DesiredKind, name: string, why: string) =>
     out.push({ action: "left-alone", kind, name, why });
   for (const [list, kind] of LISTS) {
@@ -172,7 +196,11 @@ export function steps(
           push("replace", "its entry changed", fp);
         } else {
           const gone = o.pins.find((p) => info(p) === undefined);
-          if (gone !== undefined) {
+          const left = leftover(o);
+          if (left !== undefined) {
+            fresh.add(e.name);
+            push("replace", `"${left}" is left by an apply cut short`, fp);
+          } else if (gone !== undefined) {
             fresh.add(e.name);
             push("replace", `its pin "${gone}" is gone`, fp);
           } else push("keep", `loaded, ${o.pins.length} pins, same file`, fp);
@@ -209,6 +237,8 @@ export function steps(
             o === undefined ? "create" : "replace",
             o === undefined ? `pin at "${pin}"` : `its pin "${pin}" is gone`,
           );
+        } else if (leftover(o) !== undefined) {
+          push("replace", `"${leftover(o)}" is left by an apply cut short`);
         } else if (progFresh) {
           push(
             "replace",
@@ -292,7 +322,9 @@ export function steps(
               : "its exposure is gone",
           );
         } else if (!same) push("replace", "its entry changed");
-        else if (now.state !== "ok") {
+        else if (renewed(x.pin)) {
+          push("replace", `its pin "${x.pin}" is made anew`);
+        } else if (now.state !== "ok") {
           push("replace", `its exposure is ${now.state}`);
         } else if (fresh.size > 0 && info(x.pin)?.id !== now.objectId) {
           push("replace", `its pin now holds another object`);

@@ -161,6 +161,10 @@ function loadObject(c: Ctx, s: Step, base: Base, o: ObjectEntry): void {
     renamePin(from, to);
     pins.push(to);
   }
+  // A by-name map the first load made and this one reused stays ours.
+  for (const m of report.maps) {
+    if (m.reused && kept.includes(m.path)) pins.push(m.path);
+  }
   for (const p of kept) if (!pins.includes(p)) unpinQuiet(p);
   unpinQuiet(next, true);
   record(c.state, c.file, [{ ...base, pins, paths: [] }]);

@@ -178,35 +178,32 @@ function loaded(report: ReturnType<typeof load>): string[] {
 }
 
 /**
- * Makes the view or link of step `s` at its pin. A pin of ours already
- * there is replaced without a gap: moved onto the new program in one step
- * (`BPF_LINK_UPDATE`) when only its program changed and the link type takes
- * it; else the new one is made at `<pin>%next` and renamed over the old,
- * which goes only then (so for a moment both run: an event may be counted
- * twice, none is missed).
+ * Makes the view or link of step `s` at its pin, and returns what the file
+ * owns then (for the caller to record with others in one write). A pin of
+ * ours already there is replaced without a gap: moved onto the new program
+ * in one step (`BPF_LINK_UPDATE`) when only its program changed and the
+ * link type takes it; else the new one is made at `<pin>%next` and renamed
+ * over the old, which goes only then (so for a moment both run: an event
+ * may be counted twice, none is missed). `preRecord` recorded the entry
+ * before: a create with its pin, a replace with its old spec and both pins.
  */
 function makePinned(
-  c: Ctx,
   s: Step,
   base: Base,
   program: string,
   make: (pin: string) => void,
-): void {
+): OwnedEntry {
   const pin = String(s.entry!.pin);
   const next = `${pin}${STAGED}`;
+  const done = { ...base, pins: [pin], paths: [] };
   const now = s.owned === undefined ? undefined : info(pin);
   if (now === undefined || now.kind !== "link") {
-    // A create was recorded before the loop (preRecord).
     if (s.owned !== undefined) {
-      record(c.state, c.file, [{ ...base, pins: [pin, next], paths: [] }]);
       unpinQuiet(pin);
       unpinQuiet(next);
     }
     make(pin);
-    if (s.owned !== undefined) {
-      record(c.state, c.file, [{ ...base, pins: [pin], paths: [] }]);
-    }
-    return;
+    return done;
   }
   if (
     s.owned !== undefined && canon(s.owned.spec) === canon(base.spec) &&
@@ -214,8 +211,7 @@ function makePinned(
   ) {
     try {
       updateLink(pin, program);
-      record(c.state, c.file, [{ ...base, pins: [pin], paths: [] }]);
-      return;
+      return done;
     } catch (error) {
       // Not a type that moves (perf events, tracing, ...), or a program
       // the link cannot take: make before break instead.
@@ -225,11 +221,10 @@ function makePinned(
       }
     }
   }
-  record(c.state, c.file, [{ ...base, pins: [pin, next], paths: [] }]);
   unpinQuiet(next);
   make(next);
   renamePin(next, pin);
-  record(c.state, c.file, [{ ...base, pins: [pin], paths: [] }]);
+  return done;
 }
 
 /**
@@ -268,13 +263,32 @@ export async function apply(
   }
   const c: Ctx = { file: d.name, state, checked };
   preRecord(c, all);
+  /**
+   * Views and links unpinned, and made: forgotten and recorded in one
+   * write before a step of another kind, and at the end.
+   */
+  let gone: [string, string][] = [];
+  let made: OwnedEntry[] = [];
+  const forget = () => {
+    if (gone.length > 0 || made.length > 0) record(state, d.name, made, gone);
+    gone = [];
+    made = [];
+  };
   for (const s of all) {
     if (s.action === "keep") continue;
     if (s.action === "remove") {
       await unmake(s.owned!, state);
-      record(state, d.name, [], [[s.kind, s.name]]);
+      if (s.kind === "view" || s.kind === "link") {
+        // A crash before the write leaves each recorded, its pin gone:
+        // the next plan names it, and apply forgets it.
+        gone.push([s.kind, s.name]);
+      } else {
+        forget();
+        record(state, d.name, [], [[s.kind, s.name]]);
+      }
       continue;
     }
+    if (s.kind !== "view" && s.kind !== "link") forget();
     const e = s.entry!;
     const base: Base = {
       kind: s.kind,
@@ -295,14 +309,14 @@ export async function apply(
       for (const { key: k, value } of m.entries) map.set(k, value);
     } else if (s.kind === "view") {
       const target = (e.target ?? {}) as Record<string, unknown>;
-      makePinned(c, s, base, program, (pin) => {
+      made.push(makePinned(s, base, program, (pin) => {
         createView(program, { ...target, pin } as never);
-      });
+      }));
     } else if (s.kind === "link") {
       const opts = prune(e, ["name", "object", "program"]);
-      makePinned(c, s, base, program, (pin) => {
+      made.push(makePinned(s, base, program, (pin) => {
         attachLink(program, { ...opts, pin } as never);
-      });
+      }));
     } else if (s.kind === "rule") {
       record(state, d.name, [{ ...base, pins: [], paths: [] }]);
       // A pinned program does not say its attach type: the section does.
@@ -328,6 +342,7 @@ export async function apply(
       });
     }
   }
+  forget();
   return {
     name: d.name,
     actions: all.map(strip),
@@ -336,21 +351,30 @@ export async function apply(
 }
 
 /**
- * Records at once every view and link the apply will create (their pins
- * are known before they are made): one write of the manifest for a
- * thousand views, not one each. A crash before one is made leaves it
- * recorded with its pin missing, which the next plan names.
+ * Records at once every view and link the apply will make (their pins are
+ * known before they are made): one write of the manifest for a thousand
+ * views, not one or two each. A create is recorded with its pin; a replace
+ * with its old spec and its pin and staged pin (`<pin>%next`), so that
+ * until the new one is recorded, after it is made, the next plan still
+ * names it. A crash before one is made leaves it recorded with its pin
+ * missing, or with its old spec, which the next plan names.
  */
 function preRecord(c: Ctx, all: readonly Step[]): void {
   const put: OwnedEntry[] = all.filter((s) =>
-    s.action === "create" && (s.kind === "view" || s.kind === "link")
-  ).map((s) => ({
-    kind: s.kind,
-    name: s.name,
-    spec: JSON.parse(JSON.stringify(s.entry)) as DesiredValue,
-    fingerprint: "",
-    pins: [String(s.entry!.pin)],
-    paths: [],
-  }));
+    (s.action === "create" || s.action === "replace") &&
+    (s.kind === "view" || s.kind === "link")
+  ).map((s) => {
+    const pin = String(s.entry!.pin);
+    return s.owned === undefined
+      ? {
+        kind: s.kind,
+        name: s.name,
+        spec: JSON.parse(JSON.stringify(s.entry)) as DesiredValue,
+        fingerprint: "",
+        pins: [pin],
+        paths: [],
+      }
+      : { ...s.owned, pins: [pin, `${pin}${STAGED}`] };
+  });
   if (put.length > 0) record(c.state, c.file, put);
 }

@@ -270,6 +270,8 @@ export function unpin(path: string, options: UnpinOptions = {}): UnpinReport {
 export interface RenamePinOptions {
   /** Refuse when `to` exists (`RENAME_NOREPLACE`), instead of replacing it. */
   noReplace?: boolean;
+  /** Make the directories missing above `to` first, as `mkdir -p` does. */
+  parents?: boolean;
 }
 
 /**
@@ -291,5 +293,10 @@ export function renamePin(
   to: string,
   options: RenamePinOptions = {},
 ): void {
-  call("pin_rename", { from, to, noReplace: options.noReplace ?? false });
+  call("pin_rename", {
+    from,
+    to,
+    noReplace: options.noReplace ?? false,
+    parents: options.parents ?? false,
+  });
 }

@@ -10,7 +10,7 @@
 
 import { BpfError } from "../errors.ts";
 import { load } from "../objects.ts";
-import { ls, renamePin, unpin } from "../pins.ts";
+import { DEFAULT_BPFFS, ls, renamePin, unpin } from "../pins.ts";
 import { openMap } from "../handles.ts";
 import { attach, createView, detach } from "../views.ts";
 import { attachLink, updateLink } from "../links.ts";
@@ -95,20 +95,34 @@ function unpinQuiet(pin: string, recursive = false): void {
 
 type ObjectEntry = NonNullable<DesiredState["objects"]>[number];
 
-/** The pins a load of `o` makes under `dir` (its pinDir, or a staging one). */
+/**
+ * The pins a load of `o` makes: its programs and own maps under `dir` (its
+ * pinDir, or a staging one), and the maps pinned by name that are not
+ * there yet (the load makes them, so they are this file's).
+ */
 function expectedPins(
   o: ObjectEntry,
   checked: DesiredChecks,
   dir: string,
 ): string[] {
   const spec = checked.objects.get(o.name)!;
+  const progs = spec.programs.filter((p) =>
+    o.only === undefined ? p.autoload : o.only.includes(p.name)
+  );
+  const used = new Set(progs.flatMap((p) => p.maps));
+  const root = o.pinByNameRoot ?? DEFAULT_BPFFS;
+  const pinned = (m: { name: string }) =>
+    o.only === undefined || used.has(m.name);
+  // As the load names them: bpffs refuses '.', each becomes '_'.
+  const name = (n: string) => n.replaceAll(".", "_");
   return [
-    ...spec.programs.filter((p) =>
-      o.only === undefined ? p.autoload : o.only.includes(p.name)
-    ).map((p) => under(dir, p.name)),
-    ...spec.maps.filter((m) => m.pinning === "none").map((m) =>
-      under(under(dir, "maps"), m.name)
+    ...progs.map((p) => under(dir, name(p.name))),
+    ...spec.maps.filter((m) => m.pinning === "none" && pinned(m)).map((m) =>
+      under(under(dir, "maps"), name(m.name))
     ),
+    ...spec.maps.filter((m) => m.pinning === "by-name" && pinned(m)).map((
+      m,
+    ) => under(root, name(m.name))).filter((p) => info(p) === undefined),
   ];
 }
 
@@ -150,7 +164,17 @@ function loadObject(c: Ctx, s: Step, base: Base, o: ObjectEntry): void {
   unpinQuiet(next, true);
   const report = load(o.path, { ...opts, pinDir: next } as never);
   const pins: string[] = [];
-  for (const from of loaded(report)) {
+  // A map pinned by name is ours when this load made it, or the one it
+  // reused was ours; it is not staged.
+  for (const m of report.maps) {
+    if (m.pinning !== "by-name") continue;
+    if (!m.reused || kept.includes(m.path)) pins.push(m.path);
+  }
+  const movedIn = [
+    ...report.programs.map((p) => p.path),
+    ...report.maps.filter((m) => m.pinning !== "by-name").map((m) => m.path),
+  ];
+  for (const from of movedIn) {
     if (!from.startsWith(`${next}/`)) {
       throw new BpfError(
         `Cannot replace object "${o.name}": the load pinned "${from}", not under "${next}"`,
@@ -158,12 +182,8 @@ function loadObject(c: Ctx, s: Step, base: Base, o: ObjectEntry): void {
       );
     }
     const to = under(o.pinDir, from.slice(next.length + 1));
-    renamePin(from, to);
+    renamePin(from, to, { parents: true });
     pins.push(to);
-  }
-  // A by-name map the first load made and this one reused stays ours.
-  for (const m of report.maps) {
-    if (m.reused && kept.includes(m.path)) pins.push(m.path);
   }
   for (const p of kept) if (!pins.includes(p)) unpinQuiet(p);
   unpinQuiet(next, true);

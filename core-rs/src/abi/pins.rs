@@ -41,7 +41,8 @@ pub fn unpin(op: &str, p: Value) -> Result<Value> {
     to_json(&pins::unpin(&path, recursive)?)
 }
 
-/// `pin_rename`: a pin (or directory) and where to move it in bpffs in;
+/// `pin_rename`: a pin (or directory) and where to move it in bpffs (and
+/// whether to make the directories missing above it) in;
 /// `{}` out.
 pub fn rename(op: &str, p: Value) -> Result<Value> {
     #[derive(Deserialize)]
@@ -51,12 +52,15 @@ pub fn rename(op: &str, p: Value) -> Result<Value> {
         to: PathBuf,
         #[serde(default)]
         no_replace: bool,
+        #[serde(default)]
+        parents: bool,
     }
     let P {
         from,
         to,
         no_replace,
+        parents,
     } = params(op, p)?;
-    pins::rename(&from, &to, no_replace)?;
+    pins::rename(&from, &to, no_replace, parents)?;
     Ok(serde_json::json!({}))
 }

@@ -422,8 +422,9 @@ pub fn pin_at(link: BorrowedFd<'_>, pin: &Path, what: &str) -> Result<()> {
 /// bpffs on one mount, and the move is made relative to them
 /// (`renameat2`). `noreplace` refuses an existing `to`; else it is
 /// replaced atomically, so `to` names the old object or the new one, never
-/// nothing.
-pub fn rename(from: &Path, to: &Path, noreplace: bool) -> Result<()> {
+/// nothing. With `parents`, the directories missing above `to` are made
+/// first (no symlink followed on the way, each on its parent's mount).
+pub fn rename(from: &Path, to: &Path, noreplace: bool, parents: bool) -> Result<()> {
     let (from, to) = (&mounts::absolute(from), &mounts::absolute(to));
     let what = format!("Cannot move pin {} to {}", q(from), q(to));
     fn split<'a>(p: &'a Path, what: &str) -> Result<(&'a Path, &'a str)> {
@@ -440,7 +441,12 @@ pub fn rename(from: &Path, to: &Path, noreplace: bool) -> Result<()> {
     }
     let open =
         |p: &Path| Dir::open_following(p).map_err(|e| Error::sys(what.clone(), e).with_path(p));
-    let (fd, td) = (open(fp)?, open(tp)?);
+    let td = if parents {
+        Dir::make_all(tp, 0o755).map_err(|e| Error::sys(what.clone(), e).with_path(tp))?
+    } else {
+        open(tp)?
+    };
+    let fd = open(fp)?;
     for d in [&fd, &td] {
         if d.magic().ok() != Some(BPF_FS_MAGIC) {
             return Err(Error::new(

@@ -11,15 +11,28 @@
 // seeded random points of a file of 1,000 views; after each, plan names
 // only what is missing and apply converges, and at the end nothing is left
 // that no file owns. bpftool's own pin in the same bpffs is left alone
-// throughout. Each test has its own bpffs, cgroups and state directory,
+// throughout. And updateLink() and renamePin() by themselves: what moves,
+// what the kernel refuses, and how. Each test has its own bpffs, cgroups and state directory,
 // removed in finally.
-import { ls, openMap, readManifest, show } from "../mod.ts";
+import {
+  attachLink,
+  createView,
+  load,
+  ls,
+  NotSupportedError,
+  openMap,
+  readManifest,
+  renamePin,
+  show,
+  updateLink,
+} from "../mod.ts";
 import { main } from "../cli.ts";
 import {
   assert,
   bpftoolJson,
   bpftoolMap,
   captureIo,
+  caught,
   exists,
   kernelTest,
   privateBpffs,
@@ -542,4 +555,55 @@ kernelTest(
     assert.deepEqual(ls(h.bpf).filter((e) => e.kind === "link"), []);
   },
   { needs: NEEDS },
+);
+
+kernelTest(
+  "updateLink() moves an iterator link onto another program in place, refuses with old when it holds another, refuses a uprobe link as not-supported and a program of another type; renamePin() moves a pin, replaces one or refuses with noReplace, and refuses off bpffs",
+  async () => {
+    await using b = await privateBpffs();
+    await using off = await tempDir("bpfxrename");
+    const v1 = `${b.path}/v1`;
+    const v2 = `${b.path}/v2`;
+    load(V1, { pinDir: v1, pinByNameRoot: b.path });
+    load(V2, { pinDir: v2, pinByNameRoot: b.path });
+    const view = `${b.path}/view`;
+    const made = createView(`${v1}/variant`, { pin: view, pid: Deno.pid });
+    assert.match(await Deno.readTextFile(view), /^variant 1\n/);
+    const moved = updateLink(view, `${v2}/variant`, { old: `${v1}/variant` });
+    assert.deepEqual(moved, {
+      linkId: made.id,
+      type: "iter",
+      fromProgId: show(`${v1}/variant`).id,
+      toProgId: show(`${v2}/variant`).id,
+    });
+    assert.match(await Deno.readTextFile(view), /^variant 2\n/);
+    const busy = caught(() =>
+      updateLink(view, `${v1}/variant`, { old: `${v1}/variant` })
+    );
+    assert.equal(busy.kind, "busy");
+    assert.match(busy.message, /no longer holds the program/);
+    const other = caught(() => updateLink(view, `${v1}/udp_egress`));
+    assert.equal(other.kind, "invalid");
+
+    const probe = `${b.path}/probe`;
+    attachLink(`${v1}/probed`, { to: `${TARGET}:bpfx_probed`, pin: probe });
+    const refused = caught(() => updateLink(probe, `${v2}/probed`));
+    assert.ok(refused instanceof NotSupportedError, refused.message);
+    assert.match(refused.message, /a perf_event link does not take/);
+
+    // Within bpffs: a move, a replace, a refusal.
+    const moved2 = `${b.path}/d/e/view`;
+    renamePin(view, moved2, { parents: true });
+    assert.equal(await exists(view), false);
+    assert.equal(show(moved2).id, made.id);
+    const taken = caught(() => renamePin(probe, moved2, { noReplace: true }));
+    assert.ok(taken instanceof Deno.errors.AlreadyExists, taken.message);
+    const probeId = show(probe).id;
+    renamePin(probe, moved2);
+    assert.equal(show(moved2).id, probeId, "replaced in one step");
+    const offBpffs = caught(() => renamePin(moved2, `${off.path}/x`));
+    assert.equal(offBpffs.kind, "not-bpffs");
+    assert.ok(await exists(moved2));
+  },
+  { needs: ["iterator task", "iterator task parameters", "link uprobe"] },
 );

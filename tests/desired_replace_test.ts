@@ -27,6 +27,7 @@ import {
   updateLink,
 } from "../mod.ts";
 import { main } from "../cli.ts";
+import { cli, type Host, host, statRule } from "./_desired.ts";
 import {
   assert,
   bpftoolJson,
@@ -36,7 +37,6 @@ import {
   exists,
   kernelTest,
   privateBpffs,
-  privateCgroups,
   ROOT,
   sleep,
   tempDir,
@@ -58,57 +58,9 @@ const V2 = `${ROOT}/build/tests/replace-v2.bpf.o`;
 const TARGET = `${ROOT}/build/tests/link_target`;
 const UDP_SEND = `${ROOT}/build/tests/udp_send`;
 
-interface Host extends AsyncDisposable {
-  bpf: string;
-  cg: string;
-  state: string;
-  srv: string;
-  dir: string;
-  file: string;
-  write(text: string): Promise<void>;
-}
-
-async function host(): Promise<Host> {
-  const fs = await privateBpffs();
-  const cgroups = await privateCgroups();
-  const dir = await tempDir("bpfxreplace");
-  await cgroups.make("a");
-  await cgroups.make("b");
-  const state = `${dir.path}/state`;
-  const srv = `${dir.path}/srv`;
-  await Deno.mkdir(srv);
-  const file = `${dir.path}/host.yaml`;
-  return {
-    bpf: fs.path,
-    cg: cgroups.root,
-    state,
-    srv,
-    dir: dir.path,
-    file,
-    write: (text) => Deno.writeTextFile(file, text),
-    async [Symbol.asyncDispose]() {
-      try {
-        await Deno.writeTextFile(file, "name: host\n");
-        await main(["apply", file, "--state", state], { io: captureIo() });
-      } finally {
-        try {
-          await fs[Symbol.asyncDispose]();
-        } finally {
-          try {
-            await cgroups[Symbol.asyncDispose]();
-          } finally {
-            await dir[Symbol.asyncDispose]();
-          }
-        }
-      }
-    },
-  };
-}
-
-/** The issue's whole file; object "web" is loaded from `<dir>/web.bpf.o`. */
-function whole(h: Host): string {
-  return `name: host
-objects:
+/** The two objects: "web" from `<dir>/web.bpf.o` (the one rebuilt), and cgstat. */
+function objects(h: Host): string {
+  return `objects:
   - name: web
     path: ${h.dir}/web.bpf.o
     pinDir: ${h.bpf}/web
@@ -116,7 +68,13 @@ objects:
   - name: cgstat
     path: ${ROOT}/build/examples/cgstat.bpf.o
     pinDir: ${h.bpf}/cgstat
-maps:
+`;
+}
+
+/** The issue's whole file; object "web" is loaded from `<dir>/web.bpf.o`. */
+function whole(h: Host): string {
+  return `name: host
+${objects(h)}maps:
   - name: settings
     object: web
     map: settings
@@ -128,13 +86,7 @@ views:
     pin: ${h.bpf}/variant
     target: { pid: ${Deno.pid} }
 rules:
-  - name: stat
-    object: cgstat
-    program: cgstat
-    cgroupRoot: ${h.cg}
-    pinRoot: ${h.bpf}/cgviews
-    exposeRoot: ${h.srv}/cg
-  - name: egress
+${statRule(h)}  - name: egress
     object: web
     program: udp_egress
     cgroupRoot: ${h.cg}
@@ -154,12 +106,6 @@ exposures:
     pin: ${h.bpf}/web/maps/settings
     path: ${h.srv}/settings
 `;
-}
-
-async function cli(args: string[]): Promise<{ code: number; out: string }> {
-  const io = captureIo();
-  const code = await main(args, { io });
-  return { code, out: new TextDecoder().decode(io.stdout()) + io.stderr() };
 }
 
 interface Action {
@@ -210,7 +156,7 @@ function counters(pin: string): bigint[] {
 kernelTest(
   "apply replaces a rebuilt object with no gap: its cgroup link is moved (every datagram counted once), its uprobe link made before the old goes (no call missed), its view moved, bpftool's pin left alone",
   async () => {
-    await using h = await host();
+    await using h = await host("bpfxreplace");
     await bpftoolMap(
       `${h.bpf}/theirs`,
       "type array key 4 value 4 entries 1 name theirs",
@@ -358,15 +304,7 @@ function large(
 ): { text: string; pids: Map<string, number> } {
   const pids = new Map<string, number>();
   let text = `name: big
-objects:
-  - name: web
-    path: ${h.dir}/web.bpf.o
-    pinDir: ${h.bpf}/web
-    pinByNameRoot: ${h.bpf}
-  - name: cgstat
-    path: ${ROOT}/build/examples/cgstat.bpf.o
-    pinDir: ${h.bpf}/cgstat
-views:
+${objects(h)}views:
 `;
   for (let i = 0; i < VIEWS; i++) {
     if ((i + r) % 20 === 0) continue;
@@ -378,13 +316,7 @@ views:
   }
   if (r % 3 !== 2) {
     text += `rules:
-  - name: stat
-    object: cgstat
-    program: cgstat
-    cgroupRoot: ${h.cg}
-    pinRoot: ${h.bpf}/cgviews
-    exposeRoot: ${h.srv}/cg
-`;
+${statRule(h)}`;
   }
   return { text, pids };
 }
@@ -494,7 +426,7 @@ kernelTest(
     const seed = Number(Deno.env.get("BPFX_TEST_SEED") ?? Date.now() % 1e9);
     console.log(`seed ${seed} (BPFX_TEST_SEED=${seed} repeats these points)`);
     const next = random(seed);
-    await using h = await host();
+    await using h = await host("bpfxreplace");
     await bpftoolMap(
       `${h.bpf}/theirs`,
       "type array key 4 value 4 entries 1 name theirs",

@@ -129,6 +129,12 @@ export function steps(
   const out: Step[] = [];
   /** Objects made anew: what uses their programs is made anew too. */
   const fresh = new Set<string>();
+  /** The programs' information, read once a pin (views share them). */
+  const progs = new Map<string, ObjectInfo | undefined>();
+  const progInfo = (pin: string) => {
+    if (!progs.has(pin)) progs.set(pin, info(pin));
+    return progs.get(pin);
+  };
   /** Whether apply makes the object at `pin` anew (before exposures). */
   const renewed = (pin: string) =>
     out.some((s) =>
@@ -231,7 +237,7 @@ export function steps(
           );
           continue;
         }
-        const prog = program === undefined ? undefined : info(program.pin);
+        const prog = program === undefined ? undefined : progInfo(program.pin);
         if (now === undefined) {
           push(
             o === undefined ? "create" : "replace",

@@ -7,18 +7,20 @@
 // datagrams and a caller's uprobe hits are counted through it, with no
 // datagram missed or counted twice (the cgroup link is moved with
 // BPF_LINK_UPDATE) and no call missed (the uprobe link, which does not take
-// it, is made anew before the old one goes). Then apply is SIGKILLed at 20
+// it, is made anew before the old one goes). Apply is SIGKILLed at 20
 // seeded random points of a file of 1,000 views; after each, plan names
 // only what is missing and apply converges, and at the end nothing is left
 // that no file owns. bpftool's own pin in the same bpffs is left alone
-// throughout. And updateLink() and renamePin() by themselves: what moves,
-// what the kernel refuses, and how. Each test has its own bpffs, cgroups and state directory,
-// removed in finally.
+// throughout. updateLink() and renamePin() by themselves: what moves, what
+// the kernel refuses, and how. And a watcher in the same process waits for
+// apply's hold of the state lock, with no deadlock. Each test has its own
+// bpffs, cgroups and state directory, removed in finally.
 import { type DesiredFile, readDesired } from "../src/desired/file.ts";
 import {
   apply,
   attachLink,
   createView,
+  holdState,
   load,
   ls,
   NotSupportedError,
@@ -28,6 +30,7 @@ import {
   renamePin,
   show,
   updateLink,
+  watch,
 } from "../mod.ts";
 import { cli, type Host, host, statRule } from "./_desired.ts";
 import {
@@ -35,6 +38,8 @@ import {
   bpftoolJson,
   bpftoolMap,
   caught,
+  collect,
+  eventually,
   exists,
   kernelTest,
   privateBpffs,
@@ -560,4 +565,42 @@ kernelTest(
     assert.ok(await exists(moved2));
   },
   { needs: ["iterator task", "iterator task parameters", "link uprobe"] },
+);
+
+kernelTest(
+  "a watcher in the same process waits while apply holds the state lock, and neither hangs: apply's own locks share the hold, the watcher takes up the new cgroups after",
+  async () => {
+    await using h = await host("bpfxhold");
+    await h.write(`name: host
+${objects(h)}rules:
+${statRule(h)}`);
+    await Deno.copyFile(V1, `${h.dir}/web.bpf.o`);
+    const options = { state: h.state };
+    await apply(readDesired(h.file).desired, options);
+    await using watcher = watch(options);
+    const seen = collect(watcher);
+    await eventually("the watcher started", () => seen.items.length > 0);
+    const made = (rel: string) =>
+      seen.items.some((a) => a.action === "view-made" && a.cgroup === rel);
+    {
+      using _held = holdState(options);
+      await Deno.mkdir(`${h.cg}/c`);
+      // The watcher sees the new cgroup but waits for the lock.
+      await sleep(500);
+      assert.equal(made("c"), false, "no view made while the lock is held");
+      // apply, in this process, takes the lock through the hold: no wait.
+      const r = await apply(readDesired(h.file).desired, options);
+      const stat = r.actions.find((a) => a.name === "stat")!;
+      assert.equal(stat.action, "replace", stat.why);
+      assert.ok(await exists(`${h.bpf}/cgviews/c/stat`), "apply made it");
+      assert.equal(made("c"), false);
+    }
+    // Released: the watcher goes on, and takes up the next cgroup.
+    await Deno.mkdir(`${h.cg}/d`);
+    await eventually("the watcher made d's view", () => made("d"));
+    assert.ok(await exists(`${h.srv}/cg/d/stat`));
+    await watcher[Symbol.asyncDispose]();
+    await seen.done;
+  },
+  { needs: [...NEEDS, "fanotify cgroupfs", "fanotify bpffs"] },
 );

@@ -226,6 +226,10 @@ kernelTest(
         /host\.yaml:9:14: rules\[0\] "r": program "tasks" is of type tracing \(section iter\/task\): a rule needs/,
       ],
       [
+        `name: host\nviews:\n  - name: v\n    program: /x\n    pin: ${h.bpf}/v%next\n`,
+        /host\.yaml:5:10: views\[0\] "v": pin path ".*\/v%next" has "%next" in it, which apply keeps/,
+      ],
+      [
         `name: host\nobjects: [\n`,
         /host\.yaml:\d+:\d+: the file: not valid YAML/,
       ],

@@ -15,7 +15,7 @@ import { openMap } from "../handles.ts";
 import { attach, createView, detach } from "../views.ts";
 import { attachLink, updateLink } from "../links.ts";
 import { expose, unexpose } from "../expose.ts";
-import { type DesiredChecks, under } from "./check.ts";
+import { type DesiredChecks, STAGED, under } from "./check.ts";
 import {
   canon,
   type Entry,
@@ -25,7 +25,6 @@ import {
   type OwnedEntry,
   type PlanOptions,
   record,
-  STAGED,
   type Step,
   steps,
   strip,

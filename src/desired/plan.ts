@@ -13,7 +13,7 @@ import { type ObjectInfo, show } from "../pins.ts";
 import { openMap } from "../handles.ts";
 import { exposures, readManifest } from "../expose.ts";
 import { stateDir, type StateOptions } from "../state.ts";
-import { check, type DesiredChecks, LISTS, under } from "./check.ts";
+import { check, type DesiredChecks, LISTS, STAGED, under } from "./check.ts";
 import { sha256 } from "./_bytes.ts";
 import type {
   DesiredAction,
@@ -78,14 +78,6 @@ export function canon(v: unknown): string {
     return x;
   });
 }
-
-/**
- * The name apply stages a replacement under: an object's new load goes to
- * `<pinDir>/%next` before its pins are renamed into place, a view's or
- * link's new pin to `<pin>%next` (bpffs refuses `.`, and no pin of a file
- * ends so).
- */
-export const STAGED = "%next";
 
 /** The first pin of `o` left by an apply cut short (a staged one), if any. */
 function leftover(o: OwnedEntry | undefined): string | undefined {

@@ -604,3 +604,29 @@ ${statRule(h)}`);
   },
   { needs: [...NEEDS, "fanotify cgroupfs", "fanotify bpffs"] },
 );
+
+kernelTest(
+  "updateLink() is refused, as not-supported, by a raw tracepoint link, which stays as it was",
+  async () => {
+    await using b = await privateBpffs();
+    const obj = `${ROOT}/build/tests/links.bpf.o`;
+    load(obj, { pinDir: `${b.path}/a` });
+    load(obj, { pinDir: `${b.path}/b` });
+    // (A uprobe's perf_event link: the test above. Kprobes and tracefs are
+    // not on every machine of this kind.)
+    const cases: [string, string, string][] = [
+      ["raw_tp_count", "sys_enter", "raw_tracepoint"],
+    ];
+    for (const [prog, to, type] of cases) {
+      const pin = `${b.path}/${prog}-link`;
+      const made = attachLink(`${b.path}/a/${prog}`, { to, pin });
+      assert.equal(made.type, type, prog);
+      const e = caught(() => updateLink(pin, `${b.path}/b/${prog}`));
+      assert.ok(e instanceof NotSupportedError, `${prog}: ${e.message}`);
+      assert.match(e.message, new RegExp(`a ${type} link does not take`));
+      const now = show(pin);
+      assert.equal(now.kind === "link" && now.progId, made.progId, prog);
+    }
+  },
+  { needs: [] },
+);

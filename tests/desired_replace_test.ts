@@ -630,3 +630,41 @@ kernelTest(
   },
   { needs: [] },
 );
+
+kernelTest(
+  "a view whose pin moves in the file is made at its new pin and its old pin goes",
+  async () => {
+    await using h = await host("bpfxmove");
+    const file = (pin: string) =>
+      `name: host
+objects:
+  - name: tasks
+    path: ${ROOT}/build/examples/tasks.bpf.o
+    pinDir: ${h.bpf}/tasks
+views:
+  - name: mine
+    object: tasks
+    program: tasks
+    pin: ${h.bpf}/${pin}
+    target: { pid: ${Deno.pid} }
+`;
+    await h.write(file("here"));
+    const options = { state: h.state };
+    await apply(readDesired(h.file).desired, options);
+    assert.ok(await exists(`${h.bpf}/here`));
+    await h.write(file("there"));
+    const r = await apply(readDesired(h.file).desired, options);
+    assert.deepEqual(
+      r.actions.filter((a) => a.action !== "keep").map((a) => a.name),
+      ["mine"],
+    );
+    assert.equal(await exists(`${h.bpf}/here`), false, "the old pin went");
+    assert.ok(await exists(`${h.bpf}/there`));
+    assert.equal(plan(readDesired(h.file).desired, options).changes, false);
+    const owned = readManifest(options).desired?.[0]?.entries.find((e) =>
+      e.name === "mine"
+    );
+    assert.deepEqual(owned?.pins, [`${h.bpf}/there`]);
+  },
+  { needs: ["iterator task", "iterator task parameters"] },
+);

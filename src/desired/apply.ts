@@ -215,6 +215,10 @@ function makePinned(
   const pin = String(s.entry!.pin);
   const next = `${pin}${STAGED}`;
   const done = { ...base, pins: [pin], paths: [] };
+  // What the entry had elsewhere (its pin moved) goes once the new is made.
+  const elsewhere = (s.owned?.pins ?? []).filter((p) =>
+    p !== pin && p !== next
+  );
   const now = s.owned === undefined ? undefined : info(pin);
   if (now === undefined || now.kind !== "link") {
     if (s.owned !== undefined) {
@@ -222,6 +226,7 @@ function makePinned(
       unpinQuiet(next);
     }
     make(pin);
+    for (const p of elsewhere) unpinQuiet(p);
     return done;
   }
   if (
@@ -243,6 +248,7 @@ function makePinned(
   unpinQuiet(next);
   make(next);
   renamePin(next, pin);
+  for (const p of elsewhere) unpinQuiet(p);
   return done;
 }
 
@@ -393,7 +399,12 @@ function preRecord(c: Ctx, all: readonly Step[]): void {
         pins: [pin],
         paths: [],
       }
-      : { ...s.owned, pins: [pin, `${pin}${STAGED}`] };
+      : {
+        ...s.owned,
+        pins: [
+          ...new Set([...s.owned.pins, pin, `${pin}${STAGED}`]),
+        ],
+      };
   });
   if (put.length > 0) record(c.state, c.file, put);
 }

@@ -143,6 +143,8 @@ export {
   type ObjectKind,
   type PinEntry,
   type ProgramInfo,
+  renamePin,
+  type RenamePinOptions,
   show,
   unpin,
   type UnpinOptions,
@@ -224,6 +226,9 @@ export {
   attachLink,
   type AttachLinkOptions,
   type LinkKind,
+  type MovedLink,
+  updateLink,
+  type UpdateLinkOptions,
 } from "./src/links.ts";
 export {
   type AttachRule,
@@ -271,7 +276,13 @@ export type {
   ConfigWatchEvent,
   WatchConfigOptions,
 } from "./src/desired/watch.ts";
-export { DEFAULT_STATE, stateDir, type StateOptions } from "./src/state.ts";
+export {
+  DEFAULT_STATE,
+  holdState,
+  stateDir,
+  type StateHold,
+  type StateOptions,
+} from "./src/state.ts";
 export {
   type FsEvent,
   type FsEventKind,

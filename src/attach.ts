@@ -42,6 +42,12 @@ export interface AttachReport {
   readonly made: readonly AttachItem[];
   /** The views that were already there and right. */
   readonly kept: readonly AttachItem[];
+  /**
+   * The links of this cgroup that held another program (the object loaded
+   * anew), moved onto this one in one step (`BPF_LINK_UPDATE`): the hook
+   * was never empty. Absent when none were.
+   */
+  readonly moved?: readonly AttachItem[];
   /** The views removed: of cgroups that are gone, or made again. */
   readonly removed: readonly AttachItem[];
   /** The cgroups left without a view. */

@@ -227,6 +227,7 @@ export type WatchActionKind =
   | "view-removed"
   | "link-made"
   | "link-removed"
+  | "moved"
   | "skipped"
   | "state-gone"
   | "rearmed"
@@ -249,7 +250,8 @@ export interface WatchAction {
    * own: reported, forgotten, and not touched), `view-made`,
    * `view-removed` (a cgroup came or went under an attach rule of views),
    * `link-made`, `link-removed` (the same under a rule of a cgroup
-   * program's links), `skipped` (a cgroup left without a view or link, and
+   * program's links), `moved` (a rule's link that held another program,
+   * moved onto the rule's program in one step, `BPF_LINK_UPDATE`), `skipped` (a cgroup left without a view or link, and
    * why), `state-gone` (the state
    * directory was removed or moved away), `rearmed` (a new state directory
    * at its path was taken up), or `error` (something could not be done;

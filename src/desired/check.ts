@@ -24,6 +24,14 @@ export type NodePath = readonly (string | number)[];
 /** Where a node was read: `"FILE:LINE:COLUMN: "`, or `""` when unknown. */
 export type Locate = (path: NodePath) => string;
 
+/**
+ * The name apply stages a replacement under: an object's new load goes to
+ * `<pinDir>/%next` before its pins are renamed into place, a view's or
+ * link's new pin to `<pin>%next` (bpffs refuses `.`). The file's own pin
+ * paths may not hold it.
+ */
+export const STAGED = "%next";
+
 /** The lists of the file, with their kind, in the order apply makes them. */
 export const LISTS = [
   ["objects", "object"],
@@ -140,6 +148,13 @@ export function check(
   const paths = new Map<string, string>();
   const claim = (path: string, at: NodePath, entry: string) => {
     const clean = path.replace(/\/+$/, "");
+    if (clean.includes(STAGED)) {
+      fail(
+        at,
+        entry,
+        `pin path "${clean}" has "${STAGED}" in it, which apply keeps for what it stages: choose another name`,
+      );
+    }
     const other = paths.get(clean);
     if (other !== undefined) {
       fail(at, entry, `pin path "${clean}" is also ${other}'s`);

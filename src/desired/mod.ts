@@ -12,4 +12,5 @@
 export type * from "./types.ts";
 export type { DesiredChecks, DesiredProgramRef } from "./check.ts";
 export { DesiredError } from "./check.ts";
-export { apply, type OwnedEntry, plan, type PlanOptions } from "./engine.ts";
+export { apply } from "./apply.ts";
+export { type OwnedEntry, plan, type PlanOptions } from "./plan.ts";

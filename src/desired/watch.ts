@@ -26,7 +26,7 @@ import type { FsEvent, FsWatcher, Watcher } from "../watch.ts";
 import { stateDir, type StateOptions } from "../state.ts";
 import { readHashed } from "./_bytes.ts";
 import { DesiredError } from "./check.ts";
-import { apply } from "./engine.ts";
+import { apply } from "./apply.ts";
 import { parseDesired } from "./file.ts";
 import type { DesiredAction } from "./types.ts";
 

@@ -79,7 +79,7 @@ impl Watcher {
                 };
                 let path = |e: String| (!e.is_empty()).then_some(e);
                 if r.into_containers.is_some() {
-                    for i in rep.made.iter().chain(&rep.kept) {
+                    for i in rep.made.iter().chain(&rep.kept).chain(&rep.moved) {
                         if let Err(e) = self.follow.watch(&r.cgroup_root.join(&i.cgroup)) {
                             self.log_error("cannot watch a cgroup for containers", &e);
                         }
@@ -92,6 +92,18 @@ impl Watcher {
                         cgroup: Some(i.cgroup),
                         link_id: i.link_id,
                         ..action(made, format!("rule \"{}\"", r.name))
+                    });
+                }
+                for i in rep.moved {
+                    self.log(Action {
+                        pin: Some(i.pin),
+                        path: path(i.expose),
+                        cgroup: Some(i.cgroup),
+                        link_id: i.link_id,
+                        ..action(
+                            "moved",
+                            format!("rule \"{}\": onto its program as loaded now", r.name),
+                        )
                     });
                 }
                 for i in rep.removed {

@@ -40,6 +40,10 @@ pub struct AttachReport {
     pub cgroups: usize,
     pub made: Vec<Item>,
     pub kept: Vec<Item>,
+    /// Links of another program moved onto this one in one step
+    /// (`BPF_LINK_UPDATE`): the hook was never empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<Item>,
     pub removed: Vec<Item>,
     pub skipped: Vec<Skipped>,
     /// The id of every cgroup walked (for the watcher's event filter).

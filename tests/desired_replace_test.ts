@@ -568,7 +568,7 @@ kernelTest(
 );
 
 kernelTest(
-  "a watcher in the same process waits while apply holds the state lock, and neither hangs: apply's own locks share the hold, the watcher takes up the new cgroups after",
+  "a watcher in the same process waits while apply holds the state lock, and neither hangs: apply's own locks share the hold, the watcher takes up the new cgroups after, and one opened under the hold is refused",
   async () => {
     await using h = await host("bpfxhold");
     await h.write(`name: host
@@ -577,6 +577,14 @@ ${statRule(h)}`);
     await Deno.copyFile(V1, `${h.dir}/web.bpf.o`);
     const options = { state: h.state };
     await apply(readDesired(h.file).desired, options);
+    {
+      // A watcher opened under this process's own hold would wait for it
+      // forever: refused instead.
+      using _held = holdState(options);
+      const e = caught(() => watch(options));
+      assert.equal(e.kind, "busy", e.message);
+      assert.match(e.message, /this process holds its lock/);
+    }
     await using watcher = watch(options);
     const seen = collect(watcher);
     await eventually("the watcher started", () => seen.items.length > 0);

@@ -16,6 +16,9 @@
 //!   `bpfx_open_handles`;
 //! - `links`: the requests of single-target links;
 //! - `maps`: `map_btf`, and the data lane of maps (`bpfx_map_*`);
+//! - `metrics`: what `bpfx serve` reads beside maps and views
+//!   (`host_objects`, `stats_enable`, `name_tables`, `ksyms`, `ifnames`,
+//!   `cgroup_paths`);
 //! - `object`: the requests of the ELF side (`inspect`, `load`, `run`), and
 //!   `file_read` (a file's sha256 and text);
 //! - `panics`: the quiet panic hook, and the error a caught panic becomes;
@@ -40,6 +43,7 @@ mod expose;
 mod handles;
 mod links;
 mod maps;
+mod metrics;
 mod object;
 mod panics;
 mod pins;
@@ -99,6 +103,12 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "doctor" => doctor::doctor(op, p),
         "mount_bpffs" => doctor::mount_bpffs(op, p),
         "umount" => doctor::umount(op, p),
+        "host_objects" => metrics::host_objects(op, p),
+        "stats_enable" => metrics::stats_enable(op, p),
+        "name_tables" => metrics::name_tables(op, p),
+        "ksyms" => metrics::ksyms(op, p),
+        "ifnames" => metrics::ifnames(op, p),
+        "cgroup_paths" => metrics::cgroup_paths(op, p),
         _ => Err(Error::invalid(op, format!("Unknown operation \"{op}\""))),
     }
 }

@@ -1,0 +1,784 @@
+/**
+ * A collection: each map, view and rule of a {@linkcode MetricsConfig} read
+ * now, with bpfx's own metrics, as data ({@linkcode MetricsSnapshot}).
+ * {@linkcode MetricsCollector} keeps what lasts between scrapes (the
+ * prepared sources, the error counts, name tables) and shares one read
+ * among concurrent scrapes; {@linkcode collectMetrics} is one collection.
+ *
+ * @module
+ */
+
+import { call } from "../_call.ts";
+import { VERSION } from "../_version.ts";
+import { attachStatus, type RuleStatus } from "../cgroup_links.ts";
+import { openMap } from "../handles.ts";
+import { perCpuStride } from "../maps/per_cpu.ts";
+import { readView } from "../view_reader.ts";
+import type { StateOptions } from "../state.ts";
+import {
+  bytesLabel,
+  bytesOf,
+  cString,
+  hexBytes,
+  inetText,
+  readBig,
+  readNumber,
+} from "./_fields.ts";
+import {
+  type MetricsLocate,
+  prepare,
+  type PreparedLabel,
+  type PreparedMap,
+  type PreparedSources,
+  type PreparedView,
+  prepareMap,
+} from "./_sources.ts";
+import type {
+  MetricFamily,
+  MetricSample,
+  MetricsConfig,
+  MetricsError,
+  MetricsSnapshot,
+} from "./types.ts";
+
+/** Options of a collection. */
+export interface CollectOptions extends StateOptions {
+  /** A scrape's deadline in milliseconds (10000): a source still reading then is an error. */
+  deadlineMs?: number;
+  /** Views read at once (8). */
+  concurrency?: number;
+  /** The watcher's lag in seconds, when a watcher runs in this process. */
+  lag?: () => number | undefined;
+  /** Where config nodes were read, for errors at start. */
+  locate?: MetricsLocate;
+}
+
+class Timeout extends Error {}
+
+/** A family being filled, with its series limit. */
+class Family {
+  readonly samples: MetricSample[] = [];
+  readonly #series = new Set<string>();
+  dropped = 0;
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: MetricFamily["type"],
+    readonly limit: number,
+  ) {}
+  /** Whether the series `labels` may be added (false: dropped, counted). */
+  admit(key: string): boolean {
+    if (this.#series.has(key)) return true;
+    if (this.#series.size >= this.limit) {
+      this.dropped++;
+      return false;
+    }
+    this.#series.add(key);
+    return true;
+  }
+  add(labels: Record<string, string>, value: number): void {
+    if (!this.admit(seriesKey(labels))) return;
+    this.samples.push({
+      name: this.type === "counter" ? `${this.name}_total` : this.name,
+      labels,
+      value,
+    });
+  }
+  done(): MetricFamily {
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      samples: this.samples,
+    };
+  }
+}
+
+function seriesKey(labels: Record<string, string>): string {
+  return JSON.stringify(labels);
+}
+
+/** A counter's family name: without `_total`. */
+function baseName(name: string, type: string): string {
+  return type === "counter" && name.endsWith("_total")
+    ? name.slice(0, -6)
+    : name;
+}
+
+/** A `key=value` key as a metric name's part. */
+function nameSafe(key: string): string {
+  return key.replace(/[^a-zA-Z0-9_]/g, "_");
+}
+
+interface CgroupTable {
+  readonly root: string;
+  readonly byId: Map<bigint, string>;
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  const b = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < b.length; i++) {
+    b[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  }
+  return b;
+}
+
+/**
+ * Collects the metrics of a config, scrape after scrape: see the module
+ * doc. Made with the config's sources prepared (a bad one throws).
+ */
+export class MetricsCollector {
+  readonly #sources: { maps: PreparedMap[]; views: readonly PreparedView[] };
+  readonly #options: CollectOptions;
+  readonly #errorsTotal = new Map<string, number>();
+  readonly #pending = new Map<string, Promise<string>>();
+  #inflight: Promise<MetricsSnapshot> | undefined;
+  #syscalls: Map<number, string> | undefined;
+  #errnos: Map<number, string> | undefined;
+  readonly #ksyms = new Map<bigint, string>();
+  // Per scrape:
+  #cgroups: CgroupTable | undefined;
+  #ifnames = new Map<number, string>();
+  #status: RuleStatus[] | undefined;
+
+  /**
+   * Prepares `config`'s sources: opens each map and finds its fields, checks
+   * each view pin and regular expression.
+   *
+   * @throws {BpfError} of kind `invalid` (op `validate`) for a map that is
+   * not pinned or lacks BTF, a field its BTF lacks, a decoder that does not
+   * fit its field, a view pin that is no view, a bad regular expression.
+   */
+  constructor(config: MetricsConfig, options: CollectOptions = {}) {
+    const p: PreparedSources = prepare(config, options.locate);
+    this.#sources = { maps: [...p.maps], views: p.views };
+    this.#options = options;
+  }
+
+  /** Reads every source now; concurrent calls share one read. */
+  collect(): Promise<MetricsSnapshot> {
+    this.#inflight ??= this.#collect().finally(() => {
+      this.#inflight = undefined;
+    });
+    return this.#inflight;
+  }
+
+  async #collect(): Promise<MetricsSnapshot> {
+    const start = performance.now();
+    const deadline = start + (this.#options.deadlineMs ?? 10000);
+    this.#cgroups = undefined;
+    this.#ifnames = new Map();
+    this.#status = undefined;
+    const families: MetricFamily[] = [];
+    const errors: MetricsError[] = [];
+    const dropped: [string, number][] = [];
+    const fail = (source: string, error: unknown) => {
+      errors.push({
+        source,
+        message: error instanceof Error ? error.message : String(error),
+      });
+    };
+    const finish = (f: Family) => {
+      families.push(f.done());
+      if (f.dropped > 0) dropped.push([f.name, f.dropped]);
+    };
+    this.#sources.maps.forEach((pm, i) => {
+      try {
+        for (const f of this.#readMap(pm, i)) finish(f);
+      } catch (error) {
+        fail(`map/${pm.metric.name}`, error);
+      }
+    });
+    for (const pv of this.#sources.views) {
+      try {
+        for (const f of await this.#readViews(pv, deadline, fail)) finish(f);
+      } catch (error) {
+        fail(
+          `${pv.metric.rule === undefined ? "view" : "rule"}/${pv.metric.name}`,
+          error,
+        );
+      }
+    }
+    const own = this.#own(fail);
+    for (const e of errors) {
+      this.#errorsTotal.set(
+        e.source,
+        (this.#errorsTotal.get(e.source) ?? 0) + 1,
+      );
+    }
+    const gauge = (
+      name: string,
+      help: string,
+      type: MetricFamily["type"] = "gauge",
+    ) => new Family(name, help, type, Infinity);
+    const drops = gauge(
+      "bpfx_series_dropped",
+      "Series dropped in this scrape past a metric's series limit",
+    );
+    for (const [metric, n] of dropped) drops.add({ metric }, n);
+    const errs = gauge(
+      "bpfx_scrape_errors",
+      "Sources that could not be read, counted per scrape since start",
+      "counter",
+    );
+    for (const [source, n] of this.#errorsTotal) errs.add({ source }, n);
+    const dur = gauge(
+      "bpfx_scrape_duration_seconds",
+      "How long this scrape's reads took",
+    );
+    dur.add({}, (performance.now() - start) / 1000);
+    const info = gauge("bpfx_build", "bpfx's version", "info");
+    info.samples.push({
+      name: "bpfx_build_info",
+      labels: { version: VERSION },
+      value: 1,
+    });
+    families.push(...own, drops.done(), errs.done(), dur.done(), info.done());
+    return { families, errors };
+  }
+
+  // --- maps -------------------------------------------------------------
+
+  #readMap(pm: PreparedMap, index: number): Family[] {
+    const m = pm.metric;
+    const type = m.type ?? "counter";
+    const map = openMap(pm.pin, { raw: true });
+    try {
+      if (map.id !== pm.id) {
+        // Another map is pinned there now: find its fields again.
+        map.close();
+        pm = prepareMap(m, pm.limit, (_p, what) => {
+          throw new Error(what);
+        });
+        this.#sources.maps[index] = pm;
+        return this.#readMap(pm, index);
+      }
+      const meta = map.meta;
+      const cpus = meta.perCpu ? meta.cpus : 1;
+      const stride = meta.perCpu ? perCpuStride(meta.valueSize) : 0;
+      const split = meta.perCpu && m.perCpu === "split";
+      const fam = new Family(
+        baseName(m.name, type),
+        m.help ?? `bpfx map ${pm.pin}`,
+        type,
+        pm.limit,
+      );
+      const hist = new Map<
+        string,
+        { labels: Record<string, string>; counts: number[]; sum?: number }
+      >();
+      for (const c of map.chunks()) {
+        const kdv = new DataView(
+          c.keys.buffer,
+          c.keys.byteOffset,
+          c.keys.byteLength,
+        );
+        const vdv = new DataView(
+          c.values.buffer,
+          c.values.byteOffset,
+          c.values.byteLength,
+        );
+        for (let i = 0; i < c.count; i++) {
+          const kb = i * c.keySize;
+          const vb = i * c.valueSize;
+          const labels: Record<string, string> = {};
+          for (const l of pm.labels) {
+            labels[l.name] = this.#decode(l, kdv, c.keys, kb);
+          }
+          if (m.histogram !== undefined) {
+            for (let cpu = 0; cpu < cpus; cpu++) {
+              const ls = split ? { ...labels, cpu: String(cpu) } : labels;
+              const key = seriesKey(ls);
+              let h = hist.get(key);
+              if (h === undefined) {
+                if (!fam.admit(key)) continue;
+                h = { labels: ls, counts: [] };
+                hist.set(key, h);
+              }
+              const base = vb + cpu * stride;
+              if (pm.arrayLen !== undefined) {
+                for (let b = 0; b < pm.arrayLen; b++) {
+                  const v = readNumber(vdv, base + b * pm.value.size, pm.value);
+                  addBucket(h, b, v, m.histogram.max);
+                }
+              } else {
+                const b = Number(readBig(kdv, kb, pm.bucket!));
+                addBucket(
+                  h,
+                  this.#bucketIndex(pm, b),
+                  readNumber(vdv, base, pm.value),
+                  m.histogram.max,
+                );
+              }
+            }
+            continue;
+          }
+          if (split) {
+            for (let cpu = 0; cpu < cpus; cpu++) {
+              fam.add(
+                { ...labels, cpu: String(cpu) },
+                readNumber(vdv, vb + cpu * stride, pm.value),
+              );
+            }
+          } else {
+            let v = 0;
+            for (let cpu = 0; cpu < cpus; cpu++) {
+              v += readNumber(vdv, vb + cpu * stride, pm.value);
+            }
+            fam.add(labels, v);
+          }
+        }
+      }
+      if (m.histogram !== undefined) {
+        const bounds = boundsOf(m.histogram);
+        const mult = m.histogram.multiplier ?? 1;
+        for (const h of hist.values()) {
+          let total = 0;
+          bounds.forEach((le, b) => {
+            total += h.counts[b] ?? 0;
+            fam.samples.push({
+              name: `${fam.name}_bucket`,
+              labels: { ...h.labels, le: String(le) },
+              value: total,
+            });
+          });
+          fam.samples.push({
+            name: `${fam.name}_bucket`,
+            labels: { ...h.labels, le: "+Inf" },
+            value: total,
+          });
+          if (h.sum !== undefined) {
+            fam.samples.push({
+              name: `${fam.name}_sum`,
+              labels: h.labels,
+              value: h.sum * mult,
+            });
+          }
+          fam.samples.push({
+            name: `${fam.name}_count`,
+            labels: h.labels,
+            value: total,
+          });
+        }
+      }
+      return [fam];
+    } finally {
+      map.close();
+    }
+  }
+
+  /** A fixed histogram's key holds a bound: its bucket is the bound's index. */
+  #bucketIndex(pm: PreparedMap, b: number): number {
+    const h = pm.metric.histogram!;
+    if (h.buckets !== "fixed") return b;
+    const i = (h.bounds ?? []).indexOf(b);
+    return i < 0 ? h.max + 2 : i;
+  }
+
+  #decode(
+    l: PreparedLabel,
+    dv: DataView,
+    u8: Uint8Array,
+    base: number,
+  ): string {
+    switch (l.decoder) {
+      case "uint":
+        return readBig(dv, base, l.field).toString();
+      case "hex": {
+        const f = l.field;
+        if (f.type.kind === "int" && f.size <= 8) {
+          return `0x${BigInt.asUintN(64, readBig(dv, base, f)).toString(16)}`;
+        }
+        return hexBytes(bytesOf(u8, base, f));
+      }
+      case "string":
+        return cString(bytesOf(u8, base, l.field));
+      case "inet_ip":
+        return inetText(bytesOf(u8, base, l.field));
+      case "static": {
+        const n = readBig(dv, base, l.field).toString();
+        return l.values[n] ?? n;
+      }
+      case "errno": {
+        const n = Math.abs(Number(readBig(dv, base, l.field)));
+        return this.#tables().errnos.get(n) ?? String(n);
+      }
+      case "syscall": {
+        const n = Number(readBig(dv, base, l.field));
+        return this.#tables().syscalls.get(n) ?? String(n);
+      }
+      case "ifname": {
+        const n = Number(readBig(dv, base, l.field));
+        let name = this.#ifnames.get(n);
+        if (name === undefined) {
+          name = call<(string | null)[]>("ifnames", { indexes: [n] })[0] ??
+            String(n);
+          this.#ifnames.set(n, name);
+        }
+        return name;
+      }
+      case "ksym": {
+        const a = BigInt.asUintN(64, readBig(dv, base, l.field));
+        let name = this.#ksyms.get(a);
+        if (name === undefined) {
+          name =
+            call<(string | null)[]>("ksyms", { addrs: [a.toString()] })[0] ??
+              `0x${a.toString(16)}`;
+          this.#ksyms.set(a, name);
+        }
+        return name;
+      }
+      case "cgroup": {
+        const id = BigInt.asUintN(64, readBig(dv, base, l.field));
+        return this.#cgroupTable().byId.get(id) ?? id.toString();
+      }
+    }
+  }
+
+  #tables(): { syscalls: Map<number, string>; errnos: Map<number, string> } {
+    if (this.#syscalls === undefined || this.#errnos === undefined) {
+      const t = call<
+        { syscalls: [number, string][]; errnos: [number, string][] }
+      >("name_tables", {});
+      this.#syscalls = new Map(t.syscalls);
+      this.#errnos = new Map(t.errnos);
+    }
+    return { syscalls: this.#syscalls, errnos: this.#errnos };
+  }
+
+  /**
+   * Each cgroup's path below the cgroup2 mount (`/a/b`), by id: read once
+   * per scrape, when first needed.
+   */
+  #cgroupTable(): CgroupTable {
+    if (this.#cgroups !== undefined) return this.#cgroups;
+    const r = call<
+      { root: string; cgroups: { id: number; path?: string; hex?: string }[] }
+    >("cgroup_paths", {});
+    const byId = new Map<bigint, string>();
+    for (const c of r.cgroups) {
+      const rel = c.path !== undefined
+        ? c.path.replaceAll("%", "%25")
+        : bytesLabel(hexToBytes(c.hex ?? ""));
+      byId.set(BigInt(c.id), `/${rel}`);
+    }
+    this.#cgroups = { root: r.root.replace(/\/+$/, ""), byId };
+    return this.#cgroups;
+  }
+
+  // --- views ------------------------------------------------------------
+
+  async #readViews(
+    pv: PreparedView,
+    deadline: number,
+    fail: (source: string, error: unknown) => void,
+  ): Promise<Family[]> {
+    const v = pv.metric;
+    const type = v.type ?? "gauge";
+    const families = new Map<string, Family>();
+    const familyOf = (suffix: string | undefined) => {
+      const name = suffix === undefined
+        ? v.name
+        : `${v.name}_${nameSafe(suffix)}`;
+      let f = families.get(name);
+      if (f === undefined) {
+        f = new Family(
+          baseName(name, type),
+          v.help ?? `bpfx view ${v.view ?? `rule ${v.rule}`}`,
+          type,
+          pv.limit,
+        );
+        families.set(name, f);
+      }
+      return f;
+    };
+    const take = (text: string, base: Record<string, string>) => {
+      for (const line of text.split("\n")) {
+        if (line === "") continue;
+        if (pv.regex !== undefined) {
+          const g = pv.regex.exec(line)?.groups;
+          if (g === undefined || g.value === undefined) continue;
+          const value = Number(g.value);
+          if (!Number.isFinite(value) && !/^[+-]?Inf$|^NaN$/.test(g.value)) {
+            continue;
+          }
+          const labels: Record<string, string> = { ...base };
+          for (const [k, x] of Object.entries(g)) {
+            if (k !== "value" && k !== "key" && x !== undefined) labels[k] = x;
+          }
+          familyOf(g.key).add(labels, value);
+        } else {
+          const eq = line.indexOf("=");
+          if (eq <= 0) continue;
+          const s = line.slice(eq + 1).trim();
+          if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) continue;
+          familyOf(line.slice(0, eq).trim()).add({ ...base }, Number(s));
+        }
+      }
+    };
+    if (v.view !== undefined) {
+      take(await this.#read(v.view, deadline), {});
+      return [...families.values()];
+    }
+    const rule = this.#rule(v.rule!, v.pinRoot);
+    const entries = rule.entries.filter((e) =>
+      e.state === "attached" && e.pin !== undefined
+    );
+    const label = this.#ruleLabels(rule);
+    const limit = this.#options.concurrency ?? 8;
+    let next = 0;
+    const worker = async () => {
+      while (next < entries.length) {
+        const e = entries[next++]!;
+        try {
+          take(await this.#read(e.pin!, deadline), {
+            cgroup: label(e.cgroupId, e.cgroup),
+          });
+        } catch (error) {
+          fail(`rule/${v.name}`, error);
+        }
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(limit, entries.length) }, worker),
+    );
+    return [...families.values()];
+  }
+
+  /** The rule `name` (at `pinRoot`, if given) of the state directory. */
+  #rule(name: string, pinRoot: string | undefined): RuleStatus {
+    this.#status ??= attachStatus(
+      this.#options.state === undefined ? {} : { state: this.#options.state },
+    );
+    const found = this.#status.filter((r) =>
+      r.name === name &&
+      (pinRoot === undefined ||
+        r.pinRoot.replace(/\/+$/, "") === pinRoot.replace(/\/+$/, ""))
+    );
+    if (found.length !== 1) {
+      throw new Error(
+        found.length === 0
+          ? `no rule "${name}"${
+            pinRoot === undefined ? "" : ` at "${pinRoot}"`
+          } in the state directory: apply the file, or run \`bpfx attach\``
+          : `${found.length} rules are named "${name}": give "pinRoot"`,
+      );
+    }
+    return found[0]!;
+  }
+
+  /** A rule's cgroup label: its path below the rule's root, as the id's path. */
+  #ruleLabels(rule: RuleStatus): (id: number, fallback: string) => string {
+    const t = this.#cgroupTable();
+    const rootRel = rule.cgroupRoot.startsWith(t.root)
+      ? rule.cgroupRoot.slice(t.root.length).replace(/\/+$/, "")
+      : undefined;
+    return (id, fallback) => {
+      const p = rootRel === undefined ? undefined : t.byId.get(BigInt(id));
+      if (
+        p === undefined ||
+        !(p === rootRel || p.startsWith(`${rootRel}/`) || rootRel === "")
+      ) {
+        return fallback;
+      }
+      return p.slice(rootRel!.length).replace(/^\//, "");
+    };
+  }
+
+  /**
+   * A view's text, read before `deadline`. A read still running from an
+   * earlier scrape is not started again (Deno cannot cancel it): that view
+   * is an error until it ends.
+   */
+  async #read(pin: string, deadline: number): Promise<string> {
+    if (this.#pending.has(pin)) {
+      throw new Error(`view "${pin}" is still being read by an earlier scrape`);
+    }
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      throw new Timeout(
+        `view "${pin}": the scrape's deadline passed before it was read`,
+      );
+    }
+    const p = readView(pin);
+    this.#pending.set(pin, p);
+    p.then(() => this.#pending.delete(pin), () => this.#pending.delete(pin));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([
+        p,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new Timeout(
+                  `view "${pin}" took longer than the scrape's deadline`,
+                ),
+              ),
+            left,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // --- bpfx itself --------------------------------------------------------
+
+  #own(fail: (source: string, error: unknown) => void): MetricFamily[] {
+    const out: MetricFamily[] = [];
+    try {
+      const h = call<{
+        progs: {
+          id: number;
+          name: string;
+          type: string;
+          runTimeNs: number;
+          runCnt: number;
+        }[];
+        maps: { type: string }[];
+        links: { type: string }[];
+      }>("host_objects", {});
+      for (
+        const [kind, list] of [["programs", h.progs], ["maps", h.maps], [
+          "links",
+          h.links,
+        ]] as const
+      ) {
+        const f = new Family(
+          `bpfx_${kind}`,
+          `The ${kind} on the host, by type`,
+          "gauge",
+          Infinity,
+        );
+        const by = new Map<string, number>();
+        for (const o of list) by.set(o.type, (by.get(o.type) ?? 0) + 1);
+        for (const [type, n] of [...by].sort()) f.add({ type }, n);
+        out.push(f.done());
+      }
+      const runs = new Family(
+        "bpfx_program_runs",
+        "Each program's runs (counted while kernel.bpf_stats_enabled or --enable-stats is on)",
+        "counter",
+        Infinity,
+      );
+      const time = new Family(
+        "bpfx_program_run_seconds",
+        "Each program's run time (counted while kernel.bpf_stats_enabled or --enable-stats is on)",
+        "counter",
+        Infinity,
+      );
+      for (const p of h.progs) {
+        const labels = { id: String(p.id), name: p.name, type: p.type };
+        runs.add(labels, p.runCnt);
+        time.add(labels, p.runTimeNs / 1e9);
+      }
+      out.push(runs.done(), time.done());
+    } catch (error) {
+      fail("bpfx/objects", error);
+    }
+    try {
+      this.#status ??= attachStatus(
+        this.#options.state === undefined ? {} : { state: this.#options.state },
+      );
+      const f = new Family(
+        "bpfx_rule_cgroups",
+        "Each rule's cgroups, by state",
+        "gauge",
+        Infinity,
+      );
+      for (const r of this.#status) {
+        const by = new Map<string, number>();
+        for (const e of r.entries) by.set(e.state, (by.get(e.state) ?? 0) + 1);
+        for (
+          const state of [
+            "attached",
+            "failed",
+            "cgroup-gone",
+            "missing",
+            "not-selected",
+          ]
+        ) {
+          f.add(
+            { rule: r.name, pin_root: r.pinRoot, state },
+            by.get(state) ?? 0,
+          );
+        }
+      }
+      out.push(f.done());
+    } catch (error) {
+      fail("bpfx/rules", error);
+    }
+    const lag = this.#options.lag?.();
+    if (lag !== undefined) {
+      const f = new Family(
+        "bpfx_watcher_lag_seconds",
+        "How far the watcher is behind the events it was given",
+        "gauge",
+        Infinity,
+      );
+      f.add({}, lag);
+      out.push(f.done());
+    }
+    return out;
+  }
+}
+
+function addBucket(
+  h: { counts: number[]; sum?: number },
+  b: number,
+  v: number,
+  max: number,
+): void {
+  if (b >= 0 && b <= max) h.counts[b] = (h.counts[b] ?? 0) + v;
+  else if (b === max + 1) h.sum = (h.sum ?? 0) + v;
+}
+
+/** The upper bound of each bucket 0..max. */
+function boundsOf(
+  h: NonNullable<import("./types.ts").MapMetric["histogram"]>,
+): number[] {
+  const mult = h.multiplier ?? 1;
+  if (h.buckets === "fixed") return (h.bounds ?? []).map((b) => b * mult);
+  return Array.from({ length: h.max + 1 }, (_, i) => {
+    switch (h.buckets) {
+      case "exp2":
+        return 2 ** i * mult;
+      case "exp2zero":
+        return i === 0 ? 0 : 2 ** (i - 1) * mult;
+      default:
+        return i * mult;
+    }
+  });
+}
+
+/**
+ * Reads the metrics of `config` once: its maps, views and rules now, and
+ * bpfx's own. A source that fails is in `errors`, and the rest is read.
+ *
+ * Needs `--allow-ffi`, `--allow-env=BPFX_STATE` to honour that variable,
+ * and root (CAP_BPF and CAP_SYS_ADMIN, to read maps and list objects).
+ *
+ * @example The egress counter of a rule's cgroups
+ * ```ts ignore
+ * import { collectMetrics } from "./mod.ts";
+ * const { families } = await collectMetrics({
+ *   maps: [{
+ *     name: "egress_packets_total",
+ *     map: "/sys/fs/bpf/app/maps/egress_hits",
+ *     labels: [{ name: "cgroup", decoder: "cgroup" }],
+ *   }],
+ * });
+ * for (const s of families[0]!.samples) console.log(s.labels.cgroup, s.value);
+ * ```
+ *
+ * @throws {BpfError} of kind `invalid` for a config that does not fit the
+ * kernel's maps and views (see {@linkcode MetricsCollector}).
+ */
+export async function collectMetrics(
+  config: MetricsConfig,
+  options: CollectOptions = {},
+): Promise<MetricsSnapshot> {
+  return await new MetricsCollector(config, options).collect();
+}

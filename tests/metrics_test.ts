@@ -1,0 +1,354 @@
+// bpfx's metrics against the real kernel: maps by BTF with each label
+// decoder, a per-CPU map summed and split, a histogram, a hostile cgroup
+// name and the series limit, as collectMetrics() reads them and as
+// promtool checks the text they are written in; then a real Prometheus
+// scraping `bpfx serve` (tests/metrics_prometheus_test.ts). Each test has
+// its own bpffs, cgroups and state directory, removed in finally.
+import {
+  collectMetrics,
+  formatMetrics,
+  load,
+  type MetricFamily,
+  MetricsCollector,
+  type MetricsConfig,
+  openMap,
+} from "../mod.ts";
+import {
+  assert,
+  inode,
+  kernelTest,
+  privateBpffs,
+  privateCgroups,
+  rejected,
+  ROOT,
+  run,
+} from "./_kernel.ts";
+
+const OBJ = `${ROOT}/build/tests/metrics.bpf.o`;
+const NEEDS = ["cgroup2"] as const;
+
+/** Runs `promtool check metrics` on `text`; returns its complaints. */
+export async function promtool(text: string): Promise<string> {
+  const p = new Deno.Command("promtool", {
+    args: ["check", "metrics"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = p.stdin.getWriter();
+  await w.write(new TextEncoder().encode(text));
+  await w.close();
+  const out = await p.output();
+  const said = new TextDecoder().decode(out.stdout) +
+    new TextDecoder().decode(out.stderr);
+  // Lint advice (a counter's name, a missing unit) is not an error: it
+  // exits 3 for lint problems only, 1 for a text it cannot parse.
+  if (out.code !== 0 && out.code !== 3) return said || `exit ${out.code}`;
+  return "";
+}
+
+/** The family `name` of `families`. */
+function family(families: readonly MetricFamily[], name: string): MetricFamily {
+  const f = families.find((x) => x.name === name);
+  assert.ok(
+    f,
+    `no family "${name}" in ${families.map((x) => x.name).join(", ")}`,
+  );
+  return f;
+}
+
+/** Each sample of `f` as `name{labels} value`, sorted. */
+function lines(f: MetricFamily): string[] {
+  return f.samples.map((s) => `${s.name}${JSON.stringify(s.labels)} ${s.value}`)
+    .sort();
+}
+
+/** The address of the kernel text symbol `name`, from /proc/kallsyms. */
+async function kallsym(name: string): Promise<bigint> {
+  const text = await Deno.readTextFile("/proc/kallsyms");
+  const line = text.split("\n").find((l) => l.endsWith(` T ${name}`));
+  assert.ok(line, `no symbol ${name}`);
+  return BigInt(`0x${line.split(" ")[0]}`);
+}
+
+kernelTest(
+  "collectMetrics() reads maps by BTF: every label decoder, a per-CPU map summed and split, an exp2 histogram; the text passes promtool",
+  async () => {
+    await using b = await privateBpffs();
+    await using cg = await privateCgroups();
+    load(OBJ, { pinDir: `${b.path}/m` });
+    const maps = `${b.path}/m/maps`;
+    const child = await cg.make("web");
+    const cgid = BigInt(await inode(child));
+    const ip = await kallsym("schedule");
+    {
+      using m = openMap(`${maps}/decoded`);
+      m.set({
+        ifindex: 1,
+        err: -2,
+        nr: 257,
+        addr: [10, 1, 2, 3],
+        addr6: [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        comm: "bash",
+        ip,
+        cgroup: cgid,
+      }, 42n);
+      using pc = openMap(`${maps}/per_cpu`);
+      const cpus = pc.meta.cpus;
+      pc.set(
+        0,
+        Array.from(
+          { length: cpus },
+          (_, i) => ({ packets: BigInt(i + 1), bytes: 100n }),
+        ),
+      );
+      using lat = openMap(`${maps}/latency`);
+      lat.set({ op: 1, bucket: 6 }, 10n); // 10 values up to 64
+      lat.set({ op: 1, bucket: 32 }, 600n); // their sum
+    }
+    const config: MetricsConfig = {
+      maps: [
+        {
+          name: "decoded_total",
+          map: `${maps}/decoded`,
+          labels: [
+            { name: "dev", field: "ifindex", decoder: "ifname" },
+            { name: "err", field: "err", decoder: "errno" },
+            { name: "syscall", field: "nr", decoder: "syscall" },
+            { name: "addr", field: "addr", decoder: "inet_ip" },
+            { name: "addr6", field: "addr6", decoder: "inet_ip" },
+            { name: "comm", field: "comm", decoder: "string" },
+            { name: "func", field: "ip", decoder: "ksym" },
+            { name: "cgroup", field: "cgroup", decoder: "cgroup" },
+            { name: "nr_hex", field: "nr", decoder: "hex" },
+            { name: "nr", field: "nr" },
+          ],
+        },
+        {
+          name: "packets_total",
+          map: `${maps}/per_cpu`,
+          value: "packets",
+          labels: [{ name: "queue" }],
+        },
+        {
+          name: "bytes_per_cpu",
+          type: "gauge",
+          map: `${maps}/per_cpu`,
+          value: "bytes",
+          perCpu: "split",
+          labels: [{ name: "queue" }],
+        },
+        {
+          name: "latency_us",
+          type: "histogram",
+          map: `${maps}/latency`,
+          labels: [{
+            name: "op",
+            field: "op",
+            decoder: "static",
+            values: { "1": "read" },
+          }],
+          histogram: { buckets: "exp2", field: "bucket", max: 31 },
+        },
+      ],
+    };
+    const snap = await collectMetrics(config);
+    assert.deepEqual(snap.errors, []);
+    const rel = child.slice(cg.mount.length);
+    assert.deepEqual(lines(family(snap.families, "decoded")), [
+      `decoded_total${
+        JSON.stringify({
+          dev: "lo",
+          err: "ENOENT",
+          syscall: await syscallName(257),
+          addr: "10.1.2.3",
+          addr6: "2001:db8::1",
+          comm: "bash",
+          func: "schedule",
+          cgroup: rel,
+          nr_hex: "0x101",
+          nr: "257",
+        })
+      } 42`,
+    ]);
+    using pc = openMap(`${maps}/per_cpu`);
+    const cpus = pc.meta.cpus;
+    const packets = family(snap.families, "packets").samples;
+    // Queue 0 sums 1..cpus; the other three are zero.
+    assert.deepEqual(
+      packets.map((s) => [s.labels.queue, s.value]).sort(),
+      [["0", (cpus * (cpus + 1)) / 2], ["1", 0], ["2", 0], ["3", 0]],
+    );
+    const split = family(snap.families, "bytes_per_cpu").samples.filter((s) =>
+      s.labels.queue === "0"
+    );
+    assert.equal(split.length, cpus);
+    assert.ok(split.every((s) => s.value === 100));
+    const h = family(snap.families, "latency_us");
+    assert.equal(h.type, "histogram");
+    const sample = (name: string, le?: string) =>
+      h.samples.find((s) => s.name === name && s.labels.le === le)?.value;
+    assert.equal(sample("latency_us_bucket", "32"), 0);
+    assert.equal(sample("latency_us_bucket", "64"), 10);
+    assert.equal(sample("latency_us_bucket", "+Inf"), 10);
+    assert.equal(sample("latency_us_count"), 10);
+    assert.equal(sample("latency_us_sum"), 600);
+    for (const format of ["text", "openmetrics"] as const) {
+      const text = formatMetrics(snap.families, format);
+      if (format === "text") assert.equal(await promtool(text), "", text);
+      else assert.ok(text.endsWith("# EOF\n"));
+    }
+    // bpfx's own: the maps on the host include these three.
+    const own = family(snap.families, "bpfx_maps").samples;
+    assert.ok((own.find((s) => s.labels.type === "hash")?.value ?? 0) >= 2);
+    assert.ok(family(snap.families, "bpfx_build").samples[0]?.labels.version);
+  },
+  { needs: NEEDS },
+);
+
+/** This architecture's name of system call `nr` (from ausyscall's table in glibc's headers). */
+async function syscallName(nr: number): Promise<string> {
+  const r = await run("bash", [
+    "-c",
+    `printf '#include <sys/syscall.h>\\n' | cpp -dM | grep -E '^#define __NR_[a-z0-9_]+ ${nr}$' | head -1`,
+  ]);
+  const m = /__NR_([a-z0-9_]+)/.exec(r.stdout);
+  assert.ok(m, `no name for syscall ${nr}: ${r.stderr}`);
+  return m[1]!;
+}
+
+kernelTest(
+  "collectMetrics() escapes a hostile cgroup name (quote, backslash, newline, \\xff) reversibly, promtool passes and the next series is intact; past the series limit series are dropped and counted",
+  async () => {
+    await using b = await privateBpffs();
+    await using cg = await privateCgroups();
+    load(OBJ, { pinDir: `${b.path}/m` });
+    const maps = `${b.path}/m/maps`;
+    // A name Deno cannot spell (it is not UTF-8): made and removed by bash.
+    // The kernel refuses a newline in a cgroup's name (EINVAL): the newline
+    // is in a string label instead.
+    const hostile = `$'h"o\\\\st\\xff'`;
+    const mk = await run("bash", [
+      "-c",
+      `mkdir "$0"/${hostile} && stat -c %i "$0"/${hostile}`,
+      cg.root,
+    ]);
+    assert.equal(mk.code, 0, mk.stderr);
+    try {
+      const hostileId = BigInt(mk.stdout.trim());
+      const next = await cg.make("zz-next");
+      {
+        using m = openMap(`${maps}/decoded`);
+        const key = (cgroup: bigint, nr: number, comm = "") => ({
+          ifindex: 0,
+          err: 0,
+          nr,
+          addr: [0, 0, 0, 0],
+          addr6: Array(16).fill(0),
+          comm,
+          ip: 0n,
+          cgroup,
+        });
+        m.set(key(hostileId, 1, 'a"\\\nb'), 5n);
+        m.set(key(BigInt(await inode(next)), 2), 6n);
+        for (let i = 0; i < 50; i++) m.set(key(0n, 1000 + i), 1n);
+      }
+      const root = cg.root.slice(cg.mount.length);
+      const collector = new MetricsCollector({
+        seriesLimit: 40,
+        maps: [{
+          name: "by_cgroup_total",
+          map: `${maps}/decoded`,
+          labels: [
+            { name: "cgroup", field: "cgroup", decoder: "cgroup" },
+            { name: "nr", field: "nr" },
+          ],
+        }],
+      });
+      const snap = await collector.collect();
+      const f = family(snap.families, "by_cgroup");
+      assert.equal(f.samples.length, 40, "the limit holds");
+      const dropped = family(snap.families, "bpfx_series_dropped").samples;
+      assert.deepEqual(dropped.map((s) => [s.labels.metric, s.value]), [[
+        "by_cgroup",
+        12,
+      ]]);
+      const text = formatMetrics(snap.families, "text");
+      assert.equal(await promtool(text), "", text);
+      // Which 40 of the 52 entries are kept depends on the map's order:
+      // read the two cgroups' series with a limit they fit in.
+      const all = await collectMetrics({
+        maps: [{
+          name: "by_cgroup_total",
+          map: `${maps}/decoded`,
+          labels: [
+            { name: "cgroup", field: "cgroup", decoder: "cgroup" },
+            { name: "nr", field: "nr" },
+            { name: "comm", field: "comm", decoder: "string" },
+          ],
+        }],
+      });
+      const out = formatMetrics(all.families, "text").split("\n");
+      const at = out.indexOf(
+        `by_cgroup_total{cgroup="${root}/h\\"o\\\\st%FF",nr="1",comm="a\\"\\\\\\nb"} 5`,
+      );
+      assert.ok(at >= 0, out.join("\n"));
+      // The series after it is whole: escaping ended the hostile one.
+      assert.ok(
+        out.includes(
+          `by_cgroup_total{cgroup="${root}/zz-next",nr="2",comm=""} 6`,
+        ),
+        out.join("\n"),
+      );
+      assert.equal(await promtool(out.join("\n")), "");
+    } finally {
+      await run("bash", ["-c", `rmdir "$0"/${hostile}`, cg.root]);
+    }
+  },
+  { needs: NEEDS },
+);
+
+kernelTest(
+  "new MetricsCollector() refuses a missing pin, a field the BTF lacks and a decoder that does not fit, naming the metric",
+  async () => {
+    await using b = await privateBpffs();
+    load(OBJ, { pinDir: `${b.path}/m` });
+    const maps = `${b.path}/m/maps`;
+    const bad = async (config: MetricsConfig, re: RegExp) => {
+      const e = await rejected(() => new MetricsCollector(config));
+      assert.equal(e.kind, "invalid");
+      assert.match(e.message, re);
+    };
+    await bad(
+      { maps: [{ name: "x_total", map: `${maps}/nope` }] },
+      /metrics\.maps\[0\] "x_total": .*nope/,
+    );
+    await bad(
+      {
+        maps: [{
+          name: "x_total",
+          map: `${maps}/decoded`,
+          labels: [{ name: "a", field: "nope" }],
+        }],
+      },
+      /has no member "nope" \(it has ifindex, err, nr/,
+    );
+    await bad(
+      {
+        maps: [{
+          name: "x_total",
+          map: `${maps}/decoded`,
+          labels: [{ name: "a", field: "comm", decoder: "cgroup" }],
+        }],
+      },
+      /decoder "cgroup" needs an 8-byte integer, but field "comm" is array of 16 bytes/,
+    );
+    await bad(
+      {
+        maps: [{ name: "x_total", map: `${maps}/latency`, type: "histogram" }],
+      },
+      /a histogram needs "histogram"/,
+    );
+  },
+  { needs: [] },
+);

@@ -23,29 +23,10 @@ import {
   ROOT,
   run,
 } from "./_kernel.ts";
+import { promtool } from "./_prometheus.ts";
 
 const OBJ = `${ROOT}/build/tests/metrics.bpf.o`;
 const NEEDS = ["cgroup2"] as const;
-
-/** Runs `promtool check metrics` on `text`; returns its complaints. */
-export async function promtool(text: string): Promise<string> {
-  const p = new Deno.Command("promtool", {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = p.stdin.getWriter();
-  await w.write(new TextEncoder().encode(text));
-  await w.close();
-  const out = await p.output();
-  const said = new TextDecoder().decode(out.stdout) +
-    new TextDecoder().decode(out.stderr);
-  // Lint advice (a counter's name, a missing unit) is not an error: it
-  // exits 3 for lint problems only, 1 for a text it cannot parse.
-  if (out.code !== 0 && out.code !== 3) return said || `exit ${out.code}`;
-  return "";
-}
 
 /** The family `name` of `families`. */
 function family(families: readonly MetricFamily[], name: string): MetricFamily {
@@ -139,7 +120,7 @@ kernelTest(
           labels: [{ name: "queue" }],
         },
         {
-          name: "latency_us",
+          name: "latency_seconds",
           type: "histogram",
           map: `${maps}/latency`,
           labels: [{
@@ -148,7 +129,13 @@ kernelTest(
             decoder: "static",
             values: { "1": "read" },
           }],
-          histogram: { buckets: "exp2", field: "bucket", max: 31 },
+          // The map counts microseconds: the bounds are in seconds.
+          histogram: {
+            buckets: "exp2",
+            field: "bucket",
+            max: 31,
+            multiplier: 1e-6,
+          },
         },
       ],
     };
@@ -184,15 +171,20 @@ kernelTest(
     );
     assert.equal(split.length, cpus);
     assert.ok(split.every((s) => s.value === 100));
-    const h = family(snap.families, "latency_us");
+    const h = family(snap.families, "latency_seconds");
     assert.equal(h.type, "histogram");
     const sample = (name: string, le?: string) =>
       h.samples.find((s) => s.name === name && s.labels.le === le)?.value;
-    assert.equal(sample("latency_us_bucket", "32"), 0);
-    assert.equal(sample("latency_us_bucket", "64"), 10);
-    assert.equal(sample("latency_us_bucket", "+Inf"), 10);
-    assert.equal(sample("latency_us_count"), 10);
-    assert.equal(sample("latency_us_sum"), 600);
+    const le = (us: number) => String(us * 1e-6);
+    assert.equal(sample("latency_seconds_bucket", le(32)), 0);
+    assert.equal(sample("latency_seconds_bucket", le(64)), 10);
+    assert.equal(sample("latency_seconds_bucket", "+Inf"), 10);
+    assert.equal(sample("latency_seconds_count"), 10);
+    assert.equal(sample("latency_seconds_sum"), 600 * 1e-6);
+    assert.equal(
+      h.samples.filter((s) => s.name.endsWith("_bucket")).length,
+      33,
+    );
     for (const format of ["text", "openmetrics"] as const) {
       const text = formatMetrics(snap.families, format);
       if (format === "text") assert.equal(await promtool(text), "", text);

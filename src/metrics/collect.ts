@@ -476,7 +476,11 @@ export class MetricsCollector {
     const v = pv.metric;
     const type = v.type ?? "gauge";
     const families = new Map<string, Family>();
+    const keys = v.keys === undefined ? undefined : new Set(v.keys);
     const familyOf = (suffix: string | undefined) => {
+      if (keys !== undefined && (suffix === undefined || !keys.has(suffix))) {
+        return undefined;
+      }
       const name = suffix === undefined
         ? v.name
         : `${v.name}_${nameSafe(suffix)}`;
@@ -506,13 +510,13 @@ export class MetricsCollector {
           for (const [k, x] of Object.entries(g)) {
             if (k !== "value" && k !== "key" && x !== undefined) labels[k] = x;
           }
-          familyOf(g.key).add(labels, value);
+          familyOf(g.key)?.add(labels, value);
         } else {
           const eq = line.indexOf("=");
           if (eq <= 0) continue;
           const s = line.slice(eq + 1).trim();
           if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) continue;
-          familyOf(line.slice(0, eq).trim()).add({ ...base }, Number(s));
+          familyOf(line.slice(0, eq).trim())?.add({ ...base }, Number(s));
         }
       }
     };

@@ -103,6 +103,8 @@ export interface ViewMetric {
    * named groups are labels. Without it, lines are `key=value`.
    */
   readonly regex?: string;
+  /** Only these keys (of `key=value` lines, or the `key` group); all when left out. */
+  readonly keys?: readonly string[];
   /** At most this many series (else the section's limit). */
   readonly seriesLimit?: number;
 }

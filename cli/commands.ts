@@ -330,9 +330,17 @@ view or link appears for each new cgroup a rule selects and goes with it;
 changes made by expose, unexpose, rule add and rule rm are picked up as they
 land; at start and when events are lost, everything is reconciled.
 Prints one line per action (--json: one JSON object per line). SIGINT and
-SIGTERM stop it cleanly. One watcher per state directory.`,
+SIGTERM stop it cleanly. One watcher per state directory.
+--serve ADDR serves metrics in the same process, as \`bpfx serve\` does.`,
   json: "print one JSON object per line",
-  options: { state: STATE },
+  options: {
+    state: STATE,
+    serve: {
+      type: "string",
+      value: "<addr>",
+      help: "also serve Prometheus metrics at this address (as bpfx serve)",
+    },
+  },
   args: [],
   run: async ({ io, opts, signal }) => {
     const { watchCommand } = await import("./watch.ts");

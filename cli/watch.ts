@@ -12,6 +12,8 @@ import { type Io, jsonLine } from "./output.ts";
 /** Flags of `bpfx watch`. */
 export interface WatchFlags extends StateFlags {
   json?: true | undefined;
+  /** `--serve ADDR`: serve metrics in the same process. */
+  serve?: string | undefined;
 }
 
 /** The signals that stop the watcher cleanly. */
@@ -45,12 +47,33 @@ export async function watchCommand(
   signal?: AbortSignal,
 ): Promise<number> {
   const watcher = watch({ state: stateOf(flags) });
+  // With --serve, the metrics server runs beside the watcher: its lag is
+  // how long the last action took to reach this loop after it was made.
+  let lag: number | undefined;
+  const server = flags.serve === undefined ? undefined : await (async () => {
+    const { startServe, metricsUrl } = await import("./serve.ts");
+    const config = (flags as { config?: string }).config;
+    try {
+      const s = await startServe({
+        listen: flags.serve,
+        ...(config === undefined ? {} : { config }),
+        ...(flags.state === undefined ? {} : { state: flags.state }),
+        lag: () => lag,
+      });
+      io.err(`bpfx: serving metrics on ${metricsUrl(s)}\n`);
+      return s;
+    } catch (error) {
+      await watcher[Symbol.asyncDispose]();
+      throw error;
+    }
+  })();
   const stop = () => watcher.close();
   for (const name of STOP_SIGNALS) Deno.addSignalListener(name, stop);
   signal?.addEventListener("abort", stop, { once: true });
   if (signal?.aborted) stop();
   try {
     for await (const action of watcher) {
+      lag = Math.max(0, Date.now() - action.time) / 1000;
       io.out(
         flags.json ? `${jsonLine(action)}\n` : actionLine(action),
       );
@@ -58,7 +81,11 @@ export async function watchCommand(
   } finally {
     for (const name of STOP_SIGNALS) Deno.removeSignalListener(name, stop);
     signal?.removeEventListener("abort", stop);
-    await watcher[Symbol.asyncDispose]();
+    try {
+      await watcher[Symbol.asyncDispose]();
+    } finally {
+      await server?.shutdown();
+    }
   }
   return 0;
 }

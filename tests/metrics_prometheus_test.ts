@@ -220,3 +220,47 @@ metrics:
   },
   { needs: NEEDS },
 );
+
+kernelTest(
+  "`bpfx watch --serve`: a cgroup made after the watcher started is in the next scrape, and the watcher's lag is served",
+  async () => {
+    await using b = await privateBpffs();
+    await using cg = await privateCgroups();
+    await using state = await privateState();
+    await using dir = await tempDir("bpfxserve-");
+    await cg.make("c00");
+    const statRoot = `${b.path}/cgstat`;
+    await attach(`${CGSTAT}:cgstat`, {
+      cgroupRoot: cg.root,
+      pinRoot: statRoot,
+      exposeRoot: `${dir.path}/mirror`,
+      name: "stat",
+      depth: 1,
+      state: state.path,
+    });
+    const addr = `127.0.0.1:${freePort()}`;
+    await using _watch = await bpfx(
+      ["watch", "--serve", addr, "--state", state.path],
+      `http://${addr}/healthz`,
+    );
+    const attached = async () => {
+      const text = await (await fetch(`http://${addr}/metrics`)).text();
+      assert.equal(await promtool(text), "", text);
+      const m =
+        /^bpfx_rule_cgroups\{rule="stat",[^}]*state="attached"\} (\d+)$/m
+          .exec(text);
+      return { n: Number(m?.[1]), text };
+    };
+    assert.equal((await attached()).n, 1);
+    await cg.make("c01");
+    const deadline = performance.now() + 10000;
+    let last = await attached();
+    while (last.n !== 2 && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      last = await attached();
+    }
+    assert.equal(last.n, 2, last.text);
+    assert.match(last.text, /^bpfx_watcher_lag_seconds [0-9.e-]+$/m);
+  },
+  { needs: [...NEEDS, "fanotify cgroupfs"] },
+);

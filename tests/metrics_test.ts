@@ -12,9 +12,12 @@ import {
   MetricsCollector,
   type MetricsConfig,
   openMap,
+  unpin,
 } from "../mod.ts";
+import { main } from "../cli.ts";
 import {
   assert,
+  captureIo,
   inode,
   kernelTest,
   privateBpffs,
@@ -341,6 +344,88 @@ kernelTest(
       },
       /a histogram needs "histogram"/,
     );
+  },
+  { needs: [] },
+);
+
+kernelTest(
+  "`bpfx serve --config` refuses a bad metrics section at start with the file's line and column",
+  async () => {
+    await using b = await privateBpffs();
+    load(OBJ, { pinDir: `${b.path}/m` });
+    const dir = await Deno.makeTempDir({ prefix: "bpfxmetrics-" });
+    try {
+      const cases: [string, RegExp][] = [
+        [
+          `    - name: gone_total\n      map: ${b.path}/m/maps/nope\n`,
+          /host\.yaml:5:12: metrics\.maps\[0\] "gone_total": .*nope/,
+        ],
+        [
+          `    - name: x_total\n      map: ${b.path}/m/maps/decoded\n      labels:\n        - name: a\n          field: nope\n`,
+          /host\.yaml:8:18: metrics\.maps\[0\] "x_total": .*has no member "nope"/,
+        ],
+        [
+          `    - name: x_total\n      map: ${b.path}/m/maps/decoded\n      labels:\n        - { name: a, field: comm, decoder: ifname }\n`,
+          /host\.yaml:7:44: metrics\.maps\[0\] "x_total": .*decoder "ifname" needs an integer/,
+        ],
+        [
+          `    - name: x_total\n      object: nope\n      map: decoded\n`,
+          /host\.yaml:5:15: metrics\.maps\[0\] "x_total": no object entry "nope"/,
+        ],
+      ];
+      for (const [maps, re] of cases) {
+        const file = `${dir}/host.yaml`;
+        await Deno.writeTextFile(file, `name: t\nmetrics:\n  maps:\n${maps}`);
+        const io = captureIo();
+        const code = await main(
+          ["serve", "--config", file, "--listen", "127.0.0.1:0"],
+          { io },
+        );
+        assert.equal(code, 1, io.stderr());
+        assert.match(io.stderr(), re);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+  { needs: [] },
+);
+
+kernelTest(
+  "a map that vanishes after start is a scrape error of its own source, and the other metrics are still read",
+  async () => {
+    await using b = await privateBpffs();
+    load(OBJ, { pinDir: `${b.path}/m` });
+    const maps = `${b.path}/m/maps`;
+    const collector = new MetricsCollector({
+      maps: [
+        { name: "a_total", map: `${maps}/decoded` },
+        {
+          name: "b",
+          type: "gauge",
+          map: `${maps}/per_cpu`,
+          value: "bytes",
+          labels: [{ name: "q" }],
+        },
+      ],
+    });
+    assert.deepEqual((await collector.collect()).errors, []);
+    unpin(`${maps}/decoded`);
+    const snap = await collector.collect();
+    assert.equal(snap.errors.length, 1);
+    assert.equal(snap.errors[0]?.source, "map/a_total");
+    assert.equal(family(snap.families, "b").samples.length, 4);
+    const errs = family(snap.families, "bpfx_scrape_errors").samples;
+    assert.deepEqual(errs.map((s) => [s.labels.source, s.value]), [[
+      "map/a_total",
+      1,
+    ]]);
+    await collector.collect();
+    const again = family(
+      (await collector.collect()).families,
+      "bpfx_scrape_errors",
+    );
+    assert.equal(again.samples[0]?.value, 3, "counted per scrape");
   },
   { needs: [] },
 );

@@ -84,6 +84,28 @@ async function bpfx(
   return { stderr: () => log, [Symbol.asyncDispose]: stop };
 }
 
+/**
+ * Attaches cgstat views, rule "stat", to the children of `cgroupRoot`, pinned
+ * below `<bpffs>/cgstat` and mirrored below `<dir>/mirror`; returns the pin root.
+ */
+async function attachStat(
+  bpffs: string,
+  cgroupRoot: string,
+  state: string,
+  dir: string,
+): Promise<string> {
+  const pinRoot = `${bpffs}/cgstat`;
+  await attach(`${CGSTAT}:cgstat`, {
+    cgroupRoot,
+    pinRoot,
+    exposeRoot: `${dir}/mirror`,
+    name: "stat",
+    depth: 1,
+    state,
+  });
+  return pinRoot;
+}
+
 /** The series of `r` as `label=value` of `label`, sorted. */
 function byLabel(r: PromSeries[], label: string): [string, number][] {
   return r.map((s): [string, number] => [s.metric[label] ?? "", s.value])
@@ -112,15 +134,7 @@ kernelTest(
       attachType: "egress",
       state: state.path,
     });
-    const statRoot = `${b.path}/cgstat`;
-    await attach(`${CGSTAT}:cgstat`, {
-      cgroupRoot: cg.root,
-      pinRoot: statRoot,
-      exposeRoot: `${dir.path}/mirror`,
-      name: "stat",
-      depth: 1,
-      state: state.path,
-    });
+    const statRoot = await attachStat(b.path, cg.root, state.path, dir.path);
     {
       using lat = openMap(`${b.path}/m/maps/latency`);
       lat.set({ op: 1, bucket: 6 }, 10n); // ten calls of up to 64 µs
@@ -229,15 +243,7 @@ kernelTest(
     await using state = await privateState();
     await using dir = await tempDir("bpfxserve-");
     await cg.make("c00");
-    const statRoot = `${b.path}/cgstat`;
-    await attach(`${CGSTAT}:cgstat`, {
-      cgroupRoot: cg.root,
-      pinRoot: statRoot,
-      exposeRoot: `${dir.path}/mirror`,
-      name: "stat",
-      depth: 1,
-      state: state.path,
-    });
+    await attachStat(b.path, cg.root, state.path, dir.path);
     const addr = `127.0.0.1:${freePort()}`;
     await using _watch = await bpfx(
       ["watch", "--serve", addr, "--state", state.path],

@@ -11,31 +11,20 @@
 import { call } from "../_call.ts";
 import { VERSION } from "../_version.ts";
 import { attachStatus, type RuleStatus } from "../cgroup_links.ts";
-import { openMap } from "../handles.ts";
-import { perCpuStride } from "../maps/per_cpu.ts";
 import { readView } from "../view_reader.ts";
 import type { StateOptions } from "../state.ts";
-import {
-  bytesLabel,
-  bytesOf,
-  cString,
-  hexBytes,
-  inetText,
-  readBig,
-  readNumber,
-} from "./_fields.ts";
+import { Decoders } from "./_decoders.ts";
+import { baseName, Family, nameSafe } from "./_family.ts";
+import { readMap } from "./_map_read.ts";
 import {
   type MetricsLocate,
   prepare,
-  type PreparedLabel,
   type PreparedMap,
   type PreparedSources,
   type PreparedView,
-  prepareMap,
 } from "./_sources.ts";
 import type {
   MetricFamily,
-  MetricSample,
   MetricsConfig,
   MetricsError,
   MetricsSnapshot,
@@ -55,74 +44,6 @@ export interface CollectOptions extends StateOptions {
 
 class Timeout extends Error {}
 
-/** A family being filled, with its series limit. */
-class Family {
-  readonly samples: MetricSample[] = [];
-  readonly #series = new Set<string>();
-  dropped = 0;
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly type: MetricFamily["type"],
-    readonly limit: number,
-  ) {}
-  /** Whether the series `labels` may be added (false: dropped, counted). */
-  admit(key: string): boolean {
-    if (this.#series.has(key)) return true;
-    if (this.#series.size >= this.limit) {
-      this.dropped++;
-      return false;
-    }
-    this.#series.add(key);
-    return true;
-  }
-  add(labels: Record<string, string>, value: number): void {
-    if (!this.admit(seriesKey(labels))) return;
-    this.samples.push({
-      name: this.type === "counter" ? `${this.name}_total` : this.name,
-      labels,
-      value,
-    });
-  }
-  done(): MetricFamily {
-    return {
-      name: this.name,
-      help: this.help,
-      type: this.type,
-      samples: this.samples,
-    };
-  }
-}
-
-function seriesKey(labels: Record<string, string>): string {
-  return JSON.stringify(labels);
-}
-
-/** A counter's family name: without `_total`. */
-function baseName(name: string, type: string): string {
-  return type === "counter" && name.endsWith("_total")
-    ? name.slice(0, -6)
-    : name;
-}
-
-/** A `key=value` key as a metric name's part. */
-function nameSafe(key: string): string {
-  return key.replace(/[^a-zA-Z0-9_]/g, "_");
-}
-
-interface CgroupTable {
-  readonly root: string;
-  readonly byId: Map<bigint, string>;
-}
-
-function hexToBytes(hex: string): Uint8Array {
-  const b = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < b.length; i++) {
-    b[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  }
-  return b;
-}
-
 /**
  * Collects the metrics of a config, scrape after scrape: see the module
  * doc. Made with the config's sources prepared (a bad one throws).
@@ -133,12 +54,8 @@ export class MetricsCollector {
   readonly #errorsTotal = new Map<string, number>();
   readonly #pending = new Map<string, Promise<string>>();
   #inflight: Promise<MetricsSnapshot> | undefined;
-  #syscalls: Map<number, string> | undefined;
-  #errnos: Map<number, string> | undefined;
-  readonly #ksyms = new Map<bigint, string>();
+  readonly #decoders = new Decoders();
   // Per scrape:
-  #cgroups: CgroupTable | undefined;
-  #ifnames = new Map<number, string>();
   #status: RuleStatus[] | undefined;
 
   /**
@@ -166,8 +83,7 @@ export class MetricsCollector {
   async #collect(): Promise<MetricsSnapshot> {
     const start = performance.now();
     const deadline = start + (this.#options.deadlineMs ?? 10000);
-    this.#cgroups = undefined;
-    this.#ifnames = new Map();
+    this.#decoders.newScrape();
     this.#status = undefined;
     const families: MetricFamily[] = [];
     const errors: MetricsError[] = [];
@@ -184,7 +100,11 @@ export class MetricsCollector {
     };
     this.#sources.maps.forEach((pm, i) => {
       try {
-        for (const f of this.#readMap(pm, i)) finish(f);
+        for (
+          const f of readMap(pm, this.#decoders, (p) => {
+            this.#sources.maps[i] = p;
+          })
+        ) finish(f);
       } catch (error) {
         fail(`map/${pm.metric.name}`, error);
       }
@@ -235,235 +155,6 @@ export class MetricsCollector {
     });
     families.push(...own, drops.done(), errs.done(), dur.done(), info.done());
     return { families, errors };
-  }
-
-  // --- maps -------------------------------------------------------------
-
-  #readMap(pm: PreparedMap, index: number): Family[] {
-    const m = pm.metric;
-    const type = m.type ?? "counter";
-    const map = openMap(pm.pin, { raw: true });
-    try {
-      if (map.id !== pm.id) {
-        // Another map is pinned there now: find its fields again.
-        map.close();
-        pm = prepareMap(m, pm.limit, (_p, what) => {
-          throw new Error(what);
-        });
-        this.#sources.maps[index] = pm;
-        return this.#readMap(pm, index);
-      }
-      const meta = map.meta;
-      const cpus = meta.perCpu ? meta.cpus : 1;
-      const stride = meta.perCpu ? perCpuStride(meta.valueSize) : 0;
-      const split = meta.perCpu && m.perCpu === "split";
-      const fam = new Family(
-        baseName(m.name, type),
-        m.help ?? `bpfx map ${pm.pin}`,
-        type,
-        pm.limit,
-      );
-      const hist = new Map<
-        string,
-        { labels: Record<string, string>; counts: number[]; sum?: number }
-      >();
-      for (const c of map.chunks()) {
-        const kdv = new DataView(
-          c.keys.buffer,
-          c.keys.byteOffset,
-          c.keys.byteLength,
-        );
-        const vdv = new DataView(
-          c.values.buffer,
-          c.values.byteOffset,
-          c.values.byteLength,
-        );
-        for (let i = 0; i < c.count; i++) {
-          const kb = i * c.keySize;
-          const vb = i * c.valueSize;
-          const labels: Record<string, string> = {};
-          for (const l of pm.labels) {
-            labels[l.name] = this.#decode(l, kdv, c.keys, kb);
-          }
-          if (m.histogram !== undefined) {
-            for (let cpu = 0; cpu < cpus; cpu++) {
-              const ls = split ? { ...labels, cpu: String(cpu) } : labels;
-              const key = seriesKey(ls);
-              let h = hist.get(key);
-              if (h === undefined) {
-                if (!fam.admit(key)) continue;
-                h = { labels: ls, counts: [] };
-                hist.set(key, h);
-              }
-              const base = vb + cpu * stride;
-              if (pm.arrayLen !== undefined) {
-                for (let b = 0; b < pm.arrayLen; b++) {
-                  const v = readNumber(vdv, base + b * pm.value.size, pm.value);
-                  addBucket(h, b, v, m.histogram.max);
-                }
-              } else {
-                const b = Number(readBig(kdv, kb, pm.bucket!));
-                addBucket(
-                  h,
-                  this.#bucketIndex(pm, b),
-                  readNumber(vdv, base, pm.value),
-                  m.histogram.max,
-                );
-              }
-            }
-            continue;
-          }
-          if (split) {
-            for (let cpu = 0; cpu < cpus; cpu++) {
-              fam.add(
-                { ...labels, cpu: String(cpu) },
-                readNumber(vdv, vb + cpu * stride, pm.value),
-              );
-            }
-          } else {
-            let v = 0;
-            for (let cpu = 0; cpu < cpus; cpu++) {
-              v += readNumber(vdv, vb + cpu * stride, pm.value);
-            }
-            fam.add(labels, v);
-          }
-        }
-      }
-      if (m.histogram !== undefined) {
-        const bounds = boundsOf(m.histogram);
-        const mult = m.histogram.multiplier ?? 1;
-        for (const h of hist.values()) {
-          let total = 0;
-          bounds.forEach((le, b) => {
-            total += h.counts[b] ?? 0;
-            fam.samples.push({
-              name: `${fam.name}_bucket`,
-              labels: { ...h.labels, le: String(le) },
-              value: total,
-            });
-          });
-          fam.samples.push({
-            name: `${fam.name}_bucket`,
-            labels: { ...h.labels, le: "+Inf" },
-            value: total,
-          });
-          if (h.sum !== undefined) {
-            fam.samples.push({
-              name: `${fam.name}_sum`,
-              labels: h.labels,
-              value: h.sum * mult,
-            });
-          }
-          fam.samples.push({
-            name: `${fam.name}_count`,
-            labels: h.labels,
-            value: total,
-          });
-        }
-      }
-      return [fam];
-    } finally {
-      map.close();
-    }
-  }
-
-  /** A fixed histogram's key holds a bound: its bucket is the bound's index. */
-  #bucketIndex(pm: PreparedMap, b: number): number {
-    const h = pm.metric.histogram!;
-    if (h.buckets !== "fixed") return b;
-    const i = (h.bounds ?? []).indexOf(b);
-    return i < 0 ? h.max + 2 : i;
-  }
-
-  #decode(
-    l: PreparedLabel,
-    dv: DataView,
-    u8: Uint8Array,
-    base: number,
-  ): string {
-    switch (l.decoder) {
-      case "uint":
-        return readBig(dv, base, l.field).toString();
-      case "hex": {
-        const f = l.field;
-        if (f.type.kind === "int" && f.size <= 8) {
-          return `0x${BigInt.asUintN(64, readBig(dv, base, f)).toString(16)}`;
-        }
-        return hexBytes(bytesOf(u8, base, f));
-      }
-      case "string":
-        return cString(bytesOf(u8, base, l.field));
-      case "inet_ip":
-        return inetText(bytesOf(u8, base, l.field));
-      case "static": {
-        const n = readBig(dv, base, l.field).toString();
-        return l.values[n] ?? n;
-      }
-      case "errno": {
-        const n = Math.abs(Number(readBig(dv, base, l.field)));
-        return this.#tables().errnos.get(n) ?? String(n);
-      }
-      case "syscall": {
-        const n = Number(readBig(dv, base, l.field));
-        return this.#tables().syscalls.get(n) ?? String(n);
-      }
-      case "ifname": {
-        const n = Number(readBig(dv, base, l.field));
-        let name = this.#ifnames.get(n);
-        if (name === undefined) {
-          name = call<(string | null)[]>("ifnames", { indexes: [n] })[0] ??
-            String(n);
-          this.#ifnames.set(n, name);
-        }
-        return name;
-      }
-      case "ksym": {
-        const a = BigInt.asUintN(64, readBig(dv, base, l.field));
-        let name = this.#ksyms.get(a);
-        if (name === undefined) {
-          name =
-            call<(string | null)[]>("ksyms", { addrs: [a.toString()] })[0] ??
-              `0x${a.toString(16)}`;
-          this.#ksyms.set(a, name);
-        }
-        return name;
-      }
-      case "cgroup": {
-        const id = BigInt.asUintN(64, readBig(dv, base, l.field));
-        return this.#cgroupTable().byId.get(id) ?? id.toString();
-      }
-    }
-  }
-
-  #tables(): { syscalls: Map<number, string>; errnos: Map<number, string> } {
-    if (this.#syscalls === undefined || this.#errnos === undefined) {
-      const t = call<
-        { syscalls: [number, string][]; errnos: [number, string][] }
-      >("name_tables", {});
-      this.#syscalls = new Map(t.syscalls);
-      this.#errnos = new Map(t.errnos);
-    }
-    return { syscalls: this.#syscalls, errnos: this.#errnos };
-  }
-
-  /**
-   * Each cgroup's path below the cgroup2 mount (`/a/b`), by id: read once
-   * per scrape, when first needed.
-   */
-  #cgroupTable(): CgroupTable {
-    if (this.#cgroups !== undefined) return this.#cgroups;
-    const r = call<
-      { root: string; cgroups: { id: number; path?: string; hex?: string }[] }
-    >("cgroup_paths", {});
-    const byId = new Map<bigint, string>();
-    for (const c of r.cgroups) {
-      const rel = c.path !== undefined
-        ? c.path.replaceAll("%", "%25")
-        : bytesLabel(hexToBytes(c.hex ?? ""));
-      byId.set(BigInt(c.id), `/${rel}`);
-    }
-    this.#cgroups = { root: r.root.replace(/\/+$/, ""), byId };
-    return this.#cgroups;
   }
 
   // --- views ------------------------------------------------------------
@@ -573,7 +264,7 @@ export class MetricsCollector {
 
   /** A rule's cgroup label: its path below the rule's root, as the id's path. */
   #ruleLabels(rule: RuleStatus): (id: number, fallback: string) => string {
-    const t = this.#cgroupTable();
+    const t = this.#decoders.cgroupTable();
     const rootRel = rule.cgroupRoot.startsWith(t.root)
       ? rule.cgroupRoot.slice(t.root.length).replace(/\/+$/, "")
       : undefined;
@@ -727,34 +418,6 @@ export class MetricsCollector {
     }
     return out;
   }
-}
-
-function addBucket(
-  h: { counts: number[]; sum?: number },
-  b: number,
-  v: number,
-  max: number,
-): void {
-  if (b >= 0 && b <= max) h.counts[b] = (h.counts[b] ?? 0) + v;
-  else if (b === max + 1) h.sum = (h.sum ?? 0) + v;
-}
-
-/** The upper bound of each bucket 0..max. */
-function boundsOf(
-  h: NonNullable<import("./types.ts").MapMetric["histogram"]>,
-): number[] {
-  const mult = h.multiplier ?? 1;
-  if (h.buckets === "fixed") return (h.bounds ?? []).map((b) => b * mult);
-  return Array.from({ length: h.max + 1 }, (_, i) => {
-    switch (h.buckets) {
-      case "exp2":
-        return 2 ** i * mult;
-      case "exp2zero":
-        return i === 0 ? 0 : 2 ** (i - 1) * mult;
-      default:
-        return i * mult;
-    }
-  });
 }
 
 /**

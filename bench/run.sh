@@ -79,3 +79,7 @@ echo "== 7. Pinned links: attach + pin of a probe link, beside libbpf in C"
 echo
 echo "== 8. Cgroup programs over a subtree: links per cgroup, beside libbpf in C, and the watcher"
 bash bench/cgroup_links.sh "$B" "$out" "$RUNS"
+
+echo
+echo "== 9. Metrics: bpfx serve's scrapes, beside a C loop and entries()"
+bash bench/metrics.sh "$B" "$out" "$RUNS"

@@ -31,6 +31,20 @@ function hexToBytes(hex: string): Uint8Array {
   return b;
 }
 
+function isSigned(l: PreparedLabel): boolean {
+  const t = l.field.type;
+  return (t.kind === "int" || t.kind === "enum") && t.signed;
+}
+
+/** An unsigned integer of 1, 2 or 4 bytes at `at`. */
+function readSmall(dv: DataView, at: number, size: number): number {
+  return size === 1
+    ? dv.getUint8(at)
+    : size === 2
+    ? dv.getUint16(at, true)
+    : dv.getUint32(at, true);
+}
+
 /** The lookups of the label decoders; see the module doc. */
 export class Decoders {
   #syscalls: Map<number, string> | undefined;
@@ -54,7 +68,9 @@ export class Decoders {
   ): string {
     switch (l.decoder) {
       case "uint":
-        return readBig(dv, base, l.field).toString();
+        return l.field.size <= 4 && !isSigned(l)
+          ? String(readSmall(dv, base + l.field.offset, l.field.size))
+          : readBig(dv, base, l.field).toString();
       case "hex": {
         const f = l.field;
         if (f.type.kind === "int" && f.size <= 8) {

@@ -10,31 +10,43 @@ import type { MetricFamily, MetricSample } from "./types.ts";
 /** A family being filled, with its series limit. */
 export class Family {
   readonly samples: MetricSample[] = [];
-  readonly #series = new Set<string>();
+  /** Each series' sample index, by its labels' key. */
+  readonly #series = new Map<string, number>();
+  readonly #sample: string;
   dropped = 0;
   constructor(
     readonly name: string,
     readonly help: string,
     readonly type: MetricFamily["type"],
     readonly limit: number,
-  ) {}
-  /** Whether the series `labels` may be added (false: dropped, counted). */
+  ) {
+    this.#sample = type === "counter" ? `${name}_total` : name;
+  }
+  /** Whether the series `key` may be added (false: dropped, counted). */
   admit(key: string): boolean {
     if (this.#series.has(key)) return true;
     if (this.#series.size >= this.limit) {
       this.dropped++;
       return false;
     }
-    this.#series.add(key);
+    this.#series.set(key, -1);
     return true;
   }
+  /**
+   * Adds `value` to the series `labels`: a new sample, or (when two entries
+   * give the same labels) the sum of both.
+   */
   add(labels: Record<string, string>, value: number): void {
-    if (!this.admit(seriesKey(labels))) return;
-    this.samples.push({
-      name: this.type === "counter" ? `${this.name}_total` : this.name,
-      labels,
-      value,
-    });
+    const key = seriesKey(labels);
+    const at = this.#series.get(key);
+    if (at !== undefined && at >= 0) {
+      const s = this.samples[at]!;
+      this.samples[at] = { ...s, value: s.value + value };
+      return;
+    }
+    if (at === undefined && !this.admit(key)) return;
+    this.#series.set(key, this.samples.length);
+    this.samples.push({ name: this.#sample, labels, value });
   }
   done(): MetricFamily {
     return {
@@ -46,10 +58,12 @@ export class Family {
   }
 }
 
+/** The key of a label set: its names and values, NUL between. */
 export function seriesKey(labels: Record<string, string>): string {
-  return JSON.stringify(labels);
+  let k = "";
+  for (const n in labels) k += `${n}\u0000${labels[n]}\u0000`;
+  return k;
 }
-
 /** A counter's family name: without `_total`. */
 export function baseName(name: string, type: string): string {
   return type === "counter" && name.endsWith("_total")

@@ -8,10 +8,9 @@
  * @module
  */
 
-import { call } from "../_call.ts";
+import { call, callNonblocking } from "../_call.ts";
 import { VERSION } from "../_version.ts";
 import { attachStatus, type RuleStatus } from "../cgroup_links.ts";
-import { readView } from "../view_reader.ts";
 import type { StateOptions } from "../state.ts";
 import { Decoders } from "./_decoders.ts";
 import { baseName, Family, nameSafe } from "./_family.ts";
@@ -34,7 +33,7 @@ import type {
 export interface CollectOptions extends StateOptions {
   /** A scrape's deadline in milliseconds (10000): a source still reading then is an error. */
   deadlineMs?: number;
-  /** Views read at once (8). */
+  /** Calls that read a rule's views at once, each a share of them (4). */
   concurrency?: number;
   /** The watcher's lag in seconds, when a watcher runs in this process. */
   lag?: () => number | undefined;
@@ -44,6 +43,12 @@ export interface CollectOptions extends StateOptions {
 
 class Timeout extends Error {}
 
+/** A view's text, or why it could not be read (op `views_read`). */
+interface ViewText {
+  readonly text?: string;
+  readonly error?: string;
+}
+
 /**
  * Collects the metrics of a config, scrape after scrape: see the module
  * doc. Made with the config's sources prepared (a bad one throws).
@@ -52,7 +57,7 @@ export class MetricsCollector {
   readonly #sources: { maps: PreparedMap[]; views: readonly PreparedView[] };
   readonly #options: CollectOptions;
   readonly #errorsTotal = new Map<string, number>();
-  readonly #pending = new Map<string, Promise<string>>();
+  readonly #pending = new Map<string, Promise<ViewText[]>>();
   #inflight: Promise<MetricsSnapshot> | undefined;
   readonly #decoders = new Decoders();
   // Per scrape:
@@ -212,7 +217,9 @@ export class MetricsCollector {
       }
     };
     if (v.view !== undefined) {
-      take(await this.#read(v.view, deadline), {});
+      const [r] = await this.#read(`view/${v.name}`, [v.view], deadline);
+      if (r?.error !== undefined) throw new Error(r.error);
+      take(r?.text ?? "", {});
       return [...families.values()];
     }
     const rule = this.#rule(v.rule!, v.pinRoot);
@@ -220,22 +227,29 @@ export class MetricsCollector {
       e.state === "attached" && e.pin !== undefined
     );
     const label = this.#ruleLabels(rule);
-    const limit = this.#options.concurrency ?? 8;
-    let next = 0;
-    const worker = async () => {
-      while (next < entries.length) {
-        const e = entries[next++]!;
-        try {
-          take(await this.#read(e.pin!, deadline), {
-            cgroup: label(e.cgroupId, e.cgroup),
-          });
-        } catch (error) {
-          fail(`rule/${v.name}`, error);
-        }
-      }
-    };
+    // The views in a few batches, each one call on Deno's thread pool: a
+    // view that hangs holds up its batch, not the others nor the scrape.
+    const batches = Math.min(this.#options.concurrency ?? 4, entries.length);
+    const size = Math.ceil(entries.length / Math.max(batches, 1));
     await Promise.all(
-      Array.from({ length: Math.min(limit, entries.length) }, worker),
+      Array.from({ length: batches }, async (_, b) => {
+        const part = entries.slice(b * size, (b + 1) * size);
+        let texts: ViewText[];
+        try {
+          texts = await this.#read(
+            `rule/${v.name}#${b}`,
+            part.map((e) => e.pin!),
+            deadline,
+          );
+        } catch (error) {
+          return fail(`rule/${v.name}`, error);
+        }
+        texts.forEach((r, i) => {
+          const e = part[i]!;
+          if (r.error !== undefined) fail(`rule/${v.name}`, new Error(r.error));
+          else take(r.text ?? "", { cgroup: label(e.cgroupId, e.cgroup) });
+        });
+      }),
     );
     return [...families.values()];
   }
@@ -264,11 +278,21 @@ export class MetricsCollector {
 
   /** A rule's cgroup label: its path below the rule's root, as the id's path. */
   #ruleLabels(rule: RuleStatus): (id: number, fallback: string) => string {
-    const t = this.#decoders.cgroupTable();
-    const rootRel = rule.cgroupRoot.startsWith(t.root)
-      ? rule.cgroupRoot.slice(t.root.length).replace(/\/+$/, "")
-      : undefined;
+    // The status names each cgroup as text, which is the name itself when
+    // it is UTF-8; a name that is not (U+FFFD in it) or holds `%` is taken
+    // from the cgroup tree by id instead, escaped so it can be undone.
+    let t: ReturnType<Decoders["cgroupTable"]> | undefined;
+    let rootRel: string | undefined;
     return (id, fallback) => {
+      if (!fallback.includes("\uFFFD") && !fallback.includes("%")) {
+        return fallback;
+      }
+      if (t === undefined) {
+        t = this.#decoders.cgroupTable();
+        rootRel = rule.cgroupRoot.startsWith(t.root)
+          ? rule.cgroupRoot.slice(t.root.length).replace(/\/+$/, "")
+          : undefined;
+      }
       const p = rootRel === undefined ? undefined : t.byId.get(BigInt(id));
       if (
         p === undefined ||
@@ -281,23 +305,31 @@ export class MetricsCollector {
   }
 
   /**
-   * A view's text, read before `deadline`. A read still running from an
-   * earlier scrape is not started again (Deno cannot cancel it): that view
-   * is an error until it ends.
+   * The texts of views `pins` (one call on the thread pool, `views_read`),
+   * read before `deadline`. A read of `key` still running from an earlier
+   * scrape is not started again (Deno cannot cancel it): its views are an
+   * error until it ends.
    */
-  async #read(pin: string, deadline: number): Promise<string> {
-    if (this.#pending.has(pin)) {
-      throw new Error(`view "${pin}" is still being read by an earlier scrape`);
+  async #read(
+    key: string,
+    pins: readonly string[],
+    deadline: number,
+  ): Promise<ViewText[]> {
+    const what = pins.length === 1
+      ? `view "${pins[0]}"`
+      : `${pins.length} views`;
+    if (this.#pending.has(key)) {
+      throw new Error(`${what}: still being read by an earlier scrape`);
     }
     const left = deadline - performance.now();
     if (left <= 0) {
       throw new Timeout(
-        `view "${pin}": the scrape's deadline passed before it was read`,
+        `${what}: the scrape's deadline passed before the read`,
       );
     }
-    const p = readView(pin);
-    this.#pending.set(pin, p);
-    p.then(() => this.#pending.delete(pin), () => this.#pending.delete(pin));
+    const p = callNonblocking<ViewText[]>("views_read", { paths: pins });
+    this.#pending.set(key, p);
+    p.then(() => this.#pending.delete(key), () => this.#pending.delete(key));
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       return await Promise.race([
@@ -305,11 +337,7 @@ export class MetricsCollector {
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () =>
-              reject(
-                new Timeout(
-                  `view "${pin}" took longer than the scrape's deadline`,
-                ),
-              ),
+              reject(new Timeout(`${what}: not read by the scrape's deadline`)),
             left,
           );
         }),

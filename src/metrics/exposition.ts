@@ -46,8 +46,11 @@ export function negotiate(accept: string | null): ExpositionFormat {
   return om > 0 && om >= text ? "openmetrics" : "text";
 }
 
+const NEEDS_ESCAPE = /[\\"\n]/;
+
 /** A label value escaped: `\`, `"` and newline. */
 export function escapeLabel(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return v;
   return v.replace(/[\\"\n]/g, (c) => c === "\n" ? "\\n" : `\\${c}`);
 }
 
@@ -79,11 +82,11 @@ export function formatMetrics(
     out.push(`# HELP ${name} ${escapeHelp(f.help, format)}`);
     out.push(`# TYPE ${name} ${type}`);
     for (const s of f.samples) {
-      const labels = Object.entries(s.labels);
-      const ls = labels.length === 0
-        ? ""
-        : `{${labels.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}`;
-      out.push(`${s.name}${ls} ${num(s.value)}`);
+      let ls = "";
+      for (const k in s.labels) {
+        ls += `${ls === "" ? "{" : ","}${k}="${escapeLabel(s.labels[k]!)}"`;
+      }
+      out.push(`${s.name}${ls === "" ? "" : `${ls}}`} ${num(s.value)}`);
     }
   }
   if (format === "openmetrics") out.push("# EOF");

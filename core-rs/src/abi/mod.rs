@@ -27,8 +27,8 @@
 //!   and their exports, `bpfx_next` and `bpfx_wake`;
 //! - `state`: the requests of the state directory (`manifest`,
 //!   `desired_record`);
-//! - `views`: `view_create`, `view_open`, and `bpfx_read`, the data lane of
-//!   views.
+//! - `views`: `view_create`, `view_open`, `views_read` (many views' texts),
+//!   and `bpfx_read`, the data lane of views.
 
 use crate::error::{Error, Result};
 use serde::Deserialize;
@@ -88,6 +88,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "view_create" => views::view_create(op, p),
         "link_attach" => links::attach(op, p),
         "view_open" => views::view_open(op, p),
+        "views_read" => views::views_read(op, p),
         "attach" => attach::attach(op, p),
         "detach" => attach::detach(op, p),
         "attach_status" => attach::status(op, p),

@@ -140,10 +140,6 @@ kernelTest(
       lat.set({ op: 1, bucket: 6 }, 10n); // ten calls of up to 64 µs
       lat.set({ op: 1, bucket: 32 }, 500n); // their sum
     }
-    for (const [c, n] of [["c03", 7], ["c11", 13]] as const) {
-      const r = await run(UDP_SEND, [`${cg.root}/${c}`, String(n), "9"]);
-      assert.equal(r.code, 0, r.stderr);
-    }
     const file = `${dir.path}/host.yaml`;
     await Deno.writeTextFile(
       file,
@@ -172,9 +168,23 @@ metrics:
     const port = freePort();
     const addr = `127.0.0.1:${port}`;
     await using _serve = await bpfx(
-      ["serve", "--listen", addr, "--config", file, "--state", state.path],
+      [
+        "serve",
+        "--listen",
+        addr,
+        "--config",
+        file,
+        "--state",
+        state.path,
+        "--enable-stats",
+      ],
       `http://${addr}/healthz`,
     );
+    // Sent while serve holds BPF_ENABLE_STATS: the program's runs count.
+    for (const [c, n] of [["c03", 7], ["c11", 13]] as const) {
+      const r = await run(UDP_SEND, [`${cg.root}/${c}`, String(n), "9"]);
+      assert.equal(r.code, 0, r.stderr);
+    }
     // Both formats, as a scraper gets them.
     const text = await (await fetch(`http://${addr}/metrics`)).text();
     assert.equal(await promtool(text), "", text);
@@ -229,6 +239,13 @@ metrics:
     assert.equal(sum?.value, 500e-6);
     // The scrape itself: no errors, bpfx's own series there.
     assert.deepEqual(await prom.query("bpfx_scrape_errors_total"), []);
+    // --enable-stats: the egress program ran once per packet (at least).
+    // (With kernel.bpf_stats_enabled at 0, as on the test machines, only
+    // serve's BPF_ENABLE_STATS counts them.)
+    const [runs] = await prom.query(
+      'bpfx_program_runs_total{name="egress_count"}',
+    );
+    assert.ok((runs?.value ?? 0) >= 20, JSON.stringify(runs));
     const rules = await prom.query('bpfx_rule_cgroups{state="attached"}');
     assert.deepEqual(byLabel(rules, "rule"), [["egress", 20], ["stat", 20]]);
   },

@@ -6,18 +6,23 @@
 // its own bpffs, cgroups and state directory, removed in finally.
 import {
   collectMetrics,
+  createView,
   formatMetrics,
   load,
+  type MapMetric,
   type MetricFamily,
+  type MetricHistogram,
   MetricsCollector,
   type MetricsConfig,
   openMap,
+  readView,
   unpin,
 } from "../mod.ts";
 import { main } from "../cli.ts";
 import {
   assert,
   captureIo,
+  child,
   inode,
   kernelTest,
   privateBpffs,
@@ -428,4 +433,91 @@ kernelTest(
     assert.equal(again.samples[0]?.value, 3, "counted per scrape");
   },
   { needs: [] },
+);
+
+kernelTest(
+  "collectMetrics() reads a view's lines with a regular expression's named groups, and exp2zero, linear, fixed and value-array histograms",
+  async () => {
+    await using b = await privateBpffs();
+    load(OBJ, { pinDir: `${b.path}/m` });
+    const maps = `${b.path}/m/maps`;
+    const pin = `${b.path}/tasks1`;
+    // A process of one thread, whose view has one line.
+    await using sleeper = child("sleep", ["60"]);
+    createView(`${ROOT}/build/examples/tasks.bpf.o:tasks`, {
+      pin,
+      pid: sleeper.pid,
+    });
+    {
+      using lat = openMap(`${maps}/latency`);
+      lat.set({ op: 0, bucket: 0 }, 2n);
+      lat.set({ op: 0, bucket: 3 }, 5n);
+    }
+    const line = /^\s*(?<tid>\d+)\s+\d+\s+(?<value>\d+)\s+(?<comm>\S+)$/;
+    const hist = (name: string, histogram: MetricHistogram): MapMetric => ({
+      name,
+      type: "histogram",
+      map: `${maps}/latency`,
+      histogram,
+    });
+    const snap = await collectMetrics({
+      maps: [
+        hist("z", { buckets: "exp2zero", field: "bucket", max: 4 }),
+        hist("l", {
+          buckets: "linear",
+          field: "bucket",
+          max: 4,
+          multiplier: 10,
+        }),
+        // fixed: the key's field holds the bound itself (0 and 3 here).
+        hist("f", {
+          buckets: "fixed",
+          field: "bucket",
+          max: 1,
+          bounds: [0, 3],
+        }),
+      ],
+      views: [{ name: "task_state", view: pin, regex: line.source }],
+    });
+    assert.deepEqual(snap.errors, []);
+    const text = await readView(pin);
+    const rows = text.split("\n").map((l) => line.exec(l)?.groups).filter((g) =>
+      g !== undefined
+    );
+    assert.equal(rows.length, 1, text);
+    // One series per thread, labelled by the other groups (a thread's
+    // state may change between the two reads: its value is not compared).
+    const states = family(snap.families, "task_state").samples;
+    assert.deepEqual(
+      states.map((x) => JSON.stringify(x.labels)).sort(),
+      rows.map((g) => JSON.stringify({ tid: g.tid, comm: g.comm })).sort(),
+    );
+    assert.ok(states.every((x) => Number.isInteger(x.value)));
+    const buckets = (name: string) =>
+      family(snap.families, name).samples.filter((s) =>
+        s.name.endsWith("_bucket")
+      )
+        .map((s) => `${s.labels.le}=${s.value}`);
+    // Two values in bucket 0 and five in bucket 3.
+    assert.deepEqual(buckets("z"), [
+      "0=2",
+      "1=2",
+      "2=2",
+      "4=7",
+      "8=7",
+      "+Inf=7",
+    ]);
+    assert.deepEqual(buckets("l"), [
+      "0=2",
+      "10=2",
+      "20=2",
+      "30=7",
+      "40=7",
+      "+Inf=7",
+    ]);
+    assert.deepEqual(buckets("f"), ["0=2", "3=7", "+Inf=7"]);
+    assert.equal(await promtool(formatMetrics(snap.families, "text")), "");
+    unpin(pin);
+  },
+  { needs: ["iterator task"] },
 );

@@ -452,6 +452,8 @@ kernelTest(
       using lat = openMap(`${maps}/latency`);
       lat.set({ op: 0, bucket: 0 }, 2n);
       lat.set({ op: 0, bucket: 3 }, 5n);
+      using slots = openMap(`${maps}/slots`);
+      slots.set(1, { counts: [1n, 0n, 4n, 0n, 0n, 0n, 0n, 0n] });
     }
     const line = /^\s*(?<tid>\d+)\s+\d+\s+(?<value>\d+)\s+(?<comm>\S+)$/;
     const hist = (name: string, histogram: MetricHistogram): MapMetric => ({
@@ -478,6 +480,17 @@ kernelTest(
         }),
       ],
       views: [{ name: "task_state", view: pin, regex: line.source }],
+    });
+    // The value an array of counts: a histogram per key (here 0 and 1).
+    const arrays = await collectMetrics({
+      maps: [{
+        name: "a",
+        type: "histogram",
+        map: `${maps}/slots`,
+        value: "counts",
+        labels: [{ name: "slot" }],
+        histogram: { buckets: "exp2", valueArray: true, max: 7 },
+      }],
     });
     assert.deepEqual(snap.errors, []);
     const text = await readView(pin);
@@ -516,6 +529,10 @@ kernelTest(
       "+Inf=7",
     ]);
     assert.deepEqual(buckets("f"), ["0=2", "3=7", "+Inf=7"]);
+    const a = family(arrays.families, "a").samples.filter((x) =>
+      x.labels.slot === "1" && (x.name === "a_count" || x.labels.le === "4")
+    ).map((x) => `${x.name}{${x.labels.le ?? ""}}=${x.value}`);
+    assert.deepEqual(a, ["a_bucket{4}=5", "a_count{}=5"]);
     assert.equal(await promtool(formatMetrics(snap.families, "text")), "");
     unpin(pin);
   },

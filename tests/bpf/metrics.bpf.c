@@ -6,6 +6,7 @@
 //             (bucket 32, one past the last, holds the sum)
 //   per_cpu   percpu_array u32 -> {u64 packets; u64 bytes}
 //   decoded   hash of keys for every label decoder -> u64
+//   slots     array u32 -> {u64 counts[8]}: a histogram per key, by value
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -53,10 +54,21 @@ struct {
 	__type(value, u64);
 } decoded SEC(".maps");
 
+struct slots {
+	u64 counts[8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, u32);
+	__type(value, struct slots);
+} slots SEC(".maps");
+
 SEC("socket")
 int noop(struct __sk_buff *skb)
 {
 	struct decoded_key k = {};
 	return bpf_map_lookup_elem(&per_cpu, &k) && bpf_map_lookup_elem(&latency, &k) &&
-	       bpf_map_lookup_elem(&decoded, &k) ? 1 : 0;
+	       bpf_map_lookup_elem(&decoded, &k) && bpf_map_lookup_elem(&slots, &k) ? 1 : 0;
 }

@@ -44,6 +44,11 @@ echo "-- a scrape of rule \"stat\" over $total cgroups ($files views), beside a 
 # (run to a file, then read: a process substitution would let the RSS be
 # read before time(1) writes it.)
 tm() { /usr/bin/time -f %M -o "$out/rss" "$@" >"$out/tm.out" && cat "$out/tm.out"; }
+# rows NAME MS MIB READ NAME MS MIB READ: the table of two figures.
+rows() {
+	printf '%-44s %10s %10s %12s\n' "one pass (median of $RUNS)" "ms" "peak MiB" "read" \
+		"$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8"
+}
 rss_mib() { echo $(($(tail -n 1 "$out/rss") / 1024)); }
 tm build/bench/metrics_c "$out/views.txt" "$RUNS" >/dev/null
 read -r c_ms c_files c_bytes <"$out/tm.out"
@@ -51,9 +56,8 @@ c_rss=$(rss_mib)
 tm "$DENO" run -A --no-check bench/metrics_scrape.ts rule "$B/mviews" "$RUNS" >/dev/null
 read -r s_ms s_series <"$out/tm.out"
 s_rss=$(rss_mib)
-printf '%-44s %10s %10s %12s\n' "one pass (median of $RUNS)" "ms" "peak MiB" "read"
-printf '%-44s %10s %10s %12s\n' "bpfx scrape (collect + text format)" "$s_ms" "$s_rss" "$s_series series"
-printf '%-44s %10s %10s %12s\n' "C read(2) loop" "$c_ms" "$c_rss" "$c_files files"
+rows "bpfx scrape (collect + text format)" "$s_ms" "$s_rss" "$s_series series" \
+	"C read(2) loop" "$c_ms" "$c_rss" "$c_files files"
 awk -v a="$s_ms" -v b="$c_ms" 'BEGIN { printf "scrape / C: %.2fx (goal: within 2x); C read %d bytes a pass\n", a / b, '"$c_bytes"' }'
 
 echo
@@ -70,8 +74,7 @@ m_rss=$(rss_mib)
 tm "$DENO" run -A --no-check bench/metrics_scrape.ts entries "$B/mm/maps/decoded" "$RUNS" >/dev/null
 read -r e_ms e_count <"$out/tm.out"
 e_rss=$(rss_mib)
-printf '%-44s %10s %10s %12s\n' "one pass (median of $RUNS)" "ms" "peak MiB" "read"
-printf '%-44s %10s %10s %12s\n' "bpfx scrape (collect + text format)" "$m_ms" "$m_rss" "$m_series series"
-printf '%-44s %10s %10s %12s\n' "entries() (BTF-decoded pairs)" "$e_ms" "$e_rss" "$e_count entries"
+rows "bpfx scrape (collect + text format)" "$m_ms" "$m_rss" "$m_series series" \
+	"entries() (BTF-decoded pairs)" "$e_ms" "$e_rss" "$e_count entries"
 awk -v a="$m_ms" -v b="$e_ms" 'BEGIN { printf "scrape / entries(): %.2fx (goal: within 1.5x)\n", a / b }'
 ./bpfx unpin -r "$B/mm" --json >/dev/null

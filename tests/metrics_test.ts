@@ -36,6 +36,12 @@ import { promtool } from "./_prometheus.ts";
 const OBJ = `${ROOT}/build/tests/metrics.bpf.o`;
 const NEEDS = ["cgroup2"] as const;
 
+/** Loads the test object under `bpffs`; returns its maps' directory. */
+function loadMaps(bpffs: string): string {
+  load(OBJ, { pinDir: `${bpffs}/m` });
+  return `${bpffs}/m/maps`;
+}
+
 /** The family `name` of `families`. */
 function family(families: readonly MetricFamily[], name: string): MetricFamily {
   const f = families.find((x) => x.name === name);
@@ -65,10 +71,9 @@ kernelTest(
   async () => {
     await using b = await privateBpffs();
     await using cg = await privateCgroups();
-    load(OBJ, { pinDir: `${b.path}/m` });
-    const maps = `${b.path}/m/maps`;
-    const child = await cg.make("web");
-    const cgid = BigInt(await inode(child));
+    const maps = loadMaps(b.path);
+    const web = await cg.make("web");
+    const cgid = BigInt(await inode(web));
     const ip = await kallsym("schedule");
     {
       using m = openMap(`${maps}/decoded`);
@@ -149,7 +154,7 @@ kernelTest(
     };
     const snap = await collectMetrics(config);
     assert.deepEqual(snap.errors, []);
-    const rel = child.slice(cg.mount.length);
+    const rel = web.slice(cg.mount.length);
     assert.deepEqual(lines(family(snap.families, "decoded")), [
       `decoded_total${
         JSON.stringify({
@@ -222,8 +227,7 @@ kernelTest(
   async () => {
     await using b = await privateBpffs();
     await using cg = await privateCgroups();
-    load(OBJ, { pinDir: `${b.path}/m` });
-    const maps = `${b.path}/m/maps`;
+    const maps = loadMaps(b.path);
     // A name Deno cannot spell (it is not UTF-8): made and removed by bash.
     // The kernel refuses a newline in a cgroup's name (EINVAL): the newline
     // is in a string label instead.
@@ -312,8 +316,7 @@ kernelTest(
   "new MetricsCollector() refuses a missing pin, a field the BTF lacks and a decoder that does not fit, naming the metric",
   async () => {
     await using b = await privateBpffs();
-    load(OBJ, { pinDir: `${b.path}/m` });
-    const maps = `${b.path}/m/maps`;
+    const maps = loadMaps(b.path);
     const bad = async (config: MetricsConfig, re: RegExp) => {
       const e = await rejected(() => new MetricsCollector(config));
       assert.equal(e.kind, "invalid");
@@ -400,8 +403,7 @@ kernelTest(
   "a map that vanishes after start is a scrape error of its own source, and the other metrics are still read",
   async () => {
     await using b = await privateBpffs();
-    load(OBJ, { pinDir: `${b.path}/m` });
-    const maps = `${b.path}/m/maps`;
+    const maps = loadMaps(b.path);
     const collector = new MetricsCollector({
       maps: [
         { name: "a_total", map: `${maps}/decoded` },
@@ -439,8 +441,7 @@ kernelTest(
   "collectMetrics() reads a view's lines with a regular expression's named groups, and exp2zero, linear, fixed and value-array histograms",
   async () => {
     await using b = await privateBpffs();
-    load(OBJ, { pinDir: `${b.path}/m` });
-    const maps = `${b.path}/m/maps`;
+    const maps = loadMaps(b.path);
     const pin = `${b.path}/tasks1`;
     // A process of one thread, whose view has one line.
     await using sleeper = child("sleep", ["60"]);

@@ -400,7 +400,7 @@ kernelTest(
 );
 
 kernelTest(
-  "a map that vanishes after start is a scrape error of its own source, and the other metrics are still read",
+  "a map that vanishes after start is a scrape error of its own source, and the other metrics are still read; concurrent scrapes share one read",
   async () => {
     await using b = await privateBpffs();
     const maps = loadMaps(b.path);
@@ -433,6 +433,12 @@ kernelTest(
       "bpfx_scrape_errors",
     );
     assert.equal(again.samples[0]?.value, 3, "counted per scrape");
+    // Scrapes that arrive together share one read.
+    const [x, y] = await Promise.all([
+      collector.collect(),
+      collector.collect(),
+    ]);
+    assert.ok(x === y, "two concurrent scrapes read twice");
   },
   { needs: [] },
 );

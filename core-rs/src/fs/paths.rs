@@ -600,6 +600,7 @@ mod tests {
                 name: "l".into(),
                 kind: DT_LNK,
                 ino: link_ino,
+                raw: None,
             }]
         );
         root.prune(Path::new("a/b/c"), false);

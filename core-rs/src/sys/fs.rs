@@ -239,12 +239,14 @@ pub fn fs_magic_fd(fd: BorrowedFd<'_>) -> SysResult<i64> {
 }
 
 /// One directory entry: its name, `d_type` (`DT_DIR`, `DT_REG`, ...) and
-/// `d_ino` (on cgroupfs, the cgroup's id).
+/// `d_ino` (on cgroupfs, the cgroup's id). `name` is lossy where the name
+/// is not UTF-8; `raw` then holds its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
     pub name: String,
     pub kind: u8,
     pub ino: u64,
+    pub raw: Option<Vec<u8>>,
 }
 
 /// Every entry of the directory `dir` (opened for reading), `.` and `..`
@@ -279,9 +281,16 @@ pub fn read_dir_fd(dir: BorrowedFd<'_>) -> SysResult<Vec<DirEntry>> {
             let kind = buf[off + 18];
             let name = &buf[off + 19..off + reclen];
             let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-            let name = String::from_utf8_lossy(&name[..end]).into_owned();
+            let bytes = &name[..end];
+            let raw = std::str::from_utf8(bytes).is_err().then(|| bytes.to_vec());
+            let name = String::from_utf8_lossy(bytes).into_owned();
             if name != "." && name != ".." {
-                out.push(DirEntry { name, kind, ino });
+                out.push(DirEntry {
+                    name,
+                    kind,
+                    ino,
+                    raw,
+                });
             }
             off += reclen;
         }

@@ -389,6 +389,8 @@ interface Pod extends AsyncDisposable {
   /** Waits for the container to exit; its exit code. */
   wait(): Promise<number>;
   stop(seconds: number): Promise<void>;
+  /** How long the exited container ran (podman's start and finish times), ms. */
+  ran(): Promise<number>;
 }
 
 async function play(pod: Obj, dir: string): Promise<Pod> {
@@ -413,6 +415,17 @@ async function play(pod: Obj, dir: string): Promise<Pod> {
     async stop(seconds) {
       const r = await podman(["pod", "stop", "-t", String(seconds), name]);
       assert.equal(r.code, 0, r.stderr);
+    },
+    async ran() {
+      const r = await podman([
+        "inspect",
+        "--format",
+        "{{.State.StartedAt.UnixNano}} {{.State.FinishedAt.UnixNano}}",
+        container,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const [start, end] = r.stdout.trim().split(" ").map(BigInt);
+      return Number(((end ?? 0n) - (start ?? 0n)) / 1_000_000n);
     },
     async [Symbol.asyncDispose]() {
       await podman(["pod", "rm", "-f", "-t", "5", name]);
@@ -537,11 +550,17 @@ kernelTest(
     let links: Map<string, Link>;
     let before: string[];
     {
+      const played = performance.now();
       await using pod = await play(
         await podFor(node, "bpfxtest-apply1", apply),
         dir.path,
       );
       assert.equal(await pod.wait(), 0, await pod.logs());
+      console.log(
+        `k8s: first apply pod done ${
+          (performance.now() - played).toFixed(0)
+        } ms after play, the container ran ${await pod.ran()} ms`,
+      );
       const [report] = lines(await pod.logs());
       assert.equal(report?.changes, true);
       const actions = list(report?.actions, "actions").map((a) =>
@@ -559,11 +578,17 @@ kernelTest(
     }
     // A second pod, as in a rolling update: nothing to do, nothing made twice.
     {
+      const played = performance.now();
       await using pod = await play(
         await podFor(node, "bpfxtest-apply2", apply),
         dir.path,
       );
       assert.equal(await pod.wait(), 0, await pod.logs());
+      console.log(
+        `k8s: second (nothing to do) apply pod done ${
+          (performance.now() - played).toFixed(0)
+        } ms after play, the container ran ${await pod.ran()} ms`,
+      );
       const [report] = lines(await pod.logs());
       assert.equal(report?.changes, false, await pod.logs());
       assert.deepEqual(await holdings(node), before);

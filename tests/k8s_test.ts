@@ -537,6 +537,27 @@ function lines(text: string): Obj[] {
   );
 }
 
+/**
+ * Plays a pod that runs `bpfx apply` of the ConfigMap's file, waits for it
+ * to exit 0, prints how long it took, and returns its JSON report; the pod
+ * is removed before it returns.
+ */
+async function applyPod(node: Node, dir: string, name: string): Promise<Obj> {
+  const played = performance.now();
+  await using pod = await play(
+    await podFor(node, name, ["apply", CONFIG, "--json"]),
+    dir,
+  );
+  assert.equal(await pod.wait(), 0, await pod.logs());
+  console.log(
+    `k8s: ${name} (apply) done ${
+      (performance.now() - played).toFixed(0)
+    } ms after play, the container ran ${await pod.ran()} ms`,
+  );
+  const [report] = lines(await pod.logs());
+  return obj(report, `${name}'s report`);
+}
+
 kernelTest(
   "the DaemonSet's pod applies the ConfigMap's file on the host, and a second pod finds nothing to do",
   async () => {
@@ -545,82 +566,49 @@ kernelTest(
     const cgroups = ["", "a", "b"];
     for (const c of cgroups.slice(1)) await node.makeCgroup(c);
     await node.config.write(await configMapFile());
-    const apply = ["apply", CONFIG, "--json"];
 
-    let links: Map<string, Link>;
-    let before: string[];
-    {
-      const played = performance.now();
-      await using pod = await play(
-        await podFor(node, "bpfxtest-apply1", apply),
-        dir.path,
-      );
-      assert.equal(await pod.wait(), 0, await pod.logs());
-      console.log(
-        `k8s: first apply pod done ${
-          (performance.now() - played).toFixed(0)
-        } ms after play, the container ran ${await pod.ran()} ms`,
-      );
-      const [report] = lines(await pod.logs());
-      assert.equal(report?.changes, true);
-      const actions = list(report?.actions, "actions").map((a) =>
-        `${a.action} ${a.kind} ${a.name}`
-      );
-      assert.deepEqual(actions.sort(), [
-        "create exposure init",
-        "create object cgstat",
-        "create object tasks",
-        "create rule cgstat",
-        "create view init",
-      ]);
-      links = await checkApplied(node, cgroups);
-      before = await holdings(node);
-    }
+    const first = await applyPod(node, dir.path, "bpfxtest-apply1");
+    assert.equal(first.changes, true);
+    const actions = list(first.actions, "actions").map((a) =>
+      `${a.action} ${a.kind} ${a.name}`
+    );
+    assert.deepEqual(actions.sort(), [
+      "create exposure init",
+      "create object cgstat",
+      "create object tasks",
+      "create rule cgstat",
+      "create view init",
+    ]);
+    const links = await checkApplied(node, cgroups);
+    const before = await holdings(node);
+
     // A second pod, as in a rolling update: nothing to do, nothing made twice.
-    {
-      const played = performance.now();
-      await using pod = await play(
-        await podFor(node, "bpfxtest-apply2", apply),
-        dir.path,
-      );
-      assert.equal(await pod.wait(), 0, await pod.logs());
-      console.log(
-        `k8s: second (nothing to do) apply pod done ${
-          (performance.now() - played).toFixed(0)
-        } ms after play, the container ran ${await pod.ran()} ms`,
-      );
-      const [report] = lines(await pod.logs());
-      assert.equal(report?.changes, false, await pod.logs());
-      assert.deepEqual(await holdings(node), before);
-      const again = await checkApplied(node, cgroups);
-      for (const [pin, link] of links) {
-        assert.equal(again.get(pin)?.id, link.id, pin);
-      }
+    const second = await applyPod(node, dir.path, "bpfxtest-apply2");
+    assert.equal(second.changes, false, JSON.stringify(second));
+    assert.deepEqual(await holdings(node), before);
+    const again = await checkApplied(node, cgroups);
+    for (const [pin, link] of links) {
+      assert.equal(again.get(pin)?.id, link.id, pin);
     }
+
     // Entries taken out of the ConfigMap: their objects go, the rest stays.
-    const text = await configMapFile();
-    const smaller = obj(parse(text), "file");
+    const smaller = obj(parse(await configMapFile()), "file");
     smaller.views = [];
     smaller.exposures = [];
     await node.config.write(JSON.stringify(smaller));
-    {
-      await using pod = await play(
-        await podFor(node, "bpfxtest-apply3", apply),
-        dir.path,
-      );
-      assert.equal(await pod.wait(), 0, await pod.logs());
-      assert.ok(
-        !(await exists(`${node.bpf}/bpfx/init`)),
-        "the view's pin stayed",
-      );
-      assert.ok(!(await exists(`${node.views}/init`)), "the exposure stayed");
-      assert.deepEqual(
-        await holdings(node),
-        before.filter((h) =>
-          !h.startsWith("bpf/bpfx/init") && !h.startsWith("views/init")
-        ),
-      );
-    }
+    const third = await applyPod(node, dir.path, "bpfxtest-apply3");
+    assert.equal(third.changes, true);
+    assert.ok(
+      !(await exists(`${node.bpf}/bpfx/init`)),
+      "the view's pin stayed",
+    );
+    assert.ok(!(await exists(`${node.views}/init`)), "the exposure stayed");
+    assert.deepEqual(
+      await holdings(node),
+      before.filter((h) =>
+        !h.startsWith("bpf/bpfx/init") && !h.startsWith("views/init")
+      ),
+    );
   },
   { needs: NEEDS },
 );

@@ -26,6 +26,7 @@ import { parse } from "yaml";
 import {
   assert,
   bpftoolJson,
+  eventually,
   exists,
   kernelTest,
   privateBpffs,
@@ -559,7 +560,7 @@ async function applyPod(node: Node, dir: string, name: string): Promise<Obj> {
 }
 
 kernelTest(
-  "the DaemonSet's pod applies the ConfigMap's file on the host, and a second pod finds nothing to do",
+  "the DaemonSet's pod applies the ConfigMap's file on the host, its watcher follows a new cgroup and stops on SIGTERM, a second pod finds nothing to do",
   async () => {
     await using node = await testNode();
     await using dir = await tempDir("bpfxpod-");
@@ -580,7 +581,7 @@ kernelTest(
       "create view init",
     ]);
     const links = await checkApplied(node, cgroups);
-    const before = await holdings(node);
+    let before = await holdings(node);
 
     // A second pod, as in a rolling update: nothing to do, nothing made twice.
     const second = await applyPod(node, dir.path, "bpfxtest-apply2");
@@ -590,6 +591,37 @@ kernelTest(
     for (const [pin, link] of links) {
       assert.equal(again.get(pin)?.id, link.id, pin);
     }
+
+    // The pod's watcher (`bpfx watch`, on the state the pods share) follows
+    // a new cgroup, and SIGTERM stops it cleanly, everything left in place.
+    {
+      await using pod = await play(
+        await podFor(node, "bpfxtest-watch0", ["watch", "--json"]),
+        dir.path,
+      );
+      await eventually(
+        "the watcher started",
+        async () => (await pod.logs()).includes('"action":"started"'),
+        30,
+      );
+      await node.makeCgroup("c");
+      cgroups.push("c");
+      await eventually(
+        "a view for the new cgroup",
+        () => exists(`${node.bpf}/bpfx/cgviews/c/cgstat`),
+        5,
+      );
+      const stopping = performance.now();
+      await pod.stop(30);
+      const stopped = performance.now() - stopping;
+      assert.ok(stopped < 10_000, `SIGTERM took ${stopped.toFixed(0)} ms`);
+      assert.equal(await pod.wait(), 0, await pod.logs());
+      console.log(
+        `k8s: the watcher stopped ${stopped.toFixed(0)} ms after SIGTERM`,
+      );
+    }
+    await checkApplied(node, cgroups);
+    before = await holdings(node);
 
     // Entries taken out of the ConfigMap: their objects go, the rest stays.
     const smaller = obj(parse(await configMapFile()), "file");

@@ -77,6 +77,14 @@ rm -rf -- "$stage/usr/lib/systemd" "$stage/usr/share/doc"
 rm -f -- "$stage/usr/lib/bpfx/$version/.made-dirs"
 install -d "$stage/usr/share/bpfx/examples"
 install -m 0644 build/examples/*.bpf.o "$stage/usr/share/bpfx/examples/"
+# What Deno never reads at run time in the npm packages (--no-check: no
+# types; source maps; docs; yaml's browser build, ajv's TypeScript sources):
+# 3 MB. Licences stay. tests/k8s_test.ts runs `bpfx apply`, which reads both.
+modules=$stage/usr/lib/bpfx/$version/node_modules
+find "$modules" -path "$modules/deno" -prune -o -type f \
+	\( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.md' \) -print0 |
+	xargs -0 rm -f --
+rm -rf -- "$modules/yaml/browser" "$modules/ajv/lib"
 # A read-only root: the watcher's state (/run/bpfx), the mirror and /tmp are
 # volumes; the directories are made here so that each has a mount point.
 install -d -m 0755 "$stage/run" "$stage/tmp" "$stage/etc/bpfx" "$stage/sys" "$stage/proc" "$stage/dev"

@@ -163,6 +163,7 @@ build/tests/unit_sandbox: tests/helpers/unit_sandbox.c
 # The manifests' checker (tests/k8s_check/, Go: k8s.io/api), for
 # tests/k8s_test.ts.
 build/tests/k8s_check: $(wildcard tests/k8s_check/*.go tests/k8s_check/go.mod tests/k8s_check/go.sum) | deps
+	@command -v $(GO) >/dev/null || { echo 'make: $(GO) not found: install Go >= 1.26 (tests/k8s_check/go.mod), or name it with GO=' >&2; exit 1; }
 	@mkdir -p $(@D)
 	cd tests/k8s_check && $(GO) build -trimpath -o $(CURDIR)/$@ .
 

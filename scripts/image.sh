@@ -79,7 +79,7 @@ install -d "$stage/usr/share/bpfx/examples"
 install -m 0644 build/examples/*.bpf.o "$stage/usr/share/bpfx/examples/"
 # What Deno never reads at run time in the npm packages (--no-check: no
 # types; source maps; docs; yaml's browser build, ajv's TypeScript sources):
-# 3 MB. Licences stay. tests/k8s_test.ts runs `bpfx apply`, which reads both.
+# 1.5 MB. Licences stay. tests/k8s_test.ts runs `bpfx apply`, which reads both.
 modules=$stage/usr/lib/bpfx/$version/node_modules
 find "$modules" -path "$modules/deno" -prune -o -type f \
 	\( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.md' \) -print0 |

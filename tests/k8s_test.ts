@@ -194,6 +194,7 @@ async function imageConfig(): Promise<ImageConfig> {
 }
 
 Deno.test("make image's image is the DaemonSet's, runs the launcher's command and the DaemonSet's args", async () => {
+  await using _cgroups = podmanCgroups();
   assert.ok(VERSION !== undefined, "no version in core-rs/Cargo.toml");
   const { spec, metadata } = await podTemplate();
   const [container] = list(spec.containers, "containers");
@@ -244,6 +245,72 @@ Deno.test("make image's image is the DaemonSet's, runs the launcher's command an
 
 // ---------------------------------------------------------------------------
 // The pod
+
+// Podman with the cgroupfs manager (no systemd here) makes a cgroup for
+// each pod, below a `libpod_parent` it makes in each hierarchy, and
+// `podman pod rm` leaves them. The test removes its pods' cgroups, and the
+// `libpod_parent` directories that were not there before it (once empty),
+// so that the host's cgroup trees are as they were.
+
+/** The `libpod_parent` directories podman may make, in each hierarchy. */
+function podmanParents(): string[] {
+  const out = ["/sys/fs/cgroup/libpod_parent"];
+  for (const e of Deno.readDirSync("/sys/fs/cgroup")) {
+    if (e.isDirectory) out.push(`/sys/fs/cgroup/${e.name}/libpod_parent`);
+  }
+  return out;
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const PARENTS_BEFORE = new Set(podmanParents().filter(existsSync));
+
+/** Removes a cgroup directory and those below it, deepest first. */
+async function removeCgroupTree(dir: string): Promise<void> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  for (const e of entries) {
+    if (e.isDirectory) await removeCgroupTree(`${dir}/${e.name}`);
+  }
+  await Deno.remove(dir);
+}
+
+/** Removes the cgroups podman made for pod `id` (a 64-digit hex id). */
+async function removePodCgroups(id: string): Promise<void> {
+  if (!/^[0-9a-f]{64}$/.test(id)) return;
+  for (const parent of podmanParents()) {
+    await removeCgroupTree(`${parent}/${id}`);
+  }
+}
+
+/**
+ * Disposed at the end of each test that runs podman: removes the
+ * `libpod_parent` directories that were not there before, and what podman
+ * left in them (the cgroups of its pods and of conmon, empty by then).
+ */
+function podmanCgroups(): AsyncDisposable {
+  return {
+    async [Symbol.asyncDispose]() {
+      for (const parent of podmanParents()) {
+        if (PARENTS_BEFORE.has(parent)) continue;
+        // Its pods' cgroups and conmon's; a cgroup still in use stays.
+        await removeCgroupTree(parent).catch(() => {/* in use */});
+      }
+    },
+  };
+}
 
 let conf: Promise<string> | undefined;
 /** The containers.conf of the tests (rlimits this machine allows). */
@@ -429,7 +496,9 @@ async function play(pod: Obj, dir: string): Promise<Pod> {
       return Number(((end ?? 0n) - (start ?? 0n)) / 1_000_000n);
     },
     async [Symbol.asyncDispose]() {
+      const id = await podman(["pod", "inspect", "--format", "{{.Id}}", name]);
       await podman(["pod", "rm", "-f", "-t", "5", name]);
+      await removePodCgroups(id.stdout.trim());
     },
   };
   const r = await podman(["kube", "play", file]);
@@ -562,6 +631,7 @@ async function applyPod(node: Node, dir: string, name: string): Promise<Obj> {
 kernelTest(
   "the DaemonSet's pod applies the ConfigMap's file on the host, its watcher follows a new cgroup and stops on SIGTERM, a second pod finds nothing to do",
   async () => {
+    await using _cgroups = podmanCgroups();
     await using node = await testNode();
     await using dir = await tempDir("bpfxpod-");
     const cgroups = ["", "a", "b"];
@@ -697,6 +767,7 @@ if (missing.length > 0) {
   Deno.test({ name: WATCH_TEST, ignore: true, fn() {} });
 } else {
   kernelTest(WATCH_TEST, async () => {
+    await using _cgroups = podmanCgroups();
     await using node = await testNode();
     await using dir = await tempDir("bpfxpod-");
     const cgroups = ["", "a", "b"];

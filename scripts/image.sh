@@ -22,9 +22,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 version=${1:?usage: scripts/image.sh VERSION}
 name=localhost/bpfx
-# The metrics port of `watch --serve` in the image's CMD; the DaemonSet's
-# args say the same (tests/k8s_test.ts checks that they agree).
-port=9862
+# The metrics port of `watch --serve` in the image's CMD (`bpfx serve`'s
+# default); the DaemonSet's args say the same (tests/k8s_test.ts checks
+# that they agree).
+port=9445
 suite=bookworm
 arch=amd64
 triple=x86_64-linux-gnu
@@ -90,21 +91,27 @@ rm -rf -- "$modules/yaml/browser" "$modules/ajv/lib"
 install -d -m 0755 "$stage/run" "$stage/tmp" "$stage/etc/bpfx" "$stage/sys" "$stage/proc" "$stage/dev"
 
 # --- 3. the image -------------------------------------------------------------
-# The entrypoint is the command the launcher execs, read from it, with the
-# installed paths: the same Deno flags and permissions as `bpfx` on a host.
+# The entrypoint is what the launcher execs for the image's command: the
+# launcher is run once here, beside a stand-in for Deno that prints the
+# arguments it is given, and its directory is then replaced by the installed
+# copy's. So the image has the launcher's Deno flags and permissions (those
+# it gives `watch`), whatever logic the launcher has for them.
 lib=/usr/lib/bpfx/$version
-flags=$(sed -n '/exec "\$dir\/node_modules\/.bin\/deno" run/,/"\$dir\/cli.ts" "\$@"/p' bpfx |
-	sed -e 's/^.*deno" run//' -e 's/"\$dir\/cli.ts" "\$@"//' -e 's/\\$//' | tr -s ' \t\n' ' ')
-entrypoint=("$lib/node_modules/deno/deno" run)
-for flag in $flags; do
-	[[ $flag == -* ]] || { echo "image: cannot read the launcher's deno flags (at \"$flag\"): has bpfx's exec line changed?" >&2; exit 1; }
-	flag=${flag//\"/}
-	entrypoint+=("${flag//\$dir/$lib}")
-done
-entrypoint+=("$lib/cli.ts")
-[[ " ${entrypoint[*]} " == *" --config=$lib/deno.json "* ]] ||
-	{ echo "image: the launcher's deno flags lack --config: has bpfx's exec line changed?" >&2; exit 1; }
 cmd=(watch --json --config /etc/bpfx/bpfx.yaml --serve "0.0.0.0:$port")
+probe=$work/launcher
+install -d "$probe/node_modules/.bin"
+cp bpfx "$probe/bpfx"
+printf '#!/bin/sh\nfor a in "$@"; do printf "%%s\\n" "$a"; done\n' >"$probe/node_modules/.bin/deno"
+chmod +x "$probe/bpfx" "$probe/node_modules/.bin/deno"
+mapfile -t argv < <("$probe/bpfx" "${cmd[@]}")
+n=${#argv[@]} k=${#cmd[@]}
+[[ $n -gt $((k + 2)) && ${argv[0]} == run && ${argv[n - k - 1]} == "$probe/cli.ts" &&
+	"${argv[*]:n-k}" == "${cmd[*]}" ]] ||
+	{ echo "image: the launcher did not run \"deno run ... $probe/cli.ts ${cmd[*]}\" but: ${argv[*]}" >&2; exit 1; }
+entrypoint=("$lib/node_modules/deno/deno")
+for a in "${argv[@]:0:n-k}"; do entrypoint+=("${a//$probe/$lib}"); done
+[[ " ${entrypoint[*]} " == *" --config=$lib/deno.json "* ]] ||
+	{ echo "image: the launcher's deno flags lack --config=DIR/deno.json: has bpfx's exec line changed?" >&2; exit 1; }
 
 json() { # a JSON array of the arguments (none holds a quote or a backslash)
 	local out="" a

@@ -129,7 +129,8 @@ CMD $(json "${cmd[@]}")
 EOF
 
 # What the image is made of: every file, link and mode of the copy, and the
-# Containerfile. An image of the same content is not built again.
+# Containerfile. An image of the same content is not built again (so its
+# revision and created labels are those of the build that made it).
 content=$( (cd "$work" && find stage -printf '%p %y %m %l\n' | LC_ALL=C sort &&
 	find stage -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum && cat Containerfile) |
 	sha256sum | cut -c1-32)

@@ -9,6 +9,7 @@ CARGO ?= cargo
 CLANG ?= clang
 BPFTOOL ?= bpftool
 DENO ?= node_modules/.bin/deno
+GO ?= go
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
 # The ABI version the core exports (docs/ABI.md).
@@ -41,7 +42,7 @@ TEST_BPF_OBJS += build/tests/sections-noopt.bpf.o build/tests/replace-v2.bpf.o
 # compare with it on this build of tc_sections.bpf.c without them.
 TEST_BPF_OBJS += build/tests/tc_sections-old.bpf.o
 
-.PHONY: all deps core dist examples witnesses loadcheck install uninstall check test demo bench clean help
+.PHONY: all deps core dist examples witnesses loadcheck install uninstall image check test demo bench clean help
 
 all: core dist examples
 
@@ -56,6 +57,7 @@ help:
 	@echo 'make bench      bench/run.sh'
 	@echo 'make install    copy bpfx to $$(PREFIX)/lib/bpfx/<version>, link $$(PREFIX)/bin/bpfx, install the unit (PREFIX=$(PREFIX))'
 	@echo 'make uninstall  remove what make install put there'
+	@echo 'make image      the OCI image localhost/bpfx:$(VERSION) of the installed copy (podman, mmdebstrap; needs root)'
 	@echo 'make clean      remove build/, dist/ and cargo target/'
 
 # Installs what is missing (Debian packages, node_modules); quiet and fast when
@@ -144,6 +146,13 @@ install: all
 uninstall:
 	scripts/install.sh uninstall "$(DESTDIR)" "$(PREFIX)" "$(VERSION)"
 
+# --- the OCI image -------------------------------------------------------
+# localhost/bpfx:$(VERSION), for contrib/k8s/ (scripts/image.sh says how);
+# its base and the image itself are made again only when what goes in
+# changes.
+image: all
+	scripts/image.sh "$(VERSION)"
+
 # --- gates ----------------------------------------------------------------
 check: | deps
 	$(DENO) fmt --check
@@ -156,13 +165,20 @@ check: | deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-test: all witnesses build/tests/swap build/tests/unit_sandbox
+test: all witnesses build/tests/swap build/tests/unit_sandbox build/tests/k8s_check image
 	scripts/test.sh
 
 # The systemd unit's seccomp filters, for tests/unit_test.ts (libseccomp-dev).
 build/tests/unit_sandbox: tests/helpers/unit_sandbox.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -Wall -Werror -o $@ $< -lseccomp
+
+# The manifests' checker (tests/k8s_check/, Go: k8s.io/api), for
+# tests/k8s_test.ts.
+build/tests/k8s_check: $(wildcard tests/k8s_check/*.go tests/k8s_check/go.mod tests/k8s_check/go.sum) | deps
+	@command -v $(GO) >/dev/null || { echo 'make: $(GO) not found: install Go >= 1.26 (tests/k8s_check/go.mod), or name it with GO=' >&2; exit 1; }
+	@mkdir -p $(@D)
+	cd tests/k8s_check && $(GO) build -trimpath -o $(CURDIR)/$@ .
 
 # The rename-exchange loop tests/harden_test.ts runs as an unprivileged user.
 build/tests/swap: tests/helpers/swap.c

@@ -10,11 +10,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # (runc and busybox-static: the container tests run busybox under runc;
 # libseccomp-dev and systemd: the unit test builds the unit's seccomp filter
 # from `systemd-analyze syscall-filter`; prometheus, with promtool: the
-# metrics tests scrape `bpfx serve` with a real Prometheus).
+# metrics tests scrape `bpfx serve` with a real Prometheus; podman, catatonit
+# and mmdebstrap: `make image` and the pod test of contrib/k8s/).
 PACKAGES=(
 	clang llvm bpftool libbpf-dev libelf-dev libc6-dev
 	xdp-tools hyperfine util-linux make gcc pkg-config time
 	runc busybox-static libseccomp-dev systemd prometheus
+	podman catatonit mmdebstrap
 )
 
 missing=()

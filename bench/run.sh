@@ -87,3 +87,7 @@ bash bench/desired.sh "$B" "$out" "$RUNS"
 echo
 echo "== 10. Metrics: bpfx serve's scrapes, beside a C loop and entries()"
 bash bench/metrics.sh "$B" "$out" "$RUNS"
+
+echo
+echo "== 11. One node of a fleet: the DaemonSet's command, start-up to ready, memory, scrape size"
+bash bench/node.sh "$B" "$out" "${NODE_RUNS:-5}"

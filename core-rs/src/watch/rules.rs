@@ -8,9 +8,11 @@ use crate::attach::rule::{Rule, RuleKind};
 use crate::attach::status::Update;
 use crate::error::Result;
 use crate::fs::fanotify::Event;
+use crate::fs::names;
 use crate::kernel::info::ObjKind;
 use crate::kernel::pins;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::path::PathBuf;
 
 impl Watcher {
     fn prog_fd(&mut self, rule: &Rule) -> Result<BorrowedFd<'_>> {
@@ -40,7 +42,7 @@ impl Watcher {
                     RuleKind::View => ("view-made", "view-removed"),
                     RuleKind::Link => ("link-made", "link-removed"),
                 };
-                let path = |e: String| (!e.is_empty()).then_some(e);
+                let path = |e: PathBuf| (!e.as_os_str().is_empty()).then(|| names::json_path(&e));
                 if r.into_containers.is_some() {
                     for i in rep.made.iter().chain(&rep.kept) {
                         if let Err(e) = self.follow.watch(&r.cgroup_root.join(&i.cgroup)) {
@@ -52,7 +54,7 @@ impl Watcher {
                     self.log(Action {
                         pin: Some(i.pin),
                         path: path(i.expose),
-                        cgroup: Some(i.cgroup),
+                        cgroup: Some(names::json_path(&i.cgroup)),
                         link_id: i.link_id,
                         ..action(made, format!("rule \"{}\"", r.name))
                     });
@@ -62,14 +64,14 @@ impl Watcher {
                     self.log(Action {
                         pin: Some(i.pin),
                         path: path(i.expose),
-                        cgroup: Some(i.cgroup),
+                        cgroup: Some(names::json_path(&i.cgroup)),
                         link_id: i.link_id,
                         ..action(removed, format!("rule \"{}\": the cgroup is gone", r.name))
                     });
                 }
                 for s in rep.skipped {
                     self.log(Action {
-                        cgroup: Some(s.cgroup),
+                        cgroup: Some(names::json_path(&s.cgroup)),
                         ..action("skipped", format!("rule \"{}\": {}", r.name, s.why))
                     });
                 }

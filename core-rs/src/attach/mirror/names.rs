@@ -1,26 +1,62 @@
 //! Names in the trees: each cgroup directory name encoded for bpffs (`%`
-//! becomes `%25` and `.` becomes `%2E`, reversibly), where a rule keeps its
-//! program pinned, and the rule's name for its pins, checked.
+//! becomes `%25`, `.` becomes `%2E`, and each byte that is not part of
+//! valid UTF-8 becomes `%XX`, reversibly: `job\xff` is `job%FF`), where a
+//! rule keeps its program pinned, and the rule's name for its pins, checked.
+//! Names are bytes here, never converted lossily.
 
 use crate::error::{Error, Result};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 /// Encodes one cgroup directory name for bpffs.
-pub fn encode(name: &str) -> String {
-    name.replace('%', "%25").replace('.', "%2E")
+pub fn encode(name: &OsStr) -> OsString {
+    let mut out = Vec::with_capacity(name.len());
+    let pct = |out: &mut Vec<u8>, b: u8| out.extend_from_slice(format!("%{b:02X}").as_bytes());
+    for chunk in name.as_bytes().utf8_chunks() {
+        for &b in chunk.valid().as_bytes() {
+            match b {
+                b'%' | b'.' => pct(&mut out, b),
+                _ => out.push(b),
+            }
+        }
+        for &b in chunk.invalid() {
+            pct(&mut out, b);
+        }
+    }
+    OsString::from_vec(out)
 }
 
-/// Decodes a bpffs directory name made by [`encode`].
-pub fn decode(name: &str) -> String {
-    name.replace("%2E", ".").replace("%25", "%")
+/// Decodes a bpffs directory name made by [`encode`]: each `%XX` is the
+/// byte `XX`.
+pub fn decode(name: &OsStr) -> OsString {
+    let b = name.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    OsString::from_vec(out)
 }
 
 pub fn encode_rel(rel: &Path) -> PathBuf {
-    rel.iter().map(|c| encode(&c.to_string_lossy())).collect()
+    rel.iter().map(encode).collect()
 }
 
 pub(super) fn decode_rel(rel: &Path) -> PathBuf {
-    rel.iter().map(|c| decode(&c.to_string_lossy())).collect()
+    rel.iter().map(decode).collect()
 }
 
 /// Where an attach rule keeps its program pinned, for the watcher.
@@ -47,12 +83,29 @@ mod tests {
 
     #[test]
     fn names_encode_reversibly() {
-        for n in ["plain", "a.b", "100%", "x.%2E.y", "%2E"] {
+        let names: [&[u8]; 8] = [
+            b"plain",
+            b"a.b",
+            b"100%",
+            b"x.%2E.y",
+            b"%2E",
+            b"job\xff",
+            "job\u{fffd}".as_bytes(),
+            b"\xc3.\xe2\x82%",
+        ];
+        for n in names {
+            let n = OsStr::from_bytes(n);
             let e = encode(n);
-            assert!(!e.contains('.'), "{e}");
+            assert!(!e.as_bytes().contains(&b'.'), "{e:?}");
+            assert!(e.to_str().is_some(), "{e:?}");
             assert_eq!(decode(&e), n);
         }
-        assert_eq!(encode("app.slice"), "app%2Eslice");
+        assert_eq!(encode(OsStr::new("app.slice")), "app%2Eslice");
+        assert_eq!(encode(OsStr::from_bytes(b"job\xff")), "job%FF");
+        assert_ne!(
+            encode(OsStr::from_bytes(b"job\xff")),
+            encode(OsStr::new("job\u{fffd}"))
+        );
         assert_eq!(
             decode_rel(&encode_rel(Path::new("a.slice/b.scope"))),
             PathBuf::from("a.slice/b.scope")

@@ -51,7 +51,7 @@ impl Tree {
     ) {
         if let Err(e) = self.try_sync_one(roots, prog, prog_key, rel, id, old, report) {
             report.skipped.push(Skipped {
-                cgroup: rel.display().to_string(),
+                cgroup: rel.to_path_buf(),
                 why: e.message.clone(),
             });
         }
@@ -71,7 +71,7 @@ impl Tree {
     ) -> Result<Option<OwnedFd>> {
         let gone = |report: &mut AttachReport| {
             report.skipped.push(Skipped {
-                cgroup: rel.display().to_string(),
+                cgroup: rel.to_path_buf(),
                 why: format!(
                     "the cgroup was removed before its {} was made",
                     if self.attach.is_some() {
@@ -129,7 +129,7 @@ impl Tree {
         let name = self.name.as_str();
         let not_ours = |report: &mut AttachReport| {
             report.skipped.push(Skipped {
-                cgroup: rel.display().to_string(),
+                cgroup: rel.to_path_buf(),
                 why: format!("{} exists and is not bpfx's: left alone", q(&expose)),
             })
         };

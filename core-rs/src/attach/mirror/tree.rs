@@ -98,7 +98,7 @@ impl Tree {
                     stack.push(rel.join(&entry.name));
                     continue;
                 }
-                if entry.kind != paths::DT_LNK || entry.name != self.name {
+                if entry.kind != paths::DT_LNK || *entry.name != *self.name {
                     continue;
                 }
                 let Ok(target) = dir.readlink(&entry.name) else {
@@ -153,7 +153,7 @@ impl Tree {
         };
         for v in vanished {
             report.skipped.push(Skipped {
-                cgroup: v.display().to_string(),
+                cgroup: v,
                 why: "the cgroup was removed during the walk".into(),
             });
         }

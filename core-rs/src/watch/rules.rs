@@ -100,7 +100,7 @@ impl Watcher {
                 .to_path_buf();
             let result = Tree::of(r).and_then(|tree| {
                 let rep = if gone {
-                    tree.vanished(&rel)
+                    tree.vanished(&r.cgroup_root, &rel)
                 } else {
                     self.prog_fd(r)
                         .and_then(|fd| tree.appeared(fd, &r.cgroup_root, &rel))

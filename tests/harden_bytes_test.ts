@@ -1,0 +1,249 @@
+// Holes of the second hardening round (issue 25, items 4, 5, 6 and 8) that
+// a tenant opens with the names of the cgroups it makes: names that are not
+// UTF-8, two names that a lossy decoding makes one, names bpffs encoding
+// makes longer, and escapes bound for root's terminal. Each test makes a
+// real unprivileged user (useradd) and delegates a cgroup to it; the user
+// makes the hostile cgroups itself (setpriv). Each test makes its own
+// bpffs, cgroups and state directory, and removes them in finally.
+import { main } from "../cli.ts";
+import { nameBytes, watch, type WatchAction } from "../mod.ts";
+import {
+  assert,
+  captureIo,
+  collect,
+  eventually,
+  exists,
+  kernelTest,
+  privateBpffs,
+  privateCgroups,
+  privateState,
+  ROOT,
+  run,
+  tempDir,
+} from "./_kernel.ts";
+import { delegated, sh, testUser } from "./_users.ts";
+
+const OBJ = `${ROOT}/build/tests/cgroup_progs.bpf.o`;
+const CGSTAT = `${ROOT}/build/examples/cgstat.bpf.o`;
+/** Links and views of cgroups, and the watcher's marks. */
+const NEEDS = [
+  "cgroup2",
+  "link cgroup",
+  "iterator cgroup",
+  "iterator cgroup parameters",
+  "fanotify bpffs",
+  "fanotify cgroupfs",
+] as const;
+
+/**
+ * Runs `script` with bash as root in the cgroup `$0/<name>` (`name` given as
+ * bash source, so `job$'\xff'`), below `dir`: its exit code and stderr.
+ */
+async function inCgroup(
+  dir: string,
+  name: string,
+  script: string,
+): Promise<{ code: number; stderr: string }> {
+  return await run(
+    "bash",
+    sh(`echo $$ > "$0/"${name}/cgroup.procs && ${script}`, dir),
+  );
+}
+
+const UDP = "echo x > /dev/udp/127.0.0.1/9";
+
+/** The attach types `bpftool cgroup show` lists on `$0/<name>` below `dir`. */
+async function attached(dir: string, name: string): Promise<string[]> {
+  const r = await run("bash", sh(`bpftool -j cgroup show "$0/"${name}`, dir));
+  assert.equal(r.code, 0, r.stderr);
+  const shown = r.stdout.trim() === ""
+    ? []
+    : JSON.parse(r.stdout) as { attach_type: string }[];
+  return shown.map((e) => e.attach_type);
+}
+
+/** The CLI's `attach` of a deny-UDP link rule over `root`, `--match job*`. */
+function denyRule(root: string, bpffs: string, state: string): string[] {
+  return [
+    "attach",
+    `${OBJ}:deny_udp4`,
+    "--cgroup-root",
+    root,
+    "--match",
+    "job*",
+    "--pin-root",
+    `${bpffs}/deny`,
+    "--name",
+    "deny",
+    "--state",
+    state,
+  ];
+}
+
+/** Runs the CLI; asserts it exits 0, and gives its stdout. */
+async function cli(args: string[]): Promise<string> {
+  const io = captureIo();
+  assert.equal(await main(args, { io }), 0, io.stderr());
+  return new TextDecoder().decode(io.stdout());
+}
+
+interface Report {
+  made: { cgroup: string }[];
+  kept: { cgroup: string }[];
+  skipped: { cgroup: string; why: string }[];
+}
+
+kernelTest(
+  "a --match 'job*' link rule gives a tenant's job\\xff its deny-UDP link, at attach and from the watcher, and reports the name's bytes",
+  async () => {
+    await using u = await testUser();
+    await using cg = await privateCgroups();
+    await using b = await privateBpffs();
+    await using state = await privateState();
+    await using t = await delegated(u, `${cg.root}/tenant`);
+    const made = await u.run("bash", sh(`mkdir "$0/job"$'\\xff'`, t.path));
+    assert.equal(made.code, 0, made.stderr);
+    const rule = denyRule(t.path, b.path, state.path);
+    try {
+      const report = JSON.parse(await cli([...rule, "--json"])) as Report;
+      assert.deepEqual(report.skipped, []);
+      assert.deepEqual(report.made.map((i) => i.cgroup), ["job\udcff"]);
+      assert.deepEqual(
+        [...nameBytes(report.made[0]!.cgroup)],
+        [0x6a, 0x6f, 0x62, 0xff],
+      );
+      assert.deepEqual(await attached(t.path, `job$'\\xff'`), [
+        "cgroup_inet_sock_create",
+      ]);
+      const there = await inCgroup(t.path, `job$'\\xff'`, UDP);
+      assert.notEqual(there.code, 0, "a UDP socket in job\\xff");
+      assert.match(there.stderr, /Operation not permitted/);
+      // The pin's directory is the name encoded for bpffs.
+      assert.ok(await exists(`${b.path}/deny/job%FF/deny`));
+
+      // The watcher: a cgroup the user makes afterwards gets its link too.
+      await using watcher = watch({ state: state.path });
+      const seen = collect<WatchAction>(watcher);
+      await eventually("started", () => seen.items.length > 0);
+      const mk = await u.run("bash", sh(`mkdir "$0/jobs"$'\\xfe'`, t.path));
+      assert.equal(mk.code, 0, mk.stderr);
+      await eventually(
+        () =>
+          `the watcher made the link of jobs\\xfe: ${
+            JSON.stringify(seen.items)
+          }`,
+        () =>
+          seen.items.some((a) =>
+            a.action === "link-made" && a.cgroup === "jobs\udcfe"
+          ),
+        5,
+      );
+      const later = await inCgroup(t.path, `jobs$'\\xfe'`, UDP);
+      assert.notEqual(later.code, 0, "a UDP socket in jobs\\xfe");
+      assert.equal(
+        (await inCgroup(t.path, "", UDP)).code,
+        0,
+        "the tenant's own cgroup is not selected",
+      );
+      watcher.close();
+    } finally {
+      await main([
+        "detach",
+        "--pin-root",
+        `${b.path}/deny`,
+        "--state",
+        state.path,
+      ], {
+        io: captureIo(),
+      });
+    }
+  },
+  { needs: NEEDS },
+);
+
+kernelTest(
+  "a tenant's mkdir and rmdir of job\\xff never removes the link and view of its live job\\u{FFFD}",
+  async () => {
+    await using u = await testUser();
+    await using cg = await privateCgroups();
+    await using b = await privateBpffs();
+    await using state = await privateState();
+    await using mirror = await tempDir("bpfxmirror-");
+    await using t = await delegated(u, `${cg.root}/tenant`);
+    const live = "job\u{fffd}";
+    const mk = await u.run("bash", sh(`mkdir "$0/${live}"`, t.path));
+    assert.equal(mk.code, 0, mk.stderr);
+    const links = denyRule(t.path, b.path, state.path);
+    const views = [
+      "attach",
+      `${CGSTAT}:cgstat`,
+      "--cgroup-root",
+      t.path,
+      "--match",
+      "job*",
+      "--pin-root",
+      `${b.path}/views`,
+      "--expose-root",
+      mirror.path,
+      "--name",
+      "stat",
+      "--state",
+      state.path,
+    ];
+    const linkPin = `${b.path}/deny/${live}/deny`;
+    const viewPin = `${b.path}/views/${live}/stat`;
+    const viewFile = `${mirror.path}/${live}/stat`;
+    try {
+      for (const rule of [links, views]) {
+        const r = JSON.parse(await cli([...rule, "--json"])) as Report;
+        assert.deepEqual(r.made.map((i) => i.cgroup), [live]);
+      }
+      await using watcher = watch({ state: state.path });
+      const seen = collect<WatchAction>(watcher);
+      await eventually("started", () => seen.items.length > 0);
+      // The user makes and removes job\xff, a few times, then makes "jobz":
+      // once the watcher made jobz's link, it has taken every event before.
+      const churn = await u.run(
+        "bash",
+        sh(
+          `for i in 1 2 3; do mkdir "$0/job"$'\\xff' && rmdir "$0/job"$'\\xff' || exit 1; done; mkdir "$0/jobz"`,
+          t.path,
+        ),
+      );
+      assert.equal(churn.code, 0, churn.stderr);
+      await eventually(
+        () => `the watcher took jobz: ${JSON.stringify(seen.items)}`,
+        () =>
+          ["link-made", "view-made"].every((what) =>
+            seen.items.some((a) => a.action === what && a.cgroup === "jobz")
+          ),
+        5,
+      );
+      const removed = seen.items.filter((a) =>
+        a.action.endsWith("-removed") && a.cgroup === live
+      );
+      assert.deepEqual(removed, [], "nothing of the live cgroup is removed");
+      assert.ok(await exists(linkPin), "the live cgroup's link is pinned");
+      assert.ok(await exists(viewPin), "its view is pinned");
+      assert.ok(await exists(viewFile), "its view is exposed");
+      assert.match(await Deno.readTextFile(viewFile), /\S/);
+      assert.deepEqual(await attached(t.path, `'${live}'`), [
+        "cgroup_inet_sock_create",
+      ]);
+      const there = await inCgroup(t.path, `'${live}'`, UDP);
+      assert.notEqual(there.code, 0, "UDP is still refused in job\\u{FFFD}");
+      watcher.close();
+    } finally {
+      const common = ["--state", state.path, "--pin-root"];
+      await main(["detach", ...common, `${b.path}/deny`], { io: captureIo() });
+      await main([
+        "detach",
+        ...common,
+        `${b.path}/views`,
+        "--expose-root",
+        mirror.path,
+      ], { io: captureIo() });
+    }
+  },
+  { needs: NEEDS },
+);

@@ -247,3 +247,96 @@ kernelTest(
   },
   { needs: NEEDS },
 );
+
+kernelTest(
+  "names that bpffs encoding takes past NAME_MAX ('.' is %2E) get their links and views, and detach removes them all before it forgets the rules",
+  async () => {
+    await using u = await testUser();
+    await using cg = await privateCgroups();
+    await using b = await privateBpffs();
+    await using state = await privateState();
+    await using mirror = await tempDir("bpfxmirror-");
+    await using t = await delegated(u, `${cg.root}/tenant`);
+    // 124 bytes that encode to 364; 255 (NAME_MAX) that encode to 759; and
+    // one inside the other.
+    const long = `job${".".repeat(120)}x`;
+    const longest = `job${".".repeat(252)}`;
+    const rels = [long, longest, `${long}/${longest}`];
+    const mk = await u.run(
+      "bash",
+      sh(`mkdir -p "$0/${long}/${longest}" "$0/${longest}"`, t.path),
+    );
+    assert.equal(mk.code, 0, mk.stderr);
+    const links = denyRule(t.path, b.path, state.path);
+    const views = [
+      "attach",
+      `${CGSTAT}:cgstat`,
+      "--cgroup-root",
+      t.path,
+      "--match",
+      "job*",
+      "--pin-root",
+      `${b.path}/views`,
+      "--expose-root",
+      mirror.path,
+      "--name",
+      "stat",
+      "--state",
+      state.path,
+    ];
+    const manifest = async () =>
+      JSON.parse(await Deno.readTextFile(`${state.path}/manifest.json`)) as {
+        rules: unknown[];
+      };
+    const detachArgs = (pinRoot: string, expose: boolean) => [
+      "detach",
+      "--state",
+      state.path,
+      "--pin-root",
+      `${b.path}/${pinRoot}`,
+      ...(expose ? ["--expose-root", mirror.path] : []),
+      "--json",
+    ];
+    try {
+      for (const rule of [links, views]) {
+        const r = JSON.parse(await cli([...rule, "--json"])) as Report;
+        assert.deepEqual(r.skipped, []);
+        assert.deepEqual(r.made.map((i) => i.cgroup).sort(), [...rels].sort());
+      }
+      for (const rel of rels) {
+        const there = await inCgroup(t.path, `'${rel}'`, UDP);
+        assert.notEqual(there.code, 0, `a UDP socket in ${rel.length} bytes`);
+        assert.match(
+          await Deno.readTextFile(`${mirror.path}/${rel}/stat`),
+          /\S/,
+        );
+      }
+      assert.equal((await manifest()).rules.length, 2);
+      for (
+        const [pinRoot, expose] of [["deny", false], ["views", true]] as const
+      ) {
+        const r = JSON.parse(await cli(detachArgs(pinRoot, expose))) as {
+          removed: { cgroup: string }[];
+        };
+        assert.deepEqual(
+          r.removed.map((i) => i.cgroup).sort(),
+          [...rels].sort(),
+        );
+        const left = await exists(`${b.path}/${pinRoot}`)
+          ? [...Deno.readDirSync(`${b.path}/${pinRoot}`)].map((e) => e.name)
+          : [];
+        assert.deepEqual(left, [], `the pin tree ${pinRoot} is gone`);
+      }
+      assert.deepEqual((await manifest()).rules, []);
+      assert.deepEqual([...Deno.readDirSync(mirror.path)], [], "the mirror");
+      await eventually(
+        "after detach, UDP is allowed again",
+        async () => (await inCgroup(t.path, `'${long}'`, UDP)).code === 0,
+      );
+    } finally {
+      await main(detachArgs("deny", false), { io: captureIo() });
+      await main(detachArgs("views", true), { io: captureIo() });
+    }
+  },
+  { needs: NEEDS },
+);

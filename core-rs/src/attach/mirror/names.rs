@@ -51,12 +51,56 @@ pub fn decode(name: &OsStr) -> OsString {
     OsString::from_vec(out)
 }
 
+/// The longest name a directory entry takes (`NAME_MAX`).
+const NAME_MAX: usize = 255;
+/// What starts a pin-tree directory that holds only the start of an encoded
+/// name too long for one entry (a cgroup's 255 bytes with a '.' or a byte
+/// that is not UTF-8 encode longer): the rest is in the directory below.
+/// An encoded name never starts so: its '%' always starts `%XX`.
+const MORE: &[u8] = b"%+";
+
+/// The pin tree's path for the cgroup path `rel`: each name encoded, and
+/// one that encodes past `NAME_MAX` split over nested directories (`%+`
+/// then its start, and the rest below), never inside a `%XX` or a UTF-8
+/// character.
 pub fn encode_rel(rel: &Path) -> PathBuf {
-    rel.iter().map(encode).collect()
+    let mut out = PathBuf::new();
+    for c in rel.iter() {
+        let e = encode(c);
+        let mut rest = e.as_bytes();
+        while rest.len() > NAME_MAX {
+            let mut cut = NAME_MAX - MORE.len();
+            while rest[cut - 1] == b'%'
+                || rest[cut - 2] == b'%'
+                || (rest[cut] & 0xc0) == 0x80
+            {
+                cut -= 1;
+            }
+            out.push(OsStr::from_bytes(&[MORE, &rest[..cut]].concat()));
+            rest = &rest[cut..];
+        }
+        out.push(OsStr::from_bytes(rest));
+    }
+    out
 }
 
+/// The cgroup path of the pin tree's path `rel`, made by [`encode_rel`].
 pub(super) fn decode_rel(rel: &Path) -> PathBuf {
-    rel.iter().map(decode).collect()
+    let mut out = PathBuf::new();
+    let mut start = Vec::new();
+    for c in rel.iter() {
+        if let Some(part) = c.as_bytes().strip_prefix(MORE) {
+            start.extend_from_slice(part);
+            continue;
+        }
+        start.extend_from_slice(c.as_bytes());
+        out.push(decode(OsStr::from_bytes(&start)));
+        start.clear();
+    }
+    if !start.is_empty() {
+        out.push(decode(OsStr::from_bytes(&start)));
+    }
+    out
 }
 
 /// Where an attach rule keeps its program pinned, for the watcher.
@@ -110,6 +154,27 @@ mod tests {
             decode_rel(&encode_rel(Path::new("a.slice/b.scope"))),
             PathBuf::from("a.slice/b.scope")
         );
+    }
+
+    #[test]
+    fn names_past_name_max_once_encoded_split_over_directories() {
+        let dots = format!("job{}", ".".repeat(200));
+        let bytes: Vec<u8> = [b"a".as_slice(), &[0xff; 254]].concat();
+        let utf8 = format!("{}{}", ".".repeat(84), "\u{e9}".repeat(85));
+        for name in [OsStr::new(&dots), OsStr::from_bytes(&bytes), OsStr::new(&utf8)] {
+            let rel = Path::new("top").join(name).join("child.x");
+            let e = encode_rel(&rel);
+            for c in e.iter() {
+                assert!(c.len() <= NAME_MAX, "{} bytes", c.len());
+                assert!(c.to_str().is_some(), "{c:?}");
+                assert!(!c.as_bytes().contains(&b'.'), "{c:?}");
+            }
+            assert!(e.iter().count() > 3, "{e:?}");
+            assert_eq!(decode_rel(&e), rel);
+        }
+        let short = Path::new("a.b/c");
+        assert_eq!(encode_rel(short), PathBuf::from("a%2Eb/c"));
+        assert_eq!(decode_rel(&encode_rel(short)), short);
     }
 
     #[test]

@@ -340,3 +340,80 @@ kernelTest(
   },
   { needs: NEEDS },
 );
+
+/** What a terminal would act on: C0 but newline and tab, DEL, C1, bidi. */
+// deno-lint-ignore no-control-regex
+const RAW = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+
+kernelTest(
+  "attach's summary escapes a tenant's cgroup names (ESC, OSC, C1, bidi, bytes that are not UTF-8) and tells job\\xff from job\\u{FFFD}",
+  async () => {
+    await using u = await testUser();
+    await using cg = await privateCgroups();
+    await using b = await privateBpffs();
+    await using state = await privateState();
+    await using mirror = await tempDir("bpfxmirror-");
+    await using t = await delegated(u, `${cg.root}/tenant`);
+    // Each name as bash source, as the CLI shows it, and as JSON gives it.
+    const names: [string, string, string][] = [
+      [`job$'\\xff'`, "job\\xff", "job\udcff"],
+      [`'job\u{fffd}'`, "job\u{fffd}", "job\u{fffd}"],
+      [`job$'\\e[2J\\xfe'`, "job\\x1b[2J\\xfe", "job\x1b[2J\udcfe"],
+      [`job$'\\e]0;pwned\\a'`, "job\\x1b]0;pwned\\x07", "job\x1b]0;pwned\x07"],
+      [`job$'\\xc2\\x9b31m'`, "job\\x9b31m", "job\u009b31m"],
+      [`'job\u202egnp.exe'`, "job\\u{202e}gnp.exe", "job\u202egnp.exe"],
+    ];
+    const script = names.map(([n]) => `mkdir "$0/"${n} || exit 1`).join("\n");
+    const mk = await u.run("bash", sh(script, t.path));
+    assert.equal(mk.code, 0, mk.stderr);
+    // A file that is not bpfx's where each view would be exposed: skipped.
+    const files = names.map(([n]) =>
+      `mkdir "$0/"${n} && echo no > "$0/"${n}/stat || exit 1`
+    ).join("\n");
+    const planted = await run("bash", sh(files, mirror.path));
+    assert.equal(planted.code, 0, planted.stderr);
+    const args = [
+      "attach",
+      `${CGSTAT}:cgstat`,
+      "--cgroup-root",
+      t.path,
+      "--match",
+      "job*",
+      "--pin-root",
+      `${b.path}/views`,
+      "--expose-root",
+      mirror.path,
+      "--name",
+      "stat",
+      "--state",
+      state.path,
+    ];
+    try {
+      const io = captureIo();
+      assert.equal(await main(args, { io }), 0, io.stderr());
+      const text = new TextDecoder().decode(io.stdout());
+      const raw = (t: string) => t.split("\n").some((l) => RAW.test(l));
+      assert.ok(!raw(text) && !raw(io.stderr()), JSON.stringify(text));
+      assert.match(text, /^skipped {2}6$/m);
+      for (const [, shown] of names) {
+        assert.ok(text.includes(`skipped "${shown}": `), `${shown} in ${text}`);
+      }
+      const report = JSON.parse(await cli([...args, "--json"])) as Report;
+      assert.deepEqual(
+        report.skipped.map((s) => s.cgroup).sort(),
+        names.map(([, , json]) => json).sort(),
+      );
+    } finally {
+      await main([
+        "detach",
+        "--pin-root",
+        `${b.path}/views`,
+        "--expose-root",
+        mirror.path,
+        "--state",
+        state.path,
+      ], { io: captureIo() });
+    }
+  },
+  { needs: NEEDS },
+);

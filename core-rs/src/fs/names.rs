@@ -79,18 +79,6 @@ pub fn surrogates(doc: Vec<u8>) -> Vec<u8> {
     out
 }
 
-/// `name` shown in text: its UTF-8 as it is, each other byte as `\xXX`.
-pub fn shown(name: &OsStr) -> String {
-    let mut out = String::with_capacity(name.len());
-    for chunk in name.as_bytes().utf8_chunks() {
-        out.push_str(chunk.valid());
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +103,5 @@ mod tests {
         let own = "x\u{fdd0}ff\u{fdd0}";
         assert_eq!(doc(own.as_bytes()), format!("{{\"cgroup\":\"{own}\"}}"));
         assert_eq!(doc(b"plain"), r#"{"cgroup":"plain"}"#);
-        assert_eq!(shown(OsStr::from_bytes(b"job\xff")), "job\\xff");
     }
 }

@@ -70,10 +70,7 @@ pub fn encode_rel(rel: &Path) -> PathBuf {
         let mut rest = e.as_bytes();
         while rest.len() > NAME_MAX {
             let mut cut = NAME_MAX - MORE.len();
-            while rest[cut - 1] == b'%'
-                || rest[cut - 2] == b'%'
-                || (rest[cut] & 0xc0) == 0x80
-            {
+            while rest[cut - 1] == b'%' || rest[cut - 2] == b'%' || (rest[cut] & 0xc0) == 0x80 {
                 cut -= 1;
             }
             out.push(OsStr::from_bytes(&[MORE, &rest[..cut]].concat()));
@@ -161,7 +158,11 @@ mod tests {
         let dots = format!("job{}", ".".repeat(200));
         let bytes: Vec<u8> = [b"a".as_slice(), &[0xff; 254]].concat();
         let utf8 = format!("{}{}", ".".repeat(84), "\u{e9}".repeat(85));
-        for name in [OsStr::new(&dots), OsStr::from_bytes(&bytes), OsStr::new(&utf8)] {
+        for name in [
+            OsStr::new(&dots),
+            OsStr::from_bytes(&bytes),
+            OsStr::new(&utf8),
+        ] {
             let rel = Path::new("top").join(name).join("child.x");
             let e = encode_rel(&rel);
             for c in e.iter() {

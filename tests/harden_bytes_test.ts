@@ -80,6 +80,57 @@ function denyRule(root: string, bpffs: string, state: string): string[] {
   ];
 }
 
+/**
+ * The CLI's `attach` of a view rule "stat" (cgstat) over `root`, `--match
+ * job*`, exposed in `mirror`.
+ */
+function viewRule(
+  root: string,
+  bpffs: string,
+  mirror: string,
+  state: string,
+): string[] {
+  return [
+    "attach",
+    `${CGSTAT}:cgstat`,
+    "--cgroup-root",
+    root,
+    "--match",
+    "job*",
+    "--pin-root",
+    `${bpffs}/views`,
+    "--expose-root",
+    mirror,
+    "--name",
+    "stat",
+    "--state",
+    state,
+  ];
+}
+
+/** The CLI's `detach` of the rules of `pinRoot`, with their `mirror`. */
+function detachArgs(state: string, pinRoot: string, mirror?: string): string[] {
+  const expose = mirror === undefined ? [] : ["--expose-root", mirror];
+  return [
+    "detach",
+    "--state",
+    state,
+    "--pin-root",
+    pinRoot,
+    ...expose,
+    "--json",
+  ];
+}
+
+/** `detach`, in a test's finally: whatever is left goes, quietly. */
+async function cleanUp(
+  state: string,
+  pinRoot: string,
+  mirror?: string,
+): Promise<void> {
+  await main(detachArgs(state, pinRoot, mirror), { io: captureIo() });
+}
+
 /** Runs the CLI; asserts it exits 0, and gives its stdout. */
 async function cli(args: string[]): Promise<string> {
   const io = captureIo();
@@ -147,15 +198,7 @@ kernelTest(
       );
       watcher.close();
     } finally {
-      await main([
-        "detach",
-        "--pin-root",
-        `${b.path}/deny`,
-        "--state",
-        state.path,
-      ], {
-        io: captureIo(),
-      });
+      await cleanUp(state.path, `${b.path}/deny`);
     }
   },
   { needs: NEEDS },
@@ -174,22 +217,7 @@ kernelTest(
     const mk = await u.run("bash", sh(`mkdir "$0/${live}"`, t.path));
     assert.equal(mk.code, 0, mk.stderr);
     const links = denyRule(t.path, b.path, state.path);
-    const views = [
-      "attach",
-      `${CGSTAT}:cgstat`,
-      "--cgroup-root",
-      t.path,
-      "--match",
-      "job*",
-      "--pin-root",
-      `${b.path}/views`,
-      "--expose-root",
-      mirror.path,
-      "--name",
-      "stat",
-      "--state",
-      state.path,
-    ];
+    const views = viewRule(t.path, b.path, mirror.path, state.path);
     const linkPin = `${b.path}/deny/${live}/deny`;
     const viewPin = `${b.path}/views/${live}/stat`;
     const viewFile = `${mirror.path}/${live}/stat`;
@@ -234,15 +262,8 @@ kernelTest(
       assert.notEqual(there.code, 0, "UDP is still refused in job\\u{FFFD}");
       watcher.close();
     } finally {
-      const common = ["--state", state.path, "--pin-root"];
-      await main(["detach", ...common, `${b.path}/deny`], { io: captureIo() });
-      await main([
-        "detach",
-        ...common,
-        `${b.path}/views`,
-        "--expose-root",
-        mirror.path,
-      ], { io: captureIo() });
+      await cleanUp(state.path, `${b.path}/deny`);
+      await cleanUp(state.path, `${b.path}/views`, mirror.path);
     }
   },
   { needs: NEEDS },
@@ -268,35 +289,11 @@ kernelTest(
     );
     assert.equal(mk.code, 0, mk.stderr);
     const links = denyRule(t.path, b.path, state.path);
-    const views = [
-      "attach",
-      `${CGSTAT}:cgstat`,
-      "--cgroup-root",
-      t.path,
-      "--match",
-      "job*",
-      "--pin-root",
-      `${b.path}/views`,
-      "--expose-root",
-      mirror.path,
-      "--name",
-      "stat",
-      "--state",
-      state.path,
-    ];
+    const views = viewRule(t.path, b.path, mirror.path, state.path);
     const manifest = async () =>
       JSON.parse(await Deno.readTextFile(`${state.path}/manifest.json`)) as {
         rules: unknown[];
       };
-    const detachArgs = (pinRoot: string, expose: boolean) => [
-      "detach",
-      "--state",
-      state.path,
-      "--pin-root",
-      `${b.path}/${pinRoot}`,
-      ...(expose ? ["--expose-root", mirror.path] : []),
-      "--json",
-    ];
     try {
       for (const rule of [links, views]) {
         const r = JSON.parse(await cli([...rule, "--json"])) as Report;
@@ -312,18 +309,17 @@ kernelTest(
         );
       }
       assert.equal((await manifest()).rules.length, 2);
-      for (
-        const [pinRoot, expose] of [["deny", false], ["views", true]] as const
-      ) {
-        const r = JSON.parse(await cli(detachArgs(pinRoot, expose))) as {
+      for (const [pinRoot, expose] of [["deny"], ["views", mirror.path]]) {
+        const at = `${b.path}/${pinRoot}`;
+        const r = JSON.parse(await cli(detachArgs(state.path, at, expose))) as {
           removed: { cgroup: string }[];
         };
         assert.deepEqual(
           r.removed.map((i) => i.cgroup).sort(),
           [...rels].sort(),
         );
-        const left = await exists(`${b.path}/${pinRoot}`)
-          ? [...Deno.readDirSync(`${b.path}/${pinRoot}`)].map((e) => e.name)
+        const left = await exists(at)
+          ? [...Deno.readDirSync(at)].map((e) => e.name)
           : [];
         assert.deepEqual(left, [], `the pin tree ${pinRoot} is gone`);
       }
@@ -334,8 +330,8 @@ kernelTest(
         async () => (await inCgroup(t.path, `'${long}'`, UDP)).code === 0,
       );
     } finally {
-      await main(detachArgs("deny", false), { io: captureIo() });
-      await main(detachArgs("views", true), { io: captureIo() });
+      await cleanUp(state.path, `${b.path}/deny`);
+      await cleanUp(state.path, `${b.path}/views`, mirror.path);
     }
   },
   { needs: NEEDS },
@@ -372,22 +368,7 @@ kernelTest(
     ).join("\n");
     const planted = await run("bash", sh(files, mirror.path));
     assert.equal(planted.code, 0, planted.stderr);
-    const args = [
-      "attach",
-      `${CGSTAT}:cgstat`,
-      "--cgroup-root",
-      t.path,
-      "--match",
-      "job*",
-      "--pin-root",
-      `${b.path}/views`,
-      "--expose-root",
-      mirror.path,
-      "--name",
-      "stat",
-      "--state",
-      state.path,
-    ];
+    const args = viewRule(t.path, b.path, mirror.path, state.path);
     try {
       const io = captureIo();
       assert.equal(await main(args, { io }), 0, io.stderr());
@@ -404,15 +385,7 @@ kernelTest(
         names.map(([, , json]) => json).sort(),
       );
     } finally {
-      await main([
-        "detach",
-        "--pin-root",
-        `${b.path}/views`,
-        "--expose-root",
-        mirror.path,
-        "--state",
-        state.path,
-      ], { io: captureIo() });
+      await cleanUp(state.path, `${b.path}/views`, mirror.path);
     }
   },
   { needs: NEEDS },

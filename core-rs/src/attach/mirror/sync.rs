@@ -28,7 +28,7 @@ impl Tree {
     ) -> Result<()> {
         let pin = self.pin(rel);
         let expose = self.expose(rel);
-        remove_view(roots, rel, old, &self.name, &pin)?;
+        remove_view(roots, rel, old, self.name.as_ref(), &pin)?;
         let link = old.held.attach.map(|_| old.held.link_id);
         report
             .removed
@@ -277,7 +277,7 @@ pub(super) fn remove_view(
     roots: &Roots,
     rel: &Path,
     old: &Existing,
-    name: &str,
+    name: &std::ffi::OsStr,
     pin: &Path,
 ) -> Result<()> {
     if let Some(expose) = &roots.expose

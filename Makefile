@@ -36,7 +36,10 @@ TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
 TEST_BPF_OBJS := $(patsubst tests/bpf/%.bpf.c,build/tests/%.bpf.o,$(TEST_BPF_SRCS))
 # bpftool 7.1 pins every program of an object, loaded or not, so it cannot
 # pin one with a `?` section: the tests compare with this build without it.
-TEST_BPF_OBJS += build/tests/sections-noopt.bpf.o
+TEST_BPF_OBJS += build/tests/sections-noopt.bpf.o build/tests/replace-v2.bpf.o
+# bpftool 7.1 (libbpf 1.1) knows neither tcx/ nor netkit/ sections: the tests
+# compare with it on this build of tc_sections.bpf.c without them.
+TEST_BPF_OBJS += build/tests/tc_sections-old.bpf.o
 
 .PHONY: all deps core dist examples witnesses loadcheck install uninstall check test demo bench clean help
 
@@ -115,6 +118,16 @@ build/tests/udp_send: tests/udp_send.c
 build/tests/sections-noopt.bpf.o: tests/bpf/sections.bpf.c build/vmlinux.h | deps
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -DSECTIONS_NO_OPTIONAL $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+
+build/tests/tc_sections-old.bpf.o: tests/bpf/tc_sections.bpf.c build/vmlinux.h | deps
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -DTC_SECTIONS_LIBBPF_1_1 $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+
+# The replace tests' second variant of tests/bpf/replace.bpf.c: its programs'
+# tags differ from the first's.
+build/tests/replace-v2.bpf.o: tests/bpf/replace.bpf.c build/vmlinux.h | deps
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -DVARIANT=2 $(BPF_INCLUDES) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
 -include $(EXAMPLE_OBJS:.o=.d) $(TEST_BPF_OBJS:.o=.d)
 

@@ -143,6 +143,8 @@ export {
   type ObjectKind,
   type PinEntry,
   type ProgramInfo,
+  renamePin,
+  type RenamePinOptions,
   show,
   unpin,
   type UnpinOptions,
@@ -224,6 +226,9 @@ export {
   attachLink,
   type AttachLinkOptions,
   type LinkKind,
+  type MovedLink,
+  updateLink,
+  type UpdateLinkOptions,
 } from "./src/links.ts";
 export {
   type AttachRule,
@@ -247,6 +252,7 @@ export {
   type DesiredAction,
   type DesiredActionKind,
   type DesiredChecks,
+  DesiredError,
   type DesiredExposure,
   type DesiredKind,
   type DesiredLink,
@@ -262,7 +268,21 @@ export {
   plan,
   type PlanOptions,
 } from "./src/desired/mod.ts";
-export { DEFAULT_STATE, stateDir, type StateOptions } from "./src/state.ts";
+export type {
+  ConfigEvent,
+  ConfigEventKind,
+  ConfigTrigger,
+  ConfigWatcher,
+  ConfigWatchEvent,
+  WatchConfigOptions,
+} from "./src/desired/watch.ts";
+export {
+  DEFAULT_STATE,
+  holdState,
+  stateDir,
+  type StateHold,
+  type StateOptions,
+} from "./src/state.ts";
 export {
   type FsEvent,
   type FsEventKind,

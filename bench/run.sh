@@ -79,3 +79,7 @@ echo "== 7. Pinned links: attach + pin of a probe link, beside libbpf in C"
 echo
 echo "== 8. Cgroup programs over a subtree: links per cgroup, beside libbpf in C, and the watcher"
 bash bench/cgroup_links.sh "$B" "$out" "$RUNS"
+
+echo
+echo "== 9. The desired-state file: plan of 1,000 views and 100 rules over 10,100 cgroups, and its apply"
+bash bench/desired.sh "$B" "$out" "$RUNS"

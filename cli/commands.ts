@@ -330,9 +330,20 @@ view or link appears for each new cgroup a rule selects and goes with it;
 changes made by expose, unexpose, rule add and rule rm are picked up as they
 land; at start and when events are lost, everything is reconciled.
 Prints one line per action (--json: one JSON object per line). SIGINT and
-SIGTERM stop it cleanly. One watcher per state directory.`,
+SIGTERM stop it cleanly. One watcher per state directory.
+With --config FILE, it also applies the desired-state file at start and again
+whenever it changes (a ConfigMap's ..data swap, a rename over it, an edit in
+place) or on SIGHUP; a version that does not parse or validate is refused, as
+one config-refused line, and the last good one stays in force.`,
   json: "print one JSON object per line",
-  options: { state: STATE },
+  options: {
+    state: STATE,
+    config: {
+      type: "string",
+      value: "<file>",
+      help: "keep this desired-state file applied (see bpfx apply)",
+    },
+  },
   args: [],
   run: async ({ io, opts, signal }) => {
     const { watchCommand } = await import("./watch.ts");

@@ -6,12 +6,14 @@
  */
 
 import { watch, type WatchAction } from "../src/watch.ts";
+import type { ConfigWatchEvent } from "../src/desired/watch.ts";
 import { type StateFlags, stateOf } from "./expose.ts";
 import { type Io, jsonLine } from "./output.ts";
 
 /** Flags of `bpfx watch`. */
 export interface WatchFlags extends StateFlags {
   json?: true | undefined;
+  config?: string | undefined;
 }
 
 /** The signals that stop the watcher cleanly. */
@@ -21,8 +23,16 @@ const STOP_SIGNALS = ["SIGINT", "SIGTERM"] as const;
  * One action as a text line: the time, the action, its subjects as
  * `key="value"`, and why.
  */
-export function actionLine(a: WatchAction): string {
+export function actionLine(a: WatchAction | ConfigWatchEvent): string {
   const fields: string[] = [];
+  if ("file" in a) {
+    const at = a.line === undefined ? "" : `:${a.line}:${a.column}`;
+    fields.push(`file=${JSON.stringify(`${a.file}${at}`)}`);
+    if (a.entry !== undefined) fields.push(`entry=${JSON.stringify(a.entry)}`);
+    return `${new Date(a.time).toISOString()} ${a.action} ${
+      fields.join(" ")
+    }: ${a.why}\n`;
+  }
   if (a.cgroup !== undefined) {
     fields.push(`cgroup=${JSON.stringify(a.cgroup === "" ? "." : a.cgroup)}`);
   }
@@ -37,16 +47,24 @@ export function actionLine(a: WatchAction): string {
  * per action (with `--json`, one JSON object per line) until SIGINT or
  * SIGTERM, or until `signal` is aborted; then it closes the watcher and
  * returns 0. A watcher that cannot start (another one holds the state
- * directory, the manifest is corrupt) is an error.
+ * directory, the manifest is corrupt) is an error. With `--config FILE`,
+ * the watcher also keeps that desired-state file applied, and SIGHUP
+ * applies it again.
  */
 export async function watchCommand(
   io: Io,
   flags: WatchFlags,
   signal?: AbortSignal,
 ): Promise<number> {
-  const watcher = watch({ state: stateOf(flags) });
+  const watcher = flags.config === undefined
+    ? watch({ state: stateOf(flags) })
+    : (await import("../src/desired/watch.ts")).watchConfig(flags.config, {
+      state: stateOf(flags),
+    });
   const stop = () => watcher.close();
+  const reload = "reload" in watcher ? () => watcher.reload() : undefined;
   for (const name of STOP_SIGNALS) Deno.addSignalListener(name, stop);
+  if (reload !== undefined) Deno.addSignalListener("SIGHUP", reload);
   signal?.addEventListener("abort", stop, { once: true });
   if (signal?.aborted) stop();
   try {
@@ -57,6 +75,7 @@ export async function watchCommand(
     }
   } finally {
     for (const name of STOP_SIGNALS) Deno.removeSignalListener(name, stop);
+    if (reload !== undefined) Deno.removeSignalListener("SIGHUP", reload);
     signal?.removeEventListener("abort", stop);
     await watcher[Symbol.asyncDispose]();
   }

@@ -49,6 +49,12 @@ export interface AttachReport {
   readonly made: readonly AttachItem[];
   /** The views that were already there and right. */
   readonly kept: readonly AttachItem[];
+  /**
+   * The links of this cgroup that held another program (the object loaded
+   * anew), moved onto this one in one step (`BPF_LINK_UPDATE`): the hook
+   * was never empty. Absent when none were.
+   */
+  readonly moved?: readonly AttachItem[];
   /** The views removed: of cgroups that are gone, or made again. */
   readonly removed: readonly AttachItem[];
   /** The cgroups left without a view. */
@@ -58,6 +64,12 @@ export interface AttachReport {
    * cgroups hold (left out when none).
    */
   readonly into?: readonly AttachPlaced[];
+  /**
+   * With `waitForRoot`, when the cgroup root does not exist yet: why
+   * nothing was made (the rule is recorded, and the watcher fills it when
+   * the root appears). Left out otherwise.
+   */
+  readonly waiting?: string;
 }
 
 /** A view {@linkcode attach} exposed inside a container. */
@@ -132,6 +144,12 @@ export interface AttachOptions {
    * `detach()` removes them all.
    */
   intoContainers?: string;
+  /**
+   * With `state`: a cgroup root that does not exist yet is not refused.
+   * The rule is recorded, nothing is made, the report says why
+   * (`waiting`), and the watcher fills the rule when the root appears.
+   */
+  waitForRoot?: boolean;
   /** Progress, as views are made. */
   onProgress?: ProgressCallback;
 }

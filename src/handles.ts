@@ -271,6 +271,17 @@ export class BpfMap<K = unknown, V = unknown> extends BpfObject<MapInfo>
   }
 
   /**
+   * Checks that `key` and `value` fit the map's types, as {@linkcode set}
+   * would encode them, and writes nothing.
+   *
+   * @throws {BpfError} of kind `invalid` (op `encode`) when one does not
+   * fit, with what `set()` would say.
+   */
+  check(key: K, value: V): void {
+    (this.#access ?? this.#data()).encodes(key, value);
+  }
+
+  /**
    * Deletes `key`.
    *
    * @throws {BpfNotFoundError} when the map has no such key.

@@ -127,3 +127,53 @@ export function attachLink(prog: string, options: AttachLinkOptions): LinkInfo {
   }
   return call<LinkInfo>("link_attach", request);
 }
+
+/** Options for {@linkcode updateLink}. */
+export interface UpdateLinkOptions {
+  /**
+   * A pinned program the link must still hold: the move happens only then
+   * (`BPF_F_REPLACE`), else it fails with kind `busy`.
+   */
+  old?: string;
+}
+
+/** A link moved by {@linkcode updateLink}. */
+export interface MovedLink {
+  /** The link's id (the same before and after). */
+  readonly linkId: number;
+  /** The link's type (`cgroup`, `iter`, `xdp`, `tcx`, ...). */
+  readonly type: string;
+  /** The program it held. */
+  readonly fromProgId: number;
+  /** The program it holds now. */
+  readonly toProgId: number;
+}
+
+/**
+ * Moves the link pinned at `link` onto the program pinned at `prog` in one
+ * step (`BPF_LINK_UPDATE`): the hook runs the old program until the new one
+ * takes its place, with no moment where it is empty, and the pin and the
+ * link's id stay. cgroup, xdp, tcx, netkit, iterator (same target) and
+ * sockmap links take it; perf-event links (kprobe, uprobe, tracepoint,
+ * perf_event), tracing, raw tracepoint, kprobe_multi, uprobe_multi and
+ * netfilter links do not: make the new link, then remove the old one.
+ *
+ * Needs `--allow-ffi`, and root or CAP_BPF (with CAP_NET_ADMIN for network
+ * links).
+ *
+ * @throws {NotSupportedError} when the link's type does not take the move.
+ * @throws {BpfError} of kind `busy` when `old` is given and the link holds
+ * another program, `invalid` when the program's type or attach type is not
+ * the link's, `wrong-kind` when a pin holds another kind of object.
+ */
+export function updateLink(
+  link: string,
+  prog: string,
+  options: UpdateLinkOptions = {},
+): MovedLink {
+  return call<MovedLink>("link_update", {
+    link,
+    prog,
+    ...(options.old === undefined ? {} : { old: options.old }),
+  });
+}

@@ -265,3 +265,38 @@ export function unpin(path: string, options: UnpinOptions = {}): UnpinReport {
     recursive: options.recursive ?? false,
   });
 }
+
+/** Options for {@linkcode renamePin}. */
+export interface RenamePinOptions {
+  /** Refuse when `to` exists (`RENAME_NOREPLACE`), instead of replacing it. */
+  noReplace?: boolean;
+  /** Make the directories missing above `to` first, as `mkdir -p` does. */
+  parents?: boolean;
+}
+
+/**
+ * Moves the pin (or bpffs directory) `from` to `to` in one step, within one
+ * bpffs mount (`renameat2`, relative to handles on both directories). An
+ * existing pin at `to` is replaced atomically, so `to` names the old object
+ * or the new one and never nothing; with `noReplace` it is refused. The
+ * objects stay as they are: only their names move.
+ *
+ * Needs `--allow-ffi`, and write access to both bpffs directories.
+ *
+ * @throws {BpfNotFoundError} when `from` or a directory is missing.
+ * @throws {BpfAlreadyExistsError} with `noReplace`, when `to` exists.
+ * @throws {BpfError} of kind `not-bpffs` when a directory is not on bpffs,
+ * `invalid` for two mounts or a `.` in the new name.
+ */
+export function renamePin(
+  from: string,
+  to: string,
+  options: RenamePinOptions = {},
+): void {
+  call("pin_rename", {
+    from,
+    to,
+    noReplace: options.noReplace ?? false,
+    parents: options.parents ?? false,
+  });
+}

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { call } from "./_call.ts";
+
 /** The state directory used when none is given and `BPFX_STATE` is unset. */
 export const DEFAULT_STATE = "/run/bpfx";
 
@@ -42,4 +44,33 @@ export function stateDir(options: StateOptions = {}): string {
     if (!(error instanceof Deno.errors.NotCapable)) throw error;
   }
   return fromEnv !== undefined && fromEnv !== "" ? fromEnv : DEFAULT_STATE;
+}
+
+/** The state directory's lock, held by {@linkcode holdState} until released. */
+export interface StateHold extends Disposable {
+  /** The state directory held. */
+  readonly state: string;
+  /** Gives the hold back (a second call does nothing). */
+  release(): void;
+}
+
+/**
+ * Takes the state directory's lock and keeps it until `release()` (or the
+ * end of a `using` block): every call of this process that takes the lock
+ * (attach, detach, expose, the manifest's updates) shares it meanwhile,
+ * and every other process, the watcher's included, waits. `apply()` holds
+ * it for its whole run. A crash releases it with the process. Holds nest.
+ *
+ * Needs `--allow-ffi`, and root.
+ */
+export function holdState(options: StateOptions = {}): StateHold {
+  const state = stateDir(options);
+  call("state_hold", { state });
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    call("state_release", { state });
+  };
+  return { state, release, [Symbol.dispose]: release };
 }

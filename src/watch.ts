@@ -65,12 +65,14 @@ export type FsEventKind =
   | "deleted"
   | "moved-from"
   | "moved-to"
+  | "written"
   | "overflow";
 
 /** One filesystem event, as {@linkcode watchFs} reports it. */
 export interface FsEvent {
   /**
-   * What happened; `overflow` means the kernel's queue was full and events
+   * What happened (`written`: a file was closed after a write, with
+   * {@linkcode WatchFsOptions.written}); `overflow` means the kernel's queue was full and events
    * were lost: look again at what you watch.
    */
   readonly event: FsEventKind;
@@ -92,6 +94,12 @@ export interface WatchFsOptions {
    * refuses it (error kind `not-supported` or `os`, EOPNOTSUPP).
    */
   filesystem?: boolean;
+  /**
+   * Report too each file in a watched directory closed after it was
+   * written (`written`: a file edited in place). Directory marks only: not
+   * with `filesystem`.
+   */
+  written?: boolean;
 }
 
 /**
@@ -195,6 +203,7 @@ export function watchFs(
   const { handle } = call<{ handle: number }>("events_open", {
     paths,
     filesystem: options.filesystem === true,
+    written: options.written === true,
   });
   return new FsWatcher(INTERNAL, handle, [...paths]);
 }
@@ -218,6 +227,7 @@ export type WatchActionKind =
   | "view-removed"
   | "link-made"
   | "link-removed"
+  | "moved"
   | "skipped"
   | "state-gone"
   | "rearmed"
@@ -240,7 +250,8 @@ export interface WatchAction {
    * own: reported, forgotten, and not touched), `view-made`,
    * `view-removed` (a cgroup came or went under an attach rule of views),
    * `link-made`, `link-removed` (the same under a rule of a cgroup
-   * program's links), `skipped` (a cgroup left without a view or link, and
+   * program's links), `moved` (a rule's link that held another program,
+   * moved onto the rule's program in one step, `BPF_LINK_UPDATE`), `skipped` (a cgroup left without a view or link, and
    * why), `state-gone` (the state
    * directory was removed or moved away), `rearmed` (a new state directory
    * at its path was taken up), or `error` (something could not be done;
@@ -260,7 +271,13 @@ export interface WatchAction {
 }
 
 /** Options for {@linkcode watch}. */
-export type WatchOptions = StateOptions;
+export interface WatchOptions extends StateOptions {
+  /**
+   * Make the state directory when it is missing (as `expose()` and
+   * `apply()` do) instead of refusing to start.
+   */
+  create?: boolean;
+}
 
 /**
  * The watcher of a state directory, as an async iterable of what it does.
@@ -367,6 +384,9 @@ export class Watcher
  */
 export function watch(options: WatchOptions = {}): Watcher {
   const state = stateDir(options);
-  const { handle } = call<{ handle: number }>("watch_open", { state });
+  const { handle } = call<{ handle: number }>("watch_open", {
+    state,
+    create: options.create === true,
+  });
   return new Watcher(INTERNAL, handle, state);
 }

@@ -25,6 +25,17 @@ export function examples(markdown: string): string[] {
   return blocks.filter((b) => [...b.matchAll(RELATIVE_IMPORT)].length > 0);
 }
 
+/**
+ * The page's files: each ```yaml block whose first line is a comment that
+ * names it (`# host.yaml: ...`), as [name, text].
+ */
+export function namedFiles(markdown: string): [string, string][] {
+  return [...markdown.matchAll(/^```yaml\n([\s\S]*?)^```/gm)].flatMap((m) => {
+    const name = m[1]!.match(/^# ([\w-]+\.ya?ml)\b/)?.[1];
+    return name === undefined ? [] : [[name, m[1]!] as [string, string]];
+  });
+}
+
 /** The relative specifiers a block imports, each as written. */
 export function relativeImports(block: string): string[] {
   return [...block.matchAll(RELATIVE_IMPORT)].map((m) => m[4]!);

@@ -7,19 +7,15 @@
 // input refused with FILE:LINE:COLUMN and nothing made. Each test has its
 // own bpffs, cgroups and state directory, removed in finally.
 import { apply, isBpfError, plan, readManifest } from "../mod.ts";
-import { main } from "../cli.ts";
+import { cli, type Host, host, statRule } from "./_desired.ts";
 import { readDesired } from "../src/desired/file.ts";
 import {
   assert,
   bpftoolJson,
   bpftoolMap,
-  captureIo,
   exists,
   kernelTest,
-  privateBpffs,
-  privateCgroups,
   ROOT,
-  tempDir,
   tree,
 } from "./_kernel.ts";
 
@@ -31,52 +27,6 @@ const NEEDS = [
   "iterator cgroup parameters",
   "link cgroup",
 ] as const;
-
-interface Host extends AsyncDisposable {
-  bpf: string;
-  cg: string;
-  state: string;
-  srv: string;
-  file: string;
-  write(text: string): Promise<void>;
-}
-
-async function host(): Promise<Host> {
-  const fs = await privateBpffs();
-  const cgroups = await privateCgroups();
-  const dir = await tempDir("bpfxdesired");
-  await cgroups.make("a");
-  await cgroups.make("b");
-  const state = `${dir.path}/state`;
-  const srv = `${dir.path}/srv`;
-  await Deno.mkdir(srv);
-  const file = `${dir.path}/host.yaml`;
-  return {
-    bpf: fs.path,
-    cg: cgroups.root,
-    state,
-    srv,
-    file,
-    write: (text) => Deno.writeTextFile(file, text),
-    async [Symbol.asyncDispose]() {
-      try {
-        // The file's own way out: an empty file removes what it made.
-        await Deno.writeTextFile(file, "name: host\n");
-        await main(["apply", file, "--state", state], { io: captureIo() });
-      } finally {
-        try {
-          await fs[Symbol.asyncDispose]();
-        } finally {
-          try {
-            await cgroups[Symbol.asyncDispose]();
-          } finally {
-            await dir[Symbol.asyncDispose]();
-          }
-        }
-      }
-    },
-  };
-}
 
 function whole(h: Host, extra = ""): string {
   return `# a whole host
@@ -99,13 +49,7 @@ views:
     pin: ${h.bpf}/mytasks
     target: { pid: ${Deno.pid} }
 rules:
-  - name: stat
-    object: cgstat
-    program: cgstat
-    cgroupRoot: ${h.cg}
-    pinRoot: ${h.bpf}/cgviews
-    exposeRoot: ${h.srv}/cg
-  - name: egress
+${statRule(h)}  - name: egress
     object: cg
     program: egress_count
     cgroupRoot: ${h.cg}
@@ -118,16 +62,10 @@ exposures:
 ${extra}`;
 }
 
-async function cli(args: string[]): Promise<{ code: number; out: string }> {
-  const io = captureIo();
-  const code = await main(args, { io });
-  return { code, out: new TextDecoder().decode(io.stdout()) + io.stderr() };
-}
-
 kernelTest(
   "apply makes a whole file, a second apply keeps it, a removed entry goes, bpftool's pin stays",
   async () => {
-    await using h = await host();
+    await using h = await host("bpfxdesired");
     await bpftoolMap(
       `${h.bpf}/theirs`,
       "type array key 4 value 4 entries 1 name theirs",
@@ -227,7 +165,7 @@ kernelTest(
 kernelTest(
   "plan and apply name a pin in the way that the file did not make, and apply makes nothing",
   async () => {
-    await using h = await host();
+    await using h = await host("bpfxdesired");
     await bpftoolMap(
       `${h.bpf}/mytasks`,
       "type array key 4 value 4 entries 1 name mytasks",
@@ -252,7 +190,7 @@ kernelTest(
 kernelTest(
   "bad input is refused with the file, line, column and entry, and nothing changes",
   async () => {
-    await using h = await host();
+    await using h = await host("bpfxdesired");
     const tasks = `${ROOT}/build/examples/tasks.bpf.o`;
     const cases: [string, RegExp][] = [
       [
@@ -286,6 +224,10 @@ kernelTest(
       [
         `name: host\nobjects:\n  - name: t\n    path: ${tasks}\n    pinDir: ${h.bpf}/t\nrules:\n  - name: r\n    object: t\n    program: tasks\n    cgroupRoot: ${h.cg}\n    pinRoot: ${h.bpf}/r\n    exposeRoot: ${h.srv}/r\n`,
         /host\.yaml:9:14: rules\[0\] "r": program "tasks" is of type tracing \(section iter\/task\): a rule needs/,
+      ],
+      [
+        `name: host\nviews:\n  - name: v\n    program: /x\n    pin: ${h.bpf}/v%next\n`,
+        /host\.yaml:5:10: views\[0\] "v": pin path ".*\/v%next" has "%next" in it, which apply keeps/,
       ],
       [
         `name: host\nobjects: [\n`,

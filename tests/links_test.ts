@@ -273,6 +273,114 @@ async function bpftoolNet(ns: string): Promise<
   return net!;
 }
 
+const TC_OBJ = `${ROOT}/build/tests/tc_sections.bpf.o`;
+
+/** `bpftool -j prog show id ID`'s map ids. */
+async function mapIdsOf(id: number): Promise<number[]> {
+  const r = await run("bpftool", ["-j", "prog", "show", "id", String(id)]);
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { map_ids?: number[] }).map_ids ?? [];
+}
+
+/** The u64 at index `key` of the array map `id`, as bpftool reads it. */
+async function bpftoolCounter(id: number, key: number): Promise<bigint> {
+  const r = await run("bpftool", [
+    "-j",
+    "map",
+    "lookup",
+    "id",
+    String(id),
+    "key",
+    ...[key, 0, 0, 0].map(String),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const { value } = JSON.parse(r.stdout) as { value: string[] };
+  return value.reduceRight((n, b) => n * 256n + BigInt(Number(b)), 0n);
+}
+
+kernelTest(
+  "libbpf's tc, tcx/ and netkit/ sections load as sched_cls with libbpf's attach types, as bpftool loads those it knows, and a tcx/ingress program attaches by its section alone and counts",
+  async () => {
+    await using b = await privateBpffs();
+    // bpfx inspect and load: every program, its type and attach type.
+    const r = await run(BPFX, ["inspect", TC_OBJ, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const specs = (JSON.parse(r.stdout) as {
+      programs: { name: string; type: string; attach_type?: string }[];
+    }).programs;
+    assert.deepEqual(
+      Object.fromEntries(
+        specs.map((p) => [p.name, `${p.type} ${p.attach_type ?? "-"}`]),
+      ),
+      {
+        tc_any: "sched_cls -",
+        tcx_in: "sched_cls tcx_ingress",
+        tcx_out: "sched_cls tcx_egress",
+        tc_in_old: "sched_cls tcx_ingress",
+        nk_primary: "sched_cls netkit_primary",
+        nk_peer: "sched_cls netkit_peer",
+      },
+    );
+    const loaded = load(TC_OBJ, { pinDir: `${b.path}/tc` });
+    assert.deepEqual(
+      loaded.programs.map((p) => [p.name, show(p.path).type]).sort(),
+      specs.map((p) => [p.name, "sched_cls"]).sort(),
+    );
+    // Debian's bpftool 7.1 knows `tc` and `classifier` only: on the object
+    // built with those, it and bpfx load the same programs, types and tags.
+    const bt = await run("bpftool", [
+      "prog",
+      "loadall",
+      `${ROOT}/build/tests/tc_sections-old.bpf.o`,
+      `${b.path}/bt`,
+    ]);
+    assert.equal(bt.code, 0, bt.stderr);
+    const ours = load(`${ROOT}/build/tests/tc_sections-old.bpf.o`, {
+      pinDir: `${b.path}/old`,
+    });
+    const theirs = [...Deno.readDirSync(`${b.path}/bt`)].map((e) => e.name)
+      .sort();
+    assert.deepEqual(ours.programs.map((p) => p.name).sort(), theirs);
+    for (const name of theirs) {
+      const [a, z] = [
+        show(`${b.path}/bt/${name}`),
+        show(`${b.path}/old/${name}`),
+      ];
+      assert.ok(a.kind === "prog" && z.kind === "prog");
+      assert.deepEqual([z.type, z.tag], [a.type, a.tag], name);
+    }
+    // OBJ:NAME of a tcx/ingress program: the section gives the direction.
+    await using pair = await vethPair();
+    const pin = `${b.path}/tcx_in`;
+    try {
+      const link = await attachIn(
+        pair.ns,
+        `${TC_OBJ}:tcx_in`,
+        "--to",
+        pair.dev,
+        "--pin",
+        pin,
+      );
+      assert.equal(link.type, "tcx");
+      assert.equal(link.target.attachType, "tcx_ingress");
+      await sameAsBpftool(link, pair.ns);
+      const [map] = await mapIdsOf(link.progId);
+      assert.ok(map !== undefined, "the program uses its map");
+      const before = await bpftoolCounter(map, 1);
+      await pair.send(5);
+      await eventually(
+        "the tcx/ingress program counts the 5 datagrams",
+        async () => (await bpftoolCounter(map, 1)) - before >= 5n,
+      );
+      unpin(pin);
+      await gone(link.id, pair.ns);
+    } finally {
+      await unpinIfThere(pin);
+    }
+  },
+  { needs: [] },
+);
+
 kernelTest(
   "attach --to makes a tcx link on a veth in a test namespace: it counts the UDP sent across, ls and show give its interface and direction as bpftool does, and unpin detaches it",
   async () => {
@@ -467,6 +575,68 @@ kernelTest(
   },
   { needs: ["link uprobe_multi"] },
 );
+
+kernelTest(
+  "uprobe.multi, uretprobe.multi and kprobe.multi sections load for multi links (libbpf's attach types), and attach --to of OBJ:NAME makes a uprobe_multi link that counts each call, with one function too",
+  async () => {
+    await using b = await privateBpffs();
+    const obj = `${ROOT}/build/tests/multi_probes.bpf.o`;
+    const r = await run(BPFX, ["inspect", obj, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      Object.fromEntries(
+        (JSON.parse(r.stdout) as {
+          programs: { name: string; type: string; attach_type?: string }[];
+        }).programs.map((p) => [p.name, `${p.type} ${p.attach_type}`]),
+      ),
+      {
+        km_count: "kprobe trace_kprobe_multi",
+        um_count: "kprobe trace_uprobe_multi",
+        urm_count: "kprobe trace_uprobe_multi",
+      },
+    );
+    load(obj, { pinDir: `${b.path}/m` });
+    const pins = [`${b.path}/two`, `${b.path}/ret`];
+    try {
+      const link = await attachCli(
+        `${obj}:um_count`,
+        "--to",
+        `${TARGET}:bpfx_probed,main`,
+        "--pin",
+        pins[0]!,
+      );
+      assert.equal(link["type"], "uprobe_multi");
+      assert.equal(link["func_cnt"], 2);
+      const [map] = await mapIdsOf(Number(link["prog_id"]));
+      assert.ok(map !== undefined, "the program uses its map");
+      await runTarget("3");
+      // bpfx_probed three times, and main once.
+      assert.equal(await bpftoolCounter(map, 0), 4n);
+      // One function: still a multi link, the only kind it was loaded for.
+      const ret = await attachCli(
+        `${obj}:urm_count`,
+        "--to",
+        `${TARGET}:bpfx_probed`,
+        "--pin",
+        pins[1]!,
+      );
+      assert.deepEqual([ret["type"], ret["retprobe"]], ["uprobe_multi", true]);
+      for (const p of pins) unpin(p);
+      await gone(Number(link["id"]));
+      await gone(Number(ret["id"]));
+    } finally {
+      await unpinIfThere(...pins);
+    }
+  },
+  { needs: ["link uprobe_multi"] },
+);
+
+/** `bpfx attach ARGS --json`, in this process's namespaces. */
+async function attachCli(...args: string[]): Promise<Record<string, unknown>> {
+  const r = await run(BPFX, ["attach", ...args, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
 
 // ---------------------------------------------------------------------------
 // Tracing links

@@ -10,6 +10,7 @@ import {
   examples,
   links,
   localize,
+  namedFiles,
   pages,
   relativeImports,
   runsBpfx,
@@ -311,7 +312,13 @@ const RUNS: Readonly<Record<string, PageRun>> = {
     renames: [[/\btour\b(?!\.ts)/g, `tour${TAG}`]],
     cleanup:
       `find "$CG/tour${TAG}" -depth -type d -exec rmdir {} + 2>/dev/null`,
-    expect: [/^level=2\nname=web$/m, /^prog \d+ .*\/hello\/count_exec$/m],
+    expect: [
+      /^level=2\nname=web$/m,
+      /^prog \d+ .*\/hello\/count_exec$/m,
+      /^keep +rule +cgstat: 5 cgroups attached\nkeep +exposure all: exposed \(symlink\)\nnothing to do$/m,
+      /^name=frontend\nname=backend\nname=batch$/m,
+      /^remove +object +cgstat: no longer in the file\n6 changed$/m,
+    ],
   },
   "docs/containers.md": {
     renames: [[/\bweb\b/g, `web${TAG}`]],
@@ -398,10 +405,26 @@ for (const [page, pageRun] of Object.entries(RUNS)) {
         );
         scripts.push(name);
       }
+      // A file a block reads (`bpfx apply host.yaml`) is the page's ```yaml
+      // block whose first line names it, written to the run's /tmp, where
+      // build/ is the checkout's: its relative paths resolve as on the page.
+      for (const [name, text] of namedFiles(markdown)) {
+        await Deno.writeTextFile(
+          `${tmp.path}/${name}`,
+          localized(text, pageRun, tmp.path, cgroup2),
+        );
+        scripts.push(name);
+      }
+      if (scripts.some((s) => !s.endsWith(".ts"))) {
+        await Deno.symlink(`${ROOT}/build`, `${tmp.path}/build`);
+      }
       const commands = blocks.flat().map((c) => {
         let out = localized(c, pageRun, tmp.path, cgroup2);
         for (const s of scripts) {
-          out = out.replace(new RegExp(`(\\s)${s}\\b`), `$1${tmp.path}/${s}`);
+          out = out.replace(
+            new RegExp(`(\\s)${s.replace(".", "\\.")}\\b`, "g"),
+            `$1${tmp.path}/${s}`,
+          );
         }
         return out;
       });

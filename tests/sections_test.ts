@@ -104,10 +104,13 @@ Deno.test("bpfx inspect lists a ? program as optional and an unsupported one wit
   assert.match(r.stdout, /write_ctx_to_map +syscall +syscall .* yes\n/);
   const u = await run(BPFX, ["inspect", UNSUPPORTED]);
   assert.equal(u.code, 0, u.stderr);
-  assert.match(u.stdout, /pass_ingress +tc +sched_cls .* unsupported\n/);
   assert.match(
     u.stdout,
-    /note: "pass_ingress" \(section "tc"\) is unsupported: aya 0\.14, which bpfx loads with, has no support for tc, tcx and netkit programs/,
+    /count_getpid +ksyscall\/getpid +kprobe .* unsupported\n/,
+  );
+  assert.match(
+    u.stdout,
+    /note: "count_getpid" \(section "ksyscall\/getpid"\) is unsupported: aya 0\.14, which bpfx loads with, has no support for ksyscall programs/,
   );
 });
 
@@ -380,7 +383,7 @@ kernelTest(
     assert.ok(e instanceof NotSupportedError, String(e));
     assert.equal(
       e.message,
-      `Cannot load program "pass_ingress" (section "tc") of "${UNSUPPORTED}": aya 0.14, which bpfx loads with, has no support for tc, tcx and netkit programs`,
+      `Cannot load program "count_getpid" (section "ksyscall/getpid") of "${UNSUPPORTED}": aya 0.14, which bpfx loads with, has no support for ksyscall programs`,
     );
     assert.equal(e.hint, "load the others with --only count_tasks_plain");
     assert.deepEqual(await pins(b.path), []);
@@ -388,7 +391,7 @@ kernelTest(
     await bpftool(["prog", "loadall", UNSUPPORTED, `${b.path}/libbpf`]);
     assert.deepEqual(
       (await tree(`${b.path}/libbpf`)).map((p) => p.split("/").pop()),
-      ["count_tasks_plain", "pass_ingress"],
+      ["count_getpid", "count_tasks_plain"],
     );
     const r = load(UNSUPPORTED, { pinDir: dir, only: ["count_tasks_plain"] });
     assert.deepEqual(r.programs.map((p) => p.name), ["count_tasks_plain"]);

@@ -1223,3 +1223,36 @@ Deno.test("ViewOptions takes the parameters of one target at a time", () => {
   assert.equal(typed.length, 7);
   assert.equal(typeof refused, "function");
 });
+
+kernelTest(
+  "a view whose program reads through a flexible array member (struct cgroup's ancestors[]) loads with CO-RE and reads as the same program loaded by bpftool does",
+  async () => {
+    await using b = await privateBpffs();
+    await using cg = await privateCgroups();
+    const dir = await cg.make("a/b");
+    const obj = `${ROOT}/build/tests/flex_ancestors.bpf.o`;
+    // libbpf relocates ancestors[0] and ancestors[1]: bpftool's load.
+    const r = await run("bpftool", ["prog", "loadall", obj, `${b.path}/bt`]);
+    assert.equal(r.code, 0, r.stderr);
+    createView(`${b.path}/bt/flex_ancestors`, {
+      pin: `${b.path}/theirs`,
+      target: "cgroup",
+      cgroup: dir,
+    });
+    createView(`${obj}:flex_ancestors`, {
+      pin: `${b.path}/ours`,
+      target: "cgroup",
+      cgroup: dir,
+    });
+    const ours = await readView(`${b.path}/ours`);
+    assert.equal(ours, await readView(`${b.path}/theirs`));
+    // The cgroup itself, its level, the root, and its ancestor at level 1.
+    const level = dir.slice(cg.mount.length).split("/").length - 1;
+    const top = `${cg.mount}/${dir.slice(cg.mount.length + 1).split("/")[0]}`;
+    assert.equal(
+      ours,
+      `id=${await inode(dir)} level=${level} root=1 top=${await inode(top)}\n`,
+    );
+  },
+  { needs: CGROUP_VIEW },
+);

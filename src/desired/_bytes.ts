@@ -18,3 +18,11 @@ export function sha256(path: string): string {
   return call<{ sha256: string }>("file_read", { path, maxSize: 64 << 20 })
     .sha256;
 }
+
+/** The text of the file at `path` and the sha256 of its bytes, in one read. */
+export function readHashed(path: string): { text: string; sha256: string } {
+  return call<{ text: string; sha256: string }>("file_read", {
+    path,
+    text: true,
+  });
+}

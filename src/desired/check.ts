@@ -12,12 +12,25 @@ import { BpfError } from "../errors.ts";
 import { inspect, type ObjectSpec, type ProgramSpec } from "../objects.ts";
 import { show } from "../pins.ts";
 import type { DesiredKind, DesiredState } from "./types.ts";
+import {
+  type MapProblem,
+  objectMapProblem,
+  pinnedMapProblem,
+} from "./map_check.ts";
 
 /** A key path into the desired state (`["views", 2, "program"]`). */
 export type NodePath = readonly (string | number)[];
 
 /** Where a node was read: `"FILE:LINE:COLUMN: "`, or `""` when unknown. */
 export type Locate = (path: NodePath) => string;
+
+/**
+ * The name apply stages a replacement under: an object's new load goes to
+ * `<pinDir>/%next` before its pins are renamed into place, a view's or
+ * link's new pin to `<pin>%next` (bpffs refuses `.`). The file's own pin
+ * paths may not hold it.
+ */
+export const STAGED = "%next";
 
 /** The lists of the file, with their kind, in the order apply makes them. */
 export const LISTS = [
@@ -58,18 +71,52 @@ const CGROUP_TYPES = new Set([
   "cgroup_sockopt",
 ]);
 
-/** The error of a desired state: kind `invalid`, op `validate`. */
+/**
+ * The error of a desired state: a {@linkcode BpfError} of kind `invalid`,
+ * op `validate`, whose message reads `FILE:LINE:COLUMN: ENTRY: WHAT`, with
+ * each part also as a field (`line` and `column` only when the state was
+ * read from a file), so a watcher can report it as data.
+ */
+export class DesiredError extends BpfError {
+  /** `"DesiredError"`. */
+  override name = "DesiredError";
+  /** The file, when the state was read from one. */
+  declare readonly file?: string;
+  /** The line (from 1) of the node at fault, when read from a file. */
+  declare readonly line?: number;
+  /** Its column (from 1). */
+  declare readonly column?: number;
+  /** The entry at fault: `views[2] "tasks"`, or `the file`. */
+  readonly entry: string;
+  /** What is wrong with it. */
+  readonly reason: string;
+
+  /** Not for use: made by the checks. */
+  constructor(where: string, entry: string, what: string, file?: string) {
+    const init = { kind: "invalid" as const, op: "validate", errno: 22 };
+    super(
+      `${where}${entry}: ${what}`,
+      file === undefined ? init : { ...init, path: file },
+    );
+    this.entry = entry;
+    this.reason = what;
+    if (file !== undefined) this.file = file;
+    const at = /:([0-9]+):([0-9]+): $/.exec(where);
+    if (at !== null) {
+      this.line = Number(at[1]);
+      this.column = Number(at[2]);
+    }
+  }
+}
+
+/** The error of a desired state (see {@linkcode DesiredError}). */
 export function desiredError(
   where: string,
   entry: string,
   what: string,
   file?: string,
-): BpfError {
-  const init = { kind: "invalid" as const, op: "validate", errno: 22 };
-  return new BpfError(
-    `${where}${entry}: ${what}`,
-    file === undefined ? init : { ...init, path: file },
-  );
+): DesiredError {
+  return new DesiredError(where, entry, what, file);
 }
 
 /** `views[2] "tasks"`: an entry as errors name it. */
@@ -101,6 +148,13 @@ export function check(
   const paths = new Map<string, string>();
   const claim = (path: string, at: NodePath, entry: string) => {
     const clean = path.replace(/\/+$/, "");
+    if (clean.includes(STAGED)) {
+      fail(
+        at,
+        entry,
+        `pin path "${clean}" has "${STAGED}" in it, which apply keeps for what it stages: choose another name`,
+      );
+    }
     const other = paths.get(clean);
     if (other !== undefined) {
       fail(at, entry, `pin path "${clean}" is also ${other}'s`);
@@ -246,6 +300,14 @@ export function check(
   });
   (d.maps ?? []).forEach((m, i) => {
     const entry = entryName("maps", i, m.name);
+    const misfit = (p: MapProblem | undefined): void => {
+      if (p === undefined) return;
+      fail(
+        ["maps", i, "entries", p.index, p.part, ...p.field],
+        entry,
+        `entries[${p.index}]'s ${p.part} does not fit map "${m.map}": ${p.why}`,
+      );
+    };
     if (m.object === undefined) {
       if (!m.map.startsWith("/")) {
         fail(
@@ -254,6 +316,7 @@ export function check(
           `map "${m.map}" names no object: give "object", or the map's pin`,
         );
       }
+      misfit(pinnedMapProblem(m.map, m));
       return;
     }
     const spec = objects.get(m.object);
@@ -264,13 +327,16 @@ export function check(
         `no object entry "${m.object}"`,
       );
     }
-    if (!spec.maps.some((x) => x.name === m.map)) {
-      fail(
+    const ms = spec.maps.find((x) => x.name === m.map);
+    if (ms === undefined) {
+      return fail(
         ["maps", i, "map"],
         entry,
         `object "${m.object}" has no map "${m.map}"`,
       );
     }
+    const o = (d.objects ?? []).find((x) => x.name === m.object)!;
+    misfit(objectMapProblem(o.path, ms, m));
   });
   (d.exposures ?? []).forEach((x, i) => {
     const entry = entryName("exposures", i, x.name);

@@ -59,13 +59,23 @@ let validator: ReturnType<pkg.Ajv["compile"]> | undefined;
  * Reads, parses and checks the desired-state file at `path`. Object paths
  * that are relative are taken from the file's directory.
  *
- * @throws {BpfError} of kind `invalid` (op `validate`) naming the file, the
- * line and column, and the entry, for text that is not YAML, an unknown
+ * @throws {DesiredError} (a {@linkcode BpfError} of kind `invalid`, op
+ * `validate`) naming the file, the line and column, and the entry, for text that is not YAML, an unknown
  * key, a value of the wrong type, a name or pin path used twice, an object
  * file missing or not ELF, a program the object lacks or of the wrong type.
  */
 export function readDesired(path: string): DesiredFile {
-  const text = readText(path);
+  return parseDesired(readText(path), path);
+}
+
+/**
+ * Parses and checks `text` as the desired-state file at `path` (which
+ * names it in errors, and whose directory relative object paths are taken
+ * from), as {@linkcode readDesired} does once it has read the file.
+ *
+ * @throws {DesiredError} as {@linkcode readDesired} does.
+ */
+export function parseDesired(text: string, path: string): DesiredFile {
   const lines = new pkg.LineCounter();
   const doc = pkg.parseDocument(text, { lineCounter: lines, uniqueKeys: true });
   const at = (offset: number) => {
@@ -150,3 +160,5 @@ export function readDesired(path: string): DesiredFile {
   };
   return { file: path, desired, checked: check(desired, locate, path) };
 }
+
+export { DesiredError } from "./check.ts";

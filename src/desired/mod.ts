@@ -11,4 +11,6 @@
 
 export type * from "./types.ts";
 export type { DesiredChecks, DesiredProgramRef } from "./check.ts";
-export { apply, type OwnedEntry, plan, type PlanOptions } from "./engine.ts";
+export { DesiredError } from "./check.ts";
+export { apply } from "./apply.ts";
+export { type OwnedEntry, plan, type PlanOptions } from "./plan.ts";

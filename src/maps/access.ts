@@ -183,6 +183,12 @@ export class MapAccess {
     throw this.errors.fail(rc, "BPF_MAP_LOOKUP_ELEM", key);
   }
 
+  /** Encodes `key` and `value` as `set()` does, and writes nothing. */
+  encodes(key: unknown, value: unknown): void {
+    this.#key(key, "BPF_MAP_UPDATE_ELEM");
+    this.valueBytes(value, "BPF_MAP_UPDATE_ELEM");
+  }
+
   set(key: unknown, value: unknown, options?: SetOptions): void {
     const k = this.#key(key, "BPF_MAP_UPDATE_ELEM");
     const v = this.valueBytes(value, "BPF_MAP_UPDATE_ELEM");

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// unsupported: a fixture for tests/sections_test.ts. A `tc`
+// unsupported: a fixture for tests/sections_test.ts. A `ksyscall`
 // program (libbpf loads it; aya 0.14 has no such section type) beside a
 // task view bpfx can load.
 #include "vmlinux.h"
@@ -8,10 +8,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-SEC("tc")
-int pass_ingress(struct __sk_buff *skb)
+SEC("ksyscall/getpid")
+int count_getpid(void *ctx)
 {
-	return 0; /* TC_ACT_OK */
+	return 0;
 }
 
 SEC("iter/task")

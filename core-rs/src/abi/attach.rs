@@ -39,6 +39,24 @@ pub fn detach(op: &str, p: Value) -> Result<Value> {
     )?)
 }
 
+/// `cgroup_nearest`: a cgroup path in; whether it exists, and the nearest
+/// directory of it that does (canonical), with the names still missing
+/// below it.
+pub fn cgroup_nearest(op: &str, p: Value) -> Result<Value> {
+    #[derive(Deserialize)]
+    struct P {
+        path: String,
+    }
+    let P { path } = params(op, p)?;
+    let (near, id, missing) = crate::fs::cgroups::nearest(&path)?;
+    Ok(serde_json::json!({
+        "exists": missing.as_os_str().is_empty(),
+        "nearest": near,
+        "id": id,
+        "missing": missing,
+    }))
+}
+
 /// `attach_status`: a state directory in, each rule with its cgroups out.
 pub fn status(op: &str, p: Value) -> Result<Value> {
     #[derive(Deserialize)]

@@ -14,16 +14,17 @@
 //! - `expose`: the requests of exposures (`expose`, `unexpose`, `exposures`);
 //! - `handles`: `open` and `handle_info`, and the exports `bpfx_close` and
 //!   `bpfx_open_handles`;
-//! - `links`: the requests of single-target links;
+//! - `links`: the requests of single-target links, and `link_update`;
 //! - `maps`: `map_btf`, and the data lane of maps (`bpfx_map_*`);
 //! - `object`: the requests of the ELF side (`inspect`, `load`, `run`), and
 //!   `file_read` (a file's sha256 and text);
 //! - `panics`: the quiet panic hook, and the error a caught panic becomes;
-//! - `pins`: the requests of pins in bpffs (`ls`, `show`, `unpin`);
+//! - `pins`: the requests of pins in bpffs (`ls`, `show`, `unpin`,
+//!   `pin_rename`);
 //! - `sources`: event sources (`events_open`, `watch_open`, `ringbuf_open`)
 //!   and their exports, `bpfx_next` and `bpfx_wake`;
 //! - `state`: the requests of the state directory (`manifest`,
-//!   `desired_record`);
+//!   `desired_record`, `state_hold`, `state_release`);
 //! - `views`: `view_create`, `view_open`, and `bpfx_read`, the data lane of
 //!   views.
 
@@ -73,20 +74,24 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
             Ok(json!({ "version": env!("CARGO_PKG_VERSION"), "abi": ABI_VERSION, "aya": "0.14.0" }))
         }
         "inspect" => object::inspect(op, p),
+        "object_map_btf" => object::object_map_btf(op, p),
         "load" => object::load(op, p),
         "run" => object::run(op, p),
         "file_read" => object::file_read(op, p),
         "ls" => pins::ls(op, p),
         "show" => pins::show(op, p),
         "unpin" => pins::unpin(op, p),
+        "pin_rename" => pins::rename(op, p),
         "open" => handles::open(op, p),
         "handle_info" => handles::handle_info(op, p),
         "view_create" => views::view_create(op, p),
         "link_attach" => links::attach(op, p),
+        "link_update" => links::update(op, p),
         "view_open" => views::view_open(op, p),
         "attach" => attach::attach(op, p),
         "detach" => attach::detach(op, p),
         "attach_status" => attach::status(op, p),
+        "cgroup_nearest" => attach::cgroup_nearest(op, p),
         "events_open" => sources::events_open(op, p),
         "watch_open" => sources::watch_open(op, p),
         "expose" => expose::expose(op, p),
@@ -94,6 +99,8 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "exposures" => expose::exposures(op, p),
         "manifest" => state::manifest(op, p),
         "desired_record" => state::desired_record(op, p),
+        "state_hold" => state::hold(op, p),
+        "state_release" => state::release(op, p),
         "map_btf" => maps::map_btf(op, p),
         "ringbuf_open" => sources::ringbuf_open(op, p),
         "doctor" => doctor::doctor(op, p),

@@ -9,25 +9,43 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::path::PathBuf;
 
+/// An object file the request names, with its size limit.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ObjectFile {
+    path: PathBuf,
+    max_object_size: Option<u64>,
+}
+
+impl ObjectFile {
+    fn parse(&self) -> Result<spec::Parsed> {
+        spec::parse_file_limited(
+            &self.path,
+            self.max_object_size
+                .unwrap_or(spec::DEFAULT_MAX_OBJECT_SIZE),
+        )
+    }
+}
+
 /// `inspect`: an object file in, its spec and externs out.
 pub fn inspect(op: &str, p: Value) -> Result<Value> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct P {
-        path: PathBuf,
-        max_object_size: Option<u64>,
-    }
-    let P {
-        path,
-        max_object_size,
-    } = params(op, p)?;
-    let parsed = spec::parse_file_limited(
-        &path,
-        max_object_size.unwrap_or(spec::DEFAULT_MAX_OBJECT_SIZE),
-    )?;
+    let parsed = params::<ObjectFile>(op, p)?.parse()?;
     let mut spec = to_json(&parsed.spec)?;
     spec["externs"] = to_json(&externs::list(&parsed.data, &externs::Running))?;
     Ok(spec)
+}
+
+/// `object_map_btf`: an object file and a map name in, the map's key and
+/// value types from the object's BTF out (null when it gives none).
+pub fn object_map_btf(op: &str, p: Value) -> Result<Value> {
+    #[derive(Deserialize)]
+    struct P {
+        #[serde(flatten)]
+        object: ObjectFile,
+        map: String,
+    }
+    let P { object, map } = params(op, p)?;
+    object.parse()?.map_btf(&map)
 }
 
 /// `load`: [`crate::object::load::LoadOptions`] in, the load report out.

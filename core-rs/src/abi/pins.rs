@@ -1,4 +1,5 @@
-//! The control requests of pins in bpffs: `ls`, `show` and `unpin`.
+//! The control requests of pins in bpffs: `ls`, `show`, `unpin` and
+//! `pin_rename`.
 
 use super::{PathParam, params, to_json};
 use crate::error::{Error, Result};
@@ -38,4 +39,28 @@ pub fn unpin(op: &str, p: Value) -> Result<Value> {
     }
     let P { path, recursive } = params(op, p)?;
     to_json(&pins::unpin(&path, recursive)?)
+}
+
+/// `pin_rename`: a pin (or directory) and where to move it in bpffs (and
+/// whether to make the directories missing above it) in;
+/// `{}` out.
+pub fn rename(op: &str, p: Value) -> Result<Value> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct P {
+        from: PathBuf,
+        to: PathBuf,
+        #[serde(default)]
+        no_replace: bool,
+        #[serde(default)]
+        parents: bool,
+    }
+    let P {
+        from,
+        to,
+        no_replace,
+        parents,
+    } = params(op, p)?;
+    pins::rename(&from, &to, no_replace, parents)?;
+    Ok(serde_json::json!({}))
 }

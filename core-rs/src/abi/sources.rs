@@ -15,28 +15,46 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-/// `events_open`: paths to watch in, a source handle of fanotify events
-/// out.
+/// `events_open`: paths to watch in (with `written`, files closed after a
+/// write in them are reported too), a source handle of fanotify events out.
 pub fn events_open(op: &str, p: Value) -> Result<Value> {
     #[derive(Deserialize)]
     struct P {
         paths: Vec<PathBuf>,
         #[serde(default)]
         filesystem: bool,
+        #[serde(default)]
+        written: bool,
     }
-    let P { paths, filesystem } = params(op, p)?;
-    let events = crate::kernel::events::open(&paths, filesystem)?;
+    let P {
+        paths,
+        filesystem,
+        written,
+    } = params(op, p)?;
+    if filesystem && written {
+        return Err(Error::invalid(
+            op,
+            "Give \"written\" with directory marks only, not \"filesystem\"",
+        ));
+    }
+    let events = crate::kernel::events::open(&paths, filesystem, written)?;
     source_handle(events, None)
 }
 
-/// `watch_open`: a state directory in, a source handle of the watcher's
+/// `watch_open`: a state directory in (with `create`, made when missing,
+/// as `expose` and `apply` make it), a source handle of the watcher's
 /// actions out.
 pub fn watch_open(op: &str, p: Value) -> Result<Value> {
     #[derive(Deserialize)]
     struct P {
         state: PathBuf,
+        #[serde(default)]
+        create: bool,
     }
-    let P { state } = params(op, p)?;
+    let P { state, create } = params(op, p)?;
+    if create && !state.as_os_str().is_empty() {
+        crate::state::manifest::State::open(&state, true)?;
+    }
     let w = crate::watch::open(&state)?;
     source_handle(w, Some(state))
 }

@@ -43,6 +43,7 @@ impl Update {
             .made
             .iter()
             .chain(&report.kept)
+            .chain(&report.moved)
             .chain(&report.removed)
             .map(|i| names::json_path(&i.cgroup))
             .collect();

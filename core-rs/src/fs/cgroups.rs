@@ -55,6 +55,48 @@ pub fn canonical(path: &Path) -> Result<PathBuf> {
         .map_err(|e| Error::sys(format!("Cannot use cgroup {}", q(path)), e).with_path(path))
 }
 
+/// A cgroup path that does not exist (yet), as far as it does: the
+/// nearest ancestor that is a cgroup2 directory (canonical) with its id,
+/// and the names below it still missing. `spec` is a path as
+/// [`resolve`] takes it (relative: below the cgroup2 mount). Refused when
+/// the missing part is not plain names, or no ancestor is on cgroup2.
+pub fn nearest(spec: &str) -> Result<(PathBuf, u64, PathBuf)> {
+    let path = if Path::new(spec).is_absolute() {
+        PathBuf::from(spec)
+    } else {
+        root()?.join(spec)
+    };
+    let mut rest = Vec::new();
+    let mut on = path.as_path();
+    loop {
+        match open(on, "Cannot use cgroup") {
+            Ok((dir, id)) => {
+                let top = paths::path_of(dir.fd()).map_err(|e| {
+                    Error::sys(format!("Cannot use cgroup {}", q(on)), e).with_path(on)
+                })?;
+                let below: PathBuf = rest.iter().rev().collect();
+                return Ok((top, id, below));
+            }
+            Err(e) if e.errno == libc::ENOENT => {}
+            Err(e) => return Err(e),
+        }
+        let (Some(parent), Some(std::path::Component::Normal(name))) =
+            (on.parent(), on.components().next_back())
+        else {
+            return Err(Error::invalid(
+                "cgroup",
+                format!(
+                    "Cannot use cgroup {}: it does not exist, and its missing part is not plain names",
+                    q(&path)
+                ),
+            )
+            .with_path(&path));
+        };
+        rest.push(name.to_os_string());
+        on = parent;
+    }
+}
+
 /// Opens the cgroup2 directory `path` (the caller's spelling followed,
 /// once) and gives its id: a handle that later work starts from.
 fn open(path: &Path, verb: &str) -> Result<(Dir, u64)> {

@@ -218,6 +218,12 @@ impl Dir {
         fs::rename_at(self.fd(), from, to)
     }
 
+    /// Moves `from` in this directory to `to` in `dest` (the same
+    /// filesystem) in one step; `noreplace` refuses an existing `to`.
+    pub fn rename_into(&self, from: &str, dest: &Dir, to: &str, noreplace: bool) -> SysResult<()> {
+        fs::rename2_at(self.fd(), from, dest.fd(), to, noreplace)
+    }
+
     /// `BPF_OBJ_GET` of the pin `name` here.
     pub fn obj_get(&self, name: &(impl AsRef<OsStr> + ?Sized)) -> SysResult<OwnedFd> {
         sys::bpf_obj_get_at(self.fd(), Path::new(name.as_ref()))

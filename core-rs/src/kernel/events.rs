@@ -2,7 +2,7 @@
 //! (inode marks) or filesystems (filesystem marks) a caller names.
 
 use crate::error::Result;
-use crate::fs::fanotify::Fan;
+use crate::fs::fanotify::{DIR_EVENTS, FAN_CLOSE_WRITE, FAN_EVENT_ON_CHILD, Fan};
 use crate::kernel::handles::Source;
 use crate::sys::fs;
 use std::os::fd::BorrowedFd;
@@ -13,15 +13,21 @@ pub struct Events {
     pending: std::collections::VecDeque<Vec<u8>>,
 }
 
-/// Watches `paths`: each directory itself, or with `filesystem` the whole
-/// filesystem each is on.
-pub fn open(paths: &[PathBuf], filesystem: bool) -> Result<Events> {
+/// Watches `paths`: each directory itself (with `written`, also the files
+/// in it closed after a write: an edit in place), or with `filesystem` the
+/// whole filesystem each is on.
+pub fn open(paths: &[PathBuf], filesystem: bool, written: bool) -> Result<Events> {
     let mut fan = Fan::new()?;
+    let mask = if written {
+        DIR_EVENTS | FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD
+    } else {
+        DIR_EVENTS
+    };
     for p in paths {
         if filesystem {
             fan.mark_filesystem(p)?
         } else {
-            fan.mark_dir(p)?
+            fan.mark_dir_for(p, mask)?
         }
     }
     Ok(Events {

@@ -1,5 +1,6 @@
 //! The kernel part: kernel objects by fd. What the kernel says of an object
-//! (`info`, `link_info`, with `names` for its enums and `btf` for the raw
+//! (`info`, `link_info`, moving a link onto another program
+//! (`link_update`), with `names` for its enums and `btf` for the raw
 //! BTF it hands out), pins in bpffs (`pins`), whether this process may use bpf(2) (`privileged`), maps (`maps`), raw filesystem
 //! events as a data source (`events`), and the table of handles that
 //! TypeScript holds ids into (`handles`). Knows no rules, views or
@@ -10,6 +11,7 @@ pub mod events;
 pub mod handles;
 pub mod info;
 pub mod link_info;
+pub mod link_update;
 pub mod maps;
 pub mod names;
 pub mod pins;

@@ -417,6 +417,65 @@ pub fn pin_at(link: BorrowedFd<'_>, pin: &Path, what: &str) -> Result<()> {
         })
 }
 
+/// Moves the pin (or directory) `from` to `to` in one step, within one
+/// bpffs: both parents are resolved once into handles and checked to be
+/// bpffs on one mount, and the move is made relative to them
+/// (`renameat2`). `noreplace` refuses an existing `to`; else it is
+/// replaced atomically, so `to` names the old object or the new one, never
+/// nothing. With `parents`, the directories missing above `to` are made
+/// first (no symlink followed on the way, each on its parent's mount).
+pub fn rename(from: &Path, to: &Path, noreplace: bool, parents: bool) -> Result<()> {
+    let (from, to) = (&mounts::absolute(from), &mounts::absolute(to));
+    let what = format!("Cannot move pin {} to {}", q(from), q(to));
+    fn split<'a>(p: &'a Path, what: &str) -> Result<(&'a Path, &'a str)> {
+        paths::split(p).ok_or_else(|| {
+            Error::invalid("renameat2", format!("{what}: {} is not a file name", q(p))).with_path(p)
+        })
+    }
+    let ((fp, fname), (tp, tname)) = (split(from, &what)?, split(to, &what)?);
+    if tname.contains('.') {
+        return Err(
+            Error::invalid("renameat2", format!("{what}: bpffs refuses '.' in names"))
+                .with_path(to),
+        );
+    }
+    let open =
+        |p: &Path| Dir::open_following(p).map_err(|e| Error::sys(what.clone(), e).with_path(p));
+    let td = if parents {
+        Dir::make_all(tp, 0o755).map_err(|e| Error::sys(what.clone(), e).with_path(tp))?
+    } else {
+        open(tp)?
+    };
+    let fd = open(fp)?;
+    for d in [&fd, &td] {
+        if d.magic().ok() != Some(BPF_FS_MAGIC) {
+            return Err(Error::new(
+                Kind::NotBpffs,
+                "renameat2",
+                format!("{what}: {} is not on bpffs", q(d.path())),
+            )
+            .with_path(d.path())
+            .with_hint(mounts::not_bpffs_hint(d.path())));
+        }
+    }
+    let mount = |d: &Dir| d.stat("").ok().map(|s| (s.mnt_id, s.dev));
+    if mount(&fd) != mount(&td) {
+        return Err(Error::invalid(
+            "renameat2",
+            format!("{what}: they are on two mounts; a pin moves only within one"),
+        )
+        .with_path(to));
+    }
+    fd.rename_into(fname, &td, tname, noreplace).map_err(|e| {
+        let err = Error::sys(what.clone(), e).with_path(from);
+        if err.kind == Kind::Exists {
+            err.with_hint("unpin it first, or choose another name")
+        } else {
+            err
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

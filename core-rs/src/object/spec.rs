@@ -69,6 +69,11 @@ pub struct Parsed {
     pub spec: ObjectSpec,
     /// The object's bytes, as read.
     pub data: Vec<u8>,
+    /// Each map defined in `.maps`: its name and its key's and value's
+    /// type ids in the object's BTF (0 when not given).
+    pub map_type_ids: Vec<(String, u32, u32)>,
+    /// The object's `.BTF` section, when it has one.
+    pub btf_data: Option<Vec<u8>>,
     /// Its program sections (everything executable but `.text`).
     pub sections: Vec<ProgSection>,
     /// Whether loading needs the kernel's BTF: CO-RE relocations, or
@@ -77,6 +82,32 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// Map `name`'s key and value types, described from the object's BTF as
+    /// a pinned map's are (`map_btf`), or null when the object gives none
+    /// (a map of the legacy `maps` section, or no BTF).
+    pub fn map_btf(&self, name: &str) -> Result<serde_json::Value> {
+        if !self.spec.maps.iter().any(|m| m.name == name) {
+            return Err(Error::new(
+                Kind::NotFound,
+                "map_btf",
+                format!("{} has no map \"{name}\"", q(&self.path)),
+            )
+            .with_path(&self.path));
+        }
+        let ids = self.map_type_ids.iter().find(|(n, _, _)| n == name);
+        let (Some((_, key, value)), Some(data)) = (ids, &self.btf_data) else {
+            return Ok(serde_json::Value::Null);
+        };
+        if *key == 0 && *value == 0 {
+            return Ok(serde_json::Value::Null);
+        }
+        let btf = crate::kernel::btf::RawBtf::parse(data.clone())?;
+        Ok(serde_json::json!({
+            "key": btf.describe(*key),
+            "value": btf.describe(*value),
+        }))
+    }
+
     /// The bytes aya reads for a load of the programs in `sections`: the one
     /// place where the object's bytes are rewritten before aya sees them
     /// (see `sections.rs`).
@@ -127,6 +158,8 @@ fn section_kind(s: &ProgramSection) -> (&'static str, Option<String>) {
     let lower = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
     match s {
         S::KProbe | S::KRetProbe | S::UProbe { .. } | S::URetProbe { .. } => ("kprobe", None),
+        S::KProbeMulti { .. } => ("kprobe", Some("trace_kprobe_multi".into())),
+        S::UProbeMulti { .. } => ("kprobe", Some("trace_uprobe_multi".into())),
         S::TracePoint => ("tracepoint", None),
         S::SocketFilter => ("socket_filter", None),
         S::Xdp { attach_type, .. } => {
@@ -161,6 +194,22 @@ fn section_kind(s: &ProgramSection) -> (&'static str, Option<String>) {
         S::CgroupDevice => ("cgroup_device", Some("cgroup_device".into())),
         S::Iter { .. } => ("tracing", Some("trace_iter".into())),
     }
+}
+
+/// The attach type libbpf gives a sched_cls section (its section_defs):
+/// `tcx/ingress` and the deprecated `tc/ingress` are tcx ingress, and so on;
+/// `tc` and `classifier` name none (the direction is given at attach).
+fn classifier_attach_type(section: &str) -> Option<String> {
+    Some(
+        match section {
+            "tcx/ingress" | "tc/ingress" => "tcx_ingress",
+            "tcx/egress" | "tc/egress" => "tcx_egress",
+            "netkit/primary" => "netkit_primary",
+            "netkit/peer" => "netkit_peer",
+            _ => return None,
+        }
+        .into(),
+    )
 }
 
 /// The attach point a section name gives: everything after the first `/`.
@@ -348,6 +397,9 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
         let kind = ProgramSection::from_str(&sec.kind_name).ok();
         for (name, instructions) in listed {
             let (type_name, attach_type) = match (&kind, &sec.handling) {
+                (Some(ProgramSection::SchedClassifier), _) => {
+                    ("sched_cls", classifier_attach_type(&sec.kind_name))
+                }
                 (Some(k), _) => section_kind(k),
                 (None, Handling::Syscall) => ("syscall", None),
                 (None, _) => (
@@ -417,6 +469,19 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
                     | ProgramSection::BtfTracePoint)
             )
         });
+    let map_type_ids = obj
+        .maps
+        .iter()
+        .filter_map(|(name, m)| match m {
+            aya_obj::maps::Map::Btf(b) => {
+                Some((name.clone(), b.def.btf_key_type_id, b.def.btf_value_type_id))
+            }
+            aya_obj::maps::Map::Legacy(_) => None,
+        })
+        .collect();
+    let btf_data = elf
+        .section_by_name(".BTF")
+        .and_then(|s| object::ObjectSection::data(&s).ok().map(<[u8]>::to_vec));
     let spec = ObjectSpec {
         path: path.display().to_string(),
         license: obj.license.to_string_lossy().into_owned(),
@@ -430,6 +495,8 @@ pub fn parse(path: &Path, data: Vec<u8>) -> Result<Parsed> {
         path: path.to_path_buf(),
         spec,
         data,
+        map_type_ids,
+        btf_data,
         sections,
         needs_kernel_btf,
     })
@@ -450,6 +517,20 @@ pub(crate) mod tests {
             p.display()
         );
         p
+    }
+
+    #[test]
+    fn map_btf_describes_a_maps_key_and_value_from_the_objects_btf() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../build/examples/maps.bpf.o");
+        assert!(p.exists(), "{}: missing (run `make examples`)", p.display());
+        let parsed = parse_file(&p).unwrap();
+        let t = parsed.map_btf("flows").unwrap();
+        assert_eq!(t["key"]["kind"], "struct");
+        assert_eq!(t["key"]["size"], 16);
+        assert_eq!(t["value"]["kind"], "struct");
+        assert_eq!(parsed.map_btf("slots").unwrap()["key"]["kind"], "int");
+        let e = parsed.map_btf("nope").unwrap_err();
+        assert!(e.to_string().contains("has no map \"nope\""), "{e}");
     }
 
     #[test]

@@ -108,6 +108,7 @@ pub fn cover(st: &State, lock: &Lock, rule: &Rule, report: &mut AttachReport) {
         .made
         .iter()
         .chain(&report.kept)
+        .chain(&report.moved)
         .map(|i| i.cgroup.clone())
         .collect();
     for rel in rels {

@@ -142,6 +142,33 @@ pub fn rename_at(dir: BorrowedFd<'_>, from: &str, to: &str) -> SysResult<()> {
     Ok(())
 }
 
+/// `renameat2(from_dir, from, to_dir, to, flags)`: moves `from` to `to`
+/// between two directories of one filesystem in one step; with
+/// `RENAME_NOREPLACE` (`noreplace`) an existing `to` is refused (`EEXIST`),
+/// else it is replaced atomically.
+pub fn rename2_at(
+    from_dir: BorrowedFd<'_>,
+    from: &str,
+    to_dir: BorrowedFd<'_>,
+    to: &str,
+    noreplace: bool,
+) -> SysResult<()> {
+    let f = cname(from, "renameat2")?;
+    let t = cname(to, "renameat2")?;
+    let flags = if noreplace { libc::RENAME_NOREPLACE } else { 0 };
+    // SAFETY: valid C strings and fds.
+    named("renameat2", || unsafe {
+        libc::renameat2(
+            from_dir.as_raw_fd(),
+            f.as_ptr(),
+            to_dir.as_raw_fd(),
+            t.as_ptr(),
+            flags,
+        ) as i64
+    })?;
+    Ok(())
+}
+
 /// What `statx` tells bpfx about a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stat {

@@ -91,6 +91,35 @@ pub fn bpf_link_create(
     Ok(fd_result(fd))
 }
 
+/// `BPF_F_REPLACE`: a `BPF_LINK_UPDATE` that moves the link only while it
+/// still holds the old program given.
+pub const BPF_F_REPLACE: u32 = 1 << 2;
+
+/// `BPF_LINK_UPDATE`: moves `link` onto `prog` in one step, with no moment
+/// where its hook is empty. With `old`, only while the link still holds that
+/// program (`BPF_F_REPLACE`; else `EPERM`). Link types that cannot be moved
+/// (perf events: kprobes, uprobes, tracepoints; tracing, raw tracepoint,
+/// netfilter, kprobe_multi and uprobe_multi links) refuse with `EOPNOTSUPP`
+/// or `EINVAL`.
+pub fn bpf_link_update(
+    link: BorrowedFd<'_>,
+    prog: BorrowedFd<'_>,
+    old: Option<BorrowedFd<'_>>,
+) -> SysResult<()> {
+    let mut attr = [0u8; ATTR_SIZE];
+    put_u32(&mut attr, 0, link.as_raw_fd() as u32);
+    put_u32(&mut attr, 4, prog.as_raw_fd() as u32);
+    if let Some(old) = old {
+        put_u32(&mut attr, 8, BPF_F_REPLACE);
+        put_u32(&mut attr, 12, old.as_raw_fd() as u32);
+    }
+    syscall(Call::Bpf {
+        cmd: BpfCmd::LinkUpdate,
+        attr: &mut attr,
+    })?;
+    Ok(())
+}
+
 /// `BPF_RAW_TRACEPOINT_OPEN`: a raw tracepoint link by name, or with no
 /// name the link of a tracing program to the target it was loaded for
 /// (fentry, fexit, fmod_ret, lsm, tp_btf).

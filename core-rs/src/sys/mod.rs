@@ -41,6 +41,7 @@ pub enum BpfCmd {
     ObjGet = 7,
     ObjGetInfoByFd = 15,
     LinkCreate = 28,
+    LinkUpdate = 29,
     RawTracepointOpen = 17,
 }
 
@@ -67,6 +68,7 @@ impl BpfCmd {
             Self::ObjGet => "BPF_OBJ_GET",
             Self::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
             Self::LinkCreate => "BPF_LINK_CREATE",
+            Self::LinkUpdate => "BPF_LINK_UPDATE",
             Self::RawTracepointOpen => "BPF_RAW_TRACEPOINT_OPEN",
         }
     }

@@ -111,7 +111,7 @@ impl Watcher {
             format!("watching state directory {}", crate::error::q(state)),
         ));
         {
-            let lock = w.state.lock()?;
+            let lock = w.state.lock_own()?;
             w.reconcile_all();
             w.flush(&lock);
         }

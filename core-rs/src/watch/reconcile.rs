@@ -40,18 +40,24 @@ impl Watcher {
             .map(|r| r.cgroup_root.clone())
             .collect();
         for root in roots {
-            // A removal of the root is reported in its parent.
+            // A removal of the root is reported in its parent; a root not
+            // there yet is waited for from the nearest directory that is.
+            let mut on = root.clone();
             if let Some(parent) = root.parent()
                 && let Ok(id) = crate::fs::cgroups::resolve(&parent.to_string_lossy())
             {
                 self.known.insert(id.id);
+                on = parent.to_path_buf();
+            } else if let Ok((near, id, _)) = crate::fs::cgroups::nearest(&root.to_string_lossy()) {
+                self.known.insert(id);
+                on = near;
             }
             // One filesystem mark per cgroupfs covers every rule on it.
-            if self.cg_marked.iter().any(|m| same_fs(m, &root)) {
+            if self.cg_marked.iter().any(|m| same_fs(m, &on)) {
                 continue;
             }
-            match self.cgroups.mark_filesystem(&root) {
-                Ok(()) => self.cg_marked.push(root),
+            match self.cgroups.mark_filesystem(&on) {
+                Ok(()) => self.cg_marked.push(on),
                 Err(e) => self.log_error("cannot watch cgroups", &e),
             }
         }

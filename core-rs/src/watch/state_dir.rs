@@ -70,12 +70,12 @@ impl Watcher {
     /// The state directory's lock; when it cannot be had (the directory was
     /// removed), the watcher looks for a new one and goes on meanwhile.
     pub(super) fn take_lock(&mut self) -> Option<Lock> {
-        match self.state.lock() {
+        match self.state.lock_own() {
             Ok(l) => Some(l),
             Err(_) => {
                 self.check_state_dir();
                 self.rearmed = false;
-                self.state.lock().ok()
+                self.state.lock_own().ok()
             }
         }
     }

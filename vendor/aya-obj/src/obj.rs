@@ -236,6 +236,18 @@ pub enum ProgramSection {
     URetProbe {
         sleepable: bool,
     },
+    /// `kprobe.multi/` or, with `ret`, `kretprobe.multi/`: one program over
+    /// many kernel functions, loaded for a `BPF_TRACE_KPROBE_MULTI` link.
+    KProbeMulti {
+        ret: bool,
+    },
+    /// `uprobe.multi/` or, with `ret`, `uretprobe.multi/` (`.s` when
+    /// sleepable): one program over many functions of a binary, loaded for
+    /// a `BPF_TRACE_UPROBE_MULTI` link.
+    UProbeMulti {
+        ret: bool,
+        sleepable: bool,
+    },
     TracePoint,
     SocketFilter,
     Xdp {
@@ -310,6 +322,14 @@ impl FromStr for ProgramSection {
             "uprobe.s" => Self::UProbe { sleepable: true },
             "uretprobe" => Self::URetProbe { sleepable: false },
             "uretprobe.s" => Self::URetProbe { sleepable: true },
+            "kprobe.multi" => Self::KProbeMulti { ret: false },
+            "kretprobe.multi" => Self::KProbeMulti { ret: true },
+            "uprobe.multi" | "uprobe.multi.s" | "uretprobe.multi" | "uretprobe.multi.s" => {
+                Self::UProbeMulti {
+                    ret: kind.starts_with("uretprobe"),
+                    sleepable: kind.ends_with(".s"),
+                }
+            }
             "xdp" | "xdp.frags" => Self::Xdp {
                 frags: kind == "xdp.frags",
                 attach_type: match pieces.next() {
@@ -341,7 +361,12 @@ impl FromStr for ProgramSection {
                 Self::SkSkbStream { kind }
             }
             "sockops" => Self::SockOps,
-            "classifier" => Self::SchedClassifier,
+            // libbpf's names for the same program type: `tc` (and its
+            // deprecated `tc/ingress`, `tc/egress`), `tcx/ingress`,
+            // `tcx/egress`, `netkit/primary` and `netkit/peer`. The kernel
+            // takes a sched_cls program on any of those hooks whatever its
+            // expected attach type, so the direction is left to the caller.
+            "classifier" | "tc" | "tcx" | "netkit" => Self::SchedClassifier,
             "cgroup_skb" => {
                 let name = next()?;
                 let attach_type = Some(match name {
@@ -2044,6 +2069,82 @@ mod tests {
                 ..
             })
         );
+    }
+
+    #[test]
+    fn test_parse_section_multi_probes() {
+        for (i, (section, want)) in [
+            ("kprobe.multi/do_*", ProgramSection::KProbeMulti { ret: false }),
+            ("kretprobe.multi/do_*", ProgramSection::KProbeMulti { ret: true }),
+            (
+                "uprobe.multi/a:f*",
+                ProgramSection::UProbeMulti {
+                    ret: false,
+                    sleepable: false,
+                },
+            ),
+            (
+                "uretprobe.multi.s",
+                ProgramSection::UProbeMulti {
+                    ret: true,
+                    sleepable: true,
+                },
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut obj = fake_obj();
+            let name = format!("prog{i}");
+            fake_sym(&mut obj, 0, 0, &name, FAKE_INS_LEN);
+            obj.parse_section(fake_section(
+                EbpfSectionKind::Program,
+                section,
+                bytes_of(&fake_ins()),
+                None,
+            ))
+            .unwrap();
+            let got = &obj.programs.get(name.as_str()).unwrap().section;
+            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{section}");
+        }
+    }
+
+    #[test]
+    fn test_parse_section_tc_tcx_netkit() {
+        for (i, section) in [
+            "classifier",
+            "tc",
+            "tc/ingress",
+            "tcx/ingress",
+            "tcx/egress",
+            "netkit/primary",
+            "netkit/peer",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut obj = fake_obj();
+            let name = format!("prog{i}");
+            fake_sym(&mut obj, 0, 0, &name, FAKE_INS_LEN);
+            assert_matches!(
+                obj.parse_section(fake_section(
+                    EbpfSectionKind::Program,
+                    section,
+                    bytes_of(&fake_ins()),
+                    None
+                )),
+                Ok(()),
+                "{section}"
+            );
+            assert_matches!(
+                obj.programs.get(name.as_str()),
+                Some(Program {
+                    section: ProgramSection::SchedClassifier,
+                    ..
+                }),
+                "{section}"
+            );
+        }
     }
 
     #[test]

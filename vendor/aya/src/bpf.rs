@@ -463,6 +463,11 @@ impl<'a> EbpfLoader<'a> {
                                 | ProgramSection::KProbe
                                 | ProgramSection::UProbe { sleepable: _ }
                                 | ProgramSection::URetProbe { sleepable: _ }
+                                | ProgramSection::KProbeMulti { ret: _ }
+                                | ProgramSection::UProbeMulti {
+                                    ret: _,
+                                    sleepable: _,
+                                }
                                 | ProgramSection::TracePoint
                                 | ProgramSection::SocketFilter
                                 | ProgramSection::Xdp {
@@ -671,6 +676,29 @@ impl<'a> EbpfLoader<'a> {
                             Program::UProbe(UProbe {
                                 data,
                                 kind: ProbeKind::Return,
+                            })
+                        }
+                        ProgramSection::KProbeMulti { ret } => Program::KProbe(KProbe {
+                            data: ProgramData::new(prog_name, obj, btf_fd, *verifier_log_level),
+                            kind: if *ret {
+                                ProbeKind::Return
+                            } else {
+                                ProbeKind::Entry
+                            },
+                        }),
+                        ProgramSection::UProbeMulti { ret, sleepable } => {
+                            let mut data =
+                                ProgramData::new(prog_name, obj, btf_fd, *verifier_log_level);
+                            if *sleepable {
+                                data.flags = BPF_F_SLEEPABLE;
+                            }
+                            Program::UProbe(UProbe {
+                                data,
+                                kind: if *ret {
+                                    ProbeKind::Return
+                                } else {
+                                    ProbeKind::Entry
+                                },
                             })
                         }
                         ProgramSection::TracePoint => Program::TracePoint(TracePoint {

@@ -171,9 +171,11 @@ pub(super) fn kind_for(p: &Opened, to: &str, attach_type: Option<&str>) -> Resul
         "raw_tracepoint" | "raw_tracepoint_writable" => LinkKind::RawTracepoint,
         "perf_event" => LinkKind::PerfEvent,
         "tracing" | "lsm" | "ext" => LinkKind::Tracing,
-        "sched_cls" => match spec::attach_to(section).as_deref() {
-            Some("ingress") => LinkKind::TcxIngress,
-            Some("egress") => LinkKind::TcxEgress,
+        "sched_cls" => match (head, spec::attach_to(section).as_deref()) {
+            ("netkit", Some("primary")) => LinkKind::NetkitPrimary,
+            ("netkit", Some("peer")) => LinkKind::NetkitPeer,
+            (_, Some("ingress")) => LinkKind::TcxIngress,
+            (_, Some("egress")) => LinkKind::TcxEgress,
             _ => {
                 return Err(Error::invalid(
                     "attach",
@@ -182,21 +184,25 @@ pub(super) fn kind_for(p: &Opened, to: &str, attach_type: Option<&str>) -> Resul
                         p.what
                     ),
                 )
-                .with_hint("give --attach-type tcx_ingress, tcx_egress, netkit_primary or netkit_peer (or put it in a SEC(\"classifier/ingress\") or SEC(\"classifier/egress\") section)"));
+                .with_hint("give --attach-type tcx_ingress, tcx_egress, netkit_primary or netkit_peer (or put it in a SEC(\"tcx/ingress\"), SEC(\"tcx/egress\"), SEC(\"netkit/primary\") or SEC(\"netkit/peer\") section)"));
             }
         },
         "kprobe" => {
-            let ret = matches!(head, "kretprobe" | "uretprobe" | "uretprobe.s");
-            let user = matches!(head, "uprobe" | "uprobe.s" | "uretprobe" | "uretprobe.s");
+            // kprobe, kretprobe, uprobe, uretprobe, each with .s or .multi.
+            let ret = head.starts_with("kretprobe") || head.starts_with("uretprobe");
+            let user = head.starts_with("uprobe") || head.starts_with("uretprobe");
+            // A program of a multi section was loaded for a multi link
+            // (BPF_TRACE_*_MULTI): one function is a multi link too.
+            let loaded_multi = head.contains(".multi");
             match to.split_once(':') {
                 Some((path, sym)) if user || path.contains('/') => {
-                    if multi(sym) {
+                    if multi(sym) || loaded_multi {
                         LinkKind::UprobeMulti { ret }
                     } else {
                         LinkKind::Uprobe { ret }
                     }
                 }
-                _ if multi(to) => LinkKind::KprobeMulti { ret },
+                _ if multi(to) || loaded_multi => LinkKind::KprobeMulti { ret },
                 _ => LinkKind::Kprobe { ret },
             }
         }

@@ -43,6 +43,19 @@ pub struct AttachOptions {
     /// Also expose each view at this path inside the container its cgroup
     /// holds (needs `state`: `state::exposures::cover` does it).
     pub into_containers: Option<PathBuf>,
+    /// With a state directory, a cgroup root that does not exist yet is
+    /// not refused: the rule is recorded, nothing is made, and the watcher
+    /// fills the rule when the root appears.
+    #[serde(default)]
+    pub wait_for_root: bool,
+}
+
+/// What `attach` says of a rule whose cgroup root is missing.
+pub fn waiting_why(root: &Path) -> String {
+    format!(
+        "cgroup root {} does not exist yet: the watcher fills the rule when it appears",
+        q(root)
+    )
 }
 
 /// Makes, keeps and removes views so that every cgroup of the subtree has
@@ -51,13 +64,23 @@ pub struct AttachOptions {
 /// its lock.
 pub fn attach(o: &AttachOptions, mut keeper: Option<&mut dyn Keeper>) -> Result<AttachReport> {
     check_name(&o.name)?;
-    let top = cgroups::resolve(&o.cgroup_root)?;
-    let top_path = top
-        .path
-        .ok_or_else(|| Error::invalid("attach", "Give the cgroup root as a path, not an id"))?;
-    // Rules store canonical paths: a root given through a symlink or `..`
-    // is recorded (and matched against events) as what it resolves to.
-    let top_path = cgroups::canonical(&top_path)?;
+    let (top_path, missing) = match cgroups::resolve(&o.cgroup_root) {
+        Ok(top) => {
+            let top_path = top.path.ok_or_else(|| {
+                Error::invalid("attach", "Give the cgroup root as a path, not an id")
+            })?;
+            // Rules store canonical paths: a root given through a symlink or
+            // `..` is recorded (and matched against events) as what it
+            // resolves to.
+            (cgroups::canonical(&top_path)?, false)
+        }
+        Err(e) if e.errno == libc::ENOENT && o.wait_for_root && keeper.is_some() => {
+            // As far as it exists, canonical; the rest as given.
+            let (near, _, rest) = cgroups::nearest(&o.cgroup_root)?;
+            (near.join(rest), true)
+        }
+        Err(e) => return Err(e),
+    };
     let pin_root = plain(&o.pin_root, "pin root")?;
     let expose_root = o
         .expose_root
@@ -120,10 +143,6 @@ pub fn attach(o: &AttachOptions, mut keeper: Option<&mut dyn Keeper>) -> Result<
             (Some(cgroup_links::value(attach_type)?), select)
         }
     };
-    let walk = cgroups::walk(&top_path)?;
-    if let Some(depth) = o.depth {
-        check_depth(&top_path, &walk, depth)?;
-    }
     let tree = Tree {
         pin_root,
         expose_root,
@@ -131,7 +150,18 @@ pub fn attach(o: &AttachOptions, mut keeper: Option<&mut dyn Keeper>) -> Result<
         attach,
         select,
     };
-    let report = tree.reconcile_walk(prog.fd()?, &top_path, walk)?;
+    let report = if missing {
+        AttachReport {
+            waiting: Some(waiting_why(&top_path)),
+            ..AttachReport::default()
+        }
+    } else {
+        let walk = cgroups::walk(&top_path)?;
+        if let Some(depth) = o.depth {
+            check_depth(&top_path, &walk, depth)?;
+        }
+        tree.reconcile_walk(prog.fd()?, &top_path, walk)?
+    };
     if let Some(keeper) = keeper {
         let prog_path = if prog.loaded() {
             let p = prog_pin(&tree.pin_root, &tree.name);

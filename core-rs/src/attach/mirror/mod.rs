@@ -35,7 +35,7 @@ mod roots;
 mod sync;
 mod tree;
 
-pub use attach::{AttachOptions, attach};
+pub use attach::{AttachOptions, attach, waiting_why};
 pub use detach::detach;
 pub use existing::{Pinned, pinned};
 pub use names::{decode, encode, encode_rel, prog_pin};

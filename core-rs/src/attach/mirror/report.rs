@@ -45,6 +45,10 @@ pub struct AttachReport {
     pub cgroups: usize,
     pub made: Vec<Item>,
     pub kept: Vec<Item>,
+    /// Links of another program moved onto this one in one step
+    /// (`BPF_LINK_UPDATE`): the hook was never empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<Item>,
     pub removed: Vec<Item>,
     pub skipped: Vec<Skipped>,
     /// The id of every cgroup walked (for the watcher's event filter).
@@ -53,6 +57,10 @@ pub struct AttachReport {
     /// Views exposed inside containers (`into_containers` rules).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub into: Vec<Placed>,
+    /// Why nothing was made: the cgroup root does not exist yet, and the
+    /// rule waits for it (`waitForRoot`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 /// A view a rule exposed inside a container, as reports show it.

@@ -147,8 +147,17 @@ impl Tree {
         let ours = |d: &Option<Dir>| d.as_ref().is_some_and(|d| d.links_to(name, &pin));
         if let Some(old) = old {
             // A link is right when it is of this cgroup and this program
-            // (or one with the same instructions).
-            let same_prog = self.attach.is_none() || prog_key.same(old.held.prog_id);
+            // (or one with the same instructions). One of this cgroup that
+            // holds another program is moved onto this one in one step
+            // (BPF_LINK_UPDATE), so the hook is never empty; a view the
+            // kernel will not move stays as it is, a cgroup link is made
+            // again.
+            let mut same_prog = prog_key.same(old.held.prog_id);
+            let mut moved = false;
+            if old.cgroup_id == id && !same_prog {
+                moved = self.move_link(roots, prog, &old, &pin).is_ok();
+                same_prog = moved || self.attach.is_none();
+            }
             if old.cgroup_id == id && same_prog {
                 if let Some(expose_dir) = &roots.expose
                     && !ours(&exp_dir)
@@ -164,7 +173,12 @@ impl Tree {
                         })?;
                 }
                 let link = old.held.attach.map(|_| old.held.link_id);
-                report.kept.push(item(rel, id, &pin, &expose).link(link));
+                let done = item(rel, id, &pin, &expose).link(link);
+                if moved {
+                    report.moved.push(done);
+                } else {
+                    report.kept.push(done);
+                }
                 return Ok(());
             }
             // The cgroup was removed and made again, or the program is
@@ -219,6 +233,34 @@ impl Tree {
             .and_then(|_| held_by(link.as_fd()))
             .map(|h| h.link_id);
         report.made.push(item(rel, id, &pin, &expose).link(link_id));
+        Ok(())
+    }
+}
+
+impl Tree {
+    /// Moves the link `old` (pinned at `pin`) onto `prog` with
+    /// `BPF_LINK_UPDATE`, only while it still holds the program it held
+    /// when read (`BPF_F_REPLACE`), and only if the pin still holds that
+    /// link.
+    fn move_link(
+        &self,
+        roots: &Roots,
+        prog: BorrowedFd<'_>,
+        old: &Existing,
+        pin: &Path,
+    ) -> Result<()> {
+        let fail = |e: sys::SysError| sys_err(format!("Cannot move link {}", q(pin)), pin, e);
+        let d = roots.pin.open_rel(&old.enc_rel, false).map_err(fail)?;
+        let link = d.obj_get(&self.name).map_err(fail)?;
+        if held_by(link.as_fd()).map(|h| h.link_id) != Some(old.held.link_id) {
+            return Err(crate::error::Error::new(
+                Kind::Busy,
+                "BPF_LINK_UPDATE",
+                format!("Cannot move link {}: it was replaced meanwhile", q(pin)),
+            ));
+        }
+        let was = sys::progs::prog_fd_by_id(old.held.prog_id).map_err(fail)?;
+        crate::kernel::link_update::update_fd(link.as_fd(), prog, Some(was.as_fd()), &q(pin))?;
         Ok(())
     }
 }

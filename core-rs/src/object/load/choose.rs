@@ -91,11 +91,11 @@ mod tests {
         assert_eq!(e.kind, Kind::NotSupported);
         assert!(
             e.message
-                .starts_with("Cannot load program \"pass_ingress\" (section \"tc\")"),
+                .starts_with("Cannot load program \"count_getpid\" (section \"ksyscall/getpid\")"),
             "{}",
             e.message
         );
-        assert_eq!(e.feature.as_deref(), Some("tc"));
+        assert_eq!(e.feature.as_deref(), Some("ksyscall"));
         assert_eq!(
             e.hint.as_deref(),
             Some("load the others with --only count_tasks_plain")

@@ -28,9 +28,8 @@ pub(super) fn aya_known_kind(name: &str) -> bool {
 /// Section kinds libbpf loads and aya 0.14 has no program type for.
 fn missing_in_aya(kind: &str) -> Option<&'static str> {
     Some(match kind {
-        "tc" | "tcx" | "netkit" => "tc, tcx and netkit programs",
-        "kprobe.multi" | "kretprobe.multi" | "kprobe.session" => "multi-kprobe programs",
-        "uprobe.multi" | "uretprobe.multi" | "uprobe.session" => "multi-uprobe programs",
+        "kprobe.session" => "kprobe session programs",
+        "uprobe.session" => "uprobe session programs",
         "ksyscall" | "kretsyscall" => "ksyscall programs",
         "usdt" => "USDT programs",
         "fmod_ret" | "fmod_ret.s" => "fmod_ret programs",
@@ -50,8 +49,7 @@ fn missing_in_aya(kind: &str) -> Option<&'static str> {
 pub fn libbpf_type(name: &str) -> Option<&'static str> {
     let kind = name.split('/').next().unwrap_or(name);
     Some(match kind {
-        "tc" | "tcx" | "action" => "sched_cls",
-        "netkit" => "sched_cls",
+        "action" => "sched_act",
         "kprobe.multi" | "kretprobe.multi" | "kprobe.session" | "uprobe.multi"
         | "uretprobe.multi" | "uprobe.session" | "ksyscall" | "kretsyscall" | "usdt" => "kprobe",
         "fmod_ret" | "fmod_ret.s" => "tracing",
@@ -92,10 +90,13 @@ mod tests {
         assert_eq!(handling("iter/task"), Handling::Aya);
         assert_eq!(handling("kprobe/do_unlinkat"), Handling::Aya);
         assert_eq!(handling("syscall"), Handling::Syscall);
-        let Handling::Unsupported(why) = handling("tc/ingress") else {
-            panic!("tc is not aya's")
+        for tc in ["tc", "tc/ingress", "tcx/egress", "netkit/peer"] {
+            assert_eq!(handling(tc), Handling::Aya, "{tc}");
+        }
+        let Handling::Unsupported(why) = handling("usdt/x:p:n") else {
+            panic!("usdt is not aya's")
         };
-        assert!(why.contains("tc, tcx and netkit"), "{why}");
+        assert!(why.contains("USDT"), "{why}");
         let Handling::Unsupported(why) = handling("bogus/thing") else {
             panic!("bogus is nobody's")
         };

@@ -252,7 +252,7 @@ mod tests {
             (".text", 1, EXEC, exit()),
             ("?iter/task", 1, EXEC, exit()),
             ("syscall", 1, EXEC, exit()),
-            ("tc/ingress", 1, EXEC, exit()),
+            ("usdt/x:p:n", 1, EXEC, exit()),
             ("kprobe/x", 1, EXEC, exit()),
             ("license", 1, 0x2, b"GPL\0".to_vec()),
         ]);
@@ -274,7 +274,7 @@ mod tests {
             vec![
                 (2, "?iter/task", true, true),
                 (3, "syscall", false, false),
-                (4, "tc/ingress", false, false),
+                (4, "usdt/x:p:n", false, false),
                 (5, "kprobe/x", false, true),
             ]
         );

@@ -40,6 +40,27 @@ pub struct Lock(#[allow(dead_code)] OwnedFd);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Token(Option<(u64, u64, i128)>, Option<(u64, u64, i128)>);
 
+/// A lock this process holds for a whole apply, by state directory.
+struct Hold {
+    id: (u64, u64),
+    fd: OwnedFd,
+    count: u32,
+}
+
+static HOLDS: std::sync::Mutex<Vec<Hold>> = std::sync::Mutex::new(Vec::new());
+
+fn holds() -> std::sync::MutexGuard<'static, Vec<Hold>> {
+    HOLDS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A copy of the fd of this process's hold on the directory `id`, if any.
+fn held_fd(id: (u64, u64)) -> Option<OwnedFd> {
+    holds()
+        .iter()
+        .find(|h| h.id == id)
+        .and_then(|h| h.fd.try_clone().ok())
+}
+
 impl State {
     /// Opens `state`; with `create`, makes it (mode 0700) when it is
     /// missing. `Ok(None)`: it is missing and `create` is false.
@@ -106,12 +127,74 @@ impl State {
     }
 
     /// Takes the state directory's lock (waits for it): attach, detach,
-    /// expose and the watcher's changes hold it, one at a time.
+    /// expose and the watcher's changes hold it, one at a time. While this
+    /// process holds it for a whole apply ([`State::hold`]), every lock of
+    /// this directory taken here shares that hold (the calls an apply makes
+    /// would wait for themselves otherwise).
     pub fn lock(&self) -> Result<Lock> {
+        if let Some(id) = self.identity()
+            && let Some(fd) = held_fd(id)
+        {
+            return Ok(Lock(fd));
+        }
+        self.lock_own()
+    }
+
+    /// Takes the state directory's lock with a file of its own, never
+    /// sharing a hold of this process: the watcher's, which waits for an
+    /// apply in this process to end as it waits for one in another.
+    pub fn lock_own(&self) -> Result<Lock> {
         let fd = self.open_lock("lock", libc::O_RDONLY)?;
         sys::fs::flock_exclusive(fd.as_fd(), true)
             .map_err(|e| Error::sys(format!("Cannot lock {}", q(&self.path().join("lock"))), e))?;
         Ok(Lock(fd))
+    }
+
+    /// The directory's device and inode, which key this process's holds.
+    fn identity(&self) -> Option<(u64, u64)> {
+        self.dir.stat("").ok().map(|st| (st.dev, st.ino))
+    }
+
+    /// Takes the lock and keeps it past this call, for a whole apply: until
+    /// as many [`State::release`] as holds. A crash releases it with the
+    /// process. Returns how many holds there are now.
+    pub fn hold(&self) -> Result<u32> {
+        let id = self.identity().ok_or_else(|| {
+            Error::internal(format!("Cannot stat state directory {}", q(self.path())))
+        })?;
+        {
+            let mut held = holds();
+            if let Some(h) = held.iter_mut().find(|h| h.id == id) {
+                h.count += 1;
+                return Ok(h.count);
+            }
+        }
+        // Waited for outside the table's lock: another thread's release
+        // must not wait for this one.
+        let Lock(fd) = self.lock_own()?;
+        let mut held = holds();
+        if let Some(h) = held.iter_mut().find(|h| h.id == id) {
+            h.count += 1;
+            return Ok(h.count);
+        }
+        held.push(Hold { id, fd, count: 1 });
+        Ok(1)
+    }
+
+    /// Gives back one [`State::hold`]; the last one unlocks. Returns how
+    /// many are left (0 when there was none).
+    pub fn release(&self) -> u32 {
+        let Some(id) = self.identity() else { return 0 };
+        let mut held = holds();
+        let Some(at) = held.iter().position(|h| h.id == id) else {
+            return 0;
+        };
+        held[at].count -= 1;
+        let left = held[at].count;
+        if left == 0 {
+            held.remove(at); // its fd closes: the lock goes
+        }
+        left
     }
 
     /// The manifest's change token: it changes with every write of the

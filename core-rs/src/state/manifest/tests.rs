@@ -2,6 +2,8 @@ use super::*;
 use crate::attach::rule::RuleKind;
 use crate::error::{Error, Kind};
 use crate::expose::exposure::{Mode, MountRecord, Namespace};
+use crate::sys;
+use std::os::fd::AsFd;
 
 fn tmp() -> PathBuf {
     let d = std::env::temp_dir().join(format!(
@@ -412,4 +414,29 @@ fn a_manifest_without_desired_parses_and_what_files_made_round_trips() {
         m.desired.is_empty(),
         "a file with nothing left is forgotten"
     );
+}
+
+#[test]
+fn a_hold_is_shared_by_this_process_locks_and_excludes_own_ones() {
+    let d = tmp();
+    let s = State::open(&d, true).unwrap().unwrap();
+    assert_eq!(s.hold().unwrap(), 1);
+    assert_eq!(s.hold().unwrap(), 2);
+    // Calls made during an apply take the lock: they share the hold
+    // rather than wait for it (this would hang otherwise).
+    update(&d, |m| {
+        m.rules.push(rule());
+        Ok(())
+    })
+    .unwrap();
+    // A lock of its own (the watcher's) is excluded meanwhile.
+    let other = s.open_lock("lock", libc::O_RDONLY).unwrap();
+    let busy = sys::fs::flock_exclusive(other.as_fd(), false).unwrap_err();
+    assert_eq!(busy.errno(), libc::EWOULDBLOCK);
+    assert_eq!(s.release(), 1);
+    assert!(sys::fs::flock_exclusive(other.as_fd(), false).is_err());
+    assert_eq!(s.release(), 0);
+    sys::fs::flock_exclusive(other.as_fd(), false).unwrap();
+    assert_eq!(s.release(), 0, "nothing left to give back");
+    std::fs::remove_dir_all(&d).unwrap();
 }

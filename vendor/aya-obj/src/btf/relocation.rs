@@ -825,7 +825,10 @@ impl<'a> AccessSpec<'a> {
                                 let parent = accessors.last().unwrap();
                                 let parent_ty = btf.type_by_id(parent.type_id)?;
                                 match parent_ty {
-                                    BtfType::Struct(s) => index == s.members.len() - 1,
+                                    BtfType::Struct(s) => {
+                                        parent.name.is_some()
+                                            && parent.index == s.members.len() - 1
+                                    }
                                     _ => false,
                                 }
                             };
@@ -1294,5 +1297,62 @@ impl ComputedRelocation {
             size: 0,
             type_id: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::btf::{Array, BtfMember, Int, IntEncoding, Struct};
+
+    fn field_byte_offset() -> Relocation {
+        Relocation {
+            kind: RelocationKind::FieldByteOffset,
+            ins_offset: 0,
+            type_id: 0,
+            access_str_offset: 0,
+            number: 0,
+        }
+    }
+
+    /// `struct { u32 first; u32 second; }` of the given member types.
+    fn two_members(btf: &mut Btf, first: u32, second: u32) -> u32 {
+        let (a, b) = (btf.add_string("first"), btf.add_string("second"));
+        let members = vec![
+            BtfMember {
+                name_offset: a,
+                btf_type: first,
+                offset: 0,
+            },
+            BtfMember {
+                name_offset: b,
+                btf_type: second,
+                offset: 32,
+            },
+        ];
+        let name = btf.add_string("s");
+        btf.add_type(BtfType::Struct(Struct::new(name, members, 4)))
+    }
+
+    #[test]
+    fn field_access_into_a_flexible_array_member() {
+        let mut btf = Btf::new();
+        let u32_name = btf.add_string("u32");
+        let u32t = btf.add_type(BtfType::Int(Int::new(u32_name, 4, IntEncoding::None, 0)));
+        let flex = btf.add_type(BtfType::Array(Array::new(0, u32t, u32t, 0)));
+        // struct { u32 first; u32 second[]; }: second[0] and second[5] are
+        // inside the flexible array, whatever the struct's member count.
+        let s = two_members(&mut btf, u32t, flex);
+        for (spec, byte) in [("0:1:0", 4), ("0:1:5", 24)] {
+            let a = AccessSpec::new(&btf, s, spec, field_byte_offset()).unwrap();
+            assert_eq!(a.bit_offset, byte * 8, "{spec}");
+        }
+        // struct { u32 first[0]; u32 second; }: a zero-length array that is
+        // not the last member has no element to reach.
+        let t = two_members(&mut btf, flex, u32t);
+        assert!(matches!(
+            AccessSpec::new(&btf, t, "0:0:1", field_byte_offset()),
+            Err(RelocationError::InvalidAccessIndex { .. })
+        ));
     }
 }

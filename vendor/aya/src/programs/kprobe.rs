@@ -6,14 +6,20 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use aya_obj::generated::{bpf_link_type, bpf_prog_type::BPF_PROG_TYPE_KPROBE};
+use aya_obj::{
+    ProgramSection,
+    generated::{
+        bpf_attach_type::BPF_TRACE_KPROBE_MULTI, bpf_link_type,
+        bpf_prog_type::BPF_PROG_TYPE_KPROBE,
+    },
+};
 use thiserror::Error;
 
 use crate::{
     VerifierLogLevel,
     programs::{
         ProgramData, ProgramError, ProgramType, define_link_wrapper, impl_try_from_fdlink,
-        impl_try_into_fdlink, load_program_without_attach_type,
+        impl_try_into_fdlink, load_program_with_attach_type, load_program_without_attach_type,
         perf_attach::{PerfLinkIdInner, PerfLinkInner},
         probe::{Probe, ProbeKind, attach},
     },
@@ -54,9 +60,22 @@ impl KProbe {
     pub const PROGRAM_TYPE: ProgramType = ProgramType::KProbe;
 
     /// Loads the program inside the kernel.
+    ///
+    /// A program of a `kprobe.multi` or `kretprobe.multi` section is loaded
+    /// with the expected attach type `BPF_TRACE_KPROBE_MULTI`, which the
+    /// kernel requires of a program for a kprobe_multi link (and refuses
+    /// for a perf_event kprobe).
     pub fn load(&mut self) -> Result<(), ProgramError> {
         let Self { data, kind: _ } = self;
-        load_program_without_attach_type(BPF_PROG_TYPE_KPROBE, data)
+        let multi = matches!(
+            data.obj.as_ref().map(|(p, _)| &p.section),
+            Some(ProgramSection::KProbeMulti { .. })
+        );
+        if multi {
+            load_program_with_attach_type(BPF_PROG_TYPE_KPROBE, BPF_TRACE_KPROBE_MULTI, data)
+        } else {
+            load_program_without_attach_type(BPF_PROG_TYPE_KPROBE, data)
+        }
     }
 
     /// Returns [`ProbeKind::Entry`] if the program is a `kprobe`, or

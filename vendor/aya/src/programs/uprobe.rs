@@ -12,7 +12,13 @@ use std::{
     sync::LazyLock,
 };
 
-use aya_obj::generated::{bpf_link_type, bpf_prog_type::BPF_PROG_TYPE_KPROBE};
+use aya_obj::{
+    ProgramSection,
+    generated::{
+        bpf_attach_type::BPF_TRACE_UPROBE_MULTI, bpf_link_type,
+        bpf_prog_type::BPF_PROG_TYPE_KPROBE,
+    },
+};
 use object::{Object as _, ObjectSection as _, ObjectSymbol as _, Symbol};
 use thiserror::Error;
 
@@ -20,7 +26,7 @@ use crate::{
     VerifierLogLevel,
     programs::{
         ProgramData, ProgramError, ProgramType, define_link_wrapper, impl_try_from_fdlink,
-        impl_try_into_fdlink, load_program_without_attach_type,
+        impl_try_into_fdlink, load_program_with_attach_type, load_program_without_attach_type,
         perf_attach::{PerfLinkIdInner, PerfLinkInner},
         probe::{OsStringExt as _, Probe, ProbeKind, attach},
     },
@@ -193,9 +199,21 @@ impl UProbe {
     pub const PROGRAM_TYPE: ProgramType = ProgramType::KProbe;
 
     /// Loads the program inside the kernel.
+    ///
+    /// A program of a `uprobe.multi` or `uretprobe.multi` section is loaded
+    /// with the expected attach type `BPF_TRACE_UPROBE_MULTI`, which the
+    /// kernel requires of a program for a uprobe_multi link.
     pub fn load(&mut self) -> Result<(), ProgramError> {
         let Self { data, kind: _ } = self;
-        load_program_without_attach_type(BPF_PROG_TYPE_KPROBE, data)
+        let multi = matches!(
+            data.obj.as_ref().map(|(p, _)| &p.section),
+            Some(ProgramSection::UProbeMulti { .. })
+        );
+        if multi {
+            load_program_with_attach_type(BPF_PROG_TYPE_KPROBE, BPF_TRACE_UPROBE_MULTI, data)
+        } else {
+            load_program_without_attach_type(BPF_PROG_TYPE_KPROBE, data)
+        }
     }
 
     /// Returns [`ProbeKind::Entry`] if the program is a `uprobe`, or

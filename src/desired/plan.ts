@@ -1,27 +1,21 @@
 /**
- * The engine of desired state: {@linkcode plan} compares a desired state
+ * The plan of desired state: {@linkcode plan} compares a desired state
  * with the host (the kernel and bpffs through `show()`, the manifest's
  * rules, exposures and what each file made) and says, for each entry,
- * create, replace, keep or remove, and why; {@linkcode apply} takes those
- * actions with the API's own calls (`load()`, `createView()`, `attach()`,
- * `attachLink()`, `expose()`, `BpfMap.set()`), recording in the manifest
- * what the file makes before it makes it, and forgetting it only once it
- * is gone, so a crash leaves nothing made that no file owns.
+ * create, replace, keep or remove, and why. `apply.ts` takes those
+ * actions.
  *
  * @module
  */
 
 import { call } from "../_call.ts";
-import { BpfError } from "../errors.ts";
-import { load } from "../objects.ts";
-import { ls, type ObjectInfo, show, unpin } from "../pins.ts";
+import { type ObjectInfo, show } from "../pins.ts";
 import { openMap } from "../handles.ts";
-import { attach, createView, detach } from "../views.ts";
-import { attachLink } from "../links.ts";
-import { expose, exposures, readManifest, unexpose } from "../expose.ts";
+import { exposures, readManifest } from "../expose.ts";
 import { stateDir, type StateOptions } from "../state.ts";
-import { check, type DesiredChecks, LISTS, under } from "./check.ts";
+import { check, type DesiredChecks, LISTS, STAGED, under } from "./check.ts";
 import { sha256 } from "./_bytes.ts";
+import { waitingFor } from "./_roots.ts";
 import type {
   DesiredAction,
   DesiredKind,
@@ -52,16 +46,16 @@ export interface PlanOptions extends StateOptions {
   checked?: DesiredChecks;
 }
 
-type Entry = { readonly name: string } & Record<string, unknown>;
+export type Entry = { readonly name: string } & Record<string, unknown>;
 
 /** One entry planned: its action, and what apply needs to take it. */
-interface Step extends DesiredAction {
+export interface Step extends DesiredAction {
   readonly entry?: Entry;
   readonly owned?: OwnedEntry;
   readonly fingerprint?: string;
 }
 
-function info(path: string): ObjectInfo | undefined {
+export function info(path: string): ObjectInfo | undefined {
   try {
     return show(path);
   } catch (error) {
@@ -71,7 +65,7 @@ function info(path: string): ObjectInfo | undefined {
 }
 
 /** JSON with keys sorted and bigints as digits: equal specs, equal text. */
-function canon(v: unknown): string {
+export function canon(v: unknown): string {
   return JSON.stringify(v, (_k, x) => {
     if (typeof x === "bigint") return x.toString();
     if (typeof x === "number") return x.toString();
@@ -86,6 +80,13 @@ function canon(v: unknown): string {
   });
 }
 
+/** The first pin of `o` left by an apply cut short (a staged one), if any. */
+function leftover(o: OwnedEntry | undefined): string | undefined {
+  return o?.pins.find((p) =>
+    (p.includes(`/${STAGED}/`) || p.endsWith(STAGED)) && info(p) !== undefined
+  );
+}
+
 function ownedOf(name: string, state: string): OwnedEntry[] {
   const m = readManifest({ state }) as unknown as {
     desired?: { file: string; entries: OwnedEntry[] }[];
@@ -93,7 +94,7 @@ function ownedOf(name: string, state: string): OwnedEntry[] {
   return m.desired?.find((o) => o.file === name)?.entries ?? [];
 }
 
-function record(
+export function record(
   state: string,
   file: string,
   put: readonly OwnedEntry[],
@@ -102,12 +103,19 @@ function record(
   call("desired_record", { state, file, put, drop });
 }
 
-function key(kind: string, name: string): string {
+export function key(kind: string, name: string): string {
   return `${kind}/${name}`;
 }
 
+/** A rule's cgroups and their states, as `attach_status` gives them. */
+interface RuleCgroups {
+  pinRoot: string;
+  name: string;
+  entries: { state: string; cgroup: string }[];
+}
+
 /** The steps of a plan, with what apply needs. */
-function steps(
+export function steps(
   d: DesiredState,
   options: PlanOptions,
 ): { state: string; checked: DesiredChecks; steps: Step[] } {
@@ -121,6 +129,30 @@ function steps(
   const out: Step[] = [];
   /** Objects made anew: what uses their programs is made anew too. */
   const fresh = new Set<string>();
+  /** Every rule's cgroups, asked of the core once a plan (it walks them all). */
+  let statuses: Map<string, RuleCgroups> | undefined;
+  const ruleStatus = () =>
+    statuses ??= new Map(
+      call<RuleCgroups[]>("attach_status", { state }).map((x) => [
+        `${x.pinRoot}\0${x.name}`,
+        x,
+      ]),
+    );
+  /** The programs' information, read once a pin (views share them). */
+  const progs = new Map<string, ObjectInfo | undefined>();
+  const progInfo = (pin: string) => {
+    if (!progs.has(pin)) progs.set(pin, info(pin));
+    return progs.get(pin);
+  };
+  /** Whether apply makes the object at `pin` anew (before exposures). */
+  const renewed = (pin: string) =>
+    out.some((s) =>
+      s.action === "replace" && (s.kind === "view" || s.kind === "link") &&
+      s.entry?.pin === pin
+    ) ||
+    (d.objects ?? []).some((o) =>
+      fresh.has(o.name) && pin.startsWith(`${o.pinDir.replace(/\/+$/, "")}/`)
+    );
   const conflict = (kind: DesiredKind, name: string, why: string) =>
     out.push({ action: "left-alone", kind, name, why });
   for (const [list, kind] of LISTS) {
@@ -179,7 +211,11 @@ function steps(
           push("replace", "its entry changed", fp);
         } else {
           const gone = o.pins.find((p) => info(p) === undefined);
-          if (gone !== undefined) {
+          const left = leftover(o);
+          if (left !== undefined) {
+            fresh.add(e.name);
+            push("replace", `"${left}" is left by an apply cut short`, fp);
+          } else if (gone !== undefined) {
             fresh.add(e.name);
             push("replace", `its pin "${gone}" is gone`, fp);
           } else push("keep", `loaded, ${o.pins.length} pins, same file`, fp);
@@ -210,12 +246,14 @@ function steps(
           );
           continue;
         }
-        const prog = program === undefined ? undefined : info(program.pin);
+        const prog = program === undefined ? undefined : progInfo(program.pin);
         if (now === undefined) {
           push(
             o === undefined ? "create" : "replace",
             o === undefined ? `pin at "${pin}"` : `its pin "${pin}" is gone`,
           );
+        } else if (leftover(o) !== undefined) {
+          push("replace", `"${leftover(o)}" is left by an apply cut short`);
         } else if (progFresh) {
           push(
             "replace",
@@ -232,6 +270,7 @@ function steps(
         const rule = manifest.rules.find((x) =>
           x.pinRoot === r.pinRoot && x.name === r.name
         );
+        const waiting = waitingFor(r.cgroupRoot);
         if (o === undefined && rule !== undefined) {
           conflict(
             kind,
@@ -244,7 +283,7 @@ function steps(
           push(
             o === undefined ? "create" : "replace",
             o === undefined
-              ? `a rule over "${r.cgroupRoot}"`
+              ? waiting ?? `a rule over "${r.cgroupRoot}"`
               : "its rule is gone from the manifest",
           );
         } else if (progFresh) {
@@ -253,17 +292,9 @@ function steps(
             `its program is loaded anew with object "${program!.object}"`,
           );
         } else if (!same) push("replace", "its entry changed");
+        else if (waiting !== undefined) push("keep", waiting);
         else {
-          const status = call<
-            {
-              pinRoot: string;
-              name: string;
-              entries: { state: string; cgroup: string }[];
-            }[]
-          >(
-            "attach_status",
-            { state },
-          ).find((x) => x.pinRoot === r.pinRoot && x.name === r.name);
+          const status = ruleStatus().get(`${r.pinRoot}\0${r.name}`);
           const off = status?.entries.filter((x) => x.state !== "attached") ??
             [];
           if (off.length > 0) {
@@ -299,7 +330,9 @@ function steps(
               : "its exposure is gone",
           );
         } else if (!same) push("replace", "its entry changed");
-        else if (now.state !== "ok") {
+        else if (renewed(x.pin)) {
+          push("replace", `its pin "${x.pin}" is made anew`);
+        } else if (now.state !== "ok") {
           push("replace", `its exposure is ${now.state}`);
         } else if (fresh.size > 0 && info(x.pin)?.id !== now.objectId) {
           push("replace", `its pin now holds another object`);
@@ -330,7 +363,7 @@ function steps(
   return { state, checked, steps: [...removals, ...out] };
 }
 
-function mapPin(
+export function mapPin(
   d: DesiredState,
   m: NonNullable<DesiredState["maps"]>[number],
 ): string {
@@ -356,7 +389,7 @@ function mapDiffers(
   return undefined;
 }
 
-function strip(s: Step): DesiredAction {
+export function strip(s: Step): DesiredAction {
   return { action: s.action, kind: s.kind, name: s.name, why: s.why };
 }
 
@@ -373,164 +406,6 @@ export function plan(
   options: PlanOptions = {},
 ): DesiredPlan {
   const { steps: all } = steps(d, options);
-  return {
-    name: d.name,
-    actions: all.map(strip),
-    changes: all.some((s) => s.action !== "keep"),
-  };
-}
-
-function prune(e: Entry, drop: readonly string[]): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(e).filter(([k, v]) => !drop.includes(k) && v !== undefined),
-  );
-}
-
-/** Removes what an owned entry made; what is already gone is fine. */
-async function unmake(o: OwnedEntry, state: string): Promise<void> {
-  const spec = o.spec as Record<string, string | undefined>;
-  if (o.kind === "exposure") {
-    for (const path of o.paths) {
-      try {
-        unexpose(path, { state });
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
-    }
-    return;
-  }
-  if (o.kind === "rule") {
-    await detach({
-      pinRoot: String(spec.pinRoot),
-      ...(spec.exposeRoot === undefined ? {} : { exposeRoot: spec.exposeRoot }),
-      name: o.name,
-      state,
-    });
-    dropEmpty(String(spec.pinRoot));
-    return;
-  }
-  for (const pin of o.pins) {
-    try {
-      unpin(pin);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-  }
-  if (o.kind === "object") dropEmpty(String(spec.pinDir));
-}
-
-/**
- * Removes the bpffs directory `dir` (an object's pin directory, a rule's
- * pin root) when no pin is left under it: one that is not ours stays.
- */
-function dropEmpty(dir: string): void {
-  try {
-    if (ls(dir).length === 0) unpin(dir, { recursive: true });
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-}
-
-/**
- * Makes the host match the desired state `d`, in dependency order:
- * removals first (exposures, links, rules, views, then objects), then
- * objects, maps, views, rules, links and exposures. Each entry is recorded
- * in the manifest (under the state directory's lock) before it is made, and
- * forgotten only once it is removed, so a crash at any point leaves the
- * next `plan` naming exactly what is left. Returns the actions taken; a
- * second apply finds them all `keep`.
- *
- * Needs what {@linkcode plan} needs.
- *
- * @throws {BpfError} of kind `exists` (op `apply`) before anything is made
- * when an entry is in the way of something this file did not make.
- */
-export async function apply(
-  d: DesiredState,
-  options: PlanOptions = {},
-): Promise<DesiredPlan> {
-  const { state, checked, steps: all } = steps(d, options);
-  const blocked = all.find((s) => s.action === "left-alone");
-  if (blocked !== undefined) {
-    throw new BpfError(
-      `Cannot apply "${d.name}": ${blocked.kind} "${blocked.name}": ${blocked.why}`,
-      { kind: "exists", op: "apply", errno: 17 },
-    );
-  }
-  for (const s of all) {
-    if (s.action === "keep") continue;
-    if (s.action === "remove") {
-      await unmake(s.owned!, state);
-      record(state, d.name, [], [[s.kind, s.name]]);
-      continue;
-    }
-    const e = s.entry!;
-    const base = {
-      kind: s.kind,
-      name: s.name,
-      spec: JSON.parse(JSON.stringify(e)) as DesiredValue,
-      fingerprint: s.fingerprint ?? "",
-    };
-    if (s.owned !== undefined && s.kind !== "map" && s.kind !== "rule") {
-      await unmake(s.owned, state);
-    }
-    const program = checked.programs.get(key(s.kind, s.name))?.pin ?? "";
-    if (s.kind === "object") {
-      const o = e as unknown as NonNullable<DesiredState["objects"]>[number];
-      const spec = checked.objects.get(o.name)!;
-      const expected = [
-        ...spec.programs.filter((p) =>
-          o.only === undefined ? p.autoload : o.only.includes(p.name)
-        ).map((p) => under(o.pinDir, p.name)),
-        ...spec.maps.filter((m) => m.pinning === "none").map((m) =>
-          under(under(o.pinDir, "maps"), m.name)
-        ),
-      ];
-      record(state, d.name, [{ ...base, pins: expected, paths: [] }]);
-      const report = load(o.path, prune(e, ["name", "path"]) as never);
-      const pins = [
-        ...report.programs.map((p) => p.path),
-        ...report.maps.filter((m) => !m.reused).map((m) => m.path),
-      ];
-      record(state, d.name, [{ ...base, pins, paths: [] }]);
-    } else if (s.kind === "map") {
-      record(state, d.name, [{ ...base, pins: [], paths: [] }]);
-      const m = e as unknown as NonNullable<DesiredState["maps"]>[number];
-      using map = openMap(mapPin(d, m));
-      for (const { key: k, value } of m.entries) map.set(k, value);
-    } else if (s.kind === "view") {
-      const pin = String(e.pin);
-      record(state, d.name, [{ ...base, pins: [pin], paths: [] }]);
-      const target = (e.target ?? {}) as Record<string, unknown>;
-      createView(program, { pin, ...target } as never);
-    } else if (s.kind === "link") {
-      const pin = String(e.pin);
-      record(state, d.name, [{ ...base, pins: [pin], paths: [] }]);
-      attachLink(program, prune(e, ["name", "object", "program"]) as never);
-    } else if (s.kind === "rule") {
-      record(state, d.name, [{ ...base, pins: [], paths: [] }]);
-      // A pinned program does not say its attach type: the section does.
-      const spec = checked.programs.get(key(s.kind, s.name))?.spec;
-      const named = spec?.attachTo === "dev" ? "device" : spec?.attachTo;
-      const attachType = e.attachType ??
-        (spec !== undefined && spec.attachType !== "trace_iter"
-          ? named
-          : undefined);
-      await attach(program, {
-        ...prune(e, ["object", "program"]),
-        ...(attachType === undefined ? {} : { attachType }),
-        state,
-      } as never);
-    } else {
-      const x = e as unknown as NonNullable<DesiredState["exposures"]>[number];
-      record(state, d.name, [{ ...base, pins: [], paths: [x.path] }]);
-      expose(x.pin, {
-        path: x.path,
-        state,
-        ...(x.mode === "bind" ? { bind: true } : {}),
-      });
-    }
-  }
   return {
     name: d.name,
     actions: all.map(strip),

@@ -390,3 +390,57 @@ kernelTest(
   },
   { needs: NEEDS },
 );
+
+kernelTest(
+  "detach goes on past a view it cannot remove, names it, and keeps the rule until a second detach removes it",
+  async () => {
+    await using u = await testUser();
+    await using cg = await privateCgroups();
+    await using b = await privateBpffs();
+    await using state = await privateState();
+    await using mirror = await tempDir("bpfxmirror-");
+    await using t = await delegated(u, `${cg.root}/tenant`);
+    const rels = ["job.1", "job.2", "job.3"];
+    const mk = await u.run(
+      "bash",
+      sh(`cd "$0" && mkdir ${rels.join(" ")}`, t.path),
+    );
+    assert.equal(mk.code, 0, mk.stderr);
+    const pinRoot = `${b.path}/views`;
+    const stuck = `${mirror.path}/job.2`;
+    const manifest = async () =>
+      JSON.parse(await Deno.readTextFile(`${state.path}/manifest.json`)) as {
+        rules: unknown[];
+      };
+    try {
+      const args = viewRule(t.path, b.path, mirror.path, state.path);
+      const made = JSON.parse(await cli([...args, "--json"])) as Report;
+      assert.deepEqual(made.made.map((i) => i.cgroup).sort(), rels);
+      // An immutable directory: the symlink in it cannot be removed.
+      assert.equal((await run("chattr", ["+i", stuck])).code, 0);
+      const io = captureIo();
+      const code = await main(detachArgs(state.path, pinRoot, mirror.path), {
+        io,
+      });
+      assert.equal(code, 1, io.stderr());
+      assert.match(
+        io.stderr(),
+        /1 of 3 views or links could not be removed, and the rules are kept .*\(2 removed\): Cannot remove ".*\/job\.2\/stat"/,
+      );
+      assert.ok(!(await exists(`${mirror.path}/job.1/stat`)), "job.1 went");
+      assert.ok(!(await exists(`${mirror.path}/job.3/stat`)), "job.3 went");
+      assert.ok(await exists(`${stuck}/stat`), "job.2's view is left");
+      assert.equal((await manifest()).rules.length, 1, "the rule is kept");
+      assert.equal((await run("chattr", ["-i", stuck])).code, 0);
+      const again = JSON.parse(
+        await cli(detachArgs(state.path, pinRoot, mirror.path)),
+      ) as { removed: { cgroup: string }[] };
+      assert.deepEqual(again.removed.map((i) => i.cgroup), ["job.2"]);
+      assert.deepEqual((await manifest()).rules, []);
+    } finally {
+      await run("chattr", ["-i", stuck]);
+      await cleanUp(state.path, pinRoot, mirror.path);
+    }
+  },
+  { needs: NEEDS },
+);

@@ -21,7 +21,7 @@ import {
   run,
   tempDir,
 } from "./_kernel.ts";
-import { delegated, sh, testUser } from "./_users.ts";
+import { delegated, sh, type TestUser, testUser } from "./_users.ts";
 
 const OBJ = `${ROOT}/build/tests/cgroup_progs.bpf.o`;
 const CGSTAT = `${ROOT}/build/examples/cgstat.bpf.o`;
@@ -138,6 +138,50 @@ async function cli(args: string[]): Promise<string> {
   return new TextDecoder().decode(io.stdout());
 }
 
+/**
+ * What each test here works in: a user with a cgroup delegated to it
+ * (`root`, its own subtree's `tenant`), a private bpffs, a state directory
+ * and a mirror; disposed in the reverse order.
+ */
+interface Tenant extends AsyncDisposable {
+  readonly u: TestUser;
+  /** The delegated cgroup. */
+  readonly root: string;
+  readonly bpffs: string;
+  readonly state: string;
+  readonly mirror: string;
+  /** The manifest's rules. */
+  rules(): Promise<unknown[]>;
+}
+
+async function tenant(): Promise<Tenant> {
+  const stack = new AsyncDisposableStack();
+  try {
+    const u = stack.use(await testUser());
+    const cg = stack.use(await privateCgroups());
+    const b = stack.use(await privateBpffs());
+    const state = stack.use(await privateState());
+    const mirror = stack.use(await tempDir("bpfxmirror-"));
+    const t = stack.use(await delegated(u, `${cg.root}/tenant`));
+    const moved = stack.move();
+    return {
+      u,
+      root: t.path,
+      bpffs: b.path,
+      state: state.path,
+      mirror: mirror.path,
+      async rules() {
+        const text = await Deno.readTextFile(`${state.path}/manifest.json`);
+        return (JSON.parse(text) as { rules: unknown[] }).rules;
+      },
+      [Symbol.asyncDispose]: () => moved.disposeAsync(),
+    };
+  } catch (e) {
+    await stack.disposeAsync();
+    throw e;
+  }
+}
+
 interface Report {
   made: { cgroup: string }[];
   kept: { cgroup: string }[];
@@ -147,14 +191,10 @@ interface Report {
 kernelTest(
   "a --match 'job*' link rule gives a tenant's job\\xff its deny-UDP link, at attach and from the watcher, and reports the name's bytes",
   async () => {
-    await using u = await testUser();
-    await using cg = await privateCgroups();
-    await using b = await privateBpffs();
-    await using state = await privateState();
-    await using t = await delegated(u, `${cg.root}/tenant`);
-    const made = await u.run("bash", sh(`mkdir "$0/job"$'\\xff'`, t.path));
+    await using x = await tenant();
+    const made = await x.u.run("bash", sh(`mkdir "$0/job"$'\\xff'`, x.root));
     assert.equal(made.code, 0, made.stderr);
-    const rule = denyRule(t.path, b.path, state.path);
+    const rule = denyRule(x.root, x.bpffs, x.state);
     try {
       const report = JSON.parse(await cli([...rule, "--json"])) as Report;
       assert.deepEqual(report.skipped, []);
@@ -163,20 +203,20 @@ kernelTest(
         [...nameBytes(report.made[0]!.cgroup)],
         [0x6a, 0x6f, 0x62, 0xff],
       );
-      assert.deepEqual(await attached(t.path, `job$'\\xff'`), [
+      assert.deepEqual(await attached(x.root, `job$'\\xff'`), [
         "cgroup_inet_sock_create",
       ]);
-      const there = await inCgroup(t.path, `job$'\\xff'`, UDP);
+      const there = await inCgroup(x.root, `job$'\\xff'`, UDP);
       assert.notEqual(there.code, 0, "a UDP socket in job\\xff");
       assert.match(there.stderr, /Operation not permitted/);
       // The pin's directory is the name encoded for bpffs.
-      assert.ok(await exists(`${b.path}/deny/job%FF/deny`));
+      assert.ok(await exists(`${x.bpffs}/deny/job%FF/deny`));
 
       // The watcher: a cgroup the user makes afterwards gets its link too.
-      await using watcher = watch({ state: state.path });
+      await using watcher = watch({ state: x.state });
       const seen = collect<WatchAction>(watcher);
       await eventually("started", () => seen.items.length > 0);
-      const mk = await u.run("bash", sh(`mkdir "$0/jobs"$'\\xfe'`, t.path));
+      const mk = await x.u.run("bash", sh(`mkdir "$0/jobs"$'\\xfe'`, x.root));
       assert.equal(mk.code, 0, mk.stderr);
       await eventually(
         () =>
@@ -189,16 +229,16 @@ kernelTest(
           ),
         5,
       );
-      const later = await inCgroup(t.path, `jobs$'\\xfe'`, UDP);
+      const later = await inCgroup(x.root, `jobs$'\\xfe'`, UDP);
       assert.notEqual(later.code, 0, "a UDP socket in jobs\\xfe");
       assert.equal(
-        (await inCgroup(t.path, "", UDP)).code,
+        (await inCgroup(x.root, "", UDP)).code,
         0,
         "the tenant's own cgroup is not selected",
       );
       watcher.close();
     } finally {
-      await cleanUp(state.path, `${b.path}/deny`);
+      await cleanUp(x.state, `${x.bpffs}/deny`);
     }
   },
   { needs: NEEDS },
@@ -207,35 +247,30 @@ kernelTest(
 kernelTest(
   "a tenant's mkdir and rmdir of job\\xff never removes the link and view of its live job\\u{FFFD}",
   async () => {
-    await using u = await testUser();
-    await using cg = await privateCgroups();
-    await using b = await privateBpffs();
-    await using state = await privateState();
-    await using mirror = await tempDir("bpfxmirror-");
-    await using t = await delegated(u, `${cg.root}/tenant`);
+    await using x = await tenant();
     const live = "job\u{fffd}";
-    const mk = await u.run("bash", sh(`mkdir "$0/${live}"`, t.path));
+    const mk = await x.u.run("bash", sh(`mkdir "$0/${live}"`, x.root));
     assert.equal(mk.code, 0, mk.stderr);
-    const links = denyRule(t.path, b.path, state.path);
-    const views = viewRule(t.path, b.path, mirror.path, state.path);
-    const linkPin = `${b.path}/deny/${live}/deny`;
-    const viewPin = `${b.path}/views/${live}/stat`;
-    const viewFile = `${mirror.path}/${live}/stat`;
+    const links = denyRule(x.root, x.bpffs, x.state);
+    const views = viewRule(x.root, x.bpffs, x.mirror, x.state);
+    const linkPin = `${x.bpffs}/deny/${live}/deny`;
+    const viewPin = `${x.bpffs}/views/${live}/stat`;
+    const viewFile = `${x.mirror}/${live}/stat`;
     try {
       for (const rule of [links, views]) {
         const r = JSON.parse(await cli([...rule, "--json"])) as Report;
         assert.deepEqual(r.made.map((i) => i.cgroup), [live]);
       }
-      await using watcher = watch({ state: state.path });
+      await using watcher = watch({ state: x.state });
       const seen = collect<WatchAction>(watcher);
       await eventually("started", () => seen.items.length > 0);
       // The user makes and removes job\xff, a few times, then makes "jobz":
       // once the watcher made jobz's link, it has taken every event before.
-      const churn = await u.run(
+      const churn = await x.u.run(
         "bash",
         sh(
           `for i in 1 2 3; do mkdir "$0/job"$'\\xff' && rmdir "$0/job"$'\\xff' || exit 1; done; mkdir "$0/jobz"`,
-          t.path,
+          x.root,
         ),
       );
       assert.equal(churn.code, 0, churn.stderr);
@@ -255,15 +290,15 @@ kernelTest(
       assert.ok(await exists(viewPin), "its view is pinned");
       assert.ok(await exists(viewFile), "its view is exposed");
       assert.match(await Deno.readTextFile(viewFile), /\S/);
-      assert.deepEqual(await attached(t.path, `'${live}'`), [
+      assert.deepEqual(await attached(x.root, `'${live}'`), [
         "cgroup_inet_sock_create",
       ]);
-      const there = await inCgroup(t.path, `'${live}'`, UDP);
+      const there = await inCgroup(x.root, `'${live}'`, UDP);
       assert.notEqual(there.code, 0, "UDP is still refused in job\\u{FFFD}");
       watcher.close();
     } finally {
-      await cleanUp(state.path, `${b.path}/deny`);
-      await cleanUp(state.path, `${b.path}/views`, mirror.path);
+      await cleanUp(x.state, `${x.bpffs}/deny`);
+      await cleanUp(x.state, `${x.bpffs}/views`, x.mirror);
     }
   },
   { needs: NEEDS },
@@ -272,28 +307,19 @@ kernelTest(
 kernelTest(
   "names that bpffs encoding takes past NAME_MAX ('.' is %2E) get their links and views, and detach removes them all before it forgets the rules",
   async () => {
-    await using u = await testUser();
-    await using cg = await privateCgroups();
-    await using b = await privateBpffs();
-    await using state = await privateState();
-    await using mirror = await tempDir("bpfxmirror-");
-    await using t = await delegated(u, `${cg.root}/tenant`);
+    await using x = await tenant();
     // 124 bytes that encode to 364; 255 (NAME_MAX) that encode to 759; and
     // one inside the other.
     const long = `job${".".repeat(120)}x`;
     const longest = `job${".".repeat(252)}`;
     const rels = [long, longest, `${long}/${longest}`];
-    const mk = await u.run(
+    const mk = await x.u.run(
       "bash",
-      sh(`mkdir -p "$0/${long}/${longest}" "$0/${longest}"`, t.path),
+      sh(`mkdir -p "$0/${long}/${longest}" "$0/${longest}"`, x.root),
     );
     assert.equal(mk.code, 0, mk.stderr);
-    const links = denyRule(t.path, b.path, state.path);
-    const views = viewRule(t.path, b.path, mirror.path, state.path);
-    const manifest = async () =>
-      JSON.parse(await Deno.readTextFile(`${state.path}/manifest.json`)) as {
-        rules: unknown[];
-      };
+    const links = denyRule(x.root, x.bpffs, x.state);
+    const views = viewRule(x.root, x.bpffs, x.mirror, x.state);
     try {
       for (const rule of [links, views]) {
         const r = JSON.parse(await cli([...rule, "--json"])) as Report;
@@ -301,17 +327,17 @@ kernelTest(
         assert.deepEqual(r.made.map((i) => i.cgroup).sort(), [...rels].sort());
       }
       for (const rel of rels) {
-        const there = await inCgroup(t.path, `'${rel}'`, UDP);
+        const there = await inCgroup(x.root, `'${rel}'`, UDP);
         assert.notEqual(there.code, 0, `a UDP socket in ${rel.length} bytes`);
         assert.match(
-          await Deno.readTextFile(`${mirror.path}/${rel}/stat`),
+          await Deno.readTextFile(`${x.mirror}/${rel}/stat`),
           /\S/,
         );
       }
-      assert.equal((await manifest()).rules.length, 2);
-      for (const [pinRoot, expose] of [["deny"], ["views", mirror.path]]) {
-        const at = `${b.path}/${pinRoot}`;
-        const r = JSON.parse(await cli(detachArgs(state.path, at, expose))) as {
+      assert.equal((await x.rules()).length, 2);
+      for (const [pinRoot, expose] of [["deny"], ["views", x.mirror]]) {
+        const at = `${x.bpffs}/${pinRoot}`;
+        const r = JSON.parse(await cli(detachArgs(x.state, at, expose))) as {
           removed: { cgroup: string }[];
         };
         assert.deepEqual(
@@ -323,15 +349,15 @@ kernelTest(
           : [];
         assert.deepEqual(left, [], `the pin tree ${pinRoot} is gone`);
       }
-      assert.deepEqual((await manifest()).rules, []);
-      assert.deepEqual([...Deno.readDirSync(mirror.path)], [], "the mirror");
+      assert.deepEqual(await x.rules(), []);
+      assert.deepEqual([...Deno.readDirSync(x.mirror)], [], "the mirror");
       await eventually(
         "after detach, UDP is allowed again",
-        async () => (await inCgroup(t.path, `'${long}'`, UDP)).code === 0,
+        async () => (await inCgroup(x.root, `'${long}'`, UDP)).code === 0,
       );
     } finally {
-      await cleanUp(state.path, `${b.path}/deny`);
-      await cleanUp(state.path, `${b.path}/views`, mirror.path);
+      await cleanUp(x.state, `${x.bpffs}/deny`);
+      await cleanUp(x.state, `${x.bpffs}/views`, x.mirror);
     }
   },
   { needs: NEEDS },
@@ -344,12 +370,7 @@ const RAW = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
 kernelTest(
   "attach's summary escapes a tenant's cgroup names (ESC, OSC, C1, bidi, bytes that are not UTF-8) and tells job\\xff from job\\u{FFFD}",
   async () => {
-    await using u = await testUser();
-    await using cg = await privateCgroups();
-    await using b = await privateBpffs();
-    await using state = await privateState();
-    await using mirror = await tempDir("bpfxmirror-");
-    await using t = await delegated(u, `${cg.root}/tenant`);
+    await using x = await tenant();
     // Each name as bash source, as the CLI shows it, and as JSON gives it.
     const names: [string, string, string][] = [
       [`job$'\\xff'`, "job\\xff", "job\udcff"],
@@ -360,15 +381,15 @@ kernelTest(
       [`'job\u202egnp.exe'`, "job\\u{202e}gnp.exe", "job\u202egnp.exe"],
     ];
     const script = names.map(([n]) => `mkdir "$0/"${n} || exit 1`).join("\n");
-    const mk = await u.run("bash", sh(script, t.path));
+    const mk = await x.u.run("bash", sh(script, x.root));
     assert.equal(mk.code, 0, mk.stderr);
     // A file that is not bpfx's where each view would be exposed: skipped.
     const files = names.map(([n]) =>
       `mkdir "$0/"${n} && echo no > "$0/"${n}/stat || exit 1`
     ).join("\n");
-    const planted = await run("bash", sh(files, mirror.path));
+    const planted = await run("bash", sh(files, x.mirror));
     assert.equal(planted.code, 0, planted.stderr);
-    const args = viewRule(t.path, b.path, mirror.path, state.path);
+    const args = viewRule(x.root, x.bpffs, x.mirror, x.state);
     try {
       const io = captureIo();
       assert.equal(await main(args, { io }), 0, io.stderr());
@@ -385,7 +406,7 @@ kernelTest(
         names.map(([, , json]) => json).sort(),
       );
     } finally {
-      await cleanUp(state.path, `${b.path}/views`, mirror.path);
+      await cleanUp(x.state, `${x.bpffs}/views`, x.mirror);
     }
   },
   { needs: NEEDS },
@@ -394,32 +415,23 @@ kernelTest(
 kernelTest(
   "detach goes on past a view it cannot remove, names it, and keeps the rule until a second detach removes it",
   async () => {
-    await using u = await testUser();
-    await using cg = await privateCgroups();
-    await using b = await privateBpffs();
-    await using state = await privateState();
-    await using mirror = await tempDir("bpfxmirror-");
-    await using t = await delegated(u, `${cg.root}/tenant`);
+    await using x = await tenant();
     const rels = ["job.1", "job.2", "job.3"];
-    const mk = await u.run(
+    const mk = await x.u.run(
       "bash",
-      sh(`cd "$0" && mkdir ${rels.join(" ")}`, t.path),
+      sh(`cd "$0" && mkdir ${rels.join(" ")}`, x.root),
     );
     assert.equal(mk.code, 0, mk.stderr);
-    const pinRoot = `${b.path}/views`;
-    const stuck = `${mirror.path}/job.2`;
-    const manifest = async () =>
-      JSON.parse(await Deno.readTextFile(`${state.path}/manifest.json`)) as {
-        rules: unknown[];
-      };
+    const pinRoot = `${x.bpffs}/views`;
+    const stuck = `${x.mirror}/job.2`;
     try {
-      const args = viewRule(t.path, b.path, mirror.path, state.path);
+      const args = viewRule(x.root, x.bpffs, x.mirror, x.state);
       const made = JSON.parse(await cli([...args, "--json"])) as Report;
       assert.deepEqual(made.made.map((i) => i.cgroup).sort(), rels);
       // An immutable directory: the symlink in it cannot be removed.
       assert.equal((await run("chattr", ["+i", stuck])).code, 0);
       const io = captureIo();
-      const code = await main(detachArgs(state.path, pinRoot, mirror.path), {
+      const code = await main(detachArgs(x.state, pinRoot, x.mirror), {
         io,
       });
       assert.equal(code, 1, io.stderr());
@@ -427,19 +439,19 @@ kernelTest(
         io.stderr(),
         /1 of 3 views or links could not be removed, and the rules are kept .*\(2 removed\): Cannot remove ".*\/job\.2\/stat"/,
       );
-      assert.ok(!(await exists(`${mirror.path}/job.1/stat`)), "job.1 went");
-      assert.ok(!(await exists(`${mirror.path}/job.3/stat`)), "job.3 went");
+      assert.ok(!(await exists(`${x.mirror}/job.1/stat`)), "job.1 went");
+      assert.ok(!(await exists(`${x.mirror}/job.3/stat`)), "job.3 went");
       assert.ok(await exists(`${stuck}/stat`), "job.2's view is left");
-      assert.equal((await manifest()).rules.length, 1, "the rule is kept");
+      assert.equal((await x.rules()).length, 1, "the rule is kept");
       assert.equal((await run("chattr", ["-i", stuck])).code, 0);
       const again = JSON.parse(
-        await cli(detachArgs(state.path, pinRoot, mirror.path)),
+        await cli(detachArgs(x.state, pinRoot, x.mirror)),
       ) as { removed: { cgroup: string }[] };
       assert.deepEqual(again.removed.map((i) => i.cgroup), ["job.2"]);
-      assert.deepEqual((await manifest()).rules, []);
+      assert.deepEqual(await x.rules(), []);
     } finally {
       await run("chattr", ["-i", stuck]);
-      await cleanUp(state.path, pinRoot, mirror.path);
+      await cleanUp(x.state, pinRoot, x.mirror);
     }
   },
   { needs: NEEDS },

@@ -172,7 +172,7 @@ build/tests/swap: tests/helpers/swap.c
 demo: all
 	scripts/demo.sh
 
-bench: all witnesses build/bench/readview build/bench/maps_c build/bench/links_c build/bench/attach_c build/bench/cgroup_links_c
+bench: all witnesses build/bench/readview build/bench/maps_c build/bench/links_c build/bench/attach_c build/bench/cgroup_links_c build/bench/metrics_c
 	bash bench/run.sh
 
 build/bench/attach_c: bench/attach_c.c
@@ -192,6 +192,10 @@ build/bench/links_c: bench/links_c.c
 	gcc -O2 -Wall -o $@ $< -lbpf
 
 build/bench/readview: bench/readview.c
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -o $@ $<
+
+build/bench/metrics_c: bench/metrics_c.c
 	@mkdir -p $(@D)
 	gcc -O2 -Wall -o $@ $<
 

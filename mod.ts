@@ -308,3 +308,32 @@ export {
 export { mountBpffs, unmount } from "./src/mounts.ts";
 export { nameBytes, nameText } from "./src/names.ts";
 export { VERSION, version, type VersionInfo } from "./src/version.ts";
+export {
+  collectMetrics,
+  type CollectOptions,
+  CONTENT_TYPES,
+  DEFAULT_LISTEN,
+  DEFAULT_METRICS_PORT,
+  escapeLabel,
+  type ExpositionFormat,
+  formatMetrics,
+  type LabelDecoder,
+  type ListenAddress,
+  type MapMetric,
+  type MetricFamily,
+  type MetricHistogram,
+  type MetricLabel,
+  type MetricSample,
+  MetricsCollector,
+  type MetricsConfig,
+  type MetricsError,
+  type MetricsLocate,
+  type MetricsPath,
+  type MetricsServer,
+  type MetricsSnapshot,
+  negotiate,
+  parseListen,
+  serveMetrics,
+  type ServeMetricsOptions,
+  type ViewMetric,
+} from "./src/metrics/mod.ts";

@@ -83,3 +83,7 @@ bash bench/cgroup_links.sh "$B" "$out" "$RUNS"
 echo
 echo "== 9. The desired-state file: plan of 1,000 views and 100 rules over 10,100 cgroups, and its apply"
 bash bench/desired.sh "$B" "$out" "$RUNS"
+
+echo
+echo "== 10. Metrics: bpfx serve's scrapes, beside a C loop and entries()"
+bash bench/metrics.sh "$B" "$out" "$RUNS"

@@ -2,7 +2,7 @@
  * The command table's entries of the command groups whose entries are short:
  * doctor (its handler is in `doctor.ts`), inspect and load (`objects.ts`),
  * run (`run.ts`), ls, show and unpin (`pins.ts`), expose, unexpose and
- * exposures (`expose.ts`), watch (`watch.ts`), and completions and complete
+ * exposures (`expose.ts`), watch (`watch.ts`), serve (`serve.ts`), and completions and complete
  * (`completions.ts`); with the options more than one group takes. A
  * handler's module is imported only when its command runs.
  *
@@ -334,7 +334,10 @@ SIGTERM stop it cleanly. One watcher per state directory.
 With --config FILE, it also applies the desired-state file at start and again
 whenever it changes (a ConfigMap's ..data swap, a rename over it, an edit in
 place) or on SIGHUP; a version that does not parse or validate is refused, as
-one config-refused line, and the last good one stays in force.`,
+one config-refused line, and the last good one stays in force.
+--serve ADDR serves metrics in the same process, as \`bpfx serve\` does (with
+--config, from the file's "metrics" section; /healthz is ready after the first
+apply).`,
   json: "print one JSON object per line",
   options: {
     state: STATE,
@@ -343,11 +346,57 @@ one config-refused line, and the last good one stays in force.`,
       value: "<file>",
       help: "keep this desired-state file applied (see bpfx apply)",
     },
+    serve: {
+      type: "string",
+      value: "<addr>",
+      help: "also serve Prometheus metrics at this address (as bpfx serve)",
+    },
   },
   args: [],
   run: async ({ io, opts, signal }) => {
     const { watchCommand } = await import("./watch.ts");
     return await watchCommand(io, opts, signal);
+  },
+});
+
+// ---------------------------------------------------------------------------
+// serve (serve.ts)
+
+/** `--listen <addr>` of `bpfx serve` and `bpfx watch --serve`. */
+export const LISTEN_HELP = "where to listen (default: 127.0.0.1:9445)";
+
+/** `bpfx serve`. */
+export const SERVE: Leaf = leaf({
+  name: "serve",
+  summary: "serve maps, views and bpfx's own state as Prometheus metrics",
+  help: `GET /metrics reads every map and view of the file's "metrics" section
+now, with the programs, maps and links on the host, each rule's cgroups by
+state, and the scrape's own duration and errors; in the text format, or
+OpenMetrics when the scraper asks for it. GET /healthz answers "ok". A bad
+section is refused at start, with its line and column. SIGINT and SIGTERM
+stop it. See docs/metrics.md.
+
+Example:
+  bpfx serve --config host.yaml --listen 127.0.0.1:9445`,
+  json: "print where it listens as one JSON object",
+  options: {
+    listen: { type: "string", value: "<addr>", help: LISTEN_HELP },
+    config: {
+      type: "string",
+      value: "<file>",
+      help: "the desired-state file whose metrics section to serve",
+    },
+    "enable-stats": {
+      type: "boolean",
+      help:
+        "count each program's runs and run time while serving (BPF_ENABLE_STATS)",
+    },
+    state: STATE,
+  },
+  args: [],
+  run: async ({ io, opts, signal }) => {
+    const { serveCommand } = await import("./serve.ts");
+    return await serveCommand(io, opts, signal);
   },
 });
 

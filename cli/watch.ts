@@ -14,6 +14,8 @@ import { type Io, jsonLine } from "./output.ts";
 export interface WatchFlags extends StateFlags {
   json?: true | undefined;
   config?: string | undefined;
+  /** `--serve ADDR`: serve metrics in the same process. */
+  serve?: string | undefined;
 }
 
 /** The signals that stop the watcher cleanly. */
@@ -61,6 +63,28 @@ export async function watchCommand(
     : (await import("../src/desired/watch.ts")).watchConfig(flags.config, {
       state: stateOf(flags),
     });
+  // With --serve, the metrics server runs beside the watcher: its lag is
+  // how long the last action took to reach this loop after it was made.
+  let lag: number | undefined;
+  const server = flags.serve === undefined ? undefined : await (async () => {
+    const { startServe, metricsUrl } = await import("./serve.ts");
+    const config = flags.config;
+    try {
+      const s = await startServe({
+        listen: flags.serve,
+        ...(config === undefined ? {} : { config }),
+        ...(flags.state === undefined ? {} : { state: flags.state }),
+        lag: () => lag,
+        // With --config, /healthz is ready once the file is first applied.
+        ready: () => !("ready" in watcher) || watcher.ready,
+      });
+      io.err(`bpfx: serving metrics on ${metricsUrl(s)}\n`);
+      return s;
+    } catch (error) {
+      await watcher[Symbol.asyncDispose]();
+      throw error;
+    }
+  })();
   const stop = () => watcher.close();
   const reload = "reload" in watcher ? () => watcher.reload() : undefined;
   for (const name of STOP_SIGNALS) Deno.addSignalListener(name, stop);
@@ -69,6 +93,7 @@ export async function watchCommand(
   if (signal?.aborted) stop();
   try {
     for await (const action of watcher) {
+      lag = Math.max(0, Date.now() - action.time) / 1000;
       io.out(
         flags.json ? `${jsonLine(action)}\n` : actionLine(action),
       );
@@ -77,7 +102,11 @@ export async function watchCommand(
     for (const name of STOP_SIGNALS) Deno.removeSignalListener(name, stop);
     if (reload !== undefined) Deno.removeSignalListener("SIGHUP", reload);
     signal?.removeEventListener("abort", stop);
-    await watcher[Symbol.asyncDispose]();
+    try {
+      await watcher[Symbol.asyncDispose]();
+    } finally {
+      await server?.shutdown();
+    }
   }
   return 0;
 }

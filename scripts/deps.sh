@@ -9,11 +9,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Debian packages the build, the examples, the tests and the benchmarks use
 # (runc and busybox-static: the container tests run busybox under runc;
 # libseccomp-dev and systemd: the unit test builds the unit's seccomp filter
-# from `systemd-analyze syscall-filter`).
+# from `systemd-analyze syscall-filter`; prometheus, with promtool: the
+# metrics tests scrape `bpfx serve` with a real Prometheus).
 PACKAGES=(
 	clang llvm bpftool libbpf-dev libelf-dev libc6-dev
 	xdp-tools hyperfine util-linux make gcc pkg-config time
-	runc busybox-static libseccomp-dev systemd
+	runc busybox-static libseccomp-dev systemd prometheus
 )
 
 missing=()

@@ -75,6 +75,13 @@ export interface ProgramInfo extends ObjectInfoBase {
   readonly xlatedBytes: number;
   /** The size of its JIT-compiled code, in bytes. */
   readonly jitedBytes: number;
+  /**
+   * Nanoseconds it has run, counted while `kernel.bpf_stats_enabled` is 1
+   * or a process holds `BPF_ENABLE_STATS` (`bpfx serve --enable-stats`).
+   */
+  readonly runTimeNs: number;
+  /** Times it has run, counted as {@linkcode ProgramInfo.runTimeNs} is. */
+  readonly runCnt: number;
 }
 
 /** A map, as the kernel describes it. */

@@ -60,6 +60,8 @@ export interface StateHold extends Disposable {
  * (attach, detach, expose, the manifest's updates) shares it meanwhile,
  * and every other process, the watcher's included, waits. `apply()` holds
  * it for its whole run. A crash releases it with the process. Holds nest.
+ * A `watch()` of that directory opened meanwhile in this process is refused
+ * (kind `busy`): its first reconcile would wait for the hold.
  *
  * Needs `--allow-ffi`, and root.
  */

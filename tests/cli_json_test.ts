@@ -234,6 +234,20 @@ kernelTest(
       "the watcher printed no action for the unpinned exposure",
     );
 
+    // The metrics server: where it listens, as one line.
+    const stopServe = new AbortController();
+    const serving = bpfx("serve", ["serve", "--listen", "127.0.0.1:0", ...S], {
+      lines: true,
+      signal: stopServe.signal,
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    stopServe.abort();
+    const served = await serving;
+    assert.match(
+      String((served[0] as { url?: string } | undefined)?.url),
+      /^http:\/\/127\.0\.0\.1:[0-9]+\/metrics$/,
+    );
+
     // Maps.
     const total = `${b.path}/hello_total`;
     await bpfx("map set", ["map", "set", total, "0", "7"]);

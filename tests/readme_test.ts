@@ -273,6 +273,10 @@ Deno.test("brokenLinks() finds a missing page, a missing anchor, and no link in 
  * as does an entry here that names no block.
  */
 const NOT_RUN: Readonly<Record<string, string>> = {
+  "README.md: bpfx serve --config host.yaml # listens on 127.0.0.1:9445":
+    "serves until stopped (tests/metrics_prometheus_test.ts runs it with a real Prometheus)",
+  "docs/metrics.md: bpfx serve --config host.yaml --listen 127.0.0.1:9445":
+    "serves until stopped, over pins the page does not make (tests/metrics_prometheus_test.ts runs it with a real Prometheus)",
   "README.md: bpfx doctor [--fix]                 # what this host offers; --fix mounts bpffs":
     "a synopsis of the commands, with placeholders (OBJ, PIN, DIR)",
   "docs/api.md: deno run --allow-import --allow-ffi --allow-env --allow-read --allow-write --allow-net app.ts":

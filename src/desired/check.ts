@@ -11,6 +11,7 @@
 import { BpfError } from "../errors.ts";
 import { inspect, type ObjectSpec, type ProgramSpec } from "../objects.ts";
 import { show } from "../pins.ts";
+import type { MetricsConfig } from "../metrics/types.ts";
 import type { DesiredKind, DesiredState } from "./types.ts";
 import {
   type MapProblem,
@@ -345,5 +346,104 @@ export function check(
       fail(["exposures", i], entry, `"pin" and "path" must be absolute`);
     }
   });
+  checkMetrics(d, objects, fail);
   return { objects, programs };
+}
+
+/** The references of the `metrics` section: objects, maps, views and rules. */
+function checkMetrics(
+  d: DesiredState,
+  objects: ReadonlyMap<string, ObjectSpec>,
+  fail: (path: NodePath, entry: string, what: string) => never,
+): void {
+  (d.metrics?.maps ?? []).forEach((m, i) => {
+    const entry = entryName("metrics.maps", i, m.name);
+    if (m.object === undefined) {
+      if (!m.map.startsWith("/")) {
+        fail(
+          ["metrics", "maps", i, "map"],
+          entry,
+          `map "${m.map}" names no object: give "object", or the map's pin`,
+        );
+      }
+      return;
+    }
+    const spec = objects.get(m.object);
+    if (spec === undefined) {
+      fail(
+        ["metrics", "maps", i, "object"],
+        entry,
+        `no object entry "${m.object}"`,
+      );
+    }
+    if (!spec.maps.some((x) => x.name === m.map)) {
+      fail(
+        ["metrics", "maps", i, "map"],
+        entry,
+        `object "${m.object}" has no map "${m.map}" (it has ${
+          spec.maps.map((x) => x.name).join(", ")
+        })`,
+      );
+    }
+  });
+  (d.metrics?.views ?? []).forEach((v, i) => {
+    const entry = entryName("metrics.views", i, v.name);
+    if (v.view !== undefined && !v.view.startsWith("/")) {
+      if (!(d.views ?? []).some((x) => x.name === v.view)) {
+        fail(
+          ["metrics", "views", i, "view"],
+          entry,
+          `no views entry "${v.view}": give its name, or a view's pin`,
+        );
+      }
+    }
+    if (v.rule !== undefined && v.pinRoot === undefined) {
+      const r = (d.rules ?? []).find((x) => x.name === v.rule);
+      if (r === undefined) {
+        fail(
+          ["metrics", "views", i, "rule"],
+          entry,
+          `no rules entry "${v.rule}": name a rule of this file, or give "pinRoot" for one recorded by \`bpfx attach\``,
+        );
+      }
+      if (r.exposeRoot === undefined) {
+        fail(
+          ["metrics", "views", i, "rule"],
+          entry,
+          `rule "${v.rule}" makes links, not views: it has no "exposeRoot"`,
+        );
+      }
+    }
+  });
+}
+
+/**
+ * The `metrics` section of `d` as {@linkcode MetricsConfig} takes it: each
+ * map as its pin (an object's maps are pinned in `<pinDir>/maps/`), each
+ * views entry's name as its pin, each rule of this file with its pin root.
+ */
+export function metricsOf(d: DesiredState): MetricsConfig {
+  const m = d.metrics ?? {};
+  return {
+    ...m,
+    maps: (m.maps ?? []).map(({ object, ...x }) => {
+      const o = (d.objects ?? []).find((e) => e.name === object);
+      return o === undefined
+        ? x
+        : { ...x, map: under(`${o.pinDir.replace(/\/+$/, "")}/maps`, x.map) };
+    }),
+    views: (m.views ?? []).map((v) => {
+      const view = v.view !== undefined && !v.view.startsWith("/")
+        ? (d.views ?? []).find((e) => e.name === v.view)?.pin
+        : v.view;
+      const rule = v.rule === undefined || v.pinRoot !== undefined
+        ? undefined
+        : (d.rules ?? []).find((e) => e.name === v.rule);
+      return {
+        ...v,
+        ...(view === undefined ? {} : { view }),
+        ...(rule === undefined ? {} : { pinRoot: rule.pinRoot }),
+      };
+    }),
+  };
 }

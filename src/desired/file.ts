@@ -27,6 +27,8 @@ import {
 } from "./check.ts";
 import type { DesiredState } from "./types.ts";
 
+export { metricsOf } from "./check.ts";
+
 /** The directory of `path` (`.` for a bare name). */
 function dirOf(path: string): string {
   const i = path.lastIndexOf("/");
@@ -51,6 +53,8 @@ export interface DesiredFile {
   readonly desired: DesiredState;
   /** The checks' results, for `plan()` and `apply()`. */
   readonly checked: DesiredChecks;
+  /** Where the node at a key path was read: `"FILE:LINE:COLUMN: "`. */
+  readonly locate: Locate;
 }
 
 let validator: ReturnType<pkg.Ajv["compile"]> | undefined;
@@ -158,7 +162,12 @@ export function parseDesired(text: string, path: string): DesiredFile {
       })),
     }),
   };
-  return { file: path, desired, checked: check(desired, locate, path) };
+  return {
+    file: path,
+    desired,
+    checked: check(desired, locate, path),
+    locate,
+  };
 }
 
 export { DesiredError } from "./check.ts";

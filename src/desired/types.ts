@@ -14,6 +14,7 @@
 
 import type { CgroupAttachType, CgroupOrder } from "../types.ts";
 import type { LinkKind } from "../links.ts";
+import type { MetricsConfig } from "../metrics/types.ts";
 
 /** A value as JSON (and so YAML) gives it. */
 export type DesiredValue =
@@ -162,6 +163,12 @@ export interface DesiredState {
   readonly links?: readonly DesiredLink[];
   /** Exposures. */
   readonly exposures?: readonly DesiredExposure[];
+  /**
+   * What `bpfx serve` exports: a map is named by its pin or by `object`
+   * and its name there, a view by its pin or a views entry's name, a rule
+   * by a rules entry's name.
+   */
+  readonly metrics?: MetricsConfig;
 }
 
 /** The kinds of entry, in the order apply makes them. */

@@ -16,6 +16,9 @@
 //!   `bpfx_open_handles`;
 //! - `links`: the requests of single-target links, and `link_update`;
 //! - `maps`: `map_btf`, and the data lane of maps (`bpfx_map_*`);
+//! - `metrics`: what `bpfx serve` reads beside maps and views
+//!   (`host_objects`, `stats_enable`, `name_tables`, `ksyms`, `ifnames`,
+//!   `cgroup_paths`);
 //! - `object`: the requests of the ELF side (`inspect`, `load`, `run`), and
 //!   `file_read` (a file's sha256 and text);
 //! - `panics`: the quiet panic hook, and the error a caught panic becomes;
@@ -25,8 +28,8 @@
 //!   and their exports, `bpfx_next` and `bpfx_wake`;
 //! - `state`: the requests of the state directory (`manifest`,
 //!   `desired_record`, `state_hold`, `state_release`);
-//! - `views`: `view_create`, `view_open`, and `bpfx_read`, the data lane of
-//!   views.
+//! - `views`: `view_create`, `view_open`, `views_read` (many views' texts),
+//!   and `bpfx_read`, the data lane of views.
 
 use crate::error::{Error, Result};
 use serde::Deserialize;
@@ -41,6 +44,7 @@ mod expose;
 mod handles;
 mod links;
 mod maps;
+mod metrics;
 mod object;
 mod panics;
 mod pins;
@@ -88,6 +92,7 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "link_attach" => links::attach(op, p),
         "link_update" => links::update(op, p),
         "view_open" => views::view_open(op, p),
+        "views_read" => views::views_read(op, p),
         "attach" => attach::attach(op, p),
         "detach" => attach::detach(op, p),
         "attach_status" => attach::status(op, p),
@@ -106,6 +111,12 @@ pub fn dispatch(op: &str, p: Value) -> Result<Value> {
         "doctor" => doctor::doctor(op, p),
         "mount_bpffs" => doctor::mount_bpffs(op, p),
         "umount" => doctor::umount(op, p),
+        "host_objects" => metrics::host_objects(op, p),
+        "stats_enable" => metrics::stats_enable(op, p),
+        "name_tables" => metrics::name_tables(op, p),
+        "ksyms" => metrics::ksyms(op, p),
+        "ifnames" => metrics::ifnames(op, p),
+        "cgroup_paths" => metrics::cgroup_paths(op, p),
         _ => Err(Error::invalid(op, format!("Unknown operation \"{op}\""))),
     }
 }

@@ -48,6 +48,28 @@ pub fn view_open(op: &str, p: Value) -> Result<Value> {
     Ok(json!({ "handle": handle }))
 }
 
+/// `views_read`: view pins in (and `maxBytes` per view, 16 MiB by default);
+/// each one's whole text, `{text}`, or why it could not be read, `{error}`.
+/// One call for many views, for a scrape: run it `nonblocking`.
+pub fn views_read(op: &str, p: Value) -> Result<Value> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct P {
+        paths: Vec<std::path::PathBuf>,
+        max_bytes: Option<usize>,
+    }
+    let P { paths, max_bytes } = params(op, p)?;
+    let max = max_bytes.unwrap_or(16 << 20);
+    let out: Vec<Value> = paths
+        .iter()
+        .map(|path| match views::read_text(path, max) {
+            Ok(text) => json!({ "text": text }),
+            Err(e) => json!({ "error": e.message }),
+        })
+        .collect();
+    Ok(Value::Array(out))
+}
+
 /// Reads up to `cap` bytes from reader handle `handle` into `buf`: the
 /// data lane of views. Returns the count (0 at the end), or -1 with a JSON
 /// error and a NUL written into `err` (cut to `err_cap`). The count is

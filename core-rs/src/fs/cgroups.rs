@@ -173,3 +173,41 @@ pub fn walk(top: &Path) -> Result<Walk> {
         vanished,
     })
 }
+
+/// Every cgroup in the subtree at `top` as (path bytes relative to it, id),
+/// names that are not UTF-8 kept as they are (as [`walk`] does not). A
+/// cgroup removed during the walk is left out.
+pub fn ids(top: &Path) -> Result<Vec<(Vec<u8>, u64)>> {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt as _;
+    let (top_dir, top_id) = open(top, "Cannot walk cgroup")?;
+    let mut out = vec![(Vec::new(), top_id)];
+    let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
+    while let Some(rel) = stack.pop() {
+        let path = Path::new(OsStr::from_bytes(&rel));
+        let entries = match top_dir.open_rel(path, false).and_then(|d| d.entries()) {
+            Ok(entries) => entries,
+            Err(e) if e.errno() == libc::ENOENT => continue,
+            Err(e) => {
+                let dir = top.join(path);
+                return Err(
+                    Error::sys(format!("Cannot walk cgroup {}", q(&dir)), e).with_path(&dir)
+                );
+            }
+        };
+        for entry in entries {
+            if entry.kind != paths::DT_DIR {
+                continue;
+            }
+            let name = std::os::unix::ffi::OsStringExt::into_vec(entry.name);
+            let mut child = rel.clone();
+            if !child.is_empty() {
+                child.push(b'/');
+            }
+            child.extend_from_slice(&name);
+            stack.push(child.clone());
+            out.push((child, entry.ino));
+        }
+    }
+    Ok(out)
+}

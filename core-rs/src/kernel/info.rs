@@ -59,6 +59,10 @@ pub struct ProgInfo {
     pub verified_insns: u32,
     pub attach_btf_id: u32,
     pub attach_btf_obj_id: u32,
+    /// Nanoseconds run, counted while run-time stats are enabled.
+    pub run_time_ns: u64,
+    /// Runs, counted while run-time stats are enabled.
+    pub run_cnt: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -206,6 +210,8 @@ fn prog_info(fd: BorrowedFd<'_>) -> Result<ObjectInfo> {
             verified_insns: get_u32(&buf, 216),
             attach_btf_obj_id: get_u32(&buf, 220),
             attach_btf_id: get_u32(&buf, 224),
+            run_time_ns: get_u64(&buf, 192),
+            run_cnt: get_u64(&buf, 200),
         }),
     })
 }

@@ -43,6 +43,12 @@ pub enum BpfCmd {
     LinkCreate = 28,
     LinkUpdate = 29,
     RawTracepointOpen = 17,
+    ProgGetNextId = 11,
+    MapGetNextId = 12,
+    MapGetFdById = 14,
+    LinkGetFdById = 30,
+    LinkGetNextId = 31,
+    EnableStats = 32,
 }
 
 impl BpfCmd {
@@ -70,6 +76,12 @@ impl BpfCmd {
             Self::LinkCreate => "BPF_LINK_CREATE",
             Self::LinkUpdate => "BPF_LINK_UPDATE",
             Self::RawTracepointOpen => "BPF_RAW_TRACEPOINT_OPEN",
+            Self::ProgGetNextId => "BPF_PROG_GET_NEXT_ID",
+            Self::MapGetNextId => "BPF_MAP_GET_NEXT_ID",
+            Self::MapGetFdById => "BPF_MAP_GET_FD_BY_ID",
+            Self::LinkGetFdById => "BPF_LINK_GET_FD_BY_ID",
+            Self::LinkGetNextId => "BPF_LINK_GET_NEXT_ID",
+            Self::EnableStats => "BPF_ENABLE_STATS",
         }
     }
 }
@@ -265,6 +277,33 @@ pub(crate) fn fd_by_id(cmd: BpfCmd, id: u32) -> SysResult<OwnedFd> {
     put_u32(&mut attr, 0, id);
     let fd = syscall(Call::Bpf {
         cmd,
+        attr: &mut attr,
+    })?;
+    Ok(fd_result(fd))
+}
+
+/// `BPF_{PROG,MAP,LINK}_GET_NEXT_ID` (`cmd`): the id after `start` of the
+/// objects of its kind on the host, or `None` past the last.
+pub fn next_id(cmd: BpfCmd, start: u32) -> SysResult<Option<u32>> {
+    let mut attr = [0u8; ATTR_SIZE];
+    put_u32(&mut attr, 0, start);
+    match syscall(Call::Bpf {
+        cmd,
+        attr: &mut attr,
+    }) {
+        Ok(_) => Ok(Some(get_u32(&attr, 4))),
+        Err(e) if e.errno() == libc::ENOENT => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `BPF_ENABLE_STATS` with `BPF_STATS_RUN_TIME`: the kernel counts each
+/// program's run time and runs while the returned fd is open.
+pub fn enable_run_time_stats() -> SysResult<OwnedFd> {
+    let mut attr = [0u8; ATTR_SIZE];
+    put_u32(&mut attr, 0, 0); // BPF_STATS_RUN_TIME
+    let fd = syscall(Call::Bpf {
+        cmd: BpfCmd::EnableStats,
         attr: &mut attr,
     })?;
     Ok(fd_result(fd))

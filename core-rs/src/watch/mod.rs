@@ -81,6 +81,19 @@ impl Watcher {
     /// Takes the state directory's watcher lock and reconciles once.
     pub fn open(state: &Path) -> Result<Watcher> {
         let (st, lock) = manifest::watcher_lock(state)?;
+        if st.held_here() {
+            // Its first reconcile would wait for this very process.
+            return Err(Error::new(
+                Kind::Busy,
+                "watch",
+                format!(
+                    "Cannot start a watcher on state directory {}: this process holds its lock (an apply is running)",
+                    crate::error::q(state)
+                ),
+            )
+            .with_path(state)
+            .with_hint("start the watcher once the apply is done"));
+        }
         let manifest = st.read()?;
         let token = st.token();
         let mut w = Watcher {

@@ -17,7 +17,7 @@ mod reader;
 
 pub use params::{ViewParams, link_params, order};
 pub use program::{IterProg, open_prog, target_of};
-pub use reader::{Reader, open_reader, read_error};
+pub use reader::{Reader, open_reader, read_error, read_text};
 
 use crate::error::{Error, Result};
 use crate::fs::mounts;

@@ -159,6 +159,30 @@ fn walk_cut_short(mut e: Error, order: &str) -> Error {
     e
 }
 
+/// The whole text of the view at `path` (one run of its program), invalid
+/// UTF-8 replaced: at most `max` bytes, else an error saying so.
+pub fn read_text(path: &Path, max: usize) -> Result<String> {
+    let reader = open_reader(path)?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let (n, cut) = reader.read(&mut buf)?;
+        if let Some(e) = cut {
+            return Err(e);
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.len() > max {
+            return Err(Error::invalid(
+                "read",
+                format!("View {} gives more than {max} bytes", q(path)),
+            ));
+        }
+        if n < buf.len() {
+            return Ok(String::from_utf8_lossy(&out).into_owned());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

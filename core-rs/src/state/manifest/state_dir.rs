@@ -150,6 +150,12 @@ impl State {
         Ok(Lock(fd))
     }
 
+    /// Whether this process holds the lock for a whole apply
+    /// ([`State::hold`]).
+    pub fn held_here(&self) -> bool {
+        self.identity().and_then(held_fd).is_some()
+    }
+
     /// The directory's device and inode, which key this process's holds.
     fn identity(&self) -> Option<(u64, u64)> {
         self.dir.stat("").ok().map(|st| (st.dev, st.ino))

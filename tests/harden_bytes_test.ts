@@ -6,7 +6,13 @@
 // makes the hostile cgroups itself (setpriv). Each test makes its own
 // bpffs, cgroups and state directory, and removes them in finally.
 import { main } from "../cli.ts";
-import { nameBytes, watch, type WatchAction } from "../mod.ts";
+import {
+  type FsEvent,
+  nameBytes,
+  watch,
+  type WatchAction,
+  watchFs,
+} from "../mod.ts";
 import {
   assert,
   captureIo,
@@ -453,6 +459,34 @@ kernelTest(
       await run("chattr", ["-i", stuck]);
       await cleanUp(x.state, pinRoot, x.mirror);
     }
+  },
+  { needs: NEEDS },
+);
+
+kernelTest(
+  "watchFs() reports a tenant's cgroups named job\\xff and job\\u{FFFD} apart, each with its bytes",
+  async () => {
+    await using x = await tenant();
+    await using events = watchFs([x.root]);
+    const seen = collect<FsEvent>(events);
+    const mk = await x.u.run(
+      "bash",
+      sh(`mkdir "$0/job"$'\\xff' "$0/job"$'\\xef\\xbf\\xbd'`, x.root),
+    );
+    assert.equal(mk.code, 0, mk.stderr);
+    await eventually(
+      () => `both created: ${JSON.stringify(seen.items)}`,
+      () => seen.items.filter((e) => e.event === "created").length === 2,
+    );
+    const made = seen.items.map((e) => nameBytes(e.path ?? "")).map((
+      b,
+    ) => [...b.subarray(b.length - 4)]);
+    assert.deepEqual(
+      made.sort(),
+      [[0x62, 0xef, 0xbf, 0xbd], [0x6a, 0x6f, 0x62, 0xff]].sort(),
+    );
+    events.close();
+    await seen.done;
   },
   { needs: NEEDS },
 );

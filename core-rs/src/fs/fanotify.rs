@@ -114,6 +114,8 @@ pub struct Event {
     /// file such as `cgroup.events` changed), or `overflow` (events were
     /// lost: rescan).
     pub event: &'static str,
+    /// Its bytes (in JSON, as `fs::names` writes them).
+    #[serde(serialize_with = "crate::fs::names::ser_opt_path")]
     pub path: Option<PathBuf>,
     pub dir: bool,
 }

@@ -14,7 +14,7 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A noncharacter that marks an escaped byte in a name's JSON text before
 /// [`surrogates`] writes the escape.
@@ -48,6 +48,14 @@ pub fn json_path(path: &Path) -> String {
 /// Serializes a path as [`json_path`] writes it (`serialize_with`).
 pub fn ser_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&json_path(path))
+}
+
+/// Serializes a path that may be missing as [`json_path`] writes it.
+pub fn ser_opt_path<S: serde::Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+    match path {
+        Some(p) => s.serialize_some(&json_path(p)),
+        None => s.serialize_none(),
+    }
 }
 
 /// An encoded JSON document with each mark of [`json`] written as the

@@ -306,6 +306,7 @@ export {
   ready,
 } from "./src/doctor.ts";
 export { mountBpffs, unmount } from "./src/mounts.ts";
+export { nameBytes, nameText } from "./src/names.ts";
 export { VERSION, version, type VersionInfo } from "./src/version.ts";
 export {
   collectMetrics,

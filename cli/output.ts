@@ -69,13 +69,15 @@ export function denoIo(): Io {
   };
 }
 
-// What a terminal would act on: C0 and C1 controls, DEL, bidi overrides.
+// What a terminal would act on: C0 and C1 controls, DEL, bidi overrides;
+// and the lone surrogates by which a report gives a name's byte that is not
+// UTF-8 (src/names.ts), written as that byte (`\xff`).
 // deno-lint-ignore no-control-regex
-const UNSAFE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\udc80-\udcff]/gu;
 // The same but for the newlines and tabs that lay out the CLI's lines.
 const UNSAFE_IN_LINES =
   // deno-lint-ignore no-control-regex
-  /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+  /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\udc80-\udcff]/gu;
 
 /**
  * `text` safe for a terminal: C0 and C1 control characters (escape sequences
@@ -99,8 +101,8 @@ export function escapeLines(text: string): string {
 
 /**
  * `text` with each character `unsafe` matches written as `\xNN` (controls,
- * DEL) or `\u{NNNN}` (bidi). Text with none, such as a large JSON document,
- * is returned as it is, with no copy.
+ * DEL, a name's byte that is not UTF-8) or `\u{NNNN}` (bidi). Text with
+ * none, such as a large JSON document, is returned as it is, with no copy.
  */
 function escapeAll(text: string, unsafe: RegExp): string {
   unsafe.lastIndex = 0;
@@ -108,6 +110,7 @@ function escapeAll(text: string, unsafe: RegExp): string {
   unsafe.lastIndex = 0;
   return text.replace(unsafe, (ch) => {
     const c = ch.charCodeAt(0);
+    if (c >= 0xdc80 && c <= 0xdcff) return `\\x${(c - 0xdc00).toString(16)}`;
     return c <= 0x9f
       ? `\\x${c.toString(16).padStart(2, "0")}`
       : `\\u{${c.toString(16)}}`;

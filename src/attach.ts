@@ -14,7 +14,11 @@ import type { CgroupAttachType } from "./types.ts";
 
 /** One cgroup's view, as {@linkcode attach} and {@linkcode detach} report it. */
 export interface AttachItem {
-  /** The cgroup's path relative to the cgroup root (`""` for the root). */
+  /**
+   * The cgroup's path relative to the cgroup root (`""` for the root); a
+   * byte that is not UTF-8 is a lone surrogate `\udcXX` (`nameBytes()`
+   * gives the bytes, `nameText()` a printable form).
+   */
   readonly cgroup: string;
   /** The cgroup's id: the inode number of its directory. */
   readonly cgroupId: number;
@@ -28,7 +32,10 @@ export interface AttachItem {
 
 /** A cgroup {@linkcode attach} left alone, and why. */
 export interface AttachSkipped {
-  /** The cgroup's path relative to the cgroup root. */
+  /**
+   * The cgroup's path relative to the cgroup root; a byte that is not UTF-8
+   * is a lone surrogate `\udcXX` (`nameBytes()` gives the bytes).
+   */
   readonly cgroup: string;
   /** Why it was skipped. */
   readonly why: string;

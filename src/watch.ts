@@ -79,7 +79,8 @@ export interface FsEvent {
   /**
    * The path created, deleted or moved (the directory's path joined with
    * the name), or `null` for `overflow` or a directory that cannot be
-   * named any more.
+   * named any more. A byte of a name that is not UTF-8 is a lone surrogate
+   * `\udcXX` (`nameBytes()` gives the bytes).
    */
   readonly path: string | null;
   /** Whether the path is a directory. */
@@ -262,7 +263,10 @@ export interface WatchAction {
   readonly path?: string;
   /** The pin involved. */
   readonly pin?: string;
-  /** The cgroup, relative to the rule's cgroup root. */
+  /**
+   * The cgroup, relative to the rule's cgroup root; a byte that is not
+   * UTF-8 is a lone surrogate `\udcXX` (`nameBytes()` gives the bytes).
+   */
   readonly cgroup?: string;
   /** The id of the cgroup program's link made or removed. */
   readonly linkId?: number;

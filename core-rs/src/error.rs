@@ -207,12 +207,37 @@ impl Error {
 
 /// Quotes a path for a message: `"/sys/fs/bpf/x"`.
 pub fn q(path: &Path) -> String {
-    format!("{:?}", path.display().to_string())
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return format!("{s:?}");
+    }
+    // A byte that is not part of valid UTF-8 is shown as `\xNN`, so that
+    // `job\xff` and `job\u{FFFD}` read apart.
+    let mut out = String::from("\"");
+    for chunk in bytes.utf8_chunks() {
+        let valid = format!("{:?}", chunk.valid());
+        out.push_str(&valid[1..valid.len() - 1]);
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn q_shows_bytes_that_are_not_utf8_as_hex() {
+        use std::os::unix::ffi::OsStrExt;
+        let p = |b: &[u8]| q(Path::new(std::ffi::OsStr::from_bytes(b)));
+        assert_eq!(p(b"/a/job\xff"), r#""/a/job\xff""#);
+        assert_eq!(p("/a/job\u{fffd}".as_bytes()), "\"/a/job\u{fffd}\"");
+        assert_eq!(p(b"x\x1b\xfe\"y"), r#""x\u{1b}\xfe\"y""#);
+    }
 
     #[test]
     fn describe_errno_is_lowercase_without_os_error_suffix() {

@@ -6,6 +6,7 @@
 use super::panics::{panic_error, quiet_panics};
 use super::{ABI_VERSION, dispatch};
 use crate::error::Error;
+use crate::fs::names;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -42,9 +43,13 @@ fn call(req: &[u8]) -> (i32, Vec<u8>) {
     };
     let result = catch_unwind(AssertUnwindSafe(|| dispatch(&req.op, req.params)))
         .unwrap_or_else(|panic| Err(panic_error(&panic)));
+    // Names that are not UTF-8 leave as `\udcXX` escapes (`fs::names`).
     match result.and_then(|v| serde_json::to_vec(&v).map_err(|e| Error::internal(e.to_string()))) {
-        Ok(bytes) => (OK, bytes),
-        Err(e) => (FAILED, serde_json::to_vec(&e).unwrap_or_default()),
+        Ok(bytes) => (OK, names::surrogates(bytes)),
+        Err(e) => (
+            FAILED,
+            names::surrogates(serde_json::to_vec(&e).unwrap_or_default()),
+        ),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::attach::links;
 use crate::error::{Error, Kind, Result, q};
 use crate::sys::{self, links::LinkExtra};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// The cgroup attach types: bpftool's short name, the kernel's value
@@ -190,8 +191,9 @@ impl Selection {
         match &self.glob {
             None => true,
             Some(g) => {
-                let name = rel.file_name().map(|n| n.to_string_lossy());
-                name.is_some_and(|n| links::glob_match(g, &n))
+                // On the name's bytes: `job*` takes `job\xff` too.
+                let name = rel.file_name().map(|n| n.as_bytes());
+                name.is_some_and(|n| links::glob_match(g, n))
             }
         }
     }

@@ -10,7 +10,7 @@
 use crate::attach::mirror::{self, AttachReport, Tree};
 use crate::attach::rule::Rule;
 use crate::error::{Kind, Result};
-use crate::fs::cgroups;
+use crate::fs::{cgroups, names};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -45,7 +45,7 @@ impl Update {
             .chain(&report.kept)
             .chain(&report.moved)
             .chain(&report.removed)
-            .map(|i| i.cgroup.clone())
+            .map(|i| names::json_path(&i.cgroup))
             .collect();
         Update {
             pin_root: tree.pin_root.clone(),
@@ -55,7 +55,7 @@ impl Update {
             failed: report
                 .skipped
                 .iter()
-                .map(|s| (s.cgroup.clone(), s.why.clone()))
+                .map(|s| (names::json_path(&s.cgroup), s.why.clone()))
                 .collect(),
         }
     }
@@ -81,7 +81,7 @@ impl Update {
                 || self
                     .under
                     .as_ref()
-                    .is_none_or(|u| Path::new(&f.cgroup).starts_with(u)))
+                    .is_none_or(|u| Path::new(&f.cgroup).starts_with(names::json_path(u))))
     }
 }
 

@@ -199,7 +199,7 @@ pub fn ids(top: &Path) -> Result<Vec<(Vec<u8>, u64)>> {
             if entry.kind != paths::DT_DIR {
                 continue;
             }
-            let name = entry.raw.unwrap_or_else(|| entry.name.into_bytes());
+            let name = std::os::unix::ffi::OsStringExt::into_vec(entry.name);
             let mut child = rel.clone();
             if !child.is_empty() {
                 child.push(b'/');

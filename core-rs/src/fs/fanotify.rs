@@ -11,6 +11,7 @@ use crate::sys::{self, fs};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 pub const FAN_CREATE: u64 = 0x100;
@@ -45,7 +46,8 @@ pub struct RawEvent {
     pub mask: u64,
     pub handle_type: i32,
     pub handle: Vec<u8>,
-    pub name: String,
+    /// The entry's name's bytes (not always UTF-8).
+    pub name: std::ffi::OsString,
 }
 
 /// Parses a buffer read from a FID-mode fanotify fd.
@@ -63,7 +65,7 @@ pub fn parse(buf: &[u8]) -> Vec<RawEvent> {
             mask,
             handle_type: 0,
             handle: Vec::new(),
-            name: String::new(),
+            name: std::ffi::OsString::new(),
         };
         let mut info = off + meta_len;
         while info + 4 <= off + event_len {
@@ -83,7 +85,7 @@ pub fn parse(buf: &[u8]) -> Vec<RawEvent> {
                     if ty == INFO_DFID_NAME {
                         let name = &buf[hstart + hlen..info + len];
                         let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-                        ev.name = String::from_utf8_lossy(&name[..end]).into_owned();
+                        ev.name = std::ffi::OsStr::from_bytes(&name[..end]).to_os_string();
                     }
                 }
             }
@@ -112,6 +114,8 @@ pub struct Event {
     /// file such as `cgroup.events` changed), or `overflow` (events were
     /// lost: rescan).
     pub event: &'static str,
+    /// Its bytes (in JSON, as `fs::names` writes them).
+    #[serde(serialize_with = "crate::fs::names::ser_opt_path")]
     pub path: Option<PathBuf>,
     pub dir: bool,
 }
@@ -358,7 +362,7 @@ mod tests {
             mask: FAN_CREATE,
             handle_type: ty,
             handle,
-            name: String::new(),
+            name: std::ffi::OsString::new(),
         };
         assert_eq!(
             kernfs_id(&ev),

@@ -11,6 +11,7 @@
 
 use crate::sys::fs::{self, DirEntry, Stat};
 use crate::sys::{self, SysError, SysResult};
+use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
@@ -104,7 +105,7 @@ impl Dir {
     }
 
     /// Makes the directory `name` here (EEXIST if anything is there).
-    pub fn mkdir(&self, name: &str, mode: u32) -> SysResult<()> {
+    pub fn mkdir(&self, name: &(impl AsRef<OsStr> + ?Sized), mode: u32) -> SysResult<()> {
         fs::mkdir_at(self.fd(), name, mode)
     }
 
@@ -145,9 +146,6 @@ impl Dir {
             let Component::Normal(name) = c else {
                 return Err(invalid("mkdirat", "the path has a '..' or '.' component"));
             };
-            let name = name
-                .to_str()
-                .ok_or_else(|| invalid("mkdirat", "not UTF-8"))?;
             match fs::mkdir_at(cur.fd(), name, mode) {
                 Ok(()) => {}
                 Err(e) if e.errno() == libc::EEXIST => {}
@@ -160,7 +158,7 @@ impl Dir {
 
     /// `statx` of `name` in this directory (a final symlink not followed);
     /// an empty name is the directory itself.
-    pub fn stat(&self, name: &str) -> SysResult<Stat> {
+    pub fn stat(&self, name: &(impl AsRef<OsStr> + ?Sized)) -> SysResult<Stat> {
         fs::stat_at(self.fd(), name)
     }
 
@@ -174,35 +172,44 @@ impl Dir {
         fs::read_dir_fd(self.fd())
     }
 
-    pub fn unlink(&self, name: &str) -> SysResult<()> {
+    pub fn unlink(&self, name: &(impl AsRef<OsStr> + ?Sized)) -> SysResult<()> {
         fs::unlink_at(self.fd(), name)
     }
 
-    pub fn rmdir(&self, name: &str) -> SysResult<()> {
+    pub fn rmdir(&self, name: &(impl AsRef<OsStr> + ?Sized)) -> SysResult<()> {
         fs::rmdir_at(self.fd(), name)
     }
 
     /// Makes symlink `name` to `target`; never replaces anything.
-    pub fn symlink(&self, target: &Path, name: &str) -> SysResult<()> {
+    pub fn symlink(&self, target: &Path, name: &(impl AsRef<OsStr> + ?Sized)) -> SysResult<()> {
         fs::symlink_at(target, self.fd(), name)
     }
 
-    pub fn readlink(&self, name: &str) -> SysResult<PathBuf> {
+    pub fn readlink(&self, name: &(impl AsRef<OsStr> + ?Sized)) -> SysResult<PathBuf> {
         fs::readlink_at(self.fd(), name)
     }
 
     /// Whether `name` here is a symlink to exactly `target`.
-    pub fn links_to(&self, name: &str, target: &Path) -> bool {
+    pub fn links_to(&self, name: &(impl AsRef<OsStr> + ?Sized), target: &Path) -> bool {
         self.readlink(name).is_ok_and(|t| t == target)
     }
 
     /// Opens file `name` here with `flags`, never following a symlink.
-    pub fn open_file(&self, name: &str, flags: i32, mode: u32) -> SysResult<OwnedFd> {
+    pub fn open_file(
+        &self,
+        name: &(impl AsRef<OsStr> + ?Sized),
+        flags: i32,
+        mode: u32,
+    ) -> SysResult<OwnedFd> {
         fs::open_at(self.fd(), name, flags, mode)
     }
 
     /// Creates the empty file `name` (`O_EXCL`: nothing is replaced).
-    pub fn create_excl(&self, name: &str, mode: u32) -> SysResult<OwnedFd> {
+    pub fn create_excl(
+        &self,
+        name: &(impl AsRef<OsStr> + ?Sized),
+        mode: u32,
+    ) -> SysResult<OwnedFd> {
         fs::create_excl(self.fd(), name, mode)
     }
 
@@ -218,28 +225,32 @@ impl Dir {
     }
 
     /// `BPF_OBJ_GET` of the pin `name` here.
-    pub fn obj_get(&self, name: &str) -> SysResult<OwnedFd> {
-        sys::bpf_obj_get_at(self.fd(), Path::new(name))
+    pub fn obj_get(&self, name: &(impl AsRef<OsStr> + ?Sized)) -> SysResult<OwnedFd> {
+        sys::bpf_obj_get_at(self.fd(), Path::new(name.as_ref()))
     }
 
     /// Pins the object `fd` at `name` here.
-    pub fn pin(&self, fd: BorrowedFd<'_>, name: &str) -> SysResult<()> {
-        sys::bpf_obj_pin_at(fd, self.fd(), Path::new(name))
+    pub fn pin(&self, fd: BorrowedFd<'_>, name: &(impl AsRef<OsStr> + ?Sized)) -> SysResult<()> {
+        sys::bpf_obj_pin_at(fd, self.fd(), Path::new(name.as_ref()))
     }
 
     /// An `O_PATH` fd on what is at `name` now: the root of a mount on it
     /// when there is one. A symlink there is refused.
-    pub fn open_path(&self, name: &str) -> SysResult<OwnedFd> {
+    pub fn open_path(&self, name: &(impl AsRef<OsStr> + ?Sized)) -> SysResult<OwnedFd> {
         fs::openat2(
             Some(self.fd()),
-            Path::new(name),
+            Path::new(name.as_ref()),
             libc::O_PATH | libc::O_NOFOLLOW,
             libc::RESOLVE_BENEATH | NO_LINKS,
         )
     }
 
     /// Attaches the detached mount `tree` onto `name` here.
-    pub fn mount_at(&self, tree: BorrowedFd<'_>, name: &str) -> SysResult<()> {
+    pub fn mount_at(
+        &self,
+        tree: BorrowedFd<'_>,
+        name: &(impl AsRef<OsStr> + ?Sized),
+    ) -> SysResult<()> {
         fs::move_mount_to(tree, self.fd(), name)
     }
 
@@ -600,7 +611,6 @@ mod tests {
                 name: "l".into(),
                 kind: DT_LNK,
                 ino: link_ino,
-                raw: None,
             }]
         );
         root.prune(Path::new("a/b/c"), false);

@@ -95,7 +95,9 @@ impl Source for Events {
                 return Ok(None);
             }
             for ev in self.fan.read()? {
-                let mut line = serde_json::to_vec(&ev).unwrap_or_default();
+                // A name that is not UTF-8 leaves as `\udcXX` escapes.
+                let mut line =
+                    crate::fs::names::surrogates(serde_json::to_vec(&ev).unwrap_or_default());
                 line.push(b'\n');
                 self.pending.push_back(line);
             }

@@ -163,7 +163,7 @@ fn walk(dir: &Dir, depth: Option<u32>, level: u32, out: &mut Vec<PinEntry>) -> R
 }
 
 /// The entry for pin `name` in `dir`, opened relative to it.
-fn entry_at(dir: &Dir, name: &str) -> Option<PinEntry> {
+fn entry_at(dir: &Dir, name: &std::ffi::OsStr) -> Option<PinEntry> {
     let p = dir.path().join(name);
     let opened = dir
         .obj_get(name)

@@ -104,7 +104,7 @@ fn recorded_there(x: &Exposure) -> Error {
 /// container its cgroup holds, recording each in `st`; what fails is
 /// reported as skipped. The watcher does the same as containers come.
 pub fn cover(st: &State, lock: &Lock, rule: &Rule, report: &mut AttachReport) {
-    let rels: Vec<String> = report
+    let rels: Vec<std::path::PathBuf> = report
         .made
         .iter()
         .chain(&report.kept)
@@ -116,10 +116,10 @@ pub fn cover(st: &State, lock: &Lock, rule: &Rule, report: &mut AttachReport) {
         let mut make = |x: &mut Exposure, mk: &dyn Fn(&Exposure) -> Result<MountRecord>| {
             record(st, lock, x, |x| mk(x).map(Some))
         };
-        match container::check_one(rule, Path::new(&rel), false, &have, &mut make) {
+        match container::check_one(rule, &rel, false, &have, &mut make) {
             Outcome::Made(made) => report.into.push(made.1),
             Outcome::Failed(cgroup, e) => report.skipped.push(Skipped {
-                cgroup,
+                cgroup: cgroup.into(),
                 why: e.message.clone(),
             }),
             Outcome::Done | Outcome::Later => {}

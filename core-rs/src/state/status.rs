@@ -114,17 +114,17 @@ mod tests {
             made: made
                 .iter()
                 .map(|c| Item {
-                    cgroup: c.to_string(),
+                    cgroup: c.into(),
                     cgroup_id: 1,
                     pin: String::new(),
-                    expose: String::new(),
+                    expose: std::path::PathBuf::new(),
                     link_id: Some(9),
                 })
                 .collect(),
             skipped: skipped
                 .iter()
                 .map(|c| Skipped {
-                    cgroup: c.to_string(),
+                    cgroup: c.into(),
                     why: format!("{c} failed"),
                 })
                 .collect(),

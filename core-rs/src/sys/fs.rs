@@ -3,12 +3,13 @@
 //! API, fanotify reads, eventfd and poll, and `flock`.
 
 use super::{SysError, SysResult, cpath, fd_result, named};
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-fn cname(name: &str, op: &'static str) -> SysResult<CString> {
-    CString::new(name).map_err(|_| SysError {
+fn cname(name: &(impl AsRef<OsStr> + ?Sized), op: &'static str) -> SysResult<CString> {
+    CString::new(name.as_ref().as_bytes()).map_err(|_| SysError {
         op,
         error: std::io::Error::new(std::io::ErrorKind::InvalidInput, "name contains a NUL byte"),
     })
@@ -64,7 +65,12 @@ pub fn openat2(
 }
 
 /// `openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC, mode)`.
-pub fn open_at(dir: BorrowedFd<'_>, name: &str, flags: i32, mode: u32) -> SysResult<OwnedFd> {
+pub fn open_at(
+    dir: BorrowedFd<'_>,
+    name: &(impl AsRef<OsStr> + ?Sized),
+    flags: i32,
+    mode: u32,
+) -> SysResult<OwnedFd> {
     let n = cname(name, "openat")?;
     let flags = flags | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     // SAFETY: valid C string and fd.
@@ -75,7 +81,11 @@ pub fn open_at(dir: BorrowedFd<'_>, name: &str, flags: i32, mode: u32) -> SysRes
 }
 
 /// `mkdirat(dir, name, mode)`.
-pub fn mkdir_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> SysResult<()> {
+pub fn mkdir_at(
+    dir: BorrowedFd<'_>,
+    name: &(impl AsRef<OsStr> + ?Sized),
+    mode: u32,
+) -> SysResult<()> {
     let n = cname(name, "mkdirat")?;
     // SAFETY: valid C string and fd.
     named("mkdirat", || unsafe {
@@ -85,7 +95,7 @@ pub fn mkdir_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> SysResult<()> {
 }
 
 /// `unlinkat(dir, name, AT_REMOVEDIR)`: removes an empty directory.
-pub fn rmdir_at(dir: BorrowedFd<'_>, name: &str) -> SysResult<()> {
+pub fn rmdir_at(dir: BorrowedFd<'_>, name: &(impl AsRef<OsStr> + ?Sized)) -> SysResult<()> {
     let n = cname(name, "rmdir")?;
     // SAFETY: valid C string and fd.
     named("rmdir", || unsafe {
@@ -95,7 +105,10 @@ pub fn rmdir_at(dir: BorrowedFd<'_>, name: &str) -> SysResult<()> {
 }
 
 /// `readlinkat(dir, name)`.
-pub fn readlink_at(dir: BorrowedFd<'_>, name: &str) -> SysResult<std::path::PathBuf> {
+pub fn readlink_at(
+    dir: BorrowedFd<'_>,
+    name: &(impl AsRef<OsStr> + ?Sized),
+) -> SysResult<std::path::PathBuf> {
     readlink_raw(dir.as_raw_fd(), name)
 }
 
@@ -106,7 +119,7 @@ pub fn fd_name(fd: BorrowedFd<'_>) -> SysResult<std::path::PathBuf> {
     readlink_raw(libc::AT_FDCWD, &format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
-fn readlink_raw(dir: i32, name: &str) -> SysResult<std::path::PathBuf> {
+fn readlink_raw(dir: i32, name: &(impl AsRef<OsStr> + ?Sized)) -> SysResult<std::path::PathBuf> {
     use std::os::unix::ffi::OsStringExt as _;
     let n = cname(name, "readlinkat")?;
     let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
@@ -198,10 +211,10 @@ fn statx_raw(dir: i32, n: &CString, flags: i32, mask: u32) -> SysResult<libc::st
 }
 
 /// `statx(dir, name, AT_SYMLINK_NOFOLLOW)`; an empty `name` is `dir` itself.
-pub fn stat_at(dir: BorrowedFd<'_>, name: &str) -> SysResult<Stat> {
+pub fn stat_at(dir: BorrowedFd<'_>, name: &(impl AsRef<OsStr> + ?Sized)) -> SysResult<Stat> {
     let n = cname(name, "statx")?;
     let mut flags = libc::AT_SYMLINK_NOFOLLOW | libc::AT_STATX_SYNC_AS_STAT;
-    if name.is_empty() {
+    if name.as_ref().is_empty() {
         flags |= libc::AT_EMPTY_PATH;
     }
     let base = libc::STATX_BASIC_STATS;
@@ -239,14 +252,13 @@ pub fn fs_magic_fd(fd: BorrowedFd<'_>) -> SysResult<i64> {
 }
 
 /// One directory entry: its name, `d_type` (`DT_DIR`, `DT_REG`, ...) and
-/// `d_ino` (on cgroupfs, the cgroup's id). `name` is lossy where the name
-/// is not UTF-8; `raw` then holds its bytes.
+/// `d_ino` (on cgroupfs, the cgroup's id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
-    pub name: String,
+    /// The name's bytes, as the kernel gave them (not always UTF-8).
+    pub name: std::ffi::OsString,
     pub kind: u8,
     pub ino: u64,
-    pub raw: Option<Vec<u8>>,
 }
 
 /// Every entry of the directory `dir` (opened for reading), `.` and `..`
@@ -281,16 +293,9 @@ pub fn read_dir_fd(dir: BorrowedFd<'_>) -> SysResult<Vec<DirEntry>> {
             let kind = buf[off + 18];
             let name = &buf[off + 19..off + reclen];
             let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-            let bytes = &name[..end];
-            let raw = std::str::from_utf8(bytes).is_err().then(|| bytes.to_vec());
-            let name = String::from_utf8_lossy(bytes).into_owned();
+            let name = std::ffi::OsStr::from_bytes(&name[..end]).to_os_string();
             if name != "." && name != ".." {
-                out.push(DirEntry {
-                    name,
-                    kind,
-                    ino,
-                    raw,
-                });
+                out.push(DirEntry { name, kind, ino });
             }
             off += reclen;
         }
@@ -382,7 +387,11 @@ pub fn read_to_end(fd: BorrowedFd<'_>) -> SysResult<Vec<u8>> {
 }
 
 /// `symlinkat(target, dir, name)`: fails with EEXIST rather than replace.
-pub fn symlink_at(target: &Path, dir: BorrowedFd<'_>, name: &str) -> SysResult<()> {
+pub fn symlink_at(
+    target: &Path,
+    dir: BorrowedFd<'_>,
+    name: &(impl AsRef<OsStr> + ?Sized),
+) -> SysResult<()> {
     let t = cpath(target, "symlinkat")?;
     let n = cname(name, "symlinkat")?;
     // SAFETY: valid C strings and fd.
@@ -394,7 +403,11 @@ pub fn symlink_at(target: &Path, dir: BorrowedFd<'_>, name: &str) -> SysResult<(
 
 /// Creates the empty file `name` in `dir` with `mode`; never follows or
 /// replaces anything (`O_CREAT | O_EXCL | O_NOFOLLOW`).
-pub fn create_excl(dir: BorrowedFd<'_>, name: &str, mode: u32) -> SysResult<OwnedFd> {
+pub fn create_excl(
+    dir: BorrowedFd<'_>,
+    name: &(impl AsRef<OsStr> + ?Sized),
+    mode: u32,
+) -> SysResult<OwnedFd> {
     let n = cname(name, "openat")?;
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_RDONLY;
     // SAFETY: valid C string and fd.
@@ -405,7 +418,7 @@ pub fn create_excl(dir: BorrowedFd<'_>, name: &str, mode: u32) -> SysResult<Owne
 }
 
 /// `unlinkat(dir, name, 0)`.
-pub fn unlink_at(dir: BorrowedFd<'_>, name: &str) -> SysResult<()> {
+pub fn unlink_at(dir: BorrowedFd<'_>, name: &(impl AsRef<OsStr> + ?Sized)) -> SysResult<()> {
     let n = cname(name, "unlinkat")?;
     // SAFETY: valid C string and fd.
     named("unlinkat", || unsafe {
@@ -430,7 +443,11 @@ pub fn open_tree_clone(path: &Path) -> SysResult<OwnedFd> {
 
 /// `move_mount(tree, "", dir, name)`: attaches a detached mount onto `name`
 /// in `dir`, without following a symlink there.
-pub fn move_mount_to(tree: BorrowedFd<'_>, dir: BorrowedFd<'_>, name: &str) -> SysResult<()> {
+pub fn move_mount_to(
+    tree: BorrowedFd<'_>,
+    dir: BorrowedFd<'_>,
+    name: &(impl AsRef<OsStr> + ?Sized),
+) -> SysResult<()> {
     let n = cname(name, "move_mount")?;
     let empty = c"";
     // SAFETY: valid fds and C strings.

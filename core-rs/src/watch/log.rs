@@ -49,7 +49,7 @@ pub(super) fn action(action: &'static str, why: impl Into<String>) -> Action {
 
 impl Watcher {
     pub(super) fn log(&mut self, a: Action) {
-        let mut line = serde_json::to_vec(&a).unwrap_or_default();
+        let mut line = crate::fs::names::surrogates(serde_json::to_vec(&a).unwrap_or_default());
         line.push(b'\n');
         self.pending.push_back(line);
     }

@@ -9,10 +9,11 @@ use crate::attach::status::Update;
 use crate::error::Result;
 use crate::fs::cgroups;
 use crate::fs::fanotify::Event;
+use crate::fs::names;
 use crate::kernel::info::ObjKind;
 use crate::kernel::pins;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 impl Watcher {
     fn prog_fd(&mut self, rule: &Rule) -> Result<BorrowedFd<'_>> {
@@ -45,7 +46,7 @@ impl Watcher {
         if self.root_missing(r) {
             // What a root that went had is gone with it.
             let result = Tree::of(r).and_then(|tree| {
-                let rep = tree.vanished(Path::new(""))?;
+                let rep = tree.vanished(&r.cgroup_root, Path::new(""))?;
                 self.status.push(Update::of(&tree, &rep, None));
                 Ok(rep)
             });
@@ -77,7 +78,7 @@ impl Watcher {
                     RuleKind::View => ("view-made", "view-removed"),
                     RuleKind::Link => ("link-made", "link-removed"),
                 };
-                let path = |e: String| (!e.is_empty()).then_some(e);
+                let path = |e: PathBuf| (!e.as_os_str().is_empty()).then(|| names::json_path(&e));
                 if r.into_containers.is_some() {
                     for i in rep.made.iter().chain(&rep.kept).chain(&rep.moved) {
                         if let Err(e) = self.follow.watch(&r.cgroup_root.join(&i.cgroup)) {
@@ -89,7 +90,7 @@ impl Watcher {
                     self.log(Action {
                         pin: Some(i.pin),
                         path: path(i.expose),
-                        cgroup: Some(i.cgroup),
+                        cgroup: Some(names::json_path(&i.cgroup)),
                         link_id: i.link_id,
                         ..action(made, format!("rule \"{}\"", r.name))
                     });
@@ -98,7 +99,7 @@ impl Watcher {
                     self.log(Action {
                         pin: Some(i.pin),
                         path: path(i.expose),
-                        cgroup: Some(i.cgroup),
+                        cgroup: Some(names::json_path(&i.cgroup)),
                         link_id: i.link_id,
                         ..action(
                             "moved",
@@ -111,14 +112,14 @@ impl Watcher {
                     self.log(Action {
                         pin: Some(i.pin),
                         path: path(i.expose),
-                        cgroup: Some(i.cgroup),
+                        cgroup: Some(names::json_path(&i.cgroup)),
                         link_id: i.link_id,
                         ..action(removed, format!("rule \"{}\": the cgroup is gone", r.name))
                     });
                 }
                 for s in rep.skipped {
                     self.log(Action {
-                        cgroup: Some(s.cgroup),
+                        cgroup: Some(names::json_path(&s.cgroup)),
                         ..action("skipped", format!("rule \"{}\": {}", r.name, s.why))
                     });
                 }
@@ -163,7 +164,7 @@ impl Watcher {
                 .to_path_buf();
             let result = Tree::of(r).and_then(|tree| {
                 let rep = if gone {
-                    tree.vanished(&rel)
+                    tree.vanished(&r.cgroup_root, &rel)
                 } else {
                     self.prog_fd(r)
                         .and_then(|fd| tree.appeared(fd, &r.cgroup_root, &rel))

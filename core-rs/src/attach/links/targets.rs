@@ -104,9 +104,9 @@ pub(super) fn number(s: &str) -> Option<u64> {
     }
 }
 
-/// Whether `name` matches the glob `pat` (`*` and `?`).
-pub fn glob_match(pat: &str, name: &str) -> bool {
-    let (p, n) = (pat.as_bytes(), name.as_bytes());
+/// Whether `name` matches the glob `pat` (`*` and `?`), byte by byte.
+pub fn glob_match(pat: &str, name: impl AsRef<[u8]>) -> bool {
+    let (p, n) = (pat.as_bytes(), name.as_ref());
     let (mut pi, mut ni) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ni < n.len() {

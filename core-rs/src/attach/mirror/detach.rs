@@ -77,7 +77,7 @@ fn remove_all(
     let mut failed = Vec::new();
     for (done, (key, old)) in existing.into_iter().enumerate() {
         let rel = key.parent().unwrap_or(Path::new("")).to_path_buf();
-        let file = key.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let file = key.file_name().unwrap_or_default();
         let pin = pin_root.join(&old.enc_rel).join(file);
         let exposed = expose_root.map_or_else(PathBuf::new, |e| e.join(&key));
         match remove_view(&roots, &rel, &old, file, &pin) {

@@ -43,7 +43,7 @@ pub(super) enum Want {
 /// What is pinned at `name` in `dir`, if it is a cgroup iterator link (a
 /// view) or a cgroup link (a cgroup program's link; its cgroup id is 0 once
 /// the kernel detached it from a removed cgroup).
-pub(super) fn held_at(dir: &Dir, name: &str) -> Option<Held> {
+pub(super) fn held_at(dir: &Dir, name: &(impl AsRef<std::ffi::OsStr> + ?Sized)) -> Option<Held> {
     let fd = dir.obj_get(name).ok()?;
     held_by(fd.as_fd())
 }

@@ -2,8 +2,9 @@
 //! kept and removed, the cgroups skipped and why, the views placed inside
 //! containers; and the running bulk operation's progress.
 
+use crate::fs::names;
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Progress of the running bulk operation: (done, total).
@@ -17,12 +18,15 @@ pub(super) fn progress(done: u64, total: u64) {
 #[derive(Debug, Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct Item {
-    /// The cgroup's path relative to the cgroup root (`""` for the root).
-    pub cgroup: String,
+    /// The cgroup's path relative to the cgroup root (`""` for the root),
+    /// its bytes (in JSON, as [`names`] writes them).
+    #[serde(serialize_with = "names::ser_path")]
+    pub cgroup: PathBuf,
     pub cgroup_id: u64,
     pub pin: String,
     /// The mirror's symlink (`""` without an expose root).
-    pub expose: String,
+    #[serde(serialize_with = "names::ser_path")]
+    pub expose: PathBuf,
     /// A cgroup program's link: its id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link_id: Option<u32>,
@@ -30,7 +34,8 @@ pub struct Item {
 
 #[derive(Debug, Serialize)]
 pub struct Skipped {
-    pub cgroup: String,
+    #[serde(serialize_with = "names::ser_path")]
+    pub cgroup: PathBuf,
     pub why: String,
 }
 
@@ -72,10 +77,10 @@ pub struct Placed {
 
 pub(super) fn item(rel: &Path, id: u64, pin: &Path, expose: &Path) -> Item {
     Item {
-        cgroup: rel.display().to_string(),
+        cgroup: rel.to_path_buf(),
         cgroup_id: id,
         pin: pin.display().to_string(),
-        expose: expose.display().to_string(),
+        expose: expose.to_path_buf(),
         link_id: None,
     }
 }

@@ -200,7 +200,6 @@ impl Roots {
         let (Some(parent), Some(name)) = (enc_rel.parent(), enc_rel.file_name()) else {
             return self.pin.open_rel(Path::new(""), false);
         };
-        let name = name.to_str().unwrap_or_default();
         let child = |dir: &Dir| {
             match sys::fs::mkdir_at(dir.fd(), name, 0o755) {
                 Ok(()) => {}

@@ -28,7 +28,7 @@ impl Tree {
     ) -> Result<()> {
         let pin = self.pin(rel);
         let expose = self.expose(rel);
-        remove_view(roots, rel, old, &self.name, &pin)?;
+        remove_view(roots, rel, old, self.name.as_ref(), &pin)?;
         let link = old.held.attach.map(|_| old.held.link_id);
         report
             .removed
@@ -51,7 +51,7 @@ impl Tree {
     ) {
         if let Err(e) = self.try_sync_one(roots, prog, prog_key, rel, id, old, report) {
             report.skipped.push(Skipped {
-                cgroup: rel.display().to_string(),
+                cgroup: rel.to_path_buf(),
                 why: e.message.clone(),
             });
         }
@@ -71,7 +71,7 @@ impl Tree {
     ) -> Result<Option<OwnedFd>> {
         let gone = |report: &mut AttachReport| {
             report.skipped.push(Skipped {
-                cgroup: rel.display().to_string(),
+                cgroup: rel.to_path_buf(),
                 why: format!(
                     "the cgroup was removed before its {} was made",
                     if self.attach.is_some() {
@@ -129,7 +129,7 @@ impl Tree {
         let name = self.name.as_str();
         let not_ours = |report: &mut AttachReport| {
             report.skipped.push(Skipped {
-                cgroup: rel.display().to_string(),
+                cgroup: rel.to_path_buf(),
                 why: format!("{} exists and is not bpfx's: left alone", q(&expose)),
             })
         };
@@ -319,7 +319,7 @@ pub(super) fn remove_view(
     roots: &Roots,
     rel: &Path,
     old: &Existing,
-    name: &str,
+    name: &std::ffi::OsStr,
     pin: &Path,
 ) -> Result<()> {
     if let Some(expose) = &roots.expose

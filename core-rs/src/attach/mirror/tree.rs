@@ -98,7 +98,7 @@ impl Tree {
                     stack.push(rel.join(&entry.name));
                     continue;
                 }
-                if entry.kind != paths::DT_LNK || entry.name != self.name {
+                if entry.kind != paths::DT_LNK || *entry.name != *self.name {
                     continue;
                 }
                 let Ok(target) = dir.readlink(&entry.name) else {
@@ -153,7 +153,7 @@ impl Tree {
         };
         for v in vanished {
             report.skipped.push(Skipped {
-                cgroup: v.display().to_string(),
+                cgroup: v,
                 why: "the cgroup was removed during the walk".into(),
             });
         }
@@ -203,9 +203,12 @@ impl Tree {
         Ok(report)
     }
 
-    /// Removes the views or links of the cgroup at `rel` and of any below
-    /// it (`rel` empty: the whole tree, root included).
-    pub fn vanished(&self, rel: &Path) -> Result<AttachReport> {
+    /// Removes the views or links of the cgroup at `rel` (below `top`) and
+    /// of any below it (`rel` empty: the whole tree, root included), each
+    /// once its cgroup is confirmed gone: a cgroup still there, opened by
+    /// handle below `top`, whose id (its directory's inode) is the one the
+    /// view or link holds, keeps it, whatever the event said.
+    pub fn vanished(&self, top: &Path, rel: &Path) -> Result<AttachReport> {
         let mut report = AttachReport::default();
         let Some(pin) = open_pin_root(&self.pin_root, false)? else {
             return Ok(report);
@@ -219,14 +222,34 @@ impl Tree {
             None => None,
         };
         let roots = Roots::new(pin, expose, None);
+        let cgroups = Dir::open(top).ok(); // gone too: nothing below is there
         for (key, old) in
             existing_views(&roots.pin, &encode_rel(rel), Some(&self.name), self.want())?
         {
             let sub = key.parent().unwrap_or(Path::new("")).to_path_buf();
+            if is_there(cgroups.as_ref(), &sub, old.cgroup_id) {
+                let link = old.held.attach.map(|_| old.held.link_id);
+                let (pin, expose) = (self.pin(&sub), self.expose(&sub));
+                report
+                    .kept
+                    .push(item(&sub, old.cgroup_id, &pin, &expose).link(link));
+                continue;
+            }
             self.remove_one(&roots, &sub, &old, &mut report)?;
         }
         Ok(report)
     }
+}
+
+/// Whether the cgroup `id` is still at `rel` below `top`: the directory
+/// there, opened by handle (no symlink, never above `top`), has `id` for
+/// its inode. A cgroup link the kernel detached from its removed cgroup
+/// holds id 0, which no cgroup has.
+fn is_there(top: Option<&Dir>, rel: &Path, id: u64) -> bool {
+    id != 0
+        && top
+            .and_then(|t| t.open_rel(rel, false).ok())
+            .is_some_and(|d| d.stat("").is_ok_and(|st| st.ino == id))
 }
 
 /// `rel/sub`, without a trailing slash when `sub` is empty.

@@ -22,7 +22,9 @@ RULES=${RULES:-100}
 PER=${PER:-100}
 DENO=${DENO:-node_modules/.bin/deno}
 OBJ=$PWD/build/examples/cgstat.bpf.o
-CG2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+# shellcheck source=bench/_cgroups.sh
+. bench/_cgroups.sh
+CG2=$(cgroup2_mount)
 top="$CG2/bpfxbench-desired-$$"
 work="$out/desired"
 state="$work/state"
@@ -38,10 +40,7 @@ cleanup() {
 	for d in "$B/dv" "$B/dr" "$B/do" "$B/sv" "$B/sr" "$B/so"; do
 		if [ -e "$d" ]; then ./bpfx unpin -r "$d" >/dev/null 2>&1 || true; fi
 	done
-	if [ -d "$top" ]; then
-		find "$top" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
-		rmdir "$top" 2>/dev/null || true
-	fi
+	remove_cgroup_tree "$top"
 	rm -rf "$work"
 }
 trap cleanup EXIT

@@ -16,7 +16,9 @@ out=$2
 RUNS=$3
 DENO=${DENO:-node_modules/.bin/deno}
 BURST=${BURST:-10000}
-CG2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+# shellcheck source=bench/_cgroups.sh
+. bench/_cgroups.sh
+CG2=$(cgroup2_mount)
 top="$CG2/bpfxbench-node-$$"
 work="$out/node"
 pid=
@@ -36,10 +38,7 @@ cleanup() {
 		printf 'name: %s\n' "$(sed -n 's/^name: //p' "$f" | head -1)" >"$work/empty.yaml"
 		BPFX_STATE=$work/state ./bpfx apply "$work/empty.yaml" >/dev/null 2>&1 || true
 	done
-	if [ -d "$top" ]; then
-		find "$top" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
-		rmdir "$top" 2>/dev/null || true
-	fi
+	remove_cgroup_tree "$top"
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -131,8 +130,7 @@ until [ "$(find "$work/views/cg/burst" -name cgstat 2>/dev/null | wc -l)" -ge $(
 t2=$(date +%s%N)
 peak=$(rss "$pid" VmHWM)
 stop
-find "$top/pods/burst" -mindepth 1 -depth -type d -exec rmdir {} +
-rmdir "$top/pods/burst"
+remove_cgroup_tree "$top/pods/burst"
 
 printf '%-62s %12s\n' "one node (bpfx watch --config FILE --serve ADDR)" "figure"
 printf '%-62s %9s ms\n' "start-up to ready, the example file ($cgroups cgroups)" "$example_ms"

@@ -334,9 +334,10 @@ rules:
         () => `the rule filled: ${JSON.stringify(seen.items)}`,
         async () =>
           await exists(`${fs.path}/views/stat`) &&
-          await exists(`${fs.path}/views/child/stat`),
+          await exists(`${fs.path}/views/child/stat`) &&
+          // The watcher pins a view, then links it into the mirror.
+          await exists(`${tmp.path}/mirror/child/stat`),
       );
-      assert.ok(await exists(`${tmp.path}/mirror/child/stat`));
       const filled = await cli(["plan", file, "--state", state]);
       assert.equal(filled.code, 0, filled.out);
       assert.match(filled.out, /keep +rule +stat: 2 cgroups attached/);

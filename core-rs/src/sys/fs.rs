@@ -324,6 +324,15 @@ pub fn truncate_to(fd: BorrowedFd<'_>, len: u64) -> SysResult<()> {
     Ok(())
 }
 
+/// `fchmod(fd, mode)`: the mode of the file `fd` holds, by its handle.
+pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> SysResult<()> {
+    // SAFETY: valid fd.
+    named("fchmod", || unsafe {
+        libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) as i64
+    })?;
+    Ok(())
+}
+
 /// `fsync(fd)`.
 pub fn fsync(fd: BorrowedFd<'_>) -> SysResult<()> {
     // SAFETY: valid fd.

@@ -88,8 +88,15 @@ impl State {
             Err(e) if e.errno() == libc::ENOENT => return Ok(None),
             Err(e) => return Err(state_error(state, e)),
         };
-        let st = dir.stat("").map_err(|e| state_error(state, e))?;
-        check_trusted(state, &st)?;
+        let dirs = crate::fs::paths::ancestors(&dir).map_err(|e| state_error(state, e))?;
+        if check_trusted(state, &dirs)? {
+            sys::fs::fchmod(dir.fd(), 0o700).map_err(|e| state_error(state, e))?;
+            eprintln!(
+                "bpfx: note: state directory {} was mode {:04o}: made 0700 (root's alone)",
+                q(state),
+                dirs[0].mode & 0o7777
+            );
+        }
         Ok(Some(State { dir }))
     }
 

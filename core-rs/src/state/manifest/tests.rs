@@ -440,3 +440,42 @@ fn a_hold_is_shared_by_this_process_locks_and_excludes_own_ones() {
     assert_eq!(s.release(), 0, "nothing left to give back");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn a_state_directory_under_a_directory_another_user_owns_is_refused() {
+    let top = tmp().with_extension("swap");
+    let d = top.join("state");
+    std::fs::create_dir_all(&d).unwrap();
+    std::os::unix::fs::chown(&top, Some(65534), None).unwrap();
+    let e = read(&d).unwrap_err();
+    assert_eq!(e.kind, Kind::Permission);
+    assert!(
+        e.message.contains("on the way to it belongs to uid 65534"),
+        "{}",
+        e.message
+    );
+    std::os::unix::fs::chown(&top, Some(0), None).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&top, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let e = read(&d).unwrap_err();
+    assert!(
+        e.message.contains("(mode 0777, not sticky)"),
+        "{}",
+        e.message
+    );
+    std::fs::set_permissions(&top, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    assert!(read(&d).is_ok());
+    std::fs::remove_dir_all(&top).unwrap();
+}
+
+#[test]
+fn a_root_state_directory_of_mode_0755_is_tightened_to_0700() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let d = tmp();
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    update(&d, |_| Ok(())).unwrap();
+    let mode = std::fs::metadata(&d).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o700);
+    std::fs::remove_dir_all(&d).unwrap();
+}
